@@ -1,0 +1,47 @@
+"""The HSM layer's exceptions: every PKCS#11 failure is translated into one of these at this boundary."""
+
+from __future__ import annotations
+
+
+class HsmError(Exception):
+    """Base class; the message is meant for an administrator."""
+
+
+class ModuleMissing(HsmError):
+    pass
+
+
+class TokenNotFound(HsmError):
+    pass
+
+
+class TokenAlreadyInitialised(HsmError):
+    pass
+
+
+class WrongPin(HsmError):
+    pass
+
+
+class PinLocked(HsmError):
+    pass
+
+
+class KeyNotFound(HsmError):
+    pass
+
+
+class KeyExists(HsmError):
+    pass
+
+
+class TokenUnavailable(HsmError):
+    """The token went away (removed, session closed) while in use; retrying later may work."""
+
+
+class SigningError(HsmError):
+    pass
+
+
+class CaNotInitialised(HsmError):
+    pass
