@@ -248,7 +248,8 @@ class CertificateAuthority:
             _ext("key_usage", x509.KeyUsage({"digital_signature", "non_repudiation"}), critical=True),
             _ext(
                 "crl_distribution_points",
-                [{"distribution_point": {"full_name": [{"uniform_resource_identifier": f"{base}/v1/crl"}]}}],
+                # GeneralNames (a SEQUENCE OF a CHOICE) takes no native dicts: build the GeneralName.
+                [{"distribution_point": {"full_name": [_uri(f"{base}/v1/crl")]}}],
             ),
             _ext(
                 "authority_information_access",
@@ -451,6 +452,10 @@ class CertificateAuthority:
 def _key_identifier(public_info: keys.PublicKeyInfo) -> bytes:
     # RFC 5280 4.2.1.2 method (1): SHA-1 of the subjectPublicKey bit string.
     return hashlib.sha1(public_info["public_key"].contents[1:]).digest()  # noqa: S324
+
+
+def _uri(url: str) -> x509.GeneralName:
+    return x509.GeneralName(name="uniform_resource_identifier", value=url)
 
 
 def _ext(name: str, value: object, critical: bool = False) -> x509.Extension:

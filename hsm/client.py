@@ -155,7 +155,7 @@ class Hsm:
 
     def ping(self) -> None:
         """Raise TokenUnavailable unless the token answers now."""
-        self._retrying(lambda: self._session.get_key(object_class=ObjectClass.SECRET_KEY, label="\0ping"))
+        self._retrying(lambda: self._session.generate_random(64))
 
     # -- lookup --------------------------------------------------------------------------------
 
@@ -314,6 +314,8 @@ class Hsm:
 
         def operation() -> bytes:
             key = self._private_key(label)
+            if not hasattr(key, "sign"):  # python-pkcs11 leaves `sign` off keys with CKA_SIGN false
+                raise errors.SigningError(f"key '{label}' may not sign")
             if self._algorithms[label].is_ec:
                 raw = key.sign(digest, mechanism=Mechanism.ECDSA)
                 half = len(raw) // 2
@@ -326,9 +328,10 @@ class Hsm:
             signature = self._retrying(operation)
         except errors.HsmError:
             raise
-        except pkcs11.KeyFunctionNotPermitted:
-            raise errors.SigningError(f"key '{label}' may not sign") from None
         except pkcs11.PKCS11Error as e:
+            # python-pkcs11 has no class for CKR_KEY_FUNCTION_NOT_PERMITTED (0x68): match its message.
+            if str(e) == "Unmapped error code 0x68":
+                raise errors.SigningError(f"key '{label}' may not sign") from None
             raise errors.SigningError(f"the token refused to sign: {type(e).__name__}") from e
         self.signatures += 1
         return signature

@@ -1,0 +1,246 @@
+"""The HTTP API (FastAPI). Handlers are thin: they authenticate, parse, and call `Signer`.
+
+Blocking work (SQLite, Argon2, the HSM) runs in the thread pool (`def` handlers); only the phone's
+long-poll is a coroutine, so a waiting phone holds no thread.
+"""
+
+
+import asyncio
+import base64
+import binascii
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, Header, Query, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, PlainTextResponse
+from pydantic import ValidationError
+from starlette.concurrency import run_in_threadpool
+
+from hsm.errors import HsmError
+from signer import errors
+from signer.service import NewDocument, Signer
+from signer.store import Device, Kiosk
+from signer.wire import (
+    AppDecision,
+    AppRequests,
+    AuthRequest,
+    CollectResponse,
+    ErrorBody,
+    OrderRefRequest,
+    OrderStarted,
+    PasswordRequest,
+    SignRequest,
+)
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorBody},
+    401: {"model": ErrorBody},
+    404: {"model": ErrorBody},
+    409: {"model": ErrorBody},
+    413: {"model": ErrorBody},
+}
+
+
+def _error(status: int, code: str, reason: str) -> JSONResponse:
+    return JSONResponse({"error": code, "reason": reason}, status_code=status)
+
+
+def _validation_reason(exc: RequestValidationError | ValidationError) -> str:
+    parts = []
+    for err in exc.errors()[:3]:
+        where = ".".join(str(p) for p in err.get("loc", ()) if p != "body")
+        if err.get("type") == "json_invalid":
+            return "the body is not valid JSON"
+        parts.append(f"{where or 'body'}: {err.get('msg', 'invalid')}")
+    return "; ".join(parts) or "invalid request"
+
+
+def create_app(signer: Signer) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        loop = asyncio.get_running_loop()
+        from concurrent.futures import ThreadPoolExecutor
+
+        loop.set_default_executor(ThreadPoolExecutor(max_workers=signer.settings.worker_threads))
+        yield
+
+    app = FastAPI(
+        title="Tillit signer",
+        version="1",
+        description="BankID-style login and signing with keys in a PKCS#11 HSM.",
+        lifespan=lifespan,
+    )
+    app.state.signer = signer
+    max_body = signer.settings.max_body_bytes
+
+    @app.middleware("http")
+    async def limit_body(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        length = request.headers.get("content-length")
+        if length is not None:
+            if not length.isdigit():
+                return _error(400, "invalidParameters", "bad Content-Length")
+            if int(length) > max_body:
+                return _error(413, "tooLarge", f"the body is larger than {max_body} bytes")
+        started = time.perf_counter()
+        response = await call_next(request)
+        signer.count("http_requests")
+        signer.count(f"http_status_{response.status_code // 100}xx")
+        signer.observe("http_seconds", time.perf_counter() - started)
+        return response
+
+    @app.exception_handler(errors.SignerError)
+    async def signer_error(request: Request, exc: errors.SignerError) -> JSONResponse:
+        return _error(exc.status, exc.code, exc.reason)
+
+    @app.exception_handler(HsmError)
+    async def hsm_error(request: Request, exc: HsmError) -> JSONResponse:
+        signer.count("hsm_errors")
+        return _error(503, "hsmUnavailable", f"the HSM is not available: {exc}")
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+        return _error(400, "invalidParameters", _validation_reason(exc))
+
+    # -- relying party (kiosk) -----------------------------------------------------------------
+
+    def kiosk(authorization: Annotated[str | None, Header()] = None) -> Kiosk:
+        if not authorization or not authorization.startswith("Bearer "):
+            raise errors.Unauthorized("a kiosk bearer token is required")
+        return signer.kiosk_for_token(authorization.removeprefix("Bearer ").strip())
+
+    KioskDep = Annotated[Kiosk, Depends(kiosk)]
+
+    @app.post("/v1/auth", response_model=OrderStarted, response_model_by_alias=True, responses=ERROR_RESPONSES)
+    def start_auth(body: AuthRequest, k: KioskDep) -> OrderStarted:
+        """Start a login order; the customer's phone is asked to approve it."""
+        return signer.start_order(k, "auth", body.personal_number, body.user_visible_data, method=body.method)
+
+    @app.post("/v1/sign", response_model=OrderStarted, response_model_by_alias=True, responses=ERROR_RESPONSES)
+    def start_sign(body: SignRequest, k: KioskDep) -> OrderStarted:
+        """Start a sign order over one or more documents (base64)."""
+        documents = []
+        for doc in body.documents:
+            if len(doc.content) > signer.settings.max_document_bytes * 4 // 3 + 8:
+                raise errors.TooLarge(f"document '{doc.name}' is larger than {signer.settings.max_document_bytes} bytes")
+            try:
+                content = base64.b64decode(doc.content, validate=True)
+            except (binascii.Error, ValueError):
+                raise errors.InvalidInput(f"document '{doc.name}' is not valid base64") from None
+            if not content:
+                raise errors.InvalidInput(f"document '{doc.name}' is empty")
+            documents.append(NewDocument(doc.name, doc.content_type, content))
+        return signer.start_order(
+            k, "sign", body.personal_number, body.user_visible_data, documents, agreement_id=body.agreement_id
+        )
+
+    @app.post("/v1/collect", response_model=CollectResponse, response_model_by_alias=True, response_model_exclude_none=True, responses=ERROR_RESPONSES)
+    def collect(body: OrderRefRequest, k: KioskDep) -> CollectResponse:
+        """The order's status and, when complete, its completion data."""
+        return signer.collect(k, body.order_ref)
+
+    @app.post("/v1/password", response_model=CollectResponse, response_model_by_alias=True, response_model_exclude_none=True, responses=ERROR_RESPONSES)
+    def password(body: PasswordRequest, k: KioskDep) -> CollectResponse:
+        """The customer's password, after the phone approved."""
+        return signer.submit_password(k, body.order_ref, body.password)
+
+    @app.post("/v1/cancel", response_model=CollectResponse, response_model_by_alias=True, response_model_exclude_none=True, responses=ERROR_RESPONSES)
+    def cancel(body: OrderRefRequest, k: KioskDep) -> CollectResponse:
+        """Cancel an open order."""
+        return signer.cancel(k, body.order_ref)
+
+    @app.get("/v1/orders/{order_ref}/documents/{index}", responses=ERROR_RESPONSES)
+    def signed_document(order_ref: str, index: int, k: KioskDep) -> Response:
+        """The signed PDF, or the detached CMS signature (DER) of another file."""
+        content, media_type, filename = signer.signed_document(k, order_ref, index)
+        return Response(
+            content, media_type=media_type, headers={"Content-Disposition": f'attachment; filename="{filename}"'}
+        )
+
+    # -- phone ---------------------------------------------------------------------------------
+
+    async def device(request: Request, allow_inactive: bool = False) -> Device:
+        body = await request.body()
+        path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        headers = {k.lower(): v for k, v in request.headers.items()}
+        return await run_in_threadpool(
+            signer.authenticate_device, request.method, path, body, headers, allow_inactive
+        )
+
+    @app.get("/v1/app/requests", response_model=AppRequests, response_model_by_alias=True, responses=ERROR_RESPONSES)
+    async def app_requests(request: Request, wait: Annotated[float, Query(ge=0, le=60)] = 0) -> AppRequests:
+        """Pending requests for this device; waits up to `wait` seconds for one to arrive."""
+        dev = await device(request, allow_inactive=True)
+        if dev.status != "active":
+            return AppRequests(requests=[], device_status="deactivated")
+        deadline = time.monotonic() + wait
+        waiter = signer.notifier.subscribe(dev.id)
+        try:
+            while True:
+                waiter[1].clear()
+                found = await run_in_threadpool(signer.pending_requests, dev)
+                still_active = await run_in_threadpool(signer.device_active, dev.id)
+                if not still_active:
+                    return AppRequests(requests=[], device_status="deactivated")
+                remaining = deadline - time.monotonic()
+                if found or remaining <= 0:
+                    return AppRequests(requests=found, device_status="active")
+                try:
+                    await asyncio.wait_for(waiter[1].wait(), remaining)
+                except TimeoutError:
+                    pass
+        finally:
+            signer.notifier.unsubscribe(dev.id, waiter)
+
+    @app.post("/v1/app/requests/{order_ref}", responses=ERROR_RESPONSES)
+    async def app_decide(order_ref: str, request: Request) -> dict[str, str]:
+        """Approve ("Ja, det er meg") or decline ("Nei, avvis"), signed over the challenge."""
+        dev = await device(request)
+        try:
+            body = AppDecision.model_validate_json(await request.body())
+            signature = base64.b64decode(body.signature, validate=True)
+        except ValidationError as e:
+            raise errors.InvalidInput(_validation_reason(e)) from None
+        except (binascii.Error, ValueError):
+            raise errors.InvalidInput("the signature is not valid base64") from None
+        decision = await run_in_threadpool(signer.decide, dev, order_ref, body.decision, signature, body.biometric)
+        return {"orderRef": order_ref, "decision": decision}
+
+    # -- public --------------------------------------------------------------------------------
+
+    @app.get("/v1/keys")
+    def jwks() -> dict[str, Any]:
+        """The service's token-signing keys (JWKS)."""
+        return signer.tokens.jwks()
+
+    @app.get("/v1/ca", response_class=PlainTextResponse)
+    def ca_chain() -> PlainTextResponse:
+        """The CA chain (issuing CA, root) as PEM."""
+        return PlainTextResponse(signer.ca.chain_pem(), media_type="application/pem-certificate-chain")
+
+    @app.get("/v1/crl")
+    def crl() -> Response:
+        """The current CRL (DER)."""
+        return Response(signer.ca.crl(), media_type="application/pkix-crl")
+
+    @app.post("/v1/ocsp")
+    async def ocsp(request: Request) -> Response:
+        """RFC 6960 OCSP (DER request in, DER response out)."""
+        body = await request.body()
+        answer = await run_in_threadpool(signer.ca.ocsp_response, body)
+        return Response(answer, media_type="application/ocsp-response")
+
+    @app.get("/healthz")
+    def healthz() -> JSONResponse:
+        """Whether the HSM answers and the store is writable."""
+        report = signer.health()
+        return JSONResponse(report, status_code=200 if report["status"] == "ok" else 503)
+
+    @app.get("/metrics", response_class=PlainTextResponse)
+    def metrics() -> PlainTextResponse:
+        """Prometheus text format."""
+        return PlainTextResponse(signer.metrics_text(), media_type="text/plain; version=0.0.4")
+
+    return app

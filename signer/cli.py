@@ -1,0 +1,244 @@
+"""`tillit-signer`: the daemon and the administrators' commands."""
+
+from __future__ import annotations
+
+import functools
+import getpass
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from hsm.errors import HsmError
+from signer import errors
+from signer.runtime import open_signer
+from signer.settings import SignerSettings
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def admin_errors(fn: F) -> F:
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except errors.SignerError as e:
+            click.echo(f"tillit-signer: {e.reason}", err=True)
+            sys.exit(1)
+        except HsmError as e:
+            click.echo(f"tillit-signer: HSM: {e}", err=True)
+            sys.exit(1)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _print(data: Any, as_json: bool, text: Callable[[Any], str]) -> None:
+    click.echo(json.dumps(data, indent=2, ensure_ascii=False) if as_json else text(data))
+
+
+def read_secret(prompt: str, from_stdin: bool, confirm: bool = False) -> str:
+    """A secret from standard input (one line) or a prompt; never from argv."""
+    if from_stdin or not sys.stdin.isatty():
+        line = sys.stdin.readline()
+        if not line:
+            raise errors.InvalidInput(f"expected {prompt.lower()} on standard input")
+        return line.rstrip("\n")
+    value = getpass.getpass(f"{prompt}: ")
+    if confirm and getpass.getpass(f"{prompt} again: ") != value:
+        raise errors.InvalidInput("the two entries differ")
+    return value
+
+
+@click.group()
+def main() -> None:
+    """The Tillit signer daemon and its administration."""
+
+
+@main.command()
+@click.option("--host", default=None, help="Listen address (default from settings: 127.0.0.1).")
+@click.option("--port", type=int, default=None, help="Port (default from settings: 8700).")
+@admin_errors
+def serve(host: str | None, port: int | None) -> None:
+    """Run the HTTP API under uvicorn."""
+    import uvicorn
+
+    from signer.app import create_app
+
+    updates = {k: v for k, v in (("host", host), ("port", port)) if v is not None}
+    settings = SignerSettings().model_copy(update=updates)
+    with open_signer(settings) as signer:
+        signer.recover()
+        signer.tokens.jwks()
+        app = create_app(signer)
+        ssl: dict[str, Any] = {}
+        if settings.tls_cert and settings.tls_key:
+            ssl = {"ssl_certfile": str(settings.tls_cert), "ssl_keyfile": str(settings.tls_key)}
+        uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning", access_log=False, **ssl)
+
+
+# -- customers ------------------------------------------------------------------------------------
+
+
+@main.group()
+def customers() -> None:
+    """Enrolled customers."""
+
+
+@customers.command("add")
+@click.option("--personal-number", required=True)
+@click.option("--name", required=True)
+@click.option("--mobile", required=True, help="+47 and 8 digits.")
+@click.option("--email", required=True)
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+@click.option("--guardian", default=None, help="A guardian's number, for customers aged 13-17.")
+@click.option("--json", "as_json", is_flag=True)
+@admin_errors
+def customers_add(
+    personal_number: str, name: str, mobile: str, email: str, password_stdin: bool, guardian: str | None, as_json: bool
+) -> None:
+    """Enrol a customer: key in the HSM, certificate from the CA, Argon2id password."""
+    password = read_secret("Password", password_stdin, confirm=True)
+    with open_signer() as signer:
+        customer = signer.enrol(personal_number, name, mobile, email, password, guardian)
+    _print(customer.public(), as_json, lambda c: f"enrolled {c['name']} ({c['personalNumber']}), status {c['status']}")
+
+
+@customers.command("list")
+@click.option("--json", "as_json", is_flag=True)
+@admin_errors
+def customers_list(as_json: bool) -> None:
+    """List customers."""
+    with open_signer() as signer:
+        found = [c.public() for c in signer.customers()]
+    _print(
+        found,
+        as_json,
+        lambda cs: "\n".join(f"{c['personalNumber']}  {c['name']:30} {c['status']}" for c in cs) or "no customers",
+    )
+
+
+@customers.command("show")
+@click.argument("personal_number")
+@click.option("--json", "as_json", is_flag=True)
+@admin_errors
+def customers_show(personal_number: str, as_json: bool) -> None:
+    """Show one customer."""
+    with open_signer() as signer:
+        customer = signer.customer(personal_number)
+        data = customer.public()
+        data["device"] = signer.active_device_info(customer.id)
+    _print(data, as_json, lambda d: "\n".join(f"{k:18} {v}" for k, v in d.items()))
+
+
+@customers.command("unlock")
+@click.argument("personal_number")
+@admin_errors
+def customers_unlock(personal_number: str) -> None:
+    """Unlock a customer's password after five wrong attempts."""
+    with open_signer() as signer:
+        signer.unlock(personal_number)
+    click.echo(f"password unlocked for {personal_number}")
+
+
+@customers.command("add-device")
+@click.argument("personal_number")
+@click.option("--public-key", "public_key", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=True)
+@click.option("--name", default="phone")
+@click.option("--json", "as_json", is_flag=True)
+@admin_errors
+def customers_add_device(personal_number: str, public_key: Path, name: str, as_json: bool) -> None:
+    """Bind a device public key (ECDSA P-256, PEM) as the customer's one active device."""
+    with open_signer() as signer:
+        device = signer.add_device(personal_number, public_key.read_bytes(), name)
+    _print(device.public(), as_json, lambda d: f"device {d['id']} active")
+
+
+@customers.command("revoke-certificate")
+@click.argument("personal_number")
+@click.option("--reason", default="unspecified")
+@admin_errors
+def customers_revoke_certificate(personal_number: str, reason: str) -> None:
+    """Revoke the customer's certificate (OCSP and the CRL then say so)."""
+    with open_signer() as signer:
+        customer = signer.revoke_certificate(personal_number, reason)
+    click.echo(f"certificate {customer.cert_serial} revoked")
+
+
+# -- kiosks ---------------------------------------------------------------------------------------
+
+
+@main.group()
+def kiosks() -> None:
+    """Kiosks (relying parties) and their bearer tokens."""
+
+
+@kiosks.command("add")
+@click.option("--name", required=True)
+@admin_errors
+def kiosks_add(name: str) -> None:
+    """Register a kiosk and print its bearer token (shown once; only its hash is stored)."""
+    with open_signer() as signer:
+        _, token = signer.add_kiosk(name)
+    click.echo(token)
+
+
+@kiosks.command("list")
+@click.option("--json", "as_json", is_flag=True)
+@admin_errors
+def kiosks_list(as_json: bool) -> None:
+    """List kiosks."""
+    with open_signer() as signer:
+        found = [{"id": k.id, "name": k.name, "status": k.status, "createdAt": k.created_at} for k in signer.kiosks()]
+    _print(found, as_json, lambda ks: "\n".join(f"{k['id']}  {k['name']:30} {k['status']}" for k in ks) or "no kiosks")
+
+
+@kiosks.command("revoke")
+@click.argument("kiosk")
+@admin_errors
+def kiosks_revoke(kiosk: str) -> None:
+    """Revoke a kiosk's token (by id or name)."""
+    with open_signer() as signer:
+        revoked = signer.revoke_kiosk(kiosk)
+    click.echo(f"kiosk {revoked.name} revoked")
+
+
+# -- receipts and audit ---------------------------------------------------------------------------
+
+
+@main.group()
+def receipts() -> None:
+    """Receipts of completed sign orders."""
+
+
+@receipts.command("show")
+@click.argument("order_ref")
+@click.option("--json", "as_json", is_flag=True)
+@admin_errors
+def receipts_show(order_ref: str, as_json: bool) -> None:
+    """Show what was signed, when, by whom and where."""
+    with open_signer() as signer:
+        receipt = signer.receipt(order_ref)
+    _print(receipt, as_json, lambda r: json.dumps(r, indent=2, ensure_ascii=False))
+
+
+@main.group()
+def audit() -> None:
+    """The hash-chained audit log."""
+
+
+@audit.command("verify")
+@admin_errors
+def audit_verify() -> None:
+    """Check every link of the audit chain; exit 1 at the first broken one."""
+    from signer.audit import verify_chain
+
+    with open_signer() as signer, signer.store.tx() as tx:
+        report = verify_chain(tx.audit_entries())
+    if report.ok:
+        click.echo(f"audit log intact: {report.entries} entries")
+        return
+    click.echo(f"audit log broken at entry {report.broken_at}: {report.reason}", err=True)
+    sys.exit(1)

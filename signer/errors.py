@@ -1,0 +1,59 @@
+"""The signer's domain errors; the HTTP layer turns each into its status and a JSON reason."""
+
+from __future__ import annotations
+
+
+class SignerError(Exception):
+    status = 400
+    code = "badRequest"
+
+    def __init__(self, reason: str, code: str | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        if code:
+            self.code = code
+
+
+class InvalidInput(SignerError):
+    status = 400
+    code = "invalidParameters"
+
+
+class Unauthorized(SignerError):
+    status = 401
+    code = "unauthorized"
+
+
+class Forbidden(SignerError):
+    status = 403
+    code = "forbidden"
+
+
+class NotFound(SignerError):
+    status = 404
+    code = "notFound"
+
+
+class Conflict(SignerError):
+    status = 409
+    code = "conflict"
+
+
+class Gone(SignerError):
+    status = 410
+    code = "expired"
+
+
+class TooLarge(SignerError):
+    status = 413
+    code = "tooLarge"
+
+
+class RateLimited(SignerError):
+    status = 429
+    code = "rateLimited"
+
+
+class Unavailable(SignerError):
+    status = 503
+    code = "unavailable"

@@ -1,0 +1,758 @@
+"""The signer's domain: customers, devices, kiosks and orders, and the rules that bind them.
+
+An order moves pending -> approved (the device approved the challenge) -> verifying (one password
+check at a time) -> complete, or for sign orders -> signing -> complete. failed is final; so is
+complete. Every transition is one conditional UPDATE (`Tx.transition`), so two requests can never
+both move the same order: that is what makes one approval sign once.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import secrets
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from hsm.ca import CertificateAuthority
+from hsm.client import Hsm
+from hsm.errors import HsmError
+from hsm.keys import Algorithm
+from signer import errors
+from signer.numbers import InvalidPersonalNumber, PersonalNumber, parse
+from signer.passwords import Passwords, check_policy
+from signer.push import Notifier
+from signer.references import new_reference
+from signer.settings import SignerSettings
+from signer.store import Customer, Device, Kiosk, Order, Store, StoredDocument, Tx
+from signer.tokens import TokenIssuer
+from signer.wire import (
+    REQUEST_SKEW_SECONDS,
+    AppRequest,
+    CollectResponse,
+    CompletionData,
+    OrderStarted,
+    approval_message,
+    request_message,
+)
+
+CANCELLABLE = ("pending", "approved", "verifying")
+ADULT_AGE = 18
+MINIMUM_AGE = 13
+_MOBILE_DIGITS = 8
+
+
+def now() -> float:
+    return time.time()
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def validate_mobile(mobile: str) -> str:
+    compact = mobile.replace(" ", "")
+    if not (compact.startswith("+47") and len(compact) == 3 + _MOBILE_DIGITS and compact[3:].isdigit()):
+        raise errors.InvalidInput("a Norwegian mobile number is required: +47 and 8 digits")
+    return compact
+
+
+def validate_email(email: str) -> str:
+    local, _, domain = email.partition("@")
+    if not local or "." not in domain or len(email) > 254 or " " in email:
+        raise errors.InvalidInput("the e-mail address is not valid")
+    return email
+
+
+def load_device_key(pem_or_der: bytes) -> ec.EllipticCurvePublicKey:
+    try:
+        key = (
+            serialization.load_pem_public_key(pem_or_der)
+            if pem_or_der.lstrip().startswith(b"-----")
+            else serialization.load_der_public_key(pem_or_der)
+        )
+    except ValueError:
+        raise errors.InvalidInput("the device key is not a public key in PEM or DER") from None
+    if not isinstance(key, ec.EllipticCurvePublicKey) or key.curve.name != "secp256r1":
+        raise errors.InvalidInput("a device key must be ECDSA P-256")
+    return key
+
+
+def verify_device_signature(public_key_der: bytes, signature: bytes, message: bytes) -> bool:
+    key = serialization.load_der_public_key(public_key_der)
+    assert isinstance(key, ec.EllipticCurvePublicKey)
+    try:
+        key.verify(signature, message, ec.ECDSA(hashes.SHA256()))
+    except InvalidSignature:
+        return False
+    return True
+
+
+@dataclass(frozen=True)
+class NewDocument:
+    name: str
+    content_type: str
+    content: bytes
+
+
+class Signer:
+    """The daemon's core; thread-safe. HTTP handlers and CLI commands call these methods."""
+
+    def __init__(
+        self,
+        settings: SignerSettings,
+        store: Store,
+        hsm: Hsm,
+        clock: Callable[[], float] = now,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.hsm = hsm
+        self.clock = clock
+        self.ca = CertificateAuthority.for_home(hsm)
+        self.passwords = Passwords(settings.argon2_time_cost, settings.argon2_memory_kib)
+        self.notifier = Notifier()
+        self._tokens: TokenIssuer | None = None
+        self._order_locks = [threading.Lock() for _ in range(64)]
+        self.counters: dict[str, int] = {}
+        self._counter_lock = threading.Lock()
+        from signer.signing import DocumentSigner
+
+        self.documents = DocumentSigner(self)
+
+    @property
+    def tokens(self) -> TokenIssuer:
+        if self._tokens is None:
+            self._tokens = TokenIssuer(self.hsm, self.settings.base_url)
+        return self._tokens
+
+    def count(self, name: str, by: int = 1) -> None:
+        with self._counter_lock:
+            self.counters[name] = self.counters.get(name, 0) + by
+
+    def _order_lock(self, ref: str) -> threading.Lock:
+        return self._order_locks[hash(ref) % len(self._order_locks)]
+
+    def recover(self) -> None:
+        """After a crash: a password check that was running is undone; a signing that was running
+        is failed (never retried: the HSM may already have signed once)."""
+        at = self.clock()
+        with self.store.tx() as tx:
+            for order in tx.open_orders():
+                if order.status == "verifying":
+                    tx.transition(order.ref, ["verifying"], "approved", "userSign")
+                    tx.audit("order.recovered", order.ref, at, state="approved")
+                elif order.status == "signing":
+                    tx.transition(order.ref, ["signing"], "failed", "signingFailed", completed_at=at)
+                    tx.audit("order.failed", order.ref, at, hint="signingFailed", why="interrupted")
+
+    # -- numbers -------------------------------------------------------------------------------
+
+    def parse_number(self, text: str) -> PersonalNumber:
+        try:
+            return parse(text, self.settings.allow_test_numbers, date.today())
+        except InvalidPersonalNumber as e:
+            raise errors.InvalidInput(str(e), "invalidPersonalNumber") from None
+
+    # -- customers -----------------------------------------------------------------------------
+
+    def enrol(
+        self,
+        personal_number: str,
+        name: str,
+        mobile: str,
+        email: str,
+        password: str,
+        guardian_number: str | None = None,
+    ) -> Customer:
+        number = self.parse_number(personal_number)
+        age = number.age(date.today())
+        if age > 130:
+            raise errors.InvalidInput("the date of birth is not plausible for a living person")
+        if age < MINIMUM_AGE:
+            raise errors.InvalidInput(f"a BankID needs the customer to be at least {MINIMUM_AGE} years old")
+        status = "active"
+        guardian: Customer | None = None
+        if age < ADULT_AGE:
+            if not guardian_number:
+                raise errors.InvalidInput(
+                    "customers aged 13-17 need a guardian's approval: give --guardian GUARDIAN_NUMBER"
+                )
+            with self.store.tx() as tx:
+                guardian = tx.customer_by_number(self.parse_number(guardian_number).value)
+                if guardian is None or guardian.status != "active" or tx.active_device(guardian.id) is None:
+                    raise errors.InvalidInput("the guardian must be an enrolled adult with an active app")
+            status = "pending_guardian"
+        name = name.strip()
+        if not name or len(name) > 200:
+            raise errors.InvalidInput("a name is 1-200 characters")
+        mobile = validate_mobile(mobile)
+        email = validate_email(email)
+        check_policy(password, number.value)
+        with self.store.tx() as tx:
+            if tx.customer_by_number(number.value) is not None:
+                raise errors.Conflict("this customer is already enrolled")
+        customer_id = str(uuid.uuid4())
+        key_label = f"customer:{customer_id}"
+        customer = Customer(
+            id=customer_id,
+            personal_number=number.value,
+            name=name,
+            mobile=mobile,
+            email=email,
+            born=number.born.isoformat(),
+            password_hash=self.passwords.hash(password),
+            failed_passwords=0,
+            password_locked=0,
+            status=status,
+            key_label=key_label,
+            cert_serial=None,
+            guardian_id=guardian.id if guardian else None,
+            last_method=None,
+            created_at=self.clock(),
+        )
+        self._issue_key(customer)
+        with self.store.tx() as tx:
+            tx.insert_customer(customer)
+            tx.audit("customer.enrolled", customer.id, self.clock(), status=status, certificate=customer.cert_serial)
+        return customer
+
+    def _issue_key(self, customer: Customer) -> None:
+        """A fresh key pair in the HSM, and a certificate for it when the CA is set up."""
+        try:
+            self.hsm.generate_key(customer.key_label, Algorithm.EC_P256)
+            if self.ca.initialised:
+                cert = self.ca.issue(
+                    customer.key_label,
+                    common_name=customer.name,
+                    subject_serial=f"TILLIT-{customer.id}",
+                    base_url=self.settings.base_url,
+                )
+                customer.cert_serial = f"{cert.serial_number:x}"
+        except HsmError as e:
+            raise errors.Unavailable(f"the HSM could not create the customer's key: {e}") from e
+
+    def customer(self, personal_number: str) -> Customer:
+        number = self.parse_number(personal_number)
+        with self.store.tx() as tx:
+            found = tx.customer_by_number(number.value)
+        if found is None:
+            raise errors.NotFound("no such customer")
+        return found
+
+    def customers(self) -> list[Customer]:
+        with self.store.tx() as tx:
+            return tx.customers()
+
+    def unlock(self, personal_number: str, by: str = "administrator") -> Customer:
+        customer = self.customer(personal_number)
+        with self.store.tx() as tx:
+            tx.update_customer(customer.id, failed_passwords=0, password_locked=0)
+            tx.audit("customer.unlocked", customer.id, self.clock(), by=by)
+        return self.customer(personal_number)
+
+    def revoke_certificate(self, personal_number: str, reason: str = "unspecified") -> Customer:
+        customer = self.customer(personal_number)
+        if customer.cert_serial is None:
+            raise errors.Conflict("the customer has no certificate")
+        try:
+            self.ca.revoke(int(customer.cert_serial, 16), reason)
+        except HsmError as e:
+            raise errors.Conflict(str(e)) from e
+        with self.store.tx() as tx:
+            tx.audit("certificate.revoked", customer.id, self.clock(), serial=customer.cert_serial, reason=reason)
+        return customer
+
+    # -- devices -------------------------------------------------------------------------------
+
+    def bind_device(self, customer: Customer, public_key: bytes, name: str, how: str) -> Device:
+        """Make this key the customer's one active device; the old one is deactivated at once."""
+        key = load_device_key(public_key)
+        der = key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+        at = self.clock()
+        device = Device(
+            id=str(uuid.uuid4()),
+            customer_id=customer.id,
+            public_key=der,
+            name=(name.strip() or "phone")[:100],
+            status="active",
+            activated_at=at,
+            deactivated_at=None,
+        )
+        with self.store.tx() as tx:
+            old = tx.deactivate_devices(customer.id, at)
+            tx.insert_device(device)
+            for old_id in old:
+                tx.audit("device.deactivated", old_id, at, customer=customer.id, replacedBy=device.id)
+            tx.audit("device.activated", device.id, at, customer=customer.id, how=how)
+            for order in tx.open_orders_for_customer(customer.id):
+                if order.status == "pending" and order.device_id in old:
+                    tx.transition(order.ref, ["pending"], "failed", "cancelled", completed_at=at)
+                    tx.audit("order.failed", order.ref, at, hint="cancelled", why="device replaced")
+        for old_id in old:
+            self.notifier.notify(old_id)
+        return device
+
+    def add_device(self, personal_number: str, public_key: bytes, name: str = "phone") -> Device:
+        return self.bind_device(self.customer(personal_number), public_key, name, how="administrator")
+
+    def authenticate_device(
+        self, method: str, path: str, body: bytes, headers: dict[str, str], allow_inactive: bool = False
+    ) -> Device:
+        """Check a phone request's signature, timestamp and nonce (a nonce is accepted once)."""
+        from signer.wire import DEVICE_HEADER, NONCE_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER
+
+        device_id = headers.get(DEVICE_HEADER.lower(), "")
+        timestamp = headers.get(TIMESTAMP_HEADER.lower(), "")
+        nonce = headers.get(NONCE_HEADER.lower(), "")
+        signature_b64 = headers.get(SIGNATURE_HEADER.lower(), "")
+        if not (device_id and timestamp and nonce and signature_b64) or len(nonce) > 64 or len(device_id) > 64:
+            raise errors.Unauthorized("this request must be signed by the device key")
+        try:
+            stamp = int(timestamp)
+            signature = base64.b64decode(signature_b64, validate=True)
+        except ValueError:
+            raise errors.Unauthorized("malformed device signature headers") from None
+        at = self.clock()
+        if abs(at - stamp) > REQUEST_SKEW_SECONDS:
+            raise errors.Unauthorized("the request's timestamp is too far from the server's clock")
+        with self.store.tx() as tx:
+            device = tx.device(device_id)
+            if device is None:
+                raise errors.Unauthorized("unknown device")
+            message = request_message(method, path, body, timestamp, nonce)
+            if not verify_device_signature(device.public_key, signature, message):
+                raise errors.Unauthorized("the device signature does not match the request")
+            if not tx.use_device_nonce(device_id, nonce, at + 2 * REQUEST_SKEW_SECONDS, at):
+                tx.audit("device.replay", device_id, at)
+                raise errors.Unauthorized("this request was already received (replay)")
+        if device.status != "active" and not allow_inactive:
+            raise errors.Forbidden("this device has been deactivated", "deviceDeactivated")
+        return device
+
+    # -- kiosks --------------------------------------------------------------------------------
+
+    def add_kiosk(self, name: str) -> tuple[Kiosk, str]:
+        name = name.strip()
+        if not name or len(name) > 100:
+            raise errors.InvalidInput("a kiosk name is 1-100 characters")
+        token = "tk_" + secrets.token_urlsafe(32)
+        kiosk = Kiosk(id=str(uuid.uuid4()), name=name, token_hash=hash_token(token), status="active", created_at=self.clock())
+        with self.store.tx() as tx:
+            tx.insert_kiosk(kiosk)
+            tx.audit("kiosk.added", kiosk.id, self.clock(), name=name)
+        return kiosk, token
+
+    def kiosks(self) -> list[Kiosk]:
+        with self.store.tx() as tx:
+            return tx.kiosks()
+
+    def revoke_kiosk(self, kiosk_ref: str) -> Kiosk:
+        with self.store.tx() as tx:
+            match = [k for k in tx.kiosks() if k.id == kiosk_ref or k.name == kiosk_ref]
+            if len(match) != 1:
+                raise errors.NotFound("no single kiosk with that id or name")
+            if not tx.revoke_kiosk(match[0].id):
+                raise errors.Conflict("the kiosk is already revoked")
+            tx.audit("kiosk.revoked", match[0].id, self.clock())
+            return match[0]
+
+    def kiosk_for_token(self, token: str) -> Kiosk:
+        with self.store.tx() as tx:
+            kiosk = tx.kiosk_by_token_hash(hash_token(token))
+        if kiosk is None or kiosk.status != "active":
+            raise errors.Unauthorized("unknown or revoked kiosk token")
+        return kiosk
+
+    # -- orders --------------------------------------------------------------------------------
+
+    def start_order(
+        self,
+        kiosk: Kiosk,
+        kind: str,
+        personal_number: str,
+        user_visible_data: str | None,
+        documents: list[NewDocument] | None = None,
+        method: str = "app",
+        agreement_id: str | None = None,
+    ) -> OrderStarted:
+        number = self.parse_number(personal_number)
+        documents = documents or []
+        for doc in documents:
+            if len(doc.content) > self.settings.max_document_bytes:
+                raise errors.TooLarge(
+                    f"document '{doc.name}' is larger than {self.settings.max_document_bytes} bytes"
+                )
+        if kind == "sign":
+            self.documents.check_inputs(documents)
+        at = self.clock()
+        ref = str(uuid.uuid4())
+        text = user_visible_data or f"Innlogging hos {kiosk.name}"
+        order = Order(
+            ref=ref,
+            kind=kind,
+            customer_id=None,
+            kiosk_id=kiosk.id,
+            reference=new_reference(),
+            user_visible_data=text,
+            nonce=secrets.token_urlsafe(24),
+            method=method,
+            created_at=at,
+            expires_at=at + self.settings.order_ttl_seconds,
+            status="pending",
+            hint_code="outstandingTransaction",
+            device_id=None,
+            level=None,
+            approved_at=None,
+            completed_at=None,
+            completion=None,
+            agreement_id=agreement_id,
+            signatures=0,
+        )
+        notify: str | None = None
+        with self.store.tx() as tx:
+            customer = tx.customer_by_number(number.value)
+            device = tx.active_device(customer.id) if customer else None
+            failure: str | None = None
+            if customer is not None:
+                order.customer_id = customer.id
+            if customer is not None and customer.status == "blocked":
+                failure = "blocked"
+            elif customer is not None and customer.password_locked:
+                failure = "passwordLocked"
+            elif customer is None or device is None or customer.status != "active":
+                # Unknown numbers answer like customers without an app, so the answer reveals nothing.
+                failure = "noDevice"
+            else:
+                others = tx.open_orders_for_customer(customer.id)
+                if others:
+                    for other in others:
+                        tx.transition(other.ref, CANCELLABLE, "failed", "alreadyInProgress", completed_at=at)
+                        tx.audit("order.failed", other.ref, at, hint="alreadyInProgress")
+                        if other.device_id:
+                            notify = other.device_id
+                    failure = "alreadyInProgress"
+                else:
+                    order.device_id = device.id
+                    notify = device.id
+            if failure:
+                order.status, order.hint_code, order.completed_at = "failed", failure, at
+            tx.insert_order(order)
+            for index, doc in enumerate(documents):
+                tx.insert_document(
+                    StoredDocument(
+                        order_ref=ref,
+                        idx=index,
+                        name=doc.name,
+                        content_type=doc.content_type,
+                        content=doc.content,
+                        sha256=hashlib.sha256(doc.content).hexdigest(),
+                        signed=None,
+                    )
+                )
+            tx.audit(
+                "order.started",
+                ref,
+                at,
+                kind=kind,
+                kiosk=kiosk.id,
+                customer=order.customer_id,
+                status=order.status,
+                hint=order.hint_code,
+                documents=[hashlib.sha256(d.content).hexdigest() for d in documents],
+            )
+        self.count(f"orders_started_{kind}")
+        if notify:
+            self.notifier.notify(notify)
+        return OrderStarted(order_ref=ref, reference=order.reference, expires_at=int(order.expires_at))
+
+    def _expire(self, tx: Tx, order: Order) -> Order:
+        """An open order past its lifetime becomes expired (final) when next looked at."""
+        if order.open and order.status != "signing" and self.clock() >= order.expires_at:
+            at = self.clock()
+            if tx.transition(order.ref, [order.status], "failed", "expiredTransaction", completed_at=at):
+                tx.audit("order.failed", order.ref, at, hint="expiredTransaction")
+                self.count("orders_failed_expiredTransaction")
+            refreshed = tx.order(order.ref)
+            assert refreshed is not None
+            return refreshed
+        return order
+
+    def _kiosk_order(self, tx: Tx, kiosk: Kiosk, ref: str) -> Order:
+        order = tx.order(ref)
+        if order is None or order.kiosk_id != kiosk.id:
+            raise errors.NotFound("no such order for this kiosk")
+        return self._expire(tx, order)
+
+    def collect(self, kiosk: Kiosk, ref: str) -> CollectResponse:
+        with self.store.tx() as tx:
+            order = self._kiosk_order(tx, kiosk, ref)
+            customer = tx.customer(order.customer_id) if order.customer_id else None
+        return self._collect_response(order, customer)
+
+    def _collect_response(self, order: Order, customer: Customer | None) -> CollectResponse:
+        status = {"complete": "complete", "failed": "failed"}.get(order.status, "pending")
+        attempts_left = None
+        if customer is not None and order.status in ("approved", "verifying"):
+            attempts_left = max(0, self.settings.password_attempts - customer.failed_passwords)
+        hint = None if status == "complete" else order.hint_code
+        completion = CompletionData.model_validate_json(order.completion) if order.completion else None
+        return CollectResponse(
+            order_ref=order.ref,
+            status=status,  # type: ignore[arg-type]
+            hint_code=hint,
+            attempts_left=attempts_left,
+            completion_data=completion,
+        )
+
+    def cancel(self, kiosk: Kiosk, ref: str) -> CollectResponse:
+        with self.store.tx() as tx:
+            order = self._kiosk_order(tx, kiosk, ref)
+            at = self.clock()
+            if order.status in ("pending", "approved"):
+                tx.transition(order.ref, [order.status], "failed", "cancelled", completed_at=at)
+                tx.audit("order.failed", order.ref, at, hint="cancelled", by="kiosk")
+                self.count("orders_failed_cancelled")
+            elif order.open:
+                raise errors.Conflict("the order is being completed and can no longer be cancelled")
+            order = tx.order(ref) or order
+        if order.device_id:
+            self.notifier.notify(order.device_id)
+        return self._collect_response(order, None)
+
+    def submit_password(self, kiosk: Kiosk, ref: str, password: str) -> CollectResponse:
+        """Check the password of an approved order. One check per order runs at a time."""
+        with self._order_lock(ref):
+            return self._submit_password(kiosk, ref, password)
+
+    def _submit_password(self, kiosk: Kiosk, ref: str, password: str) -> CollectResponse:
+        at = self.clock()
+        with self.store.tx() as tx:
+            order = self._kiosk_order(tx, kiosk, ref)
+            if order.status == "pending":
+                raise errors.Conflict("the customer has not approved the request on the phone yet", "notApproved")
+            if order.status != "approved":
+                customer = tx.customer(order.customer_id) if order.customer_id else None
+                return self._collect_response(order, customer)
+            assert order.customer_id is not None
+            customer = tx.customer(order.customer_id)
+            assert customer is not None
+            if customer.password_locked:
+                tx.transition(ref, ["approved"], "failed", "passwordLocked", completed_at=at)
+                tx.audit("order.failed", ref, at, hint="passwordLocked")
+                return self._collect_response(tx.order(ref) or order, customer)
+            if not tx.transition(ref, ["approved"], "verifying", "userSign"):
+                raise errors.Conflict("a password check for this order is already running")
+        correct = self.passwords.verify(customer.password_hash, password)
+        at = self.clock()
+        with self.store.tx() as tx:
+            order = tx.order(ref) or order
+            if order.status != "verifying":  # blocked or cancelled meanwhile
+                return self._collect_response(order, customer)
+            if at >= order.expires_at:
+                tx.transition(ref, ["verifying"], "failed", "expiredTransaction", completed_at=at)
+                tx.audit("order.failed", ref, at, hint="expiredTransaction")
+                return self._collect_response(tx.order(ref) or order, customer)
+            if not correct:
+                failures = tx.add_failed_password(customer.id)
+                tx.audit("password.wrong", customer.id, at, order=ref, failures=failures)
+                self.count("password_wrong")
+                if failures >= self.settings.password_attempts:
+                    tx.update_customer(customer.id, password_locked=1)
+                    tx.transition(ref, ["verifying"], "failed", "passwordLocked", completed_at=at)
+                    tx.audit("customer.password_locked", customer.id, at)
+                    tx.audit("order.failed", ref, at, hint="passwordLocked")
+                    self.count("orders_failed_passwordLocked")
+                    response = self._collect_response(tx.order(ref) or order, customer)
+                    response.attempts_left = 0
+                    return response
+                tx.transition(ref, ["verifying"], "approved", "wrongPassword")
+                response = self._collect_response(tx.order(ref) or order, customer)
+                response.attempts_left = self.settings.password_attempts - failures
+                return response
+            tx.update_customer(customer.id, failed_passwords=0, last_method=order.method)
+            tx.audit("password.correct", customer.id, at, order=ref)
+            if order.kind == "sign":
+                tx.transition(ref, ["verifying"], "signing", "userSign")
+            else:
+                completion = self._completion(tx, order, customer, level="high")
+                tx.transition(ref, ["verifying"], "complete", "complete", completed_at=at, completion=completion, level="high")
+                tx.audit("order.completed", ref, at, level="high")
+                self.count("orders_complete_auth")
+        if order.kind == "sign":
+            self.documents.sign_order(ref)
+        with self.store.tx() as tx:
+            return self._collect_response(tx.order(ref) or order, customer)
+
+    def _completion(self, tx: Tx, order: Order, customer: Customer, level: str, signatures: list[dict[str, Any]] | None = None) -> str:
+        device = tx.device(order.device_id) if order.device_id else None
+        token = self.tokens.issue(
+            subject=customer.id,
+            audience=order.kiosk_id,
+            lifetime=self.settings.token_lifetime_seconds,
+            jti=order.ref,
+            acr=level,
+            amr=["app", "pwd"] if level == "high" else ["app"],
+            name=customer.name,
+            kind=order.kind,
+        )
+        data = CompletionData(
+            customer={
+                "id": customer.id,
+                "personalNumber": customer.personal_number,
+                "name": customer.name,
+                "born": customer.born,
+                "certificateSerial": customer.cert_serial,
+            },
+            device=device.public() if device else None,
+            token=token,
+            level=level,
+            signatures=signatures,
+        )
+        return data.model_dump_json(by_alias=True)
+
+    # -- the phone's side ----------------------------------------------------------------------
+
+    def challenge(self, tx: Tx, order: Order) -> dict[str, Any]:
+        kiosk = tx.kiosk(order.kiosk_id)
+        return {
+            "v": 1,
+            "kind": order.kind,
+            "orderRef": order.ref,
+            "kiosk": {"id": order.kiosk_id, "name": kiosk.name if kiosk else ""},
+            "userVisibleData": order.user_visible_data,
+            "documents": [{"name": d.name, "sha256": d.sha256} for d in tx.documents(order.ref)],
+            "nonce": order.nonce,
+            "expiresAt": int(order.expires_at),
+        }
+
+    def pending_requests(self, device: Device) -> list[AppRequest]:
+        at = self.clock()
+        with self.store.tx() as tx:
+            result = []
+            for order in tx.pending_orders_for_device(device.id, at):
+                challenge = self.challenge(tx, order)
+                result.append(
+                    AppRequest(
+                        order_ref=order.ref,
+                        reference=order.reference,
+                        kind=order.kind,
+                        kiosk_name=challenge["kiosk"]["name"],
+                        user_visible_data=order.user_visible_data,
+                        documents=[{"name": d["name"], "sha256": d["sha256"]} for d in challenge["documents"]],
+                        expires_at=int(order.expires_at),
+                        challenge=challenge,
+                    )
+                )
+        return result
+
+    def decide(self, device: Device, ref: str, decision: str, signature: bytes, biometric: bool = False) -> str:
+        """Apply a device's approve/decline. The signature must cover this order's exact challenge."""
+        at = self.clock()
+        with self.store.tx() as tx:
+            order = tx.order(ref)
+            if order is None or order.device_id != device.id or order.customer_id != device.customer_id:
+                raise errors.NotFound("no such request for this device")
+            current = tx.device(device.id)
+            if current is None or current.status != "active":
+                raise errors.Forbidden("this device has been deactivated", "deviceDeactivated")
+            order = self._expire(tx, order)
+            if order.status == "failed" and order.hint_code == "expiredTransaction":
+                raise errors.Gone("the request has expired")
+            if order.status != "pending":
+                tx.audit("approval.rejected", ref, at, device=device.id, why="not pending")
+                raise errors.Conflict("the request has already been answered or has ended", "alreadyAnswered")
+            message = approval_message(self.challenge(tx, order), decision)
+            if not verify_device_signature(device.public_key, signature, message):
+                tx.audit("approval.rejected", ref, at, device=device.id, why="signature")
+                raise errors.InvalidInput("the signature does not match this request", "badSignature")
+            if decision == "approve":
+                tx.transition(ref, ["pending"], "approved", "userSign", approved_at=at)
+                tx.audit("order.approved", ref, at, device=device.id, biometric=biometric)
+            else:
+                tx.transition(ref, ["pending"], "failed", "userCancel", completed_at=at)
+                tx.audit("order.failed", ref, at, hint="userCancel", device=device.id)
+                self.count("orders_failed_userCancel")
+        return decision
+
+
+    # -- outputs, health and metrics -----------------------------------------------------------
+
+    def active_device_info(self, customer_id: str) -> dict[str, Any] | None:
+        with self.store.tx() as tx:
+            device = tx.active_device(customer_id)
+        return device.public() if device else None
+
+    def device_active(self, device_id: str) -> bool:
+        with self.store.tx() as tx:
+            device = tx.device(device_id)
+        return device is not None and device.status == "active"
+
+    def signed_document(self, kiosk: Kiosk, ref: str, index: int) -> tuple[bytes, str, str]:
+        with self.store.tx() as tx:
+            order = self._kiosk_order(tx, kiosk, ref)
+            documents = tx.documents(order.ref)
+        if order.status != "complete" or order.kind != "sign":
+            raise errors.Conflict("the order has no signed documents (not a completed sign order)")
+        if not 0 <= index < len(documents) or documents[index].signed is None:
+            raise errors.NotFound("no such document in this order")
+        doc = documents[index]
+        assert doc.signed is not None
+        from signer.signing import is_pdf
+
+        if is_pdf(doc.content_type, doc.content):
+            return doc.signed, "application/pdf", doc.name
+        return doc.signed, "application/pkcs7-signature", doc.name + ".p7s"
+
+    def receipt(self, ref: str) -> dict[str, Any]:
+        with self.store.tx() as tx:
+            data = tx.receipt(ref)
+        if data is None:
+            raise errors.NotFound("no receipt for that order")
+        return dict(json.loads(data))
+
+    def health(self) -> dict[str, Any]:
+        report: dict[str, Any] = {"status": "ok"}
+        try:
+            self.hsm.ping()
+            report["hsm"] = "ok"
+        except HsmError as e:
+            report["hsm"] = f"unavailable: {e}"
+            report["status"] = "unavailable"
+        try:
+            with self.store.tx() as tx:
+                tx.execute("SELECT COUNT(*) FROM schema_version")
+            report["store"] = "ok"
+        except Exception as e:  # any driver error means the store is not usable
+            report["store"] = f"unavailable: {type(e).__name__}"
+            report["status"] = "unavailable"
+        return report
+
+    def observe(self, name: str, seconds: float) -> None:
+        with self._counter_lock:
+            self.counters[name + "_sum_ms"] = self.counters.get(name + "_sum_ms", 0) + int(seconds * 1000)
+            self.counters[name + "_count"] = self.counters.get(name + "_count", 0) + 1
+
+    def metrics_text(self) -> str:
+        with self._counter_lock:
+            counters = dict(self.counters)
+        lines = [
+            "# HELP tillit_hsm_signatures_total Signatures made by the HSM in this process.",
+            "# TYPE tillit_hsm_signatures_total counter",
+            f"tillit_hsm_signatures_total {self.hsm.signatures}",
+        ]
+        for name in sorted(counters):
+            metric = f"tillit_{name}_total"
+            lines.append(f"# TYPE {metric} counter")
+            lines.append(f"{metric} {counters[name]}")
+        return "\n".join(lines) + "\n"

@@ -1,0 +1,209 @@
+"""Signing an order's documents with the customer's HSM key: PAdES for PDFs, detached CMS otherwise.
+
+The stored bytes are hashed again right before the HSM is asked, and compared with the digest the
+phone approved; any difference fails the order without a signature.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import io
+import json
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from asn1crypto import algos, x509
+from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+from pyhanko.pdf_utils.misc import PdfError
+from pyhanko.pdf_utils.reader import PdfFileReader
+from pyhanko.sign import fields, signers
+from pyhanko.sign.fields import SigFieldSpec
+from pyhanko.stamp import TextStampStyle
+from pyhanko_certvalidator.registry import SimpleCertificateStore
+
+from hsm.client import Hsm
+from hsm.errors import HsmError
+from signer import errors
+
+if TYPE_CHECKING:
+    from signer.service import NewDocument, Signer
+
+PDF_TYPES = ("application/pdf",)
+
+
+def is_pdf(content_type: str, content: bytes) -> bool:
+    return content_type in PDF_TYPES or content[:5] == b"%PDF-"
+
+
+class HsmCmsSigner(signers.Signer):
+    """A pyHanko signer whose private key operation happens in the HSM (hash on the host)."""
+
+    def __init__(self, hsm: Hsm, key_label: str, certificate: x509.Certificate, chain: list[x509.Certificate]) -> None:
+        super().__init__(
+            signing_cert=certificate,
+            cert_registry=SimpleCertificateStore.from_certs(chain),
+            signature_mechanism=algos.SignedDigestAlgorithm({"algorithm": "sha256_ecdsa"}),
+            embed_roots=True,
+        )
+        self.hsm = hsm
+        self.key_label = key_label
+
+    async def async_sign_raw(self, data: bytes, digest_algorithm: str, dry_run: bool = False) -> bytes:
+        if dry_run:
+            return bytes(72)  # the longest DER ECDSA P-256 signature
+        if digest_algorithm != "sha256":
+            raise errors.SignerError(f"unsupported digest {digest_algorithm}")
+        return self.hsm.sign_digest(self.key_label, hashlib.sha256(data).digest())
+
+
+def check_pdf(content: bytes, name: str) -> None:
+    try:
+        reader = PdfFileReader(io.BytesIO(content), strict=False)
+        if reader.encrypted:
+            raise errors.InvalidInput(f"document '{name}' is an encrypted PDF, which cannot be signed")
+        pages = reader.root["/Pages"]["/Count"]
+        if int(pages) < 1:
+            raise ValueError("no pages")
+    except errors.SignerError:
+        raise
+    except (PdfError, ValueError, KeyError, TypeError, AttributeError, IndexError, RecursionError) as e:
+        raise errors.InvalidInput(f"document '{name}' is not a readable PDF ({type(e).__name__})") from None
+
+
+def _signature_field(reader: PdfFileReader) -> str | None:
+    """The document's own empty signature field, if it has one."""
+    try:
+        for name, value, _ in fields.enumerate_sig_fields(reader, filled_status=False):
+            del value
+            return str(name)
+    except (PdfError, KeyError, TypeError):
+        return None
+    return None
+
+
+class DocumentSigner:
+    def __init__(self, service: Signer) -> None:
+        self.service = service
+
+    def check_inputs(self, documents: list[NewDocument]) -> None:
+        for doc in documents:
+            if is_pdf(doc.content_type, doc.content):
+                check_pdf(doc.content, doc.name)
+
+    def _cms_signer(self, key_label: str) -> HsmCmsSigner:
+        hsm = self.service.hsm
+        der = hsm.certificate(key_label)
+        if der is None:
+            raise errors.Conflict("the customer has no certificate")
+        return HsmCmsSigner(hsm, key_label, x509.Certificate.load(der), self.service.ca.chain())
+
+    def sign_order(self, ref: str) -> None:
+        """Sign every document of an order in state `signing`, then complete it (or fail it)."""
+        service = self.service
+        with service.store.tx() as tx:
+            order = tx.order(ref)
+            if order is None or order.status != "signing" or order.customer_id is None:
+                return
+            customer = tx.customer(order.customer_id)
+            documents = tx.documents(ref)
+            kiosk = tx.kiosk(order.kiosk_id)
+        assert customer is not None
+        failure: str | None = None
+        for doc in documents:
+            if hashlib.sha256(doc.content).hexdigest() != doc.sha256:
+                failure = f"document {doc.idx} changed after approval"
+                break
+        if customer.status != "active":
+            failure = "customer is not active"
+        signed: list[tuple[int, bytes, str]] = []
+        if failure is None:
+            try:
+                signer = self._cms_signer(customer.key_label)
+                for doc in documents:
+                    if is_pdf(doc.content_type, doc.content):
+                        output = self._pades(signer, doc.content, customer.name, order.reference)
+                        signed.append((doc.idx, output, "pades"))
+                    else:
+                        signed.append((doc.idx, self._cms(signer, doc.content), "cms"))
+            except (HsmError, errors.SignerError, PdfError, ValueError) as e:
+                failure = f"signing failed: {e}"
+        at = service.clock()
+        with service.store.tx() as tx:
+            if failure is not None:
+                tx.transition(ref, ["signing"], "failed", "signingFailed", completed_at=at)
+                tx.audit("signature.refused", ref, at, why=failure)
+                tx.audit("order.failed", ref, at, hint="signingFailed")
+                service.count("orders_failed_signingFailed")
+                return
+            summary = []
+            for (idx, output, kind), doc in zip(signed, documents, strict=True):
+                tx.set_signed_document(ref, idx, output)
+                tx.audit("signature.created", ref, at, document=idx, sha256=doc.sha256, format=kind)
+                summary.append(
+                    {
+                        "index": idx,
+                        "name": doc.name,
+                        "sha256": doc.sha256,
+                        "format": kind,
+                        "path": f"/v1/orders/{ref}/documents/{idx}",
+                    }
+                )
+            order = tx.order(ref)
+            assert order is not None
+            completion = service._completion(tx, order, customer, level="high", signatures=summary)
+            tx.transition(
+                ref, ["signing"], "complete", "complete", completed_at=at, completion=completion, level="high",
+                signatures=len(signed),
+            )
+            receipt = {
+                "orderRef": ref,
+                "reference": order.reference,
+                "customer": {"id": customer.id, "name": customer.name},
+                "certificateSerial": customer.cert_serial,
+                "device": order.device_id,
+                "kiosk": {"id": order.kiosk_id, "name": kiosk.name if kiosk else ""},
+                "userVisibleData": order.user_visible_data,
+                "documents": summary,
+                "startedAt": order.created_at,
+                "approvedAt": order.approved_at,
+                "completedAt": at,
+            }
+            tx.insert_receipt(ref, customer.id, at, json.dumps(receipt, ensure_ascii=False))
+            if order.agreement_id:
+                tx.mark_agreement_signed(order.agreement_id, ref, at)
+            tx.audit("order.completed", ref, at, level="high", signatures=len(signed))
+        service.count("orders_complete_sign")
+        service.count("signatures", len(signed))
+
+    def _pades(self, signer: HsmCmsSigner, content: bytes, name: str, reference: str) -> bytes:
+        writer = IncrementalPdfFileWriter(io.BytesIO(content), strict=False)
+        field_name = _signature_field(writer.prev) or "TillitSignatur"
+        new_field = None
+        if field_name == "TillitSignatur":
+            new_field = SigFieldSpec(sig_field_name=field_name, on_page=-1, box=(36, 36, 306, 110))
+        when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+        style = TextStampStyle(
+            stamp_text=f"Signert med Tillit BankID\n{name}\n{when}\nReferanse: {reference}",
+        )
+        metadata = signers.PdfSignatureMetadata(
+            field_name=field_name,
+            md_algorithm="sha256",
+            subfilter=fields.SigSeedSubFilter.PADES,
+            name=name,
+            reason="Avtale signert",
+        )
+        pdf_signer = signers.PdfSigner(metadata, signer=signer, stamp_style=style, new_field_spec=new_field)
+        out = io.BytesIO()
+
+        async def run() -> None:
+            await pdf_signer.async_sign_pdf(writer, output=out)
+
+        asyncio.run(run())
+        return out.getvalue()
+
+    def _cms(self, signer: HsmCmsSigner, content: bytes) -> bytes:
+        async def run() -> Any:
+            return await signer.async_sign_general_data(content, "sha256", detached=True)
+
+        return bytes(asyncio.run(run()).dump())

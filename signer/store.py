@@ -1,0 +1,511 @@
+"""Persistence: a transactional store with typed operations, SQLite by default.
+
+The domain code sees only `Store.tx()` and the `Tx` methods. SQL is written once with `?`
+placeholders; a dialect turns it into what the driver wants, so a PostgreSQL store fills the
+same interface with its own connection and `BEGIN`. Every state change and its audit entry are
+written in one transaction.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from signer.wire import canonical_json
+
+GENESIS = "0" * 64
+
+MIGRATIONS: list[str] = [
+    # 1: customers, devices, kiosks, orders, documents, nonces, audit
+    """
+    CREATE TABLE customers (
+        id TEXT PRIMARY KEY, personal_number TEXT NOT NULL UNIQUE, name TEXT NOT NULL,
+        mobile TEXT NOT NULL, email TEXT NOT NULL, born TEXT NOT NULL, password_hash TEXT NOT NULL,
+        failed_passwords INTEGER NOT NULL DEFAULT 0, password_locked INTEGER NOT NULL DEFAULT 0,
+        status TEXT NOT NULL, key_label TEXT NOT NULL, cert_serial TEXT, guardian_id TEXT,
+        last_method TEXT, created_at REAL NOT NULL);
+    CREATE TABLE devices (
+        id TEXT PRIMARY KEY, customer_id TEXT NOT NULL REFERENCES customers(id), public_key BLOB NOT NULL,
+        name TEXT NOT NULL, status TEXT NOT NULL, activated_at REAL NOT NULL, deactivated_at REAL);
+    CREATE INDEX devices_customer ON devices(customer_id, status);
+    CREATE TABLE kiosks (
+        id TEXT PRIMARY KEY, name TEXT NOT NULL, token_hash TEXT NOT NULL UNIQUE, status TEXT NOT NULL,
+        created_at REAL NOT NULL);
+    CREATE TABLE orders (
+        ref TEXT PRIMARY KEY, kind TEXT NOT NULL, customer_id TEXT, kiosk_id TEXT NOT NULL,
+        reference TEXT NOT NULL, user_visible_data TEXT NOT NULL, nonce TEXT NOT NULL, method TEXT NOT NULL,
+        created_at REAL NOT NULL, expires_at REAL NOT NULL, status TEXT NOT NULL, hint_code TEXT NOT NULL,
+        device_id TEXT, level TEXT, approved_at REAL, completed_at REAL, completion TEXT, agreement_id TEXT,
+        signatures INTEGER NOT NULL DEFAULT 0);
+    CREATE INDEX orders_customer ON orders(customer_id, status);
+    CREATE INDEX orders_device ON orders(device_id, status);
+    CREATE TABLE documents (
+        order_ref TEXT NOT NULL REFERENCES orders(ref), idx INTEGER NOT NULL, name TEXT NOT NULL,
+        content_type TEXT NOT NULL, content BLOB NOT NULL, sha256 TEXT NOT NULL, signed BLOB,
+        PRIMARY KEY (order_ref, idx));
+    CREATE TABLE device_nonces (
+        device_id TEXT NOT NULL, nonce TEXT NOT NULL, expires_at REAL NOT NULL,
+        PRIMARY KEY (device_id, nonce));
+    CREATE TABLE audit (
+        seq INTEGER PRIMARY KEY, at REAL NOT NULL, event TEXT NOT NULL, subject TEXT NOT NULL,
+        data TEXT NOT NULL, prev_hash TEXT NOT NULL, hash TEXT NOT NULL);
+    """,
+    # 2: receipts, agreements waiting at the branch, customer sessions, the outbox
+    """
+    CREATE TABLE receipts (
+        order_ref TEXT PRIMARY KEY REFERENCES orders(ref), customer_id TEXT NOT NULL, created_at REAL NOT NULL,
+        data TEXT NOT NULL);
+    CREATE TABLE agreements (
+        id TEXT PRIMARY KEY, customer_id TEXT NOT NULL REFERENCES customers(id), title TEXT NOT NULL,
+        name TEXT NOT NULL, content BLOB NOT NULL, created_at REAL NOT NULL, signed_order TEXT, signed_at REAL);
+    CREATE INDEX agreements_customer ON agreements(customer_id, signed_at);
+    CREATE TABLE customer_sessions (
+        id TEXT PRIMARY KEY, customer_id TEXT NOT NULL, kiosk_id TEXT NOT NULL, last_used REAL NOT NULL,
+        expires_at REAL NOT NULL);
+    CREATE TABLE outbox (
+        id INTEGER PRIMARY KEY, at REAL NOT NULL, channel TEXT NOT NULL, recipient TEXT NOT NULL,
+        subject TEXT NOT NULL, body TEXT NOT NULL);
+    """,
+]
+
+OPEN_STATES = ("pending", "approved", "verifying", "signing")
+
+
+@dataclass
+class Customer:
+    id: str
+    personal_number: str
+    name: str
+    mobile: str
+    email: str
+    born: str
+    password_hash: str
+    failed_passwords: int
+    password_locked: int
+    status: str
+    key_label: str
+    cert_serial: str | None
+    guardian_id: str | None
+    last_method: str | None
+    created_at: float
+
+    def public(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "personalNumber": self.personal_number,
+            "name": self.name,
+            "mobile": self.mobile,
+            "email": self.email,
+            "born": self.born,
+            "status": self.status,
+            "passwordLocked": bool(self.password_locked),
+            "failedPasswords": self.failed_passwords,
+            "certificateSerial": self.cert_serial,
+            "lastMethod": self.last_method,
+        }
+
+
+@dataclass
+class Device:
+    id: str
+    customer_id: str
+    public_key: bytes
+    name: str
+    status: str
+    activated_at: float
+    deactivated_at: float | None
+
+    def public(self) -> dict[str, Any]:
+        return {"id": self.id, "name": self.name, "status": self.status, "activatedAt": self.activated_at}
+
+
+@dataclass
+class Kiosk:
+    id: str
+    name: str
+    token_hash: str
+    status: str
+    created_at: float
+
+
+@dataclass
+class Order:
+    ref: str
+    kind: str
+    customer_id: str | None
+    kiosk_id: str
+    reference: str
+    user_visible_data: str
+    nonce: str
+    method: str
+    created_at: float
+    expires_at: float
+    status: str
+    hint_code: str
+    device_id: str | None
+    level: str | None
+    approved_at: float | None
+    completed_at: float | None
+    completion: str | None
+    agreement_id: str | None
+    signatures: int
+
+    @property
+    def open(self) -> bool:
+        return self.status in OPEN_STATES
+
+
+@dataclass
+class StoredDocument:
+    order_ref: str
+    idx: int
+    name: str
+    content_type: str
+    content: bytes
+    sha256: str
+    signed: bytes | None
+
+
+@dataclass
+class Agreement:
+    id: str
+    customer_id: str
+    title: str
+    name: str
+    content: bytes
+    created_at: float
+    signed_order: str | None
+    signed_at: float | None
+
+
+@dataclass
+class AuditEntry:
+    seq: int
+    at: float
+    event: str
+    subject: str
+    data: str
+    prev_hash: str
+    hash: str
+
+
+def _columns(cls: type) -> str:
+    return ", ".join(f.name for f in fields(cls))
+
+
+def audit_hash(prev_hash: str, seq: int, at: float, event: str, subject: str, data: str) -> str:
+    body = canonical_json([seq, repr(at), event, subject, data])
+    return hashlib.sha256(prev_hash.encode() + b"\n" + body).hexdigest()
+
+
+class Tx:
+    """One transaction. Methods are the store's whole vocabulary."""
+
+    def __init__(self, cursor: Any, placeholder: str = "?") -> None:
+        self._cur = cursor
+        self._ph = placeholder
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        if self._ph != "?":
+            sql = sql.replace("?", self._ph)
+        self._cur.execute(sql, tuple(params))
+        return self._cur
+
+    def _one(self, cls: type, sql: str, params: Sequence[Any]) -> Any:
+        row = self.execute(sql, params).fetchone()
+        return cls(*_decode(row)) if row else None
+
+    def _all(self, cls: type, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        return [cls(*_decode(r)) for r in self.execute(sql, params).fetchall()]
+
+    # customers
+    def insert_customer(self, c: Customer) -> None:
+        self.execute(f"INSERT INTO customers ({_columns(Customer)}) VALUES ({_marks(Customer)})", _values(c))
+
+    def customer_by_number(self, number: str) -> Customer | None:
+        return self._one(Customer, f"SELECT {_columns(Customer)} FROM customers WHERE personal_number=?", [number])  # type: ignore[no-any-return]
+
+    def customer(self, customer_id: str) -> Customer | None:
+        return self._one(Customer, f"SELECT {_columns(Customer)} FROM customers WHERE id=?", [customer_id])  # type: ignore[no-any-return]
+
+    def customers(self) -> list[Customer]:
+        return self._all(Customer, f"SELECT {_columns(Customer)} FROM customers ORDER BY created_at")
+
+    def update_customer(self, customer_id: str, **changes: Any) -> None:
+        sets = ", ".join(f"{k}=?" for k in changes)
+        self.execute(f"UPDATE customers SET {sets} WHERE id=?", [*changes.values(), customer_id])
+
+    def add_failed_password(self, customer_id: str) -> int:
+        self.execute("UPDATE customers SET failed_passwords = failed_passwords + 1 WHERE id=?", [customer_id])
+        row = self.execute("SELECT failed_passwords FROM customers WHERE id=?", [customer_id]).fetchone()
+        return int(row[0])
+
+    # devices
+    def insert_device(self, d: Device) -> None:
+        self.execute(f"INSERT INTO devices ({_columns(Device)}) VALUES ({_marks(Device)})", _values(d))
+
+    def device(self, device_id: str) -> Device | None:
+        return self._one(Device, f"SELECT {_columns(Device)} FROM devices WHERE id=?", [device_id])  # type: ignore[no-any-return]
+
+    def active_device(self, customer_id: str) -> Device | None:
+        return self._one(  # type: ignore[no-any-return]
+            Device, f"SELECT {_columns(Device)} FROM devices WHERE customer_id=? AND status='active'", [customer_id]
+        )
+
+    def deactivate_devices(self, customer_id: str, at: float) -> list[str]:
+        ids = [
+            r[0]
+            for r in self.execute(
+                "SELECT id FROM devices WHERE customer_id=? AND status='active'", [customer_id]
+            ).fetchall()
+        ]
+        self.execute(
+            "UPDATE devices SET status='inactive', deactivated_at=? WHERE customer_id=? AND status='active'",
+            [at, customer_id],
+        )
+        return ids
+
+    def use_device_nonce(self, device_id: str, nonce: str, expires_at: float, now: float) -> bool:
+        """Record a request nonce; False if it was seen before (a replay)."""
+        self.execute("DELETE FROM device_nonces WHERE expires_at < ?", [now])
+        if self.execute(
+            "SELECT 1 FROM device_nonces WHERE device_id=? AND nonce=?", [device_id, nonce]
+        ).fetchone():
+            return False
+        self.execute("INSERT INTO device_nonces VALUES (?,?,?)", [device_id, nonce, expires_at])
+        return True
+
+    # kiosks
+    def insert_kiosk(self, k: Kiosk) -> None:
+        self.execute(f"INSERT INTO kiosks ({_columns(Kiosk)}) VALUES ({_marks(Kiosk)})", _values(k))
+
+    def kiosk_by_token_hash(self, token_hash: str) -> Kiosk | None:
+        return self._one(Kiosk, f"SELECT {_columns(Kiosk)} FROM kiosks WHERE token_hash=?", [token_hash])  # type: ignore[no-any-return]
+
+    def kiosk(self, kiosk_id: str) -> Kiosk | None:
+        return self._one(Kiosk, f"SELECT {_columns(Kiosk)} FROM kiosks WHERE id=?", [kiosk_id])  # type: ignore[no-any-return]
+
+    def kiosks(self) -> list[Kiosk]:
+        return self._all(Kiosk, f"SELECT {_columns(Kiosk)} FROM kiosks ORDER BY created_at")
+
+    def revoke_kiosk(self, kiosk_id: str) -> bool:
+        cur = self.execute("UPDATE kiosks SET status='revoked' WHERE id=? AND status='active'", [kiosk_id])
+        return bool(cur.rowcount == 1)
+
+    # orders
+    def insert_order(self, o: Order) -> None:
+        self.execute(f"INSERT INTO orders ({_columns(Order)}) VALUES ({_marks(Order)})", _values(o))
+
+    def order(self, ref: str) -> Order | None:
+        return self._one(Order, f"SELECT {_columns(Order)} FROM orders WHERE ref=?", [ref])  # type: ignore[no-any-return]
+
+    def open_orders_for_customer(self, customer_id: str) -> list[Order]:
+        marks = ",".join("?" * len(OPEN_STATES))
+        return self._all(
+            Order,
+            f"SELECT {_columns(Order)} FROM orders WHERE customer_id=? AND status IN ({marks})",
+            [customer_id, *OPEN_STATES],
+        )
+
+    def pending_orders_for_device(self, device_id: str, now: float) -> list[Order]:
+        return self._all(
+            Order,
+            f"SELECT {_columns(Order)} FROM orders WHERE device_id=? AND status='pending' AND expires_at > ?"
+            " ORDER BY created_at",
+            [device_id, now],
+        )
+
+    def open_orders(self) -> list[Order]:
+        marks = ",".join("?" * len(OPEN_STATES))
+        return self._all(Order, f"SELECT {_columns(Order)} FROM orders WHERE status IN ({marks})", OPEN_STATES)
+
+    def transition(self, ref: str, from_states: Sequence[str], to_state: str, hint: str, **changes: Any) -> bool:
+        """Move an order between states atomically; False when it was not in one of `from_states`."""
+        marks = ",".join("?" * len(from_states))
+        sets = "".join(f", {k}=?" for k in changes)
+        cur = self.execute(
+            f"UPDATE orders SET status=?, hint_code=?{sets} WHERE ref=? AND status IN ({marks})",
+            [to_state, hint, *changes.values(), ref, *from_states],
+        )
+        return bool(cur.rowcount == 1)
+
+    # documents
+    def insert_document(self, d: StoredDocument) -> None:
+        self.execute(
+            f"INSERT INTO documents ({_columns(StoredDocument)}) VALUES ({_marks(StoredDocument)})", _values(d)
+        )
+
+    def documents(self, order_ref: str) -> list[StoredDocument]:
+        return self._all(
+            StoredDocument,
+            f"SELECT {_columns(StoredDocument)} FROM documents WHERE order_ref=? ORDER BY idx",
+            [order_ref],
+        )
+
+    def set_signed_document(self, order_ref: str, idx: int, signed: bytes) -> None:
+        self.execute("UPDATE documents SET signed=? WHERE order_ref=? AND idx=?", [signed, order_ref, idx])
+
+    # receipts and agreements
+    def insert_receipt(self, order_ref: str, customer_id: str, at: float, data: str) -> None:
+        self.execute("INSERT INTO receipts VALUES (?,?,?,?)", [order_ref, customer_id, at, data])
+
+    def receipt(self, order_ref: str) -> str | None:
+        row = self.execute("SELECT data FROM receipts WHERE order_ref=?", [order_ref]).fetchone()
+        return str(row[0]) if row else None
+
+    def insert_agreement(self, a: Agreement) -> None:
+        self.execute(f"INSERT INTO agreements ({_columns(Agreement)}) VALUES ({_marks(Agreement)})", _values(a))
+
+    def agreement(self, agreement_id: str) -> Agreement | None:
+        return self._one(Agreement, f"SELECT {_columns(Agreement)} FROM agreements WHERE id=?", [agreement_id])  # type: ignore[no-any-return]
+
+    def agreements(self, customer_id: str | None = None, waiting_only: bool = False) -> list[Agreement]:
+        where, params = [], []
+        if customer_id is not None:
+            where.append("customer_id=?")
+            params.append(customer_id)
+        if waiting_only:
+            where.append("signed_at IS NULL")
+        clause = f" WHERE {' AND '.join(where)}" if where else ""
+        return self._all(Agreement, f"SELECT {_columns(Agreement)} FROM agreements{clause} ORDER BY created_at", params)
+
+    def mark_agreement_signed(self, agreement_id: str, order_ref: str, at: float) -> None:
+        self.execute(
+            "UPDATE agreements SET signed_order=?, signed_at=? WHERE id=? AND signed_at IS NULL",
+            [order_ref, at, agreement_id],
+        )
+
+    # customer sessions (the login's completion token, sliding idle timeout)
+    def insert_session(self, session_id: str, customer_id: str, kiosk_id: str, at: float, expires_at: float) -> None:
+        self.execute("INSERT INTO customer_sessions VALUES (?,?,?,?,?)", [session_id, customer_id, kiosk_id, at, expires_at])
+
+    def touch_session(self, session_id: str, at: float, idle: float) -> tuple[str, str] | None:
+        """Return (customer_id, kiosk_id) of a live session and extend it; None when idle too long."""
+        row = self.execute(
+            "SELECT customer_id, kiosk_id, last_used, expires_at FROM customer_sessions WHERE id=?", [session_id]
+        ).fetchone()
+        if row is None or at - float(row[2]) > idle or at > float(row[3]):
+            return None
+        self.execute("UPDATE customer_sessions SET last_used=? WHERE id=?", [at, session_id])
+        return str(row[0]), str(row[1])
+
+    def end_session(self, session_id: str) -> None:
+        self.execute("DELETE FROM customer_sessions WHERE id=?", [session_id])
+
+    # outbox
+    def insert_outbox(self, at: float, channel: str, recipient: str, subject: str, body: str) -> None:
+        self.execute(
+            "INSERT INTO outbox (at, channel, recipient, subject, body) VALUES (?,?,?,?,?)",
+            [at, channel, recipient, subject, body],
+        )
+
+    def outbox(self) -> list[dict[str, Any]]:
+        rows = self.execute("SELECT id, at, channel, recipient, subject, body FROM outbox ORDER BY id").fetchall()
+        return [dict(zip(("id", "at", "channel", "recipient", "subject", "body"), r, strict=True)) for r in rows]
+
+    # audit
+    def audit(self, event: str, subject: str, at: float, **data: Any) -> None:
+        """Append an entry chained to the previous one (inside the caller's transaction)."""
+        row = self.execute("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1").fetchone()
+        seq, prev = (int(row[0]) + 1, row[1]) if row else (1, GENESIS)
+        body = canonical_json(data).decode()
+        digest = audit_hash(prev, seq, at, event, subject, body)
+        self.execute("INSERT INTO audit VALUES (?,?,?,?,?,?,?)", [seq, at, event, subject, body, prev, digest])
+
+    def audit_entries(self) -> list[AuditEntry]:
+        return self._all(AuditEntry, f"SELECT {_columns(AuditEntry)} FROM audit ORDER BY seq")
+
+    def count_audit(self, event: str, subject: str | None = None) -> int:
+        if subject is None:
+            row = self.execute("SELECT COUNT(*) FROM audit WHERE event=?", [event]).fetchone()
+        else:
+            row = self.execute("SELECT COUNT(*) FROM audit WHERE event=? AND subject=?", [event, subject]).fetchone()
+        return int(row[0])
+
+
+def _marks(cls: type) -> str:
+    return ",".join("?" * len(fields(cls)))
+
+
+def _values(obj: Any) -> list[Any]:
+    return [getattr(obj, f.name) for f in fields(obj)]
+
+
+def _decode(row: Sequence[Any]) -> list[Any]:
+    return [bytes(v) if isinstance(v, memoryview) else v for v in row]
+
+
+class Store:
+    """The store interface; `SqliteStore` is the default implementation."""
+
+    def tx(self) -> Any:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def close(self) -> None:  # pragma: no cover - interface
+        raise NotImplementedError
+
+
+class SqliteStore(Store):
+    """SQLite in WAL mode with synchronous=FULL; one connection, transactions serialised."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=30)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.execute("PRAGMA foreign_keys=ON")
+        self._lock = threading.RLock()
+        self._migrate()
+
+    def _migrate(self) -> None:
+        with self._lock:
+            self._db.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+            row = self._db.execute("SELECT MAX(version) FROM schema_version").fetchone()
+            current = row[0] or 0
+            for number, script in enumerate(MIGRATIONS, start=1):
+                if number <= current:
+                    continue
+                self._db.execute("BEGIN IMMEDIATE")
+                try:
+                    for statement in script.split(";"):
+                        if statement.strip():
+                            self._db.execute(statement)
+                    self._db.execute("INSERT INTO schema_version VALUES (?)", (number,))
+                    self._db.execute("COMMIT")
+                except BaseException:
+                    self._db.execute("ROLLBACK")
+                    raise
+
+    @property
+    def schema_version(self) -> int:
+        return int(self._db.execute("SELECT MAX(version) FROM schema_version").fetchone()[0])
+
+    @contextmanager
+    def tx(self) -> Iterator[Tx]:
+        with self._lock:
+            cur = self._db.cursor()
+            cur.execute("BEGIN IMMEDIATE")
+            try:
+                yield Tx(cur)
+            except BaseException:
+                cur.execute("ROLLBACK")
+                raise
+            else:
+                cur.execute("COMMIT")
+            finally:
+                cur.close()
+
+    def close(self) -> None:
+        self._db.close()
+
+
+def dumps(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"))

@@ -1,0 +1,149 @@
+"""The wire format shared by the signer, the kiosk and the phone: API bodies and signed messages.
+
+This module imports nothing else of the signer, so kiosk/ and phone/ may import it.
+
+Canonical encoding (what a device signs). A challenge is a JSON object
+  {"v":1,"kind","orderRef","kiosk":{"id","name"},"userVisibleData","documents":[{"name","sha256"}],
+   "nonce","expiresAt"}
+serialised with sorted keys, no whitespace, UTF-8, no escaping of non-ASCII (`canonical_json`),
+`expiresAt` in integer Unix seconds and `sha256` in lowercase hex. The device signs, with ECDSA
+P-256 / SHA-256 (DER signature, base64 on the wire),
+  b"tillit-approval-v1\\n" + decision + b"\\n" + canonical challenge
+so a decline can never be turned into an approval. Phone requests are signed over
+  b"tillit-request-v1\\n" + METHOD + "\\n" + path?query + "\\n" + hex(sha256(body)) + "\\n" +
+  timestamp + "\\n" + nonce
+sent as the headers X-Tillit-Device, X-Tillit-Timestamp, X-Tillit-Nonce, X-Tillit-Signature.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+APPROVAL_CONTEXT = b"tillit-approval-v1\n"
+REQUEST_CONTEXT = b"tillit-request-v1\n"
+DEVICE_HEADER = "X-Tillit-Device"
+TIMESTAMP_HEADER = "X-Tillit-Timestamp"
+NONCE_HEADER = "X-Tillit-Nonce"
+SIGNATURE_HEADER = "X-Tillit-Signature"
+REQUEST_SKEW_SECONDS = 60
+
+OrderStatus = Literal["pending", "failed", "complete"]
+HintCode = Literal[
+    "outstandingTransaction",
+    "userSign",
+    "expiredTransaction",
+    "userCancel",
+    "cancelled",
+    "alreadyInProgress",
+    "passwordLocked",
+    "blocked",
+    "noDevice",
+    "wrongPassword",
+    "signingFailed",
+]
+Decision = Literal["approve", "decline"]
+
+
+def canonical_json(value: Any) -> bytes:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def approval_message(challenge: dict[str, Any], decision: str) -> bytes:
+    return APPROVAL_CONTEXT + decision.encode() + b"\n" + canonical_json(challenge)
+
+
+def request_message(method: str, path: str, body: bytes, timestamp: str, nonce: str) -> bytes:
+    digest = hashlib.sha256(body).hexdigest()
+    return REQUEST_CONTEXT + "\n".join([method.upper(), path, digest, timestamp, nonce]).encode()
+
+
+class Wire(BaseModel):
+    model_config = ConfigDict(populate_by_name=True, extra="forbid")
+
+
+class Document(Wire):
+    name: str = Field(min_length=1, max_length=200)
+    content_type: str = Field(alias="contentType", default="application/octet-stream", max_length=100)
+    content: str = Field(description="base64")
+
+
+class AuthRequest(Wire):
+    personal_number: str = Field(alias="personalNumber", max_length=64)
+    user_visible_data: str | None = Field(alias="userVisibleData", default=None, max_length=2000)
+    method: Literal["app", "codedevice", "biometric"] = "app"
+
+
+class SignRequest(Wire):
+    personal_number: str = Field(alias="personalNumber", max_length=64)
+    user_visible_data: str = Field(alias="userVisibleData", min_length=1, max_length=2000)
+    documents: list[Document] = Field(min_length=1, max_length=10)
+    agreement_id: str | None = Field(alias="agreementId", default=None, max_length=64)
+
+
+class OrderStarted(Wire):
+    order_ref: str = Field(alias="orderRef")
+    reference: str
+    expires_at: int = Field(alias="expiresAt", description="Unix seconds")
+
+
+class OrderRefRequest(Wire):
+    order_ref: str = Field(alias="orderRef", max_length=64)
+
+
+class PasswordRequest(Wire):
+    order_ref: str = Field(alias="orderRef", max_length=64)
+    password: str = Field(max_length=256)
+
+
+class CodeRequest(Wire):
+    order_ref: str = Field(alias="orderRef", max_length=64)
+    code: str = Field(max_length=16)
+
+
+class CompletionData(Wire):
+    customer: dict[str, Any]
+    device: dict[str, Any] | None = None
+    token: str
+    level: str
+    signatures: list[dict[str, Any]] | None = None
+
+
+class CollectResponse(Wire):
+    order_ref: str = Field(alias="orderRef")
+    status: OrderStatus
+    hint_code: str | None = Field(alias="hintCode", default=None)
+    attempts_left: int | None = Field(alias="attemptsLeft", default=None)
+    completion_data: CompletionData | None = Field(alias="completionData", default=None)
+
+
+class AppRequest(Wire):
+    """A pending request as the phone sees it."""
+
+    order_ref: str = Field(alias="orderRef")
+    reference: str
+    kind: str
+    kiosk_name: str = Field(alias="kioskName")
+    user_visible_data: str = Field(alias="userVisibleData")
+    documents: list[dict[str, str]]
+    expires_at: int = Field(alias="expiresAt")
+    challenge: dict[str, Any]
+
+
+class AppRequests(Wire):
+    requests: list[AppRequest]
+    device_status: str = Field(alias="deviceStatus")
+
+
+class AppDecision(Wire):
+    decision: Decision
+    signature: str = Field(description="base64 DER ECDSA over approval_message(challenge, decision)")
+    biometric: bool = False
+
+
+class ErrorBody(Wire):
+    error: str
+    reason: str
