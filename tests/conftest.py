@@ -16,6 +16,7 @@ from hsm.ca import CertificateAuthority
 from hsm.client import Hsm
 from hsm.provision import initialise_token
 from hsm.settings import HsmSettings
+from tests.daemon import Daemon, make_daemon
 
 DATA = Path(__file__).parent / "data"
 
@@ -46,3 +47,12 @@ def ca(hsm: Hsm) -> CertificateAuthority:
     if not authority.initialised:
         authority.init()
     return authority
+
+
+@pytest.fixture(scope="module")
+def daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Daemon]:
+    """A running signer (uvicorn on 127.0.0.1) with its own home, token, CA and one kiosk."""
+    d = make_daemon(tmp_path_factory.mktemp("daemon") / "home")
+    d.start()
+    yield d
+    d.stop()

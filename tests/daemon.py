@@ -56,13 +56,13 @@ class Daemon:
         return result
 
     def start(self) -> None:
-        log = open(self.log, "ab")  # noqa: SIM115 - the daemon writes to it until stopped
-        self.process = subprocess.Popen(
-            [tool("tillit-signer"), "serve", "--host", "127.0.0.1", "--port", str(self.port)],
-            env=self.env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
+        with open(self.log, "ab") as log:
+            self.process = subprocess.Popen(
+                [tool("tillit-signer"), "serve", "--host", "127.0.0.1", "--port", str(self.port)],
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if self.process.poll() is not None:

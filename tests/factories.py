@@ -1,0 +1,28 @@
+"""Test data: fresh synthetic national identity numbers (month + 80, valid check digits)."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import date
+
+from signer.numbers import check_digits
+
+_counter = itertools.count()
+
+
+def synthetic_number(born: date = date(1980, 1, 1), start: int | None = None) -> str:
+    """A valid synthetic number for an adult born on `born`, different on every call."""
+    base = next(_counter) if start is None else start
+    for individual in range(base % 500, 500):
+        nine = f"{born.day:02d}{born.month + 80:02d}{born.year % 100:02d}{individual:03d}"
+        digits = check_digits(nine)
+        if digits is not None:
+            return nine + digits
+    raise ValueError("no number left for that date")
+
+
+def fresh_adult() -> str:
+    i = next(_counter)
+    return synthetic_number(date(1950 + i % 50, 1 + i % 12, 1 + i % 28), start=0) if False else synthetic_number(
+        date(1950 + i % 50, 1 + (i // 50) % 12, 1 + (i // 600) % 28), start=(i * 7) % 400
+    )
