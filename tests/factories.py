@@ -22,7 +22,7 @@ def synthetic_number(born: date = date(1980, 1, 1), start: int | None = None) ->
 
 
 def fresh_adult() -> str:
+    """A valid synthetic number of an adult, unique within the test session."""
     i = next(_counter)
-    return synthetic_number(date(1950 + i % 50, 1 + i % 12, 1 + i % 28), start=0) if False else synthetic_number(
-        date(1950 + i % 50, 1 + (i // 50) % 12, 1 + (i // 600) % 28), start=(i * 7) % 400
-    )
+    born = date(1950 + i % 50, 1 + (i // 50) % 12, 1 + (i // 600) % 28)
+    return synthetic_number(born, start=(i * 7) % 400)
