@@ -168,8 +168,9 @@ class Hsm:
                 raise errors.KeyNotFound(f"no private key labelled '{label}' on the token") from None
             except pkcs11.MultipleObjectsReturned:
                 raise errors.HsmError(f"several private keys are labelled '{label}'") from None
-            self._keys[label] = key
+            # Algorithm first: another thread may sign as soon as the key is in the cache.
             self._algorithms[label] = _algorithm_of(key)
+            self._keys[label] = key
         return key
 
     def has_key(self, label: str) -> bool:

@@ -78,6 +78,29 @@ def test_four_threads_sign_through_one_hsm(hsm_settings: HsmSettings, hsm_keys: 
         assert shared.signatures == sum(counts)
 
 
+def test_threads_racing_for_a_cold_cache(hsm_settings: HsmSettings, hsm_keys: dict[Algorithm, str]) -> None:
+    """The first signatures with a key, from several threads at once, each find a complete cache entry."""
+    labels = list(hsm_keys.values())
+    failures: list[str] = []
+    for _ in range(100):
+        with Hsm(hsm_settings) as cold:
+            start = threading.Barrier(THREADS)
+
+            def first_use(n: int, cold: Hsm = cold, start: threading.Barrier = start) -> None:
+                start.wait()
+                try:
+                    cold.sign(labels[n % len(labels)], b"first")
+                except Exception as e:  # reported by the assertion below
+                    failures.append(f"{type(e).__name__}: {e}")
+
+            threads = [threading.Thread(target=first_use, args=(n,)) for n in range(THREADS)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join(timeout=60)
+    assert failures == []
+
+
 def test_four_threads_with_their_own_sessions(
     hsm: Hsm, hsm_settings: HsmSettings, hsm_keys: dict[Algorithm, str]
 ) -> None:

@@ -1,0 +1,264 @@
+"""Sign orders end to end on the real daemon; outputs checked with pdfsig and openssl."""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import sqlite3
+import subprocess
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+import pytest
+
+from phone.client import PhoneClient
+from signer.sample_documents import agreement_pdf
+from signer.wire import AppRequest
+from tests.daemon import PASSWORD, Daemon
+from tests.factories import fresh_adult
+
+pytestmark = pytest.mark.integration
+
+ATTACHMENT = "Vedlegg: prisliste 2026\nRente 4,9 %\n".encode()
+
+
+@pytest.fixture
+def customer(daemon: Daemon) -> Iterator[tuple[str, PhoneClient]]:
+    number = fresh_adult()
+    daemon.enrol(number, "Ola Nordmann")
+    phone = daemon.add_device(number)
+    yield number, phone
+    phone.close()
+
+
+@pytest.fixture(scope="module")
+def trust(daemon: Daemon, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """The CA chain as files, and an NSS database that trusts the root (for pdfsig)."""
+    folder = tmp_path_factory.mktemp("trust")
+    chain = httpx.get(daemon.url + "/v1/ca").text
+    pems = re.findall(r"-----BEGIN CERTIFICATE-----.+?-----END CERTIFICATE-----\n", chain, re.S)
+    issuing, root = folder / "issuing.pem", folder / "root.pem"
+    issuing.write_text(pems[0])
+    root.write_text(pems[1])
+    (folder / "chain.pem").write_text(chain)
+    nss = folder / "nss"
+    nss.mkdir()
+    subprocess.run(["certutil", "-N", "-d", f"sql:{nss}", "--empty-password"], check=True)
+    subprocess.run(["certutil", "-A", "-d", f"sql:{nss}", "-n", "tillit-root", "-t", "CT,C,C", "-i", str(root)], check=True)
+    return {"issuing": issuing, "root": root, "chain": folder / "chain.pem", "nss": nss, "dir": folder}
+
+
+def b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+def start_sign(k: httpx.Client, number: str, documents: list[tuple[str, str, bytes]]) -> dict[str, str]:
+    response = k.post(
+        "/v1/sign",
+        json={
+            "personalNumber": number,
+            "userVisibleData": "Eg signerer lånavtalen",
+            "documents": [{"name": n, "contentType": t, "content": b64(c)} for n, t, c in documents],
+        },
+    )
+    assert response.status_code == 200, response.text
+    return dict(response.json())
+
+
+def approve_next(phone: PhoneClient) -> AppRequest:
+    request = phone.requests(wait=5).requests[0]
+    phone.decide(request, "approve")
+    return request
+
+
+def hsm_signatures(daemon: Daemon) -> int:
+    text = httpx.get(daemon.url + "/metrics").text
+    return int(re.search(r"^tillit_hsm_signatures_total (\d+)$", text, re.M).group(1))  # type: ignore[union-attr]
+
+
+def audit_count(daemon: Daemon, event: str, subject: str) -> int:
+    with sqlite3.connect(daemon.home / "signer.db") as db:
+        return int(db.execute("SELECT COUNT(*) FROM audit WHERE event=? AND subject=?", (event, subject)).fetchone()[0])
+
+
+def test_pdf_and_attachment_are_signed_and_validate(
+    daemon: Daemon, customer: tuple[str, PhoneClient], trust: dict[str, Path], tmp_path: Path
+) -> None:
+    number, phone = customer
+    pdf = agreement_pdf("Lånavtale", "Ola Nordmann", pages=4)
+    with daemon.kiosk() as k:
+        order = start_sign(k, number, [("laan.pdf", "application/pdf", pdf), ("prisliste.txt", "text/plain", ATTACHMENT)])
+        request = approve_next(phone)
+        assert [d["name"] for d in request.documents] == ["laan.pdf", "prisliste.txt"]
+        done = k.post("/v1/password", json={"orderRef": order["orderRef"], "password": PASSWORD}).json()
+        assert done["status"] == "complete", done
+        assert [s["format"] for s in done["completionData"]["signatures"]] == ["pades", "cms"]
+        signed_pdf = k.get(f"/v1/orders/{order['orderRef']}/documents/0")
+        cms = k.get(f"/v1/orders/{order['orderRef']}/documents/1")
+    assert signed_pdf.headers["content-type"] == "application/pdf"
+    (tmp_path / "signed.pdf").write_bytes(signed_pdf.content)
+    (tmp_path / "prisliste.txt").write_bytes(ATTACHMENT)
+    (tmp_path / "prisliste.p7s").write_bytes(cms.content)
+
+    report = subprocess.run(
+        ["pdfsig", "-nssdir", f"sql:{trust['nss']}", str(tmp_path / "signed.pdf")], capture_output=True, text=True
+    ).stdout
+    assert "Signature is Valid." in report, report
+    assert "Certificate is Trusted." in report, report
+    assert "Ola Nordmann" in report
+    assert "Total document signed" in report
+
+    verified = subprocess.run(
+        ["openssl", "cms", "-verify", "-binary", "-inform", "DER", "-in", str(tmp_path / "prisliste.p7s"),
+         "-content", str(tmp_path / "prisliste.txt"), "-CAfile", str(trust["chain"]), "-out", "/dev/null"],
+        capture_output=True, text=True,
+    )
+    assert verified.returncode == 0, verified.stderr
+    (tmp_path / "tampered.txt").write_bytes(ATTACHMENT + b"x")
+    tampered = subprocess.run(
+        ["openssl", "cms", "-verify", "-binary", "-inform", "DER", "-in", str(tmp_path / "prisliste.p7s"),
+         "-content", str(tmp_path / "tampered.txt"), "-CAfile", str(trust["chain"]), "-out", "/dev/null"],
+        capture_output=True, text=True,
+    )
+    assert tampered.returncode != 0
+
+    receipt = json.loads(daemon.run("tillit-signer", "receipts", "show", order["orderRef"], "--json").stdout)
+    assert receipt["userVisibleData"] == "Eg signerer lånavtalen"
+    assert [d["sha256"] for d in receipt["documents"]] == [d["sha256"] for d in request.documents]
+    assert receipt["certificateSerial"]
+    assert receipt["kiosk"]["name"] == "Bergen sentrum"
+
+
+def _ocsp_status(daemon: Daemon, trust: dict[str, Path], cert: Path) -> str:
+    result = subprocess.run(
+        ["openssl", "ocsp", "-issuer", str(trust["issuing"]), "-cert", str(cert), "-url", daemon.url + "/v1/ocsp",
+         "-CAfile", str(trust["chain"])],
+        capture_output=True, text=True,
+    )
+    assert "Response verify OK" in result.stderr + result.stdout, result.stderr
+    return result.stdout
+
+
+def test_ocsp_good_then_revoked_and_crl_lists_it(
+    daemon: Daemon, customer: tuple[str, PhoneClient], trust: dict[str, Path], tmp_path: Path
+) -> None:
+    number, phone = customer
+    with daemon.kiosk() as k:
+        order = start_sign(k, number, [("a.txt", "text/plain", b"avtale")])
+        approve_next(phone)
+        k.post("/v1/password", json={"orderRef": order["orderRef"], "password": PASSWORD})
+        cms = k.get(f"/v1/orders/{order['orderRef']}/documents/0").content
+    (tmp_path / "s.p7s").write_bytes(cms)
+    certs = subprocess.run(
+        ["openssl", "pkcs7", "-inform", "DER", "-in", str(tmp_path / "s.p7s"), "-print_certs"],
+        capture_output=True, text=True, check=True,
+    ).stdout
+    customer_pem = next(p for p in re.findall(r"subject=.+?-----END CERTIFICATE-----\n", certs, re.S) if "Ola Nordmann" in p)
+    cert = tmp_path / "customer.pem"
+    cert.write_text(customer_pem[customer_pem.index("-----BEGIN"):])
+
+    assert ": good" in _ocsp_status(daemon, trust, cert)
+    daemon.run("tillit-signer", "customers", "revoke-certificate", number, "--reason", "key_compromise")
+    assert ": revoked" in _ocsp_status(daemon, trust, cert)
+
+    (tmp_path / "crl.der").write_bytes(httpx.get(daemon.url + "/v1/crl").content)
+    crl = subprocess.run(
+        ["openssl", "crl", "-inform", "DER", "-in", str(tmp_path / "crl.der"), "-CAfile", str(trust["chain"]),
+         "-noout", "-verify", "-text"],
+        capture_output=True, text=True,
+    )
+    assert "verify OK" in crl.stderr + crl.stdout
+    serial = subprocess.run(
+        ["openssl", "x509", "-in", str(cert), "-noout", "-serial"], capture_output=True, text=True, check=True
+    ).stdout.strip().split("=")[1]
+    assert serial.upper().lstrip("0") in crl.stdout.replace(":", "").upper()
+
+
+def test_document_changed_in_storage_never_reaches_the_hsm(daemon: Daemon, customer: tuple[str, PhoneClient]) -> None:
+    number, phone = customer
+    with daemon.kiosk() as k:
+        order = start_sign(k, number, [("a.txt", "text/plain", b"original terms")])
+        approve_next(phone)
+        with sqlite3.connect(daemon.home / "signer.db") as db:
+            db.execute("UPDATE documents SET content=? WHERE order_ref=?", (b"worse terms", order["orderRef"]))
+        before = hsm_signatures(daemon)
+        result = k.post("/v1/password", json={"orderRef": order["orderRef"], "password": PASSWORD}).json()
+        assert (result["status"], result["hintCode"]) == ("failed", "signingFailed")
+        assert hsm_signatures(daemon) == before
+        assert k.get(f"/v1/orders/{order['orderRef']}/documents/0").status_code == 409
+    assert audit_count(daemon, "signature.refused", order["orderRef"]) == 1
+    assert audit_count(daemon, "signature.created", order["orderRef"]) == 0
+
+
+def test_approval_over_other_digests_is_refused(daemon: Daemon, customer: tuple[str, PhoneClient]) -> None:
+    number, phone = customer
+    with daemon.kiosk() as k:
+        order = start_sign(k, number, [("a.txt", "text/plain", b"the real document")])
+        request = phone.requests(wait=5).requests[0]
+        forged = request.model_copy(deep=True)
+        forged.challenge["documents"][0]["sha256"] = "00" * 32
+        before = hsm_signatures(daemon)
+        with pytest.raises(Exception, match="does not match"):
+            phone.decide(forged, "approve")
+        state = k.post("/v1/collect", json={"orderRef": order["orderRef"]}).json()
+        assert state["hintCode"] == "outstandingTransaction"
+        refused = k.post("/v1/password", json={"orderRef": order["orderRef"], "password": PASSWORD})
+        assert refused.status_code == 409
+        assert hsm_signatures(daemon) == before
+
+
+@pytest.mark.parametrize("ending", ["decline", "cancel"])
+def test_ended_orders_never_sign(daemon: Daemon, customer: tuple[str, PhoneClient], ending: str) -> None:
+    number, phone = customer
+    with daemon.kiosk() as k:
+        order = start_sign(k, number, [("a.txt", "text/plain", b"x")])
+        request = phone.requests(wait=5).requests[0]
+        if ending == "decline":
+            phone.decide(request, "decline")
+        else:
+            k.post("/v1/cancel", json={"orderRef": order["orderRef"]})
+        before = hsm_signatures(daemon)
+        result = k.post("/v1/password", json={"orderRef": order["orderRef"], "password": PASSWORD})
+        assert result.status_code in (200, 409)
+        assert k.post("/v1/collect", json={"orderRef": order["orderRef"]}).json()["status"] == "failed"
+        assert hsm_signatures(daemon) == before
+    assert audit_count(daemon, "signature.created", order["orderRef"]) == 0
+
+
+def test_one_approval_signs_once_under_50_concurrent_passwords(daemon: Daemon, customer: tuple[str, PhoneClient]) -> None:
+    number, phone = customer
+    with daemon.kiosk() as k:
+        order = start_sign(k, number, [("a.txt", "text/plain", b"one"), ("b.txt", "text/plain", b"two")])
+        approve_next(phone)
+
+        def post(_: int) -> int:
+            return k.post("/v1/password", json={"orderRef": order["orderRef"], "password": PASSWORD}).status_code
+
+        with ThreadPoolExecutor(50) as pool:
+            statuses = list(pool.map(post, range(50)))
+        assert set(statuses) <= {200, 409}
+        assert k.post("/v1/collect", json={"orderRef": order["orderRef"]}).json()["status"] == "complete"
+    assert audit_count(daemon, "signature.created", order["orderRef"]) == 2
+    assert audit_count(daemon, "order.completed", order["orderRef"]) == 1
+
+
+@pytest.mark.parametrize(
+    "content",
+    [b"%PDF-1.7\n garbage", b"%PDF-1.4\n1 0 obj << /Type /Catalog /Pages 2 0 R >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF"],
+)
+def test_hostile_pdfs_get_a_4xx(daemon: Daemon, customer: tuple[str, PhoneClient], content: bytes) -> None:
+    number, _ = customer
+    with daemon.kiosk() as k:
+        response = k.post(
+            "/v1/sign",
+            json={
+                "personalNumber": number,
+                "userVisibleData": "x",
+                "documents": [{"name": "bad.pdf", "contentType": "application/pdf", "content": b64(content)}],
+            },
+        )
+    assert response.status_code == 400
+    assert "PDF" in response.json()["reason"]
