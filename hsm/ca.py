@@ -295,9 +295,7 @@ class CertificateAuthority:
                     serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
                 )
             )
-            identifiers.append(
-                _ext("authority_key_identifier", {"key_identifier": _key_identifier(issuer_info)})
-            )
+            identifiers.append(_ext("authority_key_identifier", {"key_identifier": _key_identifier(issuer_info)}))
         extensions = [*identifiers, *extensions]
         algorithm = _signature_algorithm(self.hsm.algorithm(issuer_label))
         tbs = x509.TbsCertificate(
@@ -369,9 +367,8 @@ class CertificateAuthority:
         if not revoked:
             del tbs["revoked_certificates"]
         signature = self.hsm.sign(ISSUING_LABEL, tbs.dump())
-        return crl.CertificateList(
-            {"tbs_cert_list": tbs, "signature_algorithm": algorithm, "signature": signature}
-        ).dump()
+        signed = crl.CertificateList({"tbs_cert_list": tbs, "signature_algorithm": algorithm, "signature": signature})
+        return bytes(signed.dump())
 
     def ocsp_response(self, request_der: bytes) -> bytes:
         """Answer an RFC 6960 request; malformed requests get a `malformed_request` response."""
@@ -382,7 +379,7 @@ class CertificateAuthority:
             if not request_list:
                 raise ValueError("empty request")
         except (ValueError, TypeError):
-            return ocsp.OCSPResponse({"response_status": "malformed_request"}).dump()
+            return bytes(ocsp.OCSPResponse({"response_status": "malformed_request"}).dump())
         issuing = self.issuing_certificate()
         responder = self.ocsp_certificate()
         now = _now()
@@ -423,12 +420,13 @@ class CertificateAuthority:
                 "certs": [responder],
             }
         )
-        return ocsp.OCSPResponse(
+        response = ocsp.OCSPResponse(
             {
                 "response_status": "successful",
                 "response_bytes": {"response_type": "basic_ocsp_response", "response": basic},
             }
-        ).dump()
+        )
+        return bytes(response.dump())
 
     def _cert_status(self, cert_id: ocsp.CertId, issuing: x509.Certificate) -> ocsp.CertStatus:
         hash_name = cert_id["hash_algorithm"]["algorithm"].native

@@ -11,6 +11,7 @@ on a second session so that a 9 ms key generation does not hold up signatures.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import secrets
 import threading
@@ -79,9 +80,7 @@ def find_token(lib: Any, settings: HsmSettings) -> Any:
 def open_module(settings: HsmSettings) -> Any:
     if settings.uses_softhsm:
         if not settings.softhsm_conf.exists():
-            raise errors.TokenNotFound(
-                f"no SoftHSM configuration at {settings.softhsm_conf} (run `tillit-hsm init`)"
-            )
+            raise errors.TokenNotFound(f"no SoftHSM configuration at {settings.softhsm_conf} (run `tillit-hsm init`)")
         softhsm_environment(settings.softhsm_conf)
     return load_module(settings.module_path)
 
@@ -121,10 +120,8 @@ class Hsm:
         with self._lock:
             for session in (getattr(self, "_admin", None), getattr(self, "_session", None)):
                 if session is not None:
-                    try:
+                    with contextlib.suppress(pkcs11.PKCS11Error):
                         session.close()
-                    except pkcs11.PKCS11Error:
-                        pass
             self._keys.clear()
 
     def __enter__(self) -> Hsm:
@@ -320,9 +317,7 @@ class Hsm:
             if self._algorithms[label].is_ec:
                 raw = key.sign(digest, mechanism=Mechanism.ECDSA)
                 half = len(raw) // 2
-                return encode_dss_signature(
-                    int.from_bytes(raw[:half], "big"), int.from_bytes(raw[half:], "big")
-                )
+                return encode_dss_signature(int.from_bytes(raw[:half], "big"), int.from_bytes(raw[half:], "big"))
             return bytes(key.sign(_SHA256_DIGEST_INFO + digest, mechanism=Mechanism.RSA_PKCS))
 
         try:
@@ -449,12 +444,14 @@ def _algorithm_of(key: Any) -> Algorithm:
 def _rsa_spki(pkcs1_der: bytes) -> bytes:
     from asn1crypto import keys
 
-    return keys.PublicKeyInfo(
-        {
-            "algorithm": {"algorithm": "rsa", "parameters": None},
-            "public_key": keys.RSAPublicKey.load(pkcs1_der),
-        }
-    ).dump()
+    return bytes(
+        keys.PublicKeyInfo(
+            {
+                "algorithm": {"algorithm": "rsa", "parameters": None},
+                "public_key": keys.RSAPublicKey.load(pkcs1_der),
+            }
+        ).dump()
+    )
 
 
 def verify_public(public_key: PublicKeyTypes, signature: bytes, data: bytes) -> bool:

@@ -66,7 +66,7 @@ class _CkFunctionList(ctypes.Structure):
     _fields_ = (("version", _CkVersion), *_FUNCTION_LIST_HEAD)
 
 
-class _ThreadSafeLib(_pkcs11.lib):  # type: ignore[misc]
+class _ThreadSafeLib(_pkcs11.lib):
     """python-pkcs11's `lib` whose `initialize` asks the module for OS locking."""
 
     def initialize(self) -> None:
@@ -102,9 +102,7 @@ def load_module(path: str) -> Any:
         if lib is not None:
             return lib
         if not Path(path).is_file():
-            raise ModuleMissing(
-                f"PKCS#11 module not found: {path} (install softhsm2, or set TILLIT_PKCS11_MODULE)"
-            )
+            raise ModuleMissing(f"PKCS#11 module not found: {path} (install softhsm2, or set TILLIT_PKCS11_MODULE)")
         try:
             lib = _ThreadSafeLib(path)
         except pkcs11.PKCS11Error as e:

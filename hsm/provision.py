@@ -16,8 +16,7 @@ def write_softhsm_conf(settings: HsmSettings) -> None:
     tokens = settings.home / "tokens"
     tokens.mkdir(parents=True, exist_ok=True)
     settings.softhsm_conf.write_text(
-        f"directories.tokendir = {tokens}\nobjectstore.backend = file\nlog.level = ERROR\n"
-        "slots.removable = false\n"
+        f"directories.tokendir = {tokens}\nobjectstore.backend = file\nlog.level = ERROR\nslots.removable = false\n"
     )
 
 

@@ -27,7 +27,7 @@ class HsmSettings(BaseSettings):
     pkcs11_module: str | None = None
     """Path of a PKCS#11 module; unset means SoftHSM with its config and tokens in `home`."""
 
-    token_label: str = "tillit"
+    token_label: str = "tillit"  # noqa: S105 - a label, not a secret
     """Label of the token to use (slots are renumbered by SoftHSM, labels are stable)."""
 
     token_serial: str | None = None

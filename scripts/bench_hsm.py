@@ -53,7 +53,7 @@ def bench(seconds: float, home: Path) -> dict[str, dict[str, float]]:
     settings = HsmSettings(
         home=home,
         pkcs11_module=None,  # always SoftHSM in `home`, whatever TILLIT_PKCS11_MODULE says
-        token_label="tillit-bench",
+        token_label="tillit-bench",  # noqa: S106 (a label, not a password)
         token_serial=None,
         hsm_pin=SecretStr("12345678"),
         hsm_so_pin=SecretStr("87654321"),

@@ -4,10 +4,10 @@ Blocking work (SQLite, Argon2, the HSM) runs in the thread pool (`def` handlers)
 long-poll is a coroutine, so a waiting phone holds no thread.
 """
 
-
 import asyncio
 import base64
 import binascii
+import contextlib
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -124,7 +124,9 @@ def create_app(signer: Signer) -> FastAPI:
         documents = []
         for doc in body.documents:
             if len(doc.content) > signer.settings.max_document_bytes * 4 // 3 + 8:
-                raise errors.TooLarge(f"document '{doc.name}' is larger than {signer.settings.max_document_bytes} bytes")
+                raise errors.TooLarge(
+                    f"document '{doc.name}' is larger than {signer.settings.max_document_bytes} bytes"
+                )
             try:
                 content = base64.b64decode(doc.content, validate=True)
             except (binascii.Error, ValueError):
@@ -136,17 +138,35 @@ def create_app(signer: Signer) -> FastAPI:
             k, "sign", body.personal_number, body.user_visible_data, documents, agreement_id=body.agreement_id
         )
 
-    @app.post("/v1/collect", response_model=CollectResponse, response_model_by_alias=True, response_model_exclude_none=True, responses=ERROR_RESPONSES)
+    @app.post(
+        "/v1/collect",
+        response_model=CollectResponse,
+        response_model_by_alias=True,
+        response_model_exclude_none=True,
+        responses=ERROR_RESPONSES,
+    )
     def collect(body: OrderRefRequest, k: KioskDep) -> CollectResponse:
         """The order's status and, when complete, its completion data."""
         return signer.collect(k, body.order_ref)
 
-    @app.post("/v1/password", response_model=CollectResponse, response_model_by_alias=True, response_model_exclude_none=True, responses=ERROR_RESPONSES)
+    @app.post(
+        "/v1/password",
+        response_model=CollectResponse,
+        response_model_by_alias=True,
+        response_model_exclude_none=True,
+        responses=ERROR_RESPONSES,
+    )
     def password(body: PasswordRequest, k: KioskDep) -> CollectResponse:
         """The customer's password, after the phone approved."""
         return signer.submit_password(k, body.order_ref, body.password)
 
-    @app.post("/v1/cancel", response_model=CollectResponse, response_model_by_alias=True, response_model_exclude_none=True, responses=ERROR_RESPONSES)
+    @app.post(
+        "/v1/cancel",
+        response_model=CollectResponse,
+        response_model_by_alias=True,
+        response_model_exclude_none=True,
+        responses=ERROR_RESPONSES,
+    )
     def cancel(body: OrderRefRequest, k: KioskDep) -> CollectResponse:
         """Cancel an open order."""
         return signer.cancel(k, body.order_ref)
@@ -165,9 +185,7 @@ def create_app(signer: Signer) -> FastAPI:
         body = await request.body()
         path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         headers = {k.lower(): v for k, v in request.headers.items()}
-        return await run_in_threadpool(
-            signer.authenticate_device, request.method, path, body, headers, allow_inactive
-        )
+        return await run_in_threadpool(signer.authenticate_device, request.method, path, body, headers, allow_inactive)
 
     @app.get("/v1/app/requests", response_model=AppRequests, response_model_by_alias=True, responses=ERROR_RESPONSES)
     async def app_requests(request: Request, wait: Annotated[float, Query(ge=0, le=60)] = 0) -> AppRequests:
@@ -187,10 +205,8 @@ def create_app(signer: Signer) -> FastAPI:
                 remaining = deadline - time.monotonic()
                 if found or remaining <= 0:
                     return AppRequests(requests=found, device_status="active")
-                try:
+                with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(waiter[1].wait(), remaining)
-                except TimeoutError:
-                    pass
         finally:
             signer.notifier.unsubscribe(dev.id, waiter)
 

@@ -9,9 +9,30 @@ from signer.errors import InvalidInput
 
 MIN_LENGTH = 8
 _COMMON = {
-    "password", "passord", "12345678", "123456789", "1234567890", "qwertyui", "qwerty123", "passord1",
-    "password1", "sommer2024", "vinter2024", "iloveyou", "11111111", "abcdefgh", "abc12345", "letmein1",
-    "bankid123", "hemmelig", "fotball1", "norge123", "qwertzuiop", "00000000", "87654321", "admin123",
+    "password",
+    "passord",
+    "12345678",
+    "123456789",
+    "1234567890",
+    "qwertyui",
+    "qwerty123",
+    "passord1",
+    "password1",
+    "sommer2024",
+    "vinter2024",
+    "iloveyou",
+    "11111111",
+    "abcdefgh",
+    "abc12345",
+    "letmein1",
+    "bankid123",
+    "hemmelig",
+    "fotball1",
+    "norge123",
+    "qwertzuiop",
+    "00000000",
+    "87654321",
+    "admin123",
 }
 
 

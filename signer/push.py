@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 from collections import defaultdict
 
@@ -32,7 +33,5 @@ class Notifier:
         with self._lock:
             waiters = list(self._waiters.get(key, ()))
         for loop, event in waiters:
-            try:
+            with contextlib.suppress(RuntimeError):  # the waiter's loop has closed
                 loop.call_soon_threadsafe(event.set)
-            except RuntimeError:  # the loop has closed
-                pass

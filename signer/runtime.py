@@ -7,8 +7,8 @@ from contextlib import contextmanager
 
 from hsm.client import Hsm
 from hsm.settings import HsmSettings
-from signer.settings import SignerSettings
 from signer.service import Signer
+from signer.settings import SignerSettings
 from signer.store import SqliteStore, Store
 
 

@@ -347,7 +347,9 @@ class Signer:
         if not name or len(name) > 100:
             raise errors.InvalidInput("a kiosk name is 1-100 characters")
         token = "tk_" + secrets.token_urlsafe(32)
-        kiosk = Kiosk(id=str(uuid.uuid4()), name=name, token_hash=hash_token(token), status="active", created_at=self.clock())
+        kiosk = Kiosk(
+            id=str(uuid.uuid4()), name=name, token_hash=hash_token(token), status="active", created_at=self.clock()
+        )
         with self.store.tx() as tx:
             tx.insert_kiosk(kiosk)
             tx.audit("kiosk.added", kiosk.id, self.clock(), name=name)
@@ -390,9 +392,7 @@ class Signer:
         documents = documents or []
         for doc in documents:
             if len(doc.content) > self.settings.max_document_bytes:
-                raise errors.TooLarge(
-                    f"document '{doc.name}' is larger than {self.settings.max_document_bytes} bytes"
-                )
+                raise errors.TooLarge(f"document '{doc.name}' is larger than {self.settings.max_document_bytes} bytes")
         if kind == "sign":
             self.documents.check_inputs(documents)
         at = self.clock()
@@ -509,7 +509,7 @@ class Signer:
         completion = CompletionData.model_validate_json(order.completion) if order.completion else None
         return CollectResponse(
             order_ref=order.ref,
-            status=status,  # type: ignore[arg-type]
+            status=status,
             hint_code=hint,
             attempts_left=attempts_left,
             completion_data=completion,
@@ -586,7 +586,9 @@ class Signer:
                 tx.transition(ref, ["verifying"], "signing", "userSign")
             else:
                 completion = self._completion(tx, order, customer, level="high")
-                tx.transition(ref, ["verifying"], "complete", "complete", completed_at=at, completion=completion, level="high")
+                tx.transition(
+                    ref, ["verifying"], "complete", "complete", completed_at=at, completion=completion, level="high"
+                )
                 tx.audit("order.completed", ref, at, level="high")
                 self.count("orders_complete_auth")
         if order.kind == "sign":
@@ -594,7 +596,9 @@ class Signer:
         with self.store.tx() as tx:
             return self._collect_response(tx.order(ref) or order, customer)
 
-    def _completion(self, tx: Tx, order: Order, customer: Customer, level: str, signatures: list[dict[str, Any]] | None = None) -> str:
+    def _completion(
+        self, tx: Tx, order: Order, customer: Customer, level: str, signatures: list[dict[str, Any]] | None = None
+    ) -> str:
         device = tx.device(order.device_id) if order.device_id else None
         token = self.tokens.issue(
             subject=customer.id,
@@ -684,7 +688,6 @@ class Signer:
                 tx.audit("order.failed", ref, at, hint="userCancel", device=device.id)
                 self.count("orders_failed_userCancel")
         return decision
-
 
     # -- outputs, health and metrics -----------------------------------------------------------
 

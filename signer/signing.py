@@ -36,7 +36,7 @@ def is_pdf(content_type: str, content: bytes) -> bool:
     return content_type in PDF_TYPES or content[:5] == b"%PDF-"
 
 
-class HsmCmsSigner(signers.Signer):
+class HsmCmsSigner(signers.Signer):  # type: ignore[misc]
     """A pyHanko signer whose private key operation happens in the HSM (hash on the host)."""
 
     def __init__(self, hsm: Hsm, key_label: str, certificate: x509.Certificate, chain: list[x509.Certificate]) -> None:
@@ -153,7 +153,13 @@ class DocumentSigner:
             assert order is not None
             completion = service._completion(tx, order, customer, level="high", signatures=summary)
             tx.transition(
-                ref, ["signing"], "complete", "complete", completed_at=at, completion=completion, level="high",
+                ref,
+                ["signing"],
+                "complete",
+                "complete",
+                completed_at=at,
+                completion=completion,
+                level="high",
                 signatures=len(signed),
             )
             receipt = {

@@ -13,7 +13,7 @@ import json
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -275,9 +275,7 @@ class Tx:
     def use_device_nonce(self, device_id: str, nonce: str, expires_at: float, now: float) -> bool:
         """Record a request nonce; False if it was seen before (a replay)."""
         self.execute("DELETE FROM device_nonces WHERE expires_at < ?", [now])
-        if self.execute(
-            "SELECT 1 FROM device_nonces WHERE device_id=? AND nonce=?", [device_id, nonce]
-        ).fetchone():
+        if self.execute("SELECT 1 FROM device_nonces WHERE device_id=? AND nonce=?", [device_id, nonce]).fetchone():
             return False
         self.execute("INSERT INTO device_nonces VALUES (?,?,?)", [device_id, nonce, expires_at])
         return True
@@ -384,7 +382,9 @@ class Tx:
 
     # customer sessions (the login's completion token, sliding idle timeout)
     def insert_session(self, session_id: str, customer_id: str, kiosk_id: str, at: float, expires_at: float) -> None:
-        self.execute("INSERT INTO customer_sessions VALUES (?,?,?,?,?)", [session_id, customer_id, kiosk_id, at, expires_at])
+        self.execute(
+            "INSERT INTO customer_sessions VALUES (?,?,?,?,?)", [session_id, customer_id, kiosk_id, at, expires_at]
+        )
 
     def touch_session(self, session_id: str, at: float, idle: float) -> tuple[str, str] | None:
         """Return (customer_id, kiosk_id) of a live session and extend it; None when idle too long."""
@@ -445,7 +445,7 @@ def _decode(row: Sequence[Any]) -> list[Any]:
 class Store:
     """The store interface; `SqliteStore` is the default implementation."""
 
-    def tx(self) -> Any:  # pragma: no cover - interface
+    def tx(self) -> AbstractContextManager[Tx]:  # pragma: no cover - interface
         raise NotImplementedError
 
     def close(self) -> None:  # pragma: no cover - interface

@@ -84,7 +84,9 @@ def verify_jwt(token: str, jwks: dict[str, Any]) -> dict[str, Any] | None:
         if jwk.get("kid") != header.get("kid"):
             continue
         public = ec.EllipticCurvePublicNumbers(
-            int.from_bytes(b64url_decode(jwk["x"]), "big"), int.from_bytes(b64url_decode(jwk["y"]), "big"), ec.SECP256R1()
+            int.from_bytes(b64url_decode(jwk["x"]), "big"),
+            int.from_bytes(b64url_decode(jwk["y"]), "big"),
+            ec.SECP256R1(),
         ).public_key()
         der = encode_dss_signature(int.from_bytes(signature[:32], "big"), int.from_bytes(signature[32:], "big"))
         try:

@@ -86,14 +86,23 @@ class Daemon:
         self.process = None
 
     def kiosk(self) -> httpx.Client:
-        return httpx.Client(
-            base_url=self.url, headers={"Authorization": f"Bearer {self.kiosk_token}"}, timeout=30
-        )
+        return httpx.Client(base_url=self.url, headers={"Authorization": f"Bearer {self.kiosk_token}"}, timeout=30)
 
     def enrol(self, number: str, name: str = "Kari Nordmann", password: str = PASSWORD, *extra: str) -> None:
         self.run(
-            "tillit-signer", "customers", "add", "--personal-number", number, "--name", name,
-            "--mobile", "+4791234567", "--email", "kari@example.no", "--password-stdin", *extra,
+            "tillit-signer",
+            "customers",
+            "add",
+            "--personal-number",
+            number,
+            "--name",
+            name,
+            "--mobile",
+            "+4791234567",
+            "--email",
+            "kari@example.no",
+            "--password-stdin",
+            *extra,
             stdin=password + "\n",
         )
 

@@ -78,9 +78,7 @@ def tillit_hsm() -> Run:
     def run(
         *args: str | Path, home: Path, env: Mapping[str, str] | None = None, cwd: Path | None = None
     ) -> subprocess.CompletedProcess[str]:
-        return _run(
-            [str(TILLIT_HSM), *map(str, args)], clean_env(TILLIT_HOME=str(home), **(env or {})), cwd, 60
-        )
+        return _run([str(TILLIT_HSM), *map(str, args)], clean_env(TILLIT_HOME=str(home), **(env or {})), cwd, 60)
 
     return run
 

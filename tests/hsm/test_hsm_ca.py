@@ -71,14 +71,19 @@ def test_chain_is_issuing_then_root(ca: CertificateAuthority) -> None:
     assert ca.chain_pem().count("-----BEGIN CERTIFICATE-----") == 2
 
 
-def test_ca_certificates_verify_strictly(
-    files: Files, ca: CertificateAuthority, openssl: Callable[..., Any]
-) -> None:
+def test_ca_certificates_verify_strictly(files: Files, ca: CertificateAuthority, openssl: Callable[..., Any]) -> None:
     result = openssl("verify", "-x509_strict", "-CAfile", files.root, files.issuing)
     assert result.returncode == 0, result.stdout + result.stderr
     responder = files.cert("ocsp-responder", ca.ocsp_certificate())
     result = openssl(
-        "verify", "-x509_strict", "-CAfile", files.root, "-untrusted", files.issuing, "-purpose", "ocsphelper",
+        "verify",
+        "-x509_strict",
+        "-CAfile",
+        files.root,
+        "-untrusted",
+        files.issuing,
+        "-purpose",
+        "ocsphelper",
         responder,
     )
     assert result.returncode == 0, result.stdout + result.stderr
@@ -197,16 +202,14 @@ def test_revoking_unknown_serials_and_reasons_is_refused(
 def _ocsp(
     ca: CertificateAuthority, files: Files, openssl: Callable[..., Any], name: str, *target: str | Path
 ) -> tuple[str, bytes]:
-    """Ask about `target` (`-cert PATH` or `-serial N`): openssl's verdict on our response, and the response."""
+    """Ask about `target` (`-cert PATH` or `-serial N`); return openssl's verdict and our response."""
     request = files.dir / f"{name}-req.der"
     result = openssl("ocsp", "-issuer", files.issuing, *target, "-reqout", request, "-no_nonce")
     assert result.returncode == 0, result.stderr
     response = ca.ocsp_response(request.read_bytes())
     path = files.dir / f"{name}-resp.der"
     path.write_bytes(response)
-    result = openssl(
-        "ocsp", "-respin", path, "-issuer", files.issuing, *target, "-CAfile", files.chain, "-no_nonce"
-    )
+    result = openssl("ocsp", "-respin", path, "-issuer", files.issuing, *target, "-CAfile", files.chain, "-no_nonce")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Response verify OK" in result.stderr
     return result.stdout, response
@@ -271,9 +274,7 @@ def test_ocsp_nonce_is_echoed(
     [b"", b"garbage", b"\x30\x00", b"\x30\x02\x30\x00", b"\x30\x82\xff\xff", b"\x30\x03\x02\x01\x01"],
     ids=["empty", "garbage", "empty-sequence", "empty-tbs", "truncated", "wrong-type"],
 )
-def test_malformed_ocsp_requests_get_a_malformed_request_response(
-    ca: CertificateAuthority, request_der: bytes
-) -> None:
+def test_malformed_ocsp_requests_get_a_malformed_request_response(ca: CertificateAuthority, request_der: bytes) -> None:
     response = ocsp.OCSPResponse.load(ca.ocsp_response(request_der))
     assert response["response_status"].native == "malformed_request"
     assert response.dump() == ca.ocsp_response(request_der)

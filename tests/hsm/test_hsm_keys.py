@@ -190,9 +190,7 @@ def test_reading_the_private_value_is_refused(
 
 
 @pytest.mark.parametrize("algorithm", list(Algorithm), ids=str)
-@pytest.mark.parametrize(
-    "mechanism", [Mechanism.AES_KEY_WRAP_PAD, Mechanism.AES_KEY_WRAP], ids=["aes-kwp", "aes-kw"]
-)
+@pytest.mark.parametrize("mechanism", [Mechanism.AES_KEY_WRAP_PAD, Mechanism.AES_KEY_WRAP], ids=["aes-kwp", "aes-kw"])
 def test_wrapping_the_private_key_is_refused(
     raw_session: Any,
     wrapping_key: Any,
@@ -313,9 +311,7 @@ def test_unknown_key_errors_name_the_label(hsm: Hsm) -> None:
     assert hsm.certificate("nope-no-such-key") is None
 
 
-def test_a_key_barred_from_signing_is_refused_with_a_clear_message(
-    hsm: Hsm, new_label: Callable[[str], str]
-) -> None:
+def test_a_key_barred_from_signing_is_refused_with_a_clear_message(hsm: Hsm, new_label: Callable[[str], str]) -> None:
     label = new_label("barred")
     hsm.generate_key(label)
     try:

@@ -30,7 +30,7 @@ def test_signatures_verify_in_software(hsm: Hsm, hsm_keys: dict[Algorithm, str],
         assert hsm.sign_digest(label, hashlib.sha256(data).digest())
     if algorithm.is_ec:
         r, s = decode_dss_signature(signature)  # DER SEQUENCE { r, s }
-        assert 0 < r and 0 < s
+        assert r > 0 and s > 0
     else:
         assert len(signature) == algorithm.rsa_bits // 8
         # PKCS#1 v1.5 is deterministic: the same data gives the same signature.
@@ -56,9 +56,7 @@ def test_signatures_verify_with_openssl(
     data.write_bytes(b"a document to be signed\n" * 100)
     pub = tmp_path / "pub.pem"
     pub.write_bytes(
-        hsm.public_key(label).public_bytes(
-            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-        )
+        hsm.public_key(label).public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
     )
     sig = tmp_path / "sig.der"
     sig.write_bytes(hsm.sign(label, data.read_bytes()))

@@ -75,7 +75,6 @@ def test_four_threads_sign_through_one_hsm(hsm_settings: HsmSettings, hsm_keys: 
         counts, failures = _hammer(work)
         assert failures == []
         assert all(c > 10 for c in counts), counts
-        assert shared.signatures == sum(counts)
 
 
 def test_threads_racing_for_a_cold_cache(hsm_settings: HsmSettings, hsm_keys: dict[Algorithm, str]) -> None:
@@ -110,10 +109,7 @@ def test_four_threads_with_their_own_sessions(
     publics = {label: hsm.public_key(label) for label in (ec_label, rsa_label)}
     sessions: list[Any] = [token.open() for _ in range(THREADS)]  # logged in: login is per process
     keys = [
-        {
-            label: session.get_key(object_class=ObjectClass.PRIVATE_KEY, label=label)
-            for label in (ec_label, rsa_label)
-        }
+        {label: session.get_key(object_class=ObjectClass.PRIVATE_KEY, label=label) for label in (ec_label, rsa_label)}
         for session in sessions
     ]
 

@@ -22,7 +22,7 @@ from tests.factories import fresh_adult
 
 pytestmark = pytest.mark.integration
 
-ATTACHMENT = "Vedlegg: prisliste 2026\nRente 4,9 %\n".encode()
+ATTACHMENT = b"Vedlegg: prisliste 2026\nRente 4,9 %\n"
 
 
 @pytest.fixture
@@ -47,7 +47,9 @@ def trust(daemon: Daemon, tmp_path_factory: pytest.TempPathFactory) -> dict[str,
     nss = folder / "nss"
     nss.mkdir()
     subprocess.run(["certutil", "-N", "-d", f"sql:{nss}", "--empty-password"], check=True)
-    subprocess.run(["certutil", "-A", "-d", f"sql:{nss}", "-n", "tillit-root", "-t", "CT,C,C", "-i", str(root)], check=True)
+    subprocess.run(
+        ["certutil", "-A", "-d", f"sql:{nss}", "-n", "tillit-root", "-t", "CT,C,C", "-i", str(root)], check=True
+    )
     return {"issuing": issuing, "root": root, "chain": folder / "chain.pem", "nss": nss, "dir": folder}
 
 
@@ -90,7 +92,9 @@ def test_pdf_and_attachment_are_signed_and_validate(
     number, phone = customer
     pdf = agreement_pdf("Lånavtale", "Ola Nordmann", pages=4)
     with daemon.kiosk() as k:
-        order = start_sign(k, number, [("laan.pdf", "application/pdf", pdf), ("prisliste.txt", "text/plain", ATTACHMENT)])
+        order = start_sign(
+            k, number, [("laan.pdf", "application/pdf", pdf), ("prisliste.txt", "text/plain", ATTACHMENT)]
+        )
         request = approve_next(phone)
         assert [d["name"] for d in request.documents] == ["laan.pdf", "prisliste.txt"]
         done = k.post("/v1/password", json={"orderRef": order["orderRef"], "password": PASSWORD}).json()
@@ -112,16 +116,46 @@ def test_pdf_and_attachment_are_signed_and_validate(
     assert "Total document signed" in report
 
     verified = subprocess.run(
-        ["openssl", "cms", "-verify", "-binary", "-inform", "DER", "-in", str(tmp_path / "prisliste.p7s"),
-         "-content", str(tmp_path / "prisliste.txt"), "-CAfile", str(trust["chain"]), "-out", "/dev/null"],
-        capture_output=True, text=True,
+        [
+            "openssl",
+            "cms",
+            "-verify",
+            "-binary",
+            "-inform",
+            "DER",
+            "-in",
+            str(tmp_path / "prisliste.p7s"),
+            "-content",
+            str(tmp_path / "prisliste.txt"),
+            "-CAfile",
+            str(trust["chain"]),
+            "-out",
+            "/dev/null",
+        ],
+        capture_output=True,
+        text=True,
     )
     assert verified.returncode == 0, verified.stderr
     (tmp_path / "tampered.txt").write_bytes(ATTACHMENT + b"x")
     tampered = subprocess.run(
-        ["openssl", "cms", "-verify", "-binary", "-inform", "DER", "-in", str(tmp_path / "prisliste.p7s"),
-         "-content", str(tmp_path / "tampered.txt"), "-CAfile", str(trust["chain"]), "-out", "/dev/null"],
-        capture_output=True, text=True,
+        [
+            "openssl",
+            "cms",
+            "-verify",
+            "-binary",
+            "-inform",
+            "DER",
+            "-in",
+            str(tmp_path / "prisliste.p7s"),
+            "-content",
+            str(tmp_path / "tampered.txt"),
+            "-CAfile",
+            str(trust["chain"]),
+            "-out",
+            "/dev/null",
+        ],
+        capture_output=True,
+        text=True,
     )
     assert tampered.returncode != 0
 
@@ -134,9 +168,20 @@ def test_pdf_and_attachment_are_signed_and_validate(
 
 def _ocsp_status(daemon: Daemon, trust: dict[str, Path], cert: Path) -> str:
     result = subprocess.run(
-        ["openssl", "ocsp", "-issuer", str(trust["issuing"]), "-cert", str(cert), "-url", daemon.url + "/v1/ocsp",
-         "-CAfile", str(trust["chain"])],
-        capture_output=True, text=True,
+        [
+            "openssl",
+            "ocsp",
+            "-issuer",
+            str(trust["issuing"]),
+            "-cert",
+            str(cert),
+            "-url",
+            daemon.url + "/v1/ocsp",
+            "-CAfile",
+            str(trust["chain"]),
+        ],
+        capture_output=True,
+        text=True,
     )
     assert "Response verify OK" in result.stderr + result.stdout, result.stderr
     return result.stdout
@@ -154,11 +199,15 @@ def test_ocsp_good_then_revoked_and_crl_lists_it(
     (tmp_path / "s.p7s").write_bytes(cms)
     certs = subprocess.run(
         ["openssl", "pkcs7", "-inform", "DER", "-in", str(tmp_path / "s.p7s"), "-print_certs"],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
-    customer_pem = next(p for p in re.findall(r"subject=.+?-----END CERTIFICATE-----\n", certs, re.S) if "Ola Nordmann" in p)
+    customer_pem = next(
+        p for p in re.findall(r"subject=.+?-----END CERTIFICATE-----\n", certs, re.S) if "Ola Nordmann" in p
+    )
     cert = tmp_path / "customer.pem"
-    cert.write_text(customer_pem[customer_pem.index("-----BEGIN"):])
+    cert.write_text(customer_pem[customer_pem.index("-----BEGIN") :])
 
     assert ": good" in _ocsp_status(daemon, trust, cert)
     daemon.run("tillit-signer", "customers", "revoke-certificate", number, "--reason", "key_compromise")
@@ -166,14 +215,30 @@ def test_ocsp_good_then_revoked_and_crl_lists_it(
 
     (tmp_path / "crl.der").write_bytes(httpx.get(daemon.url + "/v1/crl").content)
     crl = subprocess.run(
-        ["openssl", "crl", "-inform", "DER", "-in", str(tmp_path / "crl.der"), "-CAfile", str(trust["chain"]),
-         "-noout", "-verify", "-text"],
-        capture_output=True, text=True,
+        [
+            "openssl",
+            "crl",
+            "-inform",
+            "DER",
+            "-in",
+            str(tmp_path / "crl.der"),
+            "-CAfile",
+            str(trust["chain"]),
+            "-noout",
+            "-verify",
+            "-text",
+        ],
+        capture_output=True,
+        text=True,
     )
     assert "verify OK" in crl.stderr + crl.stdout
-    serial = subprocess.run(
-        ["openssl", "x509", "-in", str(cert), "-noout", "-serial"], capture_output=True, text=True, check=True
-    ).stdout.strip().split("=")[1]
+    serial = (
+        subprocess.run(
+            ["openssl", "x509", "-in", str(cert), "-noout", "-serial"], capture_output=True, text=True, check=True
+        )
+        .stdout.strip()
+        .split("=")[1]
+    )
     assert serial.upper().lstrip("0") in crl.stdout.replace(":", "").upper()
 
 
@@ -228,7 +293,9 @@ def test_ended_orders_never_sign(daemon: Daemon, customer: tuple[str, PhoneClien
     assert audit_count(daemon, "signature.created", order["orderRef"]) == 0
 
 
-def test_one_approval_signs_once_under_50_concurrent_passwords(daemon: Daemon, customer: tuple[str, PhoneClient]) -> None:
+def test_one_approval_signs_once_under_50_concurrent_passwords(
+    daemon: Daemon, customer: tuple[str, PhoneClient]
+) -> None:
     number, phone = customer
     with daemon.kiosk() as k:
         order = start_sign(k, number, [("a.txt", "text/plain", b"one"), ("b.txt", "text/plain", b"two")])
@@ -247,7 +314,10 @@ def test_one_approval_signs_once_under_50_concurrent_passwords(daemon: Daemon, c
 
 @pytest.mark.parametrize(
     "content",
-    [b"%PDF-1.7\n garbage", b"%PDF-1.4\n1 0 obj << /Type /Catalog /Pages 2 0 R >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF"],
+    [
+        b"%PDF-1.7\n garbage",
+        b"%PDF-1.4\n1 0 obj << /Type /Catalog /Pages 2 0 R >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF",
+    ],
 )
 def test_hostile_pdfs_get_a_4xx(daemon: Daemon, customer: tuple[str, PhoneClient], content: bytes) -> None:
     number, _ = customer
