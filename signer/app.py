@@ -24,9 +24,13 @@ from signer import errors
 from signer.service import NewDocument, Signer
 from signer.store import Device, Kiosk
 from signer.wire import (
+    ActivationComplete,
+    ActivationStart,
+    AgreementIn,
     AppDecision,
     AppRequests,
     AuthRequest,
+    CodeRequest,
     CollectResponse,
     ErrorBody,
     OrderRefRequest,
@@ -106,12 +110,25 @@ def create_app(signer: Signer) -> FastAPI:
 
     # -- relying party (kiosk) -----------------------------------------------------------------
 
-    def kiosk(authorization: Annotated[str | None, Header()] = None) -> Kiosk:
+    def bearer(authorization: str | None) -> str:
         if not authorization or not authorization.startswith("Bearer "):
-            raise errors.Unauthorized("a kiosk bearer token is required")
-        return signer.kiosk_for_token(authorization.removeprefix("Bearer ").strip())
+            raise errors.Unauthorized("a bearer token is required")
+        return authorization.removeprefix("Bearer ").strip()
+
+    def kiosk(authorization: Annotated[str | None, Header()] = None) -> Kiosk:
+        found = signer.kiosk_for_token(bearer(authorization))
+        if found.role != "kiosk":
+            raise errors.Forbidden("this token is not a kiosk's")
+        return found
+
+    def staff(authorization: Annotated[str | None, Header()] = None) -> Kiosk:
+        found = signer.kiosk_for_token(bearer(authorization))
+        if found.role != "staff":
+            raise errors.Forbidden("a staff token is required")
+        return found
 
     KioskDep = Annotated[Kiosk, Depends(kiosk)]
+    StaffDep = Annotated[Kiosk, Depends(staff)]
 
     @app.post("/v1/auth", response_model=OrderStarted, response_model_by_alias=True, responses=ERROR_RESPONSES)
     def start_auth(body: AuthRequest, k: KioskDep) -> OrderStarted:
@@ -122,6 +139,13 @@ def create_app(signer: Signer) -> FastAPI:
     def start_sign(body: SignRequest, k: KioskDep) -> OrderStarted:
         """Start a sign order over one or more documents (base64)."""
         documents = []
+        if body.agreement_id:
+            if body.documents:
+                raise errors.InvalidInput("give either agreementId or documents, not both")
+            agreement = signer.agreements.for_sign_order(k, body.personal_number, body.agreement_id)
+            documents.append(NewDocument(agreement.name, "application/pdf", agreement.content))
+        elif not body.documents:
+            raise errors.InvalidInput("a sign order needs at least one document (or an agreementId)")
         for doc in body.documents:
             if len(doc.content) > signer.settings.max_document_bytes * 4 // 3 + 8:
                 raise errors.TooLarge(
@@ -161,6 +185,17 @@ def create_app(signer: Signer) -> FastAPI:
         return signer.submit_password(k, body.order_ref, body.password)
 
     @app.post(
+        "/v1/code",
+        response_model=CollectResponse,
+        response_model_by_alias=True,
+        response_model_exclude_none=True,
+        responses=ERROR_RESPONSES,
+    )
+    def code(body: CodeRequest, k: KioskDep) -> CollectResponse:
+        """The one-time code from the customer's code device (code-device login)."""
+        return signer.submit_code(k, body.order_ref, body.code)
+
+    @app.post(
         "/v1/cancel",
         response_model=CollectResponse,
         response_model_by_alias=True,
@@ -179,7 +214,48 @@ def create_app(signer: Signer) -> FastAPI:
             content, media_type=media_type, headers={"Content-Disposition": f'attachment; filename="{filename}"'}
         )
 
+    # -- agreements ----------------------------------------------------------------------------
+
+    @app.get("/v1/agreements", responses=ERROR_RESPONSES)
+    def agreements(authorization: Annotated[str | None, Header()] = None) -> dict[str, Any]:
+        """The customer's waiting agreements; the bearer is the login's completion token."""
+        return {"agreements": signer.agreements.waiting(bearer(authorization))}
+
+    @app.get("/v1/agreements/{agreement_id}/document", responses=ERROR_RESPONSES)
+    def agreement_document(agreement_id: str, authorization: Annotated[str | None, Header()] = None) -> Response:
+        """The agreement's PDF, for the customer to read before signing."""
+        found = signer.agreements.document(bearer(authorization), agreement_id)
+        return Response(found.content, media_type="application/pdf")
+
+    @app.delete("/v1/session", status_code=204)
+    def end_session(authorization: Annotated[str | None, Header()] = None) -> Response:
+        """End the customer session (the kiosk forgets the customer)."""
+        signer.agreements.end_session(bearer(authorization))
+        return Response(status_code=204)
+
+    @app.post("/v1/agreements", status_code=201, responses=ERROR_RESPONSES)
+    def add_agreement(body: AgreementIn, s: StaffDep) -> dict[str, Any]:
+        """Queue an agreement for a customer (back office, staff token)."""
+        try:
+            content = base64.b64decode(body.document, validate=True)
+        except (binascii.Error, ValueError):
+            raise errors.InvalidInput("the document is not valid base64") from None
+        added = signer.agreements.add(body.personal_number, body.title, body.name, content)
+        return {"id": added.id, "title": added.title}
+
     # -- phone ---------------------------------------------------------------------------------
+
+    @app.post("/v1/app/activations", status_code=201, responses=ERROR_RESPONSES)
+    def activation_start(body: ActivationStart) -> dict[str, Any]:
+        """Start activating the app on this phone (codedevice, sms-email or old-device)."""
+        return signer.activations.start(body.personal_number, body.method, body.device_name, body.public_key)
+
+    @app.post("/v1/app/activations/{activation_id}/complete", responses=ERROR_RESPONSES)
+    def activation_complete(activation_id: str, body: ActivationComplete) -> dict[str, Any]:
+        """Finish activation with the codes (or the old phone's approval) and the password."""
+        return signer.activations.complete(
+            activation_id, body.proof, body.password, body.sms_code, body.email_code, body.code
+        )
 
     async def device(request: Request, allow_inactive: bool = False) -> Device:
         body = await request.body()

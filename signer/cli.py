@@ -167,6 +167,17 @@ def customers_revoke_certificate(personal_number: str, reason: str) -> None:
     click.echo(f"certificate {customer.cert_serial} revoked")
 
 
+@customers.command("assign-codedevice")
+@click.argument("personal_number")
+@click.option("--serial", required=True, help="Serial of a code device issued with `tillit-hsm codedevice issue`.")
+@admin_errors
+def customers_assign_codedevice(personal_number: str, serial: str) -> None:
+    """Hand a code device (kodebrikke) to a customer."""
+    with open_signer() as signer:
+        signer.code_devices.assign(personal_number, serial)
+    click.echo(f"code device {serial} assigned to {personal_number}")
+
+
 # -- kiosks ---------------------------------------------------------------------------------------
 
 
@@ -177,11 +188,12 @@ def kiosks() -> None:
 
 @kiosks.command("add")
 @click.option("--name", required=True)
+@click.option("--staff", is_flag=True, help="A back-office token that may queue agreements, not a kiosk.")
 @admin_errors
-def kiosks_add(name: str) -> None:
+def kiosks_add(name: str, staff: bool) -> None:
     """Register a kiosk and print its bearer token (shown once; only its hash is stored)."""
     with open_signer() as signer:
-        _, token = signer.add_kiosk(name)
+        _, token = signer.add_kiosk(name, role="staff" if staff else "kiosk")
     click.echo(token)
 
 
@@ -191,7 +203,10 @@ def kiosks_add(name: str) -> None:
 def kiosks_list(as_json: bool) -> None:
     """List kiosks."""
     with open_signer() as signer:
-        found = [{"id": k.id, "name": k.name, "status": k.status, "createdAt": k.created_at} for k in signer.kiosks()]
+        found = [
+            {"id": k.id, "name": k.name, "role": k.role, "status": k.status, "createdAt": k.created_at}
+            for k in signer.kiosks()
+        ]
     _print(found, as_json, lambda ks: "\n".join(f"{k['id']}  {k['name']:30} {k['status']}" for k in ks) or "no kiosks")
 
 
@@ -242,3 +257,64 @@ def audit_verify() -> None:
         return
     click.echo(f"audit log broken at entry {report.broken_at}: {report.reason}", err=True)
     sys.exit(1)
+
+
+# -- agreements and outbox ------------------------------------------------------------------------
+
+
+@main.group()
+def agreements() -> None:
+    """Agreements waiting at the branch for a customer to sign."""
+
+
+@agreements.command("add")
+@click.option("--personal-number", required=True)
+@click.option("--title", required=True)
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True)
+@admin_errors
+def agreements_add(personal_number: str, title: str, file: Path, as_json: bool) -> None:
+    """Queue a PDF agreement for a customer."""
+    with open_signer() as signer:
+        added = signer.agreements.add(personal_number, title, file.name, file.read_bytes())
+    _print({"id": added.id, "title": added.title}, as_json, lambda a: f"agreement {a['id']} queued: {a['title']}")
+
+
+@agreements.command("list")
+@click.option("--personal-number", default=None)
+@click.option("--json", "as_json", is_flag=True)
+@admin_errors
+def agreements_list(personal_number: str | None, as_json: bool) -> None:
+    """List agreements, waiting and signed."""
+    with open_signer() as signer:
+        found = [
+            {"id": a.id, "title": a.title, "name": a.name, "signedOrder": a.signed_order, "signedAt": a.signed_at}
+            for a in signer.agreements.all(personal_number)
+        ]
+    _print(
+        found,
+        as_json,
+        lambda xs: (
+            "\n".join(f"{a['id']}  {a['title']:40} {'signed' if a['signedAt'] else 'waiting'}" for a in xs)
+            or "no agreements"
+        ),
+    )
+
+
+@main.group()
+def outbox() -> None:
+    """Messages the default sender wrote instead of sending SMS and e-mail."""
+
+
+@outbox.command("list")
+@click.option("--json", "as_json", is_flag=True)
+@admin_errors
+def outbox_list(as_json: bool) -> None:
+    """List the outbox, oldest first."""
+    with open_signer() as signer, signer.store.tx() as tx:
+        messages = tx.outbox()
+    _print(
+        messages,
+        as_json,
+        lambda ms: "\n".join(f"{m['channel']:5} {m['recipient']:25} {m['body']}" for m in ms) or "outbox empty",
+    )

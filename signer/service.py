@@ -126,9 +126,15 @@ class Signer:
         self._order_locks = [threading.Lock() for _ in range(64)]
         self.counters: dict[str, int] = {}
         self._counter_lock = threading.Lock()
+        from signer.activation import Activations
+        from signer.agreements import Agreements
+        from signer.codedevices import CodeDevices
         from signer.signing import DocumentSigner
 
         self.documents = DocumentSigner(self)
+        self.code_devices = CodeDevices(self)
+        self.activations = Activations(self)
+        self.agreements = Agreements(self)
 
     @property
     def tokens(self) -> TokenIssuer:
@@ -342,17 +348,22 @@ class Signer:
 
     # -- kiosks --------------------------------------------------------------------------------
 
-    def add_kiosk(self, name: str) -> tuple[Kiosk, str]:
+    def add_kiosk(self, name: str, role: str = "kiosk") -> tuple[Kiosk, str]:
         name = name.strip()
         if not name or len(name) > 100:
             raise errors.InvalidInput("a kiosk name is 1-100 characters")
         token = "tk_" + secrets.token_urlsafe(32)
         kiosk = Kiosk(
-            id=str(uuid.uuid4()), name=name, token_hash=hash_token(token), status="active", created_at=self.clock()
+            id=str(uuid.uuid4()),
+            name=name,
+            token_hash=hash_token(token),
+            status="active",
+            created_at=self.clock(),
+            role=role,
         )
         with self.store.tx() as tx:
             tx.insert_kiosk(kiosk)
-            tx.audit("kiosk.added", kiosk.id, self.clock(), name=name)
+            tx.audit("kiosk.added", kiosk.id, self.clock(), name=name, role=role)
         return kiosk, token
 
     def kiosks(self) -> list[Kiosk]:
@@ -430,6 +441,17 @@ class Signer:
                 failure = "blocked"
             elif customer is not None and customer.password_locked:
                 failure = "passwordLocked"
+            elif method == "codedevice" and customer is not None and customer.status == "active":
+                code_device = tx.code_device_of(customer.id)
+                if code_device is None:
+                    failure = "noCodeDevice"
+                elif code_device.status != "active":
+                    failure = "codeDeviceSuspended"
+                elif tx.open_orders_for_customer(customer.id):
+                    for other in tx.open_orders_for_customer(customer.id):
+                        tx.transition(other.ref, CANCELLABLE, "failed", "alreadyInProgress", completed_at=at)
+                        tx.audit("order.failed", other.ref, at, hint="alreadyInProgress")
+                    failure = "alreadyInProgress"
             elif customer is None or device is None or customer.status != "active":
                 # Unknown numbers answer like customers without an app, so the answer reveals nothing.
                 failure = "noDevice"
@@ -515,6 +537,36 @@ class Signer:
             completion_data=completion,
         )
 
+    def submit_code(self, kiosk: Kiosk, ref: str, code: str) -> CollectResponse:
+        """A code-device login: the one-time code stands where the phone's approval would."""
+        with self._order_lock(ref), self.store.tx() as tx:
+            order = self._kiosk_order(tx, kiosk, ref)
+            if order.method != "codedevice":
+                raise errors.Conflict("this order is approved on the phone, not with a code device")
+            if order.status != "pending":
+                return self._collect_response(order, None)
+            assert order.customer_id is not None
+            at = self.clock()
+            try:
+                accepted = self.code_devices.check(tx, order.customer_id, code)
+            except errors.Forbidden:
+                tx.transition(ref, ["pending"], "failed", "codeDeviceSuspended", completed_at=at)
+                tx.audit("order.failed", ref, at, hint="codeDeviceSuspended")
+                return self._collect_response(tx.order(ref) or order, None)
+            if not accepted:
+                device = tx.code_device_of(order.customer_id)
+                if device is not None and device.status != "active":
+                    tx.transition(ref, ["pending"], "failed", "codeDeviceSuspended", completed_at=at)
+                    tx.audit("order.failed", ref, at, hint="codeDeviceSuspended")
+                    return self._collect_response(tx.order(ref) or order, None)
+                response = self._collect_response(order, None)
+                response.hint_code = "wrongCode"
+                response.attempts_left = 5 - (device.failures if device else 0)
+                return response
+            tx.transition(ref, ["pending"], "approved", "userSign", approved_at=at)
+            tx.audit("order.approved", ref, at, codeDevice=True)
+            return self._collect_response(tx.order(ref) or order, None)
+
     def cancel(self, kiosk: Kiosk, ref: str) -> CollectResponse:
         with self.store.tx() as tx:
             order = self._kiosk_order(tx, kiosk, ref)
@@ -563,14 +615,10 @@ class Signer:
                 tx.transition(ref, ["verifying"], "failed", "expiredTransaction", completed_at=at)
                 tx.audit("order.failed", ref, at, hint="expiredTransaction")
                 return self._collect_response(tx.order(ref) or order, customer)
+            failures = self.record_password(tx, customer.id, correct, context=f"order:{ref}")
             if not correct:
-                failures = tx.add_failed_password(customer.id)
-                tx.audit("password.wrong", customer.id, at, order=ref, failures=failures)
-                self.count("password_wrong")
                 if failures >= self.settings.password_attempts:
-                    tx.update_customer(customer.id, password_locked=1)
                     tx.transition(ref, ["verifying"], "failed", "passwordLocked", completed_at=at)
-                    tx.audit("customer.password_locked", customer.id, at)
                     tx.audit("order.failed", ref, at, hint="passwordLocked")
                     self.count("orders_failed_passwordLocked")
                     response = self._collect_response(tx.order(ref) or order, customer)
@@ -580,8 +628,7 @@ class Signer:
                 response = self._collect_response(tx.order(ref) or order, customer)
                 response.attempts_left = self.settings.password_attempts - failures
                 return response
-            tx.update_customer(customer.id, failed_passwords=0, last_method=order.method)
-            tx.audit("password.correct", customer.id, at, order=ref)
+            tx.update_customer(customer.id, last_method=order.method)
             if order.kind == "sign":
                 tx.transition(ref, ["verifying"], "signing", "userSign")
             else:
@@ -589,12 +636,28 @@ class Signer:
                 tx.transition(
                     ref, ["verifying"], "complete", "complete", completed_at=at, completion=completion, level="high"
                 )
+                tx.insert_session(ref, customer.id, order.kiosk_id, at, at + self.settings.token_lifetime_seconds)
                 tx.audit("order.completed", ref, at, level="high")
                 self.count("orders_complete_auth")
         if order.kind == "sign":
             self.documents.sign_order(ref)
         with self.store.tx() as tx:
             return self._collect_response(tx.order(ref) or order, customer)
+
+    def record_password(self, tx: Tx, customer_id: str, correct: bool, context: str) -> int:
+        """Count a password check; lock at the limit. Returns the failures in a row (0 after success)."""
+        at = self.clock()
+        if correct:
+            tx.update_customer(customer_id, failed_passwords=0)
+            tx.audit("password.correct", customer_id, at, context=context)
+            return 0
+        failures = tx.add_failed_password(customer_id)
+        tx.audit("password.wrong", customer_id, at, context=context, failures=failures)
+        self.count("password_wrong")
+        if failures >= self.settings.password_attempts:
+            tx.update_customer(customer_id, password_locked=1)
+            tx.audit("customer.password_locked", customer_id, at)
+        return failures
 
     def _completion(
         self, tx: Tx, order: Order, customer: Customer, level: str, signatures: list[dict[str, Any]] | None = None
@@ -633,7 +696,7 @@ class Signer:
             "v": 1,
             "kind": order.kind,
             "orderRef": order.ref,
-            "kiosk": {"id": order.kiosk_id, "name": kiosk.name if kiosk else ""},
+            "kiosk": {"id": order.kiosk_id, "name": kiosk.name if kiosk else "Tillit BankID"},
             "userVisibleData": order.user_visible_data,
             "documents": [{"name": d.name, "sha256": d.sha256} for d in tx.documents(order.ref)],
             "nonce": order.nonce,

@@ -73,6 +73,18 @@ MIGRATIONS: list[str] = [
         id INTEGER PRIMARY KEY, at REAL NOT NULL, channel TEXT NOT NULL, recipient TEXT NOT NULL,
         subject TEXT NOT NULL, body TEXT NOT NULL);
     """,
+    # 3: code devices, app activations, staff tokens (kiosk roles)
+    """
+    CREATE TABLE code_devices (
+        serial TEXT PRIMARY KEY, customer_id TEXT, status TEXT NOT NULL, failures INTEGER NOT NULL DEFAULT 0,
+        last_counter INTEGER NOT NULL DEFAULT 0, assigned_at REAL);
+    CREATE INDEX code_devices_customer ON code_devices(customer_id);
+    CREATE TABLE activations (
+        id TEXT PRIMARY KEY, customer_id TEXT, method TEXT NOT NULL, device_name TEXT NOT NULL,
+        public_key BLOB NOT NULL, created_at REAL NOT NULL, expires_at REAL NOT NULL, status TEXT NOT NULL,
+        sms_code_hash TEXT, email_code_hash TEXT, failures INTEGER NOT NULL DEFAULT 0, order_ref TEXT);
+    ALTER TABLE kiosks ADD COLUMN role TEXT NOT NULL DEFAULT 'kiosk';
+    """,
 ]
 
 OPEN_STATES = ("pending", "approved", "verifying", "signing")
@@ -133,6 +145,33 @@ class Kiosk:
     token_hash: str
     status: str
     created_at: float
+    role: str = "kiosk"
+
+
+@dataclass
+class CodeDevice:
+    serial: str
+    customer_id: str | None
+    status: str
+    failures: int
+    last_counter: int
+    assigned_at: float | None
+
+
+@dataclass
+class Activation:
+    id: str
+    customer_id: str | None
+    method: str
+    device_name: str
+    public_key: bytes
+    created_at: float
+    expires_at: float
+    status: str
+    sms_code_hash: str | None
+    email_code_hash: str | None
+    failures: int
+    order_ref: str | None
 
 
 @dataclass
@@ -349,6 +388,35 @@ class Tx:
 
     def set_signed_document(self, order_ref: str, idx: int, signed: bytes) -> None:
         self.execute("UPDATE documents SET signed=? WHERE order_ref=? AND idx=?", [signed, order_ref, idx])
+
+    # code devices
+    def insert_code_device(self, d: CodeDevice) -> None:
+        self.execute(f"INSERT INTO code_devices ({_columns(CodeDevice)}) VALUES ({_marks(CodeDevice)})", _values(d))
+
+    def code_device(self, serial: str) -> CodeDevice | None:
+        return self._one(CodeDevice, f"SELECT {_columns(CodeDevice)} FROM code_devices WHERE serial=?", [serial])  # type: ignore[no-any-return]
+
+    def code_device_of(self, customer_id: str) -> CodeDevice | None:
+        return self._one(  # type: ignore[no-any-return]
+            CodeDevice,
+            f"SELECT {_columns(CodeDevice)} FROM code_devices WHERE customer_id=? ORDER BY assigned_at DESC",
+            [customer_id],
+        )
+
+    def update_code_device(self, serial: str, **changes: Any) -> None:
+        sets = ", ".join(f"{k}=?" for k in changes)
+        self.execute(f"UPDATE code_devices SET {sets} WHERE serial=?", [*changes.values(), serial])
+
+    # activations
+    def insert_activation(self, a: Activation) -> None:
+        self.execute(f"INSERT INTO activations ({_columns(Activation)}) VALUES ({_marks(Activation)})", _values(a))
+
+    def activation(self, activation_id: str) -> Activation | None:
+        return self._one(Activation, f"SELECT {_columns(Activation)} FROM activations WHERE id=?", [activation_id])  # type: ignore[no-any-return]
+
+    def update_activation(self, activation_id: str, **changes: Any) -> None:
+        sets = ", ".join(f"{k}=?" for k in changes)
+        self.execute(f"UPDATE activations SET {sets} WHERE id=?", [*changes.values(), activation_id])
 
     # receipts and agreements
     def insert_receipt(self, order_ref: str, customer_id: str, at: float, data: str) -> None:

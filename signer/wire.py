@@ -24,6 +24,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 APPROVAL_CONTEXT = b"tillit-approval-v1\n"
+ACTIVATION_CONTEXT = b"tillit-activation-v1\n"
 REQUEST_CONTEXT = b"tillit-request-v1\n"
 DEVICE_HEADER = "X-Tillit-Device"
 TIMESTAMP_HEADER = "X-Tillit-Timestamp"
@@ -44,6 +45,9 @@ HintCode = Literal[
     "noDevice",
     "wrongPassword",
     "signingFailed",
+    "noCodeDevice",
+    "codeDeviceSuspended",
+    "wrongCode",
 ]
 Decision = Literal["approve", "decline"]
 
@@ -54,6 +58,11 @@ def canonical_json(value: Any) -> bytes:
 
 def approval_message(challenge: dict[str, Any], decision: str) -> bytes:
     return APPROVAL_CONTEXT + decision.encode() + b"\n" + canonical_json(challenge)
+
+
+def activation_proof_message(activation_id: str) -> bytes:
+    """What a new phone signs to prove it holds the key it asks to activate."""
+    return ACTIVATION_CONTEXT + activation_id.encode()
 
 
 def request_message(method: str, path: str, body: bytes, timestamp: str, nonce: str) -> bytes:
@@ -80,7 +89,7 @@ class AuthRequest(Wire):
 class SignRequest(Wire):
     personal_number: str = Field(alias="personalNumber", max_length=64)
     user_visible_data: str = Field(alias="userVisibleData", min_length=1, max_length=2000)
-    documents: list[Document] = Field(min_length=1, max_length=10)
+    documents: list[Document] = Field(default_factory=list, max_length=10)
     agreement_id: str | None = Field(alias="agreementId", default=None, max_length=64)
 
 
@@ -142,6 +151,28 @@ class AppDecision(Wire):
     decision: Decision
     signature: str = Field(description="base64 DER ECDSA over approval_message(challenge, decision)")
     biometric: bool = False
+
+
+class ActivationStart(Wire):
+    personal_number: str = Field(alias="personalNumber", max_length=64)
+    method: Literal["codedevice", "sms-email", "old-device"]
+    device_name: str = Field(alias="deviceName", default="phone", max_length=100)
+    public_key: str = Field(alias="publicKey", max_length=4000, description="PEM, ECDSA P-256")
+
+
+class ActivationComplete(Wire):
+    proof: str = Field(description="base64 DER ECDSA by the new key over b'tillit-activation-v1\\n' + activationId")
+    password: str = Field(max_length=256)
+    sms_code: str | None = Field(alias="smsCode", default=None, max_length=16)
+    email_code: str | None = Field(alias="emailCode", default=None, max_length=16)
+    code: str | None = Field(default=None, max_length=16)
+
+
+class AgreementIn(Wire):
+    personal_number: str = Field(alias="personalNumber", max_length=64)
+    title: str = Field(min_length=1, max_length=200)
+    name: str = Field(default="avtale.pdf", max_length=200)
+    document: str = Field(description="base64 PDF")
 
 
 class ErrorBody(Wire):

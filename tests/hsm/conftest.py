@@ -91,8 +91,8 @@ def ok(result: subprocess.CompletedProcess[str]) -> subprocess.CompletedProcess[
     return result
 
 
-# Helpers handed to the test modules as fixtures: without packages, test modules cannot import
-# this file (tests/hsm must not be a package: it would shadow the `hsm` package under test).
+# Helpers handed to the test modules as fixtures: tests/hsm has no __init__.py (a top-level `hsm`
+# test package would shadow the package under test), so the test modules cannot import this file.
 @pytest.fixture(scope="session")
 def check_ok() -> Callable[[subprocess.CompletedProcess[str]], subprocess.CompletedProcess[str]]:
     return ok

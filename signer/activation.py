@@ -1,0 +1,215 @@
+"""Activating the BankID app on a phone, the three ways the bank offers:
+
+1. `codedevice`: national identity number + a one-time code from the code device + password;
+2. `sms-email`: a code by SMS and a code by e-mail (through the outbox sender) + password;
+3. `old-device`: the customer's current phone approves the new one + password.
+
+The new phone proves it holds its key by signing `b"tillit-activation-v1\\n" + activationId`.
+Codes are single-use, live 10 minutes, and five wrong codes end the activation. Success makes the
+new key the customer's one active device; the old one is deactivated at once. Unknown numbers get
+the same answers as known ones, so activation reveals nobody's enrolment.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+import uuid
+from typing import TYPE_CHECKING, Any
+
+from cryptography.hazmat.primitives import serialization
+
+from signer import errors
+from signer.references import new_reference
+from signer.service import load_device_key, verify_device_signature
+from signer.store import Activation, Order
+from signer.wire import activation_proof_message
+
+if TYPE_CHECKING:
+    from signer.service import Signer
+
+LIFETIME_SECONDS = 600
+MAX_FAILURES = 5
+METHODS = ("codedevice", "sms-email", "old-device")
+ACTIVATION_KIOSK = "activation"
+
+
+def _code_hash(activation_id: str, code: str) -> str:
+    return hashlib.sha256(f"{activation_id}:{code}".encode()).hexdigest()
+
+
+def _new_code() -> str:
+    return f"{secrets.randbelow(10**6):06d}"
+
+
+class Activations:
+    def __init__(self, service: Signer) -> None:
+        self.service = service
+
+    def start(self, personal_number: str, method: str, device_name: str, public_key_pem: str) -> dict[str, Any]:
+        service = self.service
+        if method not in METHODS:
+            raise errors.InvalidInput(f"method must be one of {', '.join(METHODS)}")
+        number = service.parse_number(personal_number)
+        key = load_device_key(public_key_pem.encode())
+        der = key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+        at = service.clock()
+        activation = Activation(
+            id=str(uuid.uuid4()),
+            customer_id=None,
+            method=method,
+            device_name=(device_name.strip() or "phone")[:100],
+            public_key=der,
+            created_at=at,
+            expires_at=at + LIFETIME_SECONDS,
+            status="open",
+            sms_code_hash=None,
+            email_code_hash=None,
+            failures=0,
+            order_ref=None,
+        )
+        reference: str | None = None
+        notify: str | None = None
+        with service.store.tx() as tx:
+            customer = tx.customer_by_number(number.value)
+            usable = customer is not None and customer.status == "active"
+            if customer is not None:
+                activation.customer_id = customer.id
+            if method == "sms-email":
+                sms, email = _new_code(), _new_code()
+                activation.sms_code_hash = _code_hash(activation.id, sms)
+                activation.email_code_hash = _code_hash(activation.id, email)
+                if usable and customer is not None:
+                    tx.insert_outbox(at, "sms", customer.mobile, "BankID-aktivering", f"Din BankID-kode: {sms}")
+                    tx.insert_outbox(
+                        at, "email", customer.email, "Aktivering av BankID", f"Koden for å aktivere BankID: {email}"
+                    )
+            elif method == "old-device":
+                old = tx.active_device(customer.id) if usable and customer is not None else None
+                reference = new_reference()
+                if old is not None and customer is not None:
+                    order = Order(
+                        ref=str(uuid.uuid4()),
+                        kind="activation",
+                        customer_id=customer.id,
+                        kiosk_id=ACTIVATION_KIOSK,
+                        reference=reference,
+                        user_visible_data=f"Aktiver BankID på ny eining: {activation.device_name}",
+                        nonce=secrets.token_urlsafe(24),
+                        method="app",
+                        created_at=at,
+                        expires_at=at + service.settings.order_ttl_seconds,
+                        status="pending",
+                        hint_code="outstandingTransaction",
+                        device_id=old.id,
+                        level=None,
+                        approved_at=None,
+                        completed_at=None,
+                        completion=None,
+                        agreement_id=None,
+                        signatures=0,
+                    )
+                    tx.insert_order(order)
+                    activation.order_ref = order.ref
+                    notify = old.id
+            tx.insert_activation(activation)
+            tx.audit("activation.started", activation.id, at, method=method, customer=activation.customer_id)
+        if notify:
+            service.notifier.notify(notify)
+        answer: dict[str, Any] = {
+            "activationId": activation.id,
+            "method": method,
+            "expiresAt": int(activation.expires_at),
+        }
+        if reference:
+            answer["reference"] = reference
+        return answer
+
+    def complete(
+        self,
+        activation_id: str,
+        proof_b64: str,
+        password: str,
+        sms_code: str | None = None,
+        email_code: str | None = None,
+        code: str | None = None,
+    ) -> dict[str, Any]:
+        service = self.service
+        at = service.clock()
+        with service.store.tx() as tx:
+            activation = tx.activation(activation_id)
+            if activation is None:
+                raise errors.NotFound("no such activation")
+            try:
+                proof = base64.b64decode(proof_b64, validate=True)
+            except ValueError:
+                raise errors.InvalidInput("the proof is not valid base64") from None
+            if not verify_device_signature(activation.public_key, proof, activation_proof_message(activation.id)):
+                raise errors.Unauthorized("the proof is not signed by the new device key")
+            if activation.status != "open":
+                raise errors.Gone("this activation has ended; start a new one", "activationEnded")
+            if at >= activation.expires_at:
+                tx.update_activation(activation.id, status="expired")
+                tx.audit("activation.expired", activation.id, at)
+                raise errors.Gone("the activation codes have expired; start a new one", "activationExpired")
+            customer = tx.customer(activation.customer_id) if activation.customer_id else None
+            codes_ok = self._check_codes(tx, activation, customer is not None, sms_code, email_code, code)
+            if not codes_ok:
+                failures = activation.failures + 1
+                ended = failures >= MAX_FAILURES
+                tx.update_activation(activation.id, failures=failures, status="failed" if ended else "open")
+                tx.audit("activation.wrong_code", activation.id, at, failures=failures)
+                if ended:
+                    raise errors.Gone("five wrong codes: the activation has ended", "activationEnded")
+                raise errors.InvalidInput(f"wrong code; {MAX_FAILURES - failures} attempts left", "wrongActivationCode")
+            if activation.method == "old-device":
+                order = tx.order(activation.order_ref) if activation.order_ref else None
+                if order is None or customer is None:
+                    raise errors.Conflict("the old phone has not approved the new one", "notApproved")
+                if order.status == "pending" and at < order.expires_at:
+                    raise errors.Conflict("waiting for approval on your old phone", "notApproved")
+                if order.status != "approved":
+                    tx.update_activation(activation.id, status="failed")
+                    tx.audit("activation.failed", activation.id, at, why=order.hint_code)
+                    raise errors.Gone("the old phone did not approve the new one", "activationEnded")
+            if customer is None or customer.status != "active":
+                raise errors.Forbidden("this BankID cannot be activated", "notActivatable")
+            if customer.password_locked:
+                raise errors.Forbidden("the password is locked", "passwordLocked")
+        correct = service.passwords.verify(customer.password_hash, password)
+        with service.store.tx() as tx:
+            failures = service.record_password(tx, customer.id, correct, context=f"activation:{activation_id}")
+            if not correct:
+                if failures >= service.settings.password_attempts:
+                    tx.update_activation(activation_id, status="failed")
+                    raise errors.Forbidden("wrong password: the password is now locked", "passwordLocked")
+                left = service.settings.password_attempts - failures
+                raise errors.InvalidInput(f"wrong password; {left} attempts left", "wrongPassword")
+            tx.update_activation(activation_id, status="done")
+            if activation.order_ref:
+                tx.transition(activation.order_ref, ["approved"], "complete", "complete", completed_at=at)
+        device = service.bind_device(customer, activation.public_key, activation.device_name, how=activation.method)
+        return {"deviceId": device.id, "customer": {"name": customer.name}, "activatedAt": device.activated_at}
+
+    def _check_codes(
+        self,
+        tx: Any,
+        activation: Activation,
+        known: bool,
+        sms_code: str | None,
+        email_code: str | None,
+        code: str | None,
+    ) -> bool:
+        if activation.method == "sms-email":
+            if not (sms_code and email_code and activation.sms_code_hash and activation.email_code_hash):
+                return False
+            sms_ok = hmac.compare_digest(_code_hash(activation.id, sms_code.strip()), activation.sms_code_hash)
+            email_ok = hmac.compare_digest(_code_hash(activation.id, email_code.strip()), activation.email_code_hash)
+            return known and sms_ok and email_ok
+        if activation.method == "codedevice":
+            if not code or not known or activation.customer_id is None:
+                return False
+            return bool(self.service.code_devices.check(tx, activation.customer_id, code.strip()))
+        return True
