@@ -23,6 +23,12 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+# The number format is part of the wire format: kiosks validate as the customer types.
+from signer.numbers import InvalidPersonalNumber, PersonalNumber
+from signer.numbers import parse as parse_personal_number
+
+__all__ = ["InvalidPersonalNumber", "PersonalNumber", "parse_personal_number"]
+
 APPROVAL_CONTEXT = b"tillit-approval-v1\n"
 ACTIVATION_CONTEXT = b"tillit-activation-v1\n"
 REQUEST_CONTEXT = b"tillit-request-v1\n"
