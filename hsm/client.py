@@ -94,7 +94,9 @@ class Hsm:
         self._lock = threading.RLock()
         self._keys: dict[str, Any] = {}
         self._algorithms: dict[str, Algorithm] = {}
-        self.signatures = 0
+        self._secrets: dict[str, Any] = {}
+        self._signature_count = 0
+        self._count_lock = threading.Lock()
         self._connect()
 
     # -- sessions ------------------------------------------------------------------------------
@@ -115,6 +117,7 @@ class Hsm:
             raise errors.TokenUnavailable(f"cannot open the token: {type(e).__name__}") from e
         self._admin = self._token.open(rw=True)
         self._keys.clear()
+        self._secrets.clear()
 
     def close(self) -> None:
         with self._lock:
@@ -123,6 +126,7 @@ class Hsm:
                     with contextlib.suppress(pkcs11.PKCS11Error):
                         session.close()
             self._keys.clear()
+            self._secrets.clear()
 
     def __enter__(self) -> Hsm:
         return self
@@ -200,6 +204,7 @@ class Hsm:
                 Attribute.SENSITIVE: True,
                 Attribute.EXTRACTABLE: False,
                 Attribute.SIGN: True,
+                Attribute.SIGN_RECOVER: False,
                 Attribute.DECRYPT: False,
                 Attribute.UNWRAP: False,
                 Attribute.DERIVE: False,
@@ -329,8 +334,14 @@ class Hsm:
             if str(e) == "Unmapped error code 0x68":
                 raise errors.SigningError(f"key '{label}' may not sign") from None
             raise errors.SigningError(f"the token refused to sign: {type(e).__name__}") from e
-        self.signatures += 1
+        with self._count_lock:
+            self._signature_count += 1
         return signature
+
+    @property
+    def signatures(self) -> int:
+        """Signatures this process has asked the token for (the daemon's /metrics publishes it)."""
+        return self._signature_count
 
     def set_signing_allowed(self, label: str, allowed: bool) -> None:
         """Mark a key usable or unusable for signing (CKA_SIGN)."""
@@ -396,20 +407,20 @@ class Hsm:
 
     def hmac_sha1(self, label: str, data: bytes) -> bytes:
         def operation() -> bytes:
-            key = self._keys.get("secret:" + label)
+            key = self._secrets.get(label)
             if key is None:
                 try:
                     key = self._session.get_key(object_class=ObjectClass.SECRET_KEY, label=label)
                 except pkcs11.NoSuchKey:
                     raise errors.KeyNotFound(f"no secret labelled '{label}' on the token") from None
-                self._keys["secret:" + label] = key
+                self._secrets[label] = key
             return bytes(key.sign(data, mechanism=Mechanism.SHA_1_HMAC))
 
         return self._retrying(operation)
 
     def destroy_secret(self, label: str) -> None:
         with self._lock:
-            self._keys.pop("secret:" + label, None)
+            self._secrets.pop(label, None)
             for obj in self._find(ObjectClass.SECRET_KEY, label):
                 obj.destroy()
 
