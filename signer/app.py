@@ -30,12 +30,15 @@ from signer.wire import (
     AppDecision,
     AppRequests,
     AuthRequest,
+    BlockRequest,
     CodeRequest,
     CollectResponse,
     ErrorBody,
     OrderRefRequest,
     OrderStarted,
     PasswordRequest,
+    ResetComplete,
+    ResetStart,
     SignRequest,
 )
 
@@ -213,6 +216,41 @@ def create_app(signer: Signer) -> FastAPI:
         return Response(
             content, media_type=media_type, headers={"Content-Disposition": f'attachment; filename="{filename}"'}
         )
+
+    # -- lifecycle -----------------------------------------------------------------------------
+
+    @app.post("/v1/block", responses=ERROR_RESPONSES)
+    def block(body: BlockRequest, k: KioskDep) -> dict[str, Any]:
+        """Block a BankID (sperre). Without an orderRef (phone lost) only the number is needed;
+        the answer is the same whether or not the number has a BankID."""
+        if body.order_ref:
+            collected = signer.collect(k, body.order_ref)
+            customer = collected.completion_data.customer if collected.completion_data else {}
+            if collected.status != "complete" or customer.get("personalNumber") != body.personal_number:
+                raise errors.Forbidden("the order does not authenticate this customer")
+        signer.lifecycle.block(body.personal_number, body.reason, by=f"kiosk:{k.id}")
+        return {"personalNumber": body.personal_number, "blocked": True}
+
+    @app.post("/v1/reset", response_model=OrderStarted, response_model_by_alias=True, responses=ERROR_RESPONSES)
+    def reset_start(body: ResetStart, k: KioskDep) -> OrderStarted:
+        """Start a forgotten-password reset: the phone (or code device) approves first."""
+        return signer.lifecycle.start_reset(k, body.personal_number, body.method)
+
+    @app.post("/v1/reset/questions", responses=ERROR_RESPONSES)
+    def reset_questions(body: OrderRefRequest, k: KioskDep) -> dict[str, Any]:
+        """The customer's control questions, once the reset order is approved."""
+        return {"orderRef": body.order_ref, "questions": signer.lifecycle.questions(k, body.order_ref)}
+
+    @app.post(
+        "/v1/reset/complete",
+        response_model=CollectResponse,
+        response_model_by_alias=True,
+        response_model_exclude_none=True,
+        responses=ERROR_RESPONSES,
+    )
+    def reset_complete(body: ResetComplete, k: KioskDep) -> CollectResponse:
+        """The answers and the new password; unlocks a locked password."""
+        return signer.lifecycle.complete_reset(k, body.order_ref, body.answers, body.new_password)
 
     # -- agreements ----------------------------------------------------------------------------
 

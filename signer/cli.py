@@ -94,15 +94,30 @@ def customers() -> None:
 @click.option("--email", required=True)
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
 @click.option("--guardian", default=None, help="A guardian's number, for customers aged 13-17.")
+@click.option(
+    "--control-answers-stdin",
+    is_flag=True,
+    help="Read the answers to the control questions (one a line) after the password.",
+)
 @click.option("--json", "as_json", is_flag=True)
 @admin_errors
 def customers_add(
-    personal_number: str, name: str, mobile: str, email: str, password_stdin: bool, guardian: str | None, as_json: bool
+    personal_number: str,
+    name: str,
+    mobile: str,
+    email: str,
+    password_stdin: bool,
+    guardian: str | None,
+    control_answers_stdin: bool,
+    as_json: bool,
 ) -> None:
     """Enrol a customer: key in the HSM, certificate from the CA, Argon2id password."""
+    from signer.lifecycle import CONTROL_QUESTIONS
+
     password = read_secret("Password", password_stdin, confirm=True)
+    answers = [read_secret(q, control_answers_stdin) for q in CONTROL_QUESTIONS] if control_answers_stdin else None
     with open_signer() as signer:
-        customer = signer.enrol(personal_number, name, mobile, email, password, guardian)
+        customer = signer.enrol(personal_number, name, mobile, email, password, guardian, answers)
     _print(customer.public(), as_json, lambda c: f"enrolled {c['name']} ({c['personalNumber']}), status {c['status']}")
 
 
@@ -176,6 +191,41 @@ def customers_assign_codedevice(personal_number: str, serial: str) -> None:
     with open_signer() as signer:
         signer.code_devices.assign(personal_number, serial)
     click.echo(f"code device {serial} assigned to {personal_number}")
+
+
+@customers.command("block")
+@click.argument("personal_number")
+@click.option("--reason", required=True, help="Why (lost phone, suspected misuse...); goes to the audit log.")
+@admin_errors
+def customers_block(personal_number: str, reason: str) -> None:
+    """Block (sperre): orders fail, the device goes, the certificate is revoked, the key stops."""
+    with open_signer() as signer:
+        signer.customer(personal_number)
+        if not signer.lifecycle.block(personal_number, reason, by="administrator"):
+            raise errors.Conflict("the customer is already blocked")
+    click.echo(f"blocked {personal_number}")
+
+
+@customers.command("unblock")
+@click.argument("personal_number")
+@admin_errors
+def customers_unblock(personal_number: str) -> None:
+    """Unblock with a new key and certificate; the customer activates the app again."""
+    with open_signer() as signer:
+        customer = signer.lifecycle.unblock(personal_number, by="administrator")
+    click.echo(f"unblocked {personal_number}; new certificate {customer.cert_serial}")
+
+
+@customers.command("reset-password")
+@click.argument("personal_number")
+@click.option("--password-stdin", is_flag=True, help="Read the new password from standard input.")
+@admin_errors
+def customers_reset_password(personal_number: str, password_stdin: bool) -> None:
+    """Set a new password at the counter (after identity checks there); unlocks it."""
+    password = read_secret("New password", password_stdin, confirm=True)
+    with open_signer() as signer:
+        signer.lifecycle.admin_reset_password(personal_number, password, by="administrator")
+    click.echo(f"password reset for {personal_number}")
 
 
 # -- kiosks ---------------------------------------------------------------------------------------

@@ -129,12 +129,14 @@ class Signer:
         from signer.activation import Activations
         from signer.agreements import Agreements
         from signer.codedevices import CodeDevices
+        from signer.lifecycle import Lifecycle
         from signer.signing import DocumentSigner
 
         self.documents = DocumentSigner(self)
         self.code_devices = CodeDevices(self)
         self.activations = Activations(self)
         self.agreements = Agreements(self)
+        self.lifecycle = Lifecycle(self)
 
     @property
     def tokens(self) -> TokenIssuer:
@@ -180,6 +182,7 @@ class Signer:
         email: str,
         password: str,
         guardian_number: str | None = None,
+        control_answers: list[str] | None = None,
     ) -> Customer:
         number = self.parse_number(personal_number)
         age = number.age(date.today())
@@ -205,6 +208,7 @@ class Signer:
         mobile = validate_mobile(mobile)
         email = validate_email(email)
         check_policy(password, number.value)
+        hashed_answers = self.lifecycle.hash_answers(control_answers) if control_answers else []
         with self.store.tx() as tx:
             if tx.customer_by_number(number.value) is not None:
                 raise errors.Conflict("this customer is already enrolled")
@@ -230,7 +234,10 @@ class Signer:
         self._issue_key(customer)
         with self.store.tx() as tx:
             tx.insert_customer(customer)
+            tx.set_control_answers(customer.id, hashed_answers)
             tx.audit("customer.enrolled", customer.id, self.clock(), status=status, certificate=customer.cert_serial)
+        if guardian is not None:
+            self.lifecycle.request_guardian_approval(customer, guardian)
         return customer
 
     def _issue_key(self, customer: Customer) -> None:
@@ -430,43 +437,26 @@ class Signer:
             agreement_id=agreement_id,
             signatures=0,
         )
-        notify: str | None = None
+        notify: list[str] = []
         with self.store.tx() as tx:
             customer = tx.customer_by_number(number.value)
-            device = tx.active_device(customer.id) if customer else None
-            failure: str | None = None
             if customer is not None:
                 order.customer_id = customer.id
-            if customer is not None and customer.status == "blocked":
-                failure = "blocked"
-            elif customer is not None and customer.password_locked:
-                failure = "passwordLocked"
-            elif method == "codedevice" and customer is not None and customer.status == "active":
-                code_device = tx.code_device_of(customer.id)
-                if code_device is None:
-                    failure = "noCodeDevice"
-                elif code_device.status != "active":
-                    failure = "codeDeviceSuspended"
-                elif tx.open_orders_for_customer(customer.id):
-                    for other in tx.open_orders_for_customer(customer.id):
-                        tx.transition(other.ref, CANCELLABLE, "failed", "alreadyInProgress", completed_at=at)
-                        tx.audit("order.failed", other.ref, at, hint="alreadyInProgress")
-                    failure = "alreadyInProgress"
-            elif customer is None or device is None or customer.status != "active":
-                # Unknown numbers answer like customers without an app, so the answer reveals nothing.
-                failure = "noDevice"
-            else:
+            failure = self._start_failure(tx, customer, kind, method)
+            if failure is None and customer is not None:
                 others = tx.open_orders_for_customer(customer.id)
                 if others:
+                    # Two orders at once is what phishing looks like: cancel both (as BankID does).
                     for other in others:
                         tx.transition(other.ref, CANCELLABLE, "failed", "alreadyInProgress", completed_at=at)
                         tx.audit("order.failed", other.ref, at, hint="alreadyInProgress")
-                        if other.device_id:
-                            notify = other.device_id
+                        notify.extend([other.device_id] if other.device_id else [])
                     failure = "alreadyInProgress"
-                else:
+                elif method != "codedevice":
+                    device = tx.active_device(customer.id)
+                    assert device is not None
                     order.device_id = device.id
-                    notify = device.id
+                    notify.append(device.id)
             if failure:
                 order.status, order.hint_code, order.completed_at = "failed", failure, at
             tx.insert_order(order)
@@ -494,9 +484,28 @@ class Signer:
                 documents=[hashlib.sha256(d.content).hexdigest() for d in documents],
             )
         self.count(f"orders_started_{kind}")
-        if notify:
-            self.notifier.notify(notify)
+        for device_id in notify:
+            self.notifier.notify(device_id)
         return OrderStarted(order_ref=ref, reference=order.reference, expires_at=int(order.expires_at))
+
+    def _start_failure(self, tx: Tx, customer: Customer | None, kind: str, method: str) -> str | None:
+        """Why a new order fails at once, or None. Unknown numbers answer like customers without
+        the chosen method, so the answer does not reveal who is a customer."""
+        missing = "noCodeDevice" if method == "codedevice" else "noDevice"
+        if customer is None:
+            return missing
+        if customer.status == "blocked":
+            return "blocked"
+        if customer.status != "active":
+            return "noDevice"
+        if customer.password_locked and kind != "reset":
+            return "passwordLocked"
+        if method == "codedevice":
+            code_device = tx.code_device_of(customer.id)
+            if code_device is None:
+                return "noCodeDevice"
+            return None if code_device.status == "active" else "codeDeviceSuspended"
+        return None if tx.active_device(customer.id) is not None else "noDevice"
 
     def _expire(self, tx: Tx, order: Order) -> Order:
         """An open order past its lifetime becomes expired (final) when next looked at."""
@@ -644,6 +653,23 @@ class Signer:
         with self.store.tx() as tx:
             return self._collect_response(tx.order(ref) or order, customer)
 
+    def _complete_without_password(self, tx: Tx, order: Order, biometric: bool) -> None:
+        """A biometric/app-PIN login: complete at the lower level (`substantial`); never for signing."""
+        assert order.kind == "auth" and order.customer_id is not None
+        customer = tx.customer(order.customer_id)
+        assert customer is not None
+        at = self.clock()
+        completion = self._completion(
+            tx, order, customer, level="substantial", amr=["app", "bio" if biometric else "pin"]
+        )
+        tx.transition(
+            order.ref, ["approved"], "complete", "complete", completed_at=at, completion=completion, level="substantial"
+        )
+        tx.insert_session(order.ref, customer.id, order.kiosk_id, at, at + self.settings.token_lifetime_seconds)
+        tx.update_customer(customer.id, last_method="biometric")
+        tx.audit("order.completed", order.ref, at, level="substantial")
+        self.count("orders_complete_auth")
+
     def record_password(self, tx: Tx, customer_id: str, correct: bool, context: str) -> int:
         """Count a password check; lock at the limit. Returns the failures in a row (0 after success)."""
         at = self.clock()
@@ -660,7 +686,13 @@ class Signer:
         return failures
 
     def _completion(
-        self, tx: Tx, order: Order, customer: Customer, level: str, signatures: list[dict[str, Any]] | None = None
+        self,
+        tx: Tx,
+        order: Order,
+        customer: Customer,
+        level: str,
+        signatures: list[dict[str, Any]] | None = None,
+        amr: list[str] | None = None,
     ) -> str:
         device = tx.device(order.device_id) if order.device_id else None
         token = self.tokens.issue(
@@ -669,7 +701,7 @@ class Signer:
             lifetime=self.settings.token_lifetime_seconds,
             jti=order.ref,
             acr=level,
-            amr=["app", "pwd"] if level == "high" else ["app"],
+            amr=amr or ["app", "pwd"],
             name=customer.name,
             kind=order.kind,
         )
@@ -746,10 +778,17 @@ class Signer:
             if decision == "approve":
                 tx.transition(ref, ["pending"], "approved", "userSign", approved_at=at)
                 tx.audit("order.approved", ref, at, device=device.id, biometric=biometric)
+                order = tx.order(ref) or order
+                if order.kind == "guardian":
+                    self.lifecycle.guardian_decided(tx, order, approved=True)
+                elif order.kind == "auth" and order.method == "biometric":
+                    self._complete_without_password(tx, order, biometric)
             else:
                 tx.transition(ref, ["pending"], "failed", "userCancel", completed_at=at)
                 tx.audit("order.failed", ref, at, hint="userCancel", device=device.id)
                 self.count("orders_failed_userCancel")
+                if order.kind == "guardian":
+                    self.lifecycle.guardian_decided(tx, order, approved=False)
         return decision
 
     # -- outputs, health and metrics -----------------------------------------------------------

@@ -136,23 +136,24 @@ class DocumentSigner:
                 tx.audit("order.failed", ref, at, hint="signingFailed")
                 service.count("orders_failed_signingFailed")
                 return
-            summary = []
-            for (idx, output, kind), doc in zip(signed, documents, strict=True):
-                tx.set_signed_document(ref, idx, output)
-                tx.audit("signature.created", ref, at, document=idx, sha256=doc.sha256, format=kind)
-                summary.append(
-                    {
-                        "index": idx,
-                        "name": doc.name,
-                        "sha256": doc.sha256,
-                        "format": kind,
-                        "path": f"/v1/orders/{ref}/documents/{idx}",
-                    }
-                )
             order = tx.order(ref)
             assert order is not None
+            if order.status != "signing":
+                # Blocked or otherwise ended while the HSM worked: the signatures are not released.
+                tx.audit("signature.discarded", ref, at, why=order.hint_code)
+                return
+            summary = [
+                {
+                    "index": doc.idx,
+                    "name": doc.name,
+                    "sha256": doc.sha256,
+                    "format": kind,
+                    "path": f"/v1/orders/{ref}/documents/{doc.idx}",
+                }
+                for (_, _, kind), doc in zip(signed, documents, strict=True)
+            ]
             completion = service._completion(tx, order, customer, level="high", signatures=summary)
-            tx.transition(
+            if not tx.transition(
                 ref,
                 ["signing"],
                 "complete",
@@ -161,7 +162,11 @@ class DocumentSigner:
                 completion=completion,
                 level="high",
                 signatures=len(signed),
-            )
+            ):
+                raise AssertionError("order left 'signing' inside its own transaction")
+            for (idx, output, kind), doc in zip(signed, documents, strict=True):
+                tx.set_signed_document(ref, idx, output)
+                tx.audit("signature.created", ref, at, document=idx, sha256=doc.sha256, format=kind)
             receipt = {
                 "orderRef": ref,
                 "reference": order.reference,

@@ -85,9 +85,21 @@ MIGRATIONS: list[str] = [
         sms_code_hash TEXT, email_code_hash TEXT, failures INTEGER NOT NULL DEFAULT 0, order_ref TEXT);
     ALTER TABLE kiosks ADD COLUMN role TEXT NOT NULL DEFAULT 'kiosk';
     """,
+    # 4: control questions, the customer an order is about (guardian approvals), key generations
+    """
+    CREATE TABLE control_answers (
+        customer_id TEXT NOT NULL REFERENCES customers(id), idx INTEGER NOT NULL, question TEXT NOT NULL,
+        answer_hash TEXT NOT NULL, PRIMARY KEY (customer_id, idx));
+    ALTER TABLE orders ADD COLUMN subject_id TEXT;
+    ALTER TABLE orders ADD COLUMN answer_failures INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE customers ADD COLUMN key_generation INTEGER NOT NULL DEFAULT 1;
+    ALTER TABLE customers ADD COLUMN blocked_reason TEXT;
+    """,
 ]
 
 OPEN_STATES = ("pending", "approved", "verifying", "signing")
+KIOSK_KINDS = ("auth", "sign", "reset")
+ALL_KINDS = ("auth", "sign", "reset", "activation", "guardian")
 
 
 @dataclass
@@ -107,6 +119,8 @@ class Customer:
     guardian_id: str | None
     last_method: str | None
     created_at: float
+    key_generation: int = 1
+    blocked_reason: str | None = None
 
     def public(self) -> dict[str, Any]:
         return {
@@ -195,6 +209,8 @@ class Order:
     completion: str | None
     agreement_id: str | None
     signatures: int
+    subject_id: str | None = None
+    answer_failures: int = 0
 
     @property
     def open(self) -> bool:
@@ -343,12 +359,15 @@ class Tx:
     def order(self, ref: str) -> Order | None:
         return self._one(Order, f"SELECT {_columns(Order)} FROM orders WHERE ref=?", [ref])  # type: ignore[no-any-return]
 
-    def open_orders_for_customer(self, customer_id: str) -> list[Order]:
+    def open_orders_for_customer(self, customer_id: str, kinds: Sequence[str] = KIOSK_KINDS) -> list[Order]:
+        """Open orders of a customer; by default only those a kiosk started (not guardian or activation)."""
         marks = ",".join("?" * len(OPEN_STATES))
+        kind_marks = ",".join("?" * len(kinds))
         return self._all(
             Order,
-            f"SELECT {_columns(Order)} FROM orders WHERE customer_id=? AND status IN ({marks})",
-            [customer_id, *OPEN_STATES],
+            f"SELECT {_columns(Order)} FROM orders WHERE customer_id=? AND status IN ({marks})"
+            f" AND kind IN ({kind_marks})",
+            [customer_id, *OPEN_STATES, *kinds],
         )
 
     def pending_orders_for_device(self, device_id: str, now: float) -> list[Order]:
@@ -388,6 +407,29 @@ class Tx:
 
     def set_signed_document(self, order_ref: str, idx: int, signed: bytes) -> None:
         self.execute("UPDATE documents SET signed=? WHERE order_ref=? AND idx=?", [signed, order_ref, idx])
+
+    # control questions
+    def set_control_answers(self, customer_id: str, answers: Sequence[tuple[str, str]]) -> None:
+        self.execute("DELETE FROM control_answers WHERE customer_id=?", [customer_id])
+        for idx, (question, answer_hash) in enumerate(answers):
+            self.execute("INSERT INTO control_answers VALUES (?,?,?,?)", [customer_id, idx, question, answer_hash])
+
+    def control_answers(self, customer_id: str) -> list[tuple[str, str]]:
+        rows = self.execute(
+            "SELECT question, answer_hash FROM control_answers WHERE customer_id=? ORDER BY idx", [customer_id]
+        ).fetchall()
+        return [(str(r[0]), str(r[1])) for r in rows]
+
+    def orders_about(self, subject_id: str, kind: str) -> list[Order]:
+        return self._all(
+            Order,
+            f"SELECT {_columns(Order)} FROM orders WHERE subject_id=? AND kind=? ORDER BY created_at",
+            [subject_id, kind],
+        )
+
+    def update_order(self, ref: str, **changes: Any) -> None:
+        sets = ", ".join(f"{k}=?" for k in changes)
+        self.execute(f"UPDATE orders SET {sets} WHERE ref=?", [*changes.values(), ref])
 
     # code devices
     def insert_code_device(self, d: CodeDevice) -> None:

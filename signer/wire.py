@@ -54,6 +54,7 @@ HintCode = Literal[
     "noCodeDevice",
     "codeDeviceSuspended",
     "wrongCode",
+    "wrongAnswers",
 ]
 Decision = Literal["approve", "decline"]
 
@@ -179,6 +180,23 @@ class AgreementIn(Wire):
     title: str = Field(min_length=1, max_length=200)
     name: str = Field(default="avtale.pdf", max_length=200)
     document: str = Field(description="base64 PDF")
+
+
+class BlockRequest(Wire):
+    personal_number: str = Field(alias="personalNumber", max_length=64)
+    order_ref: str | None = Field(alias="orderRef", default=None, max_length=64)
+    reason: str = Field(default="blocked at the kiosk", max_length=200)
+
+
+class ResetStart(Wire):
+    personal_number: str = Field(alias="personalNumber", max_length=64)
+    method: Literal["app", "codedevice"] = "app"
+
+
+class ResetComplete(Wire):
+    order_ref: str = Field(alias="orderRef", max_length=64)
+    answers: list[str] = Field(max_length=10)
+    new_password: str = Field(alias="newPassword", max_length=256)
 
 
 class ErrorBody(Wire):
