@@ -13,7 +13,8 @@ _counter = itertools.count()
 def synthetic_number(born: date = date(1980, 1, 1), start: int | None = None) -> str:
     """A valid synthetic number for an adult born on `born`, different on every call."""
     base = next(_counter) if start is None else start
-    for individual in range(base % 500, 500):
+    first = 500 if born.year >= 2000 else 0  # individual numbers 500-999 mean the 2000s for years 00-39
+    for individual in range(first + base % 500, first + 500):
         nine = f"{born.day:02d}{born.month + 80:02d}{born.year % 100:02d}{individual:03d}"
         digits = check_digits(nine)
         if digits is not None:
