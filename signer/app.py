@@ -21,6 +21,7 @@ from starlette.concurrency import run_in_threadpool
 
 from hsm.errors import HsmError
 from signer import errors
+from signer.metrics import CONTENT_TYPE
 from signer.service import NewDocument, Signer
 from signer.store import Device, Kiosk
 from signer.wire import (
@@ -93,9 +94,10 @@ def create_app(signer: Signer) -> FastAPI:
                 return _error(413, "tooLarge", f"the body is larger than {max_body} bytes")
         started = time.perf_counter()
         response = await call_next(request)
-        signer.count("http_requests")
-        signer.count(f"http_status_{response.status_code // 100}xx")
-        signer.observe("http_seconds", time.perf_counter() - started)
+        route = request.scope.get("route")
+        signer.metrics.http_seconds.labels(
+            request.method, getattr(route, "path", "unmatched"), f"{response.status_code // 100}xx"
+        ).observe(time.perf_counter() - started)
         return response
 
     @app.exception_handler(errors.SignerError)
@@ -104,7 +106,7 @@ def create_app(signer: Signer) -> FastAPI:
 
     @app.exception_handler(HsmError)
     async def hsm_error(request: Request, exc: HsmError) -> JSONResponse:
-        signer.count("hsm_errors")
+        signer.metrics.hsm_errors.inc()
         return _error(503, "hsmUnavailable", f"the HSM is not available: {exc}")
 
     @app.exception_handler(RequestValidationError)
@@ -369,8 +371,8 @@ def create_app(signer: Signer) -> FastAPI:
         return JSONResponse(report, status_code=200 if report["status"] == "ok" else 503)
 
     @app.get("/metrics", response_class=PlainTextResponse)
-    def metrics() -> PlainTextResponse:
-        """Prometheus text format."""
-        return PlainTextResponse(signer.metrics_text(), media_type="text/plain; version=0.0.4")
+    def metrics() -> Response:
+        """Prometheus text format: orders by outcome, request latencies, HSM signatures and errors."""
+        return Response(signer.metrics.render(), media_type=CONTENT_TYPE)
 
     return app

@@ -124,14 +124,14 @@ class Signer:
         self.notifier = Notifier()
         self._tokens: TokenIssuer | None = None
         self._order_locks = [threading.Lock() for _ in range(64)]
-        self.counters: dict[str, int] = {}
-        self._counter_lock = threading.Lock()
         from signer.activation import Activations
         from signer.agreements import Agreements
         from signer.codedevices import CodeDevices
         from signer.lifecycle import Lifecycle
+        from signer.metrics import Metrics
         from signer.signing import DocumentSigner
 
+        self.metrics = Metrics(self)
         self.documents = DocumentSigner(self)
         self.code_devices = CodeDevices(self)
         self.activations = Activations(self)
@@ -143,10 +143,6 @@ class Signer:
         if self._tokens is None:
             self._tokens = TokenIssuer(self.hsm, self.settings.base_url)
         return self._tokens
-
-    def count(self, name: str, by: int = 1) -> None:
-        with self._counter_lock:
-            self.counters[name] = self.counters.get(name, 0) + by
 
     def _order_lock(self, ref: str) -> threading.Lock:
         return self._order_locks[hash(ref) % len(self._order_locks)]
@@ -483,7 +479,6 @@ class Signer:
                 hint=order.hint_code,
                 documents=[hashlib.sha256(d.content).hexdigest() for d in documents],
             )
-        self.count(f"orders_started_{kind}")
         for device_id in notify:
             self.notifier.notify(device_id)
         return OrderStarted(order_ref=ref, reference=order.reference, expires_at=int(order.expires_at))
@@ -513,7 +508,6 @@ class Signer:
             at = self.clock()
             if tx.transition(order.ref, [order.status], "failed", "expiredTransaction", completed_at=at):
                 tx.audit("order.failed", order.ref, at, hint="expiredTransaction")
-                self.count("orders_failed_expiredTransaction")
             refreshed = tx.order(order.ref)
             assert refreshed is not None
             return refreshed
@@ -583,7 +577,6 @@ class Signer:
             if order.status in ("pending", "approved"):
                 tx.transition(order.ref, [order.status], "failed", "cancelled", completed_at=at)
                 tx.audit("order.failed", order.ref, at, hint="cancelled", by="kiosk")
-                self.count("orders_failed_cancelled")
             elif order.open:
                 raise errors.Conflict("the order is being completed and can no longer be cancelled")
             order = tx.order(ref) or order
@@ -629,7 +622,6 @@ class Signer:
                 if failures >= self.settings.password_attempts:
                     tx.transition(ref, ["verifying"], "failed", "passwordLocked", completed_at=at)
                     tx.audit("order.failed", ref, at, hint="passwordLocked")
-                    self.count("orders_failed_passwordLocked")
                     response = self._collect_response(tx.order(ref) or order, customer)
                     response.attempts_left = 0
                     return response
@@ -647,7 +639,6 @@ class Signer:
                 )
                 tx.insert_session(ref, customer.id, order.kiosk_id, at, at + self.settings.token_lifetime_seconds)
                 tx.audit("order.completed", ref, at, level="high")
-                self.count("orders_complete_auth")
         if order.kind == "sign":
             self.documents.sign_order(ref)
         with self.store.tx() as tx:
@@ -668,7 +659,6 @@ class Signer:
         tx.insert_session(order.ref, customer.id, order.kiosk_id, at, at + self.settings.token_lifetime_seconds)
         tx.update_customer(customer.id, last_method="biometric")
         tx.audit("order.completed", order.ref, at, level="substantial")
-        self.count("orders_complete_auth")
 
     def record_password(self, tx: Tx, customer_id: str, correct: bool, context: str) -> int:
         """Count a password check; lock at the limit. Returns the failures in a row (0 after success)."""
@@ -679,7 +669,7 @@ class Signer:
             return 0
         failures = tx.add_failed_password(customer_id)
         tx.audit("password.wrong", customer_id, at, context=context, failures=failures)
-        self.count("password_wrong")
+        self.metrics.password_failures.inc()
         if failures >= self.settings.password_attempts:
             tx.update_customer(customer_id, password_locked=1)
             tx.audit("customer.password_locked", customer_id, at)
@@ -786,7 +776,6 @@ class Signer:
             else:
                 tx.transition(ref, ["pending"], "failed", "userCancel", completed_at=at)
                 tx.audit("order.failed", ref, at, hint="userCancel", device=device.id)
-                self.count("orders_failed_userCancel")
                 if order.kind == "guardian":
                     self.lifecycle.guardian_decided(tx, order, approved=False)
         return decision
@@ -842,22 +831,3 @@ class Signer:
             report["store"] = f"unavailable: {type(e).__name__}"
             report["status"] = "unavailable"
         return report
-
-    def observe(self, name: str, seconds: float) -> None:
-        with self._counter_lock:
-            self.counters[name + "_sum_ms"] = self.counters.get(name + "_sum_ms", 0) + int(seconds * 1000)
-            self.counters[name + "_count"] = self.counters.get(name + "_count", 0) + 1
-
-    def metrics_text(self) -> str:
-        with self._counter_lock:
-            counters = dict(self.counters)
-        lines = [
-            "# HELP tillit_hsm_signatures_total Signatures made by the HSM in this process.",
-            "# TYPE tillit_hsm_signatures_total counter",
-            f"tillit_hsm_signatures_total {self.hsm.signatures}",
-        ]
-        for name in sorted(counters):
-            metric = f"tillit_{name}_total"
-            lines.append(f"# TYPE {metric} counter")
-            lines.append(f"{metric} {counters[name]}")
-        return "\n".join(lines) + "\n"

@@ -134,7 +134,6 @@ class DocumentSigner:
                 tx.transition(ref, ["signing"], "failed", "signingFailed", completed_at=at)
                 tx.audit("signature.refused", ref, at, why=failure)
                 tx.audit("order.failed", ref, at, hint="signingFailed")
-                service.count("orders_failed_signingFailed")
                 return
             order = tx.order(ref)
             assert order is not None
@@ -184,8 +183,6 @@ class DocumentSigner:
             if order.agreement_id:
                 tx.mark_agreement_signed(order.agreement_id, ref, at)
             tx.audit("order.completed", ref, at, level="high", signatures=len(signed))
-        service.count("orders_complete_sign")
-        service.count("signatures", len(signed))
 
     def _pades(self, signer: HsmCmsSigner, content: bytes, name: str, reference: str) -> bytes:
         writer = IncrementalPdfFileWriter(io.BytesIO(content), strict=False)
