@@ -180,9 +180,9 @@ def _customer_certificate(daemon: Daemon, kiosk: httpx.Client, number: str, phon
 
 
 def _hsm_signatures(daemon: Daemon) -> int:
-    found = re.search(r"^tillit_hsm_signatures_total (\d+)$", httpx.get(daemon.url + "/metrics").text, re.M)
+    found = re.search(r"^tillit_hsm_signatures_total ([0-9.]+)$", httpx.get(daemon.url + "/metrics").text, re.M)
     assert found
-    return int(found.group(1))
+    return int(float(found.group(1)))
 
 
 def _ocsp(daemon: Daemon, folder: Path, cert: Path) -> str:

@@ -78,7 +78,7 @@ def approve_next(phone: PhoneClient) -> AppRequest:
 
 def hsm_signatures(daemon: Daemon) -> int:
     text = httpx.get(daemon.url + "/metrics").text
-    return int(re.search(r"^tillit_hsm_signatures_total (\d+)$", text, re.M).group(1))  # type: ignore[union-attr]
+    return int(float(re.search(r"^tillit_hsm_signatures_total ([0-9.]+)$", text, re.M).group(1)))  # type: ignore[union-attr]
 
 
 def audit_count(daemon: Daemon, event: str, subject: str) -> int:
