@@ -35,6 +35,8 @@ from signer.wire import (
     CodeRequest,
     CollectResponse,
     ErrorBody,
+    FeedbackIn,
+    MethodQuery,
     OrderRefRequest,
     OrderStarted,
     PasswordRequest,
@@ -218,6 +220,17 @@ def create_app(signer: Signer) -> FastAPI:
         return Response(
             content, media_type=media_type, headers={"Content-Disposition": f'attachment; filename="{filename}"'}
         )
+
+    @app.post("/v1/login-method", responses=ERROR_RESPONSES)
+    def login_method(body: MethodQuery, k: KioskDep) -> dict[str, Any]:
+        """The remembered login method ("app", "codedevice", "biometric") or null: choose one."""
+        return {"method": signer.remembered_method(body.personal_number)}
+
+    @app.post("/v1/feedback", status_code=204, responses=ERROR_RESPONSES)
+    def feedback(body: FeedbackIn, k: KioskDep) -> Response:
+        """A rating (1-5) and optional comment after a completed order; stored without identity."""
+        signer.feedback.give(k, body.order_ref, body.rating, body.comment)
+        return Response(status_code=204)
 
     # -- lifecycle -----------------------------------------------------------------------------
 

@@ -368,3 +368,23 @@ def outbox_list(as_json: bool) -> None:
         as_json,
         lambda ms: "\n".join(f"{m['channel']:5} {m['recipient']:25} {m['body']}" for m in ms) or "outbox empty",
     )
+
+
+@main.group()
+def feedback() -> None:
+    """Customers' ratings after login and signing (anonymous)."""
+
+
+@feedback.command("report")
+@click.option("--json", "as_json", is_flag=True)
+@admin_errors
+def feedback_report(as_json: bool) -> None:
+    """Counts and average rating per kiosk and kind of order."""
+    with open_signer() as signer:
+        rows = signer.feedback.report()
+    _print(
+        rows,
+        as_json,
+        lambda rs: "\n".join(f"{r['kiosk']:30} {r['kind']} {r['count']:5} answers, mean {r['average']:.2f}" for r in rs)
+        or "no feedback yet",
+    )

@@ -127,6 +127,7 @@ class Signer:
         from signer.activation import Activations
         from signer.agreements import Agreements
         from signer.codedevices import CodeDevices
+        from signer.feedback import Feedback
         from signer.lifecycle import Lifecycle
         from signer.metrics import Metrics
         from signer.signing import DocumentSigner
@@ -137,6 +138,7 @@ class Signer:
         self.activations = Activations(self)
         self.agreements = Agreements(self)
         self.lifecycle = Lifecycle(self)
+        self.feedback = Feedback(self)
 
     @property
     def tokens(self) -> TokenIssuer:
@@ -301,6 +303,8 @@ class Signer:
         with self.store.tx() as tx:
             old = tx.deactivate_devices(customer.id, at)
             tx.insert_device(device)
+            # The first login after activation chooses the app explicitly.
+            tx.update_customer(customer.id, last_method=None)
             for old_id in old:
                 tx.audit("device.deactivated", old_id, at, customer=customer.id, replacedBy=device.id)
             tx.audit("device.activated", device.id, at, customer=customer.id, how=how)
@@ -482,6 +486,15 @@ class Signer:
         for device_id in notify:
             self.notifier.notify(device_id)
         return OrderStarted(order_ref=ref, reference=order.reference, expires_at=int(order.expires_at))
+
+    def remembered_method(self, personal_number: str) -> str | None:
+        """The customer's last login method, or None (new, just activated, or unknown: the same answer)."""
+        number = self.parse_number(personal_number)
+        with self.store.tx() as tx:
+            customer = tx.customer_by_number(number.value)
+        if customer is None or customer.status != "active":
+            return None
+        return customer.last_method
 
     def _start_failure(self, tx: Tx, customer: Customer | None, kind: str, method: str) -> str | None:
         """Why a new order fails at once, or None. Unknown numbers answer like customers without

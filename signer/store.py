@@ -95,6 +95,13 @@ MIGRATIONS: list[str] = [
     ALTER TABLE customers ADD COLUMN key_generation INTEGER NOT NULL DEFAULT 1;
     ALTER TABLE customers ADD COLUMN blocked_reason TEXT;
     """,
+    # 5: anonymous feedback (no customer, no order: only the kiosk, the kind of order and the day)
+    """
+    CREATE TABLE feedback (
+        id INTEGER PRIMARY KEY, day TEXT NOT NULL, kiosk_id TEXT NOT NULL, kind TEXT NOT NULL,
+        rating INTEGER NOT NULL, comment TEXT NOT NULL);
+    ALTER TABLE orders ADD COLUMN feedback_given INTEGER NOT NULL DEFAULT 0;
+    """,
 ]
 
 OPEN_STATES = ("pending", "approved", "verifying", "signing")
@@ -211,6 +218,7 @@ class Order:
     signatures: int
     subject_id: str | None = None
     answer_failures: int = 0
+    feedback_given: int = 0
 
     @property
     def open(self) -> bool:
@@ -430,6 +438,24 @@ class Tx:
     def update_order(self, ref: str, **changes: Any) -> None:
         sets = ", ".join(f"{k}=?" for k in changes)
         self.execute(f"UPDATE orders SET {sets} WHERE ref=?", [*changes.values(), ref])
+
+    # feedback
+    def insert_feedback(self, day: str, kiosk_id: str, kind: str, rating: int, comment: str) -> None:
+        self.execute(
+            "INSERT INTO feedback (day, kiosk_id, kind, rating, comment) VALUES (?,?,?,?,?)",
+            [day, kiosk_id, kind, rating, comment],
+        )
+
+    def feedback_report(self) -> list[tuple[str, str, int, float]]:
+        """(kiosk id, kind, count, average rating) per kiosk and order kind."""
+        rows = self.execute(
+            "SELECT kiosk_id, kind, COUNT(*), AVG(rating) FROM feedback GROUP BY kiosk_id, kind ORDER BY kiosk_id, kind"
+        ).fetchall()
+        return [(str(r[0]), str(r[1]), int(r[2]), float(r[3])) for r in rows]
+
+    def feedback_comments(self, kiosk_id: str) -> list[str]:
+        rows = self.execute("SELECT comment FROM feedback WHERE kiosk_id=? AND comment != ''", [kiosk_id]).fetchall()
+        return [str(r[0]) for r in rows]
 
     # code devices
     def insert_code_device(self, d: CodeDevice) -> None:

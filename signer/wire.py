@@ -199,6 +199,16 @@ class ResetComplete(Wire):
     new_password: str = Field(alias="newPassword", max_length=256)
 
 
+class FeedbackIn(Wire):
+    order_ref: str = Field(alias="orderRef", max_length=64)
+    rating: int = Field(ge=1, le=5)
+    comment: str = Field(default="", max_length=500)
+
+
+class MethodQuery(Wire):
+    personal_number: str = Field(alias="personalNumber", max_length=64)
+
+
 class ErrorBody(Wire):
     error: str
     reason: str
