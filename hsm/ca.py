@@ -274,6 +274,36 @@ class CertificateAuthority:
         self.ledger.add(cert.serial_number, key_label, cert)
         return cert
 
+    def issue_server_certificate(
+        self, public_key_der: bytes, hostnames: list[str], days: int = 365
+    ) -> x509.Certificate:
+        """A TLS server certificate for the daemon's own port; its key lives in a file, not the token."""
+        import ipaddress
+
+        names = []
+        for host in hostnames:
+            try:
+                names.append({"ip_address": str(ipaddress.ip_address(host))})
+            except ValueError:
+                names.append({"dns_name": host})
+        issuing = self.issuing_certificate()
+        cert = self._certificate(
+            subject=_name(hostnames[0]),
+            subject_label="",
+            issuer=issuing.subject,
+            issuer_label=ISSUING_LABEL,
+            not_after=_now() + timedelta(days=days),
+            extensions=[
+                _ext("basic_constraints", {"ca": False}, critical=True),
+                _ext("key_usage", x509.KeyUsage({"digital_signature"}), critical=True),
+                _ext("extended_key_usage", ["server_auth"]),
+                _ext("subject_alt_name", [x509.GeneralName(name=k, value=v) for n in names for k, v in n.items()]),
+            ],
+            public_key_der=public_key_der,
+        )
+        self.ledger.add(cert.serial_number, f"tls:{hostnames[0]}", cert)
+        return cert
+
     def _certificate(
         self,
         subject: x509.Name,
@@ -282,9 +312,13 @@ class CertificateAuthority:
         issuer_label: str,
         not_after: datetime,
         extensions: list[x509.Extension],
+        public_key_der: bytes | None = None,
     ) -> x509.Certificate:
+        """Build and sign a certificate; the subject key is the token's `subject_label` key unless
+        `public_key_der` (SubjectPublicKeyInfo) gives one held elsewhere."""
         public_info = keys.PublicKeyInfo.load(
-            self.hsm.public_key(subject_label).public_bytes(
+            public_key_der
+            or self.hsm.public_key(subject_label).public_bytes(
                 serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
             )
         )

@@ -7,7 +7,12 @@ import secrets
 from pathlib import Path
 
 from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
 
 SOFTHSM_MODULE = "/usr/lib/softhsm/libsofthsm2.so"
 
@@ -16,10 +21,33 @@ def default_home() -> Path:
     return Path.home() / ".local" / "share" / "tillit"
 
 
-class HsmSettings(BaseSettings):
-    """HSM settings, from `TILLIT_*` environment variables."""
+def config_file() -> Path:
+    """The TOML file shared by all Tillit settings: $TILLIT_CONFIG, else $TILLIT_HOME/tillit.toml."""
+    explicit = os.environ.get("TILLIT_CONFIG")
+    if explicit:
+        return Path(explicit)
+    return Path(os.environ.get("TILLIT_HOME") or default_home()) / "tillit.toml"
 
-    model_config = SettingsConfigDict(env_prefix="TILLIT_", extra="ignore")
+
+class TillitSettings(BaseSettings):
+    """Base: `TILLIT_*` environment variables first, then the TOML file."""
+
+    model_config = SettingsConfigDict(env_prefix="TILLIT_", extra="ignore", use_attribute_docstrings=True)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls, config_file()))
+
+
+class HsmSettings(TillitSettings):
+    """HSM settings."""
 
     home: Path = Field(default_factory=default_home)
     """Data directory: SoftHSM config and tokens, PIN files, database."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import getpass
 import json
+import logging
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -66,9 +67,12 @@ def serve(host: str | None, port: int | None) -> None:
     import uvicorn
 
     from signer.app import create_app
+    from signer.logs import configure_logging
 
     updates = {k: v for k, v in (("host", host), ("port", port)) if v is not None}
     settings = SignerSettings().model_copy(update=updates)
+    configure_logging(settings.log_json)
+    log = logging.getLogger("tillit.signer")
     with open_signer(settings) as signer:
         signer.recover()
         signer.tokens.jwks()
@@ -76,7 +80,12 @@ def serve(host: str | None, port: int | None) -> None:
         ssl: dict[str, Any] = {}
         if settings.tls_cert and settings.tls_key:
             ssl = {"ssl_certfile": str(settings.tls_cert), "ssl_keyfile": str(settings.tls_key)}
-        uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning", access_log=False, **ssl)
+        scheme = "https" if ssl else "http"
+        log.info(
+            "serving on %s://%s:%d", scheme, settings.host, settings.port, extra={"tillit_event": "serve.start"}
+        )
+        uvicorn.run(app, host=settings.host, port=settings.port, log_config=None, access_log=False, **ssl)
+        log.info("stopped", extra={"tillit_event": "serve.stop"})
 
 
 # -- customers ------------------------------------------------------------------------------------
@@ -385,6 +394,53 @@ def feedback_report(as_json: bool) -> None:
     _print(
         rows,
         as_json,
-        lambda rs: "\n".join(f"{r['kiosk']:30} {r['kind']} {r['count']:5} answers, mean {r['average']:.2f}" for r in rs)
-        or "no feedback yet",
+        lambda rs: (
+            "\n".join(f"{r['kiosk']:30} {r['kind']} {r['count']:5} answers, mean {r['average']:.2f}" for r in rs)
+            or "no feedback yet"
+        ),
     )
+
+
+@main.group()
+def tls() -> None:
+    """HTTPS for the daemon's port."""
+
+
+@tls.command("issue")
+@click.option("--hostname", "hostnames", multiple=True, default=["localhost", "127.0.0.1"], show_default=True)
+@click.option("--out-dir", type=click.Path(file_okay=False, path_type=Path), required=True)
+@click.option("--days", type=int, default=365, show_default=True)
+@admin_errors
+def tls_issue(hostnames: tuple[str, ...], out_dir: Path, days: int) -> None:
+    """A server key (file, 0600) and a certificate from the HSM CA; set TILLIT_TLS_CERT/TILLIT_TLS_KEY."""
+    import os
+
+    from asn1crypto import pem
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    spki = key.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    with open_signer() as signer:
+        cert = signer.ca.issue_server_certificate(spki, list(hostnames), days)
+        chain = [cert, *signer.ca.chain()]
+    out_dir.mkdir(parents=True, exist_ok=True)
+    key_path, cert_path = out_dir / "tls-key.pem", out_dir / "tls-cert.pem"
+    fd = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(
+            key.private_bytes(
+                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+            )
+        )
+    cert_path.write_bytes(b"".join(pem.armor("CERTIFICATE", c.dump()) for c in chain))
+    click.echo(f"TILLIT_TLS_CERT={cert_path}\nTILLIT_TLS_KEY={key_path}")
+
+
+@main.command("config")
+@admin_errors
+def config() -> None:
+    """Print a documented configuration file with every setting and its default."""
+    from signer.settings import documented_toml
+
+    click.echo(documented_toml(), nl=False)

@@ -2,32 +2,15 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from pydantic import Field
-from pydantic_settings import (
-    BaseSettings,
-    PydanticBaseSettingsSource,
-    SettingsConfigDict,
-    TomlConfigSettingsSource,
-)
 
-from hsm.settings import default_home
+from hsm.settings import HsmSettings, TillitSettings, default_home
 
 
-def _config_file() -> Path:
-    explicit = os.environ.get("TILLIT_CONFIG")
-    if explicit:
-        return Path(explicit)
-    home = Path(os.environ.get("TILLIT_HOME") or default_home())
-    return home / "tillit.toml"
-
-
-class SignerSettings(BaseSettings):
+class SignerSettings(TillitSettings):
     """Settings of `tillit-signer`. File: $TILLIT_CONFIG or $TILLIT_HOME/tillit.toml."""
-
-    model_config = SettingsConfigDict(env_prefix="TILLIT_", extra="ignore")
 
     home: Path = Field(default_factory=default_home)
     """Data directory: SoftHSM config and tokens, database, CA ledger."""
@@ -83,17 +66,6 @@ class SignerSettings(BaseSettings):
     log_json: bool = False
     """Write logs as JSON lines."""
 
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls, _config_file()))
-
     @property
     def base_url(self) -> str:
         if self.public_url:
@@ -104,3 +76,32 @@ class SignerSettings(BaseSettings):
     @property
     def max_body_bytes(self) -> int:
         return self.max_documents * (self.max_document_bytes * 4 // 3 + 4096) + 65536
+
+
+def documented_toml() -> str:
+    """Every setting with its default and meaning, as a TOML file an administrator can edit."""
+    lines = [
+        "# Tillit signer configuration: $TILLIT_CONFIG, or $TILLIT_HOME/tillit.toml.",
+        "# Every setting is shown commented out with its default; TILLIT_<NAME> environment variables win.",
+        "# PINs are not set here: TILLIT_HSM_PIN / TILLIT_HSM_SO_PIN, or the 0600 files `tillit-hsm init` writes.",
+        "",
+    ]
+    fields = {**SignerSettings.model_fields, **HsmSettings.model_fields}
+    for name, field in fields.items():
+        if name in ("hsm_pin", "hsm_so_pin"):
+            continue
+        lines.append(f"# {field.description}")
+        lines.append(f"# env: TILLIT_{name.upper()}")
+        default = field.get_default(call_default_factory=False)
+        if name == "home":
+            lines.append('# home = "~/.local/share/tillit"')
+        elif default is None:
+            lines.append(f"# {name} =   (unset)")
+        elif isinstance(default, bool):
+            lines.append(f"# {name} = {str(default).lower()}")
+        elif isinstance(default, int | float):
+            lines.append(f"# {name} = {default}")
+        else:
+            lines.append(f'# {name} = "{default}"')
+        lines.append("")
+    return "\n".join(lines)
