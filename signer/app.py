@@ -54,6 +54,15 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
+# Endpoints that answer with an order's state, as /v1/collect does.
+COLLECT_ROUTE: dict[str, Any] = {
+    "response_model": CollectResponse,
+    "response_model_by_alias": True,
+    "response_model_exclude_none": True,
+    "responses": ERROR_RESPONSES,
+}
+
+
 def _error(status: int, code: str, reason: str) -> JSONResponse:
     return JSONResponse({"error": code, "reason": reason}, status_code=status)
 
@@ -169,46 +178,22 @@ def create_app(signer: Signer) -> FastAPI:
             k, "sign", body.personal_number, body.user_visible_data, documents, agreement_id=body.agreement_id
         )
 
-    @app.post(
-        "/v1/collect",
-        response_model=CollectResponse,
-        response_model_by_alias=True,
-        response_model_exclude_none=True,
-        responses=ERROR_RESPONSES,
-    )
+    @app.post("/v1/collect", **COLLECT_ROUTE)
     def collect(body: OrderRefRequest, k: KioskDep) -> CollectResponse:
         """The order's status and, when complete, its completion data."""
         return signer.collect(k, body.order_ref)
 
-    @app.post(
-        "/v1/password",
-        response_model=CollectResponse,
-        response_model_by_alias=True,
-        response_model_exclude_none=True,
-        responses=ERROR_RESPONSES,
-    )
+    @app.post("/v1/password", **COLLECT_ROUTE)
     def password(body: PasswordRequest, k: KioskDep) -> CollectResponse:
         """The customer's password, after the phone approved."""
         return signer.submit_password(k, body.order_ref, body.password)
 
-    @app.post(
-        "/v1/code",
-        response_model=CollectResponse,
-        response_model_by_alias=True,
-        response_model_exclude_none=True,
-        responses=ERROR_RESPONSES,
-    )
+    @app.post("/v1/code", **COLLECT_ROUTE)
     def code(body: CodeRequest, k: KioskDep) -> CollectResponse:
         """The one-time code from the customer's code device (code-device login)."""
         return signer.submit_code(k, body.order_ref, body.code)
 
-    @app.post(
-        "/v1/cancel",
-        response_model=CollectResponse,
-        response_model_by_alias=True,
-        response_model_exclude_none=True,
-        responses=ERROR_RESPONSES,
-    )
+    @app.post("/v1/cancel", **COLLECT_ROUTE)
     def cancel(body: OrderRefRequest, k: KioskDep) -> CollectResponse:
         """Cancel an open order."""
         return signer.cancel(k, body.order_ref)
@@ -256,13 +241,7 @@ def create_app(signer: Signer) -> FastAPI:
         """The customer's control questions, once the reset order is approved."""
         return {"orderRef": body.order_ref, "questions": signer.lifecycle.questions(k, body.order_ref)}
 
-    @app.post(
-        "/v1/reset/complete",
-        response_model=CollectResponse,
-        response_model_by_alias=True,
-        response_model_exclude_none=True,
-        responses=ERROR_RESPONSES,
-    )
+    @app.post("/v1/reset/complete", **COLLECT_ROUTE)
     def reset_complete(body: ResetComplete, k: KioskDep) -> CollectResponse:
         """The answers and the new password; unlocks a locked password."""
         return signer.lifecycle.complete_reset(k, body.order_ref, body.answers, body.new_password)
