@@ -1,11 +1,21 @@
-"""Waking long-polling phones the moment an order is created for their device (no polling sleeps)."""
+"""Waking long-polling phones the moment an order is created for their device (no polling sleeps).
+
+One process: `Notifier.notify(device_id)` wakes that device's long-polls in this process. Several
+instances over one PostgreSQL database: the store attaches a publisher (`attach`), so each notify is
+also sent as `NOTIFY tillit_push, '<device_id>'`, and every instance's listener thread hands what it
+hears to its own notifier with `notify_local` (see `signer.pg_store`).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import threading
 from collections import defaultdict
+from collections.abc import Callable
+
+log = logging.getLogger("tillit.push")
 
 
 class Notifier:
@@ -14,6 +24,11 @@ class Notifier:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._waiters: dict[str, set[tuple[asyncio.AbstractEventLoop, asyncio.Event]]] = defaultdict(set)
+        self._publisher: Callable[[str], None] | None = None
+
+    def attach(self, publisher: Callable[[str], None] | None) -> None:
+        """Also send every `notify` to other processes through `publisher` (None: stop)."""
+        self._publisher = publisher
 
     def subscribe(self, key: str) -> tuple[asyncio.AbstractEventLoop, asyncio.Event]:
         waiter = (asyncio.get_running_loop(), asyncio.Event())
@@ -30,8 +45,32 @@ class Notifier:
                     del self._waiters[key]
 
     def notify(self, key: str) -> None:
+        """Wake `key`'s waiters here at once, and in the other instances when a publisher is attached.
+
+        Called after the change is committed. A failed publish is logged, not raised: the change
+        stands, and a phone on another instance still finds it on its next poll."""
+        self.notify_local(key)
+        publisher = self._publisher
+        if publisher is not None:
+            try:
+                publisher(key)
+            except Exception as e:  # the database is unreachable just now
+                log.warning("could not publish a wake-up to the other instances: %s", e)
+
+    def notify_local(self, key: str) -> None:
+        """Wake `key`'s waiters in this process only."""
         with self._lock:
             waiters = list(self._waiters.get(key, ()))
+        self._wake(waiters)
+
+    def notify_all(self) -> None:
+        """Wake every waiter (after missing notifications, e.g. while reconnecting to the database)."""
+        with self._lock:
+            waiters = [w for ws in self._waiters.values() for w in ws]
+        self._wake(waiters)
+
+    @staticmethod
+    def _wake(waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Event]]) -> None:
         for loop, event in waiters:
             with contextlib.suppress(RuntimeError):  # the waiter's loop has closed
                 loop.call_soon_threadsafe(event.set)

@@ -15,9 +15,10 @@ from signer.store import SqliteStore, Store
 def open_store(settings: SignerSettings) -> Store:
     url = settings.database_url
     if url and url.startswith(("postgresql://", "postgres://")):
-        from signer.pg_store import PostgresStore  # type: ignore[import-not-found,unused-ignore]
+        from signer.pg_store import PostgresStore
 
-        return PostgresStore(url)  # type: ignore[no-any-return,unused-ignore]
+        # Connections for the worker threads plus the event loop's own short transactions.
+        return PostgresStore(url, max_size=max(16, settings.worker_threads + 8))
     path = url.removeprefix("sqlite:///") if url else str(settings.home / "signer.db")
     from pathlib import Path
 
@@ -30,7 +31,11 @@ def open_signer(settings: SignerSettings | None = None) -> Iterator[Signer]:
     hsm = Hsm(HsmSettings(home=settings.home))
     store = open_store(settings)
     try:
-        yield Signer(settings, store, hsm)
+        signer = Signer(settings, store, hsm)
+        # With PostgreSQL, wake-ups reach the other instances, and theirs this one; an administrator's
+        # command (a block, say) wakes the phones long-polling the daemons.
+        store.connect_notifier(signer.notifier)
+        yield signer
     finally:
         store.close()
         hsm.close()

@@ -12,12 +12,13 @@ import hashlib
 import json
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from signer.push import Notifier
 from signer.wire import canonical_json
 
 GENESIS = "0" * 64
@@ -101,6 +102,13 @@ MIGRATIONS: list[str] = [
         id INTEGER PRIMARY KEY, day TEXT NOT NULL, kiosk_id TEXT NOT NULL, kind TEXT NOT NULL,
         rating INTEGER NOT NULL, comment TEXT NOT NULL);
     ALTER TABLE orders ADD COLUMN feedback_given INTEGER NOT NULL DEFAULT 0;
+    """,
+    # 6: audit checkpoints signed by the audit key in the HSM (signer/audit.py); `at` in whole
+    # seconds and the DER signature in hex, so every engine stores exactly what was signed
+    """
+    CREATE TABLE audit_checkpoints (
+        seq INTEGER PRIMARY KEY, hash TEXT NOT NULL, at INTEGER NOT NULL, reason TEXT NOT NULL,
+        signature TEXT NOT NULL);
     """,
 ]
 
@@ -259,6 +267,15 @@ class AuditEntry:
     hash: str
 
 
+@dataclass
+class AuditCheckpoint:
+    seq: int
+    hash: str
+    at: int
+    reason: str
+    signature: str
+
+
 def _columns(cls: type) -> str:
     return ", ".join(f.name for f in fields(cls))
 
@@ -269,11 +286,23 @@ def audit_hash(prev_hash: str, seq: int, at: float, event: str, subject: str, da
 
 
 class Tx:
-    """One transaction. Methods are the store's whole vocabulary."""
+    """One transaction. Methods are the store's whole vocabulary.
 
-    def __init__(self, cursor: Any, placeholder: str = "?") -> None:
+    `last_audit_seq` is the newest entry this transaction appended (0: none); after it commits the
+    store passes it to `Store.on_audit`, which signs audit checkpoints (signer/audit.py).
+
+    The dialect bits: `placeholder` is what the driver wants for `?`, and `for_update` is appended to
+    the reads whose row the caller then changes from what it read (a read-modify-write). SQLite
+    serialises whole transactions (`BEGIN IMMEDIATE`), so it needs no row lock and passes "";
+    PostgreSQL runs transactions concurrently at READ COMMITTED and passes " FOR UPDATE".
+    """
+
+    last_audit_seq = 0
+
+    def __init__(self, cursor: Any, placeholder: str = "?", for_update: str = "") -> None:
         self._cur = cursor
         self._ph = placeholder
+        self._for_update = for_update
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
         if self._ph != "?":
@@ -306,6 +335,9 @@ class Tx:
         self.execute(f"UPDATE customers SET {sets} WHERE id=?", [*changes.values(), customer_id])
 
     def add_failed_password(self, customer_id: str) -> int:
+        # Exact under concurrency on both engines: the UPDATE increments in place (never a value read
+        # earlier) and holds the row's write lock until commit, so the SELECT reads this
+        # transaction's own increment and nobody else's.
         self.execute("UPDATE customers SET failed_passwords = failed_passwords + 1 WHERE id=?", [customer_id])
         row = self.execute("SELECT failed_passwords FROM customers WHERE id=?", [customer_id]).fetchone()
         return int(row[0])
@@ -323,6 +355,11 @@ class Tx:
         )
 
     def deactivate_devices(self, customer_id: str, at: float) -> list[str]:
+        if self._for_update:
+            # One active device per customer: two concurrent activations would each deactivate the
+            # devices they can see and then each insert one. Locking the customer row first makes
+            # the second wait, and its next statement then sees the first one's new device.
+            self.execute(f"SELECT id FROM customers WHERE id=?{self._for_update}", [customer_id])
         ids = [
             r[0]
             for r in self.execute(
@@ -335,13 +372,18 @@ class Tx:
         )
         return ids
 
-    def use_device_nonce(self, device_id: str, nonce: str, expires_at: float, now: float) -> bool:
-        """Record a request nonce; False if it was seen before (a replay)."""
-        self.execute("DELETE FROM device_nonces WHERE expires_at < ?", [now])
-        if self.execute("SELECT 1 FROM device_nonces WHERE device_id=? AND nonce=?", [device_id, nonce]).fetchone():
-            return False
-        self.execute("INSERT INTO device_nonces VALUES (?,?,?)", [device_id, nonce, expires_at])
-        return True
+    def use_device_nonce(self, device_id: str, nonce: str, expires_at: float, now: float, prune: bool = True) -> bool:
+        """Record a request nonce; False if it was seen before (a replay). `prune` also deletes the
+        expired ones, a scan of the whole table: the daemon asks for it about once a second."""
+        if prune:
+            self.execute("DELETE FROM device_nonces WHERE expires_at < ?", [now])
+        # Insert-if-absent in one statement: of two concurrent uses of one nonce (PostgreSQL), the
+        # second waits on the first's key and then inserts nothing.
+        cur = self.execute(
+            "INSERT INTO device_nonces VALUES (?,?,?) ON CONFLICT (device_id, nonce) DO NOTHING",
+            [device_id, nonce, expires_at],
+        )
+        return bool(cur.rowcount == 1)
 
     # kiosks
     def insert_kiosk(self, k: Kiosk) -> None:
@@ -374,7 +416,7 @@ class Tx:
         return self._all(
             Order,
             f"SELECT {_columns(Order)} FROM orders WHERE customer_id=? AND status IN ({marks})"
-            f" AND kind IN ({kind_marks})",
+            f" AND kind IN ({kind_marks}) ORDER BY created_at, ref",  # one order of row locks for all callers
             [customer_id, *OPEN_STATES, *kinds],
         )
 
@@ -391,7 +433,15 @@ class Tx:
         return self._all(Order, f"SELECT {_columns(Order)} FROM orders WHERE status IN ({marks})", OPEN_STATES)
 
     def transition(self, ref: str, from_states: Sequence[str], to_state: str, hint: str, **changes: Any) -> bool:
-        """Move an order between states atomically; False when it was not in one of `from_states`."""
+        """Move an order between states atomically; False when it was not in one of `from_states`.
+
+        The conditional UPDATE alone decides who wins, with no `SELECT ... FOR UPDATE` first: under
+        SQLite transactions are serialised; under PostgreSQL (READ COMMITTED) a second UPDATE of the
+        same row waits for the first transaction to end and then re-checks its WHERE against the row
+        as committed, so of any number of concurrent transitions out of a state exactly one matches
+        (rowcount 1) and the others see the new state (rowcount 0). Callers act on the returned bool,
+        not on an order they read earlier.
+        """
         marks = ",".join("?" * len(from_states))
         sets = "".join(f", {k}=?" for k in changes)
         cur = self.execute(
@@ -462,12 +512,17 @@ class Tx:
         self.execute(f"INSERT INTO code_devices ({_columns(CodeDevice)}) VALUES ({_marks(CodeDevice)})", _values(d))
 
     def code_device(self, serial: str) -> CodeDevice | None:
-        return self._one(CodeDevice, f"SELECT {_columns(CodeDevice)} FROM code_devices WHERE serial=?", [serial])  # type: ignore[no-any-return]
+        return self._one(  # type: ignore[no-any-return]
+            CodeDevice, f"SELECT {_columns(CodeDevice)} FROM code_devices WHERE serial=?{self._for_update}", [serial]
+        )
 
     def code_device_of(self, customer_id: str) -> CodeDevice | None:
         return self._one(  # type: ignore[no-any-return]
             CodeDevice,
-            f"SELECT {_columns(CodeDevice)} FROM code_devices WHERE customer_id=? ORDER BY assigned_at DESC",
+            # Locked (PostgreSQL): the caller checks a code against last_counter and failures and
+            # writes them back; two concurrent checks must not both accept one code.
+            f"SELECT {_columns(CodeDevice)} FROM code_devices WHERE customer_id=? ORDER BY assigned_at DESC"
+            f"{self._for_update}",
             [customer_id],
         )
 
@@ -480,7 +535,9 @@ class Tx:
         self.execute(f"INSERT INTO activations ({_columns(Activation)}) VALUES ({_marks(Activation)})", _values(a))
 
     def activation(self, activation_id: str) -> Activation | None:
-        return self._one(Activation, f"SELECT {_columns(Activation)} FROM activations WHERE id=?", [activation_id])  # type: ignore[no-any-return]
+        return self._one(  # type: ignore[no-any-return]
+            Activation, f"SELECT {_columns(Activation)} FROM activations WHERE id=?{self._for_update}", [activation_id]
+        )
 
     def update_activation(self, activation_id: str, **changes: Any) -> None:
         sets = ", ".join(f"{k}=?" for k in changes)
@@ -548,15 +605,44 @@ class Tx:
 
     # audit
     def audit(self, event: str, subject: str, at: float, **data: Any) -> None:
-        """Append an entry chained to the previous one (inside the caller's transaction)."""
+        """Append an entry chained to the previous one (inside the caller's transaction).
+
+        Reads the last entry and inserts the next, so appends must be serialised: SQLite serialises
+        whole transactions; `signer.pg_store.PgTx` defers its appends to commit and takes a
+        transaction-level advisory lock for them.
+        """
         row = self.execute("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1").fetchone()
         seq, prev = (int(row[0]) + 1, row[1]) if row else (1, GENESIS)
         body = canonical_json(data).decode()
         digest = audit_hash(prev, seq, at, event, subject, body)
         self.execute("INSERT INTO audit VALUES (?,?,?,?,?,?,?)", [seq, at, event, subject, body, prev, digest])
+        self.last_audit_seq = seq  # for the store's after-commit hook (audit checkpoints)
 
     def audit_entries(self) -> list[AuditEntry]:
         return self._all(AuditEntry, f"SELECT {_columns(AuditEntry)} FROM audit ORDER BY seq")
+
+    def audit_head(self) -> tuple[int, str] | None:
+        row = self.execute("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1").fetchone()
+        return (int(row[0]), str(row[1])) if row else None
+
+    def insert_audit_checkpoint(self, cp: AuditCheckpoint) -> None:
+        self.execute(
+            f"INSERT INTO audit_checkpoints ({_columns(AuditCheckpoint)}) VALUES ({_marks(AuditCheckpoint)})"
+            " ON CONFLICT (seq) DO NOTHING",
+            _values(cp),
+        )
+
+    def audit_checkpoint(self, seq: int) -> AuditCheckpoint | None:
+        return self._one(  # type: ignore[no-any-return]
+            AuditCheckpoint, f"SELECT {_columns(AuditCheckpoint)} FROM audit_checkpoints WHERE seq=?", [seq]
+        )
+
+    def audit_checkpoints(self) -> list[AuditCheckpoint]:
+        return self._all(AuditCheckpoint, f"SELECT {_columns(AuditCheckpoint)} FROM audit_checkpoints ORDER BY seq")
+
+    def last_audit_checkpoint_seq(self) -> int:
+        row = self.execute("SELECT MAX(seq) FROM audit_checkpoints").fetchone()
+        return int(row[0] or 0)
 
     def count_audit(self, event: str, subject: str | None = None) -> int:
         if subject is None:
@@ -579,13 +665,29 @@ def _decode(row: Sequence[Any]) -> list[Any]:
 
 
 class Store:
-    """The store interface; `SqliteStore` is the default implementation."""
+    """The store interface; `SqliteStore` is the default implementation.
+
+    `on_audit(seq)`, when set, is called after a transaction that appended audit entries commits
+    (outside it, with the newest entry's seq); an implementation calls it after its COMMIT.
+    """
+
+    on_audit: Callable[[int], None] | None = None
+    # True when `read()` is local and never waits (SQLite): cheap enough to run on the event loop.
+    local_reads = False
 
     def tx(self) -> AbstractContextManager[Tx]:  # pragma: no cover - interface
         raise NotImplementedError
 
+    def read(self) -> AbstractContextManager[Tx]:
+        """A transaction that only reads. By default an ordinary `tx()`."""
+        return self.tx()
+
     def close(self) -> None:  # pragma: no cover - interface
         raise NotImplementedError
+
+    def connect_notifier(self, notifier: Notifier) -> None:
+        """Carry `notifier`'s wake-ups to other processes sharing this store. A single SQLite
+        process has nobody to tell, so by default nothing happens (see `PostgresStore`)."""
 
 
 class SqliteStore(Store):
@@ -599,6 +701,8 @@ class SqliteStore(Store):
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.execute("PRAGMA foreign_keys=ON")
         self._lock = threading.RLock()
+        self._readers = threading.local()
+        self._reader_connections: list[sqlite3.Connection] = []
         self._migrate()
 
     def _migrate(self) -> None:
@@ -629,8 +733,9 @@ class SqliteStore(Store):
         with self._lock:
             cur = self._db.cursor()
             cur.execute("BEGIN IMMEDIATE")
+            tx = Tx(cur)
             try:
-                yield Tx(cur)
+                yield tx
             except BaseException:
                 cur.execute("ROLLBACK")
                 raise
@@ -638,8 +743,38 @@ class SqliteStore(Store):
                 cur.execute("COMMIT")
             finally:
                 cur.close()
+        if tx.last_audit_seq and self.on_audit is not None:
+            self.on_audit(tx.last_audit_seq)
+
+    local_reads = True
+
+    @contextmanager
+    def read(self) -> Iterator[Tx]:
+        """A read-only transaction on this thread's own connection. It takes neither the writers'
+        lock nor `BEGIN IMMEDIATE`: in WAL mode a reader sees the last commit and never waits for a
+        writer (or its fsync), so a lookup by key costs tens of microseconds, even on the event loop.
+        The connection is opened read-only: a write in here fails instead of bypassing the lock."""
+        db = getattr(self._readers, "db", None)
+        if db is None:
+            db = sqlite3.connect(
+                self.path.resolve().as_uri() + "?mode=ro", uri=True, isolation_level=None, check_same_thread=False
+            )
+            self._readers.db = db
+            with self._lock:
+                self._reader_connections.append(db)
+        cur = db.cursor()
+        cur.execute("BEGIN")
+        try:
+            yield Tx(cur)
+        finally:
+            cur.execute("COMMIT")
+            cur.close()
 
     def close(self) -> None:
+        with self._lock:
+            for reader in self._reader_connections:
+                reader.close()
+            self._reader_connections.clear()
         self._db.close()
 
 

@@ -1,0 +1,540 @@
+"""Every `Tx` method, on SQLite and on PostgreSQL: the same calls give the same answers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from signer.audit import verify_chain
+from signer.store import GENESIS, KIOSK_KINDS, AuditCheckpoint, Store, Tx
+from tests.store import builders as b
+
+T0 = b.T0
+
+
+def seed(store: Store) -> tuple[str, str]:
+    """A kiosk and a customer; their ids."""
+    k, c = b.kiosk(), b.customer()
+    with store.tx() as tx:
+        tx.insert_kiosk(k)
+        tx.insert_customer(c)
+    return k.id, c.id
+
+
+# -- transactions -------------------------------------------------------------------------------------
+
+
+def test_a_transaction_commits_everything_or_nothing(store: Store) -> None:
+    c = b.customer()
+    with pytest.raises(RuntimeError), store.tx() as tx:
+        tx.insert_customer(c)
+        tx.audit("customer.enrolled", c.id, T0)
+        assert tx.customer(c.id) is not None  # visible inside
+        raise RuntimeError("abort")
+    with store.tx() as tx:
+        assert tx.customer(c.id) is None
+        assert tx.audit_entries() == []
+    with store.tx() as tx:
+        tx.insert_customer(c)
+        tx.audit("customer.enrolled", c.id, T0)
+    with store.tx() as tx:
+        assert tx.customer(c.id) == c
+        assert [e.event for e in tx.audit_entries()] == ["customer.enrolled"]
+
+
+def test_a_constraint_violation_raises_and_leaves_the_store_usable(store: Store) -> None:
+    c = b.customer()
+    with store.tx() as tx:
+        tx.insert_customer(c)
+    with pytest.raises(Exception) as caught, store.tx() as tx:
+        tx.insert_customer(b.customer(personal_number=c.personal_number))
+    assert "unique" in str(caught.value).lower()
+    with store.tx() as tx:
+        assert len(tx.customers()) == 1
+
+
+def test_raw_execute_takes_question_mark_placeholders(store: Store) -> None:
+    _, cid = seed(store)
+    with store.tx() as tx:
+        assert tx.execute("SELECT name FROM customers WHERE id=?", [cid]).fetchone()[0] == "Kari Nordmann"
+        assert tx.execute("SELECT COUNT(*) FROM schema_version").fetchone()[0] >= 1
+
+
+# -- customers ----------------------------------------------------------------------------------------
+
+
+def test_customers(store: Store) -> None:
+    first = b.customer(name="Kari Nordmann", created_at=T0)
+    second = b.customer(name="Ola Åsen", created_at=T0 + 1, cert_serial="0a1b", guardian_id=first.id)
+    with store.tx() as tx:
+        tx.insert_customer(second)
+        tx.insert_customer(first)
+    with store.tx() as tx:
+        assert tx.customer(first.id) == first
+        assert tx.customer_by_number(second.personal_number) == second
+        assert tx.customer("nobody") is None
+        assert tx.customer_by_number("00000000000") is None
+        assert [c.id for c in tx.customers()] == [first.id, second.id]  # by created_at
+        tx.update_customer(first.id, status="blocked", blocked_reason="stolen phone", key_generation=2)
+        tx.update_customer(first.id, last_method=None)
+    with store.tx() as tx:
+        got = tx.customer(first.id)
+        assert got is not None
+        assert (got.status, got.blocked_reason, got.key_generation, got.last_method) == (
+            "blocked",
+            "stolen phone",
+            2,
+            None,
+        )
+        assert tx.customer(second.id) == second
+
+
+def test_booleans_are_stored_as_integers(store: Store) -> None:
+    _, cid = seed(store)
+    with store.tx() as tx:
+        tx.update_customer(cid, password_locked=True)
+    with store.tx() as tx:
+        got = tx.customer(cid)
+        assert got is not None and got.password_locked == 1 and type(got.password_locked) is int
+        tx.update_customer(cid, password_locked=False)
+    with store.tx() as tx:
+        assert tx.customer(cid).password_locked == 0  # type: ignore[union-attr]
+
+
+def test_add_failed_password_counts_and_returns_the_new_count(store: Store) -> None:
+    _, cid = seed(store)
+    with store.tx() as tx:
+        assert [tx.add_failed_password(cid) for _ in range(3)] == [1, 2, 3]
+    with store.tx() as tx:
+        assert tx.add_failed_password(cid) == 4
+        tx.update_customer(cid, failed_passwords=0)
+    with store.tx() as tx:
+        assert tx.add_failed_password(cid) == 1
+
+
+# -- devices and nonces -------------------------------------------------------------------------------
+
+
+def test_devices_and_deactivation(store: Store) -> None:
+    _, cid = seed(store)
+    old, other = b.device(cid), b.device(cid, status="inactive", deactivated_at=T0)
+    with store.tx() as tx:
+        tx.insert_device(old)
+        tx.insert_device(other)
+    with store.tx() as tx:
+        assert tx.device(old.id) == old
+        assert tx.device("nope") is None
+        assert tx.active_device(cid) == old
+        assert tx.deactivate_devices(cid, T0 + 5) == [old.id]
+        new = b.device(cid)
+        tx.insert_device(new)
+    with store.tx() as tx:
+        assert tx.active_device(cid) == new
+        gone = tx.device(old.id)
+        assert gone is not None and gone.status == "inactive" and gone.deactivated_at == T0 + 5
+        assert tx.deactivate_devices("someone else", T0) == []
+
+
+def test_a_device_nonce_is_accepted_once_until_it_expires(store: Store) -> None:
+    with store.tx() as tx:
+        assert tx.use_device_nonce("dev", "n1", T0 + 300, T0) is True
+        assert tx.use_device_nonce("dev", "n1", T0 + 300, T0) is False  # replay in the same transaction
+        assert tx.use_device_nonce("other-dev", "n1", T0 + 300, T0) is True
+    with store.tx() as tx:
+        assert tx.use_device_nonce("dev", "n1", T0 + 300, T0 + 10) is False
+        assert tx.use_device_nonce("dev", "n2", T0 + 300, T0 + 10) is True
+    with store.tx() as tx:  # after expiry the nonce is forgotten (and the timestamp check refuses it)
+        assert tx.use_device_nonce("dev", "n1", T0 + 900, T0 + 301) is True
+
+
+# -- kiosks -------------------------------------------------------------------------------------------
+
+
+def test_kiosks(store: Store) -> None:
+    k1 = b.kiosk(name="Bergen sentrum", created_at=T0)
+    k2 = b.kiosk(name="Voss", created_at=T0 + 1, role="staff")
+    with store.tx() as tx:
+        tx.insert_kiosk(k2)
+        tx.insert_kiosk(k1)
+    with store.tx() as tx:
+        assert tx.kiosk(k1.id) == k1 and k1.role == "kiosk"
+        assert tx.kiosk_by_token_hash(k2.token_hash) == k2
+        assert tx.kiosk_by_token_hash("unknown") is None
+        assert [k.id for k in tx.kiosks()] == [k1.id, k2.id]
+        assert tx.revoke_kiosk(k1.id) is True
+        assert tx.revoke_kiosk(k1.id) is False
+        assert tx.revoke_kiosk("nope") is False
+    with store.tx() as tx:
+        assert tx.kiosk(k1.id).status == "revoked"  # type: ignore[union-attr]
+
+
+# -- orders -------------------------------------------------------------------------------------------
+
+
+def test_orders_round_trip_every_field(store: Store) -> None:
+    kid, cid = seed(store)
+    o = b.order(
+        kid,
+        cid,
+        status="complete",
+        hint_code="complete",
+        device_id="dev",
+        level="high",
+        approved_at=T0 + 1.5,
+        completed_at=T0 + 2.123456789,
+        completion='{"jwt":"ey…"}',
+        agreement_id="agr",
+        signatures=2,
+        subject_id="minor",
+        answer_failures=1,
+    )
+    with store.tx() as tx:
+        tx.insert_order(o)
+    with store.tx() as tx:
+        assert tx.order(o.ref) == o
+        assert tx.order("nope") is None
+
+
+def test_open_orders_by_customer_kind_and_state(store: Store) -> None:
+    kid, cid = seed(store)
+    made = {
+        "pending": b.order(kid, cid, status="pending", created_at=T0 + 3),
+        "approved": b.order(kid, cid, status="approved", created_at=T0 + 1),
+        "verifying": b.order(kid, cid, status="verifying", kind="sign", created_at=T0 + 2),
+        "signing": b.order(kid, cid, status="signing", kind="reset", created_at=T0 + 4),
+        "complete": b.order(kid, cid, status="complete"),
+        "failed": b.order(kid, cid, status="failed"),
+        "guardian": b.order(kid, cid, status="pending", kind="guardian", created_at=T0 + 5),
+        "other": b.order(kid, "someone else", status="pending"),
+    }
+    with store.tx() as tx:
+        for o in made.values():
+            tx.insert_order(o)
+    with store.tx() as tx:
+        kiosk_open = [o.ref for o in tx.open_orders_for_customer(cid)]
+        assert kiosk_open == [made[k].ref for k in ("approved", "verifying", "pending", "signing")]  # by age
+        every_kind = {o.ref for o in tx.open_orders_for_customer(cid, (*KIOSK_KINDS, "guardian"))}
+        assert every_kind == {made[k].ref for k in ("approved", "verifying", "pending", "signing", "guardian")}
+        assert [o.ref for o in tx.open_orders_for_customer(cid, ["guardian"])] == [made["guardian"].ref]
+        assert {o.ref for o in tx.open_orders()} == {
+            made[k].ref for k in ("pending", "approved", "verifying", "signing", "guardian", "other")
+        }
+
+
+def test_pending_orders_for_a_device_skip_expired_and_answered(store: Store) -> None:
+    kid, cid = seed(store)
+    late = b.order(kid, cid, device_id="dev", created_at=T0 + 2)
+    early = b.order(kid, cid, device_id="dev", created_at=T0 + 1)
+    expired = b.order(kid, cid, device_id="dev", expires_at=T0 + 10)
+    answered = b.order(kid, cid, device_id="dev", status="approved")
+    elsewhere = b.order(kid, cid, device_id="other")
+    with store.tx() as tx:
+        for o in (late, early, expired, answered, elsewhere):
+            tx.insert_order(o)
+    with store.tx() as tx:
+        assert [o.ref for o in tx.pending_orders_for_device("dev", T0 + 20)] == [early.ref, late.ref]
+        assert [o.ref for o in tx.pending_orders_for_device("dev", T0 + 5)] == [expired.ref, early.ref, late.ref]
+        assert tx.pending_orders_for_device("dev", T0 + 1000) == []
+
+
+def test_transition_moves_only_from_the_given_states(store: Store) -> None:
+    kid, cid = seed(store)
+    o = b.order(kid, cid)
+    with store.tx() as tx:
+        tx.insert_order(o)
+    with store.tx() as tx:
+        assert tx.transition(o.ref, ["approved"], "verifying", "userSign") is False
+        assert tx.transition(o.ref, ["pending"], "approved", "userSign", approved_at=T0 + 7.5) is True
+        assert tx.transition(o.ref, ["pending"], "approved", "userSign") is False
+        assert tx.transition("nope", ["pending"], "approved", "userSign") is False
+    with store.tx() as tx:
+        got = tx.order(o.ref)
+        assert got is not None and (got.status, got.hint_code, got.approved_at) == ("approved", "userSign", T0 + 7.5)
+        assert tx.transition(
+            o.ref, ["pending", "approved"], "complete", "complete", completed_at=T0 + 9, completion="{}", level="high"
+        )
+    with store.tx() as tx:
+        got = tx.order(o.ref)
+        assert got is not None and not got.open
+        assert (got.status, got.completion, got.level, got.completed_at) == ("complete", "{}", "high", T0 + 9)
+
+
+def test_update_order_and_orders_about(store: Store) -> None:
+    kid, cid = seed(store)
+    first = b.order(kid, cid, kind="guardian", subject_id="minor", created_at=T0 + 1)
+    second = b.order(kid, cid, kind="guardian", subject_id="minor", created_at=T0 + 2)
+    other = b.order(kid, cid, kind="auth", subject_id="minor")
+    with store.tx() as tx:
+        for o in (second, first, other):
+            tx.insert_order(o)
+        tx.update_order(first.ref, answer_failures=2, feedback_given=1)
+    with store.tx() as tx:
+        assert [o.ref for o in tx.orders_about("minor", "guardian")] == [first.ref, second.ref]
+        assert tx.orders_about("nobody", "guardian") == []
+        got = tx.order(first.ref)
+        assert got is not None and got.answer_failures == 2 and got.feedback_given == 1
+
+
+# -- documents ----------------------------------------------------------------------------------------
+
+
+def test_documents_keep_their_bytes_exactly(store: Store) -> None:
+    kid, cid = seed(store)
+    o = b.order(kid, cid, kind="sign")
+    every_byte = bytes(range(256)) * 64
+    docs = [b.document(o.ref, 1, every_byte), b.document(o.ref, 0)]
+    with store.tx() as tx:
+        tx.insert_order(o)
+        for d in docs:
+            tx.insert_document(d)
+    with store.tx() as tx:
+        got = tx.documents(o.ref)
+        assert [d.idx for d in got] == [0, 1]
+        assert got[1] == docs[0] and type(got[1].content) is bytes
+        tx.set_signed_document(o.ref, 1, b"\x30\x82signed\x00")
+    with store.tx() as tx:
+        assert tx.documents(o.ref)[1].signed == b"\x30\x82signed\x00"
+        assert tx.documents(o.ref)[0].signed is None
+        assert tx.documents("nope") == []
+
+
+# -- control questions, feedback ----------------------------------------------------------------------
+
+
+def test_control_answers_are_replaced_as_a_whole(store: Store) -> None:
+    _, cid = seed(store)
+    answers = [("Kva heitte det første kjæledyret ditt?", "h1"), ("Fødebyen til mor?", "h2")]
+    with store.tx() as tx:
+        tx.set_control_answers(cid, answers)
+    with store.tx() as tx:
+        assert tx.control_answers(cid) == answers
+        tx.set_control_answers(cid, [("Q", "h3")])
+    with store.tx() as tx:
+        assert tx.control_answers(cid) == [("Q", "h3")]
+        assert tx.control_answers("nobody") == []
+
+
+def test_feedback_report_and_comments(store: Store) -> None:
+    with store.tx() as tx:
+        tx.insert_feedback("2026-11-01", "k1", "auth", 5, "Raskt og greitt")
+        tx.insert_feedback("2026-11-01", "k1", "auth", 4, "")
+        tx.insert_feedback("2026-11-02", "k1", "sign", 2, "Treigt")
+        tx.insert_feedback("2026-11-02", "k2", "auth", 3, "")
+    with store.tx() as tx:
+        assert tx.feedback_report() == [("k1", "auth", 2, 4.5), ("k1", "sign", 1, 2.0), ("k2", "auth", 1, 3.0)]
+        assert all(type(r[3]) is float for r in tx.feedback_report())
+        assert sorted(tx.feedback_comments("k1")) == ["Raskt og greitt", "Treigt"]
+        assert tx.feedback_comments("k2") == []
+
+
+# -- code devices and activations ---------------------------------------------------------------------
+
+
+def test_code_devices(store: Store) -> None:
+    _, cid = seed(store)
+    old = b.code_device(cid, assigned_at=T0, status="suspended")
+    new = b.code_device(cid, assigned_at=T0 + 10)
+    spare = b.code_device(None, assigned_at=None)
+    with store.tx() as tx:
+        for d in (old, new, spare):
+            tx.insert_code_device(d)
+    with store.tx() as tx:
+        assert tx.code_device(spare.serial) == spare
+        assert tx.code_device("nope") is None
+        assert tx.code_device_of(cid) == new  # the latest assigned
+        assert tx.code_device_of("nobody") is None
+        tx.update_code_device(new.serial, last_counter=59_666_666_666, failures=3)  # beyond 32 bits
+    with store.tx() as tx:
+        got = tx.code_device(new.serial)
+        assert got is not None and (got.last_counter, got.failures) == (59_666_666_666, 3)
+
+
+def test_activations(store: Store) -> None:
+    _, cid = seed(store)
+    a = b.activation(cid)
+    anonymous = b.activation(None, method="old-device", sms_code_hash=None, email_code_hash=None, order_ref="ref")
+    with store.tx() as tx:
+        tx.insert_activation(a)
+        tx.insert_activation(anonymous)
+    with store.tx() as tx:
+        assert tx.activation(a.id) == a
+        assert tx.activation(anonymous.id) == anonymous
+        assert tx.activation("nope") is None
+        tx.update_activation(a.id, failures=1, status="failed")
+    with store.tx() as tx:
+        got = tx.activation(a.id)
+        assert got is not None and (got.failures, got.status) == (1, "failed")
+
+
+# -- receipts, agreements, sessions, outbox -----------------------------------------------------------
+
+
+def test_receipts(store: Store) -> None:
+    kid, cid = seed(store)
+    o = b.order(kid, cid)
+    with store.tx() as tx:
+        tx.insert_order(o)
+        tx.insert_receipt(o.ref, cid, T0, '{"orderRef":"x","name":"Kari Nordmann ✓"}')
+    with store.tx() as tx:
+        assert tx.receipt(o.ref) == '{"orderRef":"x","name":"Kari Nordmann ✓"}'
+        assert tx.receipt("nope") is None
+
+
+def test_agreements_wait_until_signed_once(store: Store) -> None:
+    _, cid = seed(store)
+    other = b.customer()
+    first = b.agreement(cid, created_at=T0 + 1)
+    second = b.agreement(cid, created_at=T0 + 2)
+    theirs = b.agreement(other.id, created_at=T0)
+    with store.tx() as tx:
+        tx.insert_customer(other)
+        for a in (second, theirs, first):
+            tx.insert_agreement(a)
+    with store.tx() as tx:
+        assert tx.agreement(first.id) == first
+        assert tx.agreement("nope") is None
+        assert [a.id for a in tx.agreements()] == [theirs.id, first.id, second.id]
+        assert [a.id for a in tx.agreements(cid)] == [first.id, second.id]
+        tx.mark_agreement_signed(first.id, "order-1", T0 + 5)
+        tx.mark_agreement_signed(first.id, "order-2", T0 + 6)  # already signed: kept as it was
+    with store.tx() as tx:
+        assert [a.id for a in tx.agreements(cid, waiting_only=True)] == [second.id]
+        assert [a.id for a in tx.agreements(waiting_only=True)] == [theirs.id, second.id]
+        got = tx.agreement(first.id)
+        assert got is not None and (got.signed_order, got.signed_at) == ("order-1", T0 + 5)
+
+
+def test_customer_sessions_slide_and_end(store: Store) -> None:
+    with store.tx() as tx:
+        tx.insert_session("s1", "c1", "k1", T0, T0 + 600)
+    with store.tx() as tx:
+        assert tx.touch_session("s1", T0 + 30, idle=60) == ("c1", "k1")
+        assert tx.touch_session("s1", T0 + 80, idle=60) == ("c1", "k1")  # slid from T0 + 30
+        assert tx.touch_session("s1", T0 + 141, idle=60) is None  # idle too long
+        assert tx.touch_session("nope", T0, idle=60) is None
+        tx.insert_session("s2", "c1", "k1", T0, T0 + 10)
+        assert tx.touch_session("s2", T0 + 11, idle=60) is None  # past its absolute expiry
+        tx.end_session("s2")
+        tx.insert_session("s3", "c2", "k2", T0, T0 + 600)
+        tx.end_session("s3")
+        assert tx.touch_session("s3", T0 + 1, idle=60) is None
+
+
+def test_the_outbox_numbers_messages_in_order(store: Store) -> None:
+    with store.tx() as tx:
+        tx.insert_outbox(T0, "sms", "+4791234567", "BankID-aktivering", "Din BankID-kode: 123456")
+        tx.insert_outbox(T0 + 1, "email", "kari@example.no", "Aktivering av BankID", "Koden: 654321")
+    with store.tx() as tx:
+        tx.insert_outbox(T0 + 2, "sms", "+4791234567", "x", "y")
+        rows = tx.outbox()
+    assert [r["id"] for r in rows] == sorted(r["id"] for r in rows) and len({r["id"] for r in rows}) == 3
+    assert rows[1] == {
+        "id": rows[1]["id"],
+        "at": T0 + 1,
+        "channel": "email",
+        "recipient": "kari@example.no",
+        "subject": "Aktivering av BankID",
+        "body": "Koden: 654321",
+    }
+
+
+# -- audit --------------------------------------------------------------------------------------------
+
+
+def test_the_audit_chain_links_every_entry(store: Store) -> None:
+    at = 1_760_000_000.123456789  # the hash covers repr(at): the float must come back bit for bit
+    with store.tx() as tx:
+        tx.audit("order.started", "ref-1", at, kind="auth", documents=[], text="blå fjord ✓")
+        tx.audit("order.approved", "ref-1", at + 1 / 7, device="dev")
+    with store.tx() as tx:
+        tx.audit("order.started", "ref-2", at + 2, kind="sign")
+    with store.tx() as tx:
+        entries = tx.audit_entries()
+    assert [(e.seq, e.event, e.subject) for e in entries] == [
+        (1, "order.started", "ref-1"),
+        (2, "order.approved", "ref-1"),
+        (3, "order.started", "ref-2"),
+    ]
+    assert entries[0].prev_hash == GENESIS and entries[0].at == at and entries[1].at == at + 1 / 7
+    assert entries[0].data == '{"documents":[],"kind":"auth","text":"blå fjord ✓"}'
+    assert verify_chain(entries).ok
+
+
+def test_audit_reads_see_the_transactions_own_entries(store: Store) -> None:
+    with store.tx() as tx:
+        tx.audit("password.wrong", "c1", T0, failures=1)
+        tx.audit("password.wrong", "c2", T0)
+        assert tx.count_audit("password.wrong") == 2
+        assert tx.count_audit("password.wrong", "c1") == 1
+        assert tx.count_audit("password.correct") == 0
+        tx.audit("password.wrong", "c1", T0, failures=2)  # after a read, appends go on
+        assert [e.seq for e in tx.audit_entries()] == [1, 2, 3]
+    with store.tx() as tx:
+        assert tx.count_audit("password.wrong", "c1") == 2
+        assert verify_chain(tx.audit_entries()).ok
+
+
+def test_a_rolled_back_audit_entry_leaves_no_gap(store: Store) -> None:
+    with store.tx() as tx:
+        tx.audit("one", "s", T0)
+    with pytest.raises(RuntimeError), store.tx() as tx:
+        tx.audit("lost", "s", T0)
+        raise RuntimeError
+    with store.tx() as tx:
+        tx.audit("two", "s", T0)
+    with store.tx() as tx:
+        entries = tx.audit_entries()
+    assert [(e.seq, e.event) for e in entries] == [(1, "one"), (2, "two")]
+    assert verify_chain(entries).ok
+
+
+def test_audit_checkpoints(store: Store) -> None:
+    with store.tx() as tx:
+        assert tx.audit_head() is None
+        assert tx.last_audit_checkpoint_seq() == 0
+        tx.audit("one", "s", T0)
+        tx.audit("two", "s", T0)
+        head = tx.audit_head()  # sees this transaction's own entries
+    assert head is not None and head[0] == 2
+    first = AuditCheckpoint(seq=1, hash="a" * 64, at=1_790_000_000, reason="periodic", signature="3045" + "00" * 8)
+    second = AuditCheckpoint(seq=2, hash=head[1], at=1_790_000_001, reason="shutdown", signature="3046")
+    with store.tx() as tx:
+        tx.insert_audit_checkpoint(second)
+        tx.insert_audit_checkpoint(first)
+        tx.insert_audit_checkpoint(AuditCheckpoint(2, "b" * 64, 0, "again", "00"))  # one per seq: kept as it was
+    with store.tx() as tx:
+        assert tx.audit_checkpoints() == [first, second]
+        assert tx.audit_checkpoint(2) == second
+        assert tx.audit_checkpoint(3) is None
+        assert tx.last_audit_checkpoint_seq() == 2
+        assert tx.audit_head() == (2, head[1])
+
+
+def test_on_audit_is_called_after_commit_with_the_newest_seq(store: Store) -> None:
+    seen: list[tuple[int, int]] = []
+
+    def on_audit(seq: int) -> None:
+        with store.tx() as tx:  # after COMMIT: a new transaction sees the entries
+            seen.append((seq, len(tx.audit_entries())))
+
+    store.on_audit = on_audit
+    with store.tx() as tx:
+        tx.audit("one", "s", T0)
+        tx.audit("two", "s", T0)
+    with store.tx() as tx:
+        tx.insert_outbox(T0, "sms", "+47", "s", "b")  # no audit entry: no call
+    with pytest.raises(RuntimeError), store.tx() as tx:
+        tx.audit("lost", "s", T0)
+        raise RuntimeError
+    with store.tx() as tx:
+        tx.audit("three", "s", T0)
+    assert seen == [(2, 2), (3, 3)]
+
+
+def test_every_tx_method_is_covered_here() -> None:
+    """A new Tx method needs a test in this file, so that it is run on both engines."""
+    source = Path(__file__).read_text(encoding="utf-8")
+    methods = [m for m in vars(Tx) if not m.startswith("_") and callable(getattr(Tx, m))]
+    missing = [m for m in methods if f".{m}(" not in source]
+    assert not missing, f"Tx methods without a test in tests/store/test_tx.py (run on both engines): {missing}"
