@@ -6,7 +6,7 @@ import base64
 import json
 import secrets
 import time
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 from cryptography.hazmat.primitives import hashes
@@ -88,6 +88,62 @@ class PhoneClient:
     def decide(self, request: AppRequest, decision: str, biometric: bool = False) -> dict[str, Any]:
         signature = sign_bytes(self.key, approval_message(request.challenge, decision))
         response = self.request(
+            "POST",
+            f"/v1/app/requests/{request.order_ref}",
+            {"decision": decision, "signature": signature, "biometric": biometric},
+        )
+        raise_for_error(response)
+        return dict(response.json())
+
+    def aio(self) -> AsyncPhoneClient:
+        """The same device on an event loop: long-polls that a cancelled worker stops at once."""
+        return AsyncPhoneClient(self)
+
+
+class AsyncRemote(Protocol):
+    """What the phone screen needs from the signer: `PhoneClient.aio()` gives one, tests may fake it."""
+
+    async def requests(self, wait: float = 0) -> AppRequests: ...
+
+    async def decide(self, request: AppRequest, decision: str, biometric: bool = False) -> dict[str, Any]: ...
+
+    async def aclose(self) -> None: ...
+
+
+class AsyncPhoneClient:
+    """`PhoneClient`'s protocol over `httpx.AsyncClient`, signed with the same device key.
+
+    Made by `PhoneClient.aio()`; close it with `aclose()` on the loop that used it.
+    """
+
+    def __init__(self, client: PhoneClient, http: httpx.AsyncClient | None = None) -> None:
+        self.client = client
+        self.http = http or httpx.AsyncClient(timeout=httpx.Timeout(10.0, read=90.0))
+
+    async def aclose(self) -> None:
+        await self.http.aclose()
+
+    async def request(
+        self, method: str, path: str, payload: Any = None, timeout: float | None = None
+    ) -> httpx.Response:
+        body = b"" if payload is None else json.dumps(payload).encode()
+        headers = self.client.signed_headers(method, path, body)
+        if payload is not None:
+            headers["Content-Type"] = "application/json"
+        kwargs: dict[str, Any] = {}
+        if timeout is not None:
+            kwargs["timeout"] = timeout
+        return await self.http.request(method, self.client.server + path, content=body, headers=headers, **kwargs)
+
+    async def requests(self, wait: float = 0) -> AppRequests:
+        path = "/v1/app/requests" + (f"?wait={wait:g}" if wait else "")
+        response = await self.request("GET", path, timeout=wait + 15)
+        raise_for_error(response)
+        return AppRequests.model_validate(response.json())
+
+    async def decide(self, request: AppRequest, decision: str, biometric: bool = False) -> dict[str, Any]:
+        signature = sign_bytes(self.client.key, approval_message(request.challenge, decision))
+        response = await self.request(
             "POST",
             f"/v1/app/requests/{request.order_ref}",
             {"decision": decision, "signature": signature, "biometric": biometric},

@@ -12,7 +12,8 @@ import json
 import os
 import secrets
 import time
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +57,7 @@ class Profile:
     activated_at: float | None = None
     biometric: bool = False
     history: list[dict[str, Any]] = field(default_factory=list)
+    deactivated_at: float | None = None
 
     @property
     def activated(self) -> bool:
@@ -124,7 +126,7 @@ class Keystore:
     def save(self, profile: Profile) -> None:
         path = self.path(profile.name)
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")  # two processes may save at once
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as f:
             json.dump(asdict(profile), f, indent=2)
@@ -138,4 +140,16 @@ class Keystore:
             raise KeystoreError(f"no phone profile '{name}' (activate it first)") from None
         except ValueError:
             raise KeystoreError(f"the phone profile '{name}' is damaged") from None
-        return Profile(**data)
+        known = {f.name for f in fields(Profile)}
+        return Profile(**{k: v for k, v in data.items() if k in known})
+
+    def update(self, name: str, change: Callable[[Profile], None]) -> Profile:
+        """Reload the profile, apply `change`, save: another process (the screen, a script) may have written it."""
+        profile = self.load(name)
+        change(profile)
+        self.save(profile)
+        return profile
+
+    def remember(self, name: str, entry: dict[str, Any]) -> Profile:
+        """Add one decision (or other event) to the profile's history, newest first."""
+        return self.update(name, lambda p: p.remember(entry))

@@ -1,0 +1,39 @@
+"""The simulated fingerprint reader: "biometric" when scanned, "pin" to type the PIN instead, None to cancel."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, Label
+
+
+class BiometricDialog(ModalScreen[str | None]):
+    CSS_PATH = "biometric.tcss"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "cancel", "Avbryt", id="phone.biometric.cancel"),
+        Binding("f", "scan", "Skann fingeren", id="phone.biometric.scan"),
+        Binding("p", "pin", "Bruk PIN-kode", id="phone.biometric.pin"),
+    ]
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="dialog"):
+            yield Label("Legg fingeren på sensoren", id="prompt")
+            yield Button("Skann fingeren", variant="primary", id="scan")
+            yield Button("Bruk PIN-kode", id="pin")
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        self.dismiss("biometric" if event.button.id == "scan" else "pin")
+
+    def action_scan(self) -> None:
+        self.dismiss("biometric")
+
+    def action_pin(self) -> None:
+        self.dismiss("pin")
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)

@@ -1,0 +1,37 @@
+"""Driving the phone screen in tests: wait for a condition while the app runs, open a real client."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from textual.pilot import Pilot
+
+from phone.client import PhoneClient
+from phone.keystore import Keystore, KeystoreError
+from phone.pytest_plugin import TillitPhone
+
+
+async def wait_until(pilot: Pilot[None], condition: Callable[[], bool], timeout: float = 10, what: str = "") -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what or condition}")
+        await pilot.pause(0.05)
+
+
+def open_phone(phone: TillitPhone) -> tuple[PhoneClient, Callable[[str], bool]]:
+    """A real client for a kit phone's profile, and the PIN check the app uses (unlocking the keystore)."""
+    keystore = Keystore(Path(phone.home.env["TILLIT_HOME"]) / "phone")
+    profile = keystore.load(phone.profile)
+    assert profile.device_id is not None
+
+    def check_pin(pin: str) -> bool:
+        try:
+            profile.unlock(pin)
+        except KeystoreError:
+            return False
+        return True
+
+    return PhoneClient(profile.server, profile.device_id, profile.unlock(phone.pin)), check_pin

@@ -1,0 +1,318 @@
+"""`tillit-phone` without a signer: usage errors, prompts, exit codes, and the scripted mode's decisions."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from click.testing import CliRunner
+
+from phone.activation import ActivationError, Activator
+from phone.cli import main
+from phone.client import PhoneError
+from phone.keystore import Keystore, KeystoreError
+from phone.prompts import Prompter, PromptError, app_pin
+from phone.pytest_plugin import free_port, synthetic_number
+from phone.scripted import Exit, act
+from signer.wire import AppRequest, AppRequests, parse_personal_number
+from tests.phone.fakes import request
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("TILLIT_HOME", str(tmp_path))
+    monkeypatch.delenv("TILLIT_PHONE_PIN", raising=False)
+    return tmp_path
+
+
+def tillit_phone(*args: str, stdin: str = "", **env: str) -> Any:
+    return CliRunner().invoke(main, list(args), input=stdin, env=env or None)
+
+
+def test_approve_and_decline_document_their_exit_codes() -> None:
+    for command in ("approve", "decline"):
+        result = tillit_phone(command, "--help")
+        assert result.exit_code == 0
+        for line in ("0  done", "2  usage error", "3  nothing pending", "4  the request expired", "5  this phone"):
+            assert line in result.output
+
+
+def test_activate_refuses_bad_input_before_sending_anything(home: Path) -> None:
+    base = ["activate", "--server", "http://127.0.0.1:9", "--method", "sms-email"]
+    bad_number = tillit_phone(*base, "--personal-number", "12345678901", stdin="2580\n")
+    assert bad_number.exit_code == 2
+    assert "check digits" in bad_number.output
+    bad_url = tillit_phone(
+        "activate", "--server", "127.0.0.1:8700", "--method", "sms-email", "--personal-number", synthetic_number()
+    )
+    assert bad_url.exit_code == 2 and "http://" in bad_url.output
+    short_pin = tillit_phone(*base, "--personal-number", synthetic_number(), stdin="12\n")
+    assert short_pin.exit_code == 2 and "at least 4 digits" in short_pin.output
+    no_method = tillit_phone("activate", "--server", "http://x", "--personal-number", synthetic_number())
+    assert no_method.exit_code == 2
+    assert not (home / "phone" / "default.json").exists() or not Keystore().load("default").activated
+
+
+def test_approve_needs_an_activated_profile(home: Path) -> None:
+    missing = tillit_phone("--profile", "nobody", "approve", TILLIT_PHONE_PIN="2580")
+    assert missing.exit_code == 2 and "no phone profile 'nobody'" in missing.output
+    Keystore().create("fresh", "2580", "http://127.0.0.1:9")
+    fresh = tillit_phone("--profile", "fresh", "decline", TILLIT_PHONE_PIN="2580")
+    assert fresh.exit_code == 2 and "not activated" in fresh.output
+    bad_name = tillit_phone("--profile", "../x", "status")
+    assert bad_name.exit_code == 2
+
+
+def test_a_wrong_pin_on_stdin_is_exit_2(home: Path) -> None:
+    profile, _ = Keystore().create("kari", "2580", "http://127.0.0.1:9")
+    profile.device_id = "device"
+    Keystore().save(profile)
+    result = tillit_phone("--profile", "kari", "approve", "--pin-stdin", stdin="1111\n", TILLIT_PHONE_PIN="2580")
+    assert result.exit_code == 2 and "wrong app PIN" in result.output
+    assert "1111" not in result.output
+
+
+def test_status_of_a_profile_that_is_not_activated(home: Path) -> None:
+    Keystore().create("kari", "2580", "http://127.0.0.1:8700")
+    text = tillit_phone("--profile", "kari", "status")
+    assert text.exit_code == 0 and "Profile kari: not activated" in text.output
+    data = json.loads(tillit_phone("--profile", "kari", "status", "--json").output)
+    assert data["exists"] and not data["activated"] and data["server"] == "http://127.0.0.1:8700"
+
+
+def test_activation_gives_up_when_the_signer_cannot_be_reached(home: Path) -> None:
+    port = free_port()  # nothing listens there
+    with httpx.Client() as http:
+        activator = Activator(
+            keystore=Keystore(),
+            profile_name="kari",
+            server=f"http://127.0.0.1:{port}",
+            personal_number=synthetic_number(),
+            method="sms-email",
+            device_name="phone",
+            prompter=Prompter(io.StringIO(""), io.StringIO(), tty=False),
+            http=http,
+            connect_wait=0.3,
+        )
+        with pytest.raises(ActivationError, match="cannot reach the signer"):
+            activator.run("2580")
+    assert not Keystore().load("kari").activated
+
+
+# -- prompts and the keystore ---------------------------------------------------------------------
+
+
+def test_prompts_read_one_line_each_and_never_echo() -> None:
+    err = io.StringIO()
+    prompter = Prompter(io.StringIO("123456\nFjord-Hest-2024\n"), err, tty=False)
+    assert prompter.secret("SMS code") == "123456"
+    assert prompter.secret("BankID password") == "Fjord-Hest-2024"
+    with pytest.raises(PromptError, match="no answer for 'E-mail code'"):
+        prompter.secret("E-mail code")
+    assert err.getvalue() == "SMS code: \nBankID password: \nE-mail code: \n"
+
+
+def test_the_app_pin_comes_from_the_environment_unless_pin_stdin(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TILLIT_PHONE_PIN", "2580")
+    prompter = Prompter(io.StringIO("1357\n"), io.StringIO(), tty=False)
+    assert app_pin(prompter, from_stdin=False) == "2580"
+    assert app_pin(prompter, from_stdin=True) == "1357"
+    monkeypatch.delenv("TILLIT_PHONE_PIN")
+    with pytest.raises(PromptError):
+        app_pin(prompter, from_stdin=False)
+
+
+def test_the_keystore_keeps_unknown_fields_out_and_history_newest_first(tmp_path: Path) -> None:
+    keystore = Keystore(tmp_path)
+    _, key = keystore.create("kari", "2580", "http://x/")
+    data = json.loads((tmp_path / "kari.json").read_text())
+    (tmp_path / "kari.json").write_text(json.dumps({**data, "fromANewerVersion": 1}))
+    assert keystore.load("kari").server == "http://x"
+    keystore.remember("kari", {"orderRef": "a"})
+    keystore.remember("kari", {"orderRef": "b"})
+    assert [h["orderRef"] for h in keystore.load("kari").history] == ["b", "a"]
+    with pytest.raises(KeystoreError, match="wrong app PIN"):
+        keystore.load("kari").unlock("0000")
+    assert keystore.load("kari").unlock("2580").private_numbers() == key.private_numbers()
+    assert "2580" not in (tmp_path / "kari.json").read_text()
+
+
+def test_synthetic_numbers_are_valid_and_new() -> None:
+    numbers = {synthetic_number() for _ in range(200)}
+    assert len(numbers) == 200
+    for number in numbers:
+        assert parse_personal_number(number, allow_test_numbers=True).value == number
+
+
+# -- the scripted decision ------------------------------------------------------------------------
+
+
+class ScriptedClient:
+    """A synchronous stand-in for PhoneClient: fixed answers to the long-poll, a fixed answer to decide."""
+
+    def __init__(self, answers: list[AppRequests], decide_error: PhoneError | None = None) -> None:
+        self.answers = answers
+        self.decide_error = decide_error
+        self.decided: list[tuple[str, str]] = []
+        self.waits: list[float] = []
+
+    def requests(self, wait: float = 0) -> AppRequests:
+        self.waits.append(wait)
+        return self.answers.pop(0) if len(self.answers) > 1 else self.answers[0]
+
+    def decide(self, request: AppRequest, decision: str, biometric: bool = False) -> dict[str, Any]:
+        if self.decide_error:
+            raise self.decide_error
+        self.decided.append((request.order_ref, decision))
+        return {"orderRef": request.order_ref, "decision": decision}
+
+
+def active(*requests: AppRequest) -> AppRequests:
+    return AppRequests(requests=list(requests), device_status="active")
+
+
+@pytest.mark.parametrize(
+    ("error", "expected"),
+    [
+        (None, Exit.DONE),
+        (PhoneError(410, "expired", "the request has expired"), Exit.EXPIRED),
+        (PhoneError(403, "deviceDeactivated", "deactivated"), Exit.DEACTIVATED),
+        (PhoneError(409, "alreadyAnswered", "answered"), Exit.ERROR),
+    ],
+)
+def test_the_decision_outcome_maps_to_an_exit_code(error: PhoneError | None, expected: Exit) -> None:
+    client = ScriptedClient([active(request())], decide_error=error)
+    result = act(client, "approve")  # type: ignore[arg-type]
+    assert result.exit == expected
+    assert result.as_json()["outcome"] == {0: "done", 1: "error", 4: "expired", 5: "deactivated"}[expected]
+
+
+def test_a_reference_that_does_not_match_is_waited_for_without_spinning() -> None:
+    now = [0.0]
+    slept: list[float] = []
+    client = ScriptedClient([active(request(reference="BLÅ FJORD"))])
+
+    def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        now[0] += seconds
+
+    result = act(client, "decline", wait=1, reference="grøn  øy", clock=lambda: now[0], sleep=sleep)  # type: ignore[arg-type]
+    assert result.exit == Exit.NOTHING_PENDING
+    assert client.decided == [] and slept and all(0 < s <= 0.2 for s in slept)
+    matched = act(client, "decline", reference="blå fjord")  # type: ignore[arg-type]
+    assert matched.exit == Exit.DONE and client.decided == [(request().order_ref, "decline")]
+
+
+def test_a_deactivated_device_is_exit_5_without_a_request() -> None:
+    client = ScriptedClient([AppRequests(requests=[], device_status="deactivated")])
+    result = act(client, "approve", wait=5)  # type: ignore[arg-type]
+    assert result.exit == Exit.DEACTIVATED and result.request is None
+
+
+def test_the_readme_example_is_the_example_test() -> None:
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    section = readme.split("### Testers' kit", 1)[1]
+    example = section.split("```python\n", 1)[1].split("```", 1)[0]
+    test_file = (Path(__file__).parent / "test_plugin_example.py").read_text()
+    assert test_file.split('"""\n', 2)[-1].lstrip("\n") == example
+
+
+def old_device_activator(home: Path, handler: Any, stdin: str, err: io.StringIO) -> Activator:
+    return Activator(
+        keystore=Keystore(),
+        profile_name="ny",
+        server="http://signer.test",
+        personal_number=synthetic_number(),
+        method="old-device",
+        device_name="Ny telefon",
+        prompter=Prompter(io.StringIO(stdin), err, tty=False),
+        http=httpx.Client(transport=httpx.MockTransport(handler)),
+        sleep=lambda seconds: None,
+    )
+
+
+def error(status: int, code: str, reason: str) -> httpx.Response:
+    return httpx.Response(status, json={"error": code, "reason": reason})
+
+
+DONE = {"deviceId": "d1", "customer": {"name": "Kari Nordmann"}, "activatedAt": 1.0}
+STARTED = {"activationId": "a1", "method": "old-device", "expiresAt": 2, "reference": "BLÅ FJORD"}
+
+
+def test_old_device_with_a_signer_that_needs_the_password_on_every_call(home: Path) -> None:
+    """Today's signer: the password goes with every poll, so it is asked before the wait."""
+    bodies: list[dict[str, Any]] = []
+
+    def handler(req: httpx.Request) -> httpx.Response:
+        if req.url.path == "/v1/app/activations":
+            return httpx.Response(201, json=STARTED)
+        body = json.loads(req.content)
+        bodies.append(body)
+        if "password" not in body:
+            return error(400, "invalidParameters", "password: Field required")
+        if len(bodies) < 4:
+            return error(409, "notApproved", "waiting for approval on your old phone")
+        return httpx.Response(200, json=DONE)
+
+    err = io.StringIO()
+    activator = old_device_activator(home, handler, "Fjord-Hest-2024\n", err)
+    with activator.http:
+        profile = activator.run("2580")
+    assert profile.device_id == "d1" and profile.customer_name == "Kari Nordmann"
+    assert "Reference: BLÅ FJORD" in err.getvalue()
+    assert [b.get("password") for b in bodies] == [None, "Fjord-Hest-2024", "Fjord-Hest-2024", "Fjord-Hest-2024"]
+
+
+def test_old_device_with_a_signer_that_waits_without_the_password(home: Path) -> None:
+    """The signer change asked for: no password while waiting, 202 once approved, then the password."""
+    bodies: list[dict[str, Any]] = []
+
+    def handler(req: httpx.Request) -> httpx.Response:
+        if req.url.path == "/v1/app/activations":
+            return httpx.Response(201, json=STARTED)
+        body = json.loads(req.content)
+        bodies.append(body)
+        if "password" in body:
+            if body["password"] != "Fjord-Hest-2024":
+                return error(400, "wrongPassword", "wrong password; 4 attempts left")
+            return httpx.Response(200, json=DONE)
+        if len(bodies) < 3:
+            return error(409, "notApproved", "waiting for approval on your old phone")
+        return httpx.Response(202, json={"activationId": "a1", "status": "approved"})
+
+    err = io.StringIO()
+    activator = old_device_activator(home, handler, "feil\nFjord-Hest-2024\n", err)
+    with activator.http:
+        profile = activator.run("2580")
+    assert profile.device_id == "d1"
+    assert [b.get("password") for b in bodies] == [None, None, None, "feil", "Fjord-Hest-2024"]
+    text = err.getvalue()
+    assert text.index("Reference: BLÅ FJORD") < text.index("BankID password: ")
+    assert "wrong password; 4 attempts left" in text
+
+
+def test_an_activated_profile_is_not_replaced_by_accident(home: Path) -> None:
+    profile, _ = Keystore().create("kari", "2580", "http://127.0.0.1:9")
+    profile.device_id = "device"
+    Keystore().save(profile)
+    result = tillit_phone(
+        "--profile", "kari", "activate", "--server", "http://127.0.0.1:9", "--method", "sms-email",
+        "--personal-number", synthetic_number(), TILLIT_PHONE_PIN="2580",
+    )  # fmt: skip
+    assert result.exit_code == 2 and "already activated" in result.output
+    assert Keystore().load("kari").device_id == "device"
+
+
+def test_the_plugin_imports_nothing_of_the_signer_or_the_hsm() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, phone.pytest_plugin; print(sorted(m for m in sys.modules if m.split('.')[0] in ('signer', 'hsm')))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
