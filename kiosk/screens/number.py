@@ -1,0 +1,111 @@
+"""The national identity number, checked as it is typed; Enter logs in with the BankID app."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.widgets import Input, Static
+
+from kiosk.client import SignerError
+from kiosk.numbers import LENGTH, check
+from kiosk.screens.base import KioskScreen
+from kiosk.screens.flow import start_login
+
+
+class NumberScreen(KioskScreen):
+    CSS_PATH = "number.tcss"
+    AUTO_FOCUS = "#number"
+    TYPE_INTO = "#number"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("enter", "submit", "Log in", priority=True, id="number.submit"),
+        Binding("f4", "method", "Other method", id="number.method"),
+        Binding("escape", "back", "Back", id="number.back"),
+    ]
+
+    def __init__(self, typed: str = "") -> None:
+        super().__init__()
+        self.typed = typed
+        self.busy = False
+
+    def compose_body(self) -> ComposeResult:
+        yield Static(self.t("number.title"), classes="title")
+        yield Static(self.t("number.label"), id="label", classes="lead")
+        yield Input(
+            self.typed,
+            placeholder=self.t("number.placeholder"),
+            restrict=r"[0-9]*",
+            max_length=LENGTH,
+            id="number",
+        )
+        yield Static("", id="status")
+        yield Static(self.t("number.enter"), id="help", classes="muted")
+
+    def type_digits(self, digits: str) -> None:
+        """Digits that reached the screen rather than the field (typed while the screen was opening)."""
+        if not self.is_mounted:
+            self.typed = (self.typed + digits)[:LENGTH]
+            return
+        field = self.query_one("#number", Input)
+        field.value = (field.value + digits)[:LENGTH]
+        field.cursor_position = len(field.value)
+        field.focus()
+
+    def on_mount(self) -> None:
+        self.show_status(self.typed)
+        field = self.query_one("#number", Input)
+        field.cursor_position = len(self.typed)
+
+    @property
+    def number(self) -> str:
+        return self.query_one("#number", Input).value
+
+    def show_status(self, text: str, submitting: bool = False) -> bool:
+        verdict = check(text, self.kiosk.settings.allow_test_numbers)
+        status = self.query_one("#status", Static)
+        if verdict.reason:
+            status.update(self.t(verdict.reason, **verdict.params))
+            status.set_class(True, "error")
+        elif verdict.complete:
+            status.update(self.t("number.valid"))
+            status.set_class(False, "error")
+        elif submitting:
+            status.update(self.t("number.incomplete"))
+            status.set_class(True, "error")
+        else:
+            status.update(self.t("number.progress", count=len(text)) if text else "")
+            status.set_class(False, "error")
+        return verdict.complete
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        self.show_status(event.value)
+
+    def action_submit(self) -> None:
+        self.after_typing(self.submit)
+
+    def submit(self) -> None:
+        if self.busy or not self.show_status(self.number, submitting=True):
+            return
+        self.busy = True
+        self.query_one("#status", Static).update(self.t("common.working"))
+        start_login(self, self.number, "app", self.failed)
+
+    def failed(self, error: SignerError) -> bool:
+        self.busy = False
+        self.show_status(self.number)
+        return False
+
+    def action_method(self) -> None:
+        self.after_typing(self.choose_method)
+
+    def choose_method(self) -> None:
+        from kiosk.screens.method import MethodScreen
+
+        if self.show_status(self.number, submitting=True):
+            self.kiosk.go(MethodScreen(self.number))
+
+    def action_back(self) -> None:
+        from kiosk.screens.welcome import WelcomeScreen
+
+        self.kiosk.go(WelcomeScreen())  # the same customer: keep the language they chose

@@ -1,0 +1,120 @@
+"""The BankID password, after the phone (or the code device) approved. Attempts left after a failure;
+five wrong in a row lock the password, and the failure screen explains the lock."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.widgets import Input, Static
+
+from kiosk.client import SignerError
+from kiosk.screens.base import KioskScreen
+from kiosk.screens.flow import cancel_order, route
+from kiosk.screens.waiting import time_left
+from kiosk.state import Customer, Order, Session
+from signer.wire import CollectResponse
+
+
+class PasswordScreen(KioskScreen):
+    CSS_PATH = "password.tcss"
+    AUTO_FOCUS = "#password"
+    TYPE_INTO = "#password"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("enter", "submit", "Log in", priority=True, id="password.submit"),
+        Binding("escape", "cancel", "Cancel", id="password.cancel"),
+    ]
+
+    def __init__(self, attempts_left: int | None = None) -> None:
+        super().__init__()
+        self.attempts_left = attempts_left
+        self.busy = False
+
+    @property
+    def order(self) -> Order:
+        assert self.kiosk.order is not None
+        return self.kiosk.order
+
+    def compose_body(self) -> ComposeResult:
+        order = self.order
+        yield Static(self.t("password.title"), classes="title")
+        yield Static(self.t("password.lead"), classes="lead")
+        yield Static(f"{self.t('common.reference')}: [b]{order.reference}[/b]", id="reference", classes="muted")
+        yield Static(self.t("password.label"), id="label")
+        yield Input(password=True, max_length=256, id="password")
+        yield Static("", id="status")
+        yield Static(self.t("password.lock_warning"), id="warning", classes="muted")
+
+    def on_mount(self) -> None:
+        if self.attempts_left is not None:
+            self.wrong(self.attempts_left)
+        self.tick()
+        self.set_interval(1.0, self.tick)
+
+    def tick(self) -> None:
+        if self.kiosk.order is None:
+            return
+        remaining = self.order.expires_at - self.kiosk.clock()
+        left = self.t("common.expires_in", time=time_left(remaining)) if remaining > 0 else self.t("common.expired")
+        reference = f"{self.t('common.reference')}: [b]{self.order.reference}[/b] · {left}"
+        self.query_one("#reference", Static).update(reference)
+
+    def say(self, text: str, error: bool = True) -> None:
+        status = self.query_one("#status", Static)
+        status.update(text)
+        status.set_class(error, "error")
+
+    def wrong(self, attempts_left: int | None) -> None:
+        field = self.query_one("#password", Input)
+        field.value = ""
+        field.focus()
+        if attempts_left == 1:
+            self.say(self.t("password.wrong_last"))
+        elif attempts_left is not None:
+            self.say(self.t("password.wrong", attempts=attempts_left))
+        else:
+            self.say(self.t("hint.wrongPassword"))
+
+    def action_submit(self) -> None:
+        self.after_typing(self.submit)
+
+    def submit(self) -> None:
+        if self.busy or self.kiosk.order is None:
+            return
+        password = self.query_one("#password", Input).value
+        if not password:
+            self.say(self.t("password.empty"))
+            return
+        order = self.order
+        if order.kind == "sign":
+            from kiosk.screens.signing import SigningScreen
+
+            self.kiosk.go(SigningScreen(password))
+            return
+        self.busy = True
+        self.say(self.t("password.checking"), error=False)
+        self.call_signer(lambda: self.kiosk.client.password(order.order_ref, password), self.answered, self.failed)
+
+    def answered(self, response: CollectResponse) -> None:
+        self.busy = False
+        order = self.order
+        if response.status == "complete" and response.completion_data is not None:
+            from kiosk.screens.agreements import AgreementsScreen
+
+            data = response.completion_data
+            self.kiosk.session = Session(Customer.from_completion(data.customer), data.token, order.order_ref)
+            self.kiosk.order = None
+            self.kiosk.go(AgreementsScreen())
+        elif response.status == "pending" and response.hint_code == "wrongPassword":
+            self.wrong(response.attempts_left)
+        else:
+            route(self, order, response)
+
+    def failed(self, error: SignerError) -> bool:
+        self.busy = False
+        self.say("")
+        return False
+
+    def action_cancel(self) -> None:
+        cancel_order(self)

@@ -1,0 +1,130 @@
+"""Fixtures for the kiosk's tests: the app against the real daemon, or against a fake for snapshots."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from textual.pilot import Pilot
+
+from kiosk.app import KioskApp
+from kiosk.client import SignerClient
+from kiosk.settings import KioskSettings
+from phone.client import PhoneClient
+from signer.wire import AppRequest
+from tests.daemon import Daemon, make_daemon
+from tests.factories import fresh_adult
+
+SIZE = (80, 24)
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    """Async tests (marked `anyio`) run on asyncio, as Textual does."""
+    return "asyncio"
+
+
+def kiosk_settings(**overrides: Any) -> KioskSettings:
+    """Settings for a test kiosk: English, test numbers allowed, quick polling; nothing from the environment."""
+    values: dict[str, Any] = {
+        "language": "en",
+        "allow_test_numbers": True,
+        "poll_seconds": 0.1,
+        "idle_seconds": 60,
+        "admin_pin": "9999",
+    }
+    values.update(overrides)
+    return KioskSettings(**values)
+
+
+@pytest.fixture(scope="session")
+def daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Daemon]:
+    """One running signer for all the kiosk's tests (each test enrols customers of its own)."""
+    d = make_daemon(tmp_path_factory.mktemp("kiosk-daemon") / "home")
+    d.start()
+    yield d
+    d.stop()
+
+
+@pytest.fixture
+def make_app(daemon: Daemon, tmp_path: Path) -> Iterator[Callable[..., KioskApp]]:
+    """A factory of kiosk apps on the module's daemon, each writing signed files to its own folder."""
+    clients: list[SignerClient] = []
+
+    def make(**overrides: Any) -> KioskApp:
+        client = SignerClient(daemon.url, daemon.kiosk_token)
+        clients.append(client)
+        overrides.setdefault("output_dir", tmp_path / "signed")
+        return KioskApp(kiosk_settings(**overrides), client)
+
+    yield make
+    for client in clients:
+        client.close()
+
+
+@pytest.fixture
+def customer(daemon: Daemon) -> Iterator[tuple[str, PhoneClient]]:
+    """A fresh enrolled adult with an active phone (password tests.daemon.PASSWORD)."""
+    number = fresh_adult()
+    daemon.enrol(number, "Kari Nordmann")
+    phone = daemon.add_device(number)
+    yield number, phone
+    phone.close()
+
+
+async def until(pilot: Pilot[Any], condition: Callable[[], bool], timeout: float = 15.0, what: str = "") -> None:
+    """Let the app run until `condition()` holds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            app = pilot.app
+            raise AssertionError(f"timed out waiting for {what or condition}: screen {app.screen!r}")
+        await pilot.pause(0.05)
+
+
+async def on_screen(pilot: Pilot[Any], name: str, timeout: float = 15.0) -> None:
+    def shown() -> bool:
+        screen = pilot.app.screen
+        return type(screen).__name__ == name and screen.is_mounted
+
+    await until(pilot, shown, timeout, what=name)
+    await pilot.pause()
+
+
+async def focus_on(pilot: Pilot[Any], widget_id: str, timeout: float = 5.0) -> None:
+    """The focused widget becomes `widget_id` (the next thing to fill)."""
+
+    def focused() -> bool:
+        widget = pilot.app.focused
+        return widget is not None and widget.id == widget_id
+
+    await until(pilot, focused, timeout, what=f"focus on #{widget_id}")
+
+
+def text_of(pilot: Pilot[Any], selector: str) -> str:
+    from textual.widgets import Static
+
+    return str(pilot.app.screen.query_one(selector, Static).render())
+
+
+async def phone_answers(phone: PhoneClient, decision: str = "approve", wait: float = 10) -> AppRequest:
+    """The phone takes the next request and approves or declines it (off the app's event loop)."""
+
+    def answer() -> AppRequest:
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline:
+            found = phone.requests(wait=max(0.1, deadline - time.monotonic())).requests
+            if found:
+                phone.decide(found[0], decision)
+                return found[0]
+        raise AssertionError("the phone never saw a request")
+
+    return await asyncio.to_thread(answer)
+
+
+async def type_text(pilot: Pilot[Any], text: str) -> None:
+    await pilot.press(*text)

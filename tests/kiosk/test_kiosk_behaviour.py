@@ -1,0 +1,122 @@
+"""Kiosk behaviour on a fake signer (Pilot): no way out but the administrator's PIN, fast typing kept,
+failures in a dialog, an ended session sends the customer home."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from kiosk.app import KioskApp
+from kiosk.client import SignerClient, SignerError
+from kiosk.state import Customer, Session
+from tests.kiosk.conftest import SIZE, focus_on, kiosk_settings, on_screen, text_of, until
+from tests.kiosk.fakes import CUSTOMER, FakeClient, clock
+
+pytestmark = [pytest.mark.tui, pytest.mark.anyio]
+
+
+def kiosk(client: SignerClient | None = None, **settings: Any) -> KioskApp:
+    return KioskApp(kiosk_settings(**settings), client or FakeClient(), clock=clock)
+
+
+async def test_no_way_out_without_the_admin_pin() -> None:
+    app = kiosk(admin_pin="4321")
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("ctrl+q", "ctrl+c")
+        await pilot.pause(0.1)
+        assert app.is_running and type(app.screen).__name__ == "WelcomeScreen"
+        await pilot.press("f12")
+        await on_screen(pilot, "AdminDialog")
+        await pilot.press(*"1111", "enter")
+        await until(pilot, lambda: "Wrong PIN" in text_of(pilot, "#status"))
+        await pilot.press("escape")
+        await on_screen(pilot, "WelcomeScreen")
+        assert app.is_running
+        await pilot.press("f12")
+        await on_screen(pilot, "AdminDialog")
+        await pilot.press(*"4321", "enter")
+        await until(pilot, lambda: not app.is_running, what="the kiosk to close")
+
+
+async def test_without_an_admin_pin_nothing_closes_it() -> None:
+    app = kiosk(admin_pin=None)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("f12")
+        await on_screen(pilot, "AdminDialog")
+        assert "No administrator PIN is set" in text_of(pilot, "#status")
+        await pilot.press("enter")
+        await on_screen(pilot, "WelcomeScreen")
+        assert app.is_running
+
+
+async def test_fast_typing_reaches_the_field() -> None:
+    """Digits typed while the number screen opens, and Enter right after them, are all kept, in order."""
+    client = FakeClient()
+    app = kiosk(client)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press(*"13897248098", "enter")
+        await on_screen(pilot, "WaitingScreen")
+        assert client.calls[0] == ("auth", "13897248098")
+
+
+async def test_invalid_number_is_explained_and_not_sent() -> None:
+    client = FakeClient()
+    app = kiosk(client, allow_test_numbers=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("1", "3", "8")
+        await on_screen(pilot, "NumberScreen")
+        await pilot.press("9")
+        await until(pilot, lambda: "Test numbers are not accepted" in text_of(pilot, "#status"))
+        await pilot.press("enter")
+        await pilot.pause(0.2)
+        assert client.calls == [] and type(app.screen).__name__ == "NumberScreen"
+
+
+class Unreachable(FakeClient):
+    def auth(self, personal_number: str, method: str = "app", user_visible_data: str | None = None) -> Any:
+        raise SignerError(0, "unreachable", "connection refused")
+
+
+async def test_an_unreachable_signer_is_said_in_a_dialog() -> None:
+    app = kiosk(Unreachable())
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press(*"13897248098", "enter")
+        await on_screen(pilot, "MessageDialog")
+        assert "cannot reach the bank's BankID service" in text_of(pilot, "#dialog-text")
+        await pilot.press("enter")
+        await on_screen(pilot, "NumberScreen")
+        await focus_on(pilot, "number")  # the customer can try again at once
+
+
+class SessionGone(FakeClient):
+    def agreements(self, session_token: str) -> Any:
+        raise SignerError(401, "sessionExpired", "the customer session has ended")
+
+
+async def test_an_ended_session_goes_home() -> None:
+    from kiosk.screens.agreements import AgreementsScreen
+
+    client = SessionGone()
+    app = kiosk(client)
+    async with app.run_test(size=SIZE) as pilot:
+        app.session = Session(Customer.from_completion(CUSTOMER), "jwt.fake.token")
+        app.go(AgreementsScreen())
+        await on_screen(pilot, "WelcomeScreen")
+        assert app.session is None
+        assert "session has ended" in text_of(pilot, "#notice")
+        await until(pilot, lambda: ("end_session", "jwt.fake.token") in client.calls)
+
+
+async def test_idle_does_not_end_a_wait_for_the_phone() -> None:
+    """Waiting for the phone is not idleness: the order's own lifetime ends it."""
+    from kiosk.screens.waiting import WaitingScreen
+    from kiosk.state import Order
+
+    app = kiosk(idle_seconds=0.3)
+    async with app.run_test(size=SIZE) as pilot:
+        app.order = Order("auth", "app", "13897248098", "order-1", "BLÅ FJORD", clock() + 180)
+        app.go(WaitingScreen())
+        await on_screen(pilot, "WaitingScreen")
+        await pilot.pause(1.0)
+        assert type(app.screen).__name__ == "WaitingScreen"

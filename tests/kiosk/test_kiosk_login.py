@@ -1,0 +1,211 @@
+"""Login at the kiosk (Pilot, 80x24) against the real daemon: keys only, the phone answering from outside."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from kiosk.app import KioskApp
+from phone.client import PhoneClient
+from tests.daemon import PASSWORD, Daemon, make_daemon
+from tests.factories import fresh_adult
+from tests.kiosk.conftest import SIZE, focus_on, kiosk_settings, on_screen, phone_answers, text_of, until
+
+pytestmark = [pytest.mark.tui, pytest.mark.integration, pytest.mark.anyio]
+
+WRONG = "Fjord-Hest-2025"
+
+
+async def test_login_with_the_app(make_app, customer: tuple[str, PhoneClient], daemon: Daemon) -> None:
+    number, phone = customer
+    app: KioskApp = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press(*number)  # typed straight on the welcome screen
+        await on_screen(pilot, "NumberScreen")
+        await focus_on(pilot, "number")
+        await pilot.press("enter")
+        await on_screen(pilot, "WaitingScreen")
+        reference = app.order.reference if app.order else ""
+        request = await phone_answers(phone)
+        assert request.reference == reference  # the kiosk shows what the phone shows
+        assert reference in text_of(pilot, "#reference-text")
+        await on_screen(pilot, "PasswordScreen")
+        await focus_on(pilot, "password")
+        await pilot.press(*PASSWORD, "enter")
+        await on_screen(pilot, "AgreementsScreen")
+        assert app.session is not None
+        assert app.session.customer.personal_number == number
+        assert "Kari Nordmann" in text_of(pilot, "#titlebar")
+        token = app.session.token
+        await pilot.press("escape")  # log out
+        await on_screen(pilot, "WelcomeScreen")
+        assert app.session is None
+        await until(pilot, lambda: _session_gone(daemon, token), what="the session to end")
+
+
+def _session_gone(daemon: Daemon, token: str) -> bool:
+    response = httpx.get(daemon.url + "/v1/agreements", headers={"Authorization": f"Bearer {token}"})
+    return response.status_code == 401
+
+
+async def test_login_declined_on_the_phone(make_app, customer: tuple[str, PhoneClient]) -> None:
+    number, phone = customer
+    app: KioskApp = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press(*number, "enter")
+        await on_screen(pilot, "WaitingScreen")
+        await phone_answers(phone, "decline")
+        await on_screen(pilot, "FailedScreen")
+        assert "declined in the BankID app" in text_of(pilot, "#reason")
+        await pilot.press("enter")
+        await on_screen(pilot, "WelcomeScreen")
+        assert app.order is None and app.session is None
+
+
+async def test_wrong_password_then_right(make_app, customer: tuple[str, PhoneClient]) -> None:
+    number, phone = customer
+    app: KioskApp = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press(*number, "enter")
+        await on_screen(pilot, "WaitingScreen")
+        await phone_answers(phone)
+        await on_screen(pilot, "PasswordScreen")
+        await pilot.press(*WRONG, "enter")
+        await until(pilot, lambda: "4 attempts left" in text_of(pilot, "#status"), what="attempts left")
+        await focus_on(pilot, "password")
+        assert app.screen.query_one("#password").value == ""  # type: ignore[attr-defined]
+        await pilot.press(*PASSWORD, "enter")
+        await on_screen(pilot, "AgreementsScreen")
+        assert app.session is not None
+
+
+async def test_password_locked_after_five_wrong(make_app, customer: tuple[str, PhoneClient]) -> None:
+    number, phone = customer
+    app: KioskApp = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press(*number, "enter")
+        await on_screen(pilot, "WaitingScreen")
+        await phone_answers(phone)
+        await on_screen(pilot, "PasswordScreen")
+        for left in (4, 3, 2):
+            await pilot.press(*WRONG, "enter")
+            await until(pilot, lambda left=left: f"{left} attempts left" in text_of(pilot, "#status"))
+        await pilot.press(*WRONG, "enter")
+        await until(pilot, lambda: "1 attempt left before the password is locked" in text_of(pilot, "#status"))
+        await pilot.press(*WRONG, "enter")
+        await on_screen(pilot, "FailedScreen")
+        assert "password is locked" in text_of(pilot, "#reason")
+        await pilot.press("enter")
+        await on_screen(pilot, "WelcomeScreen")
+        # The lock holds: the next login fails at once, even with the right password at hand.
+        await pilot.press(*number, "enter")
+        await on_screen(pilot, "FailedScreen")
+        assert "password is locked" in text_of(pilot, "#reason")
+
+
+async def test_unknown_number_answers_like_no_app(make_app) -> None:
+    app: KioskApp = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press(*fresh_adult(), "enter")
+        await on_screen(pilot, "FailedScreen")
+        assert "no active BankID app" in text_of(pilot, "#reason")
+
+
+async def test_cancel_while_waiting(make_app, customer: tuple[str, PhoneClient]) -> None:
+    number, phone = customer
+    app: KioskApp = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press(*number, "enter")
+        await on_screen(pilot, "WaitingScreen")
+        order_ref = app.order.order_ref if app.order else ""
+        await pilot.press("escape")
+        await on_screen(pilot, "WelcomeScreen")
+        response = app.client.collect(order_ref)
+        assert (response.status, response.hint_code) == ("failed", "cancelled")
+    assert phone.requests().requests == []
+
+
+async def test_expiry(tmp_path, customer_factory=None) -> None:
+    """An order that nobody approves expires (TILLIT_ORDER_TTL_SECONDS=3): the countdown, then the reason."""
+    daemon = make_daemon(tmp_path / "home", TILLIT_ORDER_TTL_SECONDS="3")
+    daemon.start()
+    try:
+        number = fresh_adult()
+        daemon.enrol(number)
+        phone = daemon.add_device(number)
+        from kiosk.client import SignerClient
+
+        client = SignerClient(daemon.url, daemon.kiosk_token)
+        app = KioskApp(kiosk_settings(hint_after_seconds=1), client)
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.press(*number, "enter")
+            await on_screen(pilot, "WaitingScreen")
+            await until(pilot, lambda: "Time left: 0:0" in text_of(pilot, "#countdown"), what="the countdown")
+            await until(pilot, lambda: "No response?" in text_of(pilot, "#no-response"), what="the hint")
+            await on_screen(pilot, "FailedScreen", timeout=10)
+            assert "time ran out" in text_of(pilot, "#reason")
+        client.close()
+        phone.close()
+    finally:
+        daemon.stop()
+
+
+async def test_login_with_a_code_device(make_app, daemon: Daemon, tmp_path) -> None:
+    """No app: number, F4, the code device, the code, the password."""
+    from hsm.otp import CodeDeviceFile
+
+    number = fresh_adult()
+    daemon.enrol(number, "Ola Nordmann")
+    serial = f"KIOSK-{number}"
+    device_file = tmp_path / "device.json"
+    daemon.run("tillit-hsm", "codedevice", "issue", "--serial", serial, "--out", str(device_file))
+    daemon.run("tillit-signer", "customers", "assign-codedevice", number, "--serial", serial)
+    device = CodeDeviceFile.load(device_file)
+    app: KioskApp = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press(*number)
+        await on_screen(pilot, "NumberScreen")
+        await pilot.press("f4")
+        await on_screen(pilot, "MethodScreen")
+        await pilot.press("down", "enter")  # Code device
+        await on_screen(pilot, "CodeScreen")
+        await focus_on(pilot, "code")
+        await pilot.press(*("000000" if device.code() != "000000" else "111111"), "enter")
+        await until(pilot, lambda: "Wrong code" in text_of(pilot, "#status"), what="wrong code")
+        await pilot.press(*device.code(), "enter")
+        await on_screen(pilot, "PasswordScreen")
+        await focus_on(pilot, "password")
+        await pilot.press(*PASSWORD, "enter")
+        await on_screen(pilot, "AgreementsScreen")
+        assert app.session is not None and app.session.customer.name == "Ola Nordmann"
+
+
+async def test_block_my_bankid(make_app, customer: tuple[str, PhoneClient], daemon: Daemon) -> None:
+    """Logged in, F3, confirm: the BankID is blocked and the next login says so."""
+    number, phone = customer
+    app: KioskApp = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press(*number, "enter")
+        await on_screen(pilot, "WaitingScreen")
+        await phone_answers(phone)
+        await on_screen(pilot, "PasswordScreen")
+        await focus_on(pilot, "password")
+        await pilot.press(*PASSWORD, "enter")
+        await on_screen(pilot, "AgreementsScreen")
+        await pilot.press("f3")
+        await on_screen(pilot, "BlockScreen")
+        assert app.screen.query_one("#number").value == number  # type: ignore[attr-defined]
+        await pilot.press("enter")
+        await on_screen(pilot, "ConfirmDialog")
+        await pilot.press("escape")  # not yet
+        await on_screen(pilot, "BlockScreen")
+        await pilot.press("enter")
+        await on_screen(pilot, "ConfirmDialog")
+        await pilot.press("enter")
+        await until(pilot, lambda: "is blocked" in text_of(pilot, "#status"), what="blocked")
+        await pilot.press("enter")  # done: a blocked BankID's session is over
+        await on_screen(pilot, "WelcomeScreen")
+        assert app.session is None
+        await pilot.press(*number, "enter")
+        await on_screen(pilot, "FailedScreen")
+        assert "blocked" in text_of(pilot, "#reason")

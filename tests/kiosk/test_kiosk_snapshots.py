@@ -1,0 +1,243 @@
+"""Every kiosk screen and dialog at 80x24, against a fake signer with fixed data and a fixed clock.
+
+Update after a deliberate change: pytest tests/kiosk/test_kiosk_snapshots.py --snapshot-update
+(then look at snapshot_report.html or the SVGs before committing them).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from textual.pilot import Pilot
+from textual.widgets import Static
+
+from kiosk.app import DemoInfo, KioskApp
+from kiosk.client import BlockUnavailable
+from kiosk.screens.agreements import AgreementsScreen
+from kiosk.screens.block import BlockScreen
+from kiosk.screens.code import CodeScreen
+from kiosk.screens.failed import FailedScreen
+from kiosk.screens.method import MethodScreen
+from kiosk.screens.number import NumberScreen
+from kiosk.screens.password import PasswordScreen
+from kiosk.screens.receipt import ReceiptScreen
+from kiosk.screens.signing import SigningScreen
+from kiosk.screens.viewer import ViewerScreen
+from kiosk.screens.waiting import WaitingScreen
+from kiosk.state import Customer, DemoCustomer, Order, Receipt, Session, SignedFile
+from tests.kiosk.conftest import kiosk_settings, until
+from tests.kiosk.fakes import AGREEMENTS, CUSTOMER, NOW, NUMBER, FakeClient, clock
+
+pytestmark = pytest.mark.tui
+
+SIZE = (80, 24)
+Step = Callable[[Pilot[Any]], Awaitable[None]]
+
+
+@pytest.fixture(autouse=True)
+def utc(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The receipt shows local time; the snapshots are taken in UTC."""
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+
+
+def kiosk(language: str = "en", demo: DemoInfo | None = None, **settings: Any) -> KioskApp:
+    settings.setdefault("hint_after_seconds", 5)
+    return KioskApp(kiosk_settings(language=language, **settings), FakeClient(), demo=demo, clock=clock)
+
+
+def logged_in(app: KioskApp) -> None:
+    app.session = Session(Customer.from_completion(CUSTOMER), "jwt.fake.token")
+
+
+def order(app: KioskApp, kind: str = "auth", method: str = "app") -> None:
+    agreement = AGREEMENTS[0] if kind == "sign" else None
+    app.order = Order(kind, method, NUMBER, "order-1", "BLÅ FJORD", NOW + 151, agreement)  # type: ignore[arg-type]
+
+
+def show(make: Callable[[KioskApp], Any], then: Step | None = None) -> Step:
+    async def run_before(pilot: Pilot[Any]) -> None:
+        app = pilot.app
+        assert isinstance(app, KioskApp)
+        screen = make(app)
+        app.go(screen)
+        await until(pilot, lambda: app.screen is screen and screen.is_mounted)
+        await pilot.pause()
+        if then is not None:
+            await then(pilot)
+
+    return run_before
+
+
+def test_welcome_nynorsk(snap_compare: Any) -> None:
+    assert snap_compare(kiosk("nn"), terminal_size=SIZE)
+
+
+def test_welcome_english_after_f9(snap_compare: Any) -> None:
+    assert snap_compare(kiosk("nb"), press=["f9"], terminal_size=SIZE)
+
+
+def test_welcome_demo(snap_compare: Any) -> None:
+    demo = DemoInfo(
+        customers=[
+            DemoCustomer("Kari Nordmann", "13897248098", "Fjord-Hest-2024", "app on the phone →"),
+            DemoCustomer("Ola Nordmann", "02838512340", "Skog-Elg-2024", "code device, no app"),
+        ],
+        admin_pin="0000",
+        side_panels=lambda: [Static("(the phone)", classes="side")],
+    )
+    assert snap_compare(kiosk("en", demo=demo), terminal_size=SIZE)
+
+
+def test_number_as_typed(snap_compare: Any) -> None:
+    assert snap_compare(kiosk(), press=list("138972"), terminal_size=SIZE)
+
+
+def test_number_wrong_check_digits(snap_compare: Any) -> None:
+    assert snap_compare(kiosk(), press=list("13897248099"), terminal_size=SIZE)
+
+
+def test_method(snap_compare: Any) -> None:
+    assert snap_compare(kiosk(), run_before=show(lambda app: MethodScreen(NUMBER)), terminal_size=SIZE)
+
+
+def waiting(app: KioskApp) -> WaitingScreen:
+    order(app)
+    return WaitingScreen()
+
+
+def test_waiting_for_the_app(snap_compare: Any) -> None:
+    assert snap_compare(kiosk(), run_before=show(waiting), terminal_size=SIZE)
+
+
+def test_waiting_no_response_hint(snap_compare: Any) -> None:
+    assert snap_compare(kiosk(hint_after_seconds=0), run_before=show(waiting), terminal_size=SIZE)
+
+
+def test_code_device_wrong_code(snap_compare: Any) -> None:
+    def make(app: KioskApp) -> CodeScreen:
+        order(app, method="codedevice")
+        return CodeScreen()
+
+    async def wrong(pilot: Pilot[Any]) -> None:
+        await pilot.press(*"123456", "enter")
+        await until(pilot, lambda: "Wrong code" in str(pilot.app.screen.query_one("#status", Static).render()))
+
+    assert snap_compare(kiosk(), run_before=show(make, wrong), terminal_size=SIZE)
+
+
+def test_password_wrong(snap_compare: Any) -> None:
+    def make(app: KioskApp) -> PasswordScreen:
+        order(app)
+        return PasswordScreen(attempts_left=4)
+
+    assert snap_compare(kiosk(), run_before=show(make), terminal_size=SIZE)
+
+
+def test_agreements(snap_compare: Any) -> None:
+    def make(app: KioskApp) -> AgreementsScreen:
+        logged_in(app)
+        return AgreementsScreen()
+
+    async def loaded(pilot: Pilot[Any]) -> None:
+        await until(pilot, lambda: bool(pilot.app.screen.agreements))  # type: ignore[attr-defined]
+
+    assert snap_compare(kiosk(), run_before=show(make, loaded), terminal_size=SIZE)
+
+
+def viewer(app: KioskApp) -> ViewerScreen:
+    logged_in(app)
+    return ViewerScreen(AGREEMENTS[0])
+
+
+async def viewer_loaded(pilot: Pilot[Any]) -> None:
+    await until(pilot, lambda: pilot.app.screen.loaded)  # type: ignore[attr-defined]
+
+
+def test_viewer(snap_compare: Any) -> None:
+    assert snap_compare(kiosk(), run_before=show(viewer, viewer_loaded), terminal_size=SIZE)
+
+
+def test_viewer_read_to_the_end(snap_compare: Any) -> None:
+    async def to_the_end(pilot: Pilot[Any]) -> None:
+        await viewer_loaded(pilot)
+        await pilot.press("end")
+        await until(pilot, lambda: pilot.app.screen.read_to_end)  # type: ignore[attr-defined]
+
+    assert snap_compare(kiosk(), run_before=show(viewer, to_the_end), terminal_size=SIZE)
+
+
+def test_signing(snap_compare: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(SigningScreen, "sign", lambda self, order, password: None)
+
+    def make(app: KioskApp) -> SigningScreen:
+        logged_in(app)
+        order(app, kind="sign")
+        return SigningScreen("Fjord-Hest-2024")
+
+    assert snap_compare(kiosk(), run_before=show(make), terminal_size=SIZE)
+
+
+def test_receipt(snap_compare: Any) -> None:
+    def make(app: KioskApp) -> ReceiptScreen:
+        logged_in(app)
+        path = Path("/var/lib/tillit/signed/order-1-laanavtale.pdf")
+        files = [SignedFile("laanavtale.pdf", path, "0f" * 32, "pades")]
+        receipt = Receipt(
+            "Lånavtale for bustadlån", "order-1", "GRØN BØLGJE", NOW, "Kari Nordmann", "4f2a9c1d7e", files
+        )
+        return ReceiptScreen(receipt)
+
+    assert snap_compare(kiosk(), run_before=show(make), terminal_size=SIZE)
+
+
+@pytest.mark.parametrize("hint", ["userCancel", "passwordLocked", "alreadyInProgress"])
+def test_failed(snap_compare: Any, hint: str) -> None:
+    assert snap_compare(kiosk(), run_before=show(lambda app: FailedScreen(hint)), terminal_size=SIZE)
+
+
+def test_block(snap_compare: Any) -> None:
+    assert snap_compare(kiosk(), run_before=show(lambda app: BlockScreen(NUMBER)), terminal_size=SIZE)
+
+
+def test_block_confirm_dialog(snap_compare: Any) -> None:
+    assert snap_compare(
+        kiosk(), run_before=show(lambda app: BlockScreen(NUMBER)), press=["enter"], terminal_size=SIZE
+    )
+
+
+def test_block_not_available(snap_compare: Any) -> None:
+    app = kiosk()
+
+    def unavailable(number: str, order_ref: str | None = None) -> None:
+        raise BlockUnavailable(404, "httpError", "Not Found")
+
+    app.client.block = unavailable  # type: ignore[method-assign]
+
+    async def confirm(pilot: Pilot[Any]) -> None:
+        await pilot.press("enter")
+        await until(pilot, lambda: type(pilot.app.screen).__name__ == "ConfirmDialog")
+        await pilot.press("enter")
+        await until(pilot, lambda: "not available" in str(pilot.app.screen.query_one("#status", Static).render()))
+
+    assert snap_compare(app, run_before=show(lambda app: BlockScreen(NUMBER), confirm), terminal_size=SIZE)
+
+
+def test_error_dialog(snap_compare: Any) -> None:
+    async def fail(pilot: Pilot[Any]) -> None:
+        from kiosk.client import SignerError
+
+        app = pilot.app
+        assert isinstance(app, KioskApp)
+        app.show_error(SignerError(0, "unreachable", "connection refused"))
+        await until(pilot, lambda: type(app.screen).__name__ == "MessageDialog")
+
+    assert snap_compare(kiosk(), run_before=show(lambda app: NumberScreen(NUMBER), fail), terminal_size=SIZE)
+
+
+def test_admin_dialog(snap_compare: Any) -> None:
+    assert snap_compare(kiosk(), press=["f12", *"12", "enter"], terminal_size=SIZE)
