@@ -1,0 +1,112 @@
+"""The real daemon, `tillit-signer serve`, as a subprocess on a free loopback port."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from benchlib.machine import proc_cpu_seconds, proc_status
+
+BIN = Path(sys.executable).parent
+
+
+def bench_env(home: Path) -> dict[str, str]:
+    """This environment without any TILLIT_* or SOFTHSM2_CONF, for one home: production Argon2id
+    parameters and every other setting at its default but the rate limits."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TILLIT_") and k != "SOFTHSM2_CONF"}
+    env.update(
+        {
+            "TILLIT_HOME": str(home),
+            "TILLIT_ALLOW_TEST_NUMBERS": "1",
+            # The rate limits stay on (their cost is part of the path) but far above what a few
+            # dozen simulated customers on one kiosk token start in a minute.
+            "TILLIT_RATE_ORDERS_PER_NUMBER": "1000000",
+            "TILLIT_RATE_ORDERS_PER_KIOSK": "1000000",
+        }
+    )
+    return env
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Daemon:
+    def __init__(self, home: Path) -> None:
+        self.home = home
+        self.port = free_port()
+        self.env = bench_env(home)
+        self.env["TILLIT_PORT"] = str(self.port)
+        self.process: subprocess.Popen[bytes] | None = None
+        self.peak_rss_kb = 0
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def pid(self) -> int:
+        assert self.process is not None
+        return self.process.pid
+
+    def start(self, timeout: float = 120) -> dict[str, float]:
+        """Start and wait until /healthz answers 200 and, when the daemon reports a key index,
+        until it is loaded. Returns the seconds to each."""
+        started = time.perf_counter()
+        with open(self.home / "daemon.log", "ab") as log:
+            self.process = subprocess.Popen(
+                [str(BIN / "tillit-signer"), "serve", "--host", "127.0.0.1", "--port", str(self.port)],
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        healthy: float | None = None
+        deadline = started + timeout
+        with httpx.Client(timeout=2) as client:
+            while time.perf_counter() < deadline:
+                if self.process.poll() is not None:
+                    raise RuntimeError(f"the daemon exited: {(self.home / 'daemon.log').read_text()[-2000:]}")
+                try:
+                    response = client.get(self.url + "/healthz")
+                except httpx.HTTPError:
+                    time.sleep(0.02)
+                    continue
+                if response.status_code == 200:
+                    if healthy is None:
+                        healthy = time.perf_counter() - started
+                    report: dict[str, Any] = response.json()
+                    if report.get("keyIndex", "ready") == "ready":
+                        return {"healthy_s": round(healthy, 3), "ready_s": round(time.perf_counter() - started, 3)}
+                time.sleep(0.02)
+        raise RuntimeError("the daemon did not become ready")
+
+    def sample_rss(self) -> int:
+        if self.process is not None:
+            self.peak_rss_kb = max(self.peak_rss_kb, proc_status(self.process.pid, "VmHWM") or 0)
+        return self.peak_rss_kb
+
+    def cpu_seconds(self) -> float:
+        return proc_cpu_seconds(self.pid)
+
+    def stop(self) -> None:
+        if self.process is None:
+            return
+        self.sample_rss()
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.process = None

@@ -1,0 +1,79 @@
+"""What the run ran on, and what the kernel says about a process (CPU time, peak RSS)."""
+
+from __future__ import annotations
+
+import os
+import platform
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+
+def cores() -> int:
+    return len(os.sched_getaffinity(0))
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def softhsm_version() -> str:
+    try:
+        out = subprocess.run(["softhsm2-util", "--version"], capture_output=True, text=True, timeout=10, check=False)
+        return out.stdout.strip() or "unknown"
+    except (OSError, subprocess.TimeoutExpired):
+        return "unknown"
+
+
+def load_average() -> list[float]:
+    return [round(x, 2) for x in os.getloadavg()]
+
+
+def machine() -> dict[str, object]:
+    import sqlite3
+
+    return {
+        "cores": cores(),
+        "cpu": cpu_model(),
+        "memory_gb": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1),
+        "python": platform.python_version(),
+        "implementation": sys.implementation.name,
+        "softhsm": softhsm_version(),
+        "sqlite": sqlite3.sqlite_version,
+        "kernel": platform.release(),
+        "date": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "load_average_at_start": load_average(),
+    }
+
+
+def proc_status(pid: int, field: str) -> int | None:
+    """A `kB` field of /proc/PID/status (VmHWM, VmRSS) in kB, or None when the process is gone."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
+def proc_cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds a process has used so far (its threads included)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        ticks = os.sysconf("SC_CLK_TCK")
+        return (int(fields[11]) + int(fields[12])) / ticks
+    except (OSError, ValueError, IndexError):
+        return 0.0
+
+
+def self_cpu_seconds() -> float:
+    times = os.times()
+    return times.user + times.system

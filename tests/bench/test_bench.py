@@ -1,0 +1,80 @@
+"""`scripts/bench --quick` runs end to end with tiny sizes and prints every figure (no timing asserted).
+
+The sizes are far too small to mean anything; this only keeps the benchmark working as the code
+under it changes. The real figures come from `scripts/bench` (README, "Performance").
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytestmark = [pytest.mark.hsm, pytest.mark.integration]
+
+SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "bench"
+TINY = [
+    "--quick",
+    "--customers", "20",
+    "--orders", "10",
+    "--concurrency", "2",
+    "--push-samples", "5",
+    "--scale-rounds", "1",
+    "--pdf-pages", "2",
+]  # fmt: skip
+
+
+def _get(data: dict[str, Any], dotted: str) -> Any:
+    value: Any = data
+    for part in dotted.split("."):
+        assert isinstance(value, dict) and part in value, f"{dotted}: no '{part}' in {sorted(value)}"
+        value = value[part]
+    return value
+
+
+@pytest.mark.timeout(900)
+def test_quick_bench_prints_every_figure(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TILLIT_") and k != "SOFTHSM2_CONF"}
+    out = tmp_path / "bench.json"
+    result = subprocess.run(
+        [str(SCRIPT), *TINY, "--out", str(out)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=840,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    printed = json.loads(result.stdout)
+    assert printed == json.loads(out.read_text())
+
+    numbers = [
+        "ceiling_orders_per_s",
+        "ratios.login_pipeline_vs_ceiling",
+        "ratios.sign_pipeline_vs_ceiling",
+        "ratios.hsm_daemon_vs_raw",
+        "ratios.pades_daemon_vs_pyhanko",
+        "ratios.lookup_10k_vs_10",
+        "push_ms.p50",
+        "push_ms.p99",
+        "peak_rss_mb",
+        "pipeline.login.orders_per_s",
+        "pipeline.sign.orders_per_s",
+    ]
+    for key in numbers:
+        value = _get(printed, key)
+        assert isinstance(value, int | float) and value > 0, (key, value)
+    for key in ("cores", "cpu", "python", "softhsm", "date"):
+        assert _get(printed, f"machine.{key}"), key
+    for kind in ("login", "sign"):
+        assert _get(printed, f"pipeline.{kind}.errors") == 0, _get(printed, f"pipeline.{kind}")
+        steps = _get(printed, f"pipeline.{kind}.steps_ms")
+        for step in ("start", "push", "approve", "password", "collect"):
+            assert {"p50", "p95", "p99"} <= set(steps[step]), (kind, step)
+    assert "fetch_signature" in _get(printed, "pipeline.sign.steps_ms")
+    assert _get(printed, "scale.large.errors") == 0 and _get(printed, "scale.small.errors") == 0
+    assert _get(printed, "bench.scale_customers") == {"small": 10, "large": 20}
