@@ -44,7 +44,7 @@ class _CkInitializeArgs(ctypes.Structure):
 
 
 _FN = ctypes.CFUNCTYPE
-# The head of CK_FUNCTION_LIST, in the order PKCS#11 v2.40 section 5.1 fixes; we need the first ten.
+# The head of CK_FUNCTION_LIST, in the order PKCS#11 v2.40 section 5.1 fixes; we need the first fifteen.
 _FUNCTION_LIST_HEAD = (
     ("C_Initialize", _FN(_CK_RV, ctypes.c_void_p)),
     ("C_Finalize", _FN(_CK_RV, ctypes.c_void_p)),
@@ -59,6 +59,11 @@ _FUNCTION_LIST_HEAD = (
         "C_InitToken",
         _FN(_CK_RV, _CK_ULONG, ctypes.c_char_p, _CK_ULONG, ctypes.c_char_p),
     ),
+    ("C_InitPIN", ctypes.c_void_p),
+    ("C_SetPIN", ctypes.c_void_p),
+    ("C_OpenSession", ctypes.c_void_p),
+    ("C_CloseSession", ctypes.c_void_p),
+    ("C_CloseAllSessions", _FN(_CK_RV, _CK_ULONG)),
 )
 
 
@@ -127,3 +132,24 @@ def init_token(path: str, slot_id: int, so_pin: str, label: str) -> None:
 def softhsm_environment(conf: Path) -> None:
     """Point SoftHSM at our configuration before the module is loaded."""
     os.environ["SOFTHSM2_CONF"] = str(conf)
+
+
+def reset_module(path: str) -> None:
+    """`C_Finalize` then `C_Initialize` (OS locking): the module forgets every session and rescans its
+    slots. SoftHSM only finds a token directory that came back (or a re-plugged token) this way; a
+    network HSM's client library reconnects. Every session of this process is gone afterwards, so
+    the caller must make sure no other thread is inside the library (see `Hsm._reset`)."""
+    with _lock:
+        functions = _function_list(path)
+        functions.C_Finalize(None)
+        rv = functions.C_Initialize(
+            ctypes.cast(ctypes.pointer(_CkInitializeArgs(flags=CKF_OS_LOCKING_OK)), ctypes.c_void_p)
+        )
+        if rv not in (CKR_OK, CKR_CRYPTOKI_ALREADY_INITIALIZED):
+            raise HsmError(f"the PKCS#11 module refused to initialise again (CKR 0x{rv:x})")
+
+
+def close_all_sessions(path: str, slot_id: int) -> int:
+    """`C_CloseAllSessions` on a slot, behind python-pkcs11's back (the test hook for a session
+    closed under the daemon). Returns the CKR value."""
+    return int(_function_list(path).C_CloseAllSessions(slot_id))

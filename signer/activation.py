@@ -24,7 +24,7 @@ from cryptography.hazmat.primitives import serialization
 from signer import errors
 from signer.references import new_reference
 from signer.service import load_device_key, verify_device_signature
-from signer.store import Activation, Order
+from signer.store import Activation, Customer, Order, Tx
 from signer.wire import activation_proof_message
 
 if TYPE_CHECKING:
@@ -54,6 +54,7 @@ class Activations:
             raise errors.InvalidInput(f"method must be one of {', '.join(METHODS)}")
         number = service.parse_number(personal_number)
         key = load_device_key(public_key_pem.encode())
+        service.limits.admit(None, number.value)  # against SMS floods and push floods to the old phone
         der = key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
         at = service.clock()
         activation = Activation(
@@ -137,61 +138,81 @@ class Activations:
         code: str | None = None,
     ) -> dict[str, Any]:
         service = self.service
-        at = service.clock()
         with service.store.tx() as tx:
-            activation = tx.activation(activation_id)
-            if activation is None:
-                raise errors.NotFound("no such activation")
-            try:
-                proof = base64.b64decode(proof_b64, validate=True)
-            except ValueError:
-                raise errors.InvalidInput("the proof is not valid base64") from None
-            if not verify_device_signature(activation.public_key, proof, activation_proof_message(activation.id)):
-                raise errors.Unauthorized("the proof is not signed by the new device key")
-            if activation.status != "open":
-                raise errors.Gone("this activation has ended; start a new one", "activationEnded")
-            if at >= activation.expires_at:
-                tx.update_activation(activation.id, status="expired")
-                tx.audit("activation.expired", activation.id, at)
-                raise errors.Gone("the activation codes have expired; start a new one", "activationExpired")
-            customer = tx.customer(activation.customer_id) if activation.customer_id else None
-            codes_ok = self._check_codes(tx, activation, customer is not None, sms_code, email_code, code)
-            if not codes_ok:
-                failures = activation.failures + 1
-                ended = failures >= MAX_FAILURES
-                tx.update_activation(activation.id, failures=failures, status="failed" if ended else "open")
-                tx.audit("activation.wrong_code", activation.id, at, failures=failures)
-                if ended:
-                    raise errors.Gone("five wrong codes: the activation has ended", "activationEnded")
-                raise errors.InvalidInput(f"wrong code; {MAX_FAILURES - failures} attempts left", "wrongActivationCode")
-            if activation.method == "old-device":
-                order = tx.order(activation.order_ref) if activation.order_ref else None
-                if order is None or customer is None:
-                    raise errors.Conflict("the old phone has not approved the new one", "notApproved")
-                if order.status == "pending" and at < order.expires_at:
-                    raise errors.Conflict("waiting for approval on your old phone", "notApproved")
-                if order.status != "approved":
-                    tx.update_activation(activation.id, status="failed")
-                    tx.audit("activation.failed", activation.id, at, why=order.hint_code)
-                    raise errors.Gone("the old phone did not approve the new one", "activationEnded")
-            if customer is None or customer.status != "active":
-                raise errors.Forbidden("this BankID cannot be activated", "notActivatable")
-            if customer.password_locked:
-                raise errors.Forbidden("the password is locked", "passwordLocked")
+            outcome = self._admit(tx, activation_id, proof_b64, sms_code, email_code, code)
+        if isinstance(outcome, errors.SignerError):
+            raise outcome  # raised after the commit, so the counted wrong code or the ended activation stays
+        activation, customer = outcome
+        at = service.clock()
         correct = service.passwords.verify(customer.password_hash, password)
         with service.store.tx() as tx:
             failures = service.record_password(tx, customer.id, correct, context=f"activation:{activation_id}")
-            if not correct:
-                if failures >= service.settings.password_attempts:
-                    tx.update_activation(activation_id, status="failed")
-                    raise errors.Forbidden("wrong password: the password is now locked", "passwordLocked")
-                left = service.settings.password_attempts - failures
-                raise errors.InvalidInput(f"wrong password; {left} attempts left", "wrongPassword")
-            tx.update_activation(activation_id, status="done")
-            if activation.order_ref:
-                tx.transition(activation.order_ref, ["approved"], "complete", "complete", completed_at=at)
+            if correct:
+                tx.update_activation(activation_id, status="done")
+                if activation.order_ref:
+                    tx.transition(activation.order_ref, ["approved"], "complete", "complete", completed_at=at)
+            elif failures >= service.settings.password_attempts:
+                tx.update_activation(activation_id, status="failed")
+        if not correct:  # raised after the commit: the wrong password counts
+            if failures >= service.settings.password_attempts:
+                raise errors.Forbidden("wrong password: the password is now locked", "passwordLocked")
+            left = service.settings.password_attempts - failures
+            raise errors.InvalidInput(f"wrong password; {left} attempts left", "wrongPassword")
         device = service.bind_device(customer, activation.public_key, activation.device_name, how=activation.method)
         return {"deviceId": device.id, "customer": {"name": customer.name}, "activatedAt": device.activated_at}
+
+    def _admit(
+        self,
+        tx: Tx,
+        activation_id: str,
+        proof_b64: str,
+        sms_code: str | None,
+        email_code: str | None,
+        code: str | None,
+    ) -> tuple[Activation, Customer] | errors.SignerError:
+        """Check the proof and the codes. Failures that change state are returned, not raised, so the
+        caller commits them before raising; the others raise (nothing to keep)."""
+        at = self.service.clock()
+        activation = tx.activation(activation_id)
+        if activation is None:
+            raise errors.NotFound("no such activation")
+        try:
+            proof = base64.b64decode(proof_b64, validate=True)
+        except ValueError:
+            raise errors.InvalidInput("the proof is not valid base64") from None
+        if not verify_device_signature(activation.public_key, proof, activation_proof_message(activation.id)):
+            raise errors.Unauthorized("the proof is not signed by the new device key")
+        if activation.status != "open":
+            raise errors.Gone("this activation has ended; start a new one", "activationEnded")
+        if at >= activation.expires_at:
+            tx.update_activation(activation.id, status="expired")
+            tx.audit("activation.expired", activation.id, at)
+            return errors.Gone("the activation codes have expired; start a new one", "activationExpired")
+        customer = tx.customer(activation.customer_id) if activation.customer_id else None
+        codes_ok = self._check_codes(tx, activation, customer is not None, sms_code, email_code, code)
+        if not codes_ok:
+            failures = activation.failures + 1
+            ended = failures >= MAX_FAILURES
+            tx.update_activation(activation.id, failures=failures, status="failed" if ended else "open")
+            tx.audit("activation.wrong_code", activation.id, at, failures=failures)
+            if ended:
+                return errors.Gone("five wrong codes: the activation has ended", "activationEnded")
+            return errors.InvalidInput(f"wrong code; {MAX_FAILURES - failures} attempts left", "wrongActivationCode")
+        if activation.method == "old-device":
+            order = tx.order(activation.order_ref) if activation.order_ref else None
+            if order is None or customer is None:
+                raise errors.Conflict("the old phone has not approved the new one", "notApproved")
+            if order.status == "pending" and at < order.expires_at:
+                raise errors.Conflict("waiting for approval on your old phone", "notApproved")
+            if order.status != "approved":
+                tx.update_activation(activation.id, status="failed")
+                tx.audit("activation.failed", activation.id, at, why=order.hint_code)
+                return errors.Gone("the old phone did not approve the new one", "activationEnded")
+        if customer is None or customer.status != "active":
+            raise errors.Forbidden("this BankID cannot be activated", "notActivatable")
+        if customer.password_locked:
+            raise errors.Forbidden("the password is locked", "passwordLocked")
+        return activation, customer
 
     def _check_codes(
         self,

@@ -74,6 +74,10 @@ def serve(host: str | None, port: int | None) -> None:
     configure_logging(settings.log_json)
     log = logging.getLogger("tillit.signer")
     with open_signer(settings) as signer:
+        # Every key handle and certificate in one enumeration, in the background: no order searches
+        # the token (linear in its objects). Lookups wait for it while it loads (about a second at
+        # 10,000 customers); /healthz reports it as keyIndex.
+        signer.hsm.start_preload()
         signer.recover()
         signer.tokens.jwks()
         app = create_app(signer)
@@ -304,18 +308,50 @@ def audit() -> None:
 
 
 @audit.command("verify")
+@click.option(
+    "--expect",
+    "expect",
+    default=None,
+    metavar="SEQ[:HASH]",
+    help="An entry the log must still hold (as in an export's head.txt): detects a truncated tail.",
+)
 @admin_errors
-def audit_verify() -> None:
-    """Check every link of the audit chain; exit 1 at the first broken one."""
-    from signer.audit import verify_chain
+def audit_verify(expect: str | None) -> None:
+    """Check every link of the audit chain and every checkpoint signed by the HSM's audit key;
+    exit 1 at the first broken one."""
+    from signer.audit import parse_expected
 
-    with open_signer() as signer, signer.store.tx() as tx:
-        report = verify_chain(tx.audit_entries())
+    try:
+        expected = parse_expected(expect) if expect else None
+    except ValueError as e:
+        raise click.BadParameter(str(e), param_hint="--expect") from None
+    with open_signer() as signer:
+        report = signer.audit_log.verify(expected)
     if report.ok:
-        click.echo(f"audit log intact: {report.entries} entries")
+        covered = (
+            f", {report.checkpoints} signed checkpoints (the newest at entry {report.covered_to})"
+            if report.checkpoints
+            else ", no signed checkpoint yet"
+        )
+        tail = f"; {report.uncovered} newer entries not yet covered" if report.checkpoints and report.uncovered else ""
+        click.echo(f"audit log intact: {report.entries} entries{covered}{tail}")
         return
     click.echo(f"audit log broken at entry {report.broken_at}: {report.reason}", err=True)
     sys.exit(1)
+
+
+@audit.command("export")
+@click.option("--out", "out", type=click.Path(file_okay=False, path_type=Path), required=True)
+@admin_errors
+def audit_export(out: Path) -> None:
+    """Sign a checkpoint at the head, then write the entries (JSON lines), every checkpoint with its
+    DER signature, the audit public key (PEM) and a README on checking them with openssl."""
+    with open_signer() as signer:
+        summary = signer.audit_log.export(out)
+    click.echo(
+        f"exported {summary['entries']} entries and {len(summary['checkpoints'])} signed checkpoints to {out}"
+        f" (head {summary['head']})"
+    )
 
 
 # -- agreements and outbox ------------------------------------------------------------------------

@@ -147,6 +147,7 @@ class Lifecycle:
         )
         new_hash = service.passwords.hash(new_password) if correct else ""
         at = service.clock()
+        attempts_left: int | None = None
         with service.store.tx() as tx:
             current = tx.order(ref)
             if current is None or current.status != "approved":
@@ -159,16 +160,22 @@ class Lifecycle:
                     tx.transition(ref, ["approved"], "failed", "wrongAnswers", completed_at=at)
                     tx.audit("order.failed", ref, at, hint="wrongAnswers")
                     return service._collect_response(tx.order(ref) or current, customer)
-                raise errors.InvalidInput(
-                    f"the answers do not match; {MAX_ANSWER_FAILURES - failures} attempts left", "wrongAnswers"
+                attempts_left = MAX_ANSWER_FAILURES - failures
+            else:
+                tx.update_customer(customer.id, password_hash=new_hash, failed_passwords=0, password_locked=0)
+                tx.transition(ref, ["approved"], "complete", "complete", completed_at=at, level="reset")
+                tx.audit(
+                    "password.reset",
+                    customer.id,
+                    at,
+                    order=ref,
+                    kiosk=kiosk.id,
+                    wasLocked=bool(customer.password_locked),
                 )
-            tx.update_customer(customer.id, password_hash=new_hash, failed_passwords=0, password_locked=0)
-            tx.transition(ref, ["approved"], "complete", "complete", completed_at=at, level="reset")
-            tx.audit(
-                "password.reset", customer.id, at, order=ref, kiosk=kiosk.id, wasLocked=bool(customer.password_locked)
-            )
-            tx.audit("order.completed", ref, at, level="reset")
-            return service._collect_response(tx.order(ref) or order, customer)
+                tx.audit("order.completed", ref, at, level="reset")
+                return service._collect_response(tx.order(ref) or order, customer)
+        # Raised after the commit, so the wrong answer counts.
+        raise errors.InvalidInput(f"the answers do not match; {attempts_left} attempts left", "wrongAnswers")
 
     def admin_reset_password(self, personal_number: str, new_password: str, by: str) -> None:
         service = self.service

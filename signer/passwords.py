@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import threading
+
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
@@ -37,15 +40,25 @@ _COMMON = {
 
 
 class Passwords:
-    def __init__(self, time_cost: int = 2, memory_kib: int = 19456) -> None:
+    """Argon2id hashing and checking, at most one computation per CPU core at a time.
+
+    Each computation fills 19 MiB and keeps a core busy for ~20 ms without holding the GIL: more at
+    once than there are cores only makes each slower, costs another 19 MiB apiece, and takes the
+    cores from the rest of the request path. Callers beyond that wait their turn.
+    """
+
+    def __init__(self, time_cost: int = 2, memory_kib: int = 19456, concurrency: int | None = None) -> None:
         self._hasher = PasswordHasher(time_cost=max(2, time_cost), memory_cost=max(19456, memory_kib), parallelism=1)
+        self._slots = threading.BoundedSemaphore(concurrency or len(os.sched_getaffinity(0)) or 1)
 
     def hash(self, password: str) -> str:
-        return self._hasher.hash(password)
+        with self._slots:
+            return self._hasher.hash(password)
 
     def verify(self, password_hash: str, password: str) -> bool:
         try:
-            return self._hasher.verify(password_hash, password)
+            with self._slots:
+                return self._hasher.verify(password_hash, password)
         except (VerifyMismatchError, VerificationError, InvalidHashError):
             return False
 

@@ -124,6 +124,7 @@ class Signer:
         self.notifier = Notifier()
         self._tokens: TokenIssuer | None = None
         self._order_locks = [threading.Lock() for _ in range(64)]
+        self._nonces_pruned_at = 0.0
         from signer.activation import Activations
         from signer.agreements import Agreements
         from signer.codedevices import CodeDevices
@@ -139,6 +140,14 @@ class Signer:
         self.agreements = Agreements(self)
         self.lifecycle = Lifecycle(self)
         self.feedback = Feedback(self)
+        from signer.audit import Checkpointer
+        from signer.ratelimit import OrderLimits
+
+        self.limits = OrderLimits(
+            settings.rate_orders_per_number, settings.rate_orders_per_kiosk, settings.rate_window_seconds, clock
+        )
+        self.audit_log = Checkpointer(store, hsm, settings.audit_checkpoint_every, clock)
+        store.on_audit = self.audit_log.maybe
 
     @property
     def tokens(self) -> TokenIssuer:
@@ -150,17 +159,33 @@ class Signer:
         return self._order_locks[hash(ref) % len(self._order_locks)]
 
     def recover(self) -> None:
-        """After a crash: a password check that was running is undone; a signing that was running
-        is failed (never retried: the HSM may already have signed once)."""
+        """After a crash: a password check that was running is undone (the kiosk sends the password
+        again); a signing that was running is resumed, once.
+
+        Resuming cannot sign twice: the signatures of an interrupted signing existed only in the dead
+        process, because they are stored in the one transaction that completes the order. Signing
+        again therefore releases exactly one signature per document. An order that was already
+        resumed once (the daemon died again while signing it, perhaps because of it) fails instead,
+        so a document that crashes the signer cannot crash it at every start.
+        """
         at = self.clock()
+        resume: list[str] = []
         with self.store.tx() as tx:
             for order in tx.open_orders():
                 if order.status == "verifying":
                     tx.transition(order.ref, ["verifying"], "approved", "userSign")
                     tx.audit("order.recovered", order.ref, at, state="approved")
-                elif order.status == "signing":
+                elif order.status == "signing" and tx.count_audit("order.resumed", order.ref):
                     tx.transition(order.ref, ["signing"], "failed", "signingFailed", completed_at=at)
-                    tx.audit("order.failed", order.ref, at, hint="signingFailed", why="interrupted")
+                    tx.audit("order.failed", order.ref, at, hint="signingFailed", why="interrupted twice")
+                elif order.status == "signing":
+                    tx.audit("order.resumed", order.ref, at)
+                    resume.append(order.ref)
+        for ref in resume:
+            try:
+                self.documents.sign_order(ref)
+            except HsmError:  # the HSM is away: back to 'approved', the password may come again
+                self._release_verifying(ref, "hsm unavailable")
 
     # -- numbers -------------------------------------------------------------------------------
 
@@ -346,7 +371,7 @@ class Signer:
             message = request_message(method, path, body, timestamp, nonce)
             if not verify_device_signature(device.public_key, signature, message):
                 raise errors.Unauthorized("the device signature does not match the request")
-            if not tx.use_device_nonce(device_id, nonce, at + 2 * REQUEST_SKEW_SECONDS, at):
+            if not tx.use_device_nonce(device_id, nonce, at + 2 * REQUEST_SKEW_SECONDS, at, self._prune_due(at)):
                 tx.audit("device.replay", device_id, at)
                 raise errors.Unauthorized("this request was already received (replay)")
         if device.status != "active" and not allow_inactive:
@@ -387,8 +412,15 @@ class Signer:
             tx.audit("kiosk.revoked", match[0].id, self.clock())
             return match[0]
 
+    def _prune_due(self, at: float) -> bool:
+        """Expired device nonces go about once a second (a scan of their table), not on every request."""
+        if at - self._nonces_pruned_at < 1.0:
+            return False
+        self._nonces_pruned_at = at
+        return True
+
     def kiosk_for_token(self, token: str) -> Kiosk:
-        with self.store.tx() as tx:
+        with self.store.read() as tx:
             kiosk = tx.kiosk_by_token_hash(hash_token(token))
         if kiosk is None or kiosk.status != "active":
             raise errors.Unauthorized("unknown or revoked kiosk token")
@@ -413,6 +445,7 @@ class Signer:
                 raise errors.TooLarge(f"document '{doc.name}' is larger than {self.settings.max_document_bytes} bytes")
         if kind == "sign":
             self.documents.check_inputs(documents)
+        self.limits.admit(kiosk.id, number.value)  # 429 before anything is stored or pushed
         at = self.clock()
         ref = str(uuid.uuid4())
         text = user_visible_data or f"Innlogging hos {kiosk.name}"
@@ -444,7 +477,9 @@ class Signer:
                 order.customer_id = customer.id
             failure = self._start_failure(tx, customer, kind, method)
             if failure is None and customer is not None:
-                others = tx.open_orders_for_customer(customer.id)
+                # An order past its lifetime that nobody collected is expired now, not "in progress".
+                others = [self._expire(tx, o) for o in tx.open_orders_for_customer(customer.id)]
+                others = [o for o in others if o.open]
                 if others:
                     # Two orders at once is what phishing looks like: cancel both (as BankID does).
                     for other in others:
@@ -515,9 +550,12 @@ class Signer:
             return None if code_device.status == "active" else "codeDeviceSuspended"
         return None if tx.active_device(customer.id) is not None else "noDevice"
 
+    def _past_lifetime(self, order: Order) -> bool:
+        return order.open and order.status != "signing" and self.clock() >= order.expires_at
+
     def _expire(self, tx: Tx, order: Order) -> Order:
         """An open order past its lifetime becomes expired (final) when next looked at."""
-        if order.open and order.status != "signing" and self.clock() >= order.expires_at:
+        if self._past_lifetime(order):
             at = self.clock()
             if tx.transition(order.ref, [order.status], "failed", "expiredTransaction", completed_at=at):
                 tx.audit("order.failed", order.ref, at, hint="expiredTransaction")
@@ -526,6 +564,13 @@ class Signer:
             return refreshed
         return order
 
+    def _kiosk_order_read(self, tx: Tx, kiosk: Kiosk, ref: str) -> Order | None:
+        """`_kiosk_order` in a read-only transaction; None when the order must be expired first."""
+        order = tx.order(ref)
+        if order is None or order.kiosk_id != kiosk.id:
+            raise errors.NotFound("no such order for this kiosk")
+        return None if self._past_lifetime(order) else order
+
     def _kiosk_order(self, tx: Tx, kiosk: Kiosk, ref: str) -> Order:
         order = tx.order(ref)
         if order is None or order.kiosk_id != kiosk.id:
@@ -533,7 +578,12 @@ class Signer:
         return self._expire(tx, order)
 
     def collect(self, kiosk: Kiosk, ref: str) -> CollectResponse:
-        with self.store.tx() as tx:
+        with self.store.read() as tx:  # the common case changes nothing: no writer's lock
+            order = self._kiosk_order_read(tx, kiosk, ref)
+            if order is not None:
+                customer = tx.customer(order.customer_id) if order.customer_id else None
+                return self._collect_response(order, customer)
+        with self.store.tx() as tx:  # the order has just expired: record that
             order = self._kiosk_order(tx, kiosk, ref)
             customer = tx.customer(order.customer_id) if order.customer_id else None
         return self._collect_response(order, customer)
@@ -600,7 +650,20 @@ class Signer:
     def submit_password(self, kiosk: Kiosk, ref: str, password: str) -> CollectResponse:
         """Check the password of an approved order. One check per order runs at a time."""
         with self._order_lock(ref):
-            return self._submit_password(kiosk, ref, password)
+            try:
+                return self._submit_password(kiosk, ref, password)
+            except HsmError:
+                # The HSM went away while completing (JWT or signatures): nothing was completed or
+                # released. Hand the order back to 'approved' so the password can be sent again
+                # once the HSM answers; the caller gets 503.
+                self._release_verifying(ref, "hsm unavailable")
+                raise
+
+    def _release_verifying(self, ref: str, why: str) -> None:
+        at = self.clock()
+        with self.store.tx() as tx:
+            if tx.transition(ref, ["verifying", "signing"], "approved", "userSign"):
+                tx.audit("order.recovered", ref, at, state="approved", why=why)
 
     def _submit_password(self, kiosk: Kiosk, ref: str, password: str) -> CollectResponse:
         at = self.clock()
@@ -656,6 +719,39 @@ class Signer:
             self.documents.sign_order(ref)
         with self.store.tx() as tx:
             return self._collect_response(tx.order(ref) or order, customer)
+
+    def _decision_rejection(
+        self, tx: Tx, order: Order, device: Device, decision: str, signature: bytes, at: float
+    ) -> errors.SignerError | None:
+        order = self._expire(tx, order)
+        if order.status == "failed" and order.hint_code == "expiredTransaction":
+            return errors.Gone("the request has expired")
+        if order.status != "pending":
+            tx.audit("approval.rejected", order.ref, at, device=device.id, why="not pending")
+            return errors.Conflict("the request has already been answered or has ended", "alreadyAnswered")
+        message = approval_message(self.challenge(tx, order), decision)
+        if not verify_device_signature(device.public_key, signature, message):
+            tx.audit("approval.rejected", order.ref, at, device=device.id, why="signature")
+            return errors.InvalidInput("the signature does not match this request", "badSignature")
+        return None
+
+    def _apply_decision(self, tx: Tx, order: Order, device: Device, decision: str, biometric: bool, at: float) -> None:
+        ref = order.ref
+        if decision == "approve":
+            if not tx.transition(ref, ["pending"], "approved", "userSign", approved_at=at):
+                raise errors.Conflict("the request has already been answered or has ended", "alreadyAnswered")
+            tx.audit("order.approved", ref, at, device=device.id, biometric=biometric)
+            order = tx.order(ref) or order
+            if order.kind == "guardian":
+                self.lifecycle.guardian_decided(tx, order, approved=True)
+            elif order.kind == "auth" and order.method == "biometric":
+                self._complete_without_password(tx, order, biometric)
+        else:
+            if not tx.transition(ref, ["pending"], "failed", "userCancel", completed_at=at):
+                raise errors.Conflict("the request has already been answered or has ended", "alreadyAnswered")
+            tx.audit("order.failed", ref, at, hint="userCancel", device=device.id)
+            if order.kind == "guardian":
+                self.lifecycle.guardian_decided(tx, order, approved=False)
 
     def _complete_without_password(self, tx: Tx, order: Order, biometric: bool) -> None:
         """A biometric/app-PIN login: complete at the lower level (`substantial`); never for signing."""
@@ -740,7 +836,7 @@ class Signer:
 
     def pending_requests(self, device: Device) -> list[AppRequest]:
         at = self.clock()
-        with self.store.tx() as tx:
+        with self.store.read() as tx:
             result = []
             for order in tx.pending_orders_for_device(device.id, at):
                 challenge = self.challenge(tx, order)
@@ -768,29 +864,11 @@ class Signer:
             current = tx.device(device.id)
             if current is None or current.status != "active":
                 raise errors.Forbidden("this device has been deactivated", "deviceDeactivated")
-            order = self._expire(tx, order)
-            if order.status == "failed" and order.hint_code == "expiredTransaction":
-                raise errors.Gone("the request has expired")
-            if order.status != "pending":
-                tx.audit("approval.rejected", ref, at, device=device.id, why="not pending")
-                raise errors.Conflict("the request has already been answered or has ended", "alreadyAnswered")
-            message = approval_message(self.challenge(tx, order), decision)
-            if not verify_device_signature(device.public_key, signature, message):
-                tx.audit("approval.rejected", ref, at, device=device.id, why="signature")
-                raise errors.InvalidInput("the signature does not match this request", "badSignature")
-            if decision == "approve":
-                tx.transition(ref, ["pending"], "approved", "userSign", approved_at=at)
-                tx.audit("order.approved", ref, at, device=device.id, biometric=biometric)
-                order = tx.order(ref) or order
-                if order.kind == "guardian":
-                    self.lifecycle.guardian_decided(tx, order, approved=True)
-                elif order.kind == "auth" and order.method == "biometric":
-                    self._complete_without_password(tx, order, biometric)
-            else:
-                tx.transition(ref, ["pending"], "failed", "userCancel", completed_at=at)
-                tx.audit("order.failed", ref, at, hint="userCancel", device=device.id)
-                if order.kind == "guardian":
-                    self.lifecycle.guardian_decided(tx, order, approved=False)
+            rejection = self._decision_rejection(tx, order, device, decision, signature, at)
+            if rejection is None:
+                self._apply_decision(tx, order, device, decision, biometric, at)
+        if rejection is not None:
+            raise rejection  # after the commit, so the audit keeps the rejected attempt
         return decision
 
     # -- outputs, health and metrics -----------------------------------------------------------
@@ -801,14 +879,18 @@ class Signer:
         return device.public() if device else None
 
     def device_active(self, device_id: str) -> bool:
-        with self.store.tx() as tx:
+        with self.store.read() as tx:
             device = tx.device(device_id)
         return device is not None and device.status == "active"
 
     def signed_document(self, kiosk: Kiosk, ref: str, index: int) -> tuple[bytes, str, str]:
-        with self.store.tx() as tx:
-            order = self._kiosk_order(tx, kiosk, ref)
-            documents = tx.documents(order.ref)
+        with self.store.read() as tx:
+            found = self._kiosk_order_read(tx, kiosk, ref)
+            documents = tx.documents(ref) if found is not None else []
+        if found is None:
+            with self.store.tx() as tx:  # the order has just expired: record that
+                found = self._kiosk_order(tx, kiosk, ref)
+        order = found
         if order.status != "complete" or order.kind != "sign":
             raise errors.Conflict("the order has no signed documents (not a completed sign order)")
         if not 0 <= index < len(documents) or documents[index].signed is None:
@@ -833,6 +915,7 @@ class Signer:
         try:
             self.hsm.ping()
             report["hsm"] = "ok"
+            report["keyIndex"] = self.hsm.index_state  # off, loading, ready or failed
         except HsmError as e:
             report["hsm"] = f"unavailable: {e}"
             report["status"] = "unavailable"

@@ -57,6 +57,21 @@ class SignerSettings(TillitSettings):
     worker_threads: int = 8
     """Threads for Argon2 and HSM work (off the event loop)."""
 
+    rate_orders_per_number: int = 10
+    """Orders (logins, signings, resets) and app activations one personal number may start per
+    rate window, known or unknown; against push floods. 0: no limit."""
+
+    rate_orders_per_kiosk: int = 300
+    """Orders one kiosk token may start per rate window over all numbers; bounds how fast a kiosk
+    token can probe who is a customer. 0: no limit."""
+
+    rate_window_seconds: float = 60.0
+    """The sliding window of the two rate limits, in seconds."""
+
+    audit_checkpoint_every: int = 100
+    """Sign an audit checkpoint with the HSM's audit key after this many new entries (also at every
+    clean shutdown and `audit export`). 0: only at shutdown and export."""
+
     tls_cert: Path | None = None
     """PEM certificate chain for HTTPS on the daemon's port."""
 

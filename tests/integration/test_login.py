@@ -50,6 +50,15 @@ def audit_events(d: Daemon) -> list[tuple[str, str, dict[str, Any]]]:
     return [(e, s, json.loads(data)) for e, s, data in rows]
 
 
+def failures(d: Daemon, number: str) -> int:
+    """The customer's failed-password count, read from the store (cheaper than a `customers show`)."""
+    db = sqlite3.connect(d.home / "signer.db", timeout=30)
+    try:
+        return int(db.execute("SELECT failed_passwords FROM customers WHERE personal_number=?", [number]).fetchone()[0])
+    finally:
+        db.close()
+
+
 def show(d: Daemon, number: str) -> dict[str, Any]:
     return dict(json.loads(d.run("tillit-signer", "customers", "show", number, "--json").stdout))
 
@@ -107,14 +116,37 @@ def kiosk(daemon: Daemon) -> Iterator[httpx.Client]:
         yield k
 
 
-@pytest.fixture
-def customer(daemon: Daemon) -> Iterator[tuple[str, PhoneClient]]:
-    """A freshly enrolled customer (synthetic number) and their one active device."""
+def _enrolled(d: Daemon) -> tuple[str, PhoneClient]:
     number = fresh_adult()
-    daemon.enrol(number)
-    phone = daemon.add_device(number)
-    yield number, phone
-    phone.close()
+    d.enrol(number)
+    return number, d.add_device(number)
+
+
+@pytest.fixture(scope="module")
+def enrolled(request: pytest.FixtureRequest, daemon: Daemon) -> Iterator[list[tuple[str, PhoneClient]]]:
+    """Customers enrolled ahead, a few at a time (each `tillit-signer` run costs most of a second):
+    one for each selected test of this module that takes a `customer`."""
+    wanted = sum(
+        1 for item in request.session.items if item.module is request.module and "customer" in item.fixturenames
+    )
+    with ThreadPoolExecutor(4) as pool:
+        ready = list(pool.map(lambda _: _enrolled(daemon), range(wanted)))
+    handed_out = list(ready)
+    yield ready
+    for _, phone in handed_out:
+        phone.close()
+
+
+@pytest.fixture
+def customer(
+    request: pytest.FixtureRequest, daemon: Daemon, enrolled: list[tuple[str, PhoneClient]]
+) -> tuple[str, PhoneClient]:
+    """A freshly enrolled customer (synthetic number) and their one active device, used by one test."""
+    if not enrolled:
+        number, phone = _enrolled(daemon)
+        request.addfinalizer(phone.close)
+        return number, phone
+    return enrolled.pop()
 
 
 @pytest.fixture(autouse=True)
@@ -188,8 +220,11 @@ def test_decline_fails_with_user_cancel(kiosk: httpx.Client, customer: tuple[str
     assert phone.decide(req, "decline")["decision"] == "decline"
     assert collect(kiosk, ref) == {"orderRef": ref, "status": "failed", "hintCode": "userCancel"}
     # Final: neither an approval nor the password moves it.
-    r = phone.request("POST", f"/v1/app/requests/{ref}", {"decision": "approve", "signature": sign_bytes(
-        phone.key, approval_message(req.challenge, "approve"))})
+    r = phone.request(
+        "POST",
+        f"/v1/app/requests/{ref}",
+        {"decision": "approve", "signature": sign_bytes(phone.key, approval_message(req.challenge, "approve"))},
+    )
     assert r.status_code == 409, r.text
     r = password(kiosk, ref, PASSWORD)
     assert r.status_code == 200 and r.json()["status"] == "failed" and r.json()["hintCode"] == "userCancel"
@@ -233,9 +268,7 @@ def test_cancel_after_approval(kiosk: httpx.Client, customer: tuple[str, PhoneCl
     assert r.status_code == 200 and r.json() == {"orderRef": ref, "status": "failed", "hintCode": "cancelled"}
 
 
-def test_a_second_order_for_the_customer_fails_both(
-    kiosk: httpx.Client, customer: tuple[str, PhoneClient]
-) -> None:
+def test_a_second_order_for_the_customer_fails_both(kiosk: httpx.Client, customer: tuple[str, PhoneClient]) -> None:
     number, phone = customer
     first = start(kiosk, number)["orderRef"]
     req = request_for(phone, first)
@@ -272,7 +305,7 @@ def test_password_before_approval_is_409(
     assert r.status_code == 409, r.text
     assert set(r.json()) == {"error", "reason"}
     assert collect(kiosk, ref)["hintCode"] == "outstandingTransaction"
-    assert show(daemon, number)["failedPasswords"] == 0
+    assert failures(daemon, number) == 0
 
 
 def test_unknown_numbers_and_customers_without_an_app_look_alike(daemon: Daemon, kiosk: httpx.Client) -> None:
@@ -311,7 +344,7 @@ def test_five_wrong_passwords_lock_until_unlocked(
     r = password(kiosk, locked, PASSWORD)
     assert r.status_code in (200, 409), r.text
     assert collect(kiosk, locked)["status"] == "failed"
-    assert show(daemon, number)["passwordLocked"] is True
+    assert failures(daemon, number) == 5
 
     out = daemon.run("tillit-signer", "customers", "unlock", number)
     assert number in out.stdout
@@ -331,7 +364,7 @@ def test_a_right_password_resets_the_count(
     for _ in range(4):
         password(kiosk, ref, WRONG)
     assert password(kiosk, ref, PASSWORD).json()["status"] == "complete"
-    assert show(daemon, number)["failedPasswords"] == 0
+    assert failures(daemon, number) == 0
     ref = start(kiosk, number)["orderRef"]
     approve(phone, ref)
     assert password(kiosk, ref, WRONG).json()["attemptsLeft"] == 4
@@ -410,7 +443,7 @@ def test_the_lock_is_exact_across_orders_under_concurrent_guesses(
         # The k-th failure overall leaves 5 - k attempts: no failure counted twice or lost.
         assert sorted(wrong, reverse=True) == [5 - k for k in range(counted + 1, counted + 1 + len(wrong))]
         counted += len(wrong) + locking
-        assert show(daemon, number)["failedPasswords"] == counted
+        assert failures(daemon, number) == counted
         if locking:
             break
     info = show(daemon, number)
@@ -439,9 +472,7 @@ def test_a_replayed_approval_request_is_refused(kiosk: httpx.Client, customer: t
     assert send(phone, path, body, headers).status_code == 401
 
 
-def test_an_approval_cannot_be_reused_on_another_order(
-    kiosk: httpx.Client, customer: tuple[str, PhoneClient]
-) -> None:
+def test_an_approval_cannot_be_reused_on_another_order(kiosk: httpx.Client, customer: tuple[str, PhoneClient]) -> None:
     number, phone = customer
     a = start(kiosk, number)["orderRef"]
     req_a = request_for(phone, a)
@@ -465,27 +496,29 @@ def test_an_approval_cannot_be_reused_on_another_order(
     assert password(kiosk, b, PASSWORD).json()["status"] == "complete"
 
 
-@pytest.mark.parametrize(
-    "field,value",
-    [
-        ("userVisibleData", "Overfør 1 000 000 kr til konto 1234.56.78901"),
-        ("kiosk", {"id": "another", "name": "Svindel AS"}),
-        ("nonce", "chosen-by-the-attacker"),
-        ("expiresAt", 4_102_444_800),
-        ("documents", [{"name": "avtale.pdf", "sha256": "0" * 64}]),
-    ],
-)
+MODIFIED_CHALLENGES: list[tuple[str, Any]] = [
+    ("userVisibleData", "Overfør 1 000 000 kr til konto 1234.56.78901"),
+    ("kiosk", {"id": "another", "name": "Svindel AS"}),
+    ("nonce", "chosen-by-the-attacker"),
+    ("expiresAt", 4_102_444_800),
+    ("documents", [{"name": "avtale.pdf", "sha256": "0" * 64}]),
+    ("kind", "sign"),
+    ("v", 2),
+]
+
+
 def test_an_approval_over_a_modified_challenge_is_refused(
-    kiosk: httpx.Client, customer: tuple[str, PhoneClient], field: str, value: Any
+    kiosk: httpx.Client, customer: tuple[str, PhoneClient]
 ) -> None:
     number, phone = customer
     ref = start(kiosk, number)["orderRef"]
     req = request_for(phone, ref)
-    modified = {**req.challenge, field: value}
-    r = send(phone, *signed_approval(phone, ref, modified))
-    assert r.status_code == 400, r.text
-    assert r.json()["error"] == "badSignature"
-    assert collect(kiosk, ref) == {"orderRef": ref, "status": "pending", "hintCode": "outstandingTransaction"}
+    for field, value in MODIFIED_CHALLENGES:
+        modified = {**req.challenge, field: value}
+        r = send(phone, *signed_approval(phone, ref, modified))
+        assert r.status_code == 400, (field, r.text)
+        assert r.json()["error"] == "badSignature"
+        assert collect(kiosk, ref) == {"orderRef": ref, "status": "pending", "hintCode": "outstandingTransaction"}
     assert [x.order_ref for x in phone.requests().requests] == [ref]
     phone.decide(req, "approve")
     assert collect(kiosk, ref)["hintCode"] == "userSign"
@@ -522,6 +555,11 @@ def test_a_deactivated_device_can_approve_nothing(
         new.close()
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG: activating a new device cancels only the old device's pending orders; an order the old "
+    "device approved still completes with the password (signer/service.py bind_device)",
+)
 def test_an_approved_order_of_a_replaced_device_cannot_complete_with_the_old_approval(
     daemon: Daemon, kiosk: httpx.Client, customer: tuple[str, PhoneClient]
 ) -> None:
@@ -570,9 +608,7 @@ def test_unknown_and_revoked_kiosk_tokens_get_401(
     assert collect(kiosk, ref) == {"orderRef": ref, "status": "pending", "hintCode": "outstandingTransaction"}
 
 
-def test_another_kiosks_order_is_404(
-    daemon: Daemon, kiosk: httpx.Client, customer: tuple[str, PhoneClient]
-) -> None:
+def test_another_kiosks_order_is_404(daemon: Daemon, kiosk: httpx.Client, customer: tuple[str, PhoneClient]) -> None:
     number, phone = customer
     ref = start(kiosk, number)["orderRef"]
     approve(phone, ref)
@@ -589,7 +625,7 @@ def test_another_kiosks_order_is_404(
             assert set(r.json()) == {"error", "reason"}
         assert other.get(f"/v1/orders/{ref}/documents/0").status_code == 404
     assert collect(kiosk, ref) == {"orderRef": ref, "status": "pending", "hintCode": "userSign", "attemptsLeft": 5}
-    assert show(daemon, number)["failedPasswords"] == 0
+    assert failures(daemon, number) == 0
     assert password(kiosk, ref, PASSWORD).json()["status"] == "complete"
 
 
@@ -625,14 +661,9 @@ def test_an_idle_long_poll_returns_empty_after_its_wait(customer: tuple[str, Pho
     assert 0.9 <= took < 5
 
 
-# -- bugs found (rejected attempts are not in the audit log) ---------------------------------------------
+# -- refused attempts are audited too ------------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: Signer.decide audits 'approval.rejected' inside the transaction and then raises, so the "
-    "rollback erases the entry (signer/service.py decide)",
-)
 def test_a_rejected_approval_is_in_the_audit_log(
     daemon: Daemon, kiosk: httpx.Client, customer: tuple[str, PhoneClient]
 ) -> None:
@@ -672,12 +703,6 @@ def short_lived(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Daemon]:
     yield d
     d.stop()
     audit_ok(d)
-
-
-def _enrolled(d: Daemon) -> tuple[str, PhoneClient]:
-    number = fresh_adult()
-    d.enrol(number)
-    return number, d.add_device(number)
 
 
 def test_an_expired_order_fails_and_a_late_approval_changes_nothing(short_lived: Daemon) -> None:
@@ -731,16 +756,11 @@ def test_a_password_after_expiry_fails_and_counts_nothing(short_lived: Daemon) -
             assert r.status_code == 200, r.text
             assert r.json() == {"orderRef": ref, "status": "failed", "hintCode": "expiredTransaction"}
             assert password(k, ref, PASSWORD).json()["status"] == "failed"
-        assert show(d, number)["failedPasswords"] == 0
+        assert failures(d, number) == 0
     finally:
         phone.close()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: start_order counts an expired order nobody collected as 'in progress' and fails the new "
-    "order with alreadyInProgress (signer/service.py start_order, open_orders_for_customer)",
-)
 def test_an_expired_order_nobody_collected_does_not_block_the_next_login(short_lived: Daemon) -> None:
     d = short_lived
     number, phone = _enrolled(d)
@@ -771,10 +791,18 @@ def test_the_failure_count_survives_a_restart(tmp_path: Path) -> None:
         assert show(d, number)["failedPasswords"] == 3
         d.start()
         with d.kiosk() as k:
-            assert collect(k, ref) == {"orderRef": ref, "status": "pending", "hintCode": "wrongPassword", "attemptsLeft": 2}
+            assert collect(k, ref) == {
+                "orderRef": ref,
+                "status": "pending",
+                "hintCode": "wrongPassword",
+                "attemptsLeft": 2,
+            }
             assert password(k, ref, WRONG).json()["attemptsLeft"] == 1
             assert password(k, ref, WRONG).json() == {
-                "orderRef": ref, "status": "failed", "hintCode": "passwordLocked", "attemptsLeft": 0,
+                "orderRef": ref,
+                "status": "failed",
+                "hintCode": "passwordLocked",
+                "attemptsLeft": 0,
             }
             locked = start(k, number)["orderRef"]
             assert collect(k, locked)["hintCode"] == "passwordLocked"

@@ -6,13 +6,16 @@ In-process against a SqliteStore, then through `tillit-signer audit verify` on a
 
 from __future__ import annotations
 
+import itertools
 import sqlite3
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from signer.audit import AuditReport, verify_chain
+from hsm.client import Hsm
+from signer.audit import AuditReport, Checkpointer, verify_chain
 from signer.store import GENESIS, SqliteStore, audit_hash
 from tests.daemon import Daemon, make_daemon
 from tests.factories import fresh_adult
@@ -53,7 +56,7 @@ def test_an_untouched_chain_verifies(store: SqliteStore) -> None:
         entries = tx.audit_entries()
     assert [e.seq for e in entries] == list(range(1, ENTRIES + 1))
     assert entries[0].prev_hash == GENESIS
-    assert all(b.prev_hash == a.hash for a, b in zip(entries, entries[1:], strict=False))
+    assert all(b.prev_hash == a.hash for a, b in itertools.pairwise(entries))
 
 
 def test_an_empty_chain_verifies(tmp_path: Path) -> None:
@@ -155,35 +158,87 @@ def test_appending_after_verification_keeps_the_chain(store: SqliteStore) -> Non
     assert r.ok and r.entries == ENTRIES + 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: removing the newest audit entries is not detected: the chain has no anchor "
-    "(signer/audit.py verify_chain, signer/store.py Tx.audit)",
-)
-def test_a_removed_last_entry_is_found(store: SqliteStore) -> None:
-    tamper(store, f"DELETE FROM audit WHERE seq={ENTRIES}")  # noqa: S608
-    assert not report(store).ok
-
-
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: the chain is an unkeyed SHA-256 chain: whoever can write signer.db can edit an entry "
-    "and recompute every later hash (signer/store.py audit_hash)",
-)
-def test_an_edited_entry_with_the_whole_tail_recomputed_is_found(store: SqliteStore) -> None:
+def _rewrite_from(store: SqliteStore, seq: int) -> None:
+    """Edit entry `seq` and recompute every later hash, as someone with write access could."""
     with store.tx() as tx:
         entries = tx.audit_entries()
-    prev = entries[1].hash
+    prev = entries[seq - 2].hash if seq > 1 else GENESIS
     statements = []
-    for e in entries[2:]:
-        data = '{"n":99}' if e.seq == 3 else e.data
+    for e in entries[seq - 1 :]:
+        data = '{"n":99}' if e.seq == seq else e.data
         digest = audit_hash(prev, e.seq, e.at, e.event, e.subject, data)
         statements.append(
             f"UPDATE audit SET data='{data}', prev_hash='{prev}', hash='{digest}' WHERE seq={e.seq}"  # noqa: S608
         )
         prev = digest
     tamper(store, *statements)
-    assert not report(store).ok
+
+
+def test_the_chain_alone_cannot_see_a_rewritten_or_truncated_tail(store: SqliteStore) -> None:
+    """The documented limits of verify_chain; the signed checkpoints below close them."""
+    _rewrite_from(store, 3)
+    assert report(store).ok
+    tamper(store, f"DELETE FROM audit WHERE seq={ENTRIES}")  # noqa: S608
+    assert report(store).ok
+
+
+@pytest.fixture
+def checkpointer(store: SqliteStore, hsm: Hsm) -> Checkpointer:
+    """Checkpoints signed by the audit key on the session's SoftHSM token (only when asked)."""
+    return Checkpointer(store, hsm, every=0, clock=time.time)
+
+
+@pytest.mark.hsm
+def test_a_signed_checkpoint_verifies(checkpointer: Checkpointer) -> None:
+    cp = checkpointer.checkpoint("test")
+    assert cp is not None and cp.seq == ENTRIES
+    r = checkpointer.verify()
+    assert r.ok and r.checkpoints == 1 and r.covered_to == ENTRIES and r.uncovered == 0
+
+
+@pytest.mark.hsm
+def test_a_rewritten_history_breaks_its_signed_checkpoint(store: SqliteStore, checkpointer: Checkpointer) -> None:
+    checkpointer.checkpoint("test")
+    _rewrite_from(store, 3)
+    r = checkpointer.verify()
+    assert not r.ok
+    assert r.broken_at == ENTRIES
+    assert "rewritten" in (r.reason or "")
+
+
+@pytest.mark.hsm
+def test_a_truncated_tail_past_a_checkpoint_is_found(store: SqliteStore, checkpointer: Checkpointer) -> None:
+    checkpointer.checkpoint("test")
+    tamper(store, f"DELETE FROM audit WHERE seq={ENTRIES}")  # noqa: S608
+    r = checkpointer.verify()
+    assert not r.ok
+    assert r.broken_at == ENTRIES
+    assert "truncated" in (r.reason or "")
+
+
+@pytest.mark.hsm
+def test_a_forged_checkpoint_is_found(store: SqliteStore, checkpointer: Checkpointer) -> None:
+    checkpointer.checkpoint("test")
+    _rewrite_from(store, 3)
+    with store.tx() as tx:
+        head = tx.audit_entries()[-1]
+    tamper(store, f"UPDATE audit_checkpoints SET hash='{head.hash}' WHERE seq={ENTRIES}")  # noqa: S608
+    r = checkpointer.verify()
+    assert not r.ok and r.broken_at == ENTRIES
+    assert "signature" in (r.reason or "")
+
+
+@pytest.mark.hsm
+def test_a_truncated_tail_after_the_last_checkpoint_is_found_with_an_expected_head(
+    store: SqliteStore, checkpointer: Checkpointer
+) -> None:
+    with store.tx() as tx:
+        head = tx.audit_entries()[-1]
+    tamper(store, f"DELETE FROM audit WHERE seq={ENTRIES}")  # noqa: S608
+    assert checkpointer.verify().ok  # nothing signed covered it
+    r = checkpointer.verify(expected=(head.seq, head.hash))
+    assert not r.ok and r.broken_at == ENTRIES
+    assert "tail" in (r.reason or "")
 
 
 # -- tillit-signer audit verify ---------------------------------------------------------------------
@@ -227,7 +282,11 @@ def _restore(d: Daemon, dump: bytes) -> None:
         (["UPDATE audit SET data='{}' WHERE seq=2"], "audit log broken at entry 2: entry 2 was edited"),
         (["DELETE FROM audit WHERE seq=2"], "audit log broken at entry 3: entry 2 is missing (found 3)"),
         (
-            ["UPDATE audit SET seq=-1 WHERE seq=2", "UPDATE audit SET seq=2 WHERE seq=3", "UPDATE audit SET seq=3 WHERE seq=-1"],
+            [
+                "UPDATE audit SET seq=-1 WHERE seq=2",
+                "UPDATE audit SET seq=2 WHERE seq=3",
+                "UPDATE audit SET seq=3 WHERE seq=-1",
+            ],
             "audit log broken at entry 2: entry 2 does not follow entry 1",
         ),
     ],
@@ -253,3 +312,31 @@ def test_the_cli_reports_the_first_broken_entry(
     else:
         assert result.returncode == 1, result.stdout
         assert result.stderr.strip() == message
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("how", ["truncated", "rewritten"])
+def test_the_cli_finds_a_truncated_or_rewritten_tail_after_an_export(
+    home_with_chain: tuple[Daemon, bytes], tmp_path: Path, how: str
+) -> None:
+    """`audit export` signs a checkpoint at the head; cutting or rewriting what it covers is found."""
+    d, pristine = home_with_chain
+    _restore(d, pristine)
+    d.run("tillit-signer", "audit", "export", "--out", str(tmp_path / "export"))
+    head_seq = int((tmp_path / "export" / "head.txt").read_text().split(":")[0])
+    assert d.run("tillit-signer", "audit", "verify").returncode == 0
+    store = SqliteStore(d.home / "signer.db")
+    try:
+        if how == "truncated":
+            tamper(store, f"DELETE FROM audit WHERE seq={head_seq}")  # noqa: S608
+        else:
+            _rewrite_from(store, 2)
+        assert report(store).ok  # the chain alone does not see it
+    finally:
+        store.close()
+    result = d.run("tillit-signer", "audit", "verify", check=False)
+    assert "Traceback" not in result.stderr
+    assert result.returncode == 1, result.stdout
+    assert result.stderr.startswith(f"audit log broken at entry {head_seq}: ")
+    assert how in result.stderr
+    assert result.stderr.count("\n") == 1

@@ -1,0 +1,380 @@
+"""Attacks on the daemon (invariants 1 and 2, and what a stolen kiosk token can learn).
+
+Replayed device requests, an approval moved to another order or customer, a mutation of every field
+of the challenge, a revoked kiosk token, another customer's device, guessed order refs, a flood of
+push requests to one customer (rate-limited), and enumerating numbers to learn who is a customer.
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import json
+import statistics
+import time
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from phone.client import PhoneClient, sign_bytes
+from signer.wire import AppRequest, approval_message
+from tests.daemon import Daemon, make_daemon
+from tests.factories import fresh_adult
+from tests.proofs.common import audit_verify, enrol_many, figures, query
+
+pytestmark = pytest.mark.integration
+
+PER_NUMBER = 10
+PER_KIOSK = 60
+
+
+@pytest.fixture(scope="module")
+def d(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Daemon]:
+    daemon = make_daemon(
+        tmp_path_factory.mktemp("attacks") / "home",
+        TILLIT_RATE_ORDERS_PER_NUMBER=str(PER_NUMBER),
+        TILLIT_RATE_ORDERS_PER_KIOSK=str(PER_KIOSK),
+    )
+    daemon.start()
+    yield daemon
+    daemon.stop()
+
+
+@pytest.fixture(scope="module")
+def people(d: Daemon) -> Iterator[list[tuple[str, PhoneClient]]]:
+    made = enrol_many(d, 10)
+    yield made
+    for _, phone in made:
+        phone.close()
+
+
+def new_kiosk(d: Daemon, name: str) -> httpx.Client:
+    token = d.run("tillit-signer", "kiosks", "add", "--name", name).stdout.strip()
+    return httpx.Client(base_url=d.url, headers={"Authorization": f"Bearer {token}"}, timeout=30)
+
+
+def start(k: httpx.Client, number: str, sign: bool = False) -> str:
+    if sign:
+        docs = [
+            {"name": "avtale.txt", "contentType": "text/plain", "content": base64.b64encode(b"Avtale\n").decode()},
+            {"name": "vedlegg.txt", "contentType": "text/plain", "content": base64.b64encode(b"Vedlegg\n").decode()},
+        ]
+        r = k.post("/v1/sign", json={"personalNumber": number, "userVisibleData": "Lån 100 000 kr", "documents": docs})
+    else:
+        r = k.post("/v1/auth", json={"personalNumber": number})
+    assert r.status_code == 200, r.text
+    return str(r.json()["orderRef"])
+
+
+def request_for(phone: PhoneClient, ref: str) -> AppRequest:
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        for r in phone.requests(wait=3).requests:
+            if r.order_ref == ref:
+                return r
+    raise AssertionError(f"the phone never saw {ref}")
+
+
+def post_decision(
+    phone: PhoneClient, ref: str, challenge: dict[str, Any], decision: str = "approve", device: str | None = None
+) -> httpx.Response:
+    body = json.dumps({"decision": decision, "signature": sign_bytes(phone.key, approval_message(challenge, decision))})
+    path = f"/v1/app/requests/{ref}"
+    headers = {**phone.signed_headers("POST", path, body.encode()), "Content-Type": "application/json"}
+    if device:
+        headers["X-Tillit-Device"] = device
+    return phone.http.post(phone.server + path, content=body, headers=headers)
+
+
+def status(d: Daemon, ref: str) -> str:
+    return str(query(d, "SELECT status FROM orders WHERE ref=?", (ref,))[0][0])
+
+
+# -- replay ----------------------------------------------------------------------------------------
+
+
+def test_every_replayed_device_request_is_refused(d: Daemon, people: list[tuple[str, PhoneClient]]) -> None:
+    number, phone = people[0]
+    with d.kiosk() as k:
+        ref = start(k, number)
+        request = request_for(phone, ref)
+        replays: list[int] = []
+        # a long-poll, replayed byte for byte
+        path = "/v1/app/requests"
+        headers = phone.signed_headers("GET", path, b"")
+        assert phone.http.get(phone.server + path, headers=headers).status_code == 200
+        replays += [phone.http.get(phone.server + path, headers=headers).status_code for _ in range(5)]
+        # a decline replayed as it was sent, after an approval went through
+        body = json.dumps(
+            {"decision": "approve", "signature": sign_bytes(phone.key, approval_message(request.challenge, "approve"))}
+        ).encode()
+        path = f"/v1/app/requests/{ref}"
+        headers = {**phone.signed_headers("POST", path, body), "Content-Type": "application/json"}
+        assert phone.http.post(phone.server + path, content=body, headers=headers).status_code == 200
+        replays += [phone.http.post(phone.server + path, content=body, headers=headers).status_code for _ in range(5)]
+        # the same signature under a new nonce, and a correctly signed request from two minutes ago
+        forged = {**headers, "X-Tillit-Nonce": "fresh-" + uuid.uuid4().hex}
+        replays.append(phone.http.post(phone.server + path, content=body, headers=forged).status_code)
+        old = {**headers, "X-Tillit-Timestamp": str(int(time.time()) - 120)}
+        replays.append(phone.http.post(phone.server + path, content=body, headers=old).status_code)
+        assert replays == [401] * len(replays)
+        assert k.post("/v1/cancel", json={"orderRef": ref}).status_code == 200
+    figures("attacks", replayed_requests_refused=len(replays))
+
+
+# -- an approval moved -----------------------------------------------------------------------------
+
+
+def test_an_approval_moved_to_another_order_or_customer_does_nothing(
+    d: Daemon, people: list[tuple[str, PhoneClient]]
+) -> None:
+    (number, phone), (other_number, other_phone) = people[1], people[2]
+    with d.kiosk() as k:
+        first = start(k, number)
+        stolen = request_for(phone, first).challenge
+        assert k.post("/v1/cancel", json={"orderRef": first}).status_code == 200
+        second = start(k, number)
+        third = start(k, other_number)
+        answers = [
+            post_decision(phone, second, stolen).status_code,  # the first order's challenge, on the second
+            post_decision(phone, third, stolen).status_code,  # on another customer's order
+            post_decision(other_phone, second, stolen).status_code,  # sent by another customer's device
+            post_decision(phone, first, stolen).status_code,  # the cancelled order itself: too late
+        ]
+        assert answers == [400, 404, 404, 409], answers
+        assert status(d, second) == "pending" and status(d, third) == "pending"
+        for ref in (second, third):
+            k.post("/v1/cancel", json={"orderRef": ref})
+    figures("attacks", approvals_moved_refused=len(answers))
+
+
+# -- mutation of every field of the challenge ------------------------------------------------------
+
+
+def _leaves(value: Any, path: tuple[Any, ...] = ()) -> Iterator[tuple[Any, ...]]:
+    if isinstance(value, dict):
+        for key in value:
+            yield from _leaves(value[key], (*path, key))
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            yield from _leaves(item, (*path, i))
+    else:
+        yield path
+
+
+def _mutations(challenge: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Every leaf changed (two ways each), every key removed, a key added, lists reordered and cut."""
+    for path in _leaves(challenge):
+        name = ".".join(str(p) for p in path)
+        for how in ("changed", "retyped"):
+            mutated = copy.deepcopy(challenge)
+            parent = mutated
+            for p in path[:-1]:
+                parent = parent[p]
+            old = parent[path[-1]]
+            if how == "changed":
+                new: Any = old + 1 if isinstance(old, int) else (old[:-1] + ("0" if old[-1:] != "0" else "1"))
+            else:
+                new = str(old) if isinstance(old, int) else None
+            parent[path[-1]] = new
+            yield f"{name} {how}", mutated
+        mutated = copy.deepcopy(challenge)
+        parent = mutated
+        for p in path[:-1]:
+            parent = parent[p]
+        if isinstance(parent, dict):
+            del parent[path[-1]]
+            yield f"{name} removed", mutated
+    for key in ("extra", "amount"):
+        yield f"{key} added", {**copy.deepcopy(challenge), key: "1 000 000 kr"}
+    documents = copy.deepcopy(challenge["documents"])
+    yield "documents reordered", {**copy.deepcopy(challenge), "documents": documents[::-1]}
+    yield "a document dropped", {**copy.deepcopy(challenge), "documents": documents[:1]}
+    yield "kiosk dropped to its name", {**copy.deepcopy(challenge), "kiosk": challenge["kiosk"]["name"]}
+
+
+def test_a_change_to_any_field_of_the_challenge_is_refused(d: Daemon, people: list[tuple[str, PhoneClient]]) -> None:
+    number, phone = people[3]
+    with d.kiosk() as k:
+        ref = start(k, number, sign=True)
+        challenge = request_for(phone, ref).challenge
+        fields = {".".join(str(p) for p in path) for path in _leaves(challenge)}
+        assert {
+            "kiosk.id",
+            "kiosk.name",
+            "documents.0.name",
+            "documents.0.sha256",
+            "documents.1.sha256",
+            "nonce",
+            "expiresAt",
+            "v",
+            "kind",
+            "orderRef",
+            "userVisibleData",
+        } <= fields
+        accepted = []
+        tried = 0
+        for what, mutated in _mutations(challenge):
+            tried += 1
+            response = post_decision(phone, ref, mutated)
+            if response.status_code != 400 or response.json()["error"] != "badSignature":
+                accepted.append((what, response.status_code, response.text))
+        assert not accepted, accepted
+        assert status(d, ref) == "pending"
+        assert k.post("/v1/collect", json={"orderRef": ref}).json()["hintCode"] == "outstandingTransaction"
+        # the true challenge still works: nothing above consumed or changed the order
+        assert post_decision(phone, ref, challenge).status_code == 200
+        assert status(d, ref) == "approved"
+        k.post("/v1/cancel", json={"orderRef": ref})
+    # (refusals are not in the audit log yet: tests/integration/test_login.py keeps that bug as an xfail)
+    figures("attacks", challenge_fields=len(fields), challenge_mutations_refused=tried)
+
+
+# -- a revoked kiosk, another customer's device, guessed refs --------------------------------------
+
+
+def test_a_revoked_kiosk_token_can_do_nothing(d: Daemon, people: list[tuple[str, PhoneClient]]) -> None:
+    number, phone = people[4]
+    k = new_kiosk(d, "Revoked branch")
+    with k:
+        ref = start(k, number)
+        phone.decide(request_for(phone, ref), "approve")
+        d.run("tillit-signer", "kiosks", "revoke", "Revoked branch")
+        calls = [
+            k.post("/v1/collect", json={"orderRef": ref}),
+            k.post("/v1/password", json={"orderRef": ref, "password": "Fjord-Hest-2024"}),
+            k.post("/v1/cancel", json={"orderRef": ref}),
+            k.post("/v1/auth", json={"personalNumber": number}),
+            k.get(f"/v1/orders/{ref}/documents/0"),
+        ]
+    assert [c.status_code for c in calls] == [401] * len(calls)
+    assert status(d, ref) == "approved"  # neither completed nor changed by the revoked kiosk
+    assert query(d, "SELECT failed_passwords FROM customers WHERE personal_number=?", (number,))[0][0] == 0
+
+
+def test_another_customers_device_sees_and_approves_nothing(d: Daemon, people: list[tuple[str, PhoneClient]]) -> None:
+    (number, phone), (_, intruder) = people[5], people[6]
+    with d.kiosk() as k:
+        ref = start(k, number)
+        challenge = request_for(phone, ref).challenge
+        assert all(r.order_ref != ref for r in intruder.requests().requests)
+        own = post_decision(intruder, ref, challenge)  # its own key and id
+        posing = post_decision(intruder, ref, challenge, device=phone.device_id)  # the victim's id, its own key
+        assert (own.status_code, posing.status_code) == (404, 401)
+        assert status(d, ref) == "pending"
+        k.post("/v1/cancel", json={"orderRef": ref})
+
+
+def test_guessed_order_refs_find_nothing(d: Daemon, people: list[tuple[str, PhoneClient]]) -> None:
+    number, _ = people[7]
+    with d.kiosk() as k:
+        real = start(k, number)
+    other = new_kiosk(d, "Guessing branch")
+    bodies = set()
+    guesses = 0
+    with other:
+        refs = [str(uuid.uuid4()) for _ in range(60)] + [real, real.upper(), real[:-1] + "0", "", "../" + real]
+        for ref in refs:
+            for path, body in (
+                ("/v1/collect", {"orderRef": ref}),
+                ("/v1/password", {"orderRef": ref, "password": "x"}),
+                ("/v1/cancel", {"orderRef": ref}),
+            ):
+                r = other.post(path, json=body)
+                guesses += 1
+                assert r.status_code == 404, (ref, path, r.text)
+                bodies.add(r.text)
+            if ref:
+                r = other.get(f"/v1/orders/{ref}/documents/0")
+                guesses += 1
+                assert r.status_code == 404
+    assert len(bodies) == 1, bodies  # another kiosk's real order looks exactly like a random one
+    assert status(d, real) == "pending"
+    figures("attacks", order_ref_guesses=guesses)
+
+
+# -- floods and enumeration ------------------------------------------------------------------------
+
+
+def test_a_flood_of_push_requests_is_rate_limited(d: Daemon, people: list[tuple[str, PhoneClient]]) -> None:
+    number, phone = people[8]
+    unknown = fresh_adult()
+    k = new_kiosk(d, "Flooding branch")
+    answers: dict[str, list[int]] = {number: [], unknown: []}
+    limited: list[httpx.Response] = []
+    with k:
+        for _ in range(3 * PER_NUMBER):
+            for n in (number, unknown):
+                r = k.post("/v1/auth", json={"personalNumber": n})
+                answers[n].append(r.status_code)
+                if r.status_code == 429:
+                    limited.append(r)
+    for n in (number, unknown):  # known or not, the same limit: a 429 tells nothing about the number
+        assert answers[n] == [200] * PER_NUMBER + [429] * (2 * PER_NUMBER), answers[n]
+    assert {r.json()["error"] for r in limited} == {"rateLimited"}
+    assert all("personal number" in r.json()["reason"] and int(r.headers["Retry-After"]) >= 1 for r in limited)
+    customer = query(d, "SELECT id FROM customers WHERE personal_number=?", (number,))[0][0]
+    pushed = query(d, "SELECT COUNT(*) FROM orders WHERE customer_id=?", (customer,))[0][0]
+    assert pushed <= PER_NUMBER + 1  # at most the limit reached the phone (+1 from earlier tests: none here)
+    assert phone.requests().requests == []  # and they cancelled each other (alreadyInProgress)
+    figures("attacks", flood_requests=sum(len(v) for v in answers.values()), flood_limited=len(limited))
+
+
+def test_enumerating_numbers_learns_no_more_than_the_kiosk_budget(
+    d: Daemon, people: list[tuple[str, PhoneClient]]
+) -> None:
+    """Unknown numbers and customers without the app get the same answers; the kiosk's budget is
+    the fastest anyone can tell customers with the app apart (their phone is asked), and it is
+    spent the same way by every number."""
+    with_app = [n for n, _ in people[:8]]
+    without_app = [fresh_adult() for _ in range(3)]
+    for n in without_app:
+        d.enrol(n)
+    unknown = [fresh_adult() for _ in range(8)]
+    k = new_kiosk(d, "Enumerating branch")
+    timings: dict[str, list[float]] = {"app": [], "noapp": [], "unknown": []}
+    shapes: dict[str, set[tuple[str, ...]]] = {"app": set(), "noapp": set(), "unknown": set()}
+    collected: dict[str, set[str]] = {"noapp": set(), "unknown": set()}
+    order = [("app", n) for n in with_app] + [("noapp", n) for n in without_app] + [("unknown", n) for n in unknown]
+    sent = 0
+    with k:
+        for round_ in range(3):
+            for kind, n in order if round_ != 1 else order[::-1]:
+                began = time.perf_counter()
+                r = k.post("/v1/auth", json={"personalNumber": n})
+                timings[kind].append(time.perf_counter() - began)
+                sent += 1
+                assert r.status_code == 200, r.text
+                shapes[kind].add(tuple(sorted(r.json())))
+                if kind != "app":
+                    c = k.post("/v1/collect", json={"orderRef": r.json()["orderRef"]}).json()
+                    collected[kind].add(json.dumps({**c, "orderRef": "-"}, sort_keys=True))
+        assert shapes["app"] == shapes["noapp"] == shapes["unknown"]
+        assert collected["noapp"] == collected["unknown"] and len(collected["unknown"]) == 1
+        # the budget: whatever the number, the kiosk is stopped at the same count
+        initial = sent
+        assert initial < PER_KIOSK
+        rest = []
+        while sent < PER_KIOSK + 5:
+            rest.append(k.post("/v1/auth", json={"personalNumber": fresh_adult()}).status_code)
+            sent += 1
+        assert rest == [200] * (PER_KIOSK - initial) + [429] * 5, rest
+        after = [k.post("/v1/auth", json={"personalNumber": n}).status_code for n in (with_app[0], unknown[0])]
+        assert after == [429, 429]
+        assert "kiosk" in k.post("/v1/auth", json={"personalNumber": without_app[0]}).json()["reason"]
+    medians = {kind: statistics.median(values) * 1000 for kind, values in timings.items()}
+    # No timing tell worth having: the answers differ by less than a millisecond or two, far below
+    # the noise a caller sees, and a caller gets only PER_KIOSK tries a minute anyway.
+    tolerance = max(5.0, medians["unknown"])  # generous: this runs on a loaded 2-core machine
+    assert abs(medians["noapp"] - medians["unknown"]) < tolerance, medians
+    assert abs(medians["app"] - medians["unknown"]) < 2 * tolerance, medians
+    figures(
+        "attacks",
+        enumeration_tries=sent,
+        enumeration_budget_per_minute=PER_KIOSK,
+        enumeration_median_ms={k: round(v, 2) for k, v in medians.items()},
+    )
+    audit_verify(d)
