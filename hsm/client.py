@@ -21,6 +21,7 @@ resets are at most one a second while the token stays away; meanwhile operations
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import secrets
 import threading
@@ -45,6 +46,24 @@ from hsm.module import close_all_sessions, load_module, reset_module, softhsm_en
 from hsm.settings import HsmSettings
 
 T = TypeVar("T")
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _translated(what: str) -> Callable[[F], F]:
+    """The boundary for a public method: a PKCS#11 error left over becomes an `HsmError` that says
+    what the token refused, never a bare python-pkcs11 exception."""
+
+    def decorate(fn: F) -> F:
+        @functools.wraps(fn)
+        def translated(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return fn(*args, **kwargs)
+            except pkcs11.PKCS11Error as e:
+                raise errors.HsmError(f"the token refused to {what}: {type(e).__name__}") from e
+
+        return translated  # type: ignore[return-value]
+
+    return decorate
 
 _SESSION_GONE = (
     pkcs11.SessionHandleInvalid,
@@ -441,6 +460,7 @@ class Hsm:
                 raise errors.HsmError(f"the token could not generate the key: {type(e).__name__}") from e
         return self.key_info(label)
 
+    @_translated("read the key's attributes")
     def key_info(self, label: str) -> KeyInfo:
         attrs = self._retrying(
             lambda: self._private_key(label).get_attributes(
@@ -468,6 +488,7 @@ class Hsm:
             has_certificate=bool(self._retrying(lambda: self._find(ObjectClass.CERTIFICATE, label))),
         )
 
+    @_translated("list its keys")
     def list_keys(self) -> list[KeyInfo]:
         def labels() -> list[str]:
             keys = self._admin.get_objects({Attribute.CLASS: ObjectClass.PRIVATE_KEY})
@@ -475,6 +496,7 @@ class Hsm:
 
         return [self.key_info(label) for label in self._retrying(labels)]
 
+    @_translated("destroy the key")
     def destroy_key(self, label: str) -> None:
         """Destroy the key pair and any certificate stored beside it."""
         with self._lock:
@@ -491,6 +513,7 @@ class Hsm:
             for obj in found:
                 obj.destroy()
 
+    @_translated("give the public key")
     def public_key(self, label: str) -> PublicKeyTypes:
         """The public half of a key pair (cached: a lookup searches the token)."""
         cached = self._public_keys.get(label)
@@ -552,6 +575,7 @@ class Hsm:
         """Signatures this process has asked the token for (the daemon's /metrics publishes it)."""
         return self._signature_count
 
+    @_translated("change whether the key may sign")
     def set_signing_allowed(self, label: str, allowed: bool) -> None:
         """Mark a key usable or unusable for signing (CKA_SIGN)."""
         with self._lock:
@@ -561,6 +585,7 @@ class Hsm:
 
     # -- certificates --------------------------------------------------------------------------
 
+    @_translated("store the certificate")
     def store_certificate(self, label: str, der: bytes) -> None:
         """Store an X.509 certificate beside its key (same label and id), replacing an older one."""
         from asn1crypto import x509
@@ -586,6 +611,7 @@ class Hsm:
             )
             self._certificates[label] = der
 
+    @_translated("give the certificate")
     def certificate(self, label: str) -> bytes | None:
         """The certificate stored beside a key, or None (cached once found: a lookup searches)."""
         cached = self._certificates.get(label)
@@ -605,6 +631,7 @@ class Hsm:
 
     # -- secrets and HMAC (code devices) -------------------------------------------------------
 
+    @_translated("import the secret")
     def import_secret(self, label: str, secret: bytes) -> None:
         """Import an HMAC secret as a sensitive, non-extractable generic secret."""
         with self._lock:
@@ -625,6 +652,7 @@ class Hsm:
                 }
             )
 
+    @_translated("compute the HMAC")
     def hmac_sha1(self, label: str, data: bytes) -> bytes:
         def operation() -> bytes:
             key = self._secrets.get(label)
@@ -638,6 +666,7 @@ class Hsm:
 
         return self._retrying(operation)
 
+    @_translated("destroy the secret")
     def destroy_secret(self, label: str) -> None:
         with self._lock:
             self._secrets.pop(label, None)
@@ -646,6 +675,7 @@ class Hsm:
 
     # -- status --------------------------------------------------------------------------------
 
+    @_translated("report its status")
     def status(self) -> TokenStatus:
         def count(cls: ObjectClass) -> int:
             return sum(1 for _ in self._admin.get_objects({Attribute.CLASS: cls}))

@@ -24,6 +24,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from hsm.errors import HsmError
@@ -98,6 +99,45 @@ def _validation_reason(exc: RequestValidationError | ValidationError) -> str:
     return "; ".join(parts) or "invalid request"
 
 
+async def _read_limited(receive: Receive, limit: int) -> bytes | None:
+    """The whole request body, or None as soon as it grows past `limit` bytes."""
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            break  # the client went away; the handler sees an empty body
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            break
+    return b"".join(chunks)
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    """A `receive` that hands out an already read body once, then waits on the real one
+    (for the disconnect)."""
+    sent = False
+
+    async def replay() -> Message:
+        nonlocal sent
+        if sent:
+            return await receive()
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return replay
+
+
+# The error codes of the framework's own refusals (before a handler runs: unknown route, body that
+# is not JSON at all), so that every error body has the same {error, reason} shape.
+_HTTP_ERROR_CODES = {400: "invalidParameters", 404: "notFound", 405: "methodNotAllowed", 413: "tooLarge"}
+_HTTP_ERROR_REASONS = {"There was an error parsing the body": "the body is not valid JSON in UTF-8"}
+
+
 def create_app(signer: Signer) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -144,6 +184,13 @@ def create_app(signer: Signer) -> FastAPI:
                 if int(length) > max_body:
                     await _error(413, "tooLarge", f"the body is larger than {max_body} bytes")(scope, receive, send)
                     return
+            elif scope["method"] in ("POST", "PUT", "PATCH"):
+                # A chunked body announces no length: read it here, up to the limit, before any handler.
+                buffered = await _read_limited(receive, max_body)
+                if buffered is None:
+                    await _error(413, "tooLarge", f"the body is larger than {max_body} bytes")(scope, receive, send)
+                    return
+                receive = _replay(buffered, receive)
             started = time.perf_counter()
             status = 500
 
@@ -173,6 +220,15 @@ def create_app(signer: Signer) -> FastAPI:
     async def hsm_error(request: Request, exc: HsmError) -> JSONResponse:
         signer.metrics.hsm_errors.inc()
         return _error(503, "hsmUnavailable", f"the HSM is not available: {exc}")
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        reason = str(exc.detail) if exc.detail else "the request was refused"
+        code = _HTTP_ERROR_CODES.get(exc.status_code, "requestRefused")
+        response = _error(exc.status_code, code, _HTTP_ERROR_REASONS.get(reason, reason))
+        for name, value in (exc.headers or {}).items():
+            response.headers[name] = value
+        return response
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -424,8 +480,8 @@ def create_app(signer: Signer) -> FastAPI:
 
     @app.get("/v1/crl")
     def crl() -> Response:
-        """The current CRL (DER)."""
-        return Response(signer.ca.crl(), media_type="application/pkix-crl")
+        """The current CRL (DER): signed anew when a certificate was revoked, else hourly."""
+        return Response(signer.current_crl(), media_type="application/pkix-crl")
 
     @app.post("/v1/ocsp")
     async def ocsp(request: Request) -> Response:

@@ -195,6 +195,16 @@ def customers_revoke_certificate(personal_number: str, reason: str) -> None:
     click.echo(f"certificate {customer.cert_serial} revoked")
 
 
+@customers.command("reissue-certificate")
+@click.argument("personal_number")
+@admin_errors
+def customers_reissue_certificate(personal_number: str) -> None:
+    """After revoke-certificate: a new key in the HSM and a new certificate for it."""
+    with open_signer() as signer:
+        customer = signer.lifecycle.reissue_certificate(personal_number, by="administrator")
+    click.echo(f"certificate {customer.cert_serial} issued")
+
+
 @customers.command("assign-codedevice")
 @click.argument("personal_number")
 @click.option("--serial", required=True, help="Serial of a code device issued with `tillit-hsm codedevice issue`.")

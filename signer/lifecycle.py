@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 import uuid
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from hsm.errors import HsmError
 from signer import errors
@@ -87,22 +87,39 @@ class Lifecycle:
         customer = service.customer(personal_number)
         if customer.status != "blocked":
             raise errors.Conflict("the customer is not blocked")
+        self._renew_key(customer, "customer.unblocked", by, status="active", blocked_reason=None)
+        return service.customer(personal_number)
+
+    def reissue_certificate(self, personal_number: str, by: str) -> Customer:
+        """After `revoke-certificate`: a fresh key and certificate, so the customer can sign again.
+        The old certificate must be revoked first (two valid certificates for one customer would
+        leave the old key usable by whoever kept it)."""
+        service = self.service
+        customer = service.customer(personal_number)
+        if customer.status != "active":
+            raise errors.Conflict(f"the customer is {customer.status.replace('_', ' ')}: unblock or approve first")
+        if not service.certificate_revoked(customer):
+            raise errors.Conflict("the customer's certificate is still valid: revoke it first")
+        self._renew_key(customer, "certificate.reissued", by)
+        return service.customer(personal_number)
+
+    def _renew_key(self, customer: Customer, event: str, by: str, **changes: Any) -> None:
+        """The next key generation in the HSM with its certificate; passwords unlocked."""
+        service = self.service
         generation = customer.key_generation + 1
         customer.key_label = f"customer:{customer.id}:{generation}"
         service._issue_key(customer)
         with service.store.tx() as tx:
             tx.update_customer(
                 customer.id,
-                status="active",
-                blocked_reason=None,
                 key_label=customer.key_label,
                 key_generation=generation,
                 cert_serial=customer.cert_serial,
                 failed_passwords=0,
                 password_locked=0,
+                **changes,
             )
-            tx.audit("customer.unblocked", customer.id, service.clock(), by=by, certificate=customer.cert_serial)
-        return service.customer(personal_number)
+            tx.audit(event, customer.id, service.clock(), by=by, certificate=customer.cert_serial)
 
     # -- forgotten password --------------------------------------------------------------------
 

@@ -49,6 +49,7 @@ from signer.wire import (
 CANCELLABLE = ("pending", "approved", "verifying")
 ADULT_AGE = 18
 MINIMUM_AGE = 13
+CRL_REFRESH_SECONDS = 3600.0
 _MOBILE_DIGITS = 8
 
 
@@ -125,6 +126,8 @@ class Signer:
         self._tokens: TokenIssuer | None = None
         self._order_locks = [threading.Lock() for _ in range(64)]
         self._nonces_pruned_at = 0.0
+        self._crl: tuple[tuple[int, ...], float, bytes] | None = None
+        self._crl_lock = threading.Lock()
         from signer.activation import Activations
         from signer.agreements import Agreements
         from signer.codedevices import CodeDevices
@@ -309,6 +312,25 @@ class Signer:
             tx.audit("certificate.revoked", customer.id, self.clock(), serial=customer.cert_serial, reason=reason)
         return customer
 
+    def current_crl(self) -> bytes:
+        """The CRL, kept until a revocation (by any process: the CA ledger says so) or for an hour,
+        so that anyone fetching it cannot make the HSM sign, and the CRL number grow, at will."""
+        revoked = tuple(entry.serial for entry in self.ca.ledger.revoked())
+        with self._crl_lock:
+            at = self.clock()
+            if self._crl is not None and self._crl[0] == revoked and at - self._crl[1] < CRL_REFRESH_SECONDS:
+                return self._crl[2]
+            der = self.ca.crl()
+            self._crl = (revoked, at, der)
+            return der
+
+    def certificate_revoked(self, customer: Customer) -> bool:
+        """True when the customer has no certificate or the CA has revoked it."""
+        if customer.cert_serial is None:
+            return True
+        issued = self.ca.status(int(customer.cert_serial, 16))
+        return issued is None or issued.revoked_at is not None
+
     # -- devices -------------------------------------------------------------------------------
 
     def bind_device(self, customer: Customer, public_key: bytes, name: str, how: str) -> Device:
@@ -333,9 +355,11 @@ class Signer:
             for old_id in old:
                 tx.audit("device.deactivated", old_id, at, customer=customer.id, replacedBy=device.id)
             tx.audit("device.activated", device.id, at, customer=customer.id, how=how)
+            # An approval is only as good as the device that gave it: the old device's orders end
+            # now, also those it already approved (a password may still be on its way).
             for order in tx.open_orders_for_customer(customer.id):
-                if order.status == "pending" and order.device_id in old:
-                    tx.transition(order.ref, ["pending"], "failed", "cancelled", completed_at=at)
+                if order.device_id in old and order.status in CANCELLABLE:
+                    tx.transition(order.ref, [order.status], "failed", "cancelled", completed_at=at)
                     tx.audit("order.failed", order.ref, at, hint="cancelled", why="device replaced")
         for old_id in old:
             self.notifier.notify(old_id)
@@ -364,16 +388,23 @@ class Signer:
         at = self.clock()
         if abs(at - stamp) > REQUEST_SKEW_SECONDS:
             raise errors.Unauthorized("the request's timestamp is too far from the server's clock")
+        refusal: errors.SignerError | None = None
         with self.store.tx() as tx:
             device = tx.device(device_id)
             if device is None:
-                raise errors.Unauthorized("unknown device")
-            message = request_message(method, path, body, timestamp, nonce)
-            if not verify_device_signature(device.public_key, signature, message):
-                raise errors.Unauthorized("the device signature does not match the request")
-            if not tx.use_device_nonce(device_id, nonce, at + 2 * REQUEST_SKEW_SECONDS, at, self._prune_due(at)):
+                tx.audit("device.refused", device_id, at, why="unknown device")
+                refusal = errors.Unauthorized("unknown device")
+            elif not verify_device_signature(
+                device.public_key, signature, request_message(method, path, body, timestamp, nonce)
+            ):
+                tx.audit("device.refused", device_id, at, why="signature")
+                refusal = errors.Unauthorized("the device signature does not match the request")
+            elif not tx.use_device_nonce(device_id, nonce, at + 2 * REQUEST_SKEW_SECONDS, at, self._prune_due(at)):
                 tx.audit("device.replay", device_id, at)
-                raise errors.Unauthorized("this request was already received (replay)")
+                refusal = errors.Unauthorized("this request was already received (replay)")
+        if refusal is not None:
+            raise refusal  # after the commit, so the audit log keeps the refused attempt
+        assert device is not None
         if device.status != "active" and not allow_inactive:
             raise errors.Forbidden("this device has been deactivated", "deviceDeactivated")
         return device
@@ -735,10 +766,13 @@ class Signer:
             return errors.InvalidInput("the signature does not match this request", "badSignature")
         return None
 
-    def _apply_decision(self, tx: Tx, order: Order, device: Device, decision: str, biometric: bool, at: float) -> None:
+    def _apply_decision(
+        self, tx: Tx, order: Order, device: Device, decision: str, signature: bytes, biometric: bool, at: float
+    ) -> None:
         ref = order.ref
         if decision == "approve":
-            if not tx.transition(ref, ["pending"], "approved", "userSign", approved_at=at):
+            approval = base64.b64encode(signature).decode()
+            if not tx.transition(ref, ["pending"], "approved", "userSign", approved_at=at, approval=approval):
                 raise errors.Conflict("the request has already been answered or has ended", "alreadyAnswered")
             tx.audit("order.approved", ref, at, device=device.id, biometric=biometric)
             order = tx.order(ref) or order
@@ -821,15 +855,20 @@ class Signer:
 
     # -- the phone's side ----------------------------------------------------------------------
 
-    def challenge(self, tx: Tx, order: Order) -> dict[str, Any]:
+    def challenge(self, tx: Tx, order: Order, digests: list[tuple[str, str]] | None = None) -> dict[str, Any]:
+        """What the phone signs (canonical encoding: signer/wire.py). `digests`, (name, SHA-256 hex) per
+        document, replaces the digests stored at order start, to check an approval against the
+        documents' bytes as they are now."""
         kiosk = tx.kiosk(order.kiosk_id)
+        if digests is None:
+            digests = [(d.name, d.sha256) for d in tx.documents(order.ref)]
         return {
             "v": 1,
             "kind": order.kind,
             "orderRef": order.ref,
             "kiosk": {"id": order.kiosk_id, "name": kiosk.name if kiosk else "Tillit BankID"},
             "userVisibleData": order.user_visible_data,
-            "documents": [{"name": d.name, "sha256": d.sha256} for d in tx.documents(order.ref)],
+            "documents": [{"name": name, "sha256": sha256} for name, sha256 in digests],
             "nonce": order.nonce,
             "expiresAt": int(order.expires_at),
         }
@@ -866,7 +905,7 @@ class Signer:
                 raise errors.Forbidden("this device has been deactivated", "deviceDeactivated")
             rejection = self._decision_rejection(tx, order, device, decision, signature, at)
             if rejection is None:
-                self._apply_decision(tx, order, device, decision, biometric, at)
+                self._apply_decision(tx, order, device, decision, signature, biometric, at)
         if rejection is not None:
             raise rejection  # after the commit, so the audit keeps the rejected attempt
         return decision

@@ -7,13 +7,14 @@ phone approved; any difference fails the order without a signature.
 from __future__ import annotations
 
 import asyncio
+import base64
 import functools
 import hashlib
 import io
 import json
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from asn1crypto import algos, cms, x509
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
@@ -28,6 +29,9 @@ from hsm.client import Hsm
 from hsm.errors import HsmError, TokenUnavailable
 from signer import errors
 from signer.pdfcheck import HostilePdf, inspect_pdf
+from signer.service import verify_device_signature
+from signer.store import Device
+from signer.wire import approval_message
 
 if TYPE_CHECKING:
     from signer.service import NewDocument, Signer
@@ -98,6 +102,14 @@ def _unavailable(e: BaseException) -> TokenUnavailable | None:
     return None
 
 
+def _approved(device: Device | None, approval: str | None, challenge: dict[str, Any]) -> bool:
+    """The device's stored approval verifies over this challenge."""
+    if device is None or approval is None:
+        return False
+    message = approval_message(challenge, "approve")
+    return verify_device_signature(device.public_key, base64.b64decode(approval), message)
+
+
 class DocumentSigner:
     def __init__(self, service: Signer) -> None:
         self.service = service
@@ -124,12 +136,20 @@ class DocumentSigner:
             customer = tx.customer(order.customer_id)
             documents = tx.documents(ref)
             kiosk = tx.kiosk(order.kiosk_id)
+            device = tx.device(order.device_id) if order.device_id else None
+            # The challenge as it would read over the bytes about to be signed, digests recomputed
+            # now: the phone's approval must verify over exactly that, or the HSM is not asked.
+            now_digests = [(doc.name, hashlib.sha256(doc.content).hexdigest()) for doc in documents]
+            challenge = service.challenge(tx, order, now_digests)
         assert customer is not None
         failure: str | None = None
-        for doc in documents:
-            if hashlib.sha256(doc.content).hexdigest() != doc.sha256:
-                failure = f"document {doc.idx} changed after approval"
-                break
+        changed = [doc.idx for doc, (_, digest) in zip(documents, now_digests, strict=True) if digest != doc.sha256]
+        if changed:
+            failure = f"document {changed[0]} changed after approval"
+        elif not _approved(device, order.approval, challenge):
+            failure = "the documents are not those the phone approved"
+        if failure is None and service.certificate_revoked(customer):
+            failure = "the customer has no valid certificate (revoked)"
         if customer.status != "active":
             failure = "customer is not active"
         signed: list[tuple[int, bytes, str]] = []

@@ -110,6 +110,11 @@ MIGRATIONS: list[str] = [
         seq INTEGER PRIMARY KEY, hash TEXT NOT NULL, at INTEGER NOT NULL, reason TEXT NOT NULL,
         signature TEXT NOT NULL);
     """,
+    # 7: the device's approval signature (base64), checked again over the documents' bytes right
+    # before the HSM signs them (signer/signing.py)
+    """
+    ALTER TABLE orders ADD COLUMN approval TEXT;
+    """,
 ]
 
 OPEN_STATES = ("pending", "approved", "verifying", "signing")
@@ -227,6 +232,7 @@ class Order:
     subject_id: str | None = None
     answer_failures: int = 0
     feedback_given: int = 0
+    approval: str | None = None
 
     @property
     def open(self) -> bool:

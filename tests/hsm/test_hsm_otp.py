@@ -95,3 +95,16 @@ def test_bad_device_files_are_reported(tmp_path: Path) -> None:
     bad.write_text("{}")
     with pytest.raises(errors.HsmError, match="is not a code device file"):
         CodeDeviceFile.load(bad)
+
+
+def test_a_pkcs11_refusal_comes_out_as_the_layers_own_error(hsm: Hsm, new_label: Callable[[str], str]) -> None:
+    """A secret the token accepts but cannot use (zero bytes): the HMAC fails inside the token, and the
+    caller sees an `HsmError` that names what was refused, not python-pkcs11's exception."""
+    label = new_label("empty-secret")
+    hsm.import_secret(label, b"")
+    try:
+        with pytest.raises(errors.HsmError, match="refused to compute the HMAC: KeySizeRange") as caught:
+            hsm.hmac_sha1(label, b"counter")
+        assert not isinstance(caught.value, pkcs11.PKCS11Error)
+    finally:
+        hsm.destroy_secret(label)

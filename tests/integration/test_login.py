@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import statistics
 import threading
 import time
 import uuid
@@ -153,6 +154,21 @@ def customer(
 def audit_still_verifies(daemon: Daemon) -> Iterator[None]:
     yield
     audit_ok(daemon)
+
+
+def test_customers_list_shows_the_enrolled_customers_as_show_does(
+    daemon: Daemon, customer: tuple[str, PhoneClient]
+) -> None:
+    number, _ = customer
+    listed = json.loads(daemon.run("tillit-signer", "customers", "list", "--json").stdout)
+    assert isinstance(listed, list) and len({c["personalNumber"] for c in listed}) == len(listed)
+    mine = [c for c in listed if c["personalNumber"] == number]
+    assert len(mine) == 1
+    shown = show(daemon, number)
+    assert {k: shown[k] for k in mine[0]} == mine[0]
+    assert mine[0]["status"] == "active" and "passwordHash" not in mine[0] and "password_hash" not in mine[0]
+    text = daemon.run("tillit-signer", "customers", "list").stdout
+    assert number in text and shown["name"] in text
 
 
 # -- the happy path ----------------------------------------------------------------------------------
@@ -555,11 +571,6 @@ def test_a_deactivated_device_can_approve_nothing(
         new.close()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: activating a new device cancels only the old device's pending orders; an order the old "
-    "device approved still completes with the password (signer/service.py bind_device)",
-)
 def test_an_approved_order_of_a_replaced_device_cannot_complete_with_the_old_approval(
     daemon: Daemon, kiosk: httpx.Client, customer: tuple[str, PhoneClient]
 ) -> None:
@@ -633,23 +644,29 @@ def test_another_kiosks_order_is_404(daemon: Daemon, kiosk: httpx.Client, custom
 
 
 def test_a_waiting_phone_sees_a_new_order_at_once(kiosk: httpx.Client, customer: tuple[str, PhoneClient]) -> None:
+    """The long-poll wakes on the order itself, not on a polling interval: the phone already waiting
+    sees each new order well within a tenth of a second (median of five; a poll loop of even 0.25 s
+    would put the median near 0.125 s). scripts/bench measures the latency properly."""
     number, phone = customer
-    seen: dict[str, Any] = {}
+    latencies = []
+    for _ in range(5):
+        seen: dict[str, Any] = {}
 
-    def wait() -> None:
-        seen["requests"] = phone.requests(wait=10).requests
-        seen["at"] = time.monotonic()
+        def wait(seen: dict[str, Any] = seen) -> None:
+            seen["requests"] = phone.requests(wait=10).requests
+            seen["at"] = time.monotonic()
 
-    waiter = threading.Thread(target=wait)
-    waiter.start()
-    time.sleep(0.5)  # the phone is waiting now (not on the measured path)
-    started_at = time.monotonic()
-    ref = start(kiosk, number)["orderRef"]
-    waiter.join(15)
-    assert not waiter.is_alive()
-    latency = seen["at"] - started_at
-    assert [r.order_ref for r in seen["requests"]] == [ref]
-    assert latency < 2.0, f"the phone saw the order after {latency:.3f} s"
+        waiter = threading.Thread(target=wait)
+        waiter.start()
+        time.sleep(0.3)  # the phone is waiting now (not on the measured path)
+        started = start(kiosk, number)
+        answered_at = time.monotonic()
+        waiter.join(15)
+        assert not waiter.is_alive()
+        assert [r.order_ref for r in seen["requests"]] == [started["orderRef"]]
+        latencies.append(seen["at"] - answered_at)  # negative when the phone woke before the kiosk's answer
+        assert kiosk.post("/v1/cancel", json={"orderRef": started["orderRef"]}).status_code == 200
+    assert statistics.median(latencies) < 0.1, f"the phone saw the orders after {latencies} s"
 
 
 def test_an_idle_long_poll_returns_empty_after_its_wait(customer: tuple[str, PhoneClient]) -> None:
@@ -675,11 +692,6 @@ def test_a_rejected_approval_is_in_the_audit_log(
     assert [e for e in audit_events(daemon) if e[0] == "approval.rejected" and e[1] == ref]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: Signer.authenticate_device audits 'device.replay' inside the transaction and then raises, "
-    "so the rollback erases the entry (signer/service.py authenticate_device)",
-)
 def test_a_replayed_request_is_in_the_audit_log(
     daemon: Daemon, kiosk: httpx.Client, customer: tuple[str, PhoneClient]
 ) -> None:

@@ -3,21 +3,24 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import re
 import sqlite3
 import subprocess
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
-from phone.client import PhoneClient
+from phone.client import PhoneClient, PhoneError
 from signer.sample_documents import agreement_pdf
 from signer.wire import AppRequest
-from tests.daemon import PASSWORD, Daemon
+from tests.daemon import PASSWORD, Daemon, make_daemon
 from tests.factories import fresh_adult
 
 pytestmark = pytest.mark.integration
@@ -210,6 +213,9 @@ def test_ocsp_good_then_revoked_and_crl_lists_it(
     cert.write_text(customer_pem[customer_pem.index("-----BEGIN") :])
 
     assert ": good" in _ocsp_status(daemon, trust, cert)
+    before = hsm_signatures(daemon)
+    first, again = (httpx.get(daemon.url + "/v1/crl").content for _ in range(2))
+    assert first == again and hsm_signatures(daemon) <= before + 1, "every CRL fetch made the HSM sign"
     daemon.run("tillit-signer", "customers", "revoke-certificate", number, "--reason", "key_compromise")
     assert ": revoked" in _ocsp_status(daemon, trust, cert)
 
@@ -256,6 +262,66 @@ def test_document_changed_in_storage_never_reaches_the_hsm(daemon: Daemon, custo
         assert k.get(f"/v1/orders/{order['orderRef']}/documents/0").status_code == 409
     assert audit_count(daemon, "signature.refused", order["orderRef"]) == 1
     assert audit_count(daemon, "signature.created", order["orderRef"]) == 0
+
+
+def test_document_and_its_stored_digest_both_changed_never_reach_the_hsm(
+    daemon: Daemon, customer: tuple[str, PhoneClient]
+) -> None:
+    """Whoever can write the store changes the bytes and the digest column to match: the phone's
+    approval, checked again over the bytes right before signing, no longer verifies."""
+    number, phone = customer
+    worse = b"worse terms"
+    with daemon.kiosk() as k:
+        order = start_sign(k, number, [("a.txt", "text/plain", b"original terms")])
+        approve_next(phone)
+        with sqlite3.connect(daemon.home / "signer.db") as db:
+            db.execute(
+                "UPDATE documents SET content=?, sha256=? WHERE order_ref=?",
+                (worse, hashlib.sha256(worse).hexdigest(), order["orderRef"]),
+            )
+        before = hsm_signatures(daemon)
+        result = k.post("/v1/password", json={"orderRef": order["orderRef"], "password": PASSWORD}).json()
+        assert (result["status"], result["hintCode"]) == ("failed", "signingFailed")
+        assert hsm_signatures(daemon) == before
+    assert audit_count(daemon, "signature.refused", order["orderRef"]) == 1
+    assert audit_count(daemon, "signature.created", order["orderRef"]) == 0
+
+
+@pytest.fixture(scope="module")
+def short_lived(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Daemon]:
+    """A daemon whose orders live 2 s."""
+    d = make_daemon(tmp_path_factory.mktemp("ttl") / "home", TILLIT_ORDER_TTL_SECONDS="2")
+    d.start()
+    yield d
+    d.stop()
+
+
+@pytest.mark.parametrize("approved", [False, True], ids=["unanswered", "approved"])
+def test_an_expired_sign_order_never_signs(short_lived: Daemon, approved: bool) -> None:
+    d = short_lived
+    number = fresh_adult()
+    d.enrol(number, "Ola Nordmann")
+    phone = d.add_device(number)
+    try:
+        with d.kiosk() as k:
+            order = start_sign(k, number, [("a.txt", "text/plain", b"x")])
+            request = phone.requests(wait=5).requests[0]
+            if approved:
+                phone.decide(request, "approve")
+            time.sleep(2.3)
+            before = hsm_signatures(d)
+            result = k.post("/v1/password", json={"orderRef": order["orderRef"], "password": PASSWORD})
+            assert result.status_code in (200, 409), result.text
+            state = k.post("/v1/collect", json={"orderRef": order["orderRef"]}).json()
+            assert (state["status"], state["hintCode"]) == ("failed", "expiredTransaction")
+            if not approved:  # a late approval changes nothing either
+                with pytest.raises(PhoneError) as late:
+                    phone.decide(request, "approve")
+                assert late.value.status == 410
+            assert hsm_signatures(d) == before
+    finally:
+        phone.close()
+    assert audit_count(d, "signature.created", order["orderRef"]) == 0
 
 
 def test_approval_over_other_digests_is_refused(daemon: Daemon, customer: tuple[str, PhoneClient]) -> None:
@@ -332,3 +398,67 @@ def test_hostile_pdfs_get_a_4xx(daemon: Daemon, customer: tuple[str, PhoneClient
         )
     assert response.status_code == 400
     assert "PDF" in response.json()["reason"]
+
+
+def _shown(daemon: Daemon, number: str) -> dict[str, Any]:
+    return dict(json.loads(daemon.run("tillit-signer", "customers", "show", number, "--json").stdout))
+
+
+def _signed_cms_certificate(k: httpx.Client, phone: PhoneClient, number: str, tmp_path: Path) -> str:
+    """Sign a small file and return the customer's certificate (PEM) from the detached CMS."""
+    order = start_sign(k, number, [("a.txt", "text/plain", b"avtale")])
+    approve_next(phone)
+    done = k.post("/v1/password", json={"orderRef": order["orderRef"], "password": PASSWORD}).json()
+    assert done["status"] == "complete", done
+    (tmp_path / "s.p7s").write_bytes(k.get(f"/v1/orders/{order['orderRef']}/documents/0").content)
+    certs = subprocess.run(
+        ["openssl", "pkcs7", "-inform", "DER", "-in", str(tmp_path / "s.p7s"), "-print_certs"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    pem = next(p for p in re.findall(r"subject=.+?-----END CERTIFICATE-----\n", certs, re.S) if "Ola Nordmann" in p)
+    return pem[pem.index("-----BEGIN") :]
+
+
+def test_the_customer_certificate_names_no_personal_number_and_says_where_to_check(
+    daemon: Daemon, customer: tuple[str, PhoneClient], tmp_path: Path
+) -> None:
+    number, phone = customer
+    with daemon.kiosk() as k:
+        (tmp_path / "c.pem").write_text(_signed_cms_certificate(k, phone, number, tmp_path))
+    x509_text = ["openssl", "x509", "-in", str(tmp_path / "c.pem"), "-noout", "-text"]
+    text = subprocess.run(x509_text, capture_output=True, text=True, check=True).stdout
+    assert number not in text
+    assert re.search(r"Subject:.*CN ?= ?Ola Nordmann", text), text
+    assert re.search(r"serialNumber ?= ?TILLIT-[0-9a-f-]{36}", text), text
+    assert re.search(r"Key Usage: critical\s+Digital Signature, Non Repudiation", text), text
+    assert f"URI:{daemon.url}/v1/crl" in text
+    assert f"OCSP - URI:{daemon.url}/v1/ocsp" in text
+
+
+def test_a_revoked_certificate_signs_nothing_until_a_new_one_is_issued(
+    daemon: Daemon, customer: tuple[str, PhoneClient], trust: dict[str, Path], tmp_path: Path
+) -> None:
+    number, phone = customer
+    old_serial = _shown(daemon, number)["certificateSerial"]
+    refused = daemon.run("tillit-signer", "customers", "reissue-certificate", number, check=False)
+    assert refused.returncode != 0 and "still valid" in refused.stderr and "Traceback" not in refused.stderr
+    daemon.run("tillit-signer", "customers", "revoke-certificate", number, "--reason", "key_compromise")
+    with daemon.kiosk() as k:
+        order = start_sign(k, number, [("a.txt", "text/plain", b"avtale")])
+        approve_next(phone)
+        before = hsm_signatures(daemon)
+        result = k.post("/v1/password", json={"orderRef": order["orderRef"], "password": PASSWORD}).json()
+        assert (result["status"], result["hintCode"]) == ("failed", "signingFailed")
+        assert hsm_signatures(daemon) == before, "the HSM signed with a revoked certificate's key"
+
+        daemon.run("tillit-signer", "customers", "reissue-certificate", number)
+        new_serial = _shown(daemon, number)["certificateSerial"]
+        assert new_serial and new_serial != old_serial
+        cert = tmp_path / "new.pem"
+        cert.write_text(_signed_cms_certificate(k, phone, number, tmp_path))
+    assert ": good" in _ocsp_status(daemon, trust, cert)
+    shown = subprocess.run(["openssl", "x509", "-in", str(cert), "-noout", "-serial"], capture_output=True, text=True)
+    assert shown.stdout.strip().split("=")[1].lower().lstrip("0") == new_serial.lstrip("0")
+    assert audit_count(daemon, "certificate.reissued", _shown(daemon, number)["id"]) == 1

@@ -229,7 +229,8 @@ def test_a_change_to_any_field_of_the_challenge_is_refused(d: Daemon, people: li
         assert post_decision(phone, ref, challenge).status_code == 200
         assert status(d, ref) == "approved"
         k.post("/v1/cancel", json={"orderRef": ref})
-    # (refusals are not in the audit log yet: tests/integration/test_login.py keeps that bug as an xfail)
+    refusals = query(d, "SELECT count(*) FROM audit WHERE event='approval.rejected' AND subject=?", (ref,))[0][0]
+    assert refusals >= tried, f"{refusals} of {tried} refused approvals are in the audit log"
     figures("attacks", challenge_fields=len(fields), challenge_mutations_refused=tried)
 
 
