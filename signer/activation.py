@@ -5,9 +5,9 @@
 3. `old-device`: the customer's current phone approves the new one + password.
 
 The new phone proves it holds its key by signing `b"tillit-activation-v1\\n" + activationId`.
-Codes are single-use, live 10 minutes, and five wrong codes end the activation. Success makes the
-new key the customer's one active device; the old one is deactivated at once. Unknown numbers get
-the same answers as known ones, so activation reveals nobody's enrolment.
+Codes are single-use, live 10 minutes (`activation_ttl_seconds`), and five wrong codes end the
+activation. Success makes the new key the customer's one active device; the old one is deactivated
+at once. Unknown numbers get the same answers as known ones, so activation reveals nobody's enrolment.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from cryptography.hazmat.primitives import serialization
 
 from signer import errors
+from signer.messages import Message
 from signer.references import new_reference
 from signer.service import load_device_key, verify_device_signature
 from signer.store import Activation, Customer, Order, Tx
@@ -30,7 +31,6 @@ from signer.wire import activation_proof_message
 if TYPE_CHECKING:
     from signer.service import Signer
 
-LIFETIME_SECONDS = 600
 MAX_FAILURES = 5
 METHODS = ("codedevice", "sms-email", "old-device")
 ACTIVATION_KIOSK = "activation"
@@ -64,7 +64,7 @@ class Activations:
             device_name=(device_name.strip() or "phone")[:100],
             public_key=der,
             created_at=at,
-            expires_at=at + LIFETIME_SECONDS,
+            expires_at=at + service.settings.activation_ttl_seconds,
             status="open",
             sms_code_hash=None,
             email_code_hash=None,
@@ -73,6 +73,7 @@ class Activations:
         )
         reference: str | None = None
         notify: str | None = None
+        messages: list[Message] = []
         with service.store.tx() as tx:
             customer = tx.customer_by_number(number.value)
             usable = customer is not None and customer.status == "active"
@@ -83,10 +84,12 @@ class Activations:
                 activation.sms_code_hash = _code_hash(activation.id, sms)
                 activation.email_code_hash = _code_hash(activation.id, email)
                 if usable and customer is not None:
-                    tx.insert_outbox(at, "sms", customer.mobile, "BankID-aktivering", f"Din BankID-kode: {sms}")
-                    tx.insert_outbox(
-                        at, "email", customer.email, "Aktivering av BankID", f"Koden for å aktivere BankID: {email}"
-                    )
+                    messages = [
+                        Message(at, "sms", customer.mobile, "BankID-aktivering", f"Din BankID-kode: {sms}"),
+                        Message(
+                            at, "email", customer.email, "Aktivering av BankID", f"Koden for å aktivere BankID: {email}"
+                        ),
+                    ]
             elif method == "old-device":
                 old = tx.active_device(customer.id) if usable and customer is not None else None
                 reference = new_reference()
@@ -117,6 +120,8 @@ class Activations:
                     notify = old.id
             tx.insert_activation(activation)
             tx.audit("activation.started", activation.id, at, method=method, customer=activation.customer_id)
+        for message in messages:  # after the commit: a rolled-back activation sends nothing
+            service.messages.send(message)
         if notify:
             service.notifier.notify(notify)
         answer: dict[str, Any] = {

@@ -149,6 +149,9 @@ class Signer:
         self.limits = OrderLimits(
             settings.rate_orders_per_number, settings.rate_orders_per_kiosk, settings.rate_window_seconds, clock
         )
+        from signer.messages import load_sender
+
+        self.messages = load_sender(settings, store)
         self.audit_log = Checkpointer(store, hsm, settings.audit_checkpoint_every, clock)
         store.on_audit = self.audit_log.maybe
 

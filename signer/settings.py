@@ -33,6 +33,9 @@ class SignerSettings(TillitSettings):
     order_ttl_seconds: float = 180.0
     """How long an order lives."""
 
+    activation_ttl_seconds: float = 600.0
+    """How long an app activation and its SMS and e-mail codes live."""
+
     max_document_bytes: int = 10 * 1024 * 1024
     """Largest document in a sign order, after base64 decoding."""
 
@@ -56,6 +59,10 @@ class SignerSettings(TillitSettings):
 
     worker_threads: int = 8
     """Threads for Argon2 and HSM work (off the event loop)."""
+
+    message_sender: str = "outbox"
+    """Where SMS and e-mail go: `outbox` (the store, read with `tillit-signer outbox list`), or a
+    gateway's `package.module:factory`, called with these settings, whose `send(message)` delivers."""
 
     rate_orders_per_number: int = 10
     """Orders (logins, signings, resets) and app activations one personal number may start per

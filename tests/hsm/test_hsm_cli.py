@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import stat
 import subprocess
 import sys
@@ -290,3 +291,24 @@ def test_a_file_that_is_not_a_module(home: Path, tmp_path: Path, tillit_hsm: Cal
 def test_before_init(tmp_path: Path, tillit_hsm: Callable[..., Result]) -> None:
     _fails(tillit_hsm("status", home=tmp_path / "empty"), "run `tillit-hsm init`")
     _fails(tillit_hsm("keys", "list", home=tmp_path / "empty"), "run `tillit-hsm init`")
+
+
+def test_two_tokens_with_one_label_are_told_apart_by_serial(
+    tmp_path: Path, tillit_hsm: Callable[..., Result], check_ok: Callable[..., Result]
+) -> None:
+    """SoftHSM renumbers slots, so tokens are chosen by label; when two share a label the
+    administrator is told to name the serial, and TILLIT_TOKEN_SERIAL then picks the one meant."""
+    first, second = tmp_path / "first", tmp_path / "second"
+    serials = [
+        re.search(r"\(serial ([0-9a-f]+)\)", check_ok(tillit_hsm("init", home=home)).stdout).group(1)  # type: ignore[union-attr]
+        for home in (first, second)
+    ]
+    (token_dir,) = (second / "tokens").iterdir()
+    shutil.copytree(token_dir, first / "tokens" / token_dir.name)  # both tokens now in the first home
+
+    _fails(tillit_hsm("status", home=first), "several tokens are labelled 'tillit': set TILLIT_TOKEN_SERIAL")
+    chosen = _json(tillit_hsm("status", "--json", home=first, env={"TILLIT_TOKEN_SERIAL": serials[0]}))
+    assert chosen["serial"] == serials[0] and chosen["label"] == "tillit"
+    # The second token's PIN is in the second home: with the first home's PIN it does not open.
+    _fails(tillit_hsm("status", home=first, env={"TILLIT_TOKEN_SERIAL": serials[1]}), "wrong PIN")
+    _fails(tillit_hsm("status", home=first, env={"TILLIT_TOKEN_SERIAL": "0123456789abcdef"}), "not found")
