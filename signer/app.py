@@ -39,6 +39,7 @@ from signer.wire import (
     AppDecision,
     AppRequest,
     AppRequests,
+    AppSettings,
     AuthRequest,
     BlockRequest,
     CodeRequest,
@@ -334,7 +335,7 @@ def create_app(signer: Signer) -> FastAPI:
     @app.post("/v1/login-method", responses=ERROR_RESPONSES)
     def login_method(body: MethodQuery, k: KioskDep) -> dict[str, Any]:
         """The remembered login method ("app", "codedevice", "biometric") or null: choose one."""
-        return {"method": signer.remembered_method(body.personal_number)}
+        return {"method": signer.remembered_method(k, body.personal_number)}
 
     @app.post("/v1/feedback", status_code=204, responses=ERROR_RESPONSES)
     def feedback(body: FeedbackIn, k: KioskDep) -> Response:
@@ -465,6 +466,23 @@ def create_app(signer: Signer) -> FastAPI:
             return signer.decide(dev, order_ref, body.decision, signature, body.biometric)
 
         return {"orderRef": order_ref, "decision": await blocking(decide)}
+
+    @app.post("/v1/app/settings", response_model=AppSettings, responses=ERROR_RESPONSES)
+    async def app_settings(request: Request) -> AppSettings:
+        """The app's settings the signer must know: login without password on or off."""
+        raw = await request.body()
+        path = request.url.path
+        headers = {k.lower(): v for k, v in request.headers.items()}
+
+        def apply() -> AppSettings:
+            dev = signer.authenticate_device(request.method, path, raw, headers, False)
+            try:
+                body = AppSettings.model_validate_json(raw)
+            except ValidationError as e:
+                raise errors.InvalidInput(_validation_reason(e)) from None
+            return AppSettings(biometric=signer.set_biometric(dev, body.biometric))
+
+        return await blocking(apply)
 
     # -- public --------------------------------------------------------------------------------
 

@@ -526,6 +526,9 @@ class Signer:
                     assert device is not None
                     order.device_id = device.id
                     notify.append(device.id)
+                    if method == "biometric" and not device.biometric:
+                        # Not turned on in the app: an ordinary app login, the password after the approval.
+                        order.method = "app"
             if failure:
                 order.status, order.hint_code, order.completed_at = "failed", failure, at
             tx.insert_order(order)
@@ -556,10 +559,15 @@ class Signer:
             self.notifier.notify(device_id)
         return OrderStarted(order_ref=ref, reference=order.reference, expires_at=int(order.expires_at))
 
-    def remembered_method(self, personal_number: str) -> str | None:
-        """The customer's last login method, or None (new, just activated, or unknown: the same answer)."""
+    def remembered_method(self, kiosk: Kiosk, personal_number: str) -> str | None:
+        """The customer's last login method, or None (new, just activated, or unknown: the same answer).
+
+        A remembered method does tell a customer from a stranger, so each lookup counts against the
+        same per-number and per-kiosk budgets as an order start (`limits`): enumerating numbers this
+        way is no faster than by starting orders."""
         number = self.parse_number(personal_number)
-        with self.store.tx() as tx:
+        self.limits.admit(kiosk.id, number.value)
+        with self.store.read() as tx:
             customer = tx.customer_by_number(number.value)
         if customer is None or customer.status != "active":
             return None
@@ -868,6 +876,7 @@ class Signer:
         return {
             "v": 1,
             "kind": order.kind,
+            "method": order.method,
             "orderRef": order.ref,
             "kiosk": {"id": order.kiosk_id, "name": kiosk.name if kiosk else "Tillit BankID"},
             "userVisibleData": order.user_visible_data,
@@ -887,6 +896,7 @@ class Signer:
                         order_ref=order.ref,
                         reference=order.reference,
                         kind=order.kind,
+                        method=order.method,
                         kiosk_name=challenge["kiosk"]["name"],
                         user_visible_data=order.user_visible_data,
                         documents=[{"name": d["name"], "sha256": d["sha256"]} for d in challenge["documents"]],
@@ -919,6 +929,14 @@ class Signer:
         with self.store.tx() as tx:
             device = tx.active_device(customer_id)
         return device.public() if device else None
+
+    def set_biometric(self, device: Device, on: bool) -> bool:
+        """The customer turned login without password (biometric or app PIN) on or off in the app."""
+        at = self.clock()
+        with self.store.tx() as tx:
+            tx.set_device_biometric(device.id, on)
+            tx.audit("device.biometric", device.id, at, on=on)
+        return on
 
     def device_active(self, device_id: str) -> bool:
         with self.store.read() as tx:

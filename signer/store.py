@@ -112,8 +112,10 @@ MIGRATIONS: list[str] = [
     """,
     # 7: the device's approval signature (base64), checked again over the documents' bytes right
     # before the HSM signs them (signer/signing.py)
+    # and whether the customer turned on login without password (biometric or app PIN) in the app
     """
     ALTER TABLE orders ADD COLUMN approval TEXT;
+    ALTER TABLE devices ADD COLUMN biometric INTEGER NOT NULL DEFAULT 0;
     """,
 ]
 
@@ -167,9 +169,16 @@ class Device:
     status: str
     activated_at: float
     deactivated_at: float | None
+    biometric: int = 0
 
     def public(self) -> dict[str, Any]:
-        return {"id": self.id, "name": self.name, "status": self.status, "activatedAt": self.activated_at}
+        return {
+            "id": self.id,
+            "name": self.name,
+            "status": self.status,
+            "activatedAt": self.activated_at,
+            "biometric": bool(self.biometric),
+        }
 
 
 @dataclass
@@ -351,6 +360,9 @@ class Tx:
     # devices
     def insert_device(self, d: Device) -> None:
         self.execute(f"INSERT INTO devices ({_columns(Device)}) VALUES ({_marks(Device)})", _values(d))
+
+    def set_device_biometric(self, device_id: str, on: bool) -> None:
+        self.execute("UPDATE devices SET biometric=? WHERE id=?", [int(on), device_id])
 
     def device(self, device_id: str) -> Device | None:
         return self._one(Device, f"SELECT {_columns(Device)} FROM devices WHERE id=?", [device_id])  # type: ignore[no-any-return]

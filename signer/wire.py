@@ -3,8 +3,9 @@
 This module imports nothing else of the signer, so kiosk/ and phone/ may import it.
 
 Canonical encoding (what a device signs). A challenge is a JSON object
-  {"v":1,"kind","orderRef","kiosk":{"id","name"},"userVisibleData","documents":[{"name","sha256"}],
-   "nonce","expiresAt"}
+  {"v":1,"kind","method","orderRef","kiosk":{"id","name"},"userVisibleData",
+   "documents":[{"name","sha256"}],"nonce","expiresAt"}
+(`method` "biometric": the approval alone completes the login, without the password)
 serialised with sorted keys, no whitespace, UTF-8, no escaping of non-ASCII (`canonical_json`),
 `expiresAt` in integer Unix seconds and `sha256` in lowercase hex. The device signs, with ECDSA
 P-256 / SHA-256 (DER signature, base64 on the wire),
@@ -142,6 +143,9 @@ class AppRequest(Wire):
     order_ref: str = Field(alias="orderRef")
     reference: str
     kind: str
+    method: str = Field(
+        default="app", description="'biometric': a login that completes on this approval, without the password"
+    )
     kiosk_name: str = Field(alias="kioskName")
     user_visible_data: str = Field(alias="userVisibleData")
     documents: list[dict[str, str]]
@@ -158,6 +162,10 @@ class AppDecision(Wire):
     decision: Decision
     signature: str = Field(description="base64 DER ECDSA over approval_message(challenge, decision)")
     biometric: bool = False
+
+
+class AppSettings(Wire):
+    biometric: bool = Field(description="login without password (biometric or app PIN) allowed for this device")
 
 
 class ActivationStart(Wire):

@@ -8,11 +8,13 @@ import sqlite3
 import ssl
 import subprocess
 import time
+import uuid
 from pathlib import Path
 
 import httpx
 import pytest
 
+from phone.client import PhoneClient
 from signer.tokens import verify_jwt
 from tests.daemon import PASSWORD, Daemon, make_daemon, tool
 from tests.factories import fresh_adult
@@ -21,14 +23,22 @@ pytestmark = pytest.mark.integration
 ROOT = Path(__file__).parents[2]
 
 
+def _biometric(phone: PhoneClient, on: bool) -> None:
+    r = phone.request("POST", "/v1/app/settings", {"biometric": on})
+    assert r.status_code == 200 and r.json() == {"biometric": on}, r.text
+
+
 def test_biometric_login_completes_at_substantial(daemon: Daemon) -> None:
     number = fresh_adult()
     daemon.enrol(number)
     phone = daemon.add_device(number)
     try:
+        _biometric(phone, True)
         with daemon.kiosk() as k:
             order = k.post("/v1/auth", json={"personalNumber": number, "method": "biometric"}).json()
-            phone.decide(phone.requests(wait=5).requests[0], "approve", biometric=True)
+            request = phone.requests(wait=5).requests[0]
+            assert request.method == request.challenge["method"] == "biometric"  # the phone signs that
+            phone.decide(request, "approve", biometric=True)
             done = k.post("/v1/collect", json={"orderRef": order["orderRef"]}).json()
         assert done["status"] == "complete"
         assert done["completionData"]["level"] == "substantial"
@@ -38,11 +48,44 @@ def test_biometric_login_completes_at_substantial(daemon: Daemon) -> None:
         phone.close()
 
 
+def test_biometric_login_needs_the_password_unless_turned_on_in_the_app(daemon: Daemon) -> None:
+    """Asked for a login without password, the signer gives an ordinary app login (approval, then
+    the password, level high) to a customer who has not turned it on in the app, or turned it off."""
+    number = fresh_adult()
+    daemon.enrol(number)
+    phone = daemon.add_device(number)
+    try:
+        for setting in (None, False):
+            if setting is not None:
+                _biometric(phone, True)
+                _biometric(phone, setting)
+            with daemon.kiosk() as k:
+                order = k.post("/v1/auth", json={"personalNumber": number, "method": "biometric"}).json()
+                request = phone.requests(wait=5).requests[0]
+                assert request.method == request.challenge["method"] == "app"
+                phone.decide(request, "approve", biometric=True)
+                state = k.post("/v1/collect", json={"orderRef": order["orderRef"]}).json()
+                assert (state["status"], state["hintCode"]) == ("pending", "userSign")
+                done = k.post("/v1/password", json={"orderRef": order["orderRef"], "password": PASSWORD}).json()
+                assert done["status"] == "complete" and done["completionData"]["level"] == "high"
+        shown = json.loads(daemon.run("tillit-signer", "customers", "show", number, "--json").stdout)
+        assert shown["device"]["biometric"] is False
+        unsigned = httpx.post(daemon.url + "/v1/app/settings", json={"biometric": True})
+        assert unsigned.status_code == 401
+        replaced = daemon.add_device(number)
+        replaced.close()
+        r = phone.request("POST", "/v1/app/settings", {"biometric": True})
+        assert r.status_code == 403 and r.json()["error"] == "deviceDeactivated"
+    finally:
+        phone.close()
+
+
 def test_sign_order_never_completes_without_the_password(daemon: Daemon) -> None:
     number = fresh_adult()
     daemon.enrol(number)
     phone = daemon.add_device(number)
     try:
+        _biometric(phone, True)
         with daemon.kiosk() as k:
             doc = {"name": "a.txt", "contentType": "text/plain", "content": base64.b64encode(b"a").decode()}
             order = k.post(
@@ -84,30 +127,40 @@ def test_feedback_is_stored_without_identity_and_reported(daemon: Daemon) -> Non
     number = fresh_adult()
     daemon.enrol(number, "Feedback Person")
     phone = daemon.add_device(number)
+    branch = f"Tilbakemelding {uuid.uuid4().hex[:6]}"  # a kiosk of its own: its report counts exactly
+    token = daemon.run("tillit-signer", "kiosks", "add", "--name", branch).stdout.strip()
+    refs = []
     try:
-        with daemon.kiosk() as k:
-            order = k.post("/v1/auth", json={"personalNumber": number}).json()
-            early = k.post("/v1/feedback", json={"orderRef": order["orderRef"], "rating": 5})
-            assert early.status_code == 409
-            phone.decide(phone.requests(wait=5).requests[0], "approve")
-            k.post("/v1/password", json={"orderRef": order["orderRef"], "password": PASSWORD})
-            bad = k.post("/v1/feedback", json={"orderRef": order["orderRef"], "rating": 9})
-            assert bad.status_code == 400
-            ok = k.post("/v1/feedback", json={"orderRef": order["orderRef"], "rating": 4, "comment": "Lett å bruke"})
-            assert ok.status_code == 204
-            twice = k.post("/v1/feedback", json={"orderRef": order["orderRef"], "rating": 1})
-            assert twice.status_code == 409
+        with httpx.Client(base_url=daemon.url, headers={"Authorization": f"Bearer {token}"}, timeout=30) as k:
+            for rating in (4, 2):
+                order = k.post("/v1/auth", json={"personalNumber": number}).json()
+                refs.append(order["orderRef"])
+                early = k.post("/v1/feedback", json={"orderRef": order["orderRef"], "rating": 5})
+                assert early.status_code == 409
+                phone.decide(phone.requests(wait=5).requests[0], "approve")
+                k.post("/v1/password", json={"orderRef": order["orderRef"], "password": PASSWORD})
+                bad = k.post("/v1/feedback", json={"orderRef": order["orderRef"], "rating": 9})
+                assert bad.status_code == 400
+                ok = k.post("/v1/feedback", json={"orderRef": order["orderRef"], "rating": rating, "comment": "Lett"})
+                assert ok.status_code == 204
+                twice = k.post("/v1/feedback", json={"orderRef": order["orderRef"], "rating": 1})
+                assert twice.status_code == 409
+        with daemon.kiosk() as other:  # another kiosk cannot rate this kiosk's order
+            assert other.post("/v1/feedback", json={"orderRef": refs[0], "rating": 1}).status_code in (404, 409)
     finally:
         phone.close()
     with sqlite3.connect(daemon.home / "signer.db") as db:
-        row = db.execute("SELECT * FROM feedback").fetchall()[-1]
+        rows = db.execute("SELECT * FROM feedback").fetchall()
         columns = [c[1] for c in db.execute("PRAGMA table_info(feedback)")]
-    stored = " ".join(str(v) for v in row)
-    assert number not in stored and "Feedback Person" not in stored and order["orderRef"] not in stored
+    stored = " ".join(str(v) for row in rows for v in row)
+    assert number not in stored and "Feedback Person" not in stored
+    assert not any(ref in stored for ref in refs)
     assert set(columns) == {"id", "day", "kiosk_id", "kind", "rating", "comment"}
     report = json.loads(daemon.run("tillit-signer", "feedback", "report", "--json").stdout)
-    mine = next(r for r in report if r["kiosk"] == "Bergen sentrum" and r["kind"] == "auth")
-    assert mine["count"] >= 1 and 1 <= mine["average"] <= 5
+    mine = [r for r in report if r["kiosk"] == branch]
+    assert len(mine) == 1 and mine[0]["kind"] == "auth"
+    assert (mine[0]["count"], mine[0]["average"]) == (2, 3.0), mine
+    assert branch in daemon.run("tillit-signer", "feedback", "report").stdout
 
 
 def test_tls_and_metrics_scraped_by_a_plain_client(tmp_path: Path) -> None:

@@ -324,6 +324,14 @@ def test_a_flood_of_push_requests_is_rate_limited(d: Daemon, people: list[tuple[
     figures("attacks", flood_requests=sum(len(v) for v in answers.values()), flood_limited=len(limited))
 
 
+def test_login_method_lookups_count_against_the_per_number_limit(d: Daemon) -> None:
+    number = fresh_adult()
+    with new_kiosk(d, "Looking-up branch") as k:
+        answers = [k.post("/v1/login-method", json={"personalNumber": number}).status_code for _ in range(PER_NUMBER)]
+        assert answers == [200] * PER_NUMBER
+        assert k.post("/v1/auth", json={"personalNumber": number}).status_code == 429
+
+
 def test_enumerating_numbers_learns_no_more_than_the_kiosk_budget(
     d: Daemon, people: list[tuple[str, PhoneClient]]
 ) -> None:
@@ -365,6 +373,9 @@ def test_enumerating_numbers_learns_no_more_than_the_kiosk_budget(
         assert rest == [200] * (PER_KIOSK - initial) + [429] * 5, rest
         after = [k.post("/v1/auth", json={"personalNumber": n}).status_code for n in (with_app[0], unknown[0])]
         assert after == [429, 429]
+        # The remembered login method tells customers apart too: it is spent from the same budget.
+        looked_up = [k.post("/v1/login-method", json={"personalNumber": n}) for n in (with_app[0], unknown[0])]
+        assert [r.status_code for r in looked_up] == [429, 429], [r.text for r in looked_up]
         assert "kiosk" in k.post("/v1/auth", json={"personalNumber": without_app[0]}).json()["reason"]
     medians = {kind: statistics.median(values) * 1000 for kind, values in timings.items()}
     # No timing tell worth having: the answers differ by less than a millisecond or two, far below
