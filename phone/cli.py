@@ -12,12 +12,12 @@ import json
 import sys
 import time
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any, NoReturn
 
 import click
 import httpx
 
+from phone.account import Account, status_data, status_text, store_biometric
 from phone.activation import METHODS, ActivationError, Activator
 from phone.client import PhoneClient, PhoneError
 from phone.keystore import Keystore, KeystoreError, Profile
@@ -45,12 +45,6 @@ class Context:
 def fail(message: str, code: int = Exit.ERROR) -> NoReturn:
     click.echo(f"tillit-phone: {message}", err=True)
     sys.exit(code)
-
-
-def when(seconds: float | None) -> str | None:
-    if seconds is None:
-        return None
-    return datetime.fromtimestamp(seconds).astimezone().isoformat(timespec="seconds")
 
 
 @click.group()
@@ -163,7 +157,7 @@ def decide_command(ctx: Context, decision: str, wait: float, reference: str | No
         fail("--wait must be 0 or more seconds", Exit.USAGE)
     profile, client = unlocked(ctx, pin_stdin, Prompter())
     try:
-        result = act(client, decision, wait=wait, reference=reference)
+        result = act(client, decision, wait=wait, reference=reference, biometric=profile.biometric)
     except PhoneError as e:
         fail(e.reason, Exit.ERROR)
     except httpx.HTTPError as e:
@@ -185,7 +179,7 @@ def record(ctx: Context, result: Result) -> None:
         if result.request is not None:
             entry = result.as_json()
             profile.remember(
-                {k: entry[k] for k in ("orderRef", "reference", "kind", "kioskName", "decision", "outcome")}
+                {k: entry[k] for k in ("orderRef", "reference", "kind", "method", "kioskName", "decision", "outcome")}
             )
         if result.exit == Exit.DEACTIVATED and profile.deactivated_at is None:
             profile.deactivated_at = time.time()
@@ -211,8 +205,10 @@ def decide_options(fn: Any) -> Any:
 def approve(ctx: Context, wait: float, reference: str | None, pin_stdin: bool) -> None:
     """ "Ja, det er meg": approve the next pending request and print it as JSON.
 
-    The JSON has orderRef, reference, kind, kioskName, userVisibleData, documents, decision and
-    outcome. The app PIN is needed ($TILLIT_PHONE_PIN, --pin-stdin, or a prompt).
+    The JSON has orderRef, reference, kind, method, kioskName, userVisibleData, documents, decision
+    and outcome. The app PIN is needed ($TILLIT_PHONE_PIN, --pin-stdin, or a prompt). A login without
+    password (method "biometric") completes on this approval; with `biometric on`, the approval says
+    the fingerprint was used.
     """
     decide_command(ctx, "approve", wait, reference, pin_stdin)
 
@@ -223,61 +219,13 @@ def approve(ctx: Context, wait: float, reference: str | None, pin_stdin: bool) -
 def decline(ctx: Context, wait: float, reference: str | None, pin_stdin: bool) -> None:
     """ "Nei, avvis": decline the next pending request and print it as JSON.
 
-    The JSON has orderRef, reference, kind, kioskName, userVisibleData, documents, decision and
-    outcome. The app PIN is needed ($TILLIT_PHONE_PIN, --pin-stdin, or a prompt).
+    The JSON has orderRef, reference, kind, method, kioskName, userVisibleData, documents, decision
+    and outcome. The app PIN is needed ($TILLIT_PHONE_PIN, --pin-stdin, or a prompt).
     """
     decide_command(ctx, "decline", wait, reference, pin_stdin)
 
 
 # -- status, biometric, watch ---------------------------------------------------------------------
-
-
-def status_data(profile: Profile | None, name: str) -> dict[str, Any]:
-    if profile is None:
-        return {"profile": name, "exists": False, "activated": False}
-    return {
-        "profile": name,
-        "exists": True,
-        "activated": profile.activated and profile.deactivated_at is None,
-        "deactivated": profile.deactivated_at is not None,
-        "deactivatedAt": when(profile.deactivated_at),
-        "customerName": profile.customer_name,
-        "personalNumber": profile.personal_number,
-        "activatedAt": when(profile.activated_at),
-        "deviceName": profile.device_name,
-        "deviceId": profile.device_id,
-        "server": profile.server,
-        "biometric": profile.biometric,
-        "history": [{**entry, "at": when(entry.get("at"))} for entry in profile.history],
-    }
-
-
-def status_text(data: dict[str, Any]) -> str:
-    name = data["profile"]
-    if not data["exists"]:
-        return f"Profile {name}: no such profile (activate it with `tillit-phone --profile {name} activate`)"
-    if data["deactivated"]:
-        state = f"deactivated on {data['deactivatedAt']} (BankID was activated on another device)"
-    else:
-        state = "activated" if data["activated"] else "not activated"
-    lines = [f"Profile {name}: {state}"]
-    if data["deviceId"]:
-        lines += [
-            f"  BankID for  {data['customerName']} ({data['personalNumber']})",
-            f"  since       {data['activatedAt']}",
-            f"  device      {data['deviceName']} ({data['deviceId']})",
-        ]
-    lines += [f"  server      {data['server']}", f"  biometric   {'on' if data['biometric'] else 'off'}"]
-    if data["history"]:
-        lines.append("  last requests:")
-        for e in data["history"][:10]:
-            verb = {"approve": "approved", "decline": "declined"}.get(e.get("decision") or "", "?")
-            note = "" if e.get("outcome") == "done" else f" ({e.get('outcome')})"
-            what = f"{e.get('reference', '')}  {e.get('kioskName', '')}  [{e.get('kind', '')}]"
-            lines.append(f"    {e['at']}  {verb}{note}  {what}")
-    else:
-        lines.append("  no requests answered yet")
-    return "\n".join(lines)
 
 
 @main.command()
@@ -298,14 +246,31 @@ def status(ctx: Context, as_json: bool) -> None:
 @click.option("--pin-stdin", is_flag=True, help="Read the app PIN from the first line of standard input.")
 @click.pass_obj
 def biometric(ctx: Context, state: str, pin_stdin: bool) -> None:
-    """Turn the simulated fingerprint on or off ("Ja, det er meg" then asks for it instead of the PIN)."""
-    unlocked(ctx, pin_stdin, Prompter())[1].close()
+    """Turn login with the simulated fingerprint on or off (the app PIN is needed).
 
-    def change(profile: Profile) -> None:
-        profile.biometric = state == "on"
-
-    ctx.keystore.update(ctx.profile, change)
-    click.echo(f"biometric {state}")
+    The signer is told first (`POST /v1/app/settings`): with it on, a login without password
+    can complete on this phone's approval, and "Ja, det er meg" asks for the fingerprint instead
+    of the PIN. The profile keeps the setting only once the signer has stored it. Exit codes:
+    0 done, 1 the signer refused or is unreachable, 2 usage error or a wrong app PIN,
+    5 this phone has been deactivated. Nothing changes unless it exits 0.
+    """
+    on = state == "on"
+    profile, client = unlocked(ctx, pin_stdin, Prompter())
+    try:
+        stored = client.settings(biometric=on).biometric
+    except PhoneError as e:
+        if e.status == 403 and e.code == "deviceDeactivated":
+            fail("this phone has been deactivated: BankID is active on another device", Exit.DEACTIVATED)
+        fail(f"the signer refused the setting: {e.reason}", Exit.ERROR)
+    except httpx.HTTPError as e:
+        fail(f"cannot reach the signer at {profile.server}: {e}", Exit.ERROR)
+    finally:
+        client.close()
+    try:
+        store_biometric(ctx.keystore, ctx.profile, stored)
+    except KeystoreError as e:
+        fail(str(e), Exit.ERROR)
+    click.echo(f"biometric {'on' if stored else 'off'}")
 
 
 @main.command()
@@ -316,33 +281,18 @@ def watch(ctx: Context, pin_stdin: bool) -> None:
     profile, client = unlocked(ctx, pin_stdin, Prompter())
     from phone.app import PhoneApp
 
-    keystore, name = ctx.keystore, ctx.profile
-
-    def check_pin(pin: str) -> bool:
-        try:
-            keystore.load(name).unlock(pin)
-        except KeystoreError:
-            return False
-        return True
-
-    def remember(entry: dict[str, Any]) -> None:
-        keystore.remember(name, entry)
-
-    def deactivated() -> None:
-        def change(p: Profile) -> None:
-            p.deactivated_at = p.deactivated_at or time.time()
-
-        keystore.update(name, change)
-
+    account = Account(ctx.keystore, ctx.profile)
     try:
         PhoneApp(
             client,
             owner=profile.customer_name or "",
             device=profile.device_name,
-            check_pin=check_pin,
+            check_pin=account.check_pin,
             biometric=profile.biometric,
-            on_decided=remember,
-            on_deactivated=deactivated,
+            on_decided=account.remember,
+            on_deactivated=account.deactivated,
+            status=account.status,
+            on_biometric=account.set_biometric,
         ).run()
     finally:
         client.close()

@@ -19,9 +19,12 @@ from signer.wire import (
     TIMESTAMP_HEADER,
     AppRequest,
     AppRequests,
+    AppSettings,
     approval_message,
     request_message,
 )
+
+SETTINGS_PATH = "/v1/app/settings"
 
 
 class PhoneError(Exception):
@@ -95,6 +98,12 @@ class PhoneClient:
         raise_for_error(response)
         return dict(response.json())
 
+    def settings(self, *, biometric: bool) -> AppSettings:
+        """`POST /v1/app/settings`: tell the signer whether login without password is on; its answer."""
+        response = self.request("POST", SETTINGS_PATH, AppSettings(biometric=biometric).model_dump())
+        raise_for_error(response)
+        return AppSettings.model_validate(response.json())
+
     def aio(self) -> AsyncPhoneClient:
         """The same device on an event loop: long-polls that a cancelled worker stops at once."""
         return AsyncPhoneClient(self)
@@ -106,6 +115,8 @@ class AsyncRemote(Protocol):
     async def requests(self, wait: float = 0) -> AppRequests: ...
 
     async def decide(self, request: AppRequest, decision: str, biometric: bool = False) -> dict[str, Any]: ...
+
+    async def settings(self, *, biometric: bool) -> AppSettings: ...
 
     async def aclose(self) -> None: ...
 
@@ -150,3 +161,9 @@ class AsyncPhoneClient:
         )
         raise_for_error(response)
         return dict(response.json())
+
+    async def settings(self, *, biometric: bool) -> AppSettings:
+        """`POST /v1/app/settings`, as `PhoneClient.settings`."""
+        response = await self.request("POST", SETTINGS_PATH, AppSettings(biometric=biometric).model_dump())
+        raise_for_error(response)
+        return AppSettings.model_validate(response.json())

@@ -37,13 +37,15 @@ class Result:
     decision: str | None = None
 
     def as_json(self) -> dict[str, Any]:
-        """The request as printed: orderRef, reference, kind, kioskName, userVisibleData, documents, decision."""
+        """The request as printed: orderRef, reference, kind, method, kioskName, userVisibleData, documents,
+        decision, outcome."""
         assert self.request is not None
         r = self.request
         return {
             "orderRef": r.order_ref,
             "reference": r.reference,
             "kind": r.kind,
+            "method": r.method,
             "kioskName": r.kiosk_name,
             "userVisibleData": r.user_visible_data,
             "documents": [{"name": d.get("name", ""), "sha256": d.get("sha256", "")} for d in r.documents],
@@ -73,8 +75,13 @@ def act(
     reference: str | None = None,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
+    biometric: bool = False,
 ) -> Result:
-    """Approve or decline the oldest pending request (with `reference`, if given), waiting up to `wait` s."""
+    """Approve or decline the oldest pending request (with `reference`, if given), waiting up to `wait` s.
+
+    `biometric`: the profile has biometric login on, so an approval of a login without password
+    (`method` "biometric") says the fingerprint was used, as the phone screen does.
+    """
     wanted = normalise_reference(reference) if reference else None
     deadline = clock() + max(0.0, wait)
     while True:
@@ -84,7 +91,7 @@ def act(
             return Result(Exit.DEACTIVATED, "this phone has been deactivated: BankID is active on another device")
         matching = [r for r in answer.requests if wanted is None or normalise_reference(r.reference) == wanted]
         if matching:
-            return _decide(client, matching[0], decision)
+            return _decide(client, matching[0], decision, biometric)
         if deadline - clock() <= 0.05:
             what = f"with reference {wanted}" if wanted else "for this phone"
             return Result(Exit.NOTHING_PENDING, f"no request {what} is pending")
@@ -93,9 +100,10 @@ def act(
             sleep(min(0.2, max(0.0, deadline - clock())))
 
 
-def _decide(client: PhoneClient, request: AppRequest, decision: str) -> Result:
+def _decide(client: PhoneClient, request: AppRequest, decision: str, biometric: bool) -> Result:
+    fingerprint = biometric and decision == "approve" and request.method == "biometric"
     try:
-        client.decide(request, decision)
+        client.decide(request, decision, biometric=fingerprint)
     except PhoneError as e:
         if e.status == 410:
             return Result(Exit.EXPIRED, f"the request has expired: {e.reason}", request, decision)
@@ -103,4 +111,6 @@ def _decide(client: PhoneClient, request: AppRequest, decision: str) -> Result:
             return Result(Exit.DEACTIVATED, "this phone has been deactivated", request, decision)
         return Result(Exit.ERROR, e.reason, request, decision)
     verb = "approved" if decision == "approve" else "declined"
-    return Result(Exit.DONE, f"{verb} {request.reference} from {request.kiosk_name}", request, decision)
+    complete = decision == "approve" and request.method == "biometric"
+    note = " (a login without password: complete now)" if complete else ""
+    return Result(Exit.DONE, f"{verb} {request.reference} from {request.kiosk_name}{note}", request, decision)

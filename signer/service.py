@@ -391,17 +391,22 @@ class Signer:
         at = self.clock()
         if abs(at - stamp) > REQUEST_SKEW_SECONDS:
             raise errors.Unauthorized("the request's timestamp is too far from the server's clock")
-        refusal: errors.SignerError | None = None
-        with self.store.tx() as tx:
+        # The lookup and the signature check need no writer's lock; only the nonce (and the audit of
+        # a refusal) is written, in a transaction that holds the lock for no longer than that.
+        with self.store.read() as tx:
             device = tx.device(device_id)
-            if device is None:
-                tx.audit("device.refused", device_id, at, why="unknown device")
-                refusal = errors.Unauthorized("unknown device")
-            elif not verify_device_signature(
-                device.public_key, signature, request_message(method, path, body, timestamp, nonce)
-            ):
-                tx.audit("device.refused", device_id, at, why="signature")
-                refusal = errors.Unauthorized("the device signature does not match the request")
+        why: str | None = None
+        if device is None:
+            why, refusal = "unknown device", errors.Unauthorized("unknown device")
+        elif not verify_device_signature(
+            device.public_key, signature, request_message(method, path, body, timestamp, nonce)
+        ):
+            why, refusal = "signature", errors.Unauthorized("the device signature does not match the request")
+        else:
+            refusal = None
+        with self.store.tx() as tx:
+            if why is not None:
+                tx.audit("device.refused", device_id, at, why=why)
             elif not tx.use_device_nonce(device_id, nonce, at + 2 * REQUEST_SKEW_SECONDS, at, self._prune_due(at)):
                 tx.audit("device.replay", device_id, at)
                 refusal = errors.Unauthorized("this request was already received (replay)")
@@ -726,6 +731,12 @@ class Signer:
             if not tx.transition(ref, ["approved"], "verifying", "userSign"):
                 raise errors.Conflict("a password check for this order is already running")
         correct = self.passwords.verify(customer.password_hash, password)
+        completion: str | None = None
+        if correct and order.kind != "sign":
+            # The token (an HSM signature) is made before the writer's lock is taken; it is released
+            # only if the transaction below completes the order.
+            with self.store.read() as rtx:
+                completion = self._completion(rtx, order, customer, level="high")
         at = self.clock()
         with self.store.tx() as tx:
             order = tx.order(ref) or order
@@ -751,7 +762,7 @@ class Signer:
             if order.kind == "sign":
                 tx.transition(ref, ["verifying"], "signing", "userSign")
             else:
-                completion = self._completion(tx, order, customer, level="high")
+                assert completion is not None
                 tx.transition(
                     ref, ["verifying"], "complete", "complete", completed_at=at, completion=completion, level="high"
                 )
@@ -763,7 +774,7 @@ class Signer:
             return self._collect_response(tx.order(ref) or order, customer)
 
     def _decision_rejection(
-        self, tx: Tx, order: Order, device: Device, decision: str, signature: bytes, at: float
+        self, tx: Tx, order: Order, device: Device, signed: bool, at: float
     ) -> errors.SignerError | None:
         order = self._expire(tx, order)
         if order.status == "failed" and order.hint_code == "expiredTransaction":
@@ -771,8 +782,7 @@ class Signer:
         if order.status != "pending":
             tx.audit("approval.rejected", order.ref, at, device=device.id, why="not pending")
             return errors.Conflict("the request has already been answered or has ended", "alreadyAnswered")
-        message = approval_message(self.challenge(tx, order), decision)
-        if not verify_device_signature(device.public_key, signature, message):
+        if not signed:
             tx.audit("approval.rejected", order.ref, at, device=device.id, why="signature")
             return errors.InvalidInput("the signature does not match this request", "badSignature")
         return None
@@ -909,14 +919,20 @@ class Signer:
     def decide(self, device: Device, ref: str, decision: str, signature: bytes, biometric: bool = False) -> str:
         """Apply a device's approve/decline. The signature must cover this order's exact challenge."""
         at = self.clock()
-        with self.store.tx() as tx:
+        # A challenge never changes once the order exists: check the signature over it before taking
+        # the writer's lock; the decision itself is then one conditional transition.
+        with self.store.read() as tx:
             order = tx.order(ref)
             if order is None or order.device_id != device.id or order.customer_id != device.customer_id:
                 raise errors.NotFound("no such request for this device")
+            message = approval_message(self.challenge(tx, order), decision)
+        signed = verify_device_signature(device.public_key, signature, message)
+        with self.store.tx() as tx:
+            order = tx.order(ref) or order
             current = tx.device(device.id)
             if current is None or current.status != "active":
                 raise errors.Forbidden("this device has been deactivated", "deviceDeactivated")
-            rejection = self._decision_rejection(tx, order, device, decision, signature, at)
+            rejection = self._decision_rejection(tx, order, device, signed, at)
             if rejection is None:
                 self._apply_decision(tx, order, device, decision, signature, biometric, at)
         if rejection is not None:

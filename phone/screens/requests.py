@@ -1,4 +1,4 @@
-"""The phone's main screen: who the app belongs to, and the requests as they arrive."""
+"""The phone's main screen: who the app belongs to, and the requests as they arrive (`m`: Min BankID)."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ class RequestsScreen(Screen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("j", "approve", "Ja, det er meg", id="phone.screen.approve"),
         Binding("n", "decline", "Nei, avvis", id="phone.screen.decline"),
+        Binding("m", "min_bankid", "Min BankID", id="phone.screen.min_bankid"),
         Binding("q", "app.quit", "Avslutt", id="phone.screen.quit"),
     ]
 
@@ -51,11 +52,16 @@ class RequestsScreen(Screen[None]):
         yield Footer()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """ "Ja" and "Nei" show in the footer only while a request is on the screen."""
-        if action in ("approve", "decline"):
+        """ "Ja" and "Nei" show in the footer only while a request is on the screen, Min BankID only while
+        none is (the request comes first, and the footer has room for three keys)."""
+        if action in ("approve", "decline", "min_bankid"):
             panels = self.query(RequestPanel)
-            return bool(panels) and panels.first().view == "request"
+            showing = bool(panels) and panels.first().view == "request"
+            return showing if action != "min_bankid" else not showing
         return True
+
+    async def action_min_bankid(self) -> None:
+        await self.run_action("app.min_bankid")
 
     def action_approve(self) -> None:
         self.query_one(RequestPanel).action_approve()

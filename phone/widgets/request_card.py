@@ -1,5 +1,5 @@
-"""One request as the phone shows it: what it is, from which kiosk, the reference in large type, the
-text to approve, the documents' names, and the two buttons."""
+"""One request as the phone shows it: what it is (and when it is a login without password), from which
+kiosk, the reference in large type, the text to approve, the documents' names, and the two buttons."""
 
 from __future__ import annotations
 
@@ -19,6 +19,10 @@ KINDS = {
 }
 
 
+LOGIN_NOW = "Innlogging utan passord"
+LOGIN_NOW_HINT = "Du blir logga inn når du godkjenner."
+
+
 def kind_title(kind: str) -> str:
     return KINDS.get(kind, kind.capitalize())
 
@@ -28,6 +32,7 @@ class RequestCard(Vertical):
 
     def compose(self) -> ComposeResult:
         yield Label("", id="kind")
+        yield Label(f"[b]{LOGIN_NOW}[/b]\n{LOGIN_NOW_HINT}", id="method")
         yield Label("", id="kiosk", markup=False)
         yield Label("Referanse", id="reference-label")
         yield BigText("", id="reference")
@@ -39,6 +44,8 @@ class RequestCard(Vertical):
 
     def show(self, request: AppRequest) -> None:
         self.query_one("#kind", Label).update(kind_title(request.kind))
+        # A login that completes on this approval: the customer must know no password will follow.
+        self.query_one("#method", Label).display = request.method == "biometric"
         self.query_one("#kiosk", Label).update(f"Frå: {request.kiosk_name}")
         self.query_one("#reference", BigText).text = request.reference
         self.query_one("#text", Static).update(request.user_visible_data)

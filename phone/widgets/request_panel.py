@@ -12,9 +12,11 @@ which case the PIN is taken from it (the kiosk's demo, where nobody should need 
 
 Keyword options: `check_pin(pin) -> bool` verifies a PIN (the phone app unlocks the keystore with it;
 called in a thread; without it any PIN is accepted), `biometric=True` offers the simulated fingerprint
-first. A request that expires disappears with a message; a deactivated device shows that instead of
-requests. Worker failures open an `ErrorDialog`. The panel posts `RequestPanel.Decided` after each
-answer and `RequestPanel.Deactivated` once, for the host to record.
+first (and the decision says whether it was used). A login without password (`method` "biometric")
+says so on the card: it completes on this approval. A request that expires disappears with a message;
+a deactivated device shows that instead of requests. Worker failures open an `ErrorDialog`. The panel
+posts `RequestPanel.Decided` after each answer and `RequestPanel.Deactivated` once, for the host to
+record.
 
 The panel opens its own `httpx.AsyncClient` when mounted and closes it when unmounted; the host keeps
 owning (and closes) `client`.
@@ -288,7 +290,12 @@ class RequestPanel(Vertical):
                 raise
             return
         self.post_message(self.Decided(request, decision, "done"))
-        self.drop_current("Godkjent. Hald fram på kiosken." if decision == "approve" else "Avvist.")
+        if decision == "decline":
+            self.drop_current("Avvist.")
+        elif request.method == "biometric":
+            self.drop_current("Godkjent. Du er logga inn på kiosken.")
+        else:
+            self.drop_current("Godkjent. Hald fram på kiosken.")
 
     async def _ask(self, dialog: ModalScreen[str | None]) -> str | None:
         """Open a dialog for the current request; it closes by itself if the request ends meanwhile."""

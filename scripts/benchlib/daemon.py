@@ -32,6 +32,8 @@ def bench_env(home: Path) -> dict[str, str]:
             "TILLIT_RATE_ORDERS_PER_KIOSK": "1000000",
         }
     )
+    # TILLIT_BENCH_SETTINGS="TILLIT_WORKER_THREADS=4 ...": settings to try, for the daemons only.
+    env.update(item.split("=", 1) for item in os.environ.get("TILLIT_BENCH_SETTINGS", "").split() if "=" in item)
     return env
 
 

@@ -6,7 +6,7 @@ import asyncio
 import time
 from typing import Any
 
-from signer.wire import AppRequest, AppRequests
+from signer.wire import AppRequest, AppRequests, AppSettings
 
 FOREVER = 4102444800  # 2100-01-01: never expires during a test
 
@@ -18,11 +18,13 @@ def request(
     documents: tuple[str, ...] = ("laneavtale.pdf",),
     expires_at: int = FOREVER,
     order_ref: str = "00000000-0000-4000-8000-000000000001",
+    method: str = "app",
 ) -> AppRequest:
     return AppRequest(
         order_ref=order_ref,
         reference=reference,
         kind=kind,
+        method=method,
         kiosk_name="Bergen sentrum",
         user_visible_data=text,
         documents=[{"name": name, "sha256": "0" * 64} for name in documents],
@@ -35,11 +37,17 @@ class FakeRemote:
     """Answers the long-poll from a script of answers; when it runs out, waits for ever (like a quiet signer)."""
 
     def __init__(
-        self, answers: list[AppRequests | Exception], repeat_last: bool = False, decide_error: Exception | None = None
+        self,
+        answers: list[AppRequests | Exception],
+        repeat_last: bool = False,
+        decide_error: Exception | None = None,
+        settings_error: Exception | None = None,
     ) -> None:
         self.answers = list(answers)
         self.repeat_last = repeat_last
         self.decide_error = decide_error
+        self.settings_error = settings_error
+        self.settings_sent: list[bool] = []
         self.decisions: list[tuple[str, str, bool]] = []
         self.closed = False
         self.polls = 0
@@ -69,15 +77,25 @@ class FakeRemote:
         self.decisions.append((request.order_ref, decision, biometric))
         return {"orderRef": request.order_ref, "decision": decision}
 
+    async def settings(self, *, biometric: bool) -> AppSettings:
+        if self.settings_error is not None:
+            raise self.settings_error
+        self.settings_sent.append(biometric)
+        return AppSettings(biometric=biometric)
+
     async def aclose(self) -> None:
         self.closed = True
 
 
 class FakeClient:
     def __init__(
-        self, *answers: AppRequests | Exception, repeat_last: bool = False, decide_error: Exception | None = None
+        self,
+        *answers: AppRequests | Exception,
+        repeat_last: bool = False,
+        decide_error: Exception | None = None,
+        settings_error: Exception | None = None,
     ) -> None:
-        self.remote = FakeRemote(list(answers), repeat_last, decide_error)
+        self.remote = FakeRemote(list(answers), repeat_last, decide_error, settings_error)
 
     def aio(self) -> FakeRemote:
         return self.remote

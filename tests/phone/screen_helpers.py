@@ -8,6 +8,7 @@ from pathlib import Path
 
 from textual.pilot import Pilot
 
+from phone.account import Account
 from phone.client import PhoneClient
 from phone.keystore import Keystore, KeystoreError
 from phone.pytest_plugin import TillitPhone
@@ -35,3 +36,8 @@ def open_phone(phone: TillitPhone) -> tuple[PhoneClient, Callable[[str], bool]]:
         return True
 
     return PhoneClient(profile.server, profile.device_id, profile.unlock(phone.pin)), check_pin
+
+
+def account_of(phone: TillitPhone) -> Account:
+    """The kit phone's profile as `tillit-phone watch` uses it (status, PIN check, history, biometric)."""
+    return Account(Keystore(Path(phone.home.env["TILLIT_HOME"]) / "phone"), phone.profile)

@@ -25,6 +25,7 @@ def test_approve_completes_a_login(kiosk: httpx.Client, kari: TillitCustomer) ->
         "orderRef": order["orderRef"],
         "reference": order["reference"],
         "kind": "auth",
+        "method": "app",
         "kioskName": "Bergen sentrum",
         "userVisibleData": approved.request["userVisibleData"] if approved.request else None,
         "documents": [],

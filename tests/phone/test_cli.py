@@ -158,6 +158,7 @@ class ScriptedClient:
         self.answers = answers
         self.decide_error = decide_error
         self.decided: list[tuple[str, str]] = []
+        self.fingerprints: list[bool] = []
         self.waits: list[float] = []
 
     def requests(self, wait: float = 0) -> AppRequests:
@@ -168,6 +169,7 @@ class ScriptedClient:
         if self.decide_error:
             raise self.decide_error
         self.decided.append((request.order_ref, decision))
+        self.fingerprints.append(biometric)
         return {"orderRef": request.order_ref, "decision": decision}
 
 
@@ -205,6 +207,31 @@ def test_a_reference_that_does_not_match_is_waited_for_without_spinning() -> Non
     assert client.decided == [] and slept and all(0 < s <= 0.2 for s in slept)
     matched = act(client, "decline", reference="blå fjord")  # type: ignore[arg-type]
     assert matched.exit == Exit.DONE and client.decided == [(request().order_ref, "decline")]
+
+
+def test_the_scripted_approval_uses_the_fingerprint_only_for_a_login_without_password() -> None:
+    for method, decision, on, expected in [
+        ("biometric", "approve", True, True),
+        ("biometric", "approve", False, False),
+        ("biometric", "decline", True, False),
+        ("app", "approve", True, False),
+    ]:
+        client = ScriptedClient([active(request(kind="auth", method=method))])
+        result = act(client, decision, biometric=on)  # type: ignore[arg-type]
+        assert result.exit == Exit.DONE and client.fingerprints == [expected]
+        assert result.as_json()["method"] == method
+        assert ("without password" in result.message) == (method == "biometric" and decision == "approve")
+
+
+def test_biometric_needs_the_app_pin_before_anything_is_sent(home: Path) -> None:
+    profile, _ = Keystore().create("kari", "2580", f"http://127.0.0.1:{free_port()}")
+    profile.device_id = "device"
+    Keystore().save(profile)
+    wrong = tillit_phone("--profile", "kari", "biometric", "on", TILLIT_PHONE_PIN="1111")
+    assert wrong.exit_code == 2 and "wrong app PIN" in wrong.output
+    away = tillit_phone("--profile", "kari", "biometric", "on", TILLIT_PHONE_PIN="2580")
+    assert away.exit_code == 1 and "cannot reach the signer" in away.output
+    assert Keystore().load("kari").biometric is False
 
 
 def test_a_deactivated_device_is_exit_5_without_a_request() -> None:

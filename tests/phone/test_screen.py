@@ -73,6 +73,7 @@ def test_approving_on_the_screen_completes_a_login(kiosk: httpx.Client, kari: Ti
             "orderRef": ref,
             "reference": decided[0]["reference"],
             "kind": "auth",
+            "method": "app",
             "kioskName": "Bergen sentrum",
             "decision": "approve",
             "outcome": "done",

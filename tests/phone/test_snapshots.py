@@ -13,6 +13,7 @@ import pytest
 from textual.pilot import Pilot
 
 from phone.app import PhoneApp
+from phone.screens.min_bankid import MinBankIDScreen
 from phone.widgets.request_panel import RequestPanel
 from tests.phone.fakes import FakeClient, deactivated, pending, request
 from tests.phone.screen_helpers import wait_until
@@ -46,3 +47,46 @@ def test_a_request_shown(snap_compare: SnapCompare) -> None:
 def test_deactivated(snap_compare: SnapCompare) -> None:
     app = PhoneApp(FakeClient(deactivated()), owner="Kari Nordmann", device="Karis telefon")
     assert snap_compare(app, terminal_size=SIZE, run_before=settled("deactivated"))
+
+
+def test_a_biometric_request_shown(snap_compare: SnapCompare) -> None:
+    login = request(kind="auth", method="biometric", text="Logg inn i nettbanken", documents=())
+    app = PhoneApp(FakeClient(pending(login), repeat_last=True), owner="Kari Nordmann", device="Karis telefon")
+    assert snap_compare(app, terminal_size=SIZE, run_before=settled("request"))
+
+
+STATUS = {
+    "profile": "kari",
+    "exists": True,
+    "activated": True,
+    "deactivated": False,
+    "deactivatedAt": None,
+    "customerName": "Kari Nordmann",
+    "personalNumber": "13897248098",
+    "personalNumberMasked": "138972*****",
+    "activatedAt": "2024-03-04T09:15:00+01:00",
+    "deviceName": "Karis telefon",
+    "deviceId": "device-1",
+    "server": "http://127.0.0.1:8700",
+    "biometric": True,
+    "history": [
+        {"at": "2024-05-02T13:45:10+02:00", "orderRef": "o3", "reference": "BLÅ FJORD", "kind": "auth",
+         "method": "biometric", "kioskName": "Bergen sentrum", "decision": "approve", "outcome": "done"},
+        {"at": "2024-05-02T13:40:00+02:00", "orderRef": "o2", "reference": "GRØN ØY", "kind": "sign",
+         "method": "app", "kioskName": "Bergen sentrum", "decision": "decline", "outcome": "done"},
+        {"at": "2024-04-30T10:01:00+02:00", "orderRef": "o1", "reference": "RAUD BÅT", "kind": "auth",
+         "method": "app", "kioskName": "Voss", "decision": "approve", "outcome": "expired"},
+    ],
+}  # fmt: skip
+
+
+def test_min_bankid(snap_compare: SnapCompare) -> None:
+    app = PhoneApp(FakeClient(), owner="Kari Nordmann", device="Karis telefon", status=lambda: STATUS)
+
+    async def run_before(pilot: Pilot[Any]) -> None:
+        await settled("waiting")(pilot)
+        await pilot.press("m")
+        await wait_until(pilot, lambda: isinstance(pilot.app.screen, MinBankIDScreen), what="Min BankID")
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=run_before)

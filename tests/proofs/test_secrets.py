@@ -167,9 +167,23 @@ def test_no_secret_in_logs_answers_or_argv(d: Daemon, tmp_path: Path) -> None:
         )
         secrets["wrong HSM PIN"] = "86420135"
         outputs += [wrong_pin.stdout, wrong_pin.stderr]
-        # a code device: the one-time codes typed at the kiosk
-        serial = d.run("tillit-hsm", "codedevice", "issue", "--json", check=False)
-        outputs += [serial.stdout if "secret" not in serial.stdout.lower() else "", serial.stderr]
+        # a code device: its secret file, and the one-time codes typed at the kiosk (a wrong one too)
+        device_file = tmp_path / "code-device.json"
+        issued = d.run("tillit-hsm", "codedevice", "issue", "--serial", "SECRETS-1", "--out", str(device_file))
+        outputs += [issued.stdout, issued.stderr]
+        d.run("tillit-signer", "customers", "assign-codedevice", number, "--serial", "SECRETS-1")
+        secrets["code device secret"] = json.loads(device_file.read_text())["secret"]
+        with d.kiosk() as k:
+            ref = k.post("/v1/auth", json={"personalNumber": number, "method": "codedevice"}).json()["orderRef"]
+            otp = d.run("tillit-hsm", "codedevice", "show", str(device_file)).stdout.strip()
+            wrong_otp = f"{(int(otp) + 500_000) % 10**6:06d}"
+            secrets["one-time code"], secrets["wrong one-time code"] = otp, wrong_otp
+            for code in (wrong_otp, otp):
+                answer = k.post("/v1/code", json={"orderRef": ref, "code": code})
+                outputs.append(answer.text)
+            assert answer.status_code == 200 and answer.json()["hintCode"] == "userSign", answer.text
+            outputs.append(k.post("/v1/password", json={"orderRef": ref, "password": NEW_PASSWORD}).text)
+            outputs.append(k.post("/v1/code", json={"orderRef": ref, "code": otp}).text)  # a replayed code
     log = d.log.read_text(errors="replace")
     outputs.append(log)
     leaks = [
