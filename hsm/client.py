@@ -221,10 +221,13 @@ class Hsm:
             self._session = self._token.open(rw=True)
         except pkcs11.PKCS11Error as e:
             raise errors.TokenUnavailable(f"cannot open the token: {type(e).__name__}") from e
-        self._admin = self._token.open(rw=True)
-        # Keys found by `preload` belong to this session: its search holds only this session's
-        # operation lock, so signatures on `_session` go on while the index loads.
-        self._index_session = self._token.open()
+        try:
+            self._admin = self._token.open(rw=True)
+            # Keys found by `preload` belong to this session: its search holds only this session's
+            # operation lock, so signatures on `_session` go on while the index loads.
+            self._index_session = self._token.open()
+        except pkcs11.PKCS11Error as e:
+            raise errors.TokenUnavailable(f"cannot open the token: {type(e).__name__}") from e
         self._keys.clear()
         self._secrets.clear()
         self._certificates.clear()
@@ -298,6 +301,7 @@ class Hsm:
         except pkcs11.PKCS11Error as e:
             raise errors.TokenUnavailable(f"the token is not available: {type(e).__name__}") from e
 
+    @_translated("answer")
     def ping(self) -> None:
         """Raise TokenUnavailable unless the token is present and our logged-in session answers now."""
 
@@ -331,6 +335,7 @@ class Hsm:
             self._keys[label] = key
         return key
 
+    @_translated("look the key up")
     def has_key(self, label: str) -> bool:
         try:
             self._retrying(lambda: self._private_key(label))
@@ -338,6 +343,7 @@ class Hsm:
             return False
         return True
 
+    @_translated("look the key up")
     def algorithm(self, label: str) -> Algorithm:
         self._retrying(lambda: self._private_key(label))
         return self._algorithms[label]
@@ -408,6 +414,7 @@ class Hsm:
 
     # -- keys ----------------------------------------------------------------------------------
 
+    @_translated("generate the key")
     def generate_key(self, label: str, algorithm: Algorithm = Algorithm.EC_P256) -> KeyInfo:
         """Generate a sign-only key pair in the token; the private key can never leave it."""
         if not label or len(label) > 128:
