@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
 
@@ -11,7 +12,8 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from signer.errors import InvalidInput
 
 MIN_LENGTH = 8
-_COMMON = {
+# Common in Norway and not in zxcvbn's list (which is mostly English).
+_LOCAL_COMMON = {
     "password",
     "passord",
     "12345678",
@@ -63,13 +65,21 @@ class Passwords:
             return False
 
 
+@functools.cache
+def common_passwords() -> frozenset[str]:
+    """zxcvbn's 30,000 most common passwords with ours, loaded on first use (a few MB)."""
+    from zxcvbn.frequency_lists import FREQUENCY_LISTS
+
+    return frozenset(FREQUENCY_LISTS["passwords"]) | _LOCAL_COMMON
+
+
 def check_policy(password: str, personal_number: str) -> None:
     """Raise InvalidInput with the rule that a new password breaks."""
     if len(password) < MIN_LENGTH:
         raise InvalidInput(f"the password must have at least {MIN_LENGTH} characters")
     if len(password) > 256:
         raise InvalidInput("the password may have at most 256 characters")
-    if password.lower() in _COMMON:
+    if password.lower() in common_passwords():
         raise InvalidInput("this password is too common; choose another")
     if personal_number and personal_number[:6] in password:
         raise InvalidInput("the password must not contain your national identity number")
