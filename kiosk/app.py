@@ -2,7 +2,9 @@
 and the language; the screens (kiosk/screens/) do the work, one step of the flow each.
 
 Kiosk behaviour lives here: no way out without the administrator's PIN (F12), the idle timer that
-returns to the welcome screen and forgets the customer, and errors from the signer in a dialog.
+returns to the welcome screen and forgets the customer, errors from the signer in a dialog (in the
+customer's words), the feedback question after a login or a signature, and in the demo the key to the
+phone beside the kiosk (F8).
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import contextlib
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual import events, work
 from textual.app import App
@@ -24,6 +26,9 @@ from kiosk.client import SignerClient, SignerError
 from kiosk.i18n import Language, translate
 from kiosk.settings import KioskSettings
 from kiosk.state import DemoCustomer, Order, Session
+
+if TYPE_CHECKING:
+    from kiosk.dialogs.feedback import FeedbackResult
 
 
 @dataclass
@@ -44,6 +49,7 @@ class KioskApp(App[None]):
         Binding("ctrl+q", "nothing", "Quit disabled", show=False, priority=True, id="kiosk.no-quit"),
         Binding("ctrl+c", "nothing", "Interrupt disabled", show=False, priority=True, id="kiosk.no-interrupt"),
         Binding("f12", "admin", "Admin", show=False, priority=True, id="kiosk.admin"),
+        Binding("f8", "phone", "Phone", id="kiosk.phone"),
     ]
 
     language: reactive[Language] = reactive("nn", init=False)
@@ -101,8 +107,9 @@ class KioskApp(App[None]):
 
     # -- the customer ----------------------------------------------------------------------------
 
-    def reset(self, notice: str | None = None) -> None:
-        """Back to the welcome screen: cancel an open order, end the customer session, forget both."""
+    def reset(self, notice: str | None = None, feedback_for: str | None = None) -> None:
+        """Back to the welcome screen: cancel an open order, end the customer session, forget both.
+        `feedback_for`: a completed order to ask the customer's feedback on, over the welcome screen."""
         from kiosk.screens.welcome import WelcomeScreen
 
         order, session = self.order, self.session
@@ -111,7 +118,11 @@ class KioskApp(App[None]):
             self._forget(order.order_ref if order else None, session.token if session else None)
         self.language = self.settings.language
         self.last_activity = time.monotonic()
-        self.go(WelcomeScreen(notice=notice))
+        self.go(WelcomeScreen(notice=notice, feedback_for=feedback_for))
+
+    def cancel_quietly(self, order_ref: str) -> None:
+        """Cancel an order in the background (one the customer cannot go on with); failures do not matter."""
+        self._forget(order_ref, None)
 
     @work(thread=True, group="forget", exit_on_error=False)
     def _forget(self, order_ref: str | None, token: str | None) -> None:
@@ -130,8 +141,36 @@ class KioskApp(App[None]):
         if error.session_ended and self.session is not None:
             self.reset(notice="error.session")
             return
-        text = self.t("error.unavailable") if error.unreachable else self.t("error.signer", reason=error.reason)
-        self.push_screen(MessageDialog(self.t("error.title"), text, variant="error"))
+        self.push_screen(MessageDialog(self.t("error.title"), self.error_text(error), variant="error"))
+
+    def error_text(self, error: SignerError) -> str:
+        """The customer's words for a signer error code; the signer's own reason only for codes without any."""
+        if error.unreachable:
+            return self.t("error.unavailable")
+        key = f"error.code.{error.code}"
+        text = self.t(key)
+        return text if text != key else self.t("error.signer", reason=error.reason)
+
+    # -- feedback ----------------------------------------------------------------------------------
+
+    def ask_feedback(self, order_ref: str) -> None:
+        """The feedback question ("Me ynskjer di tilbakemelding!") over the current screen; a rating goes
+        to the signer in the background. Skipped, a signer away, feedback already given: nothing is said."""
+        from kiosk.dialogs.feedback import FeedbackDialog
+
+        if not order_ref:
+            return
+
+        def answered(result: FeedbackResult | None) -> None:
+            if result is not None:
+                self._send_feedback(order_ref, result)
+
+        self.push_screen(FeedbackDialog(), answered)
+
+    @work(thread=True, group="feedback", exit_on_error=False)
+    def _send_feedback(self, order_ref: str, result: FeedbackResult) -> None:
+        with contextlib.suppress(SignerError):
+            self.client.feedback(order_ref, result.rating, result.comment)
 
     # -- idle --------------------------------------------------------------------------------------
 
@@ -141,6 +180,7 @@ class KioskApp(App[None]):
         await super().on_event(event)
 
     def _check_idle(self) -> None:
+        from kiosk.dialogs.feedback import FeedbackDialog
         from kiosk.screens.base import KioskScreen
 
         screen = self.screen_stack[1] if len(self.screen_stack) > 1 else self.screen
@@ -151,6 +191,9 @@ class KioskApp(App[None]):
         idle = now - self.last_activity
         if isinstance(screen, KioskScreen) and screen.IDLE_RESET and idle >= self.settings.idle_seconds:
             self.reset(notice="welcome.logged_out")
+            return
+        if idle >= self.settings.idle_seconds and isinstance(self.screen, FeedbackDialog):
+            self.screen.dismiss(None)  # nobody answered: the next customer gets a clean welcome screen
             return
         # Keep the signer's customer session alive while the customer is busy at the kiosk.
         busy = self.session is not None and idle < self.settings.idle_seconds
@@ -174,6 +217,21 @@ class KioskApp(App[None]):
 
     def action_nothing(self) -> None:
         """Quit and interrupt keys do nothing at a kiosk."""
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "phone":  # only where the demo's phone is beside the kiosk, and no dialog covers it
+            return not isinstance(self.screen, ModalScreen) and bool(self.screen.query("#phone"))
+        return True
+
+    def action_phone(self) -> None:
+        """The demo's phone takes the keys (j: Ja, n: Nei): its "Ja" button when a request shows."""
+        if isinstance(self.screen, ModalScreen):
+            return
+        for phone in self.screen.query("#phone"):
+            target = next((w for w in phone.query("Button") if w.focusable), phone)
+            if target.focusable:
+                target.focus()
+            return
 
     def action_admin(self) -> None:
         from kiosk.dialogs.admin import AdminDialog

@@ -96,6 +96,15 @@ class SignerClient:
             raise SignerError(response.status_code, code, reason)
         return response
 
+    def _json(self, response: httpx.Response) -> dict[str, Any]:
+        try:
+            data = response.json()
+        except ValueError as e:
+            raise SignerError(502, "badResponse", f"the signer's answer was not understood: {e}") from e
+        if not isinstance(data, dict):
+            raise SignerError(502, "badResponse", "the signer's answer was not a JSON object")
+        return data
+
     def _collect_response(self, response: httpx.Response) -> CollectResponse:
         try:
             return CollectResponse.model_validate(response.json())
@@ -150,6 +159,19 @@ class SignerClient:
     def signed_document(self, order_ref: str, index: int) -> bytes:
         return self._request("GET", f"/v1/orders/{order_ref}/documents/{index}").content
 
+    def login_method(self, personal_number: str) -> str | None:
+        """The customer's remembered login method ("app", "codedevice", "biometric"), or None: let them choose."""
+        data = self._json(self._request("POST", "/v1/login-method", json={"personalNumber": personal_number}))
+        method = data.get("method")
+        return str(method) if method else None
+
+    def feedback(self, order_ref: str, rating: int, comment: str = "") -> None:
+        """A rating (1-5) and an optional comment after a completed login or signature (204)."""
+        body: dict[str, Any] = {"orderRef": order_ref, "rating": rating}
+        if comment:
+            body["comment"] = comment
+        self._request("POST", "/v1/feedback", json=body)
+
     def block(self, personal_number: str, order_ref: str | None = None) -> None:
         """Block the BankID (sperre); `order_ref`, a completed login of this customer, when there is one.
         Raises BlockUnavailable when the signer has no such endpoint."""
@@ -162,6 +184,26 @@ class SignerClient:
             if e.status in (404, 405) and e.code == NO_ROUTE:
                 raise BlockUnavailable(e.status, e.code, e.reason) from e
             raise
+
+    # -- forgotten password (kiosk token) ---------------------------------------------------------
+
+    def reset_start(self, personal_number: str, method: str = "app") -> OrderStarted:
+        """Start a forgotten-password reset: the customer approves on the phone first."""
+        body = {"personalNumber": personal_number, "method": method}
+        return self._order_started(self._request("POST", "/v1/reset", json=body))
+
+    def reset_questions(self, order_ref: str) -> list[str]:
+        """The customer's control questions, once the reset order is approved (409 noControlQuestions: none)."""
+        data = self._json(self._request("POST", "/v1/reset/questions", json={"orderRef": order_ref}))
+        questions = data.get("questions")
+        if not isinstance(questions, list):
+            raise SignerError(502, "badResponse", "the signer's answer has no list of questions")
+        return [str(q) for q in questions]
+
+    def reset_complete(self, order_ref: str, answers: list[str], new_password: str) -> CollectResponse:
+        """The answers and the new password; complete means the password is changed (and unlocked)."""
+        body = {"orderRef": order_ref, "answers": answers, "newPassword": new_password}
+        return self._collect_response(self._request("POST", "/v1/reset/complete", json=body))
 
     # -- the customer session (the login's completion token) ---------------------------------------
 

@@ -10,6 +10,7 @@ kiosk, with Kari's phone beside it.
 The demo data is fixed, so guides and tests can rely on it:
 
 - Kari Nordmann 13897248098, password Fjord-Hest-2024, phone profile `kari` (app PIN 2580), active;
+  control answers (forgotten password) Pusen, Strandgata, Ingrid (homes made before them have none);
 - Ola Nordmann 02838512340, password Skog-Elg-2024, no app, a code device (file in codedevices/);
 - Emma Nordmann 15861151252 (15), password Lunde-Fjell-2024, no app; Kari approved her as guardian.
 """
@@ -50,15 +51,20 @@ PHONE_PIN = "2580"
 ADMIN_PIN = "0000"
 KIOSK_NAME = "Tillit demo, Bergen sentrum"
 
-KARI = DemoCustomer("Kari Nordmann", "13897248098", "Fjord-Hest-2024", "app →")
-OLA = DemoCustomer("Ola Nordmann", "02838512340", "Skog-Elg-2024", "code device")
-EMMA = DemoCustomer("Emma Nordmann", "15861151252", "Lunde-Fjell-2024", "15, no app")
+# The notes are kiosk/i18n.py keys: the welcome screen shows them in the kiosk's language.
+KARI = DemoCustomer("Kari Nordmann", "13897248098", "Fjord-Hest-2024", "demo.note.app")
+OLA = DemoCustomer("Ola Nordmann", "02838512340", "Skog-Elg-2024", "demo.note.codedevice")
+EMMA = DemoCustomer("Emma Nordmann", "15861151252", "Lunde-Fjell-2024", "demo.note.minor")
 CUSTOMERS = (KARI, OLA, EMMA)
 MOBILES = {KARI.personal_number: "+4791234567", OLA.personal_number: "+4792345678", EMMA.personal_number: "+4793456789"}
 EMAILS = {
     KARI.personal_number: "kari@example.no",
     OLA.personal_number: "ola@example.no",
     EMMA.personal_number: "emma@example.no",
+}
+CONTROL_ANSWERS = {
+    # signer.lifecycle.CONTROL_QUESTIONS: the first pet, the street as a child, the mother's middle name
+    KARI.personal_number: ["Pusen", "Strandgata", "Ingrid"],
 }
 CODE_DEVICE_SERIAL = "DEMO-OLA-1"
 AGREEMENTS = (
@@ -195,6 +201,7 @@ def _enrol(signer: Signer, customer: DemoCustomer, guardian: str | None = None) 
         EMAILS[customer.personal_number],
         customer.password,
         guardian_number=guardian,
+        control_answers=CONTROL_ANSWERS.get(customer.personal_number),
     )
 
 
@@ -217,6 +224,8 @@ def _phone(home: Path, signer: Signer, port: int) -> None:
     _say("activating the BankID app on Kari's phone (profile 'kari', app PIN 2580)")
     profile, _ = keystore.create(PHONE_PROFILE, PHONE_PIN, url)
     device = signer.bind_device(customer, profile.public_key_pem.encode(), "Karis telefon", how="demo")
+    signer.set_biometric(device, True)  # so that the kiosk's login without password can be shown
+    profile.biometric = True
     profile.device_id = device.id
     profile.personal_number = customer.personal_number
     profile.customer_name = customer.name

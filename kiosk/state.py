@@ -8,8 +8,8 @@ from typing import Any, Literal
 
 from kiosk.client import Agreement
 
-OrderKind = Literal["auth", "sign"]
-Method = Literal["app", "codedevice"]
+OrderKind = Literal["auth", "sign", "reset"]
+Method = Literal["app", "codedevice", "biometric"]
 
 
 @dataclass(frozen=True)
@@ -52,6 +52,8 @@ class Order:
     reference: str
     expires_at: float
     agreement: Agreement | None = None
+    remembered: bool = False
+    """Started with the customer's remembered login method, without asking: "Choose another BankID" is offered."""
 
 
 @dataclass(frozen=True)

@@ -50,6 +50,7 @@ CANCELLABLE = ("pending", "approved", "verifying")
 ADULT_AGE = 18
 MINIMUM_AGE = 13
 CRL_REFRESH_SECONDS = 3600.0
+MAX_SIGNING_RESUMES = 3
 _MOBILE_DIGITS = 8
 
 
@@ -166,13 +167,15 @@ class Signer:
 
     def recover(self) -> None:
         """After a crash: a password check that was running is undone (the kiosk sends the password
-        again); a signing that was running is resumed, once.
+        again); a signing that was running is resumed.
 
         Resuming cannot sign twice: the signatures of an interrupted signing existed only in the dead
         process, because they are stored in the one transaction that completes the order. Signing
-        again therefore releases exactly one signature per document. An order that was already
-        resumed once (the daemon died again while signing it, perhaps because of it) fails instead,
-        so a document that crashes the signer cannot crash it at every start.
+        again therefore releases exactly one signature per document. An order whose signing was
+        already resumed `MAX_SIGNING_RESUMES` times (the daemon died each time while signing it,
+        perhaps because of it) fails instead, so a document that crashes the signer cannot crash it
+        at every start; a daemon merely killed twice in a row (as the crash proofs do) still
+        completes the order.
         """
         at = self.clock()
         resume: list[str] = []
@@ -181,9 +184,10 @@ class Signer:
                 if order.status == "verifying":
                     tx.transition(order.ref, ["verifying"], "approved", "userSign")
                     tx.audit("order.recovered", order.ref, at, state="approved")
-                elif order.status == "signing" and tx.count_audit("order.resumed", order.ref):
+                elif order.status == "signing" and tx.count_audit("order.resumed", order.ref) >= MAX_SIGNING_RESUMES:
                     tx.transition(order.ref, ["signing"], "failed", "signingFailed", completed_at=at)
-                    tx.audit("order.failed", order.ref, at, hint="signingFailed", why="interrupted twice")
+                    why = f"interrupted {MAX_SIGNING_RESUMES + 1} times"
+                    tx.audit("order.failed", order.ref, at, hint="signingFailed", why=why)
                 elif order.status == "signing":
                     tx.audit("order.resumed", order.ref, at)
                     resume.append(order.ref)

@@ -79,4 +79,4 @@ class AgreementsScreen(KioskScreen):
         self.kiosk.go(BlockScreen(self.session.customer.personal_number))
 
     def action_log_out(self) -> None:
-        self.kiosk.reset(notice="welcome.logged_out")
+        self.kiosk.reset(notice="welcome.logged_out", feedback_for=self.session.order_ref)

@@ -1,4 +1,5 @@
-"""The one-time code from the customer's code device (kodebrikke), where the app's approval would be."""
+"""The one-time code from the customer's code device (kodebrikke), where the app's approval would be; for
+a login started with the remembered method, "Choose another BankID" (F4)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from textual.widgets import Input, Static
 
 from kiosk.client import SignerError
 from kiosk.screens.base import KioskScreen
-from kiosk.screens.flow import cancel_order, route
+from kiosk.screens.flow import cancel_order, choose_another, route
 from kiosk.state import Order
 from signer.wire import CollectResponse
 
@@ -24,6 +25,7 @@ class CodeScreen(KioskScreen):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("enter", "submit", "Confirm", priority=True, id="code.submit"),
         Binding("escape", "cancel", "Cancel", id="code.cancel"),
+        Binding("f4", "other_method", "Choose another BankID", id="code.other-method"),
     ]
 
     def __init__(self) -> None:
@@ -76,5 +78,17 @@ class CodeScreen(KioskScreen):
         self.say("")
         return False
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "other_method":
+            order = self.kiosk.order
+            return order is not None and order.remembered
+        return True
+
     def action_cancel(self) -> None:
         cancel_order(self)
+
+    def action_other_method(self) -> None:
+        order = self.kiosk.order
+        if self.busy or order is None or not order.remembered:
+            return
+        choose_another(self)

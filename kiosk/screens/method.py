@@ -1,4 +1,5 @@
-"""How to log in: the BankID app (the default) or the code device (kodebrikke)."""
+"""How to log in: the BankID app with the password (the default), the code device (kodebrikke), or the
+app alone with biometrics or the app PIN (no password; the app must have it turned on)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ from kiosk.client import SignerError
 from kiosk.screens.base import KioskScreen
 from kiosk.screens.flow import start_login
 from kiosk.state import Method
+
+METHODS: tuple[Method, ...] = ("app", "codedevice", "biometric")
 
 
 class MethodScreen(KioskScreen):
@@ -31,11 +34,7 @@ class MethodScreen(KioskScreen):
     def compose_body(self) -> ComposeResult:
         yield Static(self.t("method.title"), classes="title")
         yield Static(self.t("method.help"), classes="lead muted")
-        yield OptionList(
-            Option(self.t("method.app"), id="app"),
-            Option(self.t("method.codedevice"), id="codedevice"),
-            id="methods",
-        )
+        yield OptionList(*(Option(self.t(f"method.{m}"), id=m) for m in METHODS), id="methods")
         yield Static("", id="status")
 
     def on_mount(self) -> None:
@@ -46,7 +45,7 @@ class MethodScreen(KioskScreen):
         if self.busy or options.highlighted is None:
             return
         chosen = options.get_option_at_index(options.highlighted).id
-        method: Method = "codedevice" if chosen == "codedevice" else "app"
+        method: Method = next((m for m in METHODS if m == chosen), "app")
         self.busy = True
         self.query_one("#status", Static).update(self.t("common.working"))
         start_login(self, self.number, method, self.failed)

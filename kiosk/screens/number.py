@@ -1,4 +1,5 @@
-"""The national identity number, checked as it is typed; Enter logs in with the BankID app."""
+"""The national identity number, checked as it is typed; Enter logs in with the customer's remembered
+method (the method screen when there is none), F4 chooses the method, F5 resets a forgotten password."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from textual.widgets import Input, Static
 from kiosk.client import SignerError
 from kiosk.numbers import LENGTH, check
 from kiosk.screens.base import KioskScreen
-from kiosk.screens.flow import start_login
+from kiosk.screens.flow import log_in, start_reset
 
 
 class NumberScreen(KioskScreen):
@@ -21,6 +22,7 @@ class NumberScreen(KioskScreen):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("enter", "submit", "Log in", priority=True, id="number.submit"),
         Binding("f4", "method", "Other method", id="number.method"),
+        Binding("f5", "forgotten", "Forgotten password", id="number.forgotten-password"),
         Binding("escape", "back", "Back", id="number.back"),
     ]
 
@@ -89,7 +91,7 @@ class NumberScreen(KioskScreen):
             return
         self.busy = True
         self.query_one("#status", Static).update(self.t("common.working"))
-        start_login(self, self.number, "app", self.failed)
+        log_in(self, self.number, self.failed)
 
     def failed(self, error: SignerError) -> bool:
         self.busy = False
@@ -104,6 +106,16 @@ class NumberScreen(KioskScreen):
 
         if self.show_status(self.number, submitting=True):
             self.kiosk.go(MethodScreen(self.number))
+
+    def action_forgotten(self) -> None:
+        self.after_typing(self.forgotten)
+
+    def forgotten(self) -> None:
+        if self.busy or not self.show_status(self.number, submitting=True):
+            return
+        self.busy = True
+        self.query_one("#status", Static).update(self.t("common.working"))
+        start_reset(self, self.number, self.failed)
 
     def action_back(self) -> None:
         from kiosk.screens.welcome import WelcomeScreen

@@ -1,5 +1,5 @@
 """The BankID password, after the phone (or the code device) approved. Attempts left after a failure;
-five wrong in a row lock the password, and the failure screen explains the lock."""
+five wrong in a row lock the password, and the failure screen explains the lock. F5: forgotten password."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ from textual.widgets import Input, Static
 
 from kiosk.client import SignerError
 from kiosk.screens.base import KioskScreen
-from kiosk.screens.flow import cancel_order, route
+from kiosk.screens.flow import cancel_order, logged_in, route, start_reset
 from kiosk.screens.waiting import time_left
-from kiosk.state import Customer, Order, Session
+from kiosk.state import Order
 from signer.wire import CollectResponse
 
 
@@ -24,11 +24,14 @@ class PasswordScreen(KioskScreen):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("enter", "submit", "Log in", priority=True, id="password.submit"),
         Binding("escape", "cancel", "Cancel", id="password.cancel"),
+        Binding("f5", "forgotten", "Forgotten password", id="password.forgotten-password"),
     ]
 
-    def __init__(self, attempts_left: int | None = None) -> None:
+    def __init__(self, attempts_left: int | None = None, note: str | None = None) -> None:
         super().__init__()
         self.attempts_left = attempts_left
+        self.note = note
+        """A word on why the password is asked (a biometric login not turned on in the app)."""
         self.busy = False
 
     @property
@@ -40,6 +43,8 @@ class PasswordScreen(KioskScreen):
         order = self.order
         yield Static(self.t("password.title"), classes="title")
         yield Static(self.t("password.lead"), classes="lead")
+        if self.note:
+            yield Static(self.t(self.note), id="note")
         yield Static(f"{self.t('common.reference')}: [b]{order.reference}[/b]", id="reference", classes="muted")
         yield Static(self.t("password.label"), id="label")
         yield Input(password=True, max_length=256, id="password")
@@ -100,12 +105,7 @@ class PasswordScreen(KioskScreen):
         self.busy = False
         order = self.order
         if response.status == "complete" and response.completion_data is not None:
-            from kiosk.screens.agreements import AgreementsScreen
-
-            data = response.completion_data
-            self.kiosk.session = Session(Customer.from_completion(data.customer), data.token, order.order_ref)
-            self.kiosk.order = None
-            self.kiosk.go(AgreementsScreen())
+            logged_in(self, order, response.completion_data)
         elif response.status == "pending" and response.hint_code == "wrongPassword":
             self.wrong(response.attempts_left)
         else:
@@ -118,3 +118,11 @@ class PasswordScreen(KioskScreen):
 
     def action_cancel(self) -> None:
         cancel_order(self)
+
+    def action_forgotten(self) -> None:
+        """A new password with the control questions; this order is cancelled first."""
+        if self.busy or self.kiosk.order is None:
+            return
+        self.busy = True
+        self.say(self.t("common.working"), error=False)
+        start_reset(self, self.order.personal_number, self.failed)

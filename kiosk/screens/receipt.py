@@ -1,4 +1,5 @@
-"""The receipt: what was signed, when, with which certificate, and where the signed file is."""
+"""The receipt: what was signed, when, with which certificate, and where the signed file is; the feedback
+question shows over it once."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ class ReceiptScreen(KioskScreen):
     def __init__(self, receipt: Receipt) -> None:
         super().__init__()
         self.receipt = receipt
+        self.asked = False
 
     def compose_body(self) -> ComposeResult:
         r = self.receipt
@@ -44,6 +46,11 @@ class ReceiptScreen(KioskScreen):
         lines = [f"[b]{escape(label).ljust(width)}[/b]{escape(value)}" for label, value in rows]
         yield Static("\n".join(lines), id="details")
         yield Static(self.t("receipt.next"), classes="lead muted")
+
+    def on_mount(self) -> None:
+        if not self.asked:
+            self.asked = True
+            self.kiosk.ask_feedback(self.receipt.order_ref)
 
     def action_done(self) -> None:
         from kiosk.screens.agreements import AgreementsScreen

@@ -1,4 +1,6 @@
-"""Waiting for the BankID app: the reference in large type, the time left, and cancel (Escape).
+"""Waiting for the BankID app: the reference in large type, the time left, and cancel (Escape); for a
+login started with the remembered method, "Choose another BankID" (F4). Logins, signings and password
+resets all wait here.
 
 The kiosk collects the order's status in a thread worker until the phone has answered. After a few
 seconds without an answer it adds the hint about the app's notifications.
@@ -17,8 +19,8 @@ from textual.worker import get_current_worker
 
 from kiosk.client import SignerError
 from kiosk.screens.base import KioskScreen
-from kiosk.screens.flow import cancel_order, route
-from kiosk.state import Order
+from kiosk.screens.flow import cancel_order, choose_another, route
+from kiosk.state import Order, OrderKind
 from kiosk.widgets.big_text import BigText
 from signer.wire import CollectResponse
 
@@ -28,11 +30,15 @@ def time_left(seconds: float) -> str:
     return f"{seconds // 60}:{seconds % 60:02d}"
 
 
+TITLES: dict[OrderKind, str] = {"auth": "waiting.title", "sign": "waiting.sign_title", "reset": "waiting.reset_title"}
+
+
 class WaitingScreen(KioskScreen):
     CSS_PATH = "waiting.tcss"
     KEEP_AWAKE = True
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "cancel", "Cancel", id="waiting.cancel"),
+        Binding("f4", "other_method", "Choose another BankID", id="waiting.other-method"),
     ]
 
     def __init__(self) -> None:
@@ -47,7 +53,7 @@ class WaitingScreen(KioskScreen):
 
     def compose_body(self) -> ComposeResult:
         order = self.order
-        yield Static(self.t("waiting.sign_title" if order.kind == "sign" else "waiting.title"), classes="title")
+        yield Static(self.t(TITLES[order.kind]), classes="title")
         yield Static(self.t("waiting.lead"), classes="lead")
         yield BigText(order.reference, id="reference")
         yield Static(f"{self.t('common.reference')}: [b]{order.reference}[/b]", id="reference-text")
@@ -101,9 +107,23 @@ class WaitingScreen(KioskScreen):
             return
         route(self, order, response)
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "other_method":
+            order = self.kiosk.order
+            return order is not None and order.remembered and not self.cancelling
+        return True
+
     def action_cancel(self) -> None:
         if self.cancelling:
             return
         self.cancelling = True
         self.workers.cancel_group(self, "collect")
         cancel_order(self)
+
+    def action_other_method(self) -> None:
+        order = self.kiosk.order
+        if self.cancelling or order is None or not order.remembered:
+            return
+        self.cancelling = True
+        self.workers.cancel_group(self, "collect")
+        choose_another(self)

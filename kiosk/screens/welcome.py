@@ -1,6 +1,7 @@
 """Welcome: what the kiosk is for, the language (F9), and in the demo its customers.
 
-Typing a digit starts the login: the number screen opens with that digit already typed.
+Typing a digit starts the login: the number screen opens with that digit already typed. After a
+customer logs out, the feedback question shows over it once.
 """
 
 from __future__ import annotations
@@ -25,9 +26,10 @@ class WelcomeScreen(KioskScreen):
         Binding("f9", "language", "Language", id="welcome.language"),
     ]
 
-    def __init__(self, notice: str | None = None) -> None:
+    def __init__(self, notice: str | None = None, feedback_for: str | None = None) -> None:
         super().__init__()
         self.notice = notice
+        self.feedback_for = feedback_for
         self.opened: KioskScreen | None = None
 
     def compose_body(self) -> ComposeResult:
@@ -43,11 +45,16 @@ class WelcomeScreen(KioskScreen):
             lines = [f"[b]{self.t('welcome.demo')}[/b]"]
             for c in demo.customers:
                 lines.append(f"{c.name}  [b]{c.personal_number}[/b]")
-                lines.append(f"  {c.password} · {c.note}")
+                lines.append(f"  {c.password} · {self.t(c.note)}")
             lines.append(self.t("welcome.demo_phone"))
             if demo.admin_pin:
                 lines.append(self.t("welcome.demo_admin", pin=demo.admin_pin))
             yield Static("\n".join(lines), id="demo")
+
+    def on_mount(self) -> None:
+        if self.feedback_for:
+            order_ref, self.feedback_for = self.feedback_for, None
+            self.kiosk.ask_feedback(order_ref)
 
     def on_key(self, event: events.Key) -> None:
         if event.character and event.character.isdigit():

@@ -17,7 +17,9 @@ from phone.widgets.request_panel import RequestPanel
 
 
 def phone_panel(client: PhoneClient, pin: str) -> Widget:
-    return RequestPanel(client, pin_provider=lambda: pin, id="phone")
+    panel = RequestPanel(client, pin_provider=lambda: pin, id="phone")
+    panel.can_focus = True  # F8 (or Tab) gives it the keys j and n, also before a request shows
+    return panel
 
 
 def demo_side(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -14,12 +15,14 @@ from textual.pilot import Pilot
 from kiosk.app import KioskApp
 from kiosk.client import SignerClient
 from kiosk.settings import KioskSettings
-from phone.client import PhoneClient
+from phone.client import PhoneClient, raise_for_error
 from signer.wire import AppRequest
-from tests.daemon import Daemon, make_daemon
+from tests.daemon import PASSWORD, Daemon, make_daemon
 from tests.factories import fresh_adult
 
 SIZE = (80, 24)
+CONTROL_ANSWERS = ("Pusen", "Strandgata", "Ingrid")
+METHODS = ("app", "codedevice", "biometric")  # in the method screen's order
 
 
 @pytest.fixture
@@ -111,19 +114,71 @@ def text_of(pilot: Pilot[Any], selector: str) -> str:
     return str(pilot.app.screen.query_one(selector, Static).render())
 
 
-async def phone_answers(phone: PhoneClient, decision: str = "approve", wait: float = 10) -> AppRequest:
-    """The phone takes the next request and approves or declines it (off the app's event loop)."""
+async def phone_answers(
+    phone: PhoneClient, decision: str = "approve", wait: float = 10, biometric: bool = False
+) -> AppRequest:
+    """The phone takes the next request and approves or declines it (off the app's event loop);
+    `biometric`: approved with the fingerprint (a login without password, where the app allows it)."""
 
     def answer() -> AppRequest:
         deadline = time.monotonic() + wait
         while time.monotonic() < deadline:
             found = phone.requests(wait=max(0.1, deadline - time.monotonic())).requests
             if found:
-                phone.decide(found[0], decision)
+                phone.decide(found[0], decision, biometric=biometric)
                 return found[0]
         raise AssertionError("the phone never saw a request")
 
     return await asyncio.to_thread(answer)
+
+
+def allow_biometric(phone: PhoneClient, on: bool = True) -> None:
+    """The customer turns login without password (biometrics or app PIN) on in the app."""
+    raise_for_error(phone.request("POST", "/v1/app/settings", {"biometric": on}))
+
+
+def enrol_with_answers(daemon: Daemon, number: str, name: str = "Kari Nordmann") -> None:
+    """An enrolled adult with control questions answered (CONTROL_ANSWERS), for a forgotten password."""
+    lines = "\n".join([PASSWORD, *CONTROL_ANSWERS]) + "\n"
+    daemon.run(
+        "tillit-signer",
+        "customers",
+        "add",
+        "--personal-number",
+        number,
+        "--name",
+        name,
+        "--mobile",
+        "+4791234567",
+        "--email",
+        "kari@example.no",
+        "--password-stdin",
+        "--control-answers-stdin",
+        stdin=lines,
+    )
+
+
+def feedback_count(daemon: Daemon, kind: str) -> int:
+    """How many ratings the signer holds for this kind of order (`tillit-signer feedback report --json`)."""
+    rows = json.loads(daemon.run("tillit-signer", "feedback", "report", "--json").stdout)
+    return sum(int(row["count"]) for row in rows if row["kind"] == kind)
+
+
+async def choose_method(pilot: Pilot[Any], method: str = "app") -> None:
+    """The method screen (no remembered method: a first login, or the first after activating the app)."""
+    await on_screen(pilot, "MethodScreen")
+    await pilot.press(*(["down"] * METHODS.index(method)), "enter")
+
+
+def footer_text(pilot: Pilot[Any]) -> str:
+    return " ".join(str(key.description) for key in pilot.app.screen.query("FooterKey"))
+
+
+async def skip_feedback(pilot: Pilot[Any], then: str = "WelcomeScreen") -> None:
+    """The feedback question after a logout or a signature: Escape skips it."""
+    await on_screen(pilot, "FeedbackDialog")
+    await pilot.press("escape")
+    await on_screen(pilot, then)
 
 
 async def type_text(pilot: Pilot[Any], text: str) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from kiosk.client import Agreement, SignerClient
+from kiosk.client import Agreement, SignerClient, SignerError
 from signer.sample_documents import agreement_pdf
 from signer.wire import CollectResponse, CompletionData, OrderStarted
 
@@ -23,17 +23,26 @@ AGREEMENTS = [
 ]
 
 
+QUESTIONS = [
+    "Kva heitte det første kjæledyret ditt?",
+    "I kva gate budde du då du var barn?",
+    "Kva er mellomnamnet til mor di?",
+]
+
+
 def clock() -> float:
     return NOW
 
 
 class FakeClient(SignerClient):
-    """Answers like the signer would, from fixed data; `collect_status` says what collect answers."""
+    """Answers like the signer would, from fixed data; `collect_status` says what collect answers,
+    `remembered` what POST /v1/login-method answers."""
 
     def __init__(self) -> None:
         super().__init__("http://fake.invalid", "tk_fake")
         self.collect_hint = "outstandingTransaction"
         self.collect_status = "pending"
+        self.remembered: str | None = "app"
         self.calls: list[tuple[str, Any]] = []
         self.documents = {a.id: agreement_pdf(a.title, "Kari Nordmann", 3) for a in AGREEMENTS}
 
@@ -76,3 +85,24 @@ class FakeClient(SignerClient):
 
     def block(self, personal_number: str, order_ref: str | None = None) -> None:
         self.calls.append(("block", personal_number))
+
+    def login_method(self, personal_number: str) -> str | None:
+        self.calls.append(("login_method", personal_number))
+        return self.remembered
+
+    def feedback(self, order_ref: str, rating: int, comment: str = "") -> None:
+        self.calls.append(("feedback", (order_ref, rating, comment)))
+
+    def reset_start(self, personal_number: str, method: str = "app") -> OrderStarted:
+        self.calls.append(("reset", personal_number))
+        return OrderStarted(order_ref="reset-1", reference="KLAR MÅNE", expires_at=int(NOW + 180))
+
+    def reset_questions(self, order_ref: str) -> list[str]:
+        return list(QUESTIONS)
+
+    def reset_complete(self, order_ref: str, answers: list[str], new_password: str) -> CollectResponse:
+        self.calls.append(("reset_complete", order_ref))
+        if len(new_password) < 8:
+            raise SignerError(400, "invalidParameters", "the password must have at least 8 characters")
+        data = CompletionData(customer=CUSTOMER, token="jwt.fake.reset", level="reset")
+        return CollectResponse(order_ref=order_ref, status="complete", hint_code=None, completion_data=data)

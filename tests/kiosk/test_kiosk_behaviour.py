@@ -57,7 +57,7 @@ async def test_fast_typing_reaches_the_field() -> None:
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press(*"13897248098", "enter")
         await on_screen(pilot, "WaitingScreen")
-        assert client.calls[0] == ("auth", "13897248098")
+        assert client.calls[:2] == [("login_method", "13897248098"), ("auth", "13897248098")]
 
 
 async def test_invalid_number_is_explained_and_not_sent() -> None:
@@ -120,3 +120,99 @@ async def test_idle_does_not_end_a_wait_for_the_phone() -> None:
         await on_screen(pilot, "WaitingScreen")
         await pilot.pause(1.0)
         assert type(app.screen).__name__ == "WaitingScreen"
+
+
+class RateLimited(FakeClient):
+    def login_method(self, personal_number: str) -> str | None:
+        raise SignerError(429, "rateLimited", "too many requests for this personal number")
+
+
+async def test_a_rate_limited_method_lookup_lets_the_customer_choose() -> None:
+    """POST /v1/login-method answering 429 does not stop the login: the method screen, then the order."""
+    client = RateLimited()
+    app = kiosk(client)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press(*"13897248098", "enter")
+        await on_screen(pilot, "MethodScreen")
+        assert not [c for c in client.calls if c[0] == "auth"]
+        await pilot.press("enter")
+        await on_screen(pilot, "WaitingScreen")
+        assert app.order is not None and not app.order.remembered
+
+
+class FeedbackRefused(FakeClient):
+    def feedback(self, order_ref: str, rating: int, comment: str = "") -> None:
+        self.calls.append(("feedback", (order_ref, rating, comment)))
+        raise SignerError(409, "conflict", "feedback for this order has already been given")
+
+
+async def test_feedback_failures_are_not_shown() -> None:
+    client = FeedbackRefused()
+    app = kiosk(client)
+    async with app.run_test(size=SIZE) as pilot:
+        app.ask_feedback("order-1")
+        await on_screen(pilot, "FeedbackDialog")
+        await pilot.press("2", "enter")
+        await on_screen(pilot, "WelcomeScreen")
+        await until(pilot, lambda: ("feedback", ("order-1", 2, "")) in client.calls, what="the feedback sent")
+        await pilot.pause(0.3)
+        assert type(app.screen).__name__ == "WelcomeScreen"  # no error dialog
+
+
+async def test_an_unanswered_feedback_question_goes_away_when_idle() -> None:
+    """Logged out, the question over the welcome screen: the next customer does not find it there."""
+    app = kiosk(idle_seconds=0.5)
+    async with app.run_test(size=SIZE) as pilot:
+        app.session = Session(Customer.from_completion(CUSTOMER), "jwt.fake.token", "order-1")
+        app.reset(notice="welcome.logged_out", feedback_for="order-1")
+        await on_screen(pilot, "FeedbackDialog")
+        await on_screen(pilot, "WelcomeScreen", timeout=5)
+
+
+async def test_signer_errors_in_the_customers_words() -> None:
+    app = kiosk(language="nb")
+    async with app.run_test(size=SIZE) as pilot:
+        app.show_error(SignerError(503, "hsmUnavailable", "the HSM is not available: CKR_DEVICE_ERROR"))
+        await on_screen(pilot, "MessageDialog")
+        text = text_of(pilot, "#dialog-text")
+        assert "Ingenting ble signert" in text and "CKR" not in text
+        await pilot.press("enter")
+        app.show_error(SignerError(418, "teapot", "I'm a teapot"))  # a code without words: the reason
+        await on_screen(pilot, "MessageDialog")
+        assert "I'm a teapot" in text_of(pilot, "#dialog-text")
+
+
+async def test_f8_gives_the_demo_phone_the_keys() -> None:
+    from textual.widgets import Static
+
+    from kiosk.app import DemoInfo
+
+    def phone() -> list[Any]:
+        panel = Static("(the phone)", id="phone", classes="side")
+        panel.can_focus = True
+        return [panel]
+
+    app = KioskApp(kiosk_settings(), FakeClient(), demo=DemoInfo(side_panels=phone), clock=clock)
+    async with app.run_test(size=SIZE) as pilot:
+        await on_screen(pilot, "WelcomeScreen")
+        await until(pilot, lambda: "Phone" in " ".join(str(k.description) for k in app.screen.query("FooterKey")))
+        await pilot.press("f8")
+        await focus_on(pilot, "phone")
+
+
+async def test_a_rating_typed_just_before_enter_is_kept() -> None:
+    """A digit right before Enter counts (digits are handled as keys, in the order typed), and so does
+    the comment; the customer is not held up by the sending."""
+    client = FakeClient()
+    app = kiosk(client)
+    async with app.run_test(size=SIZE) as pilot:
+        app.ask_feedback("order-1")
+        await on_screen(pilot, "FeedbackDialog")
+        await pilot.press("5", "enter")
+        await on_screen(pilot, "WelcomeScreen")
+        await until(pilot, lambda: ("feedback", ("order-1", 5, "")) in client.calls, what="5 stars sent")
+        app.ask_feedback("order-2")
+        await on_screen(pilot, "FeedbackDialog")
+        await pilot.press("right", "right", "left", "down", *"Raskt  og greitt ", "up", "3", "enter")
+        await on_screen(pilot, "WelcomeScreen")
+        await until(pilot, lambda: ("feedback", ("order-2", 3, "Raskt og greitt")) in client.calls)

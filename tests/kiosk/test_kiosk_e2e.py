@@ -73,6 +73,14 @@ class Kiosk:
                 raise AssertionError(f"{text!r} never appeared; the screen:\n{shown}\ndemo.log:\n{tail}")
             time.sleep(0.1)
 
+    def wait_gone(self, text: str, timeout: float = 30) -> str:
+        deadline = time.monotonic() + timeout
+        while text in (shown := self.screen()):
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{text!r} never went away; the screen:\n{shown}")
+            time.sleep(0.1)
+        return shown
+
     def stop(self) -> None:
         self.tmux("kill-server")
 
@@ -81,7 +89,6 @@ class Kiosk:
 def kiosk(tmp_path: Path) -> Iterator[Kiosk]:
     home = tmp_path / "home"  # does not exist yet: the demo creates it
     k = Kiosk(home, free_port())
-    tmp_path.joinpath("home").mkdir()
     k.start()
     yield k
     k.stop()
@@ -126,9 +133,12 @@ def test_demo_login_and_sign_with_keys_only(kiosk: Kiosk, tmp_path: Path) -> Non
     time.sleep(0.5)
     assert "KIOSK-EXITED" not in kiosk.screen()
 
-    # Log in: the number, Enter, the phone approves, the password, Enter.
+    # Log in: the number, Enter, the app (the first login after activation asks how), the phone
+    # approves, the password, Enter.
     kiosk.type(NUMBER)
     kiosk.wait_for("Fødselsnummer")
+    kiosk.keys("Enter")
+    kiosk.wait_for("Vel korleis du vil logge inn")
     kiosk.keys("Enter")
     kiosk.wait_for("Opne BankID-appen på telefonen")
     request = phone_approves(kiosk)
@@ -158,7 +168,11 @@ def test_demo_login_and_sign_with_keys_only(kiosk: Kiosk, tmp_path: Path) -> Non
     kiosk.wait_for(f"Referanse: {request['reference']}")
     kiosk.type(PASSWORD)
     kiosk.keys("Enter")
-    receipt = kiosk.wait_for("Signert fil", timeout=60)
+    kiosk.wait_for("Me ynskjer di tilbakemelding!", timeout=60)  # over the receipt, once
+    kiosk.keys("5")
+    kiosk.keys("Enter")
+    kiosk.wait_gone("Me ynskjer di tilbakemelding!")
+    receipt = kiosk.wait_for("Signert fil")
 
     signed = sorted((kiosk.home / "signed").glob("*.pdf"))
     assert len(signed) == 1, signed

@@ -9,7 +9,17 @@ from kiosk.app import KioskApp
 from phone.client import PhoneClient
 from tests.daemon import PASSWORD, Daemon, make_daemon
 from tests.factories import fresh_adult
-from tests.kiosk.conftest import SIZE, focus_on, kiosk_settings, on_screen, phone_answers, text_of, until
+from tests.kiosk.conftest import (
+    SIZE,
+    choose_method,
+    focus_on,
+    kiosk_settings,
+    on_screen,
+    phone_answers,
+    skip_feedback,
+    text_of,
+    until,
+)
 
 pytestmark = [pytest.mark.tui, pytest.mark.integration, pytest.mark.anyio]
 
@@ -24,11 +34,12 @@ async def test_login_with_the_app(make_app, customer: tuple[str, PhoneClient], d
         await on_screen(pilot, "NumberScreen")
         await focus_on(pilot, "number")
         await pilot.press("enter")
+        await choose_method(pilot, "app")  # the first login after the app was activated: chosen explicitly
         await on_screen(pilot, "WaitingScreen")
         reference = app.order.reference if app.order else ""
+        assert reference in text_of(pilot, "#reference-text")  # read before the phone answers and it moves on
         request = await phone_answers(phone)
         assert request.reference == reference  # the kiosk shows what the phone shows
-        assert reference in text_of(pilot, "#reference-text")
         await on_screen(pilot, "PasswordScreen")
         await focus_on(pilot, "password")
         await pilot.press(*PASSWORD, "enter")
@@ -38,7 +49,7 @@ async def test_login_with_the_app(make_app, customer: tuple[str, PhoneClient], d
         assert "Kari Nordmann" in text_of(pilot, "#titlebar")
         token = app.session.token
         await pilot.press("escape")  # log out
-        await on_screen(pilot, "WelcomeScreen")
+        await skip_feedback(pilot)
         assert app.session is None
         await until(pilot, lambda: _session_gone(daemon, token), what="the session to end")
 
@@ -53,6 +64,7 @@ async def test_login_declined_on_the_phone(make_app, customer: tuple[str, PhoneC
     app: KioskApp = make_app()
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press(*number, "enter")
+        await choose_method(pilot)
         await on_screen(pilot, "WaitingScreen")
         await phone_answers(phone, "decline")
         await on_screen(pilot, "FailedScreen")
@@ -67,6 +79,7 @@ async def test_wrong_password_then_right(make_app, customer: tuple[str, PhoneCli
     app: KioskApp = make_app()
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press(*number, "enter")
+        await choose_method(pilot)
         await on_screen(pilot, "WaitingScreen")
         await phone_answers(phone)
         await on_screen(pilot, "PasswordScreen")
@@ -84,6 +97,7 @@ async def test_password_locked_after_five_wrong(make_app, customer: tuple[str, P
     app: KioskApp = make_app()
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press(*number, "enter")
+        await choose_method(pilot)
         await on_screen(pilot, "WaitingScreen")
         await phone_answers(phone)
         await on_screen(pilot, "PasswordScreen")
@@ -99,6 +113,7 @@ async def test_password_locked_after_five_wrong(make_app, customer: tuple[str, P
         await on_screen(pilot, "WelcomeScreen")
         # The lock holds: the next login fails at once, even with the right password at hand.
         await pilot.press(*number, "enter")
+        await choose_method(pilot)
         await on_screen(pilot, "FailedScreen")
         assert "password is locked" in text_of(pilot, "#reason")
 
@@ -107,6 +122,7 @@ async def test_unknown_number_answers_like_no_app(make_app) -> None:
     app: KioskApp = make_app()
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press(*fresh_adult(), "enter")
+        await choose_method(pilot)  # an unknown number has no remembered method, like a new customer
         await on_screen(pilot, "FailedScreen")
         assert "no active BankID app" in text_of(pilot, "#reason")
 
@@ -116,6 +132,7 @@ async def test_cancel_while_waiting(make_app, customer: tuple[str, PhoneClient])
     app: KioskApp = make_app()
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press(*number, "enter")
+        await choose_method(pilot)
         await on_screen(pilot, "WaitingScreen")
         order_ref = app.order.order_ref if app.order else ""
         await pilot.press("escape")
@@ -139,6 +156,7 @@ async def test_expiry(tmp_path, customer_factory=None) -> None:
         app = KioskApp(kiosk_settings(hint_after_seconds=1), client)
         async with app.run_test(size=SIZE) as pilot:
             await pilot.press(*number, "enter")
+            await choose_method(pilot)
             await on_screen(pilot, "WaitingScreen")
             await until(pilot, lambda: "Time left: 0:0" in text_of(pilot, "#countdown"), what="the countdown")
             await until(pilot, lambda: "No response?" in text_of(pilot, "#no-response"), what="the hint")
@@ -186,6 +204,7 @@ async def test_block_my_bankid(make_app, customer: tuple[str, PhoneClient], daem
     app: KioskApp = make_app()
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press(*number, "enter")
+        await choose_method(pilot)
         await on_screen(pilot, "WaitingScreen")
         await phone_answers(phone)
         await on_screen(pilot, "PasswordScreen")
@@ -207,5 +226,6 @@ async def test_block_my_bankid(make_app, customer: tuple[str, PhoneClient], daem
         await on_screen(pilot, "WelcomeScreen")
         assert app.session is None
         await pilot.press(*number, "enter")
+        await choose_method(pilot)
         await on_screen(pilot, "FailedScreen")
         assert "blocked" in text_of(pilot, "#reason")

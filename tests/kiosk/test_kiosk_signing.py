@@ -13,7 +13,7 @@ from kiosk.screens.viewer import ViewerScreen
 from phone.client import PhoneClient
 from signer.sample_documents import agreement_pdf
 from tests.daemon import PASSWORD, Daemon
-from tests.kiosk.conftest import SIZE, focus_on, on_screen, phone_answers, text_of, until
+from tests.kiosk.conftest import SIZE, choose_method, focus_on, on_screen, phone_answers, skip_feedback, text_of, until
 
 pytestmark = [pytest.mark.tui, pytest.mark.integration, pytest.mark.anyio]
 
@@ -24,8 +24,11 @@ def queue_agreement(daemon: Daemon, number: str, title: str, folder: Path, pages
     daemon.run("tillit-signer", "agreements", "add", "--personal-number", number, "--title", title, str(path))
 
 
-async def log_in(pilot, number: str, phone: PhoneClient) -> None:
+async def log_in(pilot, number: str, phone: PhoneClient, first: bool = True) -> None:
+    """Number, Enter, (the first time: the app on the method screen), the phone approves, the password."""
     await pilot.press(*number, "enter")
+    if first:
+        await choose_method(pilot)
     await on_screen(pilot, "WaitingScreen")
     await phone_answers(phone)
     await on_screen(pilot, "PasswordScreen")
@@ -68,7 +71,8 @@ async def test_sign_an_agreement_end_to_end(
         await on_screen(pilot, "PasswordScreen")
         await focus_on(pilot, "password")
         await pilot.press(*PASSWORD, "enter")
-        await on_screen(pilot, "ReceiptScreen", timeout=30)
+        await on_screen(pilot, "FeedbackDialog", timeout=30)  # over the receipt, once
+        await skip_feedback(pilot, "ReceiptScreen")
         receipt = app.screen.receipt  # type: ignore[attr-defined]
         assert receipt.title == "Lånavtale"
         [signed] = receipt.files

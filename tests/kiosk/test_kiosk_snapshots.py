@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 from textual.pilot import Pilot
-from textual.widgets import Static
+from textual.widgets import Input, Static
 
 from kiosk.app import DemoInfo, KioskApp
 from kiosk.client import BlockUnavailable
@@ -25,12 +25,15 @@ from kiosk.screens.method import MethodScreen
 from kiosk.screens.number import NumberScreen
 from kiosk.screens.password import PasswordScreen
 from kiosk.screens.receipt import ReceiptScreen
+from kiosk.screens.reset_done import ResetDoneScreen
+from kiosk.screens.reset_password import ResetPasswordScreen
+from kiosk.screens.reset_questions import ResetQuestionsScreen
 from kiosk.screens.signing import SigningScreen
 from kiosk.screens.viewer import ViewerScreen
 from kiosk.screens.waiting import WaitingScreen
 from kiosk.state import Customer, DemoCustomer, Order, Receipt, Session, SignedFile
 from tests.kiosk.conftest import kiosk_settings, until
-from tests.kiosk.fakes import AGREEMENTS, CUSTOMER, NOW, NUMBER, FakeClient, clock
+from tests.kiosk.fakes import AGREEMENTS, CUSTOMER, NOW, NUMBER, QUESTIONS, FakeClient, clock
 
 pytestmark = pytest.mark.tui
 
@@ -54,9 +57,9 @@ def logged_in(app: KioskApp) -> None:
     app.session = Session(Customer.from_completion(CUSTOMER), "jwt.fake.token")
 
 
-def order(app: KioskApp, kind: str = "auth", method: str = "app") -> None:
+def order(app: KioskApp, kind: str = "auth", method: str = "app", remembered: bool = False) -> None:
     agreement = AGREEMENTS[0] if kind == "sign" else None
-    app.order = Order(kind, method, NUMBER, "order-1", "BLÅ FJORD", NOW + 151, agreement)  # type: ignore[arg-type]
+    app.order = Order(kind, method, NUMBER, "order-1", "BLÅ FJORD", NOW + 151, agreement, remembered)  # type: ignore[arg-type]
 
 
 def show(make: Callable[[KioskApp], Any], then: Step | None = None) -> Step:
@@ -65,7 +68,7 @@ def show(make: Callable[[KioskApp], Any], then: Step | None = None) -> Step:
         assert isinstance(app, KioskApp)
         screen = make(app)
         app.go(screen)
-        await until(pilot, lambda: app.screen is screen and screen.is_mounted)
+        await until(pilot, lambda: screen in app.screen_stack and screen.is_mounted)  # a dialog may be on top
         await pilot.pause()
         if then is not None:
             await then(pilot)
@@ -118,6 +121,16 @@ def test_waiting_no_response_hint(snap_compare: Any) -> None:
     assert snap_compare(kiosk(hint_after_seconds=0), run_before=show(waiting), terminal_size=SIZE)
 
 
+def test_waiting_remembered_method(snap_compare: Any) -> None:
+    """Straight to the remembered app: F4 "Vel annan BankID" in the footer (Nynorsk)."""
+
+    def make(app: KioskApp) -> WaitingScreen:
+        order(app, remembered=True)
+        return WaitingScreen()
+
+    assert snap_compare(kiosk("nn"), run_before=show(make), terminal_size=SIZE)
+
+
 def test_code_device_wrong_code(snap_compare: Any) -> None:
     def make(app: KioskApp) -> CodeScreen:
         order(app, method="codedevice")
@@ -134,6 +147,14 @@ def test_password_wrong(snap_compare: Any) -> None:
     def make(app: KioskApp) -> PasswordScreen:
         order(app)
         return PasswordScreen(attempts_left=4)
+
+    assert snap_compare(kiosk(), run_before=show(make), terminal_size=SIZE)
+
+
+def test_password_biometric_not_turned_on(snap_compare: Any) -> None:
+    def make(app: KioskApp) -> PasswordScreen:
+        order(app, method="biometric")
+        return PasswordScreen(note="password.no_biometric")
 
     assert snap_compare(kiosk(), run_before=show(make), terminal_size=SIZE)
 
@@ -182,22 +203,83 @@ def test_signing(snap_compare: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     assert snap_compare(kiosk(), run_before=show(make), terminal_size=SIZE)
 
 
+def receipt(app: KioskApp) -> ReceiptScreen:
+    logged_in(app)
+    path = Path("/var/lib/tillit/signed/order-1-laanavtale.pdf")
+    files = [SignedFile("laanavtale.pdf", path, "0f" * 32, "pades")]
+    signed = Receipt("Lånavtale for bustadlån", "order-1", "GRØN BØLGJE", NOW, "Kari Nordmann", "4f2a9c1d7e", files)
+    return ReceiptScreen(signed)
+
+
 def test_receipt(snap_compare: Any) -> None:
-    def make(app: KioskApp) -> ReceiptScreen:
-        logged_in(app)
-        path = Path("/var/lib/tillit/signed/order-1-laanavtale.pdf")
-        files = [SignedFile("laanavtale.pdf", path, "0f" * 32, "pades")]
-        receipt = Receipt(
-            "Lånavtale for bustadlån", "order-1", "GRØN BØLGJE", NOW, "Kari Nordmann", "4f2a9c1d7e", files
-        )
-        return ReceiptScreen(receipt)
+    """The feedback question shows over it at once; skipped here (Escape), the receipt stays."""
+
+    async def no_feedback(pilot: Pilot[Any]) -> None:
+        await until(pilot, lambda: type(pilot.app.screen).__name__ == "FeedbackDialog")
+        await pilot.press("escape")
+        await until(pilot, lambda: type(pilot.app.screen).__name__ == "ReceiptScreen")
+
+    assert snap_compare(kiosk(), run_before=show(receipt, no_feedback), terminal_size=SIZE)
+
+
+def test_feedback_dialog(snap_compare: Any) -> None:
+    """Over the receipt, in Nynorsk: four stars and a comment typed."""
+
+    async def rate(pilot: Pilot[Any]) -> None:
+        await until(pilot, lambda: type(pilot.app.screen).__name__ == "FeedbackDialog")
+        await pilot.press("4", "down", *"Lett å bruke")
+        await until(pilot, lambda: "Lett å bruke" in pilot.app.screen.query_one("#comment", Input).value)
+
+    assert snap_compare(kiosk("nn"), run_before=show(receipt, rate), terminal_size=SIZE)
+
+
+@pytest.mark.parametrize("hint", ["userCancel", "passwordLocked", "alreadyInProgress", "noControlQuestions"])
+def test_failed(snap_compare: Any, hint: str) -> None:
+    """A locked password offers F5 (forgotten password); no control questions sends the customer to the counter."""
+    make = show(lambda app: FailedScreen(hint, number=NUMBER))
+    assert snap_compare(kiosk(), run_before=make, terminal_size=SIZE)
+
+
+def test_reset_waiting(snap_compare: Any) -> None:
+    def make(app: KioskApp) -> WaitingScreen:
+        order(app, kind="reset")
+        return WaitingScreen()
 
     assert snap_compare(kiosk(), run_before=show(make), terminal_size=SIZE)
 
 
-@pytest.mark.parametrize("hint", ["userCancel", "passwordLocked", "alreadyInProgress"])
-def test_failed(snap_compare: Any, hint: str) -> None:
-    assert snap_compare(kiosk(), run_before=show(lambda app: FailedScreen(hint)), terminal_size=SIZE)
+def test_reset_questions(snap_compare: Any) -> None:
+    """The control questions from the signer, one field each (Nynorsk, the first answered)."""
+
+    def make(app: KioskApp) -> ResetQuestionsScreen:
+        order(app, kind="reset")
+        return ResetQuestionsScreen()
+
+    async def answer(pilot: Pilot[Any]) -> None:
+        await until(pilot, lambda: bool(pilot.app.screen.query("#answer-2")))
+        await until(pilot, lambda: getattr(pilot.app.focused, "id", None) == "answer-0")
+        await pilot.press(*"Pusen", "enter")
+        await until(pilot, lambda: getattr(pilot.app.focused, "id", None) == "answer-1")
+
+    assert snap_compare(kiosk("nn"), run_before=show(make, answer), terminal_size=SIZE)
+
+
+def test_reset_new_password_refused(snap_compare: Any) -> None:
+    """The new password twice; the signer's policy reason in the customer's words."""
+
+    def make(app: KioskApp) -> ResetPasswordScreen:
+        order(app, kind="reset")
+        return ResetPasswordScreen(QUESTIONS, ["Pusen", "Strandgata", "Ingrid"])
+
+    async def too_short(pilot: Pilot[Any]) -> None:
+        await pilot.press(*"kort", "enter", *"kort", "enter")
+        await until(pilot, lambda: "at least 8" in str(pilot.app.screen.query_one("#status", Static).render()))
+
+    assert snap_compare(kiosk(), run_before=show(make, too_short), terminal_size=SIZE)
+
+
+def test_reset_done(snap_compare: Any) -> None:
+    assert snap_compare(kiosk(), run_before=show(lambda app: ResetDoneScreen(NUMBER)), terminal_size=SIZE)
 
 
 def test_block(snap_compare: Any) -> None:
@@ -237,6 +319,20 @@ def test_error_dialog(snap_compare: Any) -> None:
         await until(pilot, lambda: type(app.screen).__name__ == "MessageDialog")
 
     assert snap_compare(kiosk(), run_before=show(lambda app: NumberScreen(NUMBER), fail), terminal_size=SIZE)
+
+
+def test_error_dialog_in_customer_words(snap_compare: Any) -> None:
+    """A signer error code that is not a hint code, in the customer's words (Nynorsk), not the signer's reason."""
+
+    async def fail(pilot: Pilot[Any]) -> None:
+        from kiosk.client import SignerError
+
+        app = pilot.app
+        assert isinstance(app, KioskApp)
+        app.show_error(SignerError(429, "rateLimited", "too many requests for this personal number"))
+        await until(pilot, lambda: type(app.screen).__name__ == "MessageDialog")
+
+    assert snap_compare(kiosk("nn"), run_before=show(lambda app: NumberScreen(NUMBER), fail), terminal_size=SIZE)
 
 
 def test_admin_dialog(snap_compare: Any) -> None:
