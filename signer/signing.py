@@ -266,7 +266,7 @@ class DocumentSigner:
 
 # Detached CMS (CAdES-BES) signatures, built directly with asn1crypto: the same SignedData and
 # signed attributes as pyHanko's `async_sign_general_data` (content type, CMS algorithm protection,
-# message digest, ESS signing-certificate-v2), but with the constant parts and the per-certificate
+# signing time, message digest, ESS signing-certificate-v2), but with the constant parts and the per-certificate
 # attribute encoded once. Building signing-certificate-v2 afresh costs asn1crypto ~8 ms of CPU, and
 # pyHanko's whole CMS ~15 ms, against ~0.6 ms here: more than Argon2's share of a sign order.
 _SHA256 = algos.DigestAlgorithm({"algorithm": "sha256"}).dump()
@@ -306,14 +306,17 @@ def detached_cms(
     """A detached CMS SignedData over `content` by the ECDSA P-256 key of `cert_der`, with the
     certificate and its chain; `sign_digest` signs the SHA-256 of the DER signed attributes."""
     cert = x509.Certificate.load(cert_der)
-    signed_attrs = cms.CMSAttributes(
+    attributes = sorted(  # a SET OF in DER: in the order of the members' encodings
         [
             cms.CMSAttribute.load(_CONTENT_TYPE_DATA),
             cms.CMSAttribute.load(_ALGORITHM_PROTECTION),
+            cms.CMSAttribute({"type": "signing_time", "values": [cms.Time({"utc_time": datetime.now(UTC)})]}),
             cms.CMSAttribute({"type": "message_digest", "values": [hashlib.sha256(content).digest()]}),
             cms.CMSAttribute.load(_signing_certificate_v2(cert_der)),
-        ]
+        ],
+        key=lambda attribute: bytes(attribute.dump()),
     )
+    signed_attrs = cms.CMSAttributes(attributes)
     signature = sign_digest(hashlib.sha256(signed_attrs.dump()).digest())
     signer_info = cms.SignerInfo(
         {

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import io
 import json
 import re
 import sqlite3
@@ -462,3 +463,46 @@ def test_a_revoked_certificate_signs_nothing_until_a_new_one_is_issued(
     shown = subprocess.run(["openssl", "x509", "-in", str(cert), "-noout", "-serial"], capture_output=True, text=True)
     assert shown.stdout.strip().split("=")[1].lower().lstrip("0") == new_serial.lstrip("0")
     assert audit_count(daemon, "certificate.reissued", _shown(daemon, number)["id"]) == 1
+
+
+def _pdf_with_an_empty_signature_field(name: str) -> bytes:
+    """A bank's agreement that comes with its own (empty) signature field, added with pyHanko."""
+    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+    from pyhanko.sign import fields
+
+    writer = IncrementalPdfFileWriter(io.BytesIO(agreement_pdf("Kausjon", "Ola Nordmann", pages=2)))
+    fields.append_signature_field(writer, fields.SigFieldSpec(sig_field_name=name, on_page=0, box=(60, 60, 330, 140)))
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+def test_pades_signs_the_documents_own_field_with_a_visible_stamp_and_cades_subfilter(
+    daemon: Daemon, customer: tuple[str, PhoneClient], trust: dict[str, Path], tmp_path: Path
+) -> None:
+    number, phone = customer
+    pdf = _pdf_with_an_empty_signature_field("KundensSignatur")
+    with daemon.kiosk() as k:
+        order = start_sign(k, number, [("kausjon.pdf", "application/pdf", pdf), ("vedlegg.txt", "text/plain", b"v")])
+        approve_next(phone)
+        done = k.post("/v1/password", json={"orderRef": order["orderRef"], "password": PASSWORD}).json()
+        assert done["status"] == "complete", done
+        (tmp_path / "signed.pdf").write_bytes(k.get(f"/v1/orders/{order['orderRef']}/documents/0").content)
+        (tmp_path / "v.p7s").write_bytes(k.get(f"/v1/orders/{order['orderRef']}/documents/1").content)
+    report = subprocess.run(
+        ["pdfsig", "-nssdir", f"sql:{trust['nss']}", str(tmp_path / "signed.pdf")], capture_output=True, text=True
+    ).stdout
+    assert report.count("Signature #") == 1, report  # the document's own field, not a second one
+    assert "Signature Field Name: KundensSignatur" in report, report
+    assert "Signature Type: ETSI.CAdES.detached" in report, report
+    assert "Signature is Valid." in report and "Certificate is Trusted." in report, report
+    stamp = subprocess.run(
+        ["pdftotext", "-f", "1", "-l", "1", str(tmp_path / "signed.pdf"), "-"], capture_output=True, text=True
+    ).stdout
+    assert "Ola Nordmann" in stamp and order["reference"] in stamp and "Signert med Tillit BankID" in stamp, stamp
+    assert re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC", stamp), stamp
+    printed = subprocess.run(
+        ["openssl", "cms", "-cmsout", "-print", "-inform", "DER", "-in", str(tmp_path / "v.p7s")],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    assert "signingTime" in printed and "id-smime-aa-signingCertificateV2" in printed, printed
