@@ -136,6 +136,23 @@ def test_devices_and_deactivation(store: Store) -> None:
         assert tx.deactivate_devices("someone else", T0) == []
 
 
+def test_login_without_password_is_a_setting_of_one_device(store: Store) -> None:
+    _, cid = seed(store)
+    device, other = b.device(cid), b.device(cid, status="inactive", deactivated_at=T0)
+    with store.tx() as tx:
+        tx.insert_device(device)
+        tx.insert_device(other)
+        assert tx.device(device.id).biometric == 0  # type: ignore[union-attr]
+        tx.set_device_biometric(device.id, True)
+    with store.tx() as tx:
+        assert tx.device(device.id).biometric == 1  # type: ignore[union-attr]
+        assert tx.device(other.id).biometric == 0  # type: ignore[union-attr]
+        assert tx.active_device(cid).public()["biometric"] is True  # type: ignore[union-attr]
+        tx.set_device_biometric(device.id, False)
+    with store.read() as tx:
+        assert tx.device(device.id).biometric == 0  # type: ignore[union-attr]
+
+
 def test_a_device_nonce_is_accepted_once_until_it_expires(store: Store) -> None:
     with store.tx() as tx:
         assert tx.use_device_nonce("dev", "n1", T0 + 300, T0) is True
