@@ -86,7 +86,8 @@ class _Gate:
     """A readers-writer lock: PKCS#11 operations share it, a module reset holds it alone.
 
     Re-entrant for readers on one thread (an operation may call another); writers are preferred,
-    so a reset waits only for the operations already inside the library.
+    so a reset waits only for the operations already inside the library. `shared()` is a plain
+    object with `__enter__`/`__exit__`, not a generator: it is on the path of every signature.
     """
 
     def __init__(self) -> None:
@@ -95,25 +96,30 @@ class _Gate:
         self._writer = False
         self._writers_waiting = 0
         self._local = threading.local()
+        self._shared = _SharedHold(self)
 
-    @contextmanager
-    def shared(self) -> Iterator[None]:
-        depth = getattr(self._local, "depth", 0)
+    def shared(self) -> _SharedHold:
+        return self._shared
+
+    def _enter_shared(self) -> None:
+        local = self._local
+        depth = getattr(local, "depth", 0)
         if depth == 0:
             with self._cond:
                 while self._writer or self._writers_waiting:
                     self._cond.wait()
                 self._readers += 1
-        self._local.depth = depth + 1
-        try:
-            yield
-        finally:
-            self._local.depth = depth
-            if depth == 0:
-                with self._cond:
-                    self._readers -= 1
-                    if self._readers == 0:
-                        self._cond.notify_all()
+        local.depth = depth + 1
+
+    def _exit_shared(self) -> None:
+        local = self._local
+        depth = local.depth - 1
+        local.depth = depth
+        if depth == 0:
+            with self._cond:
+                self._readers -= 1
+                if self._readers == 0:
+                    self._cond.notify_all()
 
     @contextmanager
     def exclusive(self) -> Iterator[None]:
@@ -131,6 +137,21 @@ class _Gate:
             with self._cond:
                 self._writer = False
                 self._cond.notify_all()
+
+
+class _SharedHold:
+    """`with gate.shared():` — one per gate, safe for every thread (the depth is thread-local)."""
+
+    __slots__ = ("_gate",)
+
+    def __init__(self, gate: _Gate) -> None:
+        self._gate = gate
+
+    def __enter__(self) -> None:
+        self._gate._enter_shared()
+
+    def __exit__(self, *exc: object) -> None:
+        self._gate._exit_shared()
 
 
 @dataclass(frozen=True)
