@@ -1,9 +1,10 @@
 """The kiosk's own check of a national identity number (fødselsnummer), as the customer types it.
 
 The same rules as the signer's (11 digits, two mod-11 check digits, a real date of birth, D-numbers
-with day + 40, synthetic test numbers with month + 80 only when test numbers are allowed), written
-again here because the kiosk may import only the signer's wire module. The signer checks again.
-Reasons are i18n keys (see `kiosk.i18n`), so the screen can say them in the customer's language.
+with day + 40, synthetic test numbers with month + 80 only when test numbers are allowed), with the
+check digits and the century from the signer's wire module; what is added here is the verdict on a
+number only partly typed. The signer checks again. Reasons are i18n keys (see `kiosk.i18n`), so the
+screen can say them in the customer's language.
 """
 
 from __future__ import annotations
@@ -13,9 +14,9 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from signer.wire import birth_century, check_digits
+
 LENGTH = 11
-_K1 = (3, 7, 6, 1, 8, 9, 4, 5, 2)
-_K2 = (5, 4, 3, 2, 7, 6, 5, 4, 3, 2)
 
 
 @dataclass(frozen=True)
@@ -29,29 +30,6 @@ class Check:
     @property
     def ok(self) -> bool:
         return self.reason is None
-
-
-def check_digits(first_nine: str) -> str | None:
-    digits = [int(c) for c in first_nine]
-    k1 = (11 - sum(w * d for w, d in zip(_K1, digits, strict=True)) % 11) % 11
-    if k1 == 10:
-        return None
-    k2 = (11 - sum(w * d for w, d in zip(_K2, [*digits, k1], strict=True)) % 11) % 11
-    if k2 == 10:
-        return None
-    return f"{k1}{k2}"
-
-
-def _century(year2: int, individual: int) -> int | None:
-    if individual <= 499:
-        return 1900
-    if individual <= 749 and year2 >= 54:
-        return 1800
-    if year2 <= 39:
-        return 2000
-    if individual >= 900:
-        return 1900
-    return None
 
 
 def _day_month(text: str, allow_test_numbers: bool) -> tuple[int | None, int | None, str | None]:
@@ -95,7 +73,7 @@ def check(text: str, allow_test_numbers: bool = False, today: date | None = None
     if check_digits(text[:9]) != text[9:]:
         return Check(False, "number.check_digits")
     year2, individual = int(text[4:6]), int(text[6:9])
-    century = _century(year2, individual)
+    century = birth_century(year2, individual)
     if century is None:
         return Check(False, "number.individual")
     try:

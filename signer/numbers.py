@@ -56,7 +56,8 @@ def check_digits(first_nine: str) -> str | None:
     return f"{k1}{k2}"
 
 
-def _century(year2: int, individual: int) -> int | None:
+def birth_century(year2: int, individual: int) -> int | None:
+    """The century of birth that the individual digits give for a two-digit year, or None."""
     if individual <= 499:
         return 1900
     if individual <= 749 and year2 >= 54:
@@ -89,7 +90,7 @@ def parse(text: str, allow_test_numbers: bool = False, today: date | None = None
         if not allow_test_numbers:
             raise InvalidPersonalNumber("synthetic test numbers are not accepted here")
         month -= 80
-    century = _century(year2, individual)
+    century = birth_century(year2, individual)
     if century is None:
         raise InvalidPersonalNumber("the individual number does not fit the year of birth")
     try:

@@ -25,10 +25,10 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 # The number format is part of the wire format: kiosks validate as the customer types.
-from signer.numbers import InvalidPersonalNumber, PersonalNumber
+from signer.numbers import InvalidPersonalNumber, PersonalNumber, birth_century, check_digits
 from signer.numbers import parse as parse_personal_number
 
-__all__ = ["InvalidPersonalNumber", "PersonalNumber", "parse_personal_number"]
+__all__ = ["InvalidPersonalNumber", "PersonalNumber", "birth_century", "check_digits", "parse_personal_number"]
 
 APPROVAL_CONTEXT = b"tillit-approval-v1\n"
 ACTIVATION_CONTEXT = b"tillit-activation-v1\n"

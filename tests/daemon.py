@@ -88,7 +88,16 @@ class Daemon:
     def kiosk(self) -> httpx.Client:
         return httpx.Client(base_url=self.url, headers={"Authorization": f"Bearer {self.kiosk_token}"}, timeout=30)
 
-    def enrol(self, number: str, name: str = "Kari Nordmann", password: str = PASSWORD, *extra: str) -> None:
+    def enrol(
+        self,
+        number: str,
+        name: str = "Kari Nordmann",
+        password: str = PASSWORD,
+        *extra: str,
+        control_answers: list[str] | None = None,
+    ) -> None:
+        """`tillit-signer customers add`, the password (and the control answers) on standard input."""
+        answers = ["--control-answers-stdin"] if control_answers else []
         self.run(
             "tillit-signer",
             "customers",
@@ -102,8 +111,9 @@ class Daemon:
             "--email",
             "kari@example.no",
             "--password-stdin",
+            *answers,
             *extra,
-            stdin=password + "\n",
+            stdin="\n".join([password, *(control_answers or [])]) + "\n",
         )
 
     def add_device(self, number: str) -> PhoneClient:

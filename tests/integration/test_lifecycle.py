@@ -32,11 +32,7 @@ def kiosk(daemon: Daemon) -> Iterator[httpx.Client]:
 
 
 def enrol_with_answers(daemon: Daemon, number: str, name: str = "Per Hansen") -> None:
-    daemon.run(
-        "tillit-signer", "customers", "add", "--personal-number", number, "--name", name,
-        "--mobile", "+4790000000", "--email", "per@example.no", "--password-stdin", "--control-answers-stdin",
-        stdin=PASSWORD + "\n" + ANSWERS,
-    )  # fmt: skip
+    daemon.enrol(number, name, control_answers=ANSWERS.splitlines())
 
 
 def code_device(daemon: Daemon, number: str, tmp_path: Path) -> CodeDeviceFile:

@@ -17,7 +17,7 @@ from kiosk.client import SignerClient
 from kiosk.settings import KioskSettings
 from phone.client import PhoneClient, raise_for_error
 from signer.wire import AppRequest
-from tests.daemon import PASSWORD, Daemon, make_daemon
+from tests.daemon import Daemon, make_daemon
 from tests.factories import fresh_adult
 
 SIZE = (80, 24)
@@ -139,23 +139,7 @@ def allow_biometric(phone: PhoneClient, on: bool = True) -> None:
 
 def enrol_with_answers(daemon: Daemon, number: str, name: str = "Kari Nordmann") -> None:
     """An enrolled adult with control questions answered (CONTROL_ANSWERS), for a forgotten password."""
-    lines = "\n".join([PASSWORD, *CONTROL_ANSWERS]) + "\n"
-    daemon.run(
-        "tillit-signer",
-        "customers",
-        "add",
-        "--personal-number",
-        number,
-        "--name",
-        name,
-        "--mobile",
-        "+4791234567",
-        "--email",
-        "kari@example.no",
-        "--password-stdin",
-        "--control-answers-stdin",
-        stdin=lines,
-    )
+    daemon.enrol(number, name, control_answers=list(CONTROL_ANSWERS))
 
 
 def feedback_count(daemon: Daemon, kind: str) -> int:
