@@ -1,4 +1,5 @@
-"""DESIGN.md's tester's walkthrough, run as a shell script on a fresh home, must end in a complete login."""
+"""The tester's walkthrough (DESIGN.md's, shown word for word in README.md), run as a shell script on a
+fresh home, must end in a complete login."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from phone.pytest_plugin import free_port
 pytestmark = pytest.mark.integration
 
 SCRIPT = Path(__file__).parent / "data" / "walkthrough.sh"
-DESIGN = Path(__file__).parents[3] / "shared" / "DESIGN.md"
+README = Path(__file__).parents[2] / "README.md"
 BIN = Path(sys.executable).parent
 
 
@@ -46,10 +47,8 @@ def test_the_walkthrough_runs_word_for_word(tmp_path: Path) -> None:
 
 
 def test_the_script_keeps_every_command_of_the_walkthrough() -> None:
-    """Each command line of DESIGN.md's walkthrough (bar the curl placeholders) appears in the script."""
-    if not DESIGN.exists():
-        pytest.skip("DESIGN.md is not beside this checkout")
-    text = DESIGN.read_text()
+    """Each command line of the README's walkthrough (bar the curl placeholders) appears in the script."""
+    text = README.read_text()
     block = text.split("## The tester's walkthrough", 1)[1].split("```sh", 1)[1].split("```", 1)[0]
     script = SCRIPT.read_text()
     for line in block.splitlines():
