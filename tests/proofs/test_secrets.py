@@ -6,12 +6,11 @@ PIN at start, and code-device logins."""
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import re
 import subprocess
-import threading
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,39 +21,13 @@ import pytest
 from tests.daemon import PASSWORD, Daemon, make_daemon, tool
 from tests.factories import fresh_adult
 from tests.proofs.common import figures
+from tests.secrets_watch import ArgvWatch, leaks
 
 pytestmark = pytest.mark.integration
 
 APP_PIN = "2580"
 WRONG = "Feil-Passord-31"
 NEW_PASSWORD = "Ny-Fjord-2026!"
-
-
-class ArgvWatch:
-    """Samples the command lines of every process while it runs."""
-
-    def __init__(self) -> None:
-        self.seen: set[str] = set()
-        self.samples = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            for proc in Path("/proc").iterdir():
-                if proc.name.isdigit():
-                    with contextlib.suppress(OSError):
-                        self.seen.add((proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace"))
-            self.samples += 1
-            self._stop.wait(0.02)
-
-    def __enter__(self) -> ArgvWatch:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join(5)
 
 
 @pytest.fixture
@@ -204,3 +177,16 @@ def test_no_secret_in_logs_answers_or_argv(d: Daemon, tmp_path: Path) -> None:
     assert any("tillit-phone" in line for line in watch.seen)
     assert os.environ.get("TILLIT_HSM_PIN") is None or os.environ["TILLIT_HSM_PIN"] not in "\n".join(watch.seen)
     assert httpx.get(d.url + "/healthz").status_code == 200
+
+
+def test_the_watch_finds_a_secret_on_a_command_line_and_in_a_log(tmp_path: Path) -> None:
+    """The scan above (and the one around the whole session, tests/conftest.py) can fail: a process
+    started with a secret among its arguments is seen, and so is a log that holds it."""
+    secret = "Hemmeleg-Prøve-77"  # a value of this test alone, so the session's own scan stays clean
+    log = tmp_path / "x.log"
+    log.write_text(f"... {secret} ...\n")
+    with ArgvWatch() as watch:
+        subprocess.run([sys.executable, "-c", "import time; time.sleep(0.3)", secret], check=True)
+    found = leaks(watch, {"the secret": secret}, [log])
+    assert any("command line" in f for f in found) and any(str(log) in f for f in found), found
+    assert leaks(watch, {"another": "Ikkje-Her-Nokon-Stad-12"}, [log]) == []
