@@ -33,7 +33,8 @@ curl -s -H "Authorization: Bearer $(cat kiosk.token)" -H 'Content-Type: applicat
     -d '{"personalNumber":"13897248098"}' http://127.0.0.1:8700/v1/auth > order.json   # -> orderRef
 ref=$(python -c 'import json; print(json.load(open("order.json"))["orderRef"])')
 tillit-phone --profile kari approve --wait 10                # "Ja, det er meg"
-curl -s -H "Authorization: Bearer $(cat kiosk.token)" -H 'Content-Type: application/json' \
-    -d "{\"orderRef\":\"$ref\",\"password\":\"Fjord-Hest-2024\"}" http://127.0.0.1:8700/v1/password > password.json
+# The body on standard input (printf is the shell's own): a password never goes on a command line.
+printf '{"orderRef":"%s","password":"Fjord-Hest-2024"}' "$ref" | curl -s -H "Authorization: Bearer $(cat kiosk.token)" \
+    -H 'Content-Type: application/json' --data-binary @- http://127.0.0.1:8700/v1/password > password.json
 curl -s -H "Authorization: Bearer $(cat kiosk.token)" -H 'Content-Type: application/json' \
     -d "{\"orderRef\":\"$ref\"}" http://127.0.0.1:8700/v1/collect > collect.json   # -> status complete
