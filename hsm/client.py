@@ -457,28 +457,7 @@ class Hsm:
             if self._find(ObjectClass.PRIVATE_KEY, label):
                 raise errors.KeyExists(f"a key labelled '{label}' already exists")
             key_id = secrets.token_bytes(16)
-            private_template = {
-                Attribute.TOKEN: True,
-                Attribute.PRIVATE: True,
-                Attribute.SENSITIVE: True,
-                Attribute.EXTRACTABLE: False,
-                Attribute.SIGN: True,
-                Attribute.SIGN_RECOVER: False,
-                Attribute.DECRYPT: False,
-                Attribute.UNWRAP: False,
-                Attribute.DERIVE: False,
-                Attribute.LABEL: label,
-                Attribute.ID: key_id,
-            }
-            public_template = {
-                Attribute.TOKEN: True,
-                Attribute.PRIVATE: False,
-                Attribute.VERIFY: True,
-                Attribute.ENCRYPT: False,
-                Attribute.WRAP: False,
-                Attribute.LABEL: label,
-                Attribute.ID: key_id,
-            }
+            public_template, private_template = key_templates(label, key_id)
             try:
                 if algorithm.is_ec:
                     params = self._admin.create_domain_parameters(
@@ -730,6 +709,34 @@ class Hsm:
             keys=self._retrying(lambda: count(ObjectClass.PRIVATE_KEY)),
             certificates=self._retrying(lambda: count(ObjectClass.CERTIFICATE)),
         )
+
+
+def key_templates(label: str, key_id: bytes) -> tuple[dict[Attribute, Any], dict[Attribute, Any]]:
+    """The public and private templates of every key pair made for Tillit: the private half
+    sensitive, never extractable, a token object, and good for signing only."""
+    public = {
+        Attribute.TOKEN: True,
+        Attribute.PRIVATE: False,
+        Attribute.VERIFY: True,
+        Attribute.ENCRYPT: False,
+        Attribute.WRAP: False,
+        Attribute.LABEL: label,
+        Attribute.ID: key_id,
+    }
+    private = {
+        Attribute.TOKEN: True,
+        Attribute.PRIVATE: True,
+        Attribute.SENSITIVE: True,
+        Attribute.EXTRACTABLE: False,
+        Attribute.SIGN: True,
+        Attribute.SIGN_RECOVER: False,
+        Attribute.DECRYPT: False,
+        Attribute.UNWRAP: False,
+        Attribute.DERIVE: False,
+        Attribute.LABEL: label,
+        Attribute.ID: key_id,
+    }
+    return public, private
 
 
 def _enumerate(session: Any) -> tuple[dict[str, Any], dict[str, Algorithm], dict[str, bytes]]:

@@ -302,7 +302,7 @@ def bulk(total: int, seed: int) -> dict[str, Any]:
     from pkcs11 import Attribute, CertificateType, KeyType, ObjectClass
     from pkcs11.util.ec import encode_named_curve_parameters
 
-    from hsm.client import find_token
+    from hsm.client import find_token, key_templates
     from hsm.module import load_module
     from signer.runtime import open_signer
     from signer.settings import SignerSettings
@@ -332,32 +332,8 @@ def bulk(total: int, seed: int) -> dict[str, Any]:
                 params = session.create_domain_parameters(
                     KeyType.EC, {Attribute.EC_PARAMS: encode_named_curve_parameters("secp256r1")}, local=True
                 )
-                # The templates of Hsm.generate_key.
-                params.generate_keypair(
-                    store=True,
-                    public_template={
-                        Attribute.TOKEN: True,
-                        Attribute.PRIVATE: False,
-                        Attribute.VERIFY: True,
-                        Attribute.ENCRYPT: False,
-                        Attribute.WRAP: False,
-                        Attribute.LABEL: label,
-                        Attribute.ID: key_id,
-                    },
-                    private_template={
-                        Attribute.TOKEN: True,
-                        Attribute.PRIVATE: True,
-                        Attribute.SENSITIVE: True,
-                        Attribute.EXTRACTABLE: False,
-                        Attribute.SIGN: True,
-                        Attribute.SIGN_RECOVER: False,
-                        Attribute.DECRYPT: False,
-                        Attribute.UNWRAP: False,
-                        Attribute.DERIVE: False,
-                        Attribute.LABEL: label,
-                        Attribute.ID: key_id,
-                    },
-                )
+                public_template, private_template = key_templates(label, key_id)
+                params.generate_keypair(store=True, public_template=public_template, private_template=private_template)
                 session.create_object(
                     {
                         Attribute.CLASS: ObjectClass.CERTIFICATE,
