@@ -13,7 +13,9 @@ import binascii
 import contextlib
 import contextvars
 import functools
+import json
 import logging
+import sys
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -22,7 +24,7 @@ from typing import Annotated, Any, TypeVar
 from fastapi import Depends, FastAPI, Header, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -37,7 +39,6 @@ from signer.wire import (
     ActivationStart,
     AgreementIn,
     AppDecision,
-    AppRequest,
     AppRequests,
     AppSettings,
     AuthRequest,
@@ -77,6 +78,19 @@ COLLECT_ROUTE: dict[str, Any] = {
 
 T = TypeVar("T")
 
+# The requests of every order, in the order an order makes them.
+_ORDER_PATH = frozenset(
+    (
+        "/v1/auth",
+        "/v1/sign",
+        "/v1/app/requests",
+        "/v1/app/requests/{order_ref}",
+        "/v1/password",
+        "/v1/collect",
+        "/v1/orders/{order_ref}/documents/{index}",
+    )
+)
+
 
 async def blocking(fn: Callable[..., T], *args: Any) -> T:
     """Run blocking work on the loop's executor (sized by `worker_threads`) in one hop. A `def`
@@ -84,6 +98,12 @@ async def blocking(fn: Callable[..., T], *args: Any) -> T:
     validation), each dearer than asyncio's own."""
     context = contextvars.copy_context()
     return await asyncio.get_running_loop().run_in_executor(None, context.run, functools.partial(fn, *args))
+
+
+def _json(model: BaseModel, exclude_none: bool = False) -> Response:
+    """A wire model as the response body. The route's `response_model` documents the shape; a
+    `Response` returned as is spares FastAPI validating the model again and encoding it its own way."""
+    return Response(model.model_dump_json(by_alias=True, exclude_none=exclude_none), media_type="application/json")
 
 
 def _error(status: int, code: str, reason: str) -> JSONResponse:
@@ -148,10 +168,15 @@ def create_app(signer: Signer) -> FastAPI:
         import anyio.to_thread
 
         workers = signer.settings.worker_threads
+        switch_interval = sys.getswitchinterval()
+        sys.setswitchinterval(signer.settings.gil_switch_interval_ms / 1000)
         loop.set_default_executor(ThreadPoolExecutor(max_workers=workers, thread_name_prefix="tillit-worker"))
         # The remaining `def` endpoints run on anyio's pool (40 threads by default): the same bound.
         anyio.to_thread.current_default_thread_limiter().total_tokens = workers
-        yield
+        try:
+            yield
+        finally:
+            sys.setswitchinterval(switch_interval)
         try:  # a clean stop signs the audit log's head, so that a later truncation is detectable
             signer.audit_log.checkpoint("shutdown")
         except HsmError as e:
@@ -264,20 +289,21 @@ def create_app(signer: Signer) -> FastAPI:
     StaffDep = Annotated[Kiosk, Depends(staff)]
 
     @app.post("/v1/auth", response_model=OrderStarted, response_model_by_alias=True, responses=ERROR_RESPONSES)
-    async def start_auth(body: AuthRequest, k: KioskDep) -> OrderStarted:
+    async def start_auth(body: AuthRequest, k: KioskDep) -> Response:
         """Start a login order; the customer's phone is asked to approve it."""
-        return await blocking(
+        started = await blocking(
             functools.partial(signer.start_order, method=body.method),
             k,
             "auth",
             body.personal_number,
             body.user_visible_data,
         )
+        return _json(started)
 
     @app.post("/v1/sign", response_model=OrderStarted, response_model_by_alias=True, responses=ERROR_RESPONSES)
-    async def start_sign(body: SignRequest, k: KioskDep) -> OrderStarted:
+    async def start_sign(body: SignRequest, k: KioskDep) -> Response:
         """Start a sign order over one or more documents (base64)."""
-        return await blocking(start_sign_order, body, k)
+        return _json(await blocking(start_sign_order, body, k))
 
     def start_sign_order(body: SignRequest, k: Kiosk) -> OrderStarted:
         documents = []
@@ -305,14 +331,18 @@ def create_app(signer: Signer) -> FastAPI:
         )
 
     @app.post("/v1/collect", **COLLECT_ROUTE)
-    async def collect(body: OrderRefRequest, k: KioskDep) -> CollectResponse:
+    async def collect(body: OrderRefRequest, k: KioskDep) -> Response:
         """The order's status and, when complete, its completion data."""
-        return await blocking(signer.collect, k, body.order_ref)
+        # A read, as the kiosk's token is: on the loop with SQLite, unless the order must be expired.
+        answer = signer.collect_read(k, body.order_ref) if signer.store.local_reads else None
+        if answer is None:
+            answer = await blocking(signer.collect, k, body.order_ref)
+        return _json(answer, exclude_none=True)
 
     @app.post("/v1/password", **COLLECT_ROUTE)
-    async def password(body: PasswordRequest, k: KioskDep) -> CollectResponse:
+    async def password(body: PasswordRequest, k: KioskDep) -> Response:
         """The customer's password, after the phone approved."""
-        return await blocking(signer.submit_password, k, body.order_ref, body.password)
+        return _json(await blocking(signer.submit_password, k, body.order_ref, body.password), exclude_none=True)
 
     @app.post("/v1/code", **COLLECT_ROUTE)
     def code(body: CodeRequest, k: KioskDep) -> CollectResponse:
@@ -327,7 +357,10 @@ def create_app(signer: Signer) -> FastAPI:
     @app.get("/v1/orders/{order_ref}/documents/{index}", responses=ERROR_RESPONSES)
     async def signed_document(order_ref: str, index: int, k: KioskDep) -> Response:
         """The signed PDF, or the detached CMS signature (DER) of another file."""
-        content, media_type, filename = await blocking(signer.signed_document, k, order_ref, index)
+        found = signer.signed_document_read(k, order_ref, index) if signer.store.local_reads else None
+        if found is None:
+            found = await blocking(signer.signed_document, k, order_ref, index)
+        content, media_type, filename = found
         return Response(
             content, media_type=media_type, headers={"Content-Disposition": f'attachment; filename="{filename}"'}
         )
@@ -421,51 +454,51 @@ def create_app(signer: Signer) -> FastAPI:
         headers = {k.lower(): v for k, v in request.headers.items()}
         return await blocking(signer.authenticate_device, request.method, path, body, headers, allow_inactive)
 
-    def poll(dev: Device) -> tuple[list[AppRequest], bool]:
-        return signer.pending_requests(dev), signer.device_active(dev.id)
-
     @app.get("/v1/app/requests", response_model=AppRequests, response_model_by_alias=True, responses=ERROR_RESPONSES)
-    async def app_requests(request: Request, wait: Annotated[float, Query(ge=0, le=60)] = 0) -> AppRequests:
+    async def app_requests(request: Request, wait: Annotated[float, Query(ge=0, le=60)] = 0) -> Response:
         """Pending requests for this device; waits up to `wait` seconds for one to arrive."""
         dev = await device(request, allow_inactive=True)
         if dev.status != "active":
-            return AppRequests(requests=[], device_status="deactivated")
+            return _json(AppRequests(requests=[], device_status="deactivated"))
         deadline = time.monotonic() + wait
         waiter = signer.notifier.subscribe(dev.id)
         try:
             while True:
                 waiter[1].clear()
                 # Reads only: on the loop with SQLite, so a woken phone does not queue for the pool.
-                found, still_active = poll(dev) if signer.store.local_reads else await blocking(poll, dev)
+                found, still_active = signer.poll(dev) if signer.store.local_reads else await blocking(signer.poll, dev)
                 if not still_active:
-                    return AppRequests(requests=[], device_status="deactivated")
+                    return _json(AppRequests(requests=[], device_status="deactivated"))
                 remaining = deadline - time.monotonic()
                 if found or remaining <= 0:
-                    return AppRequests(requests=found, device_status="active")
+                    return _json(AppRequests(requests=found, device_status="active"))
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(waiter[1].wait(), remaining)
         finally:
             signer.notifier.unsubscribe(dev.id, waiter)
 
-    @app.post("/v1/app/requests/{order_ref}", responses=ERROR_RESPONSES)
-    async def app_decide(order_ref: str, request: Request) -> dict[str, str]:
+    @app.post("/v1/app/requests/{order_ref}", response_model=dict[str, str], responses=ERROR_RESPONSES)
+    async def app_decide(order_ref: str, request: Request) -> Response:
         """Approve ("Ja, det er meg") or decline ("Nei, avvis"), signed over the challenge."""
         raw = await request.body()
         path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         headers = {k.lower(): v for k, v in request.headers.items()}
 
         def decide() -> str:  # the device's signature, then the decision: one hop to the pool
-            dev = signer.authenticate_device(request.method, path, raw, headers, False)
+            checked = signer.check_device_request(request.method, path, raw, headers)
             try:
                 body = AppDecision.model_validate_json(raw)
                 signature = base64.b64decode(body.signature, validate=True)
             except ValidationError as e:
+                signer.settle_device_request(checked)  # a refused signature answers 401 before any 400
                 raise errors.InvalidInput(_validation_reason(e)) from None
             except (binascii.Error, ValueError):
+                signer.settle_device_request(checked)
                 raise errors.InvalidInput("the signature is not valid base64") from None
-            return signer.decide(dev, order_ref, body.decision, signature, body.biometric)
+            return signer.decide_request(checked, order_ref, body.decision, signature, body.biometric)
 
-        return {"orderRef": order_ref, "decision": await blocking(decide)}
+        decided = await blocking(decide)
+        return Response(f'{{"orderRef":{json.dumps(order_ref)},"decision":"{decided}"}}', media_type="application/json")
 
     @app.post("/v1/app/settings", response_model=AppSettings, responses=ERROR_RESPONSES)
     async def app_settings(request: Request) -> AppSettings:
@@ -524,4 +557,7 @@ def create_app(signer: Signer) -> FastAPI:
     if testhooks.enabled():
         testhooks.install(app, signer)
 
+    # Starlette tries routes in order, and a phone's request went past twenty others (the docs,
+    # the lifecycle, the agreements) before its own: the order path goes first.
+    app.router.routes.sort(key=lambda route: getattr(route, "path", "") not in _ORDER_PATH)
     return app

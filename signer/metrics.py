@@ -32,6 +32,13 @@ class _StoreCollector(Collector):
         signatures = CounterMetricFamily("tillit_hsm_signatures", "Signatures this process asked the HSM for.")
         signatures.add_metric([], float(self.service.hsm.signatures))
         yield signatures
+        passwords = self.service.passwords
+        computations = CounterMetricFamily("tillit_argon2_computations", "Argon2id hashes and verifications.")
+        computations.add_metric([], float(passwords.computations))
+        yield computations
+        cpu = CounterMetricFamily("tillit_argon2_cpu_seconds", "CPU time spent in Argon2id computations.")
+        cpu.add_metric([], passwords.cpu_seconds)
+        yield cpu
 
 
 class Metrics:

@@ -9,6 +9,7 @@ both move the same order: that is what makes one approval sign once.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import json
 import secrets
@@ -90,14 +91,34 @@ def load_device_key(pem_or_der: bytes) -> ec.EllipticCurvePublicKey:
     return key
 
 
-def verify_device_signature(public_key_der: bytes, signature: bytes, message: bytes) -> bool:
+@functools.lru_cache(maxsize=4096)
+def _device_public_key(public_key_der: bytes) -> ec.EllipticCurvePublicKey:
+    """The parsed key (every phone request is verified with it: parsing costs half a verify)."""
     key = serialization.load_der_public_key(public_key_der)
     assert isinstance(key, ec.EllipticCurvePublicKey)
+    return key
+
+
+def verify_device_signature(public_key_der: bytes, signature: bytes, message: bytes) -> bool:
     try:
-        key.verify(signature, message, ec.ECDSA(hashes.SHA256()))
+        _device_public_key(public_key_der).verify(signature, message, ec.ECDSA(hashes.SHA256()))
     except InvalidSignature:
         return False
     return True
+
+
+@dataclass(frozen=True)
+class DeviceRequest:
+    """A phone's signed request, checked but not yet recorded (`Signer.check_device_request`).
+
+    `refusal` is set when the device is unknown or the signature does not match; the refusal is
+    audited, or else the nonce used up, in the transaction that settles the request."""
+
+    device_id: str
+    nonce: str
+    at: float
+    device: Device | None
+    refusal: str | None
 
 
 @dataclass(frozen=True)
@@ -379,6 +400,19 @@ class Signer:
         self, method: str, path: str, body: bytes, headers: dict[str, str], allow_inactive: bool = False
     ) -> Device:
         """Check a phone request's signature, timestamp and nonce (a nonce is accepted once)."""
+        return self.settle_device_request(self.check_device_request(method, path, body, headers), allow_inactive)
+
+    def settle_device_request(self, request: DeviceRequest, allow_inactive: bool = False) -> Device:
+        """Record a checked request on its own: the refusal's audit entry, or its nonce used up."""
+        with self.store.tx() as tx:
+            refusal = self._settle_device_request(tx, request)
+        if refusal is not None:
+            raise refusal  # after the commit, so the audit log keeps the refused attempt
+        return self._requesting_device(request, allow_inactive)
+
+    def check_device_request(self, method: str, path: str, body: bytes, headers: dict[str, str]) -> DeviceRequest:
+        """The device lookup and the signature check, which need no writer's lock. Malformed or
+        stale headers are refused at once; the rest is settled by `_settle_device_request`."""
         from signer.wire import DEVICE_HEADER, NONCE_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER
 
         device_id = headers.get(DEVICE_HEADER.lower(), "")
@@ -395,28 +429,34 @@ class Signer:
         at = self.clock()
         if abs(at - stamp) > REQUEST_SKEW_SECONDS:
             raise errors.Unauthorized("the request's timestamp is too far from the server's clock")
-        # The lookup and the signature check need no writer's lock; only the nonce (and the audit of
-        # a refusal) is written, in a transaction that holds the lock for no longer than that.
         with self.store.read() as tx:
             device = tx.device(device_id)
-        why: str | None = None
+        refusal: str | None = None
         if device is None:
-            why, refusal = "unknown device", errors.Unauthorized("unknown device")
+            refusal = "unknown device"
         elif not verify_device_signature(
             device.public_key, signature, request_message(method, path, body, timestamp, nonce)
         ):
-            why, refusal = "signature", errors.Unauthorized("the device signature does not match the request")
-        else:
-            refusal = None
-        with self.store.tx() as tx:
-            if why is not None:
-                tx.audit("device.refused", device_id, at, why=why)
-            elif not tx.use_device_nonce(device_id, nonce, at + 2 * REQUEST_SKEW_SECONDS, at, self._prune_due(at)):
-                tx.audit("device.replay", device_id, at)
-                refusal = errors.Unauthorized("this request was already received (replay)")
-        if refusal is not None:
-            raise refusal  # after the commit, so the audit log keeps the refused attempt
-        assert device is not None
+            refusal = "signature"
+        return DeviceRequest(device_id, nonce, at, device, refusal)
+
+    def _settle_device_request(self, tx: Tx, request: DeviceRequest) -> errors.SignerError | None:
+        """Audit a refused request, or use up its nonce; the error to raise after the commit."""
+        if request.refusal is not None:
+            tx.audit("device.refused", request.device_id, request.at, why=request.refusal)
+            if request.refusal == "unknown device":
+                return errors.Unauthorized("unknown device")
+            return errors.Unauthorized("the device signature does not match the request")
+        expires = request.at + 2 * REQUEST_SKEW_SECONDS
+        if not tx.use_device_nonce(request.device_id, request.nonce, expires, request.at, self._prune_due(request.at)):
+            tx.audit("device.replay", request.device_id, request.at)
+            return errors.Unauthorized("this request was already received (replay)")
+        return None
+
+    @staticmethod
+    def _requesting_device(request: DeviceRequest, allow_inactive: bool) -> Device:
+        device = request.device
+        assert device is not None and request.refusal is None
         if device.status != "active" and not allow_inactive:
             raise errors.Forbidden("this device has been deactivated", "deviceDeactivated")
         return device
@@ -514,11 +554,12 @@ class Signer:
             signatures=0,
         )
         notify: list[str] = []
+        digests = [hashlib.sha256(doc.content).hexdigest() for doc in documents]
         with self.store.tx() as tx:
             customer = tx.customer_by_number(number.value)
             if customer is not None:
                 order.customer_id = customer.id
-            failure = self._start_failure(tx, customer, kind, method)
+            failure, device = self._start_failure(tx, customer, kind, method)
             if failure is None and customer is not None:
                 # An order past its lifetime that nobody collected is expired now, not "in progress".
                 others = [self._expire(tx, o) for o in tx.open_orders_for_customer(customer.id)]
@@ -531,7 +572,6 @@ class Signer:
                         notify.extend([other.device_id] if other.device_id else [])
                     failure = "alreadyInProgress"
                 elif method != "codedevice":
-                    device = tx.active_device(customer.id)
                     assert device is not None
                     order.device_id = device.id
                     notify.append(device.id)
@@ -541,7 +581,7 @@ class Signer:
             if failure:
                 order.status, order.hint_code, order.completed_at = "failed", failure, at
             tx.insert_order(order)
-            for index, doc in enumerate(documents):
+            for index, (doc, digest) in enumerate(zip(documents, digests, strict=True)):
                 tx.insert_document(
                     StoredDocument(
                         order_ref=ref,
@@ -549,7 +589,7 @@ class Signer:
                         name=doc.name,
                         content_type=doc.content_type,
                         content=doc.content,
-                        sha256=hashlib.sha256(doc.content).hexdigest(),
+                        sha256=digest,
                         signed=None,
                     )
                 )
@@ -562,7 +602,7 @@ class Signer:
                 customer=order.customer_id,
                 status=order.status,
                 hint=order.hint_code,
-                documents=[hashlib.sha256(d.content).hexdigest() for d in documents],
+                documents=digests,
             )
         for device_id in notify:
             self.notifier.notify(device_id)
@@ -582,24 +622,28 @@ class Signer:
             return None
         return customer.last_method
 
-    def _start_failure(self, tx: Tx, customer: Customer | None, kind: str, method: str) -> str | None:
-        """Why a new order fails at once, or None. Unknown numbers answer like customers without
-        the chosen method, so the answer does not reveal who is a customer."""
+    def _start_failure(
+        self, tx: Tx, customer: Customer | None, kind: str, method: str
+    ) -> tuple[str | None, Device | None]:
+        """Why a new order fails at once (or None), and the customer's active app (when looked up).
+        Unknown numbers answer like customers without the chosen method, so the answer does not
+        reveal who is a customer."""
         missing = "noCodeDevice" if method == "codedevice" else "noDevice"
         if customer is None:
-            return missing
+            return missing, None
         if customer.status == "blocked":
-            return "blocked"
+            return "blocked", None
         if customer.status != "active":
-            return "noDevice"
+            return "noDevice", None
         if customer.password_locked and kind != "reset":
-            return "passwordLocked"
+            return "passwordLocked", None
         if method == "codedevice":
             code_device = tx.code_device_of(customer.id)
             if code_device is None:
-                return "noCodeDevice"
-            return None if code_device.status == "active" else "codeDeviceSuspended"
-        return None if tx.active_device(customer.id) is not None else "noDevice"
+                return "noCodeDevice", None
+            return (None if code_device.status == "active" else "codeDeviceSuspended"), None
+        device = tx.active_device(customer.id)
+        return (None if device is not None else "noDevice"), device
 
     def _past_lifetime(self, order: Order) -> bool:
         return order.open and order.status != "signing" and self.clock() >= order.expires_at
@@ -629,13 +673,21 @@ class Signer:
         return self._expire(tx, order)
 
     def collect(self, kiosk: Kiosk, ref: str) -> CollectResponse:
-        with self.store.read() as tx:  # the common case changes nothing: no writer's lock
-            order = self._kiosk_order_read(tx, kiosk, ref)
-            if order is not None:
-                customer = tx.customer(order.customer_id) if order.customer_id else None
-                return self._collect_response(order, customer)
+        answer = self.collect_read(kiosk, ref)  # the common case changes nothing: no writer's lock
+        if answer is not None:
+            return answer
         with self.store.tx() as tx:  # the order has just expired: record that
             order = self._kiosk_order(tx, kiosk, ref)
+            customer = tx.customer(order.customer_id) if order.customer_id else None
+        return self._collect_response(order, customer)
+
+    def collect_read(self, kiosk: Kiosk, ref: str) -> CollectResponse | None:
+        """`collect` when answering changes nothing; None when the order has just expired (and
+        `collect` must record that)."""
+        with self.store.read() as tx:
+            order = self._kiosk_order_read(tx, kiosk, ref)
+            if order is None:
+                return None
             customer = tx.customer(order.customer_id) if order.customer_id else None
         return self._collect_response(order, customer)
 
@@ -718,22 +770,30 @@ class Signer:
 
     def _submit_password(self, kiosk: Kiosk, ref: str, password: str) -> CollectResponse:
         at = self.clock()
+        # Looked up without the writer's lock; the one write before Argon2 is the conditional
+        # transition to 'verifying', which alone decides whether this check may run.
+        with self.store.read() as rtx:
+            found = self._kiosk_order_read(rtx, kiosk, ref)
+            customer = rtx.customer(found.customer_id) if found is not None and found.customer_id else None
+        if found is None:  # past its lifetime: record the expiry
+            with self.store.tx() as tx:
+                found = self._kiosk_order(tx, kiosk, ref)
+        order = found
+        if order.status == "pending":
+            raise errors.Conflict("the customer has not approved the request on the phone yet", "notApproved")
+        if order.status != "approved":
+            return self._collect_response(order, customer)
+        assert customer is not None
         with self.store.tx() as tx:
-            order = self._kiosk_order(tx, kiosk, ref)
-            if order.status == "pending":
-                raise errors.Conflict("the customer has not approved the request on the phone yet", "notApproved")
-            if order.status != "approved":
-                customer = tx.customer(order.customer_id) if order.customer_id else None
-                return self._collect_response(order, customer)
-            assert order.customer_id is not None
-            customer = tx.customer(order.customer_id)
-            assert customer is not None
             if customer.password_locked:
-                tx.transition(ref, ["approved"], "failed", "passwordLocked", completed_at=at)
-                tx.audit("order.failed", ref, at, hint="passwordLocked")
+                if tx.transition(ref, ["approved"], "failed", "passwordLocked", completed_at=at):
+                    tx.audit("order.failed", ref, at, hint="passwordLocked")
                 return self._collect_response(tx.order(ref) or order, customer)
             if not tx.transition(ref, ["approved"], "verifying", "userSign"):
-                raise errors.Conflict("a password check for this order is already running")
+                order = tx.order(ref) or order
+                if order.status in ("verifying", "signing"):
+                    raise errors.Conflict("a password check for this order is already running")
+                return self._collect_response(order, customer)
         correct = self.passwords.verify(customer.password_hash, password)
         completion: str | None = None
         if correct and order.kind != "sign":
@@ -750,7 +810,7 @@ class Signer:
                 tx.transition(ref, ["verifying"], "failed", "expiredTransaction", completed_at=at)
                 tx.audit("order.failed", ref, at, hint="expiredTransaction")
                 return self._collect_response(tx.order(ref) or order, customer)
-            failures = self.record_password(tx, customer.id, correct, context=f"order:{ref}")
+            failures = self.record_password(tx, customer.id, correct, context=f"order:{ref}", last_method=order.method)
             if not correct:
                 if failures >= self.settings.password_attempts:
                     tx.transition(ref, ["verifying"], "failed", "passwordLocked", completed_at=at)
@@ -762,7 +822,6 @@ class Signer:
                 response = self._collect_response(tx.order(ref) or order, customer)
                 response.attempts_left = self.settings.password_attempts - failures
                 return response
-            tx.update_customer(customer.id, last_method=order.method)
             if order.kind == "sign":
                 tx.transition(ref, ["verifying"], "signing", "userSign")
             else:
@@ -774,8 +833,8 @@ class Signer:
                 tx.audit("order.completed", ref, at, level="high")
         if order.kind == "sign":
             self.documents.sign_order(ref)
-        with self.store.tx() as tx:
-            return self._collect_response(tx.order(ref) or order, customer)
+        with self.store.read() as rtx:
+            return self._collect_response(rtx.order(ref) or order, customer)
 
     def _decision_rejection(
         self, tx: Tx, order: Order, device: Device, signed: bool, at: float
@@ -828,11 +887,12 @@ class Signer:
         tx.update_customer(customer.id, last_method="biometric")
         tx.audit("order.completed", order.ref, at, level="substantial")
 
-    def record_password(self, tx: Tx, customer_id: str, correct: bool, context: str) -> int:
-        """Count a password check; lock at the limit. Returns the failures in a row (0 after success)."""
+    def record_password(self, tx: Tx, customer_id: str, correct: bool, context: str, **on_success: Any) -> int:
+        """Count a password check; lock at the limit. Returns the failures in a row (0 after success).
+        `on_success`: more customer columns to set when the password was right."""
         at = self.clock()
         if correct:
-            tx.update_customer(customer_id, failed_passwords=0)
+            tx.update_customer(customer_id, failed_passwords=0, **on_success)
             tx.audit("password.correct", customer_id, at, context=context)
             return 0
         failures = tx.add_failed_password(customer_id)
@@ -886,7 +946,7 @@ class Signer:
         documents' bytes as they are now."""
         kiosk = tx.kiosk(order.kiosk_id)
         if digests is None:
-            digests = [(d.name, d.sha256) for d in tx.documents(order.ref)]
+            digests = tx.document_digests(order.ref)
         return {
             "v": 1,
             "kind": order.kind,
@@ -900,47 +960,82 @@ class Signer:
         }
 
     def pending_requests(self, device: Device) -> list[AppRequest]:
-        at = self.clock()
         with self.store.read() as tx:
-            result = []
-            for order in tx.pending_orders_for_device(device.id, at):
-                challenge = self.challenge(tx, order)
-                result.append(
-                    AppRequest(
-                        order_ref=order.ref,
-                        reference=order.reference,
-                        kind=order.kind,
-                        method=order.method,
-                        kiosk_name=challenge["kiosk"]["name"],
-                        user_visible_data=order.user_visible_data,
-                        documents=[{"name": d["name"], "sha256": d["sha256"]} for d in challenge["documents"]],
-                        expires_at=int(order.expires_at),
-                        challenge=challenge,
-                    )
+            return self._pending_requests(tx, device)
+
+    def poll(self, device: Device) -> tuple[list[AppRequest], bool]:
+        """The device's pending requests and whether it is still active, in one read."""
+        with self.store.read() as tx:
+            current = tx.device(device.id)
+            return self._pending_requests(tx, device), current is not None and current.status == "active"
+
+    def _pending_requests(self, tx: Tx, device: Device) -> list[AppRequest]:
+        result = []
+        for order in tx.pending_orders_for_device(device.id, self.clock()):
+            challenge = self.challenge(tx, order)
+            result.append(
+                AppRequest(
+                    order_ref=order.ref,
+                    reference=order.reference,
+                    kind=order.kind,
+                    method=order.method,
+                    kiosk_name=challenge["kiosk"]["name"],
+                    user_visible_data=order.user_visible_data,
+                    documents=[{"name": d["name"], "sha256": d["sha256"]} for d in challenge["documents"]],
+                    expires_at=int(order.expires_at),
+                    challenge=challenge,
                 )
+            )
         return result
 
     def decide(self, device: Device, ref: str, decision: str, signature: bytes, biometric: bool = False) -> str:
         """Apply a device's approve/decline. The signature must cover this order's exact challenge."""
+        return self._decide(device, None, ref, decision, signature, biometric)
+
+    def decide_request(
+        self, request: DeviceRequest, ref: str, decision: str, signature: bytes, biometric: bool = False
+    ) -> str:
+        """`decide` for a signed phone request (`check_device_request`): its nonce is used up in the
+        transaction that applies the decision, so an approval takes one write, not two."""
+        if request.refusal is not None:
+            self.settle_device_request(request)  # raises: unknown device or a signature that does not match
+        assert request.device is not None
+        return self._decide(request.device, request, ref, decision, signature, biometric)
+
+    def _decide(
+        self, device: Device, request: DeviceRequest | None, ref: str, decision: str, signature: bytes, biometric: bool
+    ) -> str:
         at = self.clock()
+        message = b""
         # A challenge never changes once the order exists: check the signature over it before taking
         # the writer's lock; the decision itself is then one conditional transition.
         with self.store.read() as tx:
             order = tx.order(ref)
             if order is None or order.device_id != device.id or order.customer_id != device.customer_id:
-                raise errors.NotFound("no such request for this device")
-            message = approval_message(self.challenge(tx, order), decision)
-        signed = verify_device_signature(device.public_key, signature, message)
+                order = None
+            else:
+                message = approval_message(self.challenge(tx, order), decision)
+        signed = order is not None and verify_device_signature(device.public_key, signature, message)
+        refusal: errors.SignerError | None = None
         with self.store.tx() as tx:
-            order = tx.order(ref) or order
-            current = tx.device(device.id)
-            if current is None or current.status != "active":
-                raise errors.Forbidden("this device has been deactivated", "deviceDeactivated")
-            rejection = self._decision_rejection(tx, order, device, signed, at)
-            if rejection is None:
-                self._apply_decision(tx, order, device, decision, signature, biometric, at)
-        if rejection is not None:
-            raise rejection  # after the commit, so the audit keeps the rejected attempt
+            if request is not None:
+                refusal = self._settle_device_request(tx, request)
+                if refusal is None and device.status != "active":
+                    refusal = errors.Forbidden("this device has been deactivated", "deviceDeactivated")
+            if refusal is None and order is None:
+                refusal = errors.NotFound("no such request for this device")
+            if refusal is None:
+                assert order is not None
+                order = tx.order(ref) or order
+                current = tx.device(device.id)
+                if current is None or current.status != "active":
+                    refusal = errors.Forbidden("this device has been deactivated", "deviceDeactivated")
+                else:
+                    refusal = self._decision_rejection(tx, order, device, signed, at)
+                if refusal is None:
+                    self._apply_decision(tx, order, device, decision, signature, biometric, at)
+        if refusal is not None:
+            raise refusal  # after the commit, so the audit keeps the rejected attempt
         return decision
 
     # -- outputs, health and metrics -----------------------------------------------------------
@@ -964,19 +1059,25 @@ class Signer:
         return device is not None and device.status == "active"
 
     def signed_document(self, kiosk: Kiosk, ref: str, index: int) -> tuple[bytes, str, str]:
+        """The signed output of one document of a completed sign order: (bytes, media type, filename)."""
+        found = self.signed_document_read(kiosk, ref, index)
+        if found is not None:
+            return found
+        with self.store.tx() as tx:  # the order has just expired: record that
+            self._kiosk_order(tx, kiosk, ref)
+        raise errors.Conflict("the order has no signed documents (not a completed sign order)")
+
+    def signed_document_read(self, kiosk: Kiosk, ref: str, index: int) -> tuple[bytes, str, str] | None:
+        """`signed_document` when answering changes nothing; None when the order has just expired."""
         with self.store.read() as tx:
-            found = self._kiosk_order_read(tx, kiosk, ref)
-            documents = tx.documents(ref) if found is not None else []
-        if found is None:
-            with self.store.tx() as tx:  # the order has just expired: record that
-                found = self._kiosk_order(tx, kiosk, ref)
-        order = found
+            order = self._kiosk_order_read(tx, kiosk, ref)
+            doc = tx.document(ref, index) if order is not None else None
+        if order is None:
+            return None
         if order.status != "complete" or order.kind != "sign":
             raise errors.Conflict("the order has no signed documents (not a completed sign order)")
-        if not 0 <= index < len(documents) or documents[index].signed is None:
+        if doc is None or doc.signed is None:
             raise errors.NotFound("no such document in this order")
-        doc = documents[index]
-        assert doc.signed is not None
         from signer.signing import is_pdf
 
         if is_pdf(doc.content_type, doc.content):

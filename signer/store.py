@@ -8,6 +8,7 @@ written in one transaction.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import sqlite3
@@ -291,6 +292,7 @@ class AuditCheckpoint:
     signature: str
 
 
+@functools.cache
 def _columns(cls: type) -> str:
     return ", ".join(f.name for f in fields(cls))
 
@@ -315,6 +317,7 @@ class Tx:
     last_audit_seq = 0
 
     def __init__(self, cursor: Any, placeholder: str = "?", for_update: str = "") -> None:
+        self._audit_head: tuple[int, str] | None = None
         self._cur = cursor
         self._ph = placeholder
         self._for_update = for_update
@@ -481,6 +484,18 @@ class Tx:
             [order_ref],
         )
 
+    def document(self, order_ref: str, idx: int) -> StoredDocument | None:
+        return self._one(  # type: ignore[no-any-return]
+            StoredDocument,
+            f"SELECT {_columns(StoredDocument)} FROM documents WHERE order_ref=? AND idx=?",
+            [order_ref, idx],
+        )
+
+    def document_digests(self, order_ref: str) -> list[tuple[str, str]]:
+        """(name, SHA-256 hex) of each document, in order: what a challenge names, without the bytes."""
+        rows = self.execute("SELECT name, sha256 FROM documents WHERE order_ref=? ORDER BY idx", [order_ref])
+        return [(str(name), str(sha256)) for name, sha256 in rows.fetchall()]
+
     def set_signed_document(self, order_ref: str, idx: int, signed: bytes) -> None:
         self.execute("UPDATE documents SET signed=? WHERE order_ref=? AND idx=?", [signed, order_ref, idx])
 
@@ -629,11 +644,14 @@ class Tx:
         whole transactions; `signer.pg_store.PgTx` defers its appends to commit and takes a
         transaction-level advisory lock for them.
         """
-        row = self.execute("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1").fetchone()
-        seq, prev = (int(row[0]) + 1, row[1]) if row else (1, GENESIS)
+        if self._audit_head is None:  # the second entry of a transaction follows the first without a read
+            row = self.execute("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1").fetchone()
+            self._audit_head = (int(row[0]), str(row[1])) if row else (0, GENESIS)
+        seq, prev = self._audit_head[0] + 1, self._audit_head[1]
         body = canonical_json(data).decode()
         digest = audit_hash(prev, seq, at, event, subject, body)
         self.execute("INSERT INTO audit VALUES (?,?,?,?,?,?,?)", [seq, at, event, subject, body, prev, digest])
+        self._audit_head = (seq, digest)
         self.last_audit_seq = seq  # for the store's after-commit hook (audit checkpoints)
 
     def audit_entries(self) -> list[AuditEntry]:
@@ -670,6 +688,7 @@ class Tx:
         return int(row[0])
 
 
+@functools.cache
 def _marks(cls: type) -> str:
     return ",".join("?" * len(fields(cls)))
 

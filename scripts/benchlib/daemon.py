@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 
-from benchlib.machine import proc_cpu_seconds, proc_status
+from benchlib.machine import proc_context_switches, proc_cpu_split, proc_status
 
 BIN = Path(sys.executable).parent
 
@@ -97,8 +97,20 @@ class Daemon:
             self.peak_rss_kb = max(self.peak_rss_kb, proc_status(self.process.pid, "VmHWM") or 0)
         return self.peak_rss_kb
 
-    def cpu_seconds(self) -> float:
-        return proc_cpu_seconds(self.pid)
+    def cpu_seconds(self) -> tuple[float, float]:
+        """(user, system) CPU seconds so far."""
+        return proc_cpu_split(self.pid)
+
+    def context_switches(self) -> int:
+        return proc_context_switches(self.pid)
+
+    def argon2_cpu_seconds(self) -> float:
+        """The daemon's own count of CPU time spent in Argon2id (`tillit_argon2_cpu_seconds_total`)."""
+        text = httpx.get(self.url + "/metrics", timeout=10).text
+        for line in text.splitlines():
+            if line.startswith("tillit_argon2_cpu_seconds_total "):
+                return float(line.split()[1])
+        raise RuntimeError("the daemon's /metrics has no tillit_argon2_cpu_seconds_total")
 
     def stop(self) -> None:
         if self.process is None:

@@ -66,12 +66,30 @@ def proc_status(pid: int, field: str) -> int | None:
 
 def proc_cpu_seconds(pid: int) -> float:
     """User + system CPU seconds a process has used so far (its threads included)."""
+    return sum(proc_cpu_split(pid))
+
+
+def proc_cpu_split(pid: int) -> tuple[float, float]:
+    """(user, system) CPU seconds a process has used so far (its threads included)."""
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
         ticks = os.sysconf("SC_CLK_TCK")
-        return (int(fields[11]) + int(fields[12])) / ticks
+        return int(fields[11]) / ticks, int(fields[12]) / ticks
     except (OSError, ValueError, IndexError):
-        return 0.0
+        return 0.0, 0.0
+
+
+def proc_context_switches(pid: int) -> int:
+    """Voluntary and involuntary context switches of all of a process's threads so far."""
+    total = 0
+    try:
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            for line in (task / "status").read_text().splitlines():
+                if "ctxt_switches:" in line:
+                    total += int(line.split()[1])
+    except (OSError, ValueError, IndexError):
+        pass  # a thread that ended while being read: its switches are lost, the rest counted
+    return total
 
 
 def self_cpu_seconds() -> float:

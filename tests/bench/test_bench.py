@@ -64,6 +64,10 @@ def test_quick_bench_prints_every_figure(tmp_path: Path) -> None:
         "peak_rss_mb",
         "pipeline.login.orders_per_s",
         "pipeline.sign.orders_per_s",
+        "ceiling.all_cores_busy.orders_per_s",
+        "ceiling.before.argon2id_verify_ms_all_cores_busy",
+        "pipeline.login.daemon_argon2_cpu_ms_per_order",
+        "pipeline.sign.daemon_other_cpu_ms_per_order",
     ]
     for key in numbers:
         value = _get(printed, key)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -314,6 +315,10 @@ def test_documents_keep_their_bytes_exactly(store: Store) -> None:
         assert tx.documents(o.ref)[1].signed == b"\x30\x82signed\x00"
         assert tx.documents(o.ref)[0].signed is None
         assert tx.documents("nope") == []
+        assert tx.document(o.ref, 1) == replace(docs[0], signed=b"\x30\x82signed\x00")
+        assert tx.document(o.ref, 2) is None and tx.document("nope", 0) is None
+        assert tx.document_digests(o.ref) == [(d.name, d.sha256) for d in (docs[1], docs[0])]
+        assert tx.document_digests("nope") == []
 
 
 # -- control questions, feedback ----------------------------------------------------------------------
