@@ -1069,9 +1069,10 @@ class Signer:
 
     def signed_document_read(self, kiosk: Kiosk, ref: str, index: int) -> tuple[bytes, str, str] | None:
         """`signed_document` when answering changes nothing; None when the order has just expired."""
+        in_range = 0 <= index < self.settings.max_documents  # and within the store's integers
         with self.store.read() as tx:
             order = self._kiosk_order_read(tx, kiosk, ref)
-            doc = tx.document(ref, index) if order is not None else None
+            doc = tx.document(ref, index) if order is not None and in_range else None
         if order is None:
             return None
         if order.status != "complete" or order.kind != "sign":
