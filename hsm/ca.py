@@ -211,7 +211,12 @@ class CertificateAuthority:
             der = self.hsm.certificate(label)
             if der is None:
                 raise errors.CaNotInitialised("the CA is not initialised (run `tillit-hsm ca init`)")
-            cert = self._cache[label] = x509.Certificate.load(der)
+            cert = x509.Certificate.load(der)
+            # asn1crypto parses on first access, and two threads parsing one object at once can
+            # see it half built (a KeyError from a signing): these certificates are shared by every
+            # signing and OCSP thread, so they are parsed whole before anyone else sees them.
+            _ = cert.native
+            self._cache[label] = cert
         return cert
 
     def root_certificate(self) -> x509.Certificate:

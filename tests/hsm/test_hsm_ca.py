@@ -283,3 +283,39 @@ def test_malformed_ocsp_requests_get_a_malformed_request_response(ca: Certificat
 def test_a_certificate_is_not_an_ocsp_request(ca: CertificateAuthority) -> None:
     response = ocsp.OCSPResponse.load(ca.ocsp_response(ca.root_certificate().dump()))
     assert response["response_status"].native == "malformed_request"
+
+
+def test_the_chain_can_be_used_by_many_threads_at_once(ca: CertificateAuthority) -> None:
+    """asn1crypto parses on first access and not safely from two threads at once; the CA's
+    certificates are shared by every signing thread, so they must come out parsed whole. With the
+    daemon's short GIL switch interval, unparsed copies failed here within a few hundred rounds."""
+    import sys
+    import threading
+
+    from pyhanko_certvalidator.registry import SimpleCertificateStore
+
+    failures: list[BaseException] = []
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(0.00001)
+    try:
+        for _ in range(300):
+            fresh = CertificateAuthority(ca.hsm, ca.ledger)  # an empty certificate cache, as after a restart
+            start = threading.Barrier(3)
+
+            def use(authority: CertificateAuthority = fresh, barrier: threading.Barrier = start) -> None:
+                barrier.wait()
+                try:
+                    for cert in authority.chain():
+                        _ = cert.issuer.hashable, cert.subject.human_friendly, cert.serial_number
+                    SimpleCertificateStore.from_certs(authority.chain())
+                except Exception as e:  # any error is the finding
+                    failures.append(e)
+
+            threads = [threading.Thread(target=use) for _ in range(3)]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+    finally:
+        sys.setswitchinterval(interval)
+    assert not failures, failures[:3]
