@@ -22,6 +22,15 @@ async def wait_until(pilot: Pilot[None], condition: Callable[[], bool], timeout:
         await pilot.pause(0.05)
 
 
+async def click_when_shown(pilot: Pilot[None], selector: str) -> None:
+    """Click a widget once it is laid out: a request is known a frame before its buttons have a
+    place on the screen, and a click before that lands on nothing."""
+    widget = pilot.app.screen.query_one(selector)
+    await wait_until(pilot, lambda: widget.display and widget.region.width > 0, what=f"{selector} on the screen")
+    await pilot.pause()
+    await pilot.click(selector)
+
+
 def open_phone(phone: TillitPhone) -> tuple[PhoneClient, Callable[[str], bool]]:
     """A real client for a kit phone's profile, and the PIN check the app uses (unlocking the keystore)."""
     keystore = Keystore(Path(phone.home.env["TILLIT_HOME"]) / "phone")

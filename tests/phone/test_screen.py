@@ -24,7 +24,7 @@ from phone.widgets.big_text import layout, render_big
 from phone.widgets.request_panel import RequestPanel
 from tests.phone.conftest import collect, password, phone_of, start_login
 from tests.phone.fakes import FakeClient, deactivated, pending, request
-from tests.phone.screen_helpers import open_phone, wait_until
+from tests.phone.screen_helpers import click_when_shown, open_phone, wait_until
 
 pytestmark = pytest.mark.tui
 
@@ -55,7 +55,7 @@ def test_approving_on_the_screen_completes_a_login(kiosk: httpx.Client, kari: Ti
             assert panel.current is not None
             assert panel.current.order_ref == order["orderRef"]
             assert panel.current.reference == order["reference"]
-            await pilot.click("#approve")
+            await click_when_shown(pilot, "#approve")
             await wait_until(pilot, lambda: isinstance(app.screen, PinDialog), what="the PIN dialog")
             await pilot.press(*"2580", "enter")
             await wait_until(pilot, lambda: panel.message.startswith("Godkjent"), what="the approval")
@@ -146,7 +146,7 @@ def test_biometric_approval_uses_the_fingerprint() -> None:
     async def scenario(pilot: Any) -> None:
         panel = panel_of(app)
         await wait_until(pilot, lambda: panel.current is not None)
-        await pilot.click("#approve")
+        await click_when_shown(pilot, "#approve")
         await wait_until(pilot, lambda: isinstance(app.screen, BiometricDialog))
         await pilot.click("#scan")
         await wait_until(pilot, lambda: panel.message.startswith("Godkjent"))
@@ -242,7 +242,7 @@ def test_the_panel_embeds_with_a_pin_provider() -> None:
     async def scenario(pilot: Any) -> None:
         panel = app.query_one(RequestPanel)
         await wait_until(pilot, lambda: panel.current is not None)
-        await pilot.click("#approve")
+        await click_when_shown(pilot, "#approve")
         await wait_until(pilot, lambda: panel.message.startswith("Godkjent"))
 
     run(app, scenario)
