@@ -174,6 +174,10 @@ def pipeline_phases(home: Path, setup: dict[str, Any], args: argparse.Namespace)
     return out
 
 
+def _mean_of(ceilings: list[dict[str, Any]], key: str) -> float:
+    return round(sum(float(c[key]) for c in ceilings) / len(ceilings), 3)
+
+
 def start_profiler(pid: int, directory: Path | None, name: str) -> subprocess.Popen[bytes] | None:
     if directory is None:
         return None
@@ -407,6 +411,15 @@ def run(args: argparse.Namespace, tmp: Path, info: dict[str, Any]) -> dict[str, 
                 "orders_per_s": round(busy_ceiling, 2),
                 "login_pipeline_vs_it": round(login["orders_per_s"] / busy_ceiling, 3),
                 "sign_pipeline_vs_it": round(sign["orders_per_s"] / busy_ceiling, 3),
+            },
+            # One Argon2id verify, side by side: alone, on every core at once, on every core with
+            # a thread more wanting one, and in the daemon's pipelines (CPU per order).
+            "argon2id_ms": {
+                "alone": _mean_of(ceilings, "argon2id_verify_ms"),
+                "all_cores_busy": _mean_of(ceilings, "argon2id_verify_ms_all_cores_busy"),
+                "cores_oversubscribed": _mean_of(ceilings, "argon2id_verify_cpu_ms_cores_oversubscribed"),
+                "in_daemon_login": login["daemon_argon2_cpu_ms_per_order"],
+                "in_daemon_sign": sign["daemon_argon2_cpu_ms_per_order"],
             },
             "before": micro["ceiling"],
             "after": micro_after["ceiling"],

@@ -66,6 +66,9 @@ def test_quick_bench_prints_every_figure(tmp_path: Path) -> None:
         "pipeline.sign.orders_per_s",
         "ceiling.all_cores_busy.orders_per_s",
         "ceiling.before.argon2id_verify_ms_all_cores_busy",
+        "ceiling.before.argon2id_verify_cpu_ms_cores_oversubscribed",
+        "ceiling.argon2id_ms.cores_oversubscribed",
+        "ceiling.argon2id_ms.in_daemon_sign",
         "pipeline.login.daemon_argon2_cpu_ms_per_order",
         "pipeline.sign.daemon_other_cpu_ms_per_order",
     ]
