@@ -65,6 +65,7 @@ def _translated(what: str) -> Callable[[F], F]:
 
     return decorate
 
+
 _SESSION_GONE = (
     pkcs11.SessionHandleInvalid,
     pkcs11.SessionClosed,

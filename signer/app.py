@@ -17,7 +17,7 @@ import json
 import logging
 import sys
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Annotated, Any, TypeVar
 
@@ -32,8 +32,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from hsm.errors import HsmError
 from signer import errors
 from signer.metrics import CONTENT_TYPE
+from signer.order_path import Call, FastRoute, Handler, OrderPath, SignedCall, replay_body, route
 from signer.service import NewDocument, Signer
-from signer.store import Device, Kiosk
+from signer.store import Kiosk
 from signer.wire import (
     ActivationComplete,
     ActivationStart,
@@ -77,19 +78,6 @@ COLLECT_ROUTE: dict[str, Any] = {
 
 
 T = TypeVar("T")
-
-# The requests of every order, in the order an order makes them.
-_ORDER_PATH = frozenset(
-    (
-        "/v1/auth",
-        "/v1/sign",
-        "/v1/app/requests",
-        "/v1/app/requests/{order_ref}",
-        "/v1/password",
-        "/v1/collect",
-        "/v1/orders/{order_ref}/documents/{index}",
-    )
-)
 
 
 async def blocking(fn: Callable[..., T], *args: Any) -> T:
@@ -138,28 +126,27 @@ async def _read_limited(receive: Receive, limit: int) -> bytes | None:
     return b"".join(chunks)
 
 
-def _replay(body: bytes, receive: Receive) -> Receive:
-    """A `receive` that hands out an already read body once, then waits on the real one
-    (for the disconnect)."""
-    sent = False
-
-    async def replay() -> Message:
-        nonlocal sent
-        if sent:
-            return await receive()
-        sent = True
-        return {"type": "http.request", "body": body, "more_body": False}
-
-    return replay
-
-
 # The error codes of the framework's own refusals (before a handler runs: unknown route, body that
 # is not JSON at all), so that every error body has the same {error, reason} shape.
 _HTTP_ERROR_CODES = {400: "invalidParameters", 404: "notFound", 405: "methodNotAllowed", 413: "tooLarge"}
 _HTTP_ERROR_REASONS = {"There was an error parsing the body": "the body is not valid JSON in UTF-8"}
 
 
-def create_app(signer: Signer) -> FastAPI:
+class TillitApp(FastAPI):
+    """FastAPI behind the daemon's own front door (`front`): the body limit and the latency
+    metric, then the order path (`signer.order_path`), and only then FastAPI's middleware stack,
+    which an order's requests would otherwise pass layer by layer before reaching the router."""
+
+    front: ASGIApp | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await (self.front or self.fastapi)(scope, receive, send)
+
+    async def fastapi(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await super().__call__(scope, receive, send)
+
+
+def create_app(signer: Signer) -> TillitApp:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         loop = asyncio.get_running_loop()
@@ -182,7 +169,7 @@ def create_app(signer: Signer) -> FastAPI:
         except HsmError as e:
             logging.getLogger("tillit.audit").warning("no audit checkpoint at shutdown: %s", e)
 
-    app = FastAPI(
+    app = TillitApp(
         title="Tillit signer",
         version="1",
         description="BankID-style login and signing with keys in a PKCS#11 HSM.",
@@ -216,7 +203,7 @@ def create_app(signer: Signer) -> FastAPI:
                 if buffered is None:
                     await _error(413, "tooLarge", f"the body is larger than {max_body} bytes")(scope, receive, send)
                     return
-                receive = _replay(buffered, receive)
+                receive = replay_body(buffered, receive)
             started = time.perf_counter()
             status = 500
 
@@ -232,20 +219,24 @@ def create_app(signer: Signer) -> FastAPI:
                 scope["method"], getattr(route, "path", "unmatched"), f"{status // 100}xx"
             ).observe(time.perf_counter() - started)
 
-    app.add_middleware(LimitBody)
-
-    @app.exception_handler(errors.SignerError)
-    async def signer_error(request: Request, exc: errors.SignerError) -> JSONResponse:
+    def refusal(exc: errors.SignerError | HsmError) -> JSONResponse:
+        """The answer to a refusal, on FastAPI's routes and on the order path alike."""
+        if isinstance(exc, HsmError):
+            signer.metrics.hsm_errors.inc()
+            return _error(503, "hsmUnavailable", f"the HSM is not available: {exc}")
         response = _error(exc.status, exc.code, exc.reason)
         retry_after = getattr(exc, "retry_after", None)
         if retry_after:
             response.headers["Retry-After"] = str(retry_after)
         return response
 
+    @app.exception_handler(errors.SignerError)
+    async def signer_error(request: Request, exc: errors.SignerError) -> JSONResponse:
+        return refusal(exc)
+
     @app.exception_handler(HsmError)
     async def hsm_error(request: Request, exc: HsmError) -> JSONResponse:
-        signer.metrics.hsm_errors.inc()
-        return _error(503, "hsmUnavailable", f"the HSM is not available: {exc}")
+        return refusal(exc)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -448,16 +439,13 @@ def create_app(signer: Signer) -> FastAPI:
             activation_id, body.proof, body.password, body.sms_code, body.email_code, body.code
         )
 
-    async def device(request: Request, allow_inactive: bool = False) -> Device:
-        body = await request.body()
-        path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-        headers = {k.lower(): v for k, v in request.headers.items()}
-        return await blocking(signer.authenticate_device, request.method, path, body, headers, allow_inactive)
-
     @app.get("/v1/app/requests", response_model=AppRequests, response_model_by_alias=True, responses=ERROR_RESPONSES)
     async def app_requests(request: Request, wait: Annotated[float, Query(ge=0, le=60)] = 0) -> Response:
         """Pending requests for this device; waits up to `wait` seconds for one to arrive."""
-        dev = await device(request, allow_inactive=True)
+        return await device_requests(await SignedCall.of(request), wait)
+
+    async def device_requests(call: SignedCall, wait: float) -> Response:
+        dev = await blocking(signer.authenticate_device, call.method, call.path, call.body, call.headers, True)
         if dev.status != "active":
             return _json(AppRequests(requests=[], device_status="deactivated"))
         deadline = time.monotonic() + wait
@@ -480,14 +468,13 @@ def create_app(signer: Signer) -> FastAPI:
     @app.post("/v1/app/requests/{order_ref}", response_model=dict[str, str], responses=ERROR_RESPONSES)
     async def app_decide(order_ref: str, request: Request) -> Response:
         """Approve ("Ja, det er meg") or decline ("Nei, avvis"), signed over the challenge."""
-        raw = await request.body()
-        path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-        headers = {k.lower(): v for k, v in request.headers.items()}
+        return await device_decision(order_ref, await SignedCall.of(request))
 
+    async def device_decision(order_ref: str, call: SignedCall) -> Response:
         def decide() -> str:  # the device's signature, then the decision: one hop to the pool
-            checked = signer.check_device_request(request.method, path, raw, headers)
+            checked = signer.check_device_request(call.method, call.path, call.body, call.headers)
             try:
-                body = AppDecision.model_validate_json(raw)
+                body = AppDecision.model_validate_json(call.body)
                 signature = base64.b64decode(body.signature, validate=True)
             except ValidationError as e:
                 signer.settle_device_request(checked)  # a refused signature answers 401 before any 400
@@ -503,14 +490,12 @@ def create_app(signer: Signer) -> FastAPI:
     @app.post("/v1/app/settings", response_model=AppSettings, responses=ERROR_RESPONSES)
     async def app_settings(request: Request) -> AppSettings:
         """The app's settings the signer must know: login without password on or off."""
-        raw = await request.body()
-        path = request.url.path
-        headers = {k.lower(): v for k, v in request.headers.items()}
+        call = await SignedCall.of(request)
 
         def apply() -> AppSettings:
-            dev = signer.authenticate_device(request.method, path, raw, headers, False)
+            dev = signer.authenticate_device(call.method, call.path, call.body, call.headers, False)
             try:
-                body = AppSettings.model_validate_json(raw)
+                body = AppSettings.model_validate_json(call.body)
             except ValidationError as e:
                 raise errors.InvalidInput(_validation_reason(e)) from None
             return AppSettings(biometric=signer.set_biometric(dev, body.biometric))
@@ -557,7 +542,41 @@ def create_app(signer: Signer) -> FastAPI:
     if testhooks.enabled():
         testhooks.install(app, signer)
 
-    # Starlette tries routes in order, and a phone's request went past twenty others (the docs,
-    # the lifecycle, the agreements) before its own: the order path goes first.
-    app.router.routes.sort(key=lambda route: getattr(route, "path", "") not in _ORDER_PATH)
+    # -- the order path without FastAPI's machinery (see signer.order_path) ----------------------
+
+    def kiosk_json(model: type[BaseModel], endpoint: Callable[[Any, Kiosk], Awaitable[Response]]) -> Handler:
+        """A kiosk's JSON POST: the body as `model` and the bearer's kiosk, as FastAPI would pass them."""
+
+        async def handle(call: Call) -> Response | None:
+            body = call.json(model)
+            return None if body is None else await endpoint(body, await call.kiosk())
+
+        return handle
+
+    @route("GET", "/v1/orders/{order_ref}/documents/{index}")
+    async def fast_signed_document(call: Call) -> Response | None:
+        index = call.params["index"]
+        if not (index.isascii() and index.isdigit()) or call.query():
+            return None
+        return await signed_document(call.params["order_ref"], int(index), await call.kiosk())
+
+    @route("GET", "/v1/app/requests")
+    async def fast_app_requests(call: Call) -> Response | None:
+        wait = call.wait_seconds(60)
+        return None if wait is None else await device_requests(call.signed(), wait)
+
+    @route("POST", "/v1/app/requests/{order_ref}")
+    async def fast_app_decide(call: Call) -> Response | None:
+        return None if call.query() else await device_decision(call.params["order_ref"], call.signed())
+
+    order_routes: list[FastRoute] = [
+        FastRoute("POST", "/v1/auth", kiosk_json(AuthRequest, start_auth)),
+        FastRoute("POST", "/v1/sign", kiosk_json(SignRequest, start_sign)),
+        FastRoute("POST", "/v1/password", kiosk_json(PasswordRequest, password)),
+        FastRoute("POST", "/v1/collect", kiosk_json(OrderRefRequest, collect)),
+        fast_app_requests,
+        fast_app_decide,
+        fast_signed_document,
+    ]
+    app.front = LimitBody(OrderPath(app.fastapi, kiosk_for=kiosk, refusal=refusal, routes=order_routes))
     return app

@@ -85,9 +85,7 @@ def serve(host: str | None, port: int | None) -> None:
         if settings.tls_cert and settings.tls_key:
             ssl = {"ssl_certfile": str(settings.tls_cert), "ssl_keyfile": str(settings.tls_key)}
         scheme = "https" if ssl else "http"
-        log.info(
-            "serving on %s://%s:%d", scheme, settings.host, settings.port, extra={"tillit_event": "serve.start"}
-        )
+        log.info("serving on %s://%s:%d", scheme, settings.host, settings.port, extra={"tillit_event": "serve.start"})
         uvicorn.run(app, host=settings.host, port=settings.port, log_config=None, access_log=False, **ssl)
         log.info("stopped", extra={"tillit_event": "serve.stop"})
 

@@ -75,9 +75,7 @@ def render_big(text: str) -> str:
         pixels = _pixels(word)
         for top, bottom in ((0, 1), (2, 3), (4, 5)):
             lines.append(
-                "".join(
-                    _CELLS[(a == "#", b == "#")] for a, b in zip(pixels[top], pixels[bottom], strict=True)
-                ).rstrip()
+                "".join(_CELLS[(a == "#", b == "#")] for a, b in zip(pixels[top], pixels[bottom], strict=True)).rstrip()
             )
         lines.append("")
     return "\n".join(lines[:-1])

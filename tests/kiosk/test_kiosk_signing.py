@@ -88,9 +88,7 @@ async def test_sign_an_agreement_end_to_end(
     assert "Signature #1" in report and "Kari Nordmann" in report, report
 
 
-async def test_idle_returns_to_welcome_and_forgets(
-    make_app, customer: tuple[str, PhoneClient], daemon: Daemon
-) -> None:
+async def test_idle_returns_to_welcome_and_forgets(make_app, customer: tuple[str, PhoneClient], daemon: Daemon) -> None:
     number, phone = customer
     app: KioskApp = make_app(idle_seconds=2)
     async with app.run_test(size=SIZE) as pilot:

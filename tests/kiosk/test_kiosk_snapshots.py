@@ -287,9 +287,7 @@ def test_block(snap_compare: Any) -> None:
 
 
 def test_block_confirm_dialog(snap_compare: Any) -> None:
-    assert snap_compare(
-        kiosk(), run_before=show(lambda app: BlockScreen(NUMBER)), press=["enter"], terminal_size=SIZE
-    )
+    assert snap_compare(kiosk(), run_before=show(lambda app: BlockScreen(NUMBER)), press=["enter"], terminal_size=SIZE)
 
 
 def test_block_not_available(snap_compare: Any) -> None:

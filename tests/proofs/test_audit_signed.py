@@ -149,9 +149,7 @@ def test_verify_finds_tampering(d: Daemon, tmp_path: Path, case: str) -> None:
         for seq, at, event, subject, data, _, _ in entries[middle - 1 :]:
             body = '{"forged":true}' if seq == middle else data
             digest = audit_hash(prev, seq, at, event, subject, body)
-            statements.append(
-                f"UPDATE audit SET data='{body}', prev_hash='{prev}', hash='{digest}' WHERE seq={seq}"
-            )
+            statements.append(f"UPDATE audit SET data='{body}', prev_hash='{prev}', hash='{digest}' WHERE seq={seq}")
             prev = digest
     elif case == "truncated":  # the newest entries cut off, back past a signed checkpoint
         statements = [f"DELETE FROM audit WHERE seq>{checkpoints[-2]}"]

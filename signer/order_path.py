@@ -1,0 +1,214 @@
+"""The requests every order makes, answered without FastAPI's router and dependency solver.
+
+An order is five or six requests (start, the phone's long-poll, its decision, the password,
+collect, and for a sign order the signature). On the bench, FastAPI's middleware, routing and
+dependency machinery around them took about 40% of the daemon's Python time, more than the
+handlers themselves. Here a well-formed request on one of those routes goes straight to the same
+endpoint function FastAPI would call; a request that is not plainly well-formed (another content
+type, a body or parameter its model refuses, an escaped path) goes on to FastAPI untouched, so
+every refusal keeps FastAPI's answer and the OpenAPI document still describes these routes.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+from pydantic import BaseModel, ValidationError
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from hsm.errors import HsmError
+from signer import errors
+from signer.store import Kiosk
+
+M = TypeVar("M", bound=BaseModel)
+
+# Paths and queries that read the same as raw ASGI and through Starlette's URL (which escapes
+# "?", "#" and "\\" and would make a phone's signed path differ): anything else goes to FastAPI.
+_PLAIN = re.compile(r"[A-Za-z0-9/_.~=&+:,-]*")
+_BOUNDED_NUMBER = re.compile(r"[0-9]{1,2}(\.[0-9]{1,3})?")
+
+
+@dataclass(frozen=True)
+class SignedCall:
+    """A phone's request as its signature covers it: method, path?query, body, headers."""
+
+    method: str
+    path: str
+    body: bytes
+    headers: dict[str, str]
+
+    @classmethod
+    async def of(cls, request: Request) -> SignedCall:
+        body = await request.body()
+        path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        return cls(request.method, path, body, {k.lower(): v for k, v in request.headers.items()})
+
+
+@dataclass
+class Call:
+    """One request on the order path, its body read."""
+
+    scope: Scope
+    body: bytes
+    params: dict[str, str]
+    kiosk_for: Callable[[str | None], Awaitable[Kiosk]]
+
+    def header(self, name: bytes) -> str | None:
+        found = None
+        for key, value in self.scope["headers"]:
+            if key == name:
+                found = value.decode("latin-1")  # the last one, as Starlette's dict of them keeps
+        return found
+
+    def json(self, model: type[M]) -> M | None:
+        """The body as `model`, or None when FastAPI should answer (and word the refusal)."""
+        content_type = self.header(b"content-type")
+        if content_type is None or content_type.partition(";")[0].strip().lower() != "application/json":
+            return None
+        try:
+            return model.model_validate_json(self.body)
+        except ValidationError:
+            return None
+
+    def query(self) -> str:
+        return str(self.scope["query_string"].decode("latin-1"))
+
+    async def kiosk(self) -> Kiosk:
+        return await self.kiosk_for(self.header(b"authorization"))
+
+    def signed(self) -> SignedCall:
+        query = self.query()
+        path = self.scope["path"] + (f"?{query}" if query else "")
+        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in self.scope["headers"]}
+        return SignedCall(self.scope["method"], path, self.body, headers)
+
+    def wait_seconds(self, limit: float) -> float | None:
+        """`?wait=N` (0 <= N <= limit, plain decimal) or no query; None for anything else."""
+        query = self.query()
+        if not query:
+            return 0.0
+        name, _, value = query.partition("=")
+        if name != "wait" or not _BOUNDED_NUMBER.fullmatch(value) or float(value) > limit:
+            return None
+        return float(value)
+
+
+Handler = Callable[[Call], Awaitable[Response | None]]
+
+
+@dataclass(frozen=True)
+class FastRoute:
+    """A route of the order path. `path` is FastAPI's template, also the latency metric's label."""
+
+    method: str
+    path: str
+    handler: Handler
+    segments: tuple[str, ...] = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "segments", tuple(self.path.split("/")))
+
+    def match(self, method: str, parts: list[str]) -> dict[str, str] | None:
+        if method != self.method or len(parts) != len(self.segments):
+            return None
+        params = {}
+        for want, got in zip(self.segments, parts, strict=True):
+            if want.startswith("{"):
+                if not got:
+                    return None
+                params[want[1:-1]] = got
+            elif want != got:
+                return None
+        return params
+
+
+class OrderPath:
+    """ASGI middleware in front of FastAPI's own stack for the routes registered on it.
+
+    A handler returns the response, or None to let FastAPI answer the request instead. Refusals
+    raised by a handler are answered by `refusal`, as FastAPI's exception handlers would.
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        kiosk_for: Callable[[str | None], Awaitable[Kiosk]],
+        refusal: Callable[[errors.SignerError | HsmError], Response],
+        routes: list[FastRoute],
+    ) -> None:
+        self.app = app
+        self.kiosk_for = kiosk_for
+        self.refusal = refusal
+        self.routes = routes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not _PLAIN.fullmatch(scope["path"]):
+            await self.app(scope, receive, send)
+            return
+        parts = scope["path"].split("/")
+        for route in self.routes:
+            params = route.match(scope["method"], parts)
+            if params is not None:
+                break
+        else:
+            await self.app(scope, receive, send)
+            return
+        body = await _read_body(receive)
+        call = Call(scope, body, params, self.kiosk_for)
+        if not _PLAIN.fullmatch(call.query()):
+            response = None
+        else:
+            try:
+                response = await route.handler(call)
+            except (errors.SignerError, HsmError) as e:
+                response = self.refusal(e)
+        if response is None:
+            await self.app(scope, replay_body(body, receive), send)
+            return
+        scope["route"] = route
+        await response(scope, receive, send)
+
+
+async def _read_body(receive: Receive) -> bytes:
+    """The whole body (its size is already bounded by the body limit in front)."""
+    chunks: list[bytes] = []
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            break
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            break
+    return b"".join(chunks)
+
+
+def replay_body(body: bytes, receive: Receive) -> Receive:
+    """A `receive` that hands out an already read body once, then waits on the real one
+    (for the disconnect)."""
+    sent = False
+
+    async def replay() -> Message:
+        nonlocal sent
+        if sent:
+            return await receive()
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return replay
+
+
+def route(method: str, path: str) -> Callable[[Handler], FastRoute]:
+    """`@route("POST", "/v1/collect")` over a handler makes it a FastRoute."""
+
+    def make(handler: Handler) -> FastRoute:
+        return FastRoute(method, path, handler)
+
+    return make
+
+
+__all__ = ["Call", "FastRoute", "Handler", "OrderPath", "SignedCall", "replay_body", "route"]
