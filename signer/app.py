@@ -5,6 +5,10 @@ coroutines that hand their whole work to the pool in one hop (`blocking`), the r
 handlers. Lookups that only read SQLite (the kiosk's token, the phone's long-poll) run on the event
 loop itself: a read never waits for the writer (WAL), so they cost less than a hop to the pool and
 a phone is woken without queueing behind Argon2 work. A waiting phone holds no thread.
+
+The requests every order makes reach their endpoint functions through `signer.order_path`, in
+front of FastAPI's stack; FastAPI still declares them (the OpenAPI document) and answers every
+request on them that is not plainly well-formed.
 """
 
 import asyncio
