@@ -560,7 +560,7 @@ def create_app(signer: Signer) -> TillitApp:
     @route("GET", "/v1/orders/{order_ref}/documents/{index}")
     async def fast_signed_document(call: Call) -> Response | None:
         index = call.params["index"]
-        if not (index.isascii() and index.isdigit()) or call.query():
+        if not (index.isascii() and index.isdigit() and len(index) <= 4) or call.query():
             return None
         return await signed_document(call.params["order_ref"], int(index), await call.kiosk())
 

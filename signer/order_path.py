@@ -59,11 +59,11 @@ class Call:
     kiosk_for: Callable[[str | None], Awaitable[Kiosk]]
 
     def header(self, name: bytes) -> str | None:
-        found = None
+        """The first value, as FastAPI's `Header()` parameters and Starlette's `headers.get` read it."""
         for key, value in self.scope["headers"]:
             if key == name:
-                found = value.decode("latin-1")  # the last one, as Starlette's dict of them keeps
-        return found
+                return str(value.decode("latin-1"))
+        return None
 
     def json(self, model: type[M]) -> M | None:
         """The body as `model`, or None when FastAPI should answer (and word the refusal)."""
@@ -84,6 +84,7 @@ class Call:
     def signed(self) -> SignedCall:
         query = self.query()
         path = self.scope["path"] + (f"?{query}" if query else "")
+        # The last value of a repeated header, as `SignedCall.of` gets it from Starlette's items().
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in self.scope["headers"]}
         return SignedCall(self.scope["method"], path, self.body, headers)
 

@@ -142,6 +142,11 @@ def test_the_same_request_gets_the_same_bytes_from_either_side(
         slow = kiosk.get(f"/v1/orders/{ref}/documents/0?{VIA_FASTAPI}")
         assert fast.status_code == 200 and fast.content == slow.content
         assert fast.headers["content-disposition"] == slow.headers["content-disposition"]
+        for index in ("7", "99999", "-1", "x"):  # no such document, and indexes only FastAPI parses
+            fast = kiosk.get(f"/v1/orders/{ref}/documents/{index}")
+            slow = kiosk.get(f"/v1/orders/{ref}/documents/{index}?{VIA_FASTAPI}")
+            assert 400 <= fast.status_code < 500, index
+            assert (fast.status_code, fast.json()) == (slow.status_code, slow.json()), index
 
 
 @pytest.mark.parametrize(

@@ -81,9 +81,10 @@ def run(
     method: str,
     path: str,
     body: bytes = b"",
-    headers: dict[str, str] | None = None,
+    headers: dict[str, str] | list[tuple[str, str]] | None = None,
     query: bytes = b"",
 ) -> tuple[int, bytes, Downstream, Scope]:
+    pairs = list(headers.items()) if isinstance(headers, dict) else list(headers or [])
     downstream = Downstream()
     app = OrderPath(downstream, kiosk_for=kiosk_for, refusal=refusal, routes=ROUTES)
     scope: dict[str, Any] = {
@@ -91,7 +92,7 @@ def run(
         "method": method,
         "path": path,
         "query_string": query,
-        "headers": [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()],
+        "headers": [(k.lower().encode(), v.encode()) for k, v in pairs],
     }
     sent: list[Message] = []
     delivered = False
@@ -142,6 +143,15 @@ def test_another_media_type_goes_to_fastapi() -> None:
         assert status == 299 and downstream.seen == [("/v1/collect", b'{"orderRef":"r1"}')]
     status, _, downstream, _ = run("POST", "/v1/collect", b'{"orderRef":"r1"}', {"Authorization": "Bearer good"})
     assert status == 299, "no Content-Type at all is FastAPI's to answer"
+
+
+def test_a_repeated_header_is_read_by_its_first_value_as_fastapi_reads_it() -> None:
+    headers = [("content-type", "application/json"), ("authorization", "Bearer good"), ("authorization", "Bearer bad")]
+    assert run("POST", "/v1/collect", b'{"orderRef":"r1"}', headers)[0] == 200
+    headers = [("content-type", "application/json"), ("authorization", "Bearer bad"), ("authorization", "Bearer good")]
+    assert run("POST", "/v1/collect", b'{"orderRef":"r1"}', headers)[0] == 401
+    headers = [("content-type", "text/plain"), ("content-type", "application/json"), ("authorization", "Bearer good")]
+    assert run("POST", "/v1/collect", b'{"orderRef":"r1"}', headers)[0] == 299
 
 
 def test_a_refusal_raised_on_the_order_path_is_answered_by_the_refusal_handler() -> None:
