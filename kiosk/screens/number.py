@@ -45,19 +45,24 @@ class NumberScreen(KioskScreen):
         yield Static(self.t("number.enter"), id="help", classes="muted")
 
     def type_digits(self, digits: str) -> None:
-        """Digits that reached the screen rather than the field (typed while the screen was opening)."""
-        if not self.is_mounted:
+        """Digits that reached the screen rather than the field (typed while the screen was opening).
+
+        They go to the field as soon as it exists: the screen counts as mounted only after its
+        children have mounted and its own Mount has run, and a digit kept for a field that was
+        already built would be lost (a tmux test typing at full speed lost one)."""
+        field = next(iter(self.query("#number").results(Input)), None)
+        if field is None:
             self.typed = (self.typed + digits)[:LENGTH]
             return
-        field = self.query_one("#number", Input)
         field.value = (field.value + digits)[:LENGTH]
         field.cursor_position = len(field.value)
-        field.focus()
+        if self.is_mounted:
+            field.focus()
 
     def on_mount(self) -> None:
-        self.show_status(self.typed)
         field = self.query_one("#number", Input)
-        field.cursor_position = len(self.typed)
+        self.show_status(field.value)
+        field.cursor_position = len(field.value)
 
     @property
     def number(self) -> str:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from textual.widgets import Input
 
 from kiosk.app import KioskApp
 from kiosk.client import SignerClient, SignerError
@@ -58,6 +59,31 @@ async def test_fast_typing_reaches_the_field() -> None:
         await pilot.press(*"13897248098", "enter")
         await on_screen(pilot, "WaitingScreen")
         assert client.calls[:2] == [("login_method", "13897248098"), ("auth", "13897248098")]
+
+
+async def test_digits_typed_while_the_number_screen_mounts_reach_the_field() -> None:
+    """The welcome screen hands on digits typed before the number screen is up. One that came after
+    the field was built but before the screen counted as mounted was lost (seen in the tmux test)."""
+    from pathlib import Path
+
+    from kiosk.screens import number
+    from kiosk.screens.number import NumberScreen
+
+    class MountingScreen(NumberScreen):
+        CSS_PATH = str(Path(number.__file__).with_name("number.tcss"))
+
+        def on_mount(self) -> None:
+            assert not self.is_mounted  # the window the digit arrives in
+            self.type_digits("97")
+            super().on_mount()
+
+    app = kiosk(FakeClient())
+    async with app.run_test(size=SIZE) as pilot:
+        app.go(MountingScreen("1389"))
+        await on_screen(pilot, "MountingScreen")
+        await until(pilot, lambda: app.screen.query_one("#number", Input).value == "138997", what="the digits")
+        await pilot.press(*"248098")
+        await until(pilot, lambda: app.screen.query_one("#number", Input).value == "13899724809", what="all digits")
 
 
 async def test_invalid_number_is_explained_and_not_sent() -> None:
