@@ -36,7 +36,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from hsm.errors import HsmError
 from signer import errors
 from signer.metrics import CONTENT_TYPE
-from signer.order_path import Call, FastRoute, Handler, OrderPath, SignedCall, replay_body, route
+from signer.order_path import Call, FastRoute, Handler, OrderPath, SignedCall, read_body, replay_body, route
 from signer.service import NewDocument, Signer
 from signer.store import Kiosk
 from signer.wire import (
@@ -112,24 +112,6 @@ def _validation_reason(exc: RequestValidationError | ValidationError) -> str:
     return "; ".join(parts) or "invalid request"
 
 
-async def _read_limited(receive: Receive, limit: int) -> bytes | None:
-    """The whole request body, or None as soon as it grows past `limit` bytes."""
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        message = await receive()
-        if message["type"] != "http.request":
-            break  # the client went away; the handler sees an empty body
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > limit:
-            return None
-        chunks.append(chunk)
-        if not message.get("more_body", False):
-            break
-    return b"".join(chunks)
-
-
 # The error codes of the framework's own refusals (before a handler runs: unknown route, body that
 # is not JSON at all), so that every error body has the same {error, reason} shape.
 _HTTP_ERROR_CODES = {400: "invalidParameters", 404: "notFound", 405: "methodNotAllowed", 413: "tooLarge"}
@@ -203,7 +185,7 @@ def create_app(signer: Signer) -> TillitApp:
                     return
             elif scope["method"] in ("POST", "PUT", "PATCH"):
                 # A chunked body announces no length: read it here, up to the limit, before any handler.
-                buffered = await _read_limited(receive, max_body)
+                buffered = await read_body(receive, max_body)
                 if buffered is None:
                     await _error(413, "tooLarge", f"the body is larger than {max_body} bytes")(scope, receive, send)
                     return

@@ -159,7 +159,7 @@ class OrderPath:
         else:
             await self.app(scope, receive, send)
             return
-        body = await _read_body(receive)
+        body = await read_body(receive) or b""
         call = Call(scope, body, params, self.kiosk_for)
         if not _PLAIN.fullmatch(call.query()):
             response = None
@@ -175,14 +175,20 @@ class OrderPath:
         await response(scope, receive, send)
 
 
-async def _read_body(receive: Receive) -> bytes:
-    """The whole body (its size is already bounded by the body limit in front)."""
+async def read_body(receive: Receive, limit: int | None = None) -> bytes | None:
+    """The whole request body, or None as soon as it grows past `limit` bytes (the body limit in
+    front reads chunked bodies with one; behind it, the order path reads without)."""
     chunks: list[bytes] = []
+    size = 0
     while True:
         message = await receive()
         if message["type"] != "http.request":
-            break
-        chunks.append(message.get("body", b""))
+            break  # the client went away; the handler sees an empty body
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if limit is not None and size > limit:
+            return None
+        chunks.append(chunk)
         if not message.get("more_body", False):
             break
     return b"".join(chunks)
@@ -212,4 +218,4 @@ def route(method: str, path: str) -> Callable[[Handler], FastRoute]:
     return make
 
 
-__all__ = ["Call", "FastRoute", "Handler", "OrderPath", "SignedCall", "replay_body", "route"]
+__all__ = ["Call", "FastRoute", "Handler", "OrderPath", "SignedCall", "read_body", "replay_body", "route"]
