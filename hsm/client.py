@@ -536,16 +536,30 @@ class Hsm:
 
     @_translated("give the public key")
     def public_key(self, label: str) -> PublicKeyTypes:
-        """The public half of a key pair (cached: a lookup searches the token)."""
+        """The public half of a key pair (cached: a lookup searches the token).
+
+        Matched to the private key by ID as well as label: SoftHSM stores the public half first,
+        so a process killed inside `generate_key` leaves a public key with no private one, and
+        the next generation under that label adds a second public key beside it."""
         cached = self._public_keys.get(label)
         if cached is not None:
             return cached
 
         def load() -> PublicKeyTypes:
             try:
-                pub = self._admin.get_key(object_class=ObjectClass.PUBLIC_KEY, label=label)
-            except pkcs11.NoSuchKey:
+                key_id = bytes(self._private_key(label)[Attribute.ID])
+            except errors.KeyNotFound:
                 raise errors.KeyNotFound(f"no public key labelled '{label}' on the token") from None
+            found = list(
+                self._admin.get_objects(
+                    {Attribute.CLASS: ObjectClass.PUBLIC_KEY, Attribute.LABEL: label, Attribute.ID: key_id}
+                )
+            )
+            if not found:
+                raise errors.KeyNotFound(f"no public key labelled '{label}' on the token")
+            if len(found) > 1:
+                raise errors.HsmError(f"several public keys are labelled '{label}' with the private key's id")
+            pub = found[0]
             if pub.key_type == KeyType.EC:
                 der = encode_ec_public_key(pub)
             else:

@@ -14,9 +14,10 @@ import pkcs11
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from pkcs11 import Attribute, KeyType, Mechanism, ObjectClass
+from pkcs11.util.ec import encode_named_curve_parameters
 
 from hsm import errors
-from hsm.client import Hsm, find_token
+from hsm.client import Hsm, find_token, key_templates, verify_public
 from hsm.keys import Algorithm
 from hsm.module import load_module
 from hsm.settings import HsmSettings
@@ -295,6 +296,29 @@ def test_generate_list_destroy(hsm: Hsm, new_label: Callable[[str], str]) -> Non
         hsm.public_key(label)
     with pytest.raises(errors.KeyNotFound):
         hsm.destroy_key(label)
+
+
+def test_a_generation_cut_off_between_its_halves_leaves_no_second_public_key_in_the_way(
+    hsm: Hsm, raw_session: Any, new_label: Callable[[str], str]
+) -> None:
+    """SoftHSM stores the public half first; a process killed before the private half leaves a
+    public key alone under the label (what CI's kill -9 run once left of the audit key)."""
+    label = new_label("cut-off")
+    public_template, private_template = key_templates(label, b"orphan-id")
+    params = raw_session.create_domain_parameters(
+        KeyType.EC, {Attribute.EC_PARAMS: encode_named_curve_parameters("secp256r1")}, local=True
+    )
+    _, private = params.generate_keypair(store=True, public_template=public_template, private_template=private_template)
+    private.destroy()
+    assert not hsm.has_key(label)
+
+    hsm.generate_key(label, Algorithm.EC_P256)
+    assert len(list(raw_session.get_objects({Attribute.CLASS: ObjectClass.PUBLIC_KEY, Attribute.LABEL: label}))) == 2
+    public = hsm.public_key(label)
+    assert isinstance(public, ec.EllipticCurvePublicKey)
+    assert verify_public(public, hsm.sign(label, b"the new pair"), b"the new pair")
+    hsm.destroy_key(label)
+    assert not list(raw_session.get_objects({Attribute.LABEL: label}))
 
 
 @pytest.mark.parametrize("bad", ["", "x" * 129])
