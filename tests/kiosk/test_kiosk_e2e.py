@@ -34,7 +34,9 @@ class Kiosk:
         self.home = home
         self.port = port
         self.socket = f"tillit-e2e-{uuid.uuid4().hex[:8]}"
-        self.env = {k: v for k, v in os.environ.items() if not k.startswith("TILLIT_") and k != "SOFTHSM2_CONF"}
+        # COLUMNS and LINES (pytest-xdist's workers set 80x24) would override tmux's 140x40 for Textual.
+        dropped = {"SOFTHSM2_CONF", "COLUMNS", "LINES"}
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith("TILLIT_") and k not in dropped}
         self.env.update({"TILLIT_HOME": str(home), "TILLIT_KIOSK_DEMO_PORT": str(port), "TERM": "xterm-256color"})
 
     def tmux(self, *args: str) -> str:

@@ -192,6 +192,18 @@ def test_viewer_read_to_the_end(snap_compare: Any) -> None:
     assert snap_compare(kiosk(), run_before=show(viewer, to_the_end), terminal_size=SIZE)
 
 
+def test_viewer_read_to_the_end_beside_the_demo_phone(snap_compare: Any) -> None:
+    """At 80 columns with the demo's phone beside it, the Nynorsk hint wraps: both lines show."""
+
+    async def to_the_end(pilot: Pilot[Any]) -> None:
+        await viewer_loaded(pilot)
+        await pilot.press("end")
+        await until(pilot, lambda: pilot.app.screen.read_to_end)  # type: ignore[attr-defined]
+
+    demo = DemoInfo(side_panels=lambda: [Static("(the phone)", classes="side")])
+    assert snap_compare(kiosk("nn", demo=demo), run_before=show(viewer, to_the_end), terminal_size=SIZE)
+
+
 def test_signing(snap_compare: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(SigningScreen, "sign", lambda self, order, password: None)
 

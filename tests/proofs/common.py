@@ -26,13 +26,19 @@ _figures_lock = threading.Lock()
 
 
 def figures(section: str, **values: Any) -> None:
-    """Record how hard a proof tried; printed at the end of the run (and written to
-    $TILLIT_FIGURES_OUT as JSON when set)."""
+    """Record how hard a proof tried. The figures travel with the test's report (also from a
+    pytest-xdist worker), are printed at the end of the run and written to $TILLIT_FIGURES_OUT
+    as JSON when set (tests/proofs/conftest.py)."""
     with _figures_lock:
         FIGURES.setdefault(section, {}).update(values)
-        out = os.environ.get("TILLIT_FIGURES_OUT")
-        if out:
-            Path(out).write_text(json.dumps(FIGURES, indent=2, sort_keys=True))
+
+
+def take_figures() -> dict[str, dict[str, Any]]:
+    """The figures recorded since the last call (by the test that just ran)."""
+    with _figures_lock:
+        taken = {section: dict(values) for section, values in FIGURES.items()}
+        FIGURES.clear()
+    return taken
 
 
 @contextmanager
