@@ -12,9 +12,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from textual import events
 from textual.pilot import Pilot
 from textual.widgets import Input, Static
 
+import kiosk.app as kiosk_app
 from kiosk.app import DemoInfo, KioskApp
 from kiosk.client import BlockUnavailable
 from kiosk.screens.agreements import AgreementsScreen
@@ -48,9 +50,20 @@ def utc(monkeypatch: pytest.MonkeyPatch) -> None:
     time.tzset()
 
 
+class SteadyCursorKioskApp(KioskApp):
+    """The kiosk with the text cursor always shown: it blinks off half a second after a field
+    gains focus, which on a loaded machine can come before the screenshot does."""
+
+    CSS_PATH = Path(kiosk_app.__file__).with_name("app.tcss")  # a relative path would be read from tests/
+
+    def on_descendant_focus(self, event: events.DescendantFocus) -> None:
+        if isinstance(event.widget, Input):
+            event.widget.cursor_blink = False
+
+
 def kiosk(language: str = "en", demo: DemoInfo | None = None, **settings: Any) -> KioskApp:
     settings.setdefault("hint_after_seconds", 5)
-    return KioskApp(kiosk_settings(language=language, **settings), FakeClient(), demo=demo, clock=clock)
+    return SteadyCursorKioskApp(kiosk_settings(language=language, **settings), FakeClient(), demo=demo, clock=clock)
 
 
 def logged_in(app: KioskApp) -> None:
