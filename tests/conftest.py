@@ -20,6 +20,8 @@ from hsm.settings import HsmSettings
 from tests.daemon import PASSWORD, Daemon, make_daemon
 from tests.secrets_watch import ArgvWatch, leaks
 
+pytest_plugins = ["tests.proofs.figures_report"]
+
 DATA = Path(__file__).parent / "data"
 
 

@@ -28,7 +28,7 @@ _figures_lock = threading.Lock()
 def figures(section: str, **values: Any) -> None:
     """Record how hard a proof tried. The figures travel with the test's report (also from a
     pytest-xdist worker), are printed at the end of the run and written to $TILLIT_FIGURES_OUT
-    as JSON when set (tests/proofs/conftest.py)."""
+    as JSON when set (tests/proofs/figures_report.py)."""
     with _figures_lock:
         FIGURES.setdefault(section, {}).update(values)
 

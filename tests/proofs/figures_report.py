@@ -1,7 +1,8 @@
-"""The proofs: fixtures, the full-run switch, and the figures summary at the end of the run.
+"""A pytest plugin (registered in tests/conftest.py): the proofs' figures summary at the end of a run.
 
 A proof's figures are recorded in the process that ran it, a pytest-xdist worker as often as
-not: they ride on the test's report (`user_properties`) to the process that prints the summary.
+not: they ride on the test's report (`user_properties`) to the controller, which prints them.
+The controller collects no tests, so it would never load a conftest.py in tests/proofs/.
 """
 
 from __future__ import annotations
