@@ -383,8 +383,11 @@ class Hsm:
         self._retrying(lambda: self._private_key(label))
         return self._algorithms[label]
 
-    def _find(self, object_class: ObjectClass, label: str) -> list[Any]:
-        return list(self._admin.get_objects({Attribute.CLASS: object_class, Attribute.LABEL: label}))
+    def _find(self, object_class: ObjectClass, label: str, key_id: bytes | None = None) -> list[Any]:
+        template: dict[Attribute, Any] = {Attribute.CLASS: object_class, Attribute.LABEL: label}
+        if key_id is not None:
+            template[Attribute.ID] = key_id
+        return list(self._admin.get_objects(template))
 
     # -- key index -----------------------------------------------------------------------------
 
@@ -550,11 +553,7 @@ class Hsm:
                 key_id = bytes(self._private_key(label)[Attribute.ID])
             except errors.KeyNotFound:
                 raise errors.KeyNotFound(f"no public key labelled '{label}' on the token") from None
-            found = list(
-                self._admin.get_objects(
-                    {Attribute.CLASS: ObjectClass.PUBLIC_KEY, Attribute.LABEL: label, Attribute.ID: key_id}
-                )
-            )
+            found = self._find(ObjectClass.PUBLIC_KEY, label, key_id)
             if not found:
                 raise errors.KeyNotFound(f"no public key labelled '{label}' on the token")
             if len(found) > 1:
