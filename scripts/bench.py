@@ -11,7 +11,9 @@ the figures and, under "targets", whether each met the issue's target on this ru
 What is measured, in order (see README, "Performance"):
 1. ceiling: one Argon2id verify (production parameters), one device-signature verify (ECDSA
    P-256, as the daemon does it) and one HSM signature, each alone on one thread;
-   ceiling orders/s = cores / their sum. Measured before and after the pipeline; the mean is used.
+   ceiling orders/s = cores / their sum. Measured before the daemon starts, right before each
+   pipeline (daemon idle) and after them; the mean of the four is used, and `ceiling.adjacent`
+   sets each pipeline against the two measured right around it.
 2. HSM layer: signatures/s through `hsm.Hsm.sign_digest` against raw python-pkcs11, same key.
 3. PAdES: a 20-page PDF through the daemon's signing code against pyHanko's PKCS11Signer.
 4. push: order start -> the waiting phone's long-poll returns it, one order at a time.
@@ -33,7 +35,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -118,7 +120,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 # -- phases ---------------------------------------------------------------------------------------
 
 
-def pipeline_phases(home: Path, setup: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
+def pipeline_phases(
+    home: Path, setup: dict[str, Any], args: argparse.Namespace, measure_ceiling: Callable[[], dict[str, Any]]
+) -> dict[str, Any]:
+    """Warm-up, push latency, then the login and the sign pipeline. Right before each pipeline, with
+    the daemon idle, `measure_ceiling` times the ceiling's pieces once more, so that each pipeline
+    has a ceiling measured right before and (with the one after the run) right after it."""
     from benchlib import load
     from benchlib.daemon import Daemon
 
@@ -136,8 +143,11 @@ def pipeline_phases(home: Path, setup: dict[str, Any], args: argparse.Namespace)
             log(f"push latency: {args.push_samples} orders, one at a time")
             out["push"] = (await load.push_latency(sessions, args.push_samples)).as_dict()
             for kind, name in (("auth", "login"), ("sign", "sign")):
+                log(f"ceiling again, right before the {name} pipeline (daemon idle)")
+                out[f"ceiling_before_{name}"] = measure_ceiling()
                 log(f"pipeline {name}: {args.orders} orders, {len(sessions)} customers at once")
                 (user, system), cpu_self = daemon.cpu_seconds(), self_cpu_seconds()
+                loop_cpu, pool_cpu = daemon.loop_and_pool_cpu_seconds()
                 switches, argon2 = daemon.context_switches(), daemon.argon2_cpu_seconds()
                 profiler = start_profiler(daemon.pid, args.profile, name)
                 try:
@@ -154,6 +164,13 @@ def pipeline_phases(home: Path, setup: dict[str, Any], args: argparse.Namespace)
                 argon2_ms = (daemon.argon2_cpu_seconds() - argon2) * 1000 / completed
                 result["daemon_argon2_cpu_ms_per_order"] = round(argon2_ms, 2)
                 result["daemon_other_cpu_ms_per_order"] = round(result["daemon_cpu_ms_per_order"] - argon2_ms, 2)
+                # The event loop's thread (HTTP, the reads answered on the loop) and the pool's
+                # threads beside Argon2id (write transactions, signature checks, the HSM).
+                loop_after, pool_after = daemon.loop_and_pool_cpu_seconds()
+                result["daemon_event_loop_cpu_ms_per_order"] = round((loop_after - loop_cpu) * 1000 / completed, 2)
+                result["daemon_pool_other_cpu_ms_per_order"] = round(
+                    (pool_after - pool_cpu) * 1000 / completed - argon2_ms, 2
+                )
                 result["daemon_context_switches_per_order"] = round(
                     (daemon.context_switches() - switches) / completed, 1
                 )
@@ -314,17 +331,22 @@ def run(args: argparse.Namespace, tmp: Path, info: dict[str, Any]) -> dict[str, 
         quick=args.quick,
         pdf_pages=args.pdf_pages,
     )
-    phases = pipeline_phases(pipeline_home, setup, args)
+
+    def measure_ceiling() -> dict[str, Any]:
+        ceiling_only = worker(
+            "micro",
+            pipeline_home,
+            label=first["key_label"],
+            number=first["number"],
+            quick=True,
+            pdf_pages=1,
+            parts=["ceiling"],
+        )
+        return dict(ceiling_only["ceiling"])
+
+    phases = pipeline_phases(pipeline_home, setup, args, measure_ceiling)
     log("ceiling again, after the pipeline")
-    micro_after = worker(
-        "micro",
-        pipeline_home,
-        label=first["key_label"],
-        number=first["number"],
-        quick=True,
-        pdf_pages=1,
-        parts=["ceiling"],
-    )
+    ceiling_after = measure_ceiling()
 
     baseline = min(10, args.customers)
     log(f"scale: {baseline} customers")
@@ -350,11 +372,15 @@ def run(args: argparse.Namespace, tmp: Path, info: dict[str, Any]) -> dict[str, 
 
     # -- the figures -----------------------------------------------------------------------------
     pieces = ("argon2id_verify_ms", "device_signature_verify_ms", "hsm_signature_ms")
-    ceilings = [micro["ceiling"], micro_after["ceiling"]]
+    before_login, before_sign = phases["ceiling_before_login"], phases["ceiling_before_sign"]
+    ceilings = [micro["ceiling"], before_login, before_sign, ceiling_after]
 
-    def mean(key: str) -> float:
-        """A piece's time, the mean of its measurements before and after the pipelines."""
-        return sum(float(c[key]) for c in ceilings) / len(ceilings)
+    def mean(key: str, of: list[dict[str, Any]] = ceilings) -> float:
+        """A piece's time, the mean of its measurements in this run (by default all four)."""
+        return sum(float(c[key]) for c in of) / len(of)
+
+    def ceiling_of(measured: list[dict[str, Any]]) -> float:
+        return n_cores / (sum(mean(p, measured) for p in pieces) / 1000)
 
     per_order_ms = sum(mean(p) for p in pieces)
     ceiling = n_cores / (per_order_ms / 1000)
@@ -419,8 +445,19 @@ def run(args: argparse.Namespace, tmp: Path, info: dict[str, Any]) -> dict[str, 
                 "in_daemon_login": login["daemon_argon2_cpu_ms_per_order"],
                 "in_daemon_sign": sign["daemon_argon2_cpu_ms_per_order"],
             },
+            # The host's speed drifts within minutes on shared machines: each pipeline against the
+            # ceiling measured right before and right after it, beside the run's mean above.
+            "adjacent": {
+                name: {
+                    "orders_per_s": round(ceiling_of(measured), 2),
+                    "pipeline_vs_it": round(phases[name]["orders_per_s"] / ceiling_of(measured), 3),
+                }
+                for name, measured in (("login", [before_login, before_sign]), ("sign", [before_sign, ceiling_after]))
+            },
             "before": micro["ceiling"],
-            "after": micro_after["ceiling"],
+            "before_login": before_login,
+            "before_sign": before_sign,
+            "after": ceiling_after,
         },
         "ratios": ratios,
         "push_ms": {

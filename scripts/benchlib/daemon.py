@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 
-from benchlib.machine import proc_context_switches, proc_cpu_split, proc_status
+from benchlib.machine import proc_context_switches, proc_cpu_split, proc_status, proc_thread_cpu_split
 
 BIN = Path(sys.executable).parent
 
@@ -100,6 +100,10 @@ class Daemon:
     def cpu_seconds(self) -> tuple[float, float]:
         """(user, system) CPU seconds so far."""
         return proc_cpu_split(self.pid)
+
+    def loop_and_pool_cpu_seconds(self) -> tuple[float, float]:
+        """(event loop thread, every other thread) CPU seconds so far."""
+        return proc_thread_cpu_split(self.pid)
 
     def context_switches(self) -> int:
         return proc_context_switches(self.pid)

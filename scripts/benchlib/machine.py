@@ -79,6 +79,28 @@ def proc_cpu_split(pid: int) -> tuple[float, float]:
         return 0.0, 0.0
 
 
+def proc_thread_cpu_split(pid: int) -> tuple[float, float]:
+    """(main thread, all other threads) CPU seconds so far: for the daemon, its event loop and the
+    rest (the worker pool, where Argon2id, SQLite writes and the HSM run)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    main = others = 0.0
+    try:
+        tasks = list(Path(f"/proc/{pid}/task").iterdir())
+    except OSError:
+        return 0.0, 0.0
+    for task in tasks:
+        try:
+            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # a thread that ended while being read
+        seconds = (int(fields[11]) + int(fields[12])) / ticks
+        if task.name == str(pid):
+            main += seconds
+        else:
+            others += seconds
+    return main, others
+
+
 def proc_context_switches(pid: int) -> int:
     """Voluntary and involuntary context switches of all of a process's threads so far."""
     total = 0

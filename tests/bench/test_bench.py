@@ -71,6 +71,13 @@ def test_quick_bench_prints_every_figure(tmp_path: Path) -> None:
         "ceiling.argon2id_ms.in_daemon_sign",
         "pipeline.login.daemon_argon2_cpu_ms_per_order",
         "pipeline.sign.daemon_other_cpu_ms_per_order",
+        "pipeline.login.daemon_event_loop_cpu_ms_per_order",
+        "pipeline.sign.daemon_event_loop_cpu_ms_per_order",
+        "ceiling.adjacent.login.pipeline_vs_it",
+        "ceiling.adjacent.sign.pipeline_vs_it",
+        "ceiling.before_login.argon2id_verify_ms",
+        "ceiling.before_sign.argon2id_verify_ms",
+        "ceiling.after.argon2id_verify_ms",
     ]
     for key in numbers:
         value = _get(printed, key)
@@ -83,5 +90,8 @@ def test_quick_bench_prints_every_figure(tmp_path: Path) -> None:
         for step in ("start", "push", "approve", "password", "collect"):
             assert {"p50", "p95", "p99"} <= set(steps[step]), (kind, step)
     assert "fetch_signature" in _get(printed, "pipeline.sign.steps_ms")
+    for kind in ("login", "sign"):
+        # The pool's CPU beside Argon2id can round to about zero on tiny sizes, but not below it.
+        assert _get(printed, f"pipeline.{kind}.daemon_pool_other_cpu_ms_per_order") > -1.0
     assert _get(printed, "scale.large.errors") == 0 and _get(printed, "scale.small.errors") == 0
     assert _get(printed, "bench.scale_customers") == {"small": 10, "large": 20}
