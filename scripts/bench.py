@@ -12,8 +12,8 @@ What is measured, in order (see README, "Performance"):
 1. ceiling: one Argon2id verify (production parameters), one device-signature verify (ECDSA
    P-256, as the daemon does it) and one HSM signature, each alone on one thread;
    ceiling orders/s = cores / their sum. Measured before the daemon starts, right before each
-   pipeline (daemon idle) and after them; the mean of the four is used, and `ceiling.adjacent`
-   sets each pipeline against the two measured right around it.
+   pipeline (daemon idle) and after them: `ceiling_orders_per_s` is from the median of the four,
+   and each pipeline's ratio is against the two measured right around it (`ceiling.adjacent`).
 2. HSM layer: signatures/s through `hsm.Hsm.sign_digest` against raw python-pkcs11, same key.
 3. PAdES: a 20-page PDF through the daemon's signing code against pyHanko's PKCS11Signer.
 4. push: order start -> the waiting phone's long-poll returns it, one order at a time.
@@ -41,7 +41,7 @@ from typing import Any, TypeVar
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from benchlib.machine import cores, load_average, machine, self_cpu_seconds
+from benchlib.machine import cores, cpu_ticks, load_average, machine, self_cpu_seconds, steal_share
 from benchlib.stats import median
 
 SCRIPT = Path(__file__).resolve()
@@ -148,6 +148,7 @@ def pipeline_phases(
                 log(f"pipeline {name}: {args.orders} orders, {len(sessions)} customers at once")
                 (user, system), cpu_self = daemon.cpu_seconds(), self_cpu_seconds()
                 loop_cpu, pool_cpu = daemon.loop_and_pool_cpu_seconds()
+                ticks = cpu_ticks()
                 switches, argon2 = daemon.context_switches(), daemon.argon2_cpu_seconds()
                 profiler = start_profiler(daemon.pid, args.profile, name)
                 try:
@@ -155,6 +156,7 @@ def pipeline_phases(
                 finally:
                     stop_profiler(profiler)
                 result = phase.as_dict()
+                result["machine_steal_share"] = steal_share(ticks, cpu_ticks())
                 user_after, system_after = daemon.cpu_seconds()
                 result["daemon_cpu_s"] = round(user_after + system_after - user - system, 2)
                 result["daemon_cpu_user_s"] = round(user_after - user, 2)
@@ -333,6 +335,7 @@ def run(args: argparse.Namespace, tmp: Path, info: dict[str, Any]) -> dict[str, 
     )
 
     def measure_ceiling() -> dict[str, Any]:
+        ticks = cpu_ticks()
         ceiling_only = worker(
             "micro",
             pipeline_home,
@@ -342,7 +345,7 @@ def run(args: argparse.Namespace, tmp: Path, info: dict[str, Any]) -> dict[str, 
             pdf_pages=1,
             parts=["ceiling"],
         )
-        return dict(ceiling_only["ceiling"])
+        return {**ceiling_only["ceiling"], "machine_steal_share": steal_share(ticks, cpu_ticks())}
 
     phases = pipeline_phases(pipeline_home, setup, args, measure_ceiling)
     log("ceiling again, after the pipeline")
@@ -376,11 +379,18 @@ def run(args: argparse.Namespace, tmp: Path, info: dict[str, Any]) -> dict[str, 
     ceilings = [micro["ceiling"], before_login, before_sign, ceiling_after]
 
     def mean(key: str, of: list[dict[str, Any]] = ceilings) -> float:
-        """A piece's time, the mean of its measurements in this run (by default all four)."""
-        return sum(float(c[key]) for c in of) / len(of)
+        """A piece's time: the median of its measurements in this run (all four by default, where
+        one slow moment of the host must not move the ceiling; of two, their mean)."""
+        return median([float(c[key]) for c in of])
 
     def ceiling_of(measured: list[dict[str, Any]]) -> float:
         return n_cores / (sum(mean(p, measured) for p in pieces) / 1000)
+
+    # Each pipeline against the ceiling measured right before and right after it: the host's speed
+    # drifts within minutes on a shared machine (Argon2id alone has measured 31 to 103 ms in one
+    # afternoon), and a ceiling timed minutes away compares the pipeline with another machine.
+    around = {"login": [before_login, before_sign], "sign": [before_sign, ceiling_after]}
+    adjacent = {name: ceiling_of(measured) for name, measured in around.items()}
 
     per_order_ms = sum(mean(p) for p in pieces)
     ceiling = n_cores / (per_order_ms / 1000)
@@ -398,8 +408,8 @@ def run(args: argparse.Namespace, tmp: Path, info: dict[str, Any]) -> dict[str, 
     lookup_ratio = lookup_ms(large) / lookup_ms(small)
     push = phases["push"]["steps_ms"]["push"]
     ratios = {
-        "login_pipeline_vs_ceiling": round(login["orders_per_s"] / ceiling, 3),
-        "sign_pipeline_vs_ceiling": round(sign["orders_per_s"] / ceiling, 3),
+        "login_pipeline_vs_ceiling": round(login["orders_per_s"] / adjacent["login"], 3),
+        "sign_pipeline_vs_ceiling": round(sign["orders_per_s"] / adjacent["sign"], 3),
         "hsm_daemon_vs_raw": round(hsm["daemon_layer_per_s"] / hsm["raw_pkcs11_per_s"], 3),
         "pades_daemon_vs_pyhanko": round(pades["daemon_ms"] / pades["pyhanko_direct_ms"], 3),
         "lookup_10k_vs_10": round(lookup_ratio, 3),
@@ -445,14 +455,18 @@ def run(args: argparse.Namespace, tmp: Path, info: dict[str, Any]) -> dict[str, 
                 "in_daemon_login": login["daemon_argon2_cpu_ms_per_order"],
                 "in_daemon_sign": sign["daemon_argon2_cpu_ms_per_order"],
             },
-            # The host's speed drifts within minutes on shared machines: each pipeline against the
-            # ceiling measured right before and right after it, beside the run's mean above.
+            # The ceilings the ratios use (measured right around each pipeline), and the pipelines
+            # against the run's median ceiling (ceiling_orders_per_s) for comparison.
             "adjacent": {
                 name: {
-                    "orders_per_s": round(ceiling_of(measured), 2),
-                    "pipeline_vs_it": round(phases[name]["orders_per_s"] / ceiling_of(measured), 3),
+                    "orders_per_s": round(value, 2),
+                    "pipeline_vs_it": round(phases[name]["orders_per_s"] / value, 3),
                 }
-                for name, measured in (("login", [before_login, before_sign]), ("sign", [before_sign, ceiling_after]))
+                for name, value in adjacent.items()
+            },
+            "run_median": {
+                "login_pipeline_vs_it": round(login["orders_per_s"] / ceiling, 3),
+                "sign_pipeline_vs_it": round(sign["orders_per_s"] / ceiling, 3),
             },
             "before": micro["ceiling"],
             "before_login": before_login,

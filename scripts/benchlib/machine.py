@@ -79,6 +79,23 @@ def proc_cpu_split(pid: int) -> tuple[float, float]:
         return 0.0, 0.0
 
 
+def cpu_ticks() -> list[int]:
+    """The machine's CPU time so far by kind, in ticks: /proc/stat's first line (user, nice,
+    system, idle, iowait, irq, softirq, steal)."""
+    try:
+        return [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+    except (OSError, ValueError):
+        return [0] * 8
+
+
+def steal_share(before: list[int], after: list[int]) -> float:
+    """The share of the machine's CPU time between two `cpu_ticks()` that the hypervisor ran
+    something else on our virtual cores (steal): time the cores were not ours to measure."""
+    spent = [b - a for a, b in zip(before, after, strict=True)]
+    total = sum(spent)
+    return round(spent[7] / total, 4) if total > 0 else 0.0
+
+
 def proc_thread_cpu_split(pid: int) -> tuple[float, float]:
     """(main thread, all other threads) CPU seconds so far: for the daemon, its event loop and the
     rest (the worker pool, where Argon2id, SQLite writes and the HSM run)."""
