@@ -141,7 +141,9 @@ def pipeline_phases(
             for kind in ("auth", "sign"):
                 await load.pipeline(sessions, kind, len(sessions))
             log(f"push latency: {args.push_samples} orders, one at a time")
+            ticks = cpu_ticks()
             out["push"] = (await load.push_latency(sessions, args.push_samples)).as_dict()
+            out["push"]["machine_steal_share"] = steal_share(ticks, cpu_ticks())
             for kind, name in (("auth", "login"), ("sign", "sign")):
                 log(f"ceiling again, right before the {name} pipeline (daemon idle)")
                 out[f"ceiling_before_{name}"] = measure_ceiling()
@@ -481,6 +483,7 @@ def run(args: argparse.Namespace, tmp: Path, info: dict[str, Any]) -> dict[str, 
             "n": push["n"],
             "under_login_load_p50": under_load["p50"],
             "under_login_load_p99": under_load["p99"],
+            "machine_steal_share": phases["push"]["machine_steal_share"],
         },
         "pipeline": {"startup": phases["startup"], "login": login, "sign": sign},
         "hsm": hsm,
