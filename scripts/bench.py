@@ -380,13 +380,13 @@ def run(args: argparse.Namespace, tmp: Path, info: dict[str, Any]) -> dict[str, 
     before_login, before_sign = phases["ceiling_before_login"], phases["ceiling_before_sign"]
     ceilings = [micro["ceiling"], before_login, before_sign, ceiling_after]
 
-    def mean(key: str, of: list[dict[str, Any]] = ceilings) -> float:
+    def piece_ms(key: str, of: list[dict[str, Any]] = ceilings) -> float:
         """A piece's time: the median of its measurements in this run (all four by default, where
         one slow moment of the host must not move the ceiling; of two, their mean)."""
         return median([float(c[key]) for c in of])
 
     def ceiling_of(measured: list[dict[str, Any]]) -> float:
-        return n_cores / (sum(mean(p, measured) for p in pieces) / 1000)
+        return n_cores / (sum(piece_ms(p, measured) for p in pieces) / 1000)
 
     # Each pipeline against the ceiling measured right before and right after it: the host's speed
     # drifts within minutes on a shared machine (Argon2id alone has measured 31 to 103 ms in one
@@ -394,11 +394,11 @@ def run(args: argparse.Namespace, tmp: Path, info: dict[str, Any]) -> dict[str, 
     around = {"login": [before_login, before_sign], "sign": [before_sign, ceiling_after]}
     adjacent = {name: ceiling_of(measured) for name, measured in around.items()}
 
-    per_order_ms = sum(mean(p) for p in pieces)
+    per_order_ms = sum(piece_ms(p) for p in pieces)
     ceiling = n_cores / (per_order_ms / 1000)
     # The same pieces with Argon2id timed while every core runs one: what the cores can do at all
     # when all of them verify passwords at once, as they do in the pipelines.
-    busy_ms = per_order_ms - mean("argon2id_verify_ms") + mean("argon2id_verify_ms_all_cores_busy")
+    busy_ms = per_order_ms - piece_ms("argon2id_verify_ms") + piece_ms("argon2id_verify_ms_all_cores_busy")
     busy_ceiling = n_cores / (busy_ms / 1000)
     login, sign = phases["login"], phases["sign"]
     hsm = micro["hsm"]
@@ -451,9 +451,9 @@ def run(args: argparse.Namespace, tmp: Path, info: dict[str, Any]) -> dict[str, 
             # One Argon2id verify, side by side: alone, on every core at once, on every core with
             # a thread more wanting one, and in the daemon's pipelines (CPU per order).
             "argon2id_ms": {
-                "alone": round(mean("argon2id_verify_ms"), 3),
-                "all_cores_busy": round(mean("argon2id_verify_ms_all_cores_busy"), 3),
-                "cores_oversubscribed": round(mean("argon2id_verify_cpu_ms_cores_oversubscribed"), 3),
+                "alone": round(piece_ms("argon2id_verify_ms"), 3),
+                "all_cores_busy": round(piece_ms("argon2id_verify_ms_all_cores_busy"), 3),
+                "cores_oversubscribed": round(piece_ms("argon2id_verify_cpu_ms_cores_oversubscribed"), 3),
                 "in_daemon_login": login["daemon_argon2_cpu_ms_per_order"],
                 "in_daemon_sign": sign["daemon_argon2_cpu_ms_per_order"],
             },

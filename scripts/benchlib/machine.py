@@ -98,7 +98,8 @@ def steal_share(before: list[int], after: list[int]) -> float:
 
 def proc_thread_cpu_split(pid: int) -> tuple[float, float]:
     """(main thread, all other threads) CPU seconds so far: for the daemon, its event loop and the
-    rest (the worker pool, where Argon2id, SQLite writes and the HSM run)."""
+    rest (the worker pool, where Argon2id, SQLite writes and the HSM run). A thread that ends
+    between two readings takes its CPU with it; the daemon's pool threads live as long as it."""
     ticks = os.sysconf("SC_CLK_TCK")
     main = others = 0.0
     try:
