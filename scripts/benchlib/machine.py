@@ -69,14 +69,20 @@ def proc_cpu_seconds(pid: int) -> float:
     return sum(proc_cpu_split(pid))
 
 
-def proc_cpu_split(pid: int) -> tuple[float, float]:
-    """(user, system) CPU seconds a process has used so far (its threads included)."""
+def _stat_cpu_split(stat: Path) -> tuple[float, float]:
+    """(user, system) CPU seconds from a /proc `stat` file (a process's or one thread's), or
+    zeros when it is gone."""
     try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        fields = stat.read_text().rsplit(")", 1)[1].split()
         ticks = os.sysconf("SC_CLK_TCK")
         return int(fields[11]) / ticks, int(fields[12]) / ticks
     except (OSError, ValueError, IndexError):
         return 0.0, 0.0
+
+
+def proc_cpu_split(pid: int) -> tuple[float, float]:
+    """(user, system) CPU seconds a process has used so far (its threads included)."""
+    return _stat_cpu_split(Path(f"/proc/{pid}/stat"))
 
 
 def cpu_ticks() -> list[int]:
@@ -100,18 +106,13 @@ def proc_thread_cpu_split(pid: int) -> tuple[float, float]:
     """(main thread, all other threads) CPU seconds so far: for the daemon, its event loop and the
     rest (the worker pool, where Argon2id, SQLite writes and the HSM run). A thread that ends
     between two readings takes its CPU with it; the daemon's pool threads live as long as it."""
-    ticks = os.sysconf("SC_CLK_TCK")
     main = others = 0.0
     try:
         tasks = list(Path(f"/proc/{pid}/task").iterdir())
     except OSError:
         return 0.0, 0.0
     for task in tasks:
-        try:
-            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue  # a thread that ended while being read
-        seconds = (int(fields[11]) + int(fields[12])) / ticks
+        seconds = sum(_stat_cpu_split(task / "stat"))
         if task.name == str(pid):
             main += seconds
         else:
