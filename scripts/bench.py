@@ -114,6 +114,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args.scale_rounds = args.scale_rounds or (2 if quick else 3)
     if min(args.customers, args.orders, args.concurrency, args.push_samples, args.scale_rounds, args.pdf_pages) < 1:
         parser.error("sizes must be positive")
+    from benchlib.daemon import parse_settings
+
+    try:
+        parse_settings(os.environ.get("TILLIT_BENCH_SETTINGS", ""))
+    except ValueError as e:
+        parser.error(f"TILLIT_BENCH_SETTINGS: {e}")
     return args
 
 

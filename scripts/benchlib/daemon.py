@@ -18,9 +18,21 @@ from benchlib.machine import proc_context_switches, proc_cpu_split, proc_status,
 BIN = Path(sys.executable).parent
 
 
-def bench_env(home: Path) -> dict[str, str]:
+def parse_settings(text: str) -> dict[str, str]:
+    """`NAME=VALUE NAME=VALUE` (as in TILLIT_BENCH_SETTINGS) as a dict; ValueError names a bad item."""
+    items = {}
+    for item in text.split():
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            raise ValueError(f"'{item}' is not NAME=VALUE")
+        items[name] = value
+    return items
+
+
+def bench_env(home: Path, settings: str | None = None) -> dict[str, str]:
     """This environment without any TILLIT_* or SOFTHSM2_CONF, for one home: production Argon2id
-    parameters and every other setting at its default but the rate limits."""
+    parameters and every other setting at its default but the rate limits. `settings` (by default
+    TILLIT_BENCH_SETTINGS) are `NAME=VALUE` pairs set on top, for the daemons only."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("TILLIT_") and k != "SOFTHSM2_CONF"}
     env.update(
         {
@@ -33,7 +45,7 @@ def bench_env(home: Path) -> dict[str, str]:
         }
     )
     # TILLIT_BENCH_SETTINGS="TILLIT_WORKER_THREADS=4 ...": settings to try, for the daemons only.
-    env.update(item.split("=", 1) for item in os.environ.get("TILLIT_BENCH_SETTINGS", "").split() if "=" in item)
+    env.update(parse_settings(os.environ.get("TILLIT_BENCH_SETTINGS", "") if settings is None else settings))
     return env
 
 
@@ -44,10 +56,10 @@ def free_port() -> int:
 
 
 class Daemon:
-    def __init__(self, home: Path) -> None:
+    def __init__(self, home: Path, settings: str | None = None) -> None:
         self.home = home
         self.port = free_port()
-        self.env = bench_env(home)
+        self.env = bench_env(home, settings)
         self.env["TILLIT_PORT"] = str(self.port)
         self.process: subprocess.Popen[bytes] | None = None
         self.peak_rss_kb = 0
