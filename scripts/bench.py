@@ -155,9 +155,9 @@ def pipeline_phases(
                 out[f"ceiling_before_{name}"] = measure_ceiling()
                 log(f"pipeline {name}: {args.orders} orders, {len(sessions)} customers at once")
                 (user, system), cpu_self = daemon.cpu_seconds(), self_cpu_seconds()
-                loop_cpu, pool_cpu = daemon.loop_and_pool_cpu_seconds()
+                threads = daemon.thread_cpu()
                 ticks = cpu_ticks()
-                switches, argon2 = daemon.context_switches(), daemon.argon2_cpu_seconds()
+                switches = daemon.context_switches()
                 profiler = start_profiler(daemon.pid, args.profile, name)
                 try:
                     phase = await load.pipeline(sessions, kind, args.orders)
@@ -171,16 +171,10 @@ def pipeline_phases(
                 result["daemon_cpu_system_s"] = round(system_after - system, 2)
                 completed = max(1, result["orders"])
                 result["daemon_cpu_ms_per_order"] = round(result["daemon_cpu_s"] * 1000 / completed, 2)
-                argon2_ms = (daemon.argon2_cpu_seconds() - argon2) * 1000 / completed
-                result["daemon_argon2_cpu_ms_per_order"] = round(argon2_ms, 2)
+                by_thread = threads.per_order_ms(daemon.thread_cpu(), completed)
+                argon2_ms = by_thread["daemon_argon2_cpu_ms_per_order"]
                 result["daemon_other_cpu_ms_per_order"] = round(result["daemon_cpu_ms_per_order"] - argon2_ms, 2)
-                # The event loop's thread (HTTP, the reads answered on the loop) and the pool's
-                # threads beside Argon2id (write transactions, signature checks, the HSM).
-                loop_after, pool_after = daemon.loop_and_pool_cpu_seconds()
-                result["daemon_event_loop_cpu_ms_per_order"] = round((loop_after - loop_cpu) * 1000 / completed, 2)
-                result["daemon_pool_other_cpu_ms_per_order"] = round(
-                    (pool_after - pool_cpu) * 1000 / completed - argon2_ms, 2
-                )
+                result.update({key: round(value, 2) for key, value in by_thread.items()})
                 result["daemon_context_switches_per_order"] = round(
                     (daemon.context_switches() - switches) / completed, 1
                 )

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import statistics
 import sys
@@ -35,7 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench import log, run_async, worker
 from benchlib import load
 from benchlib.daemon import Daemon, parse_settings
-from benchlib.machine import cpu_ticks, machine, self_cpu_seconds, steal_share
+from benchlib.machine import busy_seconds, cpu_ticks, machine, self_cpu_seconds, steal_share
 
 FIGURES = (
     "orders_per_s",
@@ -70,30 +69,22 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 async def measured_round(daemon: Daemon, sessions: list[load.Session], kind: str, orders: int) -> dict[str, float]:
-    loop0, pool0 = daemon.loop_and_pool_cpu_seconds()
-    argon0 = daemon.argon2_cpu_seconds()
-    ticks0 = cpu_ticks()
-    self0 = self_cpu_seconds()
+    threads, ticks, self_cpu = daemon.thread_cpu(), cpu_ticks(), self_cpu_seconds()
     result = await load.pipeline(sessions, kind, orders)
-    self1 = self_cpu_seconds()
-    ticks1 = cpu_ticks()
-    argon1 = daemon.argon2_cpu_seconds()
-    loop1, pool1 = daemon.loop_and_pool_cpu_seconds()
+    loadgen_s = self_cpu_seconds() - self_cpu
+    ticks_after = cpu_ticks()
+    by_thread = threads.per_order_ms(daemon.thread_cpu(), result.completed)
     if result.errors or not result.completed:
         raise SystemExit(f"bench-compare: a round failed: {result.error_samples}")
     per_order = 1000 / result.completed
-    busy = [b - a for a, b in zip(ticks0, ticks1, strict=True)]
-    machine_busy_s = (sum(busy) - busy[3] - busy[4] - busy[7]) / os.sysconf("SC_CLK_TCK")  # not idle, iowait, steal
-    loop, pool, argon = loop1 - loop0, pool1 - pool0, argon1 - argon0
     return {
         "orders_per_s": result.completed / result.seconds,
-        "daemon_other_cpu_ms_per_order": (loop + pool - argon) * per_order,
-        "daemon_event_loop_cpu_ms_per_order": loop * per_order,
-        "daemon_pool_other_cpu_ms_per_order": (pool - argon) * per_order,
-        "daemon_argon2_cpu_ms_per_order": argon * per_order,
-        "loadgen_cpu_ms_per_order": (self1 - self0) * per_order,
-        "machine_cpu_ms_per_order": machine_busy_s * per_order,
-        "machine_steal_share": steal_share(ticks0, ticks1),
+        "daemon_other_cpu_ms_per_order": by_thread["daemon_event_loop_cpu_ms_per_order"]
+        + by_thread["daemon_pool_other_cpu_ms_per_order"],
+        **by_thread,
+        "loadgen_cpu_ms_per_order": loadgen_s * per_order,
+        "machine_cpu_ms_per_order": busy_seconds(ticks, ticks_after) * per_order,
+        "machine_steal_share": steal_share(ticks, ticks_after),
     }
 
 

@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +48,28 @@ def bench_env(home: Path, settings: str | None = None) -> dict[str, str]:
     # TILLIT_BENCH_SETTINGS="TILLIT_WORKER_THREADS=4 ...": settings to try, for the daemons only.
     env.update(parse_settings(os.environ.get("TILLIT_BENCH_SETTINGS", "") if settings is None else settings))
     return env
+
+
+@dataclass(frozen=True)
+class ThreadCpu:
+    """The daemon's CPU seconds so far: its event loop's thread, its other threads (the pool), and
+    of those Argon2id (the daemon's own count)."""
+
+    loop_s: float
+    pool_s: float
+    argon2_s: float
+
+    def per_order_ms(self, later: ThreadCpu, orders: int) -> dict[str, float]:
+        """CPU per order between this reading and a later one, by where it went: Argon2id, the event
+        loop (HTTP, the reads answered on the loop) and the pool beside Argon2id (write transactions,
+        signature checks, the HSM). Not rounded."""
+        per_order = 1000 / max(1, orders)
+        argon2 = later.argon2_s - self.argon2_s
+        return {
+            "daemon_argon2_cpu_ms_per_order": argon2 * per_order,
+            "daemon_event_loop_cpu_ms_per_order": (later.loop_s - self.loop_s) * per_order,
+            "daemon_pool_other_cpu_ms_per_order": (later.pool_s - self.pool_s - argon2) * per_order,
+        }
 
 
 def free_port() -> int:
@@ -113,9 +136,10 @@ class Daemon:
         """(user, system) CPU seconds so far."""
         return proc_cpu_split(self.pid)
 
-    def loop_and_pool_cpu_seconds(self) -> tuple[float, float]:
-        """(event loop thread, every other thread) CPU seconds so far."""
-        return proc_thread_cpu_split(self.pid)
+    def thread_cpu(self) -> ThreadCpu:
+        """CPU seconds so far, by thread, with Argon2id's share of the pool."""
+        loop, pool = proc_thread_cpu_split(self.pid)
+        return ThreadCpu(loop, pool, self.argon2_cpu_seconds())
 
     def context_switches(self) -> int:
         return proc_context_switches(self.pid)

@@ -102,6 +102,13 @@ def steal_share(before: list[int], after: list[int]) -> float:
     return round(spent[7] / total, 4) if total > 0 else 0.0
 
 
+def busy_seconds(before: list[int], after: list[int]) -> float:
+    """CPU seconds the machine's cores spent working between two `cpu_ticks()`: everything but
+    idle, waiting for I/O and steal."""
+    spent = [b - a for a, b in zip(before, after, strict=True)]
+    return (sum(spent) - spent[3] - spent[4] - spent[7]) / os.sysconf("SC_CLK_TCK")
+
+
 def proc_thread_cpu_split(pid: int) -> tuple[float, float]:
     """(main thread, all other threads) CPU seconds so far: for the daemon, its event loop and the
     rest (the worker pool, where Argon2id, SQLite writes and the HSM run). A thread that ends
