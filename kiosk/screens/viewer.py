@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
+from textual.message import Message
 from textual.widgets import Static
 
 from kiosk.client import Agreement, SignerError
@@ -21,6 +23,12 @@ class Document(VerticalScroll):
 
     can_focus = True
 
+    class Resized(Message):
+        """Its size or its text's height changed, so whether it is read to the end may have changed too."""
+
+    def on_resize(self, event: events.Resize) -> None:
+        self.post_message(self.Resized())
+
 
 class ViewerScreen(KioskScreen):
     CSS_PATH = "viewer.tcss"
@@ -34,6 +42,7 @@ class ViewerScreen(KioskScreen):
         super().__init__()
         self.agreement = agreement
         self.loaded = False
+        self.text_lines = 0
         self.read_to_end = False
         self.busy = False
 
@@ -65,13 +74,21 @@ class ViewerScreen(KioskScreen):
         parts = []
         for number, text in enumerate(pages, start=1):
             parts.append(f"── {self.t('viewer.page', page=number, pages=len(pages))} ──\n\n{text}")
-        self.query_one("#text", Static).update("\n\n".join(parts) + "\n")
+        text = "\n\n".join(parts) + "\n"
+        self.query_one("#text", Static).update(text)
+        self.text_lines = text.count("\n")
         self.loaded = True
         self.query_one("#status", Static).update(self.t("viewer.scroll"))
         self.call_after_refresh(self.scrolled)
 
+    def on_document_resized(self, _: Document.Resized) -> None:
+        self.scrolled()
+
     def scrolled(self, _: float | None = None) -> None:
         if not self.loaded or self.read_to_end:
+            return
+        # Until the text is laid out, the document still has the height of "Loading…" and nothing to scroll.
+        if self.query_one("#text", Static).size.height < self.text_lines:
             return
         document = self.query_one("#document", Document)
         if document.scroll_y >= document.max_scroll_y:

@@ -3,6 +3,7 @@ failures in a dialog, an ended session sends the customer home."""
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import pytest
@@ -10,9 +11,11 @@ from textual.widgets import Input
 
 from kiosk.app import KioskApp
 from kiosk.client import SignerClient, SignerError
+from kiosk.pdftext import pdf_pages
+from kiosk.screens.viewer import ViewerScreen
 from kiosk.state import Customer, Session
 from tests.kiosk.conftest import SIZE, focus_on, kiosk_settings, on_screen, text_of, until
-from tests.kiosk.fakes import CUSTOMER, FakeClient, clock
+from tests.kiosk.fakes import AGREEMENTS, CUSTOMER, FakeClient, clock
 
 pytestmark = [pytest.mark.tui, pytest.mark.anyio]
 
@@ -244,3 +247,41 @@ async def test_a_rating_typed_just_before_enter_is_kept() -> None:
         await pilot.press("right", "right", "left", "down", *"Raskt  og greitt ", "up", "3", "enter")
         await on_screen(pilot, "WelcomeScreen")
         await until(pilot, lambda: ("feedback", ("order-2", 3, "Raskt og greitt")) in client.calls)
+
+
+class HeldDocuments(FakeClient):
+    """Hands out an agreement's PDF only once `release` is set."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.release = threading.Event()
+
+    def agreement_document(self, session_token: str, agreement_id: str) -> bytes:
+        self.release.wait(15)
+        return super().agreement_document(session_token, agreement_id)
+
+
+async def test_an_agreement_is_not_read_to_the_end_before_its_text_is_laid_out() -> None:
+    """A look at the scroll position between the text's arrival and its layout sees the one line of
+    "Loading…", with nothing to scroll: that must not count as read to the end. (It did once, on a loaded
+    machine, when the look queued after the text ran before the layout did.)"""
+    client = HeldDocuments()
+    app = kiosk(client)
+    async with app.run_test(size=SIZE) as pilot:
+        try:
+            app.session = Session(Customer.from_completion(CUSTOMER), "jwt.fake.token")
+            viewer = ViewerScreen(AGREEMENTS[0])
+            app.go(viewer)
+            await on_screen(pilot, "ViewerScreen")
+            viewer.show(pdf_pages(client.documents[AGREEMENTS[0].id]))
+            viewer.scrolled()  # in the same step: no layout has run since the text arrived
+            assert not viewer.read_to_end
+            await pilot.pause(0.2)
+            assert not viewer.read_to_end
+            await pilot.press("f2")
+            await pilot.pause(0.1)
+            assert app.screen is viewer and app.order is None
+            await pilot.press("end")
+            await until(pilot, lambda: viewer.read_to_end, what="read to the end")
+        finally:
+            client.release.set()
