@@ -157,7 +157,7 @@ def pipeline_phases(
                 (user, system), cpu_self = daemon.cpu_seconds(), self_cpu_seconds()
                 threads = daemon.thread_cpu()
                 ticks = cpu_ticks()
-                switches = daemon.context_switches()
+                switches, faults = daemon.context_switches(), daemon.minor_faults()
                 profiler = start_profiler(daemon.pid, args.profile, name)
                 try:
                     phase = await load.pipeline(sessions, kind, args.orders)
@@ -178,6 +178,7 @@ def pipeline_phases(
                 result["daemon_context_switches_per_order"] = round(
                     (daemon.context_switches() - switches) / completed, 1
                 )
+                result["daemon_minor_faults_per_order"] = round((daemon.minor_faults() - faults) / completed, 1)
                 result["loadgen_cpu_s"] = round(self_cpu_seconds() - cpu_self, 2)
                 result["load_average_after"] = load_average()
                 out[name] = result

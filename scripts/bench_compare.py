@@ -45,6 +45,7 @@ FIGURES = (
     "loadgen_cpu_ms_per_order",
     "machine_cpu_ms_per_order",
     "machine_steal_share",
+    "daemon_minor_faults_per_order",
 )
 
 
@@ -69,8 +70,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 async def measured_round(daemon: Daemon, sessions: list[load.Session], kind: str, orders: int) -> dict[str, float]:
-    threads, ticks, self_cpu = daemon.thread_cpu(), cpu_ticks(), self_cpu_seconds()
+    threads, ticks, self_cpu, faults = daemon.thread_cpu(), cpu_ticks(), self_cpu_seconds(), daemon.minor_faults()
     result = await load.pipeline(sessions, kind, orders)
+    faults = daemon.minor_faults() - faults
     loadgen_s = self_cpu_seconds() - self_cpu
     ticks_after = cpu_ticks()
     by_thread = threads.per_order_ms(daemon.thread_cpu(), result.completed)
@@ -85,6 +87,7 @@ async def measured_round(daemon: Daemon, sessions: list[load.Session], kind: str
         "loadgen_cpu_ms_per_order": loadgen_s * per_order,
         "machine_cpu_ms_per_order": busy_seconds(ticks, ticks_after) * per_order,
         "machine_steal_share": steal_share(ticks, ticks_after),
+        "daemon_minor_faults_per_order": faults / result.completed,
     }
 
 

@@ -14,7 +14,13 @@ from typing import Any
 
 import httpx
 
-from benchlib.machine import proc_context_switches, proc_cpu_split, proc_status, proc_thread_cpu_split
+from benchlib.machine import (
+    proc_context_switches,
+    proc_cpu_split,
+    proc_minor_faults,
+    proc_status,
+    proc_thread_cpu_split,
+)
 
 BIN = Path(sys.executable).parent
 
@@ -143,6 +149,9 @@ class Daemon:
 
     def context_switches(self) -> int:
         return proc_context_switches(self.pid)
+
+    def minor_faults(self) -> int:
+        return proc_minor_faults(self.pid)
 
     def argon2_cpu_seconds(self) -> float:
         """The daemon's own count of CPU time spent in Argon2id (`tillit_argon2_cpu_seconds_total`)."""

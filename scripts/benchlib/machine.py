@@ -80,6 +80,15 @@ def _stat_cpu_split(stat: Path) -> tuple[float, float]:
         return 0.0, 0.0
 
 
+def proc_minor_faults(pid: int) -> int:
+    """Minor page faults of a process so far (its threads included), 0 when it is gone: each is a
+    page the kernel had to hand it (and zero) afresh."""
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[7])
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
 def proc_cpu_split(pid: int) -> tuple[float, float]:
     """(user, system) CPU seconds a process has used so far (its threads included)."""
     return _stat_cpu_split(Path(f"/proc/{pid}/stat"))

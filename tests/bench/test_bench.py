@@ -94,6 +94,7 @@ def test_quick_bench_prints_every_figure(tmp_path: Path) -> None:
         # The pool's CPU beside Argon2id can round to about zero on tiny sizes, but not below it.
         assert _get(printed, f"pipeline.{kind}.daemon_pool_other_cpu_ms_per_order") > -1.0
         assert 0.0 <= _get(printed, f"pipeline.{kind}.machine_steal_share") < 1.0
+        assert _get(printed, f"pipeline.{kind}.daemon_minor_faults_per_order") >= 0
         assert 0.0 <= _get(printed, f"ceiling.before_{kind}.machine_steal_share") < 1.0
     assert 0.0 <= _get(printed, "push_ms.machine_steal_share") < 1.0
     assert _get(printed, "scale.large.errors") == 0 and _get(printed, "scale.small.errors") == 0

@@ -90,6 +90,7 @@ def test_tiny_comparison_prints_every_figure(tmp_path: Path) -> None:
             assert variant[figure]["mean"] > 0, (name, figure, variant[figure])
             assert variant[figure]["standard_error"] >= 0, (name, figure)
         assert 0.0 <= variant["machine_steal_share"]["mean"] < 1.0
+        assert variant["daemon_minor_faults_per_order"]["mean"] >= 0
     for figure in FIGURES:
         difference = printed["a_minus_b"][figure]
         assert {"mean", "standard_error"} == set(difference), figure
