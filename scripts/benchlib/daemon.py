@@ -36,11 +36,17 @@ def parse_settings(text: str) -> dict[str, str]:
     return items
 
 
+def environment_without_settings() -> dict[str, str]:
+    """This process's environment without any TILLIT_* setting or SOFTHSM2_CONF, so that nothing of
+    the caller's own home reaches a benchmark."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("TILLIT_") and k != "SOFTHSM2_CONF"}
+
+
 def bench_env(home: Path, settings: str | None = None) -> dict[str, str]:
     """This environment without any TILLIT_* or SOFTHSM2_CONF, for one home: production Argon2id
     parameters and every other setting at its default but the rate limits. `settings` (by default
     TILLIT_BENCH_SETTINGS) are `NAME=VALUE` pairs set on top, for the daemons only."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TILLIT_") and k != "SOFTHSM2_CONF"}
+    env = environment_without_settings()
     env.update(
         {
             "TILLIT_HOME": str(home),

@@ -69,11 +69,17 @@ def proc_cpu_seconds(pid: int) -> float:
     return sum(proc_cpu_split(pid))
 
 
+def _stat_fields(stat: Path) -> list[str]:
+    """The fields of a /proc `stat` file after the command name (field 3, the state, first): the
+    name is in parentheses and may itself hold spaces and ")"."""
+    return stat.read_text().rsplit(")", 1)[1].split()
+
+
 def _stat_cpu_split(stat: Path) -> tuple[float, float]:
     """(user, system) CPU seconds from a /proc `stat` file (a process's or one thread's), or
     zeros when it is gone."""
     try:
-        fields = stat.read_text().rsplit(")", 1)[1].split()
+        fields = _stat_fields(stat)
         ticks = os.sysconf("SC_CLK_TCK")
         return int(fields[11]) / ticks, int(fields[12]) / ticks
     except (OSError, ValueError, IndexError):
@@ -84,7 +90,7 @@ def proc_minor_faults(pid: int) -> int:
     """Minor page faults of a process so far (its threads included), 0 when it is gone: each is a
     page the kernel had to hand it (and zero) afresh."""
     try:
-        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[7])
+        return int(_stat_fields(Path(f"/proc/{pid}/stat"))[7])
     except (OSError, ValueError, IndexError):
         return 0
 

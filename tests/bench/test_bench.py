@@ -7,16 +7,16 @@ under it changes. The real figures come from `scripts/bench` (README, "Performan
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.bench.scripts import SCRIPTS, run_script
+
 pytestmark = [pytest.mark.hsm, pytest.mark.integration]
 
-SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "bench"
+SCRIPT = SCRIPTS / "bench"
 TINY = [
     "--quick",
     "--customers", "20",
@@ -38,16 +38,8 @@ def _get(data: dict[str, Any], dotted: str) -> Any:
 
 @pytest.mark.timeout(900)
 def test_quick_bench_prints_every_figure(tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TILLIT_") and k != "SOFTHSM2_CONF"}
     out = tmp_path / "bench.json"
-    result = subprocess.run(
-        [str(SCRIPT), *TINY, "--out", str(out)],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=840,
-        check=False,
-    )
+    result = run_script(str(SCRIPT), *TINY, "--out", str(out), timeout=840)
     assert result.returncode == 0, result.stderr[-3000:]
     printed = json.loads(result.stdout)
     assert printed == json.loads(out.read_text())

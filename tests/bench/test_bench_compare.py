@@ -8,17 +8,14 @@ unnoticed otherwise.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-SCRIPTS = Path(__file__).resolve().parents[2] / "scripts"
-sys.path.insert(0, str(SCRIPTS))
+from tests.bench.scripts import SCRIPTS, run_script
 
-from benchlib.daemon import Daemon, parse_settings  # noqa: E402
+from benchlib.daemon import Daemon, parse_settings  # isort: skip (on the path once tests.bench.scripts is)
 
 FIGURES = (
     "orders_per_s",
@@ -28,10 +25,6 @@ FIGURES = (
     "loadgen_cpu_ms_per_order",
     "machine_cpu_ms_per_order",
 )
-
-
-def _clean_env() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items() if not k.startswith("TILLIT_") and k != "SOFTHSM2_CONF"}
 
 
 def test_settings_parse_and_reach_the_daemon_environment(tmp_path: Path) -> None:
@@ -50,14 +43,7 @@ def test_settings_parse_and_reach_the_daemon_environment(tmp_path: Path) -> None
 
 
 def test_malformed_settings_are_refused_in_one_line() -> None:
-    result = subprocess.run(
-        [sys.executable, str(SCRIPTS / "bench_compare.py"), "TILLIT_WORKER_THREADS", ""],
-        env=_clean_env(),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result = run_script(sys.executable, str(SCRIPTS / "bench_compare.py"), "TILLIT_WORKER_THREADS", "", timeout=60)
     assert result.returncode == 2
     assert "settings of A: 'TILLIT_WORKER_THREADS' is not NAME=VALUE" in result.stderr
     assert "Traceback" not in result.stderr and result.stdout == ""
@@ -69,14 +55,7 @@ def test_malformed_settings_are_refused_in_one_line() -> None:
 def test_tiny_comparison_prints_every_figure(tmp_path: Path) -> None:
     out = tmp_path / "compare.json"
     tiny = ["--concurrency", "2", "--orders", "4", "--rounds", "2", "--out", str(out)]
-    result = subprocess.run(
-        [str(SCRIPTS / "bench-compare"), *tiny, "TILLIT_WORKER_THREADS=2", ""],
-        env=_clean_env(),
-        capture_output=True,
-        text=True,
-        timeout=540,
-        check=False,
-    )
+    result = run_script(str(SCRIPTS / "bench-compare"), *tiny, "TILLIT_WORKER_THREADS=2", "", timeout=540)
     assert result.returncode == 0, result.stderr[-3000:]
     printed = json.loads(result.stdout)
     assert printed == json.loads(out.read_text())
