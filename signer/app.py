@@ -34,7 +34,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from hsm.errors import HsmError
-from signer import errors
+from signer import cpus, errors
 from signer.metrics import CONTENT_TYPE
 from signer.order_path import Call, FastRoute, Handler, OrderPath, SignedCall, read_body, replay_body, route
 from signer.service import NewDocument, Signer
@@ -141,6 +141,9 @@ def create_app(signer: Signer) -> TillitApp:
         import anyio.to_thread
 
         workers = signer.settings.worker_threads
+        if signer.settings.pin_request_path:
+            # Before the pool's threads exist: they start from this thread and take its CPU.
+            cpus.pin_request_path()
         switch_interval = sys.getswitchinterval()
         sys.setswitchinterval(signer.settings.gil_switch_interval_ms / 1000)
         loop.set_default_executor(ThreadPoolExecutor(max_workers=workers, thread_name_prefix="tillit-worker"))

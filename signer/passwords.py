@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import functools
-import os
 import threading
 import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
+from signer.cpus import PROCESS_CPUS, unpin
 from signer.errors import InvalidInput
+
+T = TypeVar("T")
 
 MIN_LENGTH = 8
 # Common in Norway and not in zxcvbn's list (which is mostly English).
@@ -43,44 +48,52 @@ _LOCAL_COMMON = {
 
 
 class Passwords:
-    """Argon2id hashing and checking, at most one computation per CPU core at a time.
+    """Argon2id hashing and checking on a pool of its own: one thread per CPU core.
 
     Each computation fills 19 MiB and keeps a core busy for ~20 ms without holding the GIL: more at
     once than there are cores only makes each slower, costs another 19 MiB apiece, and takes the
-    cores from the rest of the request path. Callers beyond that wait their turn.
+    cores from the rest of the request path. Callers beyond that wait their turn. The pool, rather
+    than whichever request thread asks, runs them because the same few threads then reuse the same
+    memory (each thread's allocator keeps its own): on the bench that made a verify 1.3 ms cheaper
+    and the sign pipeline 6% faster than the same bound kept by a semaphore (README, "Performance").
+    Its threads run on every CPU, also when the request path that starts them is pinned to one
+    (`signer.cpus`).
     """
 
     def __init__(self, time_cost: int = 2, memory_kib: int = 19456, concurrency: int | None = None) -> None:
-        self._hasher = PasswordHasher(time_cost=max(2, time_cost), memory_cost=max(19456, memory_kib), parallelism=1)
-        self._slots = threading.BoundedSemaphore(concurrency or len(os.sched_getaffinity(0)) or 1)
+        self.hasher = PasswordHasher(time_cost=max(2, time_cost), memory_cost=max(19456, memory_kib), parallelism=1)
+        self._pool = ThreadPoolExecutor(
+            max_workers=concurrency or len(PROCESS_CPUS) or 1, thread_name_prefix="tillit-argon2", initializer=unpin
+        )
         # Counted so that metrics (and the benchmark) can tell Argon2id's CPU from the rest.
         self._spent_lock = threading.Lock()
         self.computations = 0
         self.cpu_seconds = 0.0
 
-    def _count(self, started: float) -> None:
-        spent = time.thread_time() - started
-        with self._spent_lock:
-            self.computations += 1
-            self.cpu_seconds += spent
+    def _counted(self, compute: Callable[[], T]) -> T:
+        started = time.thread_time()
+        try:
+            return compute()
+        finally:
+            spent = time.thread_time() - started
+            with self._spent_lock:
+                self.computations += 1
+                self.cpu_seconds += spent
+
+    def _check(self, password_hash: str, password: str) -> bool:
+        try:
+            return self.hasher.verify(password_hash, password)
+        except (VerifyMismatchError, VerificationError, InvalidHashError):
+            return False
 
     def hash(self, password: str) -> str:
-        with self._slots:
-            started = time.thread_time()
-            try:
-                return self._hasher.hash(password)
-            finally:
-                self._count(started)
+        return self._pool.submit(self._counted, functools.partial(self.hasher.hash, password)).result()
 
     def verify(self, password_hash: str, password: str) -> bool:
-        with self._slots:
-            started = time.thread_time()
-            try:
-                return self._hasher.verify(password_hash, password)
-            except (VerifyMismatchError, VerificationError, InvalidHashError):
-                return False
-            finally:
-                self._count(started)
+        return self._pool.submit(self._counted, functools.partial(self._check, password_hash, password)).result()
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
 
 
 @functools.cache

@@ -30,6 +30,7 @@ def open_signer(settings: SignerSettings | None = None) -> Iterator[Signer]:
     settings = settings or SignerSettings()
     hsm = Hsm(HsmSettings(home=settings.home))
     store = open_store(settings)
+    signer: Signer | None = None
     try:
         signer = Signer(settings, store, hsm)
         # With PostgreSQL, wake-ups reach the other instances, and theirs this one; an administrator's
@@ -37,5 +38,7 @@ def open_signer(settings: SignerSettings | None = None) -> Iterator[Signer]:
         store.connect_notifier(signer.notifier)
         yield signer
     finally:
+        if signer is not None:
+            signer.passwords.close()
         store.close()
         hsm.close()

@@ -60,6 +60,12 @@ class SignerSettings(TillitSettings):
     worker_threads: int = 8
     """Threads for Argon2 and HSM work (off the event loop)."""
 
+    pin_request_path: bool = True
+    """Run the event loop and its worker threads on one CPU, Argon2id on every CPU (`signer.cpus`):
+    the request path's threads then hand work to each other without waking another CPU. Only one of
+    them runs Python at a time anyway. Turn it off where the request path, not Argon2id, is what
+    limits the daemon (many cores for one instance)."""
+
     gil_switch_interval_ms: float = Field(default=0.2, gt=0, le=100)
     """How long one thread of the daemon may hold Python's GIL while another waits for it, in ms
     (`sys.setswitchinterval`). Every SQLite statement lets go of the GIL and waits to get it back;

@@ -215,12 +215,14 @@ def micro(
             digest = hashlib.sha256(b"bench").digest()
 
             # The ceiling: each piece alone, one thread, production parameters.
-            passwords = signer.passwords
-            stored = passwords.hash(PASSWORD)
-            argon2 = _per_op(lambda: passwords.verify(stored, PASSWORD), 5 if quick else 8, 4 if quick else 6)
-            busy = _all_cores_at_once(lambda: passwords.verify(stored, PASSWORD), 3 if quick else 6)
+            # On the calling thread, the daemon's parameters: the computation without the hop to
+            # the daemon's Argon2id pool, which is the daemon's overhead and not part of the ceiling.
+            hasher = signer.passwords.hasher
+            stored = hasher.hash(PASSWORD)
+            argon2 = _per_op(lambda: hasher.verify(stored, PASSWORD), 5 if quick else 8, 4 if quick else 6)
+            busy = _all_cores_at_once(lambda: hasher.verify(stored, PASSWORD), 3 if quick else 6)
             crowded = _all_cores_at_once(
-                lambda: passwords.verify(stored, PASSWORD), 3 if quick else 6, time.thread_time, extra_busy=1
+                lambda: hasher.verify(stored, PASSWORD), 3 if quick else 6, time.thread_time, extra_busy=1
             )
             device_key = ec.generate_private_key(ec.SECP256R1())
             device_der = device_key.public_key().public_bytes(
