@@ -86,7 +86,17 @@ def serve(host: str | None, port: int | None) -> None:
             ssl = {"ssl_certfile": str(settings.tls_cert), "ssl_keyfile": str(settings.tls_key)}
         scheme = "https" if ssl else "http"
         log.info("serving on %s://%s:%d", scheme, settings.host, settings.port, extra={"tillit_event": "serve.start"})
-        uvicorn.run(app, host=settings.host, port=settings.port, log_config=None, access_log=False, **ssl)
+        # No proxy headers: nothing here reads the client's address or scheme, and uvicorn's layer
+        # for them would be one more pass over every request's headers.
+        uvicorn.run(
+            app,
+            host=settings.host,
+            port=settings.port,
+            log_config=None,
+            access_log=False,
+            proxy_headers=False,
+            **ssl,
+        )
         log.info("stopped", extra={"tillit_event": "serve.stop"})
 
 
