@@ -58,7 +58,8 @@ class SignerSettings(TillitSettings):
     """Lifetime of the completion JWT."""
 
     worker_threads: int = 8
-    """Threads for Argon2 and HSM work (off the event loop)."""
+    """Worker threads beside the event loop: SQLite writes, the HSM, device-signature checks.
+    Argon2id has a pool of its own, one thread per CPU core."""
 
     pin_request_path: bool = True
     """Run the event loop and its worker threads on one CPU, Argon2id on every CPU (`signer.cpus`):
@@ -124,7 +125,8 @@ def documented_toml() -> str:
     for name, field in fields.items():
         if name in ("hsm_pin", "hsm_so_pin"):
             continue
-        lines.append(f"# {field.description}")
+        # Every line of a description commented: a bare continuation line would not parse as TOML.
+        lines.extend(f"# {line}" for line in (field.description or "").splitlines())
         lines.append(f"# env: TILLIT_{name.upper()}")
         default = field.get_default(call_default_factory=False)
         if name == "home":
