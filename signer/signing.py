@@ -120,12 +120,16 @@ class DocumentSigner:
             if is_pdf(doc.content_type, doc.content):
                 check_pdf(doc.content, doc.name)
 
-    def _cms_signer(self, key_label: str) -> HsmCmsSigner:
-        hsm = self.service.hsm
-        der = hsm.certificate(key_label)
+    def _certificate(self, key_label: str) -> bytes:
+        der = self.service.hsm.certificate(key_label)
         if der is None:
             raise errors.Conflict("the customer has no certificate")
-        return HsmCmsSigner(hsm, key_label, x509.Certificate.load(der), self.service.ca.chain())
+        return der
+
+    def _cms_signer(self, key_label: str) -> HsmCmsSigner:
+        """pyHanko's signer over the HSM key, for PAdES (detached CMS needs none: `detached_cms`)."""
+        certificate = x509.Certificate.load(self._certificate(key_label))
+        return HsmCmsSigner(self.service.hsm, key_label, certificate, self.service.ca.chain())
 
     def sign_order(self, ref: str) -> None:
         """Sign every document of an order in state `signing`, then complete it (or fail it)."""
@@ -156,13 +160,15 @@ class DocumentSigner:
         signed: list[tuple[int, bytes, str]] = []
         if failure is None:
             try:
-                signer = self._cms_signer(customer.key_label)
+                certificate = self._certificate(customer.key_label)
+                pdf_signer: HsmCmsSigner | None = None  # made only for a PDF: ~0.1 ms of CPU an order
                 for doc in documents:
                     if is_pdf(doc.content_type, doc.content):
-                        output = self._pades(signer, doc.content, customer.name, order.reference)
+                        pdf_signer = pdf_signer or self._cms_signer(customer.key_label)
+                        output = self._pades(pdf_signer, doc.content, customer.name, order.reference)
                         signed.append((doc.idx, output, "pades"))
                     else:
-                        signed.append((doc.idx, self._cms(signer, doc.content), "cms"))
+                        signed.append((doc.idx, self._cms(customer.key_label, certificate, doc.content), "cms"))
             except TokenUnavailable:
                 # The HSM is away: nothing was signed or released. The caller puts the order back
                 # to 'approved' (Signer.submit_password) and answers 503; the password can be
@@ -256,12 +262,10 @@ class DocumentSigner:
         asyncio.run(run())
         return out.getvalue()
 
-    def _cms(self, signer: HsmCmsSigner, content: bytes) -> bytes:
+    def _cms(self, key_label: str, certificate: bytes, content: bytes) -> bytes:
+        hsm = self.service.hsm
         return detached_cms(
-            lambda digest: signer.hsm.sign_digest(signer.key_label, digest),
-            signer.signing_cert.dump(),
-            signer.chain,
-            content,
+            lambda digest: hsm.sign_digest(key_label, digest), certificate, self.service.ca.chain(), content
         )
 
 
