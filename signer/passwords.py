@@ -63,17 +63,21 @@ class Passwords:
     def __init__(self, time_cost: int = 2, memory_kib: int = 19456, concurrency: int | None = None) -> None:
         self.hasher = PasswordHasher(time_cost=max(2, time_cost), memory_cost=max(19456, memory_kib), parallelism=1)
         self._pool = ThreadPoolExecutor(
-            max_workers=concurrency or len(PROCESS_CPUS) or 1, thread_name_prefix="tillit-argon2", initializer=unpin
+            max_workers=concurrency or len(PROCESS_CPUS), thread_name_prefix="tillit-argon2", initializer=unpin
         )
         # Counted so that metrics (and the benchmark) can tell Argon2id's CPU from the rest.
         self._spent_lock = threading.Lock()
         self.computations = 0
         self.cpu_seconds = 0.0
 
-    def _counted(self, compute: Callable[[], T]) -> T:
+    def _on_pool(self, compute: Callable[..., T], *args: str) -> T:
+        """`compute(*args)` on an Argon2id thread, its CPU counted; waits for the answer."""
+        return self._pool.submit(self._counted, compute, *args).result()
+
+    def _counted(self, compute: Callable[..., T], *args: str) -> T:
         started = time.thread_time()
         try:
-            return compute()
+            return compute(*args)
         finally:
             spent = time.thread_time() - started
             with self._spent_lock:
@@ -87,10 +91,10 @@ class Passwords:
             return False
 
     def hash(self, password: str) -> str:
-        return self._pool.submit(self._counted, functools.partial(self.hasher.hash, password)).result()
+        return self._on_pool(self.hasher.hash, password)
 
     def verify(self, password_hash: str, password: str) -> bool:
-        return self._pool.submit(self._counted, functools.partial(self._check, password_hash, password)).result()
+        return self._on_pool(self._check, password_hash, password)
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
