@@ -29,7 +29,15 @@ from pyhanko_certvalidator.registry import SimpleCertificateStore
 from hsm.client import Hsm
 from hsm.errors import HsmError, TokenUnavailable
 from signer import errors
-from signer.pdfcheck import HostilePdf, inspect_pdf
+from signer.pdf_render_check import RenderCheckUnavailable, check_rendering
+from signer.pdfcheck import (
+    HostilePdf,
+    inspect_layout,
+    inspect_page_content,
+    inspect_pdf,
+    inspect_revisions,
+    looks_like_pdf,
+)
 from signer.service import verify_device_signature
 from signer.store import Device
 from signer.wire import approval_message
@@ -37,11 +45,11 @@ from signer.wire import approval_message
 if TYPE_CHECKING:
     from signer.service import NewDocument, Signer
 
-PDF_TYPES = ("application/pdf",)
-
 
 def is_pdf(content_type: str, content: bytes) -> bool:
-    return content_type in PDF_TYPES or content[:5] == b"%PDF-"
+    """Sniffed from the bytes and the content type together (`looks_like_pdf`): any document a viewer
+    could open as a PDF is checked, and signed, as one."""
+    return looks_like_pdf(content_type, content)
 
 
 class HsmCmsSigner(signers.Signer):  # type: ignore[misc]
@@ -67,13 +75,22 @@ class HsmCmsSigner(signers.Signer):  # type: ignore[misc]
 
 
 def check_pdf(content: bytes, name: str) -> None:
+    """Refuse (`errors.InvalidInput`, with the reason) a PDF whose pages may not show what the kiosk
+    shows the customer, or that is hostile otherwise: signer/pdfcheck.py's exact checks first (cheap),
+    then the rendering compared with the text (signer/pdf_render_check.py, cached by SHA-256)."""
     try:
+        inspect_layout(content)
         reader = PdfFileReader(io.BytesIO(content), strict=False)
         if reader.encrypted:
             raise errors.InvalidInput(f"document '{name}' is an encrypted PDF, which cannot be signed")
         inspect_pdf(reader)
+        inspect_revisions(reader)
+        inspect_page_content(content)
+        check_rendering(content, hashlib.sha256(content).hexdigest())
     except errors.SignerError:
         raise
+    except RenderCheckUnavailable as e:
+        raise errors.Unavailable(f"document '{name}' cannot be checked now: {e}") from None
     except HostilePdf as e:
         raise errors.InvalidInput(f"document '{name}' is a PDF that cannot be signed: {e}") from None
     except (PdfError, ValueError, KeyError, TypeError, AttributeError, IndexError, RecursionError) as e:
