@@ -38,6 +38,7 @@ from hsm.provision import initialise_token
 from hsm.settings import HsmSettings
 from kiosk.state import DemoCustomer
 from phone.keystore import Keystore, KeystoreError
+from signer.device_pins import DevicePins
 from signer.errors import NotFound, SignerError
 from signer.runtime import open_signer
 from signer.sample_documents import agreement_pdf
@@ -216,7 +217,9 @@ def _phone(home: Path, signer: Signer, port: int) -> None:
             profile = keystore.load(PHONE_PROFILE)
         except KeystoreError:
             profile = None
-        if profile is not None and active is not None and profile.device_id == active.get("id"):
+        # A profile from before the signer checked the app PIN (no unlock key) is made anew.
+        current = profile is not None and profile.unlock_key is not None
+        if profile is not None and current and active is not None and profile.device_id == active.get("id"):
             if profile.server != url:
                 profile.server = url
                 keystore.save(profile)
@@ -224,6 +227,8 @@ def _phone(home: Path, signer: Signer, port: int) -> None:
     _say("activating the BankID app on Kari's phone (profile 'kari', app PIN 2580)")
     profile, _ = keystore.create(PHONE_PROFILE, PHONE_PIN, url)
     device = signer.bind_device(customer, profile.public_key_pem.encode(), "Karis telefon", how="demo")
+    assert profile.pending_pin is not None
+    DevicePins(signer.store, signer.clock).register(device, profile.pending_pin.registration())
     signer.set_biometric(device, True)  # so that the kiosk's login without password can be shown
     profile.biometric = True
     profile.device_id = device.id
@@ -246,7 +251,8 @@ def _guardian_approves(home: Path, signer: Signer) -> None:
     if not requests:
         return
     _say("Kari approves Emma's BankID as her guardian")
-    key = profile.unlock(PHONE_PIN)
+    pins = DevicePins(signer.store, signer.clock)  # the signer is in this process: no HTTP yet
+    key = profile.unlock(PHONE_PIN, release=lambda verifier: pins.check(device.id, verifier))
     for request in requests:
         signature = key.sign(approval_message(request.challenge, "approve"), ec.ECDSA(hashes.SHA256()))
         signer.decide(device, request.order_ref, "approve", signature)

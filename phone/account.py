@@ -1,8 +1,8 @@
 """What the app knows about its activation, shared by `tillit-phone status` and the "Min BankID" screen.
 
 `status_data(profile, name)` is the profile as `status --json` prints it and the screen shows it;
-`Account` is one profile of a keystore as the running app uses it (PIN check, history, the biometric
-setting once the signer has stored it).
+`Account` is one profile of a keystore as the running app uses it (PIN check by the signer, history,
+the biometric setting once the signer has stored it).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from phone.keystore import Keystore, KeystoreError, Profile
+from phone.keystore import Keystore, Profile
 
 
 def when(seconds: float | None) -> str | None:
@@ -38,6 +38,7 @@ def status_data(profile: Profile | None, name: str) -> dict[str, Any]:
         "activated": profile.activated and profile.deactivated_at is None,
         "deactivated": profile.deactivated_at is not None,
         "deactivatedAt": when(profile.deactivated_at),
+        "locked": profile.locked_at is not None,
         "customerName": profile.customer_name,
         "personalNumber": profile.personal_number,
         "personalNumberMasked": mask_personal_number(profile.personal_number) or None,
@@ -54,7 +55,9 @@ def status_text(data: dict[str, Any]) -> str:
     name = data["profile"]
     if not data["exists"]:
         return f"Profile {name}: no such profile (activate it with `tillit-phone --profile {name} activate`)"
-    if data["deactivated"]:
+    if data.get("locked"):
+        state = f"locked on {data['deactivatedAt']} after five wrong app PINs in a row (activate BankID again)"
+    elif data["deactivated"]:
         state = f"deactivated on {data['deactivatedAt']} (BankID was activated on another device)"
     else:
         state = "activated" if data["activated"] else "not activated"
@@ -96,10 +99,10 @@ class Account:
     name: str
 
     def check_pin(self, pin: str) -> bool:
-        try:
-            self.keystore.load(self.name).unlock(pin)
-        except KeystoreError:
-            return False
+        """True when the signer accepts the PIN (one round trip; it counts wrong ones). A refusal
+        raises the keystore's error, which says why: WrongPin (with the attempts left), DeviceLocked,
+        DeviceDeactivated, SignerUnreachable; the screens show it (phone/screens/pin.py)."""
+        self.keystore.load(self.name).unlock(pin)
         return True
 
     def status(self) -> dict[str, Any]:

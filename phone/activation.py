@@ -6,9 +6,12 @@
 3. `old-device`: the app shows a two-word reference; the customer approves the new phone in the app on
    the old one; then the app asks for "BankID password".
 
-The new device key is generated here and sealed under the app PIN before anything is sent; only its
-public half leaves the phone, and the phone proves it holds the private half by signing
-`activation_proof_message(activationId)`. A wrong code is reported with the attempts left and asked
+The new device key is generated here and sealed under the app PIN and a fresh server secret before
+anything is sent; only its public half leaves the phone, and the phone proves it holds the private
+half by signing `activation_proof_message(activationId)`. Once activated, the phone registers its
+app PIN with the signer (`POST /v1/app/pin`, signed by the new device key: the unlock key, the PIN
+verifier and the server secret, see phone/keystore.py); from then on the key opens only with the
+signer's help, which counts wrong PINs. A wrong code is reported with the attempts left and asked
 again (the signer ends the activation after five); a wrong password likewise. A code-device code is
 used up once the signer has accepted it, so after a wrong password the app asks for a fresh code too.
 
@@ -28,8 +31,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
+from cryptography.hazmat.primitives.asymmetric import ec
 
-from phone.client import PhoneError, raise_for_error, sign_bytes
+from phone.client import PhoneClient, PhoneError, raise_for_error, sign_bytes
 from phone.keystore import Keystore, KeystoreError, Profile
 from phone.prompts import Prompter
 from signer.wire import activation_proof_message
@@ -79,12 +83,26 @@ class Activator:
         else:
             done = self._with_codes(activation_id, proof)
         profile.device_id = str(done["deviceId"])
+        self._register_pin(profile, key)
         profile.personal_number = self.personal_number
         profile.customer_name = str(done.get("customer", {}).get("name", "")) or None
         profile.device_name = self.device_name
         profile.activated_at = float(done.get("activatedAt") or time.time())
         self.keystore.save(profile)
         return profile
+
+    def _register_pin(self, profile: Profile, key: ec.EllipticCurvePrivateKey) -> None:
+        """Give the signer what it checks the app PIN by; until then the new device key opens for nobody."""
+        assert profile.device_id is not None and profile.pending_pin is not None
+        try:
+            PhoneClient(self.server, profile.device_id, key, http=self.http).register_pin(
+                profile.pending_pin.registration()
+            )
+        except PhoneError as e:
+            raise ActivationError(f"the signer did not take the app PIN ({e.reason}); activate again") from None
+        except httpx.HTTPError as e:
+            raise ActivationError(f"cannot reach the signer at {self.server}: {e}; activate again") from None
+        profile.pending_pin = None
 
     # -- HTTP -------------------------------------------------------------------------------------
 

@@ -1,6 +1,8 @@
 """`tillit-phone`: the customer's BankID app, simulated, with a scriptable mode for testers.
 
-Profiles live under $TILLIT_HOME/phone/ (one file each, the device key sealed by the app PIN).
+Profiles live under $TILLIT_HOME/phone/ (one file each, the device key sealed by the app PIN and a
+secret the signer releases only to a right PIN: every unlock asks the signer, which locks the device
+after five wrong PINs in a row; see phone/keystore.py).
 PINs, codes and passwords are never read from argv: the app PIN comes from $TILLIT_PHONE_PIN, or the
 first line of standard input with --pin-stdin, or a prompt; codes and passwords from prompts, which
 read one line each from standard input when it is not a terminal.
@@ -20,7 +22,14 @@ import httpx
 from phone.account import Account, status_data, status_text, store_biometric
 from phone.activation import METHODS, ActivationError, Activator
 from phone.client import PhoneClient, PhoneError
-from phone.keystore import Keystore, KeystoreError, Profile
+from phone.keystore import (
+    DeviceDeactivated,
+    DeviceLocked,
+    Keystore,
+    KeystoreError,
+    Profile,
+    SignerUnreachable,
+)
 from phone.prompts import Prompter, PromptError, app_pin
 from phone.scripted import Exit, Result, act
 from signer.wire import InvalidPersonalNumber, parse_personal_number
@@ -29,10 +38,12 @@ EXIT_CODES = """\b
 Exit codes:
   0  done: the request was approved (or declined)
   1  another error (the signer unreachable, the request answered elsewhere, ...)
-  2  usage error, no such profile, not activated, or a wrong app PIN (nothing was sent)
+  2  usage error, no such profile, not activated, or a wrong app PIN (the signer checks it and
+     says how many attempts are left; no request was answered)
   3  nothing pending (after waiting --wait seconds)
   4  the request expired before the decision reached the signer
-  5  this phone has been deactivated (BankID was activated on another device)
+  5  this phone has been deactivated (BankID was activated on another device), or locked after
+     five wrong app PINs in a row (activate BankID again)
 """
 
 
@@ -66,12 +77,27 @@ def main(ctx: click.Context, profile: str) -> None:
 
 
 def unlocked(ctx: Context, pin_stdin: bool, prompter: Prompter) -> tuple[Profile, PhoneClient]:
-    """The activated profile and a client holding its unlocked key; exit 2 for any user error."""
+    """The activated profile and a client holding its unlocked key (the signer checks the PIN).
+
+    Exit 2 for a user error or a wrong PIN (with the attempts left), 5 when the signer says the
+    device is deactivated or locked (kept in the profile), 1 when the signer cannot be reached."""
     try:
         profile = ctx.keystore.load(ctx.profile)
         if not profile.activated or profile.device_id is None:
             fail(f"the profile '{ctx.profile}' is not activated (run `tillit-phone activate` first)", Exit.USAGE)
         key = profile.unlock(app_pin(prompter, pin_stdin))
+    except (DeviceDeactivated, DeviceLocked) as e:
+        locked = isinstance(e, DeviceLocked)
+
+        def change(p: Profile) -> None:
+            p.deactivated_at = p.deactivated_at or time.time()
+            if locked:
+                p.locked_at = p.locked_at or time.time()
+
+        ctx.keystore.update(ctx.profile, change)
+        fail(str(e), Exit.DEACTIVATED)
+    except SignerUnreachable as e:
+        fail(str(e), Exit.ERROR)
     except (KeystoreError, PromptError) as e:
         fail(str(e), Exit.USAGE)
     return profile, PhoneClient(profile.server, profile.device_id, key)

@@ -1,4 +1,8 @@
-"""The phone's HTTP client: every request signed with the device key (no bearer secrets on the phone)."""
+"""The phone's HTTP client: every request signed with the device key (no bearer secrets on the phone).
+
+`unlock_secret` is the one request signed by the profile's unlock key instead: it asks the signer to
+check the app PIN and release the secret that, with the PIN, opens the device key (phone/keystore.py).
+"""
 
 from __future__ import annotations
 
@@ -15,11 +19,16 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from signer.wire import (
     DEVICE_HEADER,
     NONCE_HEADER,
+    PIN_PATH,
     SIGNATURE_HEADER,
     TIMESTAMP_HEADER,
+    UNLOCK_PATH,
     AppRequest,
     AppRequests,
     AppSettings,
+    PinRegistration,
+    UnlockGranted,
+    UnlockRequest,
     approval_message,
     request_message,
 )
@@ -28,11 +37,12 @@ SETTINGS_PATH = "/v1/app/settings"
 
 
 class PhoneError(Exception):
-    def __init__(self, status: int, code: str, reason: str) -> None:
+    def __init__(self, status: int, code: str, reason: str, attempts_left: int | None = None) -> None:
         super().__init__(reason)
         self.status = status
         self.code = code
         self.reason = reason
+        self.attempts_left = attempts_left
 
 
 def sign_bytes(key: ec.EllipticCurvePrivateKey, message: bytes) -> str:
@@ -41,12 +51,50 @@ def sign_bytes(key: ec.EllipticCurvePrivateKey, message: bytes) -> str:
 
 def raise_for_error(response: httpx.Response) -> None:
     if response.status_code >= 400:
+        attempts_left: int | None = None
         try:
             body = response.json()
             code, reason = str(body.get("error", "error")), str(body.get("reason", response.text))
-        except ValueError:
+            if isinstance(body.get("attemptsLeft"), int):
+                attempts_left = int(body["attemptsLeft"])
+        except (ValueError, AttributeError):
             code, reason = "error", response.text
-        raise PhoneError(response.status_code, code, reason)
+        raise PhoneError(response.status_code, code, reason, attempts_left)
+
+
+def signed_headers(
+    device_id: str, key: ec.EllipticCurvePrivateKey, method: str, path: str, body: bytes
+) -> dict[str, str]:
+    """The X-Tillit-* headers of a request signed by `key` (the device key, or the unlock key)."""
+    timestamp = str(int(time.time()))
+    nonce = secrets.token_urlsafe(16)
+    return {
+        DEVICE_HEADER: device_id,
+        TIMESTAMP_HEADER: timestamp,
+        NONCE_HEADER: nonce,
+        SIGNATURE_HEADER: sign_bytes(key, request_message(method, path, body, timestamp, nonce)),
+    }
+
+
+def unlock_secret(
+    server: str,
+    device_id: str,
+    unlock_key: ec.EllipticCurvePrivateKey,
+    verifier: bytes,
+    http: httpx.Client | None = None,
+) -> bytes:
+    """`POST /v1/app/unlock` signed by the unlock key: the server secret for a right PIN. PhoneError
+    `wrongPin` (with `attempts_left`), `deviceLocked` or `deviceDeactivated` otherwise."""
+    body = UnlockRequest(pin_verifier=base64.b64encode(verifier).decode()).model_dump_json(by_alias=True).encode()
+    headers = {**signed_headers(device_id, unlock_key, "POST", UNLOCK_PATH, body), "Content-Type": "application/json"}
+    url = server.rstrip("/") + UNLOCK_PATH
+    if http is None:
+        with httpx.Client(timeout=15) as own:
+            response = own.post(url, content=body, headers=headers)
+    else:
+        response = http.post(url, content=body, headers=headers)
+    raise_for_error(response)
+    return base64.b64decode(UnlockGranted.model_validate(response.json()).server_secret)
 
 
 class PhoneClient:
@@ -62,15 +110,7 @@ class PhoneClient:
         self.http.close()
 
     def signed_headers(self, method: str, path: str, body: bytes) -> dict[str, str]:
-        timestamp = str(int(time.time()))
-        nonce = secrets.token_urlsafe(16)
-        message = request_message(method, path, body, timestamp, nonce)
-        return {
-            DEVICE_HEADER: self.device_id,
-            TIMESTAMP_HEADER: timestamp,
-            NONCE_HEADER: nonce,
-            SIGNATURE_HEADER: sign_bytes(self.key, message),
-        }
+        return signed_headers(self.device_id, self.key, method, path, body)
 
     def request(self, method: str, path: str, payload: Any = None, timeout: float | None = None) -> httpx.Response:
         body = b"" if payload is None else json.dumps(payload).encode()
@@ -103,6 +143,11 @@ class PhoneClient:
         response = self.request("POST", SETTINGS_PATH, AppSettings(biometric=biometric).model_dump())
         raise_for_error(response)
         return AppSettings.model_validate(response.json())
+
+    def register_pin(self, registration: PinRegistration) -> None:
+        """`POST /v1/app/pin`, once after activation: what the signer needs to check the app PIN."""
+        response = self.request("POST", PIN_PATH, registration.model_dump(by_alias=True))
+        raise_for_error(response)
 
     def aio(self) -> AsyncPhoneClient:
         """The same device on an event loop: long-polls that a cancelled worker stops at once."""

@@ -26,8 +26,9 @@ from textual.widgets import Footer, Label, Static
 from textual.worker import Worker, WorkerState
 
 from phone.client import PhoneError
+from phone.keystore import KeystoreError
 from phone.screens.error import ErrorDialog
-from phone.screens.pin import PinDialog
+from phone.screens.pin import PinDialog, pin_refusal
 from phone.widgets.request_card import kind_title
 from phone.widgets.request_panel import PhoneLike
 
@@ -167,9 +168,15 @@ class MinBankIDScreen(Screen[None]):
         pin = await self.app.push_screen_wait(PinDialog(f"Skriv inn PIN-koden for å {verb} biometri"))
         if pin is None:
             return
-        if self.check_pin is not None and not await asyncio.to_thread(self.check_pin, pin):
-            self.message = "Feil PIN-kode. Ingenting er endra."
-            return
+        if self.check_pin is not None:
+            try:
+                right = await asyncio.to_thread(self.check_pin, pin)
+            except KeystoreError as e:  # the signer's answer: attempts left, locked, deactivated, unreachable
+                self.message = f"{pin_refusal(e)} Ingenting er endra."
+                return
+            if not right:
+                self.message = "Feil PIN-kode. Ingenting er endra."
+                return
         self.message = "Sender til banken …"
         remote = self.client.aio()
         try:

@@ -10,13 +10,14 @@ text to approve and the documents' names, and answers it with "Ja, det er meg" (
 "Nei, avvis" (key `n`). "Ja" asks for the app PIN in a `PinDialog`, unless `pin_provider` is given, in
 which case the PIN is taken from it (the kiosk's demo, where nobody should need to type it).
 
-Keyword options: `check_pin(pin) -> bool` verifies a PIN (the phone app unlocks the keystore with it;
-called in a thread; without it any PIN is accepted), `biometric=True` offers the simulated fingerprint
-first (and the decision says whether it was used). A login without password (`method` "biometric")
-says so on the card: it completes on this approval. A request that expires disappears with a message;
-a deactivated device shows that instead of requests. Worker failures open an `ErrorDialog`. The panel
-posts `RequestPanel.Decided` after each answer and `RequestPanel.Deactivated` once, for the host to
-record.
+Keyword options: `check_pin(pin) -> bool` verifies a PIN (the phone app unlocks the keystore with it,
+which asks the signer; called in a thread; without it any PIN is accepted; a `KeystoreError` it
+raises is shown: the attempts left, which the next PIN dialog repeats, or a locked device),
+`biometric=True` offers the simulated fingerprint first (and the decision says whether it was used).
+A login without password (`method` "biometric") says so on the card: it completes on this approval.
+A request that expires disappears with a message; a deactivated (or locked) device shows that instead
+of requests. Worker failures open an `ErrorDialog`. The panel posts `RequestPanel.Decided` after each
+answer and `RequestPanel.Deactivated` once, for the host to record.
 
 The panel opens its own `httpx.AsyncClient` when mounted and closes it when unmounted; the host keeps
 owning (and closes) `client`.
@@ -43,9 +44,10 @@ from textual.widgets import Button, ContentSwitcher, Label
 from textual.worker import Worker, WorkerState
 
 from phone.client import AsyncRemote, PhoneError
+from phone.keystore import DeviceDeactivated, DeviceLocked, KeystoreError, WrongPin
 from phone.screens.biometric import BiometricDialog
 from phone.screens.error import ErrorDialog
-from phone.screens.pin import PinDialog
+from phone.screens.pin import PinDialog, pin_refusal
 from phone.widgets.request_card import RequestCard
 from signer.wire import AppRequest
 
@@ -109,6 +111,7 @@ class RequestPanel(Vertical):
         self._told_offline = False
         self._answering = False
         self._dialog: ModalScreen[str | None] | None = None
+        self.attempts_left: int | None = None  # after a wrong PIN: what the next PIN dialog shows
 
     def compose(self) -> ComposeResult:
         with ContentSwitcher(initial=WAITING, id="views"):
@@ -314,13 +317,25 @@ class RequestPanel(Vertical):
                 choice = await self._ask(BiometricDialog())
                 if choice != "pin":
                     return choice
-            typed = await self._ask(PinDialog())
+            typed = await self._ask(PinDialog(attempts_left=self.attempts_left))
             if typed is None:
                 return None
             pin = typed
-        if self.check_pin is not None and not await asyncio.to_thread(self.check_pin, pin):
-            self.message = "Feil PIN-kode. Prøv igjen."
+        if self.check_pin is None:
+            return "pin"
+        try:
+            right = await asyncio.to_thread(self.check_pin, pin)
+        except KeystoreError as e:  # the signer's answer: attempts left, locked, deactivated, unreachable
+            self.attempts_left = e.attempts_left if isinstance(e, WrongPin) else None
+            self.message = pin_refusal(e)
+            if isinstance(e, DeviceLocked | DeviceDeactivated):
+                self.show_deactivated()
+                self.message = pin_refusal(e)
             return None
+        if not right:
+            self.message = pin_refusal(None)
+            return None
+        self.attempts_left = None
         return "pin"
 
     # -- failures ---------------------------------------------------------------------------------

@@ -166,7 +166,8 @@ def test_the_toggle_tells_the_signer_and_a_biometric_login_then_completes(
         )
         async with app.run_test(size=SIZE) as pilot:
             await open_min_bankid(pilot, app)
-            await toggle(pilot, app, "1111", "Feil PIN-kode. Ingenting er endra.")
+            # The signer checks the PIN and counts: the screen says how many attempts are left.
+            await toggle(pilot, app, "1111", "Feil PIN-kode. 4 forsøk igjen før appen blir låst. Ingenting er endra.")
             assert text(app, "#biometric") == "Av" and not account.status()["biometric"]
             await toggle(pilot, app, phone.pin, "Biometri er slått på.")
             assert text(app, "#biometric") == "På"

@@ -1,0 +1,73 @@
+"""The phone screen's app PIN against the real daemon: the signer checks it, the screen shows the attempts
+left (in its message and in the next PIN dialog), and after five wrong PINs in a row the phone is locked."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import httpx
+import pytest
+from textual.app import App
+from textual.widgets import Label
+
+from phone.app import PhoneApp
+from phone.pytest_plugin import TillitSigner
+from phone.screens.pin import PinDialog
+from phone.widgets.request_panel import RequestPanel
+from tests.phone.conftest import collect, phone_of, start_login
+from tests.phone.screen_helpers import account_of, open_phone, wait_until
+
+pytestmark = [pytest.mark.tui, pytest.mark.integration]
+
+SIZE = (50, 24)
+
+
+def panel_of(app: App[Any]) -> RequestPanel:
+    return app.screen.query_one(RequestPanel)
+
+
+async def type_pin(pilot: Any, app: App[Any], pin: str) -> str | None:
+    """ "Ja, det er meg", then `pin`; what the PIN dialog said of the attempts left (None: nothing)."""
+    await pilot.press("j")
+    await wait_until(pilot, lambda: isinstance(app.screen, PinDialog), what="the PIN dialog")
+    await pilot.pause()
+    attempts = app.screen.query("#attempts")
+    said = str(attempts.only_one(Label).content) if attempts else None
+    await pilot.press(*pin, "enter")
+    return said
+
+
+def test_wrong_pins_show_the_attempts_left_and_the_fifth_locks_the_phone(
+    kit: TillitSigner, kiosk: httpx.Client
+) -> None:
+    customer = kit.new_customer(name="Pia Lås")
+    phone = phone_of(customer)
+    client, _ = open_phone(phone)
+    account = account_of(phone)
+    order = start_login(kiosk, customer.personal_number)
+
+    async def scenario() -> None:
+        app = PhoneApp(client, owner=customer.name, check_pin=account.check_pin, long_poll_seconds=3)
+        async with app.run_test(size=SIZE) as pilot:
+            panel = panel_of(app)
+            await wait_until(pilot, lambda: panel.current is not None, what="the request")
+            assert await type_pin(pilot, app, "1111") is None
+            await wait_until(pilot, lambda: panel.message == "Feil PIN-kode. 4 forsøk igjen før appen blir låst.")
+            assert await type_pin(pilot, app, "1112") == "4 forsøk igjen før appen blir låst."
+            await wait_until(pilot, lambda: panel.message.startswith("Feil PIN-kode. 3 forsøk"))
+            for pin in ("1113", "1114"):
+                await type_pin(pilot, app, pin)
+            await wait_until(pilot, lambda: panel.message == "Feil PIN-kode. Siste forsøk før appen blir låst.")
+            await type_pin(pilot, app, "1115")
+            await wait_until(pilot, lambda: panel.view == "deactivated", what="the locked phone")
+            assert "låst etter fem feil PIN-kodar" in panel.message
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        client.close()
+    assert collect(kiosk, order["orderRef"])["hintCode"] == "outstandingTransaction"  # nothing approved
+    locked = phone.approve(wait=0)  # the right PIN, from the command line: still locked
+    assert locked.exit_code == 5 and "locked" in locked.stderr
+    assert phone.status()["locked"]
