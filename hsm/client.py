@@ -40,7 +40,7 @@ from pkcs11 import Attribute, KeyType, Mechanism, ObjectClass
 from pkcs11.util.ec import encode_ec_public_key, encode_named_curve_parameters
 from pkcs11.util.rsa import encode_rsa_public_key
 
-from hsm import errors
+from hsm import errors, records
 from hsm.keys import Algorithm, KeyInfo
 from hsm.module import close_all_sessions, load_module, reset_module, softhsm_environment
 from hsm.settings import HsmSettings
@@ -205,6 +205,7 @@ class Hsm:
         self._secrets: dict[str, Any] = {}
         self._certificates: dict[str, bytes] = {}
         self._public_keys: dict[str, PublicKeyTypes] = {}
+        self._records: dict[str, list[tuple[Any, records.Record]]] = {}
         self._index_wanted = False
         self._index_state = "off"
         self._index_ready = threading.Event()
@@ -267,6 +268,7 @@ class Hsm:
         self._secrets.clear()
         self._certificates.clear()
         self._public_keys.clear()
+        self._records.clear()
         self._generation += 1
         if self._index_wanted:
             self.start_preload()
@@ -282,6 +284,7 @@ class Hsm:
             self._secrets.clear()
             self._certificates.clear()
             self._public_keys.clear()
+            self._records.clear()
 
     def __enter__(self) -> Hsm:
         return self
@@ -706,6 +709,78 @@ class Hsm:
             self._secrets.pop(label, None)
             for obj in self._find(ObjectClass.SECRET_KEY, label):
                 obj.destroy()
+
+    # -- records (a named counter that only moves forward; hsm/records.py) ------------------------
+
+    def _record_objects(self, label: str) -> list[tuple[Any, records.Record]]:
+        """The label's record objects: the ones known from the last search or write when every one
+        of them is still on the token (a read by handle: ~0.06 ms), else a search of the token (linear
+        in its objects). A writer destroys the objects it supersedes, so another process's newer
+        record shows here as a known object gone, which makes the next read search."""
+        known = self._records.get(label)
+        if known:
+            try:
+                for obj, _ in known:
+                    obj[Attribute.LABEL]  # the read is the check that it still exists
+                return known
+            except (pkcs11.ObjectHandleInvalid, pkcs11.AttributeTypeInvalid):
+                pass
+        found = []
+        for obj in self._admin.get_objects(records.search_template(label)):
+            record = records.decode(bytes(obj[Attribute.VALUE]))
+            if record is not None:
+                found.append((obj, record))
+        self._records[label] = found
+        return found
+
+    @_translated("read the record")
+    def read_record(self, label: str) -> records.Record | None:
+        """The record named `label` with the highest counter, or None when the token holds none."""
+        with self._lock:
+            return records.newest(self._retrying(lambda: self._record_objects(label)))
+
+    @_translated("write the record")
+    def advance_record(self, label: str, counter: int, payload: bytes) -> bool:
+        """Store `payload` under `label` with `counter` if that is higher than the token's record;
+        False (and nothing written) when the token already holds this counter or a higher one.
+
+        Creates the new object first and only then destroys the ones it supersedes, so that a crash
+        in between leaves two records (the readers take the newer one) and never none. Among several
+        processes no lock is needed for the record to stay monotonic (see hsm/records.py)."""
+        if not 0 < counter < 2**63:
+            raise errors.HsmError("a record's counter is 1 to 2**63-1")
+        if len(payload) > records.MAX_PAYLOAD:
+            raise errors.HsmError(f"a record holds at most {records.MAX_PAYLOAD} bytes")
+        record = records.Record(counter, payload)
+
+        def write() -> bool:
+            found = self._record_objects(label)
+            current = records.newest(found)
+            if current is not None and current.counter >= counter:
+                return False
+            created = self._admin.create_object(records.template(label, record))
+            kept = [(created, record)]
+            for obj, old in found:
+                if old.counter < counter:
+                    with contextlib.suppress(pkcs11.ObjectHandleInvalid):  # another writer removed it first
+                        obj.destroy()
+                else:
+                    kept.append((obj, old))
+            self._records[label] = kept
+            return True
+
+        with self._lock:
+            return self._retrying(write)
+
+    @_translated("destroy the record")
+    def destroy_record(self, label: str) -> int:
+        """Destroy every object of the record (an administrator's reset); returns how many."""
+        with self._lock:
+            self._records.pop(label, None)
+            found = list(self._admin.get_objects(records.search_template(label)))
+            for obj in found:
+                obj.destroy()
+            return len(found)
 
     # -- status --------------------------------------------------------------------------------
 

@@ -8,20 +8,53 @@ second: every `audit_checkpoint_every` entries, at every clean shutdown of the d
 `audit export`, the head (seq, hash) is signed by the audit key in the HSM (label `tillit-audit`,
 EC P-256, sensitive and never extractable, created on first use) and stored in `audit_checkpoints`.
 
-What `verify_log` then finds, and what it cannot:
-- an edited, removed or reordered entry anywhere: the chain breaks, as before;
+Signed checkpoints live in the database, so whoever can write it can also delete them: remove
+entries after some checkpoint, recompute the chain from there and delete the checkpoints after the
+edit, and every remaining checkpoint still matches (security review finding M4). So the newest
+checkpoint is also anchored outside the database, in the token: after every checkpoint is stored,
+`Checkpointer` advances the HSM record `tillit-audit-anchor` (hsm/records.py: a private token data
+object, made and read only with the user PIN) to {seq, hash, checkpoints: how many signed
+checkpoints the log held up to seq, at}. The record's counter is the anchored seq, so it only ever
+moves forward, also when several daemons share the token and the database: a daemon that anchors
+an older checkpoint than the token holds writes nothing. The anchor is written after the
+checkpoint's transaction commits, so the database is never behind the token: a crash in between
+leaves one checkpoint not yet anchored, which the next checkpoint anchors.
+
+What `verify_log` finds, and what it cannot:
+- an edited, removed or reordered entry anywhere: the chain breaks;
 - a rewritten history (edit and recompute every later hash): the hash of the entry a checkpoint
-  names no longer matches the signed one; a forged checkpoint needs the HSM key;
-- a truncated tail that removes a checkpointed entry: the signed checkpoint names an entry that is
-  no longer there;
-- NOT detectable from the database alone: entries written after the last checkpoint removed
-  together with nothing else (they were never signed), or the newest checkpoints deleted together
-  with the entries they cover. The daemon therefore signs a checkpoint at every clean shutdown and
-  the export writes them out; whoever keeps an exported `head.txt` (or an earlier export) can pass
-  it as `--expect SEQ:HASH`, and a log shorter than that fails. After a crash (kill -9) the entries
-  since the last checkpoint are reported as not yet covered.
-- An administrator who can both log in to the token and write the database can sign anything: the
-  checkpoints protect against the database, not against the HSM's user PIN.
+  or the anchor names no longer matches; a forged checkpoint needs the HSM key;
+- a truncated tail that removes a checkpointed entry: the signed checkpoint, or the anchor when the
+  checkpoints were deleted too, names an entry that is no longer there;
+- deleted checkpoints: the anchored one missing, or fewer checkpoints up to it than the anchor
+  counted (M4 above is found by its rewritten or missing anchored entry, whichever it leaves);
+- a database restored from a backup older than the anchor: the same as a truncation;
+- NOT detectable: entries written after the newest checkpoint removed together with nothing else
+  (they were never signed or anchored; after a crash, kill -9, they are reported as not yet covered;
+  whoever keeps an export's `head.txt` can pass it as `--expect SEQ:HASH`); a checkpoint stored in
+  the moment before its anchor was written (a crash in between) deleted with the entries after the
+  previous anchor; the checkpoints on a token that never had an anchor (made before anchors
+  existed: reported, and the next checkpoint anchors the head);
+- NOT protected against the HSM's user PIN: whoever can log in to the token and write the database
+  can sign checkpoints and move the anchor (`tillit-hsm` holders are trusted), and whoever can
+  delete the token's object files (SoftHSM keeps them in TILLIT_HOME/tokens) can delete the anchor,
+  which then reads as "no anchor yet". A network HSM keeps its objects behind the PIN.
+
+The daemon checks the database against the anchor before it signs any checkpoint (`checkpoint`:
+the anchored entry still there with its hash, the chain intact from it to the head, the anchored
+checkpoint and as many as the anchor counted still there), and refuses to sign when it does not
+hold: a forged head is never signed nor anchored. `export` verifies the whole log (chain, every
+signature, anchor) before it signs. One audit log per token: the audit key and the anchor belong to
+the token, so two databases on one token fail each other's anchor.
+
+Cost (SoftHSM 2.6, a small token): the anchor write is one object created and the superseded one
+destroyed, 2.5 ms on a quiet disk (SoftHSM syncs the object file) and 40-60 ms on this 2-CPU host
+under load; for the daemon's periodic checkpoints it runs on a thread of its own after the
+checkpoint's commit, so the request that triggered the checkpoint does not wait for it (the next
+checkpoint, or the one at shutdown, does). Before signing, the daemon reads the anchor by a cached
+handle (~0.1 ms; a search of the token, linear in its objects, only in a process that has not seen
+the newest anchor, i.e. after another process moved it) and the entries since it (about
+`audit_checkpoint_every`). All once per checkpoint, not per entry.
 
 The checkpoint message, exactly as signed (ECDSA P-256 over SHA-256, DER signature), and exactly as
 `audit export` writes it to cp-SEQ.txt for `openssl dgst -sha256 -verify audit.pem`:
@@ -52,8 +85,10 @@ from hsm.client import Hsm, verify_public
 from hsm.errors import HsmError, KeyExists
 from hsm.keys import Algorithm
 from signer.store import GENESIS, AuditCheckpoint, AuditEntry, Store, audit_hash
+from signer.wire import canonical_json
 
 AUDIT_KEY_LABEL = "tillit-audit"
+ANCHOR_LABEL = "tillit-audit-anchor"
 CHECKPOINT_CONTEXT = "tillit-audit-checkpoint-v1"
 
 log = logging.getLogger("tillit.audit")
@@ -68,6 +103,8 @@ class AuditReport:
     covered_to: int | None = None
     """The newest entry a valid signed checkpoint covers."""
     notes: list[str] = field(default_factory=list)
+    anchored_to: int | None = None
+    """The entry of the checkpoint anchored in the HSM (None: the token holds no anchor)."""
 
     @property
     def ok(self) -> bool:
@@ -79,10 +116,63 @@ class AuditReport:
         return self.entries - (self.covered_to or 0) if self.entries else 0
 
 
-def verify_chain(entries: list[AuditEntry]) -> AuditReport:
-    """Find the first entry that was edited, removed or moved (each breaks a link or a hash)."""
-    previous = GENESIS
-    expected_seq = 1
+class AuditBroken(Exception):
+    """The log does not verify, or does not extend the anchor: nothing was signed."""
+
+    def __init__(self, report: AuditReport) -> None:
+        super().__init__(f"audit log broken at entry {report.broken_at}: {report.reason}")
+        self.report = report
+
+
+@dataclass(frozen=True)
+class Anchor:
+    """The newest checkpoint as anchored in the HSM (the record `tillit-audit-anchor`)."""
+
+    seq: int
+    hash: str
+    checkpoints: int
+    """Signed checkpoints in the log up to and including `seq` when it was anchored."""
+    at: int
+
+    def payload(self) -> bytes:
+        fields = {"v": 1, "seq": self.seq, "hash": self.hash, "checkpoints": self.checkpoints, "at": self.at}
+        return canonical_json(fields)
+
+    @classmethod
+    def from_payload(cls, counter: int, payload: bytes) -> Anchor:
+        data = json.loads(payload)
+        anchor = cls(int(data["seq"]), str(data["hash"]), int(data["checkpoints"]), int(data["at"]))
+        if data.get("v") != 1 or anchor.seq != counter:
+            raise ValueError("unknown anchor format")
+        return anchor
+
+
+def anchor_problem(
+    anchor: Anchor, last: int, entry_hash: str | None, anchored_checkpoint: bool, checkpoints_to_anchor: int
+) -> str | None:
+    """Why the log does not extend the anchor, or None. `entry_hash`: the hash of entry `anchor.seq`
+    in the log (None: no such entry); `checkpoints_to_anchor`: signed checkpoints up to it."""
+    if entry_hash is None:
+        return (
+            f"the log ends at entry {last} but the HSM anchors a checkpoint at entry {anchor.seq}: "
+            f"entries were removed or the log cut short (truncated, or restored from an older copy)"
+        )
+    if entry_hash != anchor.hash:
+        return f"entry {anchor.seq} differs from the checkpoint anchored in the HSM: the log up to it was rewritten"
+    if not anchored_checkpoint:
+        return f"the checkpoint at entry {anchor.seq} anchored in the HSM is missing: checkpoints were deleted"
+    if checkpoints_to_anchor < anchor.checkpoints:
+        return (
+            f"the log holds {checkpoints_to_anchor} signed checkpoints up to entry {anchor.seq} but the HSM anchor "
+            f"counted {anchor.checkpoints}: checkpoints were deleted"
+        )
+    return None
+
+
+def verify_chain(entries: list[AuditEntry], previous: str = GENESIS, first: int = 1) -> AuditReport:
+    """Find the first entry that was edited, removed or moved (each breaks a link or a hash).
+    `previous` and `first`: where a part of the log starts (the hash before it and its first seq)."""
+    expected_seq = first
     for entry in entries:
         if entry.seq != expected_seq:
             return AuditReport(len(entries), entry.seq, f"entry {expected_seq} is missing (found {entry.seq})")
@@ -119,8 +209,10 @@ def verify_log(
     checkpoints: list[AuditCheckpoint],
     public_key: ec.EllipticCurvePublicKey | None,
     expected: tuple[int, str | None] | None = None,
+    anchor: Anchor | None = None,
 ) -> AuditReport:
-    """The chain, every checkpoint's signature and the entry it names, and an expected head."""
+    """The chain, every checkpoint's signature and the entry it names, the checkpoint anchored in
+    the HSM (None: the token holds no anchor), and an expected head."""
     chain = verify_chain(entries)
     if not chain.ok:
         return chain
@@ -131,7 +223,7 @@ def verify_log(
     notes: list[str] = []
 
     def broken(at: int, reason: str) -> AuditReport:
-        return AuditReport(count, at, reason, len(checkpoints), covered)
+        return AuditReport(count, at, reason, len(checkpoints), covered, anchored_to=anchor.seq if anchor else None)
 
     if checkpoints and public_key is None:
         return broken(checkpoints[0].seq, f"there are signed checkpoints but no audit key '{AUDIT_KEY_LABEL}'")
@@ -150,6 +242,19 @@ def verify_log(
         if entry.hash != cp.hash:
             return broken(cp.seq, f"entry {cp.seq} differs from its signed checkpoint: the log up to it was rewritten")
         covered = cp.seq
+    if anchor is not None:
+        entry = by_seq.get(anchor.seq)
+        problem = anchor_problem(
+            anchor,
+            last,
+            entry.hash if entry else None,
+            any(cp.seq == anchor.seq for cp in checkpoints),
+            sum(1 for cp in checkpoints if cp.seq <= anchor.seq),
+        )
+        if problem:
+            return broken(anchor.seq, problem)
+    elif checkpoints:
+        notes.append("the HSM holds no anchor yet (checkpoints made before anchoring): the next checkpoint anchors")
     if expected is not None:
         seq, digest = expected
         if seq > last:
@@ -158,17 +263,21 @@ def verify_log(
             return broken(seq, f"entry {seq} is not the expected one (hash differs)")
     if count and not checkpoints:
         notes.append("no signed checkpoint yet")
-    return AuditReport(count, None, None, len(checkpoints), covered, notes)
+    return AuditReport(count, None, None, len(checkpoints), covered, notes, anchor.seq if anchor else None)
 
 
 class Checkpointer:
-    """Signs checkpoints of the audit log's head with the audit key in the HSM. Thread-safe."""
+    """Signs checkpoints of the audit log's head with the audit key in the HSM and anchors the newest
+    in the token. Thread-safe. `anchor_label` names the record (tests give each log its own)."""
 
-    def __init__(self, store: Store, hsm: Hsm, every: int, clock: Callable[[], float]) -> None:
+    def __init__(
+        self, store: Store, hsm: Hsm, every: int, clock: Callable[[], float], anchor_label: str = ANCHOR_LABEL
+    ) -> None:
         self.store = store
         self.hsm = hsm
         self.every = every
         self.clock = clock
+        self.anchor_label = anchor_label
         self._lock = threading.Lock()
         self._last: int | None = None
         self.failures = 0
@@ -189,15 +298,61 @@ class Checkpointer:
         assert key is not None
         return key.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
 
-    def checkpoint(self, reason: str) -> AuditCheckpoint | None:
-        """Sign the current head (unless it already has a checkpoint); None for an empty log."""
+    def anchor(self) -> Anchor | None:
+        """The checkpoint anchored in the HSM, or None when the token holds no anchor."""
+        record = self.hsm.read_record(self.anchor_label)
+        if record is None:
+            return None
+        try:
+            return Anchor.from_payload(record.counter, record.payload)
+        except (ValueError, KeyError, TypeError):
+            raise HsmError(f"the record '{self.anchor_label}' on the token is not an audit anchor") from None
+
+    def _unanchored_problem(self, anchor: Anchor) -> AuditReport | None:
+        """Whether the log extends `anchor`: the anchored entry still there with its hash, the chain
+        intact from it to the head, the anchored checkpoint and as many as the anchor counted still
+        there. Reads only the entries since the anchor (about `every` of them)."""
+        with self.store.tx() as tx:
+            entries = tx.audit_entries(since=anchor.seq)
+            checkpoints = [cp.seq for cp in tx.audit_checkpoints() if cp.seq <= anchor.seq]
+        last = entries[-1].seq if entries else 0
+        first = entries[0] if entries and entries[0].seq == anchor.seq else None
+        problem = anchor_problem(
+            anchor, last, first.hash if first else None, anchor.seq in checkpoints, len(checkpoints)
+        )
+        if problem is not None:
+            return AuditReport(len(entries), anchor.seq, problem, anchored_to=anchor.seq)
+        chain = verify_chain(entries[1:], previous=anchor.hash, first=anchor.seq + 1)
+        return None if chain.ok else chain
+
+    def _anchor(self, cp: AuditCheckpoint) -> None:
+        """Advance the token's anchor to `cp` (stored and committed): nothing happens when it is
+        already there or further on (another daemon on the same token anchored a newer one)."""
+        with self.store.tx() as tx:
+            counted = sum(1 for c in tx.audit_checkpoints() if c.seq <= cp.seq)
+        anchor = Anchor(cp.seq, cp.hash, counted, int(self.clock()))
+        self.hsm.advance_record(self.anchor_label, anchor.seq, anchor.payload())
+
+    def checkpoint(self, reason: str, anchor_later: bool = False) -> AuditCheckpoint | None:
+        """Sign and anchor the current head (unless it already has a checkpoint, which is then
+        anchored if it was not yet); None for an empty log. Raises `AuditBroken`, signing nothing,
+        when the log does not extend the anchor in the HSM. `anchor_later`: write the anchor on a
+        thread of its own (the daemon's periodic checkpoints, so that the request that triggered
+        one does not wait for the token's object write); the next checkpoint waits for it."""
         with self._lock:
+            anchor = self.anchor()
+            if anchor is not None:
+                problem = self._unanchored_problem(anchor)
+                if problem is not None:
+                    raise AuditBroken(problem)
             with self.store.tx() as tx:
                 head = tx.audit_head()
                 if head is None:
                     return None
                 existing = tx.audit_checkpoint(head[0])
             if existing is not None:
+                if anchor is None or anchor.seq < existing.seq:  # stored, then a crash before its anchor
+                    self._anchor(existing)
                 self._last = existing.seq
                 return existing
             self.public_key(create=True)
@@ -209,7 +364,21 @@ class Checkpointer:
                 tx.insert_audit_checkpoint(cp)
                 stored = tx.audit_checkpoint(cp.seq)
             self._last = cp.seq
-            return stored
+            # After the commit: the token may lag the database (a crash here), never lead it.
+            if not anchor_later:
+                self._anchor(cp)
+                return stored
+        threading.Thread(target=self._anchor_quietly, args=(cp,), name="audit-anchor", daemon=True).start()
+        return stored
+
+    def _anchor_quietly(self, cp: AuditCheckpoint) -> None:
+        """`_anchor` on its own thread: a failure only leaves the anchor for the next checkpoint."""
+        try:
+            with self._lock:
+                self._anchor(cp)
+        except Exception as e:  # logged; the next checkpoint anchors the head
+            self.failures += 1
+            log.warning("audit anchor postponed: %s", e if isinstance(e, HsmError) else type(e).__name__)
 
     def maybe(self, seq: int) -> None:
         """After a commit that appended up to entry `seq`: sign a checkpoint every `every` entries.
@@ -222,7 +391,10 @@ class Checkpointer:
                     self._last = tx.last_audit_checkpoint_seq()
             if seq - self._last < self.every or self._lock.locked():
                 return
-            self.checkpoint("periodic")
+            self.checkpoint("periodic", anchor_later=True)
+        except AuditBroken as e:
+            self.failures += 1
+            log.error("audit checkpoint refused, nothing signed: %s", e)
         except HsmError as e:
             self.failures += 1
             log.warning("audit checkpoint postponed: %s", e)
@@ -231,13 +403,22 @@ class Checkpointer:
             log.warning("audit checkpoint postponed: %s", type(e).__name__)
 
     def verify(self, expected: tuple[int, str | None] | None = None) -> AuditReport:
+        """The whole log against its checkpoints and the HSM's anchor. The anchor is read first: it
+        never leads the database, so a checkpoint anchored meanwhile by a running daemon is in the
+        entries read after it."""
+        anchor = self.anchor()
         with self.store.tx() as tx:
             entries = tx.audit_entries()
             checkpoints = tx.audit_checkpoints()
-        return verify_log(entries, checkpoints, self.public_key(), expected)
+        return verify_log(entries, checkpoints, self.public_key(), expected, anchor)
 
     def export(self, out: Path) -> dict[str, Any]:
-        """Write the log, the checkpoints and their signatures, the public key and a README to `out`."""
+        """Verify the whole log (raising `AuditBroken`, with nothing signed or written, when it does
+        not hold), sign and anchor a checkpoint at the head, then write the log, the checkpoints and
+        their signatures, the public key and a README to `out`."""
+        report = self.verify()
+        if not report.ok:
+            raise AuditBroken(report)
         self.checkpoint("export")
         out.mkdir(parents=True, exist_ok=True)
         with self.store.tx() as tx:

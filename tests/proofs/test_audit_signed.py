@@ -162,9 +162,9 @@ def test_verify_finds_tampering(d: Daemon, tmp_path: Path, case: str) -> None:
         ]
     code, output = verify_copy(d, tmp_path, *statements)
     if case == "cut-unsigned":
-        # Undetectable from the database alone (documented limit) ...
-        assert code == 0, output
-        # ... but not against a head kept from an earlier export or verify.
+        # Once undetectable from the database alone: now the checkpoint anchored in the HSM is gone ...
+        assert code == 1 and "anchor" in output, output
+        # ... and as before, the head kept from an earlier export or verify finds it too.
         code, output = verify_copy(d, tmp_path, *statements, expect=f"{last}:{entries[-1][6]}")
     assert code == 1, output
     assert output.startswith("audit log broken at entry"), output

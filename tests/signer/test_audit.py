@@ -7,8 +7,10 @@ In-process against a SqliteStore, then through `tillit-signer audit verify` on a
 from __future__ import annotations
 
 import itertools
+import shutil
 import sqlite3
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -184,8 +186,9 @@ def test_the_chain_alone_cannot_see_a_rewritten_or_truncated_tail(store: SqliteS
 
 @pytest.fixture
 def checkpointer(store: SqliteStore, hsm: Hsm) -> Checkpointer:
-    """Checkpoints signed by the audit key on the session's SoftHSM token (only when asked)."""
-    return Checkpointer(store, hsm, every=0, clock=time.time)
+    """Checkpoints signed by the audit key on the session's SoftHSM token (only when asked), anchored
+    in a record of this test's own: the session's token is shared by every test's log."""
+    return Checkpointer(store, hsm, every=0, clock=time.time, anchor_label=f"test-anchor-{uuid.uuid4().hex}")
 
 
 @pytest.mark.hsm
@@ -259,10 +262,19 @@ def home_with_chain(tmp_path_factory: pytest.TempPathFactory) -> tuple[Daemon, b
     finally:
         db.close()
     assert count >= 4
+    shutil.copytree(d.home / "tokens", _pristine_tokens(d))
     return d, pristine
 
 
+def _pristine_tokens(d: Daemon) -> Path:
+    return d.home.parent / "tokens-pristine"
+
+
 def _restore(d: Daemon, dump: bytes) -> None:
+    """Back to the pristine database and token together: the token holds the audit anchor, and a
+    database restored alone (older than the anchor) no longer verifies (tests/proofs/test_audit_anchor.py)."""
+    shutil.rmtree(d.home / "tokens")
+    shutil.copytree(_pristine_tokens(d), d.home / "tokens")
     path = d.home / "signer.db"
     for suffix in ("", "-wal", "-shm"):
         Path(str(path) + suffix).unlink(missing_ok=True)
