@@ -11,6 +11,8 @@ import hashlib
 import secrets
 import sqlite3
 import threading
+import time
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -147,6 +149,8 @@ class CertificateAuthority:
         self.hsm = hsm
         self.ledger = ledger
         self._cache: dict[str, x509.Certificate] = {}
+        self._ocsp_lock = threading.Lock()
+        self._ocsp_cache: OrderedDict[tuple[tuple[bytes, ...], tuple[bytes, ...]], tuple[float, bytes]] = OrderedDict()
 
     @classmethod
     def for_home(cls, hsm: Hsm) -> CertificateAuthority:
@@ -409,46 +413,59 @@ class CertificateAuthority:
         signed = crl.CertificateList({"tbs_cert_list": tbs, "signature_algorithm": algorithm, "signature": signature})
         return bytes(signed.dump())
 
-    def ocsp_response(self, request_der: bytes) -> bytes:
-        """Answer an RFC 6960 request; malformed requests get a `malformed_request` response."""
+    def ocsp_response(self, request_der: bytes, *, max_cert_ids: int = 10, reuse_for: float = 0.0) -> bytes:
+        """Answer an RFC 6960 request (in a worker thread: it reads the ledger and signs in the HSM).
+
+        A request that does not parse, asks about no certificate or more than `max_cert_ids`, or
+        holds a CertID that is not well formed (a hash algorithm other than SHA-1/-2, parameters
+        other than NULL, hashes of the wrong length, a negative serial) gets `malformedRequest`;
+        one about a certificate another CA issued gets `unauthorized` (RFC 6960 2.3), unsigned.
+        A signed response to a request without a nonce is handed out again for `reuse_for`
+        seconds to the same CertIDs while their statuses are the same: a revocation is seen at once.
+        """
         try:
-            request = ocsp.OCSPRequest.load(request_der)
-            tbs_request = request["tbs_request"]
-            request_list = list(tbs_request["request_list"])
-            if not request_list:
-                raise ValueError("empty request")
-        except (ValueError, TypeError):
-            return bytes(ocsp.OCSPResponse({"response_status": "malformed_request"}).dump())
+            questions, nonce = _read_ocsp_request(request_der, max_cert_ids)
+        except (ValueError, TypeError, KeyError, OverflowError):
+            return _OCSP_MALFORMED
         issuing = self.issuing_certificate()
+        for question in questions:
+            if (question.name_hash, question.key_hash) != _issuer_hashes(issuing, question.hash_name):
+                return _OCSP_UNAUTHORIZED
+        statuses = [self._cert_status(question.serial) for question in questions]
+        key = (tuple(q.cert_id.dump() for q in questions), tuple(status.dump() for status in statuses))
+        reusable = nonce is None and reuse_for > 0
+        if reusable:
+            with self._ocsp_lock:
+                cached = self._ocsp_cache.get(key)
+            if cached is not None and cached[0] > time.monotonic():
+                return cached[1]
+        answer = self._signed_ocsp_response(questions, statuses, nonce)
+        if reusable:
+            with self._ocsp_lock:
+                self._ocsp_cache[key] = (time.monotonic() + reuse_for, answer)
+                self._ocsp_cache.move_to_end(key)
+                while len(self._ocsp_cache) > _OCSP_CACHE_ENTRIES:
+                    self._ocsp_cache.popitem(last=False)
+        return answer
+
+    def _signed_ocsp_response(
+        self, questions: list[_CertQuestion], statuses: list[ocsp.CertStatus], nonce: core.OctetString | None
+    ) -> bytes:
         responder = self.ocsp_certificate()
         now = _now()
-        responses = []
-        for single in request_list:
-            cert_id = single["req_cert"]
-            responses.append(
-                {
-                    "cert_id": cert_id,
-                    "cert_status": self._cert_status(cert_id, issuing),
-                    "this_update": now,
-                    "next_update": now + timedelta(hours=1),
-                }
-            )
-        response_extensions = []
-        for extension in tbs_request["request_extensions"] or []:
-            if extension["extn_id"].native == "nonce":
-                response_extensions.append(
-                    {"extn_id": "nonce", "critical": False, "extn_value": extension["extn_value"].parsed}
-                )
+        responses = [
+            {"cert_id": q.cert_id, "cert_status": status, "this_update": now, "next_update": now + timedelta(hours=1)}
+            for q, status in zip(questions, statuses, strict=True)
+        ]
         response_data = ocsp.ResponseData(
             {
                 "responder_id": {"by_key": responder.public_key.sha1},
                 "produced_at": now,
                 "responses": responses,
-                "response_extensions": response_extensions or None,
             }
         )
-        if not response_extensions:
-            del response_data["response_extensions"]
+        if nonce is not None:
+            response_data["response_extensions"] = [{"extn_id": "nonce", "critical": False, "extn_value": nonce}]
         algorithm = _signature_algorithm(self.hsm.algorithm(OCSP_LABEL))
         signature = self.hsm.sign(OCSP_LABEL, response_data.dump())
         basic = ocsp.BasicOCSPResponse(
@@ -467,15 +484,8 @@ class CertificateAuthority:
         )
         return bytes(response.dump())
 
-    def _cert_status(self, cert_id: ocsp.CertId, issuing: x509.Certificate) -> ocsp.CertStatus:
-        hash_name = cert_id["hash_algorithm"]["algorithm"].native
-        if hash_name not in ("sha1", "sha256"):
-            return ocsp.CertStatus(name="unknown", value=core.Null())
-        name_hash = getattr(issuing.subject, hash_name)
-        key_hash = getattr(issuing.public_key, hash_name)
-        if cert_id["issuer_name_hash"].native != name_hash or cert_id["issuer_key_hash"].native != key_hash:
-            return ocsp.CertStatus(name="unknown", value=core.Null())
-        entry = self.ledger.get(cert_id["serial_number"].native)
+    def _cert_status(self, serial: int) -> ocsp.CertStatus:
+        entry = self.ledger.get(serial)
         if entry is None:
             return ocsp.CertStatus(name="unknown", value=core.Null())
         if entry.revoked_at is not None:
@@ -484,6 +494,65 @@ class CertificateAuthority:
                 value={"revocation_time": entry.revoked_at, "revocation_reason": entry.reason or "unspecified"},
             )
         return ocsp.CertStatus(name="good", value=core.Null())
+
+
+# The CertID hash algorithms the responder answers for (RFC 6960 4.1.1, RFC 5019 uses SHA-1).
+_OCSP_HASHES = {"sha1": 20, "sha256": 32, "sha384": 48, "sha512": 64}
+_OCSP_MALFORMED = bytes(ocsp.OCSPResponse({"response_status": "malformed_request"}).dump())
+_OCSP_UNAUTHORIZED = bytes(ocsp.OCSPResponse({"response_status": "unauthorized"}).dump())
+# Signed responses kept for reuse: one per recently asked certificate (or set of them).
+_OCSP_CACHE_ENTRIES = 4096
+# RFC 5280 4.1.2.2: a serial is at most 20 octets.
+_MAX_SERIAL_BITS = 160
+
+
+@dataclass(frozen=True)
+class _CertQuestion:
+    """One CertID of a request, checked well formed."""
+
+    cert_id: ocsp.CertId
+    hash_name: str
+    name_hash: bytes
+    key_hash: bytes
+    serial: int
+
+
+def _read_ocsp_request(request_der: bytes, max_cert_ids: int) -> tuple[list[_CertQuestion], core.OctetString | None]:
+    """The CertIDs and the nonce of a request; ValueError (or asn1crypto's TypeError) when malformed."""
+    request = ocsp.OCSPRequest.load(request_der, strict=True)
+    tbs_request = request["tbs_request"]
+    request_list = tbs_request["request_list"]
+    if not 0 < len(request_list) <= max_cert_ids:
+        raise ValueError(f"a request asks about 1 to {max_cert_ids} certificates")
+    questions = []
+    for single in request_list:
+        cert_id = single["req_cert"]
+        hash_name = cert_id["hash_algorithm"]["algorithm"].native
+        if hash_name not in _OCSP_HASHES:
+            raise ValueError(f"unknown CertID hash algorithm {hash_name}")
+        if cert_id["hash_algorithm"]["parameters"].native is not None:
+            raise ValueError("a CertID hash algorithm takes no parameters")
+        name_hash = cert_id["issuer_name_hash"].native
+        key_hash = cert_id["issuer_key_hash"].native
+        if len(name_hash) != _OCSP_HASHES[hash_name] or len(key_hash) != _OCSP_HASHES[hash_name]:
+            raise ValueError("a CertID hash of the wrong length")
+        serial = cert_id["serial_number"].native
+        if not isinstance(serial, int) or serial < 0 or serial.bit_length() > _MAX_SERIAL_BITS:
+            raise ValueError("a CertID serial out of range")
+        questions.append(_CertQuestion(cert_id, hash_name, name_hash, key_hash, serial))
+    nonce = None
+    for extension in tbs_request["request_extensions"] or []:
+        if extension["extn_id"].native == "nonce":
+            nonce = extension["extn_value"].parsed
+            _ = nonce.native  # parsed here, where a malformed nonce is a malformed request
+    return questions, nonce
+
+
+def _issuer_hashes(issuing: x509.Certificate, hash_name: str) -> tuple[bytes, bytes]:
+    """The issuer name and key hashes of a CertID for a certificate `issuing` issued (RFC 6960 4.1.1)."""
+    name_hash = hashlib.new(hash_name, issuing.subject.dump()).digest()
+    key_hash = hashlib.new(hash_name, bytes(issuing.public_key["public_key"])).digest()
+    return name_hash, key_hash
 
 
 def _key_identifier(public_info: keys.PublicKeyInfo) -> bytes:

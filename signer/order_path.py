@@ -19,10 +19,11 @@ from typing import TypeVar
 from pydantic import BaseModel, ValidationError
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from hsm.errors import HsmError
 from signer import errors
+from signer.http_limits import BODY_LIMIT, read_body, replay_body
 from signer.store import Kiosk
 
 M = TypeVar("M", bound=BaseModel)
@@ -44,6 +45,8 @@ class SignedCall:
 
     @classmethod
     async def of(cls, request: Request) -> SignedCall:
+        """The call as signed. The signature covers the body, so the body is read before anything
+        is checked: the front door (`signer.http_limits`) has bounded it by the route's limit."""
         body = await request.body()
         path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         return cls(request.method, path, body, {k.lower(): v for k, v in request.headers.items()})
@@ -132,7 +135,9 @@ class OrderPath:
     """ASGI middleware in front of FastAPI's own stack for the routes registered on it.
 
     A handler returns the response, or None to let FastAPI answer the request instead. Refusals
-    raised by a handler are answered by `refusal`, as FastAPI's exception handlers would.
+    raised by a handler are answered by `refusal`, as FastAPI's exception handlers would. Bodies are
+    read up to the route's limit the front door (`signer.http_limits.BodyLimits`) left in the scope,
+    taken from the same FastAPI route; 413 past it.
     """
 
     def __init__(
@@ -159,7 +164,13 @@ class OrderPath:
         else:
             await self.app(scope, receive, send)
             return
-        body = await read_body(receive) or b""
+        # The front door (`signer.http_limits`) checked the length and left the route's limit here.
+        limit = scope.get(BODY_LIMIT)
+        body = await read_body(receive, limit)
+        if body is None:
+            too_large = errors.TooLarge(f"the body is larger than {limit} bytes")
+            await self.refusal(too_large)(scope, receive, send)
+            return
         call = Call(scope, body, params, self.kiosk_for)
         if not _PLAIN.fullmatch(call.query()):
             response = None
@@ -173,40 +184,6 @@ class OrderPath:
             return
         scope["route"] = route
         await response(scope, receive, send)
-
-
-async def read_body(receive: Receive, limit: int | None = None) -> bytes | None:
-    """The whole request body, or None as soon as it grows past `limit` bytes (the body limit in
-    front reads chunked bodies with one; behind it, the order path reads without)."""
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        message = await receive()
-        if message["type"] != "http.request":
-            break  # the client went away; the handler sees an empty body
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if limit is not None and size > limit:
-            return None
-        chunks.append(chunk)
-        if not message.get("more_body", False):
-            break
-    return b"".join(chunks)
-
-
-def replay_body(body: bytes, receive: Receive) -> Receive:
-    """A `receive` that hands out an already read body once, then waits on the real one
-    (for the disconnect)."""
-    sent = False
-
-    async def replay() -> Message:
-        nonlocal sent
-        if sent:
-            return await receive()
-        sent = True
-        return {"type": "http.request", "body": body, "more_body": False}
-
-    return replay
 
 
 def route(method: str, path: str) -> Callable[[Handler], FastRoute]:

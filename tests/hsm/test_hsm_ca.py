@@ -319,3 +319,28 @@ def test_the_chain_can_be_used_by_many_threads_at_once(ca: CertificateAuthority)
     finally:
         sys.setswitchinterval(interval)
     assert not failures, failures[:3]
+
+
+def test_a_reused_ocsp_response_never_hides_a_revocation(
+    hsm: Hsm,
+    ca: CertificateAuthority,
+    files: Files,
+    openssl: Callable[..., Any],
+    new_label: Callable[[str], str],
+) -> None:
+    """Without a nonce the signed answer is handed out again (no new HSM signature), but only while
+    the statuses are the same: the revocation shows in the very next answer, verified by openssl."""
+    label, cert = _issue(hsm, ca, new_label, Algorithm.EC_P256)
+    path = files.cert(label, cert)
+    request = files.dir / "reuse-req.der"
+    assert openssl("ocsp", "-issuer", files.issuing, "-cert", path, "-reqout", request, "-no_nonce").returncode == 0
+    first = ca.ocsp_response(request.read_bytes(), reuse_for=60)
+    assert ca.ocsp_response(request.read_bytes(), reuse_for=60) == first  # reused, not signed again
+    ca.revoke(cert.serial_number, "key_compromise")
+    after = ca.ocsp_response(request.read_bytes(), reuse_for=60)
+    response = files.dir / "reuse-resp.der"
+    response.write_bytes(after)
+    check = ("-issuer", files.issuing, "-cert", path, "-CAfile", files.chain, "-no_nonce")
+    result = openssl("ocsp", "-respin", response, *check)
+    assert result.returncode == 0 and "Response verify OK" in result.stderr, result.stdout + result.stderr
+    assert f"{path}: revoked" in result.stdout
