@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -17,7 +18,7 @@ from hsm.client import Hsm
 from hsm.keys import Algorithm
 from hsm.otp import CodeDeviceFile, issue_code_device
 from hsm.provision import initialise_token
-from hsm.settings import HsmSettings
+from hsm.settings import PRIVATE_UMASK, HsmSettings
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -50,6 +51,7 @@ def _emit(data: Any, as_json: bool, text: Callable[[Any], str]) -> None:
 @click.group()
 def main() -> None:
     """Prepare and inspect the HSM token, its keys, the CA and code devices."""
+    os.umask(PRIVATE_UMASK)  # what it writes in TILLIT_HOME is for this user alone
 
 
 @main.command()

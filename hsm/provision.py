@@ -9,12 +9,11 @@ from pkcs11 import TokenFlag
 
 from hsm import errors
 from hsm.module import init_token, load_module, softhsm_environment
-from hsm.settings import HsmSettings
+from hsm.settings import HsmSettings, private_dir
 
 
 def write_softhsm_conf(settings: HsmSettings) -> None:
-    tokens = settings.home / "tokens"
-    tokens.mkdir(parents=True, exist_ok=True)
+    tokens = private_dir(settings.home / "tokens")
     settings.softhsm_conf.write_text(
         f"directories.tokendir = {tokens}\nobjectstore.backend = file\nlog.level = ERROR\nslots.removable = false\n"
     )
@@ -26,7 +25,7 @@ def initialise_token(settings: HsmSettings, slot_id: int | None = None) -> str:
     With SoftHSM the configuration and token directory are created in TILLIT_HOME. With another
     module, the first slot holding an uninitialised token is used unless `slot_id` says otherwise.
     """
-    settings.home.mkdir(parents=True, exist_ok=True)
+    private_dir(settings.home)
     settings.ensure_pin_files()
     if settings.uses_softhsm:
         if not settings.softhsm_conf.exists():

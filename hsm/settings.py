@@ -21,6 +21,27 @@ def default_home() -> Path:
     return Path.home() / ".local" / "share" / "tillit"
 
 
+# Everything Tillit writes under TILLIT_HOME (PIN files, the token store, the database, the outbox)
+# is for this user alone, whatever the umask: the command-line tools start with this umask.
+PRIVATE_UMASK = 0o077
+
+
+def private_dir(path: Path) -> Path:
+    """Create `path` (and parents) readable by this user alone; tighten it if it exists looser."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if path.stat().st_mode & 0o077:
+        path.chmod(0o700)
+    return path
+
+
+def private_file(path: Path) -> Path:
+    """Create `path` empty if missing, readable by this user alone; tighten it if it exists looser."""
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+    if path.stat().st_mode & 0o077:
+        path.chmod(0o600)
+    return path
+
+
 def config_file() -> Path:
     """The TOML file shared by all Tillit settings: $TILLIT_CONFIG, else $TILLIT_HOME/tillit.toml."""
     explicit = os.environ.get("TILLIT_CONFIG")
@@ -87,7 +108,7 @@ class HsmSettings(TillitSettings):
 
     def ensure_pin_files(self) -> None:
         """Write random PINs to 0600 files for whichever PIN the environment does not give."""
-        self.home.mkdir(parents=True, exist_ok=True)
+        private_dir(self.home)
         for value, name in ((self.hsm_pin, "hsm-pin"), (self.hsm_so_pin, "hsm-so-pin")):
             path = self.home / name
             if value is None and not path.exists():

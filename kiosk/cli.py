@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -24,6 +25,7 @@ def main(ctx: click.Context, signer_url: str | None, token_file: Path | None) ->
 
     Configuration: $TILLIT_KIOSK_CONFIG or $TILLIT_HOME/kiosk.toml, and TILLIT_KIOSK_* variables.
     """
+    os.umask(0o077)  # receipts, and the demo's whole TILLIT_HOME, are for this user alone
     if ctx.invoked_subcommand is not None:
         return
     from kiosk.app import KioskApp

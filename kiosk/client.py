@@ -1,6 +1,6 @@
 """The kiosk's one HTTP client for the signer: relying-party calls with the kiosk token, and the
-customer-session calls with the login's completion token. Blocking (httpx); screens call it from
-thread workers only.
+customer-session calls with the kiosk token and the login's completion token beside it. Blocking
+(httpx); screens call it from thread workers only.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 from pydantic import ValidationError
 
-from signer.wire import CollectResponse, OrderStarted
+from signer.wire import SESSION_HEADER, CollectResponse, OrderStarted
 
 NO_ROUTE = "httpError"
 """The code of an error without the signer's JSON error body (an unknown route, a proxy's page)."""
@@ -78,8 +78,12 @@ class SignerClient:
 
     # -- plumbing ------------------------------------------------------------------------------
 
-    def _request(self, method: str, path: str, bearer: str | None = None, json: Any = None) -> httpx.Response:
-        headers = {"Authorization": f"Bearer {bearer or self._token}"}
+    def _request(self, method: str, path: str, session: str | None = None, json: Any = None) -> httpx.Response:
+        """One call with the kiosk's token; `session`, the login's completion token, for the customer
+        session's calls (the signer accepts it only together with the token of the kiosk it was issued to)."""
+        headers = {"Authorization": f"Bearer {self._token}"}
+        if session is not None:
+            headers[SESSION_HEADER] = session
         try:
             response = self._http.request(method, path, json=json, headers=headers)
         except httpx.TimeoutException as e:
@@ -208,11 +212,11 @@ class SignerClient:
     # -- the customer session (the login's completion token) ---------------------------------------
 
     def agreements(self, session_token: str) -> list[Agreement]:
-        data = self._request("GET", "/v1/agreements", bearer=session_token).json()
+        data = self._request("GET", "/v1/agreements", session=session_token).json()
         return [Agreement.from_json(a) for a in data.get("agreements", [])]
 
     def agreement_document(self, session_token: str, agreement_id: str) -> bytes:
-        return self._request("GET", f"/v1/agreements/{agreement_id}/document", bearer=session_token).content
+        return self._request("GET", f"/v1/agreements/{agreement_id}/document", session=session_token).content
 
     def end_session(self, session_token: str) -> None:
-        self._request("DELETE", "/v1/session", bearer=session_token)
+        self._request("DELETE", "/v1/session", session=session_token)

@@ -189,9 +189,14 @@ EN: dict[str, str] = {
     "hint.wrongPassword": "Wrong password.",
     "hint.signingFailed": "Something went wrong while signing. Nothing was signed. Please try again or ask the staff.",
     "hint.noCodeDevice": "No code device is registered for you. Log in with the BankID app instead.",
-    "hint.codeDeviceSuspended": "Your code device is suspended after five wrong codes. Contact the bank.",
+    "hint.codeDeviceSuspended": "Your code device is suspended. Contact the bank.",
+    "hint.codeThrottled": "Too many wrong codes. Wait a minute, then type the next code.",
     "hint.wrongCode": "Wrong code.",
     "hint.wrongAnswers": "The answers to your control questions did not match. Nothing was changed.",
+    "hint.answersLocked": (
+        "Too many wrong answers to the control questions."
+        " Reset the password with your code device and app, or at the counter."
+    ),
     "hint.unknown": "The request stopped ({hint}). Please start again.",
     "hint.noControlQuestions": (
         "You have no control questions with the bank, so the password cannot be reset here. "
@@ -412,9 +417,14 @@ NB: dict[str, str] = {
     "hint.wrongPassword": "Feil passord.",
     "hint.signingFailed": "Noe gikk galt under signeringen. Ingenting ble signert. Prøv igjen eller spør de ansatte.",
     "hint.noCodeDevice": "Du har ingen registrert kodebrikke. Logg inn med BankID-appen i stedet.",
-    "hint.codeDeviceSuspended": "Kodebrikken din er sperret etter fem feil koder. Kontakt banken.",
+    "hint.codeDeviceSuspended": "Kodebrikken din er sperret. Kontakt banken.",
+    "hint.codeThrottled": "For mange feil koder. Vent et minutt, og skriv så neste kode.",
     "hint.wrongCode": "Feil kode.",
     "hint.wrongAnswers": "Svarene på kontrollspørsmålene stemte ikke. Ingenting ble endret.",
+    "hint.answersLocked": (
+        "For mange feil svar på kontrollspørsmålene."
+        " Tilbakestill passordet med kodebrikke og app, eller i skranken."
+    ),
     "hint.unknown": "Forespørselen stoppet ({hint}). Start på nytt.",
     "hint.noControlQuestions": (
         "Du har ingen kontrollspørsmål hos banken, så passordet kan ikke lages på nytt her. "
@@ -631,9 +641,14 @@ NN: dict[str, str] = {
         "Noko gjekk gale under signeringa. Ingenting vart signert. Prøv igjen eller spør dei tilsette."
     ),
     "hint.noCodeDevice": "Du har inga registrert kodebrikke. Logg inn med BankID-appen i staden.",
-    "hint.codeDeviceSuspended": "Kodebrikka di er sperra etter fem feil kodar. Kontakt banken.",
+    "hint.codeDeviceSuspended": "Kodebrikka di er sperra. Kontakt banken.",
+    "hint.codeThrottled": "For mange feil kodar. Vent eit minutt, og skriv så neste kode.",
     "hint.wrongCode": "Feil kode.",
     "hint.wrongAnswers": "Svara på kontrollspørsmåla stemde ikkje. Ingenting vart endra.",
+    "hint.answersLocked": (
+        "For mange feil svar på kontrollspørsmåla."
+        " Tilbakestill passordet med kodebrikke og app, eller i skranken."
+    ),
     "hint.unknown": "Førespurnaden stoppa ({hint}). Byrj på nytt.",
     "hint.noControlQuestions": (
         "Du har ingen kontrollspørsmål hos banken, så passordet kan ikkje lagast på nytt her. "

@@ -6,8 +6,16 @@
 
 The new phone proves it holds its key by signing `b"tillit-activation-v1\\n" + activationId`.
 Codes are single-use, live 10 minutes (`activation_ttl_seconds`), and five wrong codes end the
-activation. Success makes the new key the customer's one active device; the old one is deactivated
-at once. Unknown numbers get the same answers as known ones, so activation reveals nobody's enrolment.
+activation. The password is a guess like any other (`signer.guesses`): admitted under the customer's
+lock, counted in the transaction that binds the device, so no number of concurrent completions checks
+more than the lock allows, and a right password after the lock binds nothing. Success makes the new
+key the customer's one active device, in that same transaction; the old one is deactivated at once.
+
+Unknown numbers get the same answers as known ones, and customers without a code device the same as
+customers with one, so activation reveals nobody's enrolment. Starting an activation sends messages
+or a push without any login, so it is capped per number and overall (`activations_per_number_hour`,
+`activations_per_hour`), and the old phone is shown a fixed text, never the new device's name (which
+the requester chooses).
 """
 
 from __future__ import annotations
@@ -22,7 +30,9 @@ from typing import TYPE_CHECKING, Any
 from cryptography.hazmat.primitives import serialization
 
 from signer import errors
+from signer.guesses import Admission, Locked, Secret
 from signer.messages import Message
+from signer.ratelimit import SlidingWindow
 from signer.references import new_reference
 from signer.service import load_device_key, verify_device_signature
 from signer.store import Activation, Customer, Order, Tx
@@ -47,6 +57,19 @@ def _new_code() -> str:
 class Activations:
     def __init__(self, service: Signer) -> None:
         self.service = service
+        settings = service.settings
+        self._per_number = SlidingWindow(settings.activations_per_number_hour, 3600.0, service.clock)
+        self._overall = SlidingWindow(settings.activations_per_hour, 3600.0, service.clock)
+
+    def _admit_start(self, number: str) -> None:
+        """Count one activation start against the per-number and overall hourly caps, or raise 429."""
+        for window, key, what in ((self._per_number, number, "for this personal number"), (self._overall, "", "")):
+            wait = window.wait_time(key)
+            if wait > 0:
+                reason = f"too many app activations {what}".rstrip() + f"; try again in {int(wait) + 1} s"
+                raise errors.RateLimited(reason, "rateLimited", wait)
+        self._per_number.add(number)
+        self._overall.add("")
 
     def start(self, personal_number: str, method: str, device_name: str, public_key_pem: str) -> dict[str, Any]:
         service = self.service
@@ -55,6 +78,7 @@ class Activations:
         number = service.parse_number(personal_number)
         key = load_device_key(public_key_pem.encode())
         service.limits.admit(None, number.value)  # against SMS floods and push floods to the old phone
+        self._admit_start(number.value)
         der = key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
         at = service.clock()
         activation = Activation(
@@ -70,6 +94,7 @@ class Activations:
             email_code_hash=None,
             failures=0,
             order_ref=None,
+            personal_number=number.value,
         )
         reference: str | None = None
         notify: str | None = None
@@ -100,7 +125,8 @@ class Activations:
                         customer_id=customer.id,
                         kiosk_id=ACTIVATION_KIOSK,
                         reference=reference,
-                        user_visible_data=f"Aktiver BankID på ny eining: {activation.device_name}",
+                        # A fixed text: the device name is the requester's to choose (phishing).
+                        user_visible_data="Aktiver BankID på ein ny telefon",
                         nonce=secrets.token_urlsafe(24),
                         method="app",
                         created_at=at,
@@ -148,23 +174,46 @@ class Activations:
         if isinstance(outcome, errors.SignerError):
             raise outcome  # raised after the commit, so the counted wrong code or the ended activation stays
         activation, customer = outcome
-        at = service.clock()
+        admission = self._admit_password(activation_id, customer)
+        if isinstance(admission, errors.SignerError):
+            raise admission  # after the commit: the activation has ended
         correct = service.passwords.verify(customer.password_hash, password)
+        at = service.clock()
         with service.store.tx() as tx:
-            failures = service.record_password(tx, customer.id, correct, context=f"activation:{activation_id}")
-            if correct:
+            verdict = service.guesses.decide(tx, admission, correct)
+            current = tx.activation(activation_id)
+            bound = None
+            if verdict.succeeded and current is not None and current.status == "open":
                 tx.update_activation(activation_id, status="done")
                 if activation.order_ref:
                     tx.transition(activation.order_ref, ["approved"], "complete", "complete", completed_at=at)
-            elif failures >= service.settings.password_attempts:
+                bound = service.bind_device_in(
+                    tx, customer, activation.public_key, activation.device_name, how=activation.method
+                )
+            elif verdict.locked and current is not None and current.status == "open":
                 tx.update_activation(activation_id, status="failed")
-        if not correct:  # raised after the commit: the wrong password counts
-            if failures >= service.settings.password_attempts:
-                raise errors.Forbidden("wrong password: the password is now locked", "passwordLocked")
-            left = service.settings.password_attempts - failures
-            raise errors.InvalidInput(f"wrong password; {left} attempts left", "wrongPassword")
-        device = service.bind_device(customer, activation.public_key, activation.device_name, how=activation.method)
-        return {"deviceId": device.id, "customer": {"name": customer.name}, "activatedAt": device.activated_at}
+        if bound is not None:
+            service.notify_rebound(*bound)
+            device = bound[0]
+            return {"deviceId": device.id, "customer": {"name": customer.name}, "activatedAt": device.activated_at}
+        # Raised after the commit: the wrong password counts.
+        if verdict.locked:
+            why = "the password is locked" if correct else "wrong password: the password is now locked"
+            raise errors.Forbidden(why, "passwordLocked")
+        if correct:  # another completion of this activation won
+            raise errors.Gone("this activation has ended; start a new one", "activationEnded")
+        raise errors.InvalidInput(f"wrong password; {verdict.attempts_left} attempts left", "wrongPassword")
+
+    def _admit_password(self, activation_id: str, customer: Customer) -> Admission | errors.SignerError:
+        """Admit the password guess (`signer.guesses`); a locked password ends the activation."""
+        service = self.service
+        with service.store.tx() as tx:
+            try:
+                return service.guesses.admit(tx, customer.id, Secret.PASSWORD, f"activation:{activation_id}")
+            except Locked as locked:
+                tx.update_activation(activation_id, status="failed")
+                tx.audit("activation.failed", activation_id, service.clock(), why="passwordLocked")
+                return locked
 
     def _admit(
         self,
@@ -194,7 +243,7 @@ class Activations:
             tx.audit("activation.expired", activation.id, at)
             return errors.Gone("the activation codes have expired; start a new one", "activationExpired")
         customer = tx.customer(activation.customer_id) if activation.customer_id else None
-        codes_ok = self._check_codes(tx, activation, customer is not None, sms_code, email_code, code)
+        codes_ok = self._check_codes(tx, activation, customer, sms_code, email_code, code)
         if not codes_ok:
             failures = activation.failures + 1
             ended = failures >= MAX_FAILURES
@@ -215,15 +264,13 @@ class Activations:
                 return errors.Gone("the old phone did not approve the new one", "activationEnded")
         if customer is None or customer.status != "active":
             raise errors.Forbidden("this BankID cannot be activated", "notActivatable")
-        if customer.password_locked:
-            raise errors.Forbidden("the password is locked", "passwordLocked")
         return activation, customer
 
     def _check_codes(
         self,
-        tx: Any,
+        tx: Tx,
         activation: Activation,
-        known: bool,
+        customer: Customer | None,
         sms_code: str | None,
         email_code: str | None,
         code: str | None,
@@ -233,9 +280,10 @@ class Activations:
                 return False
             sms_ok = hmac.compare_digest(_code_hash(activation.id, sms_code.strip()), activation.sms_code_hash)
             email_ok = hmac.compare_digest(_code_hash(activation.id, email_code.strip()), activation.email_code_hash)
-            return known and sms_ok and email_ok
+            return customer is not None and sms_ok and email_ok
         if activation.method == "codedevice":
-            if not code or not known or activation.customer_id is None:
+            if activation.personal_number is None:  # started before numbers were kept: start again
                 return False
-            return bool(self.service.code_devices.check(tx, activation.customer_id, code.strip()))
+            customer_id = customer.id if customer is not None else None
+            return self.service.code_devices.check(tx, activation.personal_number, customer_id, (code or "").strip())
         return True

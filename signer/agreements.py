@@ -57,30 +57,31 @@ class Agreements:
         with self.service.store.tx() as tx:
             return tx.agreements(customer_id)
 
-    def session_customer(self, token: str) -> tuple[Customer, Kiosk]:
-        """The customer of a live session, from the login's completion token; extends the session."""
+    def session_customer(self, kiosk: Kiosk, token: str) -> Customer:
+        """The customer of a live session at `kiosk`, from the login's completion token; extends the
+        session. The token opens nothing at another kiosk than the one it was issued to (`aud`)."""
         service = self.service
         claims = verify_jwt(token, service.tokens.jwks())
-        if claims is None or claims.get("kind") != "auth":
+        if claims is None or claims.get("kind") != "auth" or claims.get("aud") != kiosk.id:
             raise errors.Unauthorized("the customer session is not valid", "sessionInvalid")
         at = service.clock()
         with service.store.tx() as tx:
             found = tx.touch_session(str(claims.get("jti")), at, service.settings.customer_session_seconds)
             if found is None:
                 raise errors.Unauthorized("the customer session has ended", "sessionExpired")
-            customer, kiosk = tx.customer(found[0]), tx.kiosk(found[1])
-        if customer is None or kiosk is None or kiosk.status != "active" or customer.status != "active":
+            customer = tx.customer(found[0])
+        if customer is None or found[1] != kiosk.id or customer.status != "active":
             raise errors.Unauthorized("the customer session has ended", "sessionExpired")
-        return customer, kiosk
+        return customer
 
-    def end_session(self, token: str) -> None:
+    def end_session(self, kiosk: Kiosk, token: str) -> None:
         claims = verify_jwt(token, self.service.tokens.jwks())
-        if claims is not None:
+        if claims is not None and claims.get("aud") == kiosk.id:
             with self.service.store.tx() as tx:
                 tx.end_session(str(claims.get("jti")))
 
-    def waiting(self, token: str) -> list[dict[str, Any]]:
-        customer, _ = self.session_customer(token)
+    def waiting(self, kiosk: Kiosk, token: str) -> list[dict[str, Any]]:
+        customer = self.session_customer(kiosk, token)
         with self.service.store.tx() as tx:
             found = tx.agreements(customer.id, waiting_only=True)
         return [
@@ -95,8 +96,8 @@ class Agreements:
             for a in found
         ]
 
-    def document(self, token: str, agreement_id: str) -> Agreement:
-        customer, _ = self.session_customer(token)
+    def document(self, kiosk: Kiosk, token: str, agreement_id: str) -> Agreement:
+        customer = self.session_customer(kiosk, token)
         with self.service.store.tx() as tx:
             agreement = tx.agreement(agreement_id)
         if agreement is None or agreement.customer_id != customer.id:

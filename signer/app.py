@@ -29,17 +29,21 @@ from fastapi import Depends, FastAPI, Header, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse
 from pydantic import BaseModel, ValidationError
-from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from hsm.errors import HsmError
 from signer import cpus, errors
+from signer.device_pins import DevicePins, WrongPin
+from signer.http_limits import BodyLimits, RouteRules, body_limit
 from signer.metrics import CONTENT_TYPE
-from signer.order_path import Call, FastRoute, Handler, OrderPath, SignedCall, read_body, replay_body, route
+from signer.order_path import Call, FastRoute, Handler, OrderPath, SignedCall, route
 from signer.service import NewDocument, Signer
 from signer.store import Kiosk
 from signer.wire import (
+    PIN_PATH,
+    SESSION_HEADER,
+    UNLOCK_PATH,
     ActivationComplete,
     ActivationStart,
     AgreementIn,
@@ -56,9 +60,12 @@ from signer.wire import (
     OrderRefRequest,
     OrderStarted,
     PasswordRequest,
+    PinRefusal,
+    PinRegistration,
     ResetComplete,
     ResetStart,
     SignRequest,
+    UnlockGranted,
 )
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -71,6 +78,9 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     503: {"model": ErrorBody, "description": "The HSM is not available"},
 }
 
+
+# The largest body of a phone's signed request (a decision, the app's settings): a few hundred bytes.
+DEVICE_BODY_BYTES = 4096
 
 # Endpoints that answer with an order's state, as /v1/collect does.
 COLLECT_ROUTE: dict[str, Any] = {
@@ -119,9 +129,10 @@ _HTTP_ERROR_REASONS = {"There was an error parsing the body": "the body is not v
 
 
 class TillitApp(FastAPI):
-    """FastAPI behind the daemon's own front door (`front`): the body limit and the latency
-    metric, then the order path (`signer.order_path`), and only then FastAPI's middleware stack,
-    which an order's requests would otherwise pass layer by layer before reaching the router."""
+    """FastAPI behind the daemon's own front door (`front`): each route's body limit and the latency
+    metric (`signer.http_limits.BodyLimits`), then the order path (`signer.order_path`), and only
+    then FastAPI's middleware stack, which an order's requests would otherwise pass layer by layer
+    before reaching the router."""
 
     front: ASGIApp | None = None
 
@@ -130,6 +141,25 @@ class TillitApp(FastAPI):
 
     async def fastapi(self, scope: Scope, receive: Receive, send: Send) -> None:
         await super().__call__(scope, receive, send)
+
+
+async def sweep_store(signer: Signer) -> None:
+    """Run the store's retention sweep (`signer.retention`) every `maintenance_interval_seconds`, on
+    the pool; a failed sweep is logged and tried again next time."""
+    log = logging.getLogger("tillit.retention")
+    while True:
+        await asyncio.sleep(signer.settings.maintenance_interval_seconds)
+        try:
+            report = await blocking(signer.retention.sweep)
+        except Exception as e:  # the next sweep tries again; the daemon must not stop for it
+            log.warning("the store's retention sweep failed: %s", e)
+            continue
+        if report.expired_orders or report.purged_orders:
+            log.info(
+                "retention: %d abandoned orders expired, %d orders' documents deleted",
+                report.expired_orders,
+                report.purged_orders,
+            )
 
 
 def create_app(signer: Signer) -> TillitApp:
@@ -149,14 +179,20 @@ def create_app(signer: Signer) -> TillitApp:
         loop.set_default_executor(ThreadPoolExecutor(max_workers=workers, thread_name_prefix="tillit-worker"))
         # The remaining `def` endpoints run on anyio's pool (40 threads by default): the same bound.
         anyio.to_thread.current_default_thread_limiter().total_tokens = workers
+        sweeper = asyncio.create_task(sweep_store(signer))
         try:
             yield
         finally:
+            sweeper.cancel()
             sys.setswitchinterval(switch_interval)
+        from signer.audit import AuditBroken
+
         try:  # a clean stop signs the audit log's head, so that a later truncation is detectable
             signer.audit_log.checkpoint("shutdown")
         except HsmError as e:
             logging.getLogger("tillit.audit").warning("no audit checkpoint at shutdown: %s", e)
+        except AuditBroken as e:  # the database no longer extends the anchor in the HSM
+            logging.getLogger("tillit.audit").error("audit checkpoint refused at shutdown, nothing signed: %s", e)
 
     app = TillitApp(
         title="Tillit signer",
@@ -167,46 +203,10 @@ def create_app(signer: Signer) -> TillitApp:
     app.state.signer = signer
     max_body = signer.settings.max_body_bytes
 
-    class LimitBody:
-        """The body limit and the latency metric, as plain ASGI: `@app.middleware("http")` would
-        run every request through a task and a memory stream of its own (~15% of the loop's time)."""
-
-        def __init__(self, app: ASGIApp) -> None:
-            self.app = app
-
-        async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-            if scope["type"] != "http":
-                await self.app(scope, receive, send)
-                return
-            length = next((value for name, value in scope["headers"] if name == b"content-length"), None)
-            if length is not None:
-                if not length.isdigit():
-                    await _error(400, "invalidParameters", "bad Content-Length")(scope, receive, send)
-                    return
-                if int(length) > max_body:
-                    await _error(413, "tooLarge", f"the body is larger than {max_body} bytes")(scope, receive, send)
-                    return
-            elif scope["method"] in ("POST", "PUT", "PATCH"):
-                # A chunked body announces no length: read it here, up to the limit, before any handler.
-                buffered = await read_body(receive, max_body)
-                if buffered is None:
-                    await _error(413, "tooLarge", f"the body is larger than {max_body} bytes")(scope, receive, send)
-                    return
-                receive = replay_body(buffered, receive)
-            started = time.perf_counter()
-            status = 500
-
-            async def send_status(message: Message) -> None:
-                nonlocal status
-                if message["type"] == "http.response.start":
-                    status = message["status"]
-                await send(message)
-
-            await self.app(scope, receive, send_status)
-            route = scope.get("route")
-            signer.metrics.http_seconds.labels(
-                scope["method"], getattr(route, "path", "unmatched"), f"{status // 100}xx"
-            ).observe(time.perf_counter() - started)
+    def observe(scope: Scope, status: int, seconds: float) -> None:
+        """The latency metric, by route template (the front door, `BodyLimits`, reports every request)."""
+        label = getattr(scope.get("route"), "path", "unmatched")
+        signer.metrics.http_seconds.labels(scope["method"], label, f"{status // 100}xx").observe(seconds)
 
     def refusal(exc: errors.SignerError | HsmError) -> JSONResponse:
         """The answer to a refusal, on FastAPI's routes and on the order path alike."""
@@ -281,6 +281,7 @@ def create_app(signer: Signer) -> TillitApp:
         return _json(started)
 
     @app.post("/v1/sign", response_model=OrderStarted, response_model_by_alias=True, responses=ERROR_RESPONSES)
+    @body_limit(max_body)
     async def start_sign(body: SignRequest, k: KioskDep) -> Response:
         """Start a sign order over one or more documents (base64)."""
         return _json(await blocking(start_sign_order, body, k))
@@ -360,14 +361,10 @@ def create_app(signer: Signer) -> TillitApp:
 
     @app.post("/v1/block", responses=ERROR_RESPONSES)
     def block(body: BlockRequest, k: KioskDep) -> dict[str, Any]:
-        """Block a BankID (sperre). Without an orderRef (phone lost) only the number is needed;
-        the answer is the same whether or not the number has a BankID."""
-        if body.order_ref:
-            collected = signer.collect(k, body.order_ref)
-            customer = collected.completion_data.customer if collected.completion_data else {}
-            if collected.status != "complete" or customer.get("personalNumber") != body.personal_number:
-                raise errors.Forbidden("the order does not authenticate this customer")
-        signer.lifecycle.block(body.personal_number, body.reason, by=f"kiosk:{k.id}")
+        """Block a BankID (sperre). With an orderRef, a completed login of the customer at this kiosk;
+        without (phone lost) only the number, a few times an hour per kiosk (429 beyond). The answer is
+        the same whether or not the number has a BankID."""
+        signer.lifecycle.block_from_kiosk(k, body.personal_number, body.reason, body.order_ref)
         return {"personalNumber": body.personal_number, "blocked": True}
 
     @app.post("/v1/reset", response_model=OrderStarted, response_model_by_alias=True, responses=ERROR_RESPONSES)
@@ -387,24 +384,33 @@ def create_app(signer: Signer) -> TillitApp:
 
     # -- agreements ----------------------------------------------------------------------------
 
+    def customer_session(x_tillit_session: Annotated[str | None, Header()] = None) -> str:
+        if not x_tillit_session:
+            raise errors.Unauthorized(f"the customer session's token is required in {SESSION_HEADER}", "sessionInvalid")
+        return x_tillit_session.strip()
+
+    SessionDep = Annotated[str, Depends(customer_session)]
+
     @app.get("/v1/agreements", responses=ERROR_RESPONSES)
-    def agreements(authorization: Annotated[str | None, Header()] = None) -> dict[str, Any]:
-        """The customer's waiting agreements; the bearer is the login's completion token."""
-        return {"agreements": signer.agreements.waiting(bearer(authorization))}
+    def agreements(k: KioskDep, session: SessionDep) -> dict[str, Any]:
+        """The customer's waiting agreements: the kiosk's bearer token, and the login's completion
+        token (issued to this kiosk) in the X-Tillit-Session header."""
+        return {"agreements": signer.agreements.waiting(k, session)}
 
     @app.get("/v1/agreements/{agreement_id}/document", responses=ERROR_RESPONSES)
-    def agreement_document(agreement_id: str, authorization: Annotated[str | None, Header()] = None) -> Response:
-        """The agreement's PDF, for the customer to read before signing."""
-        found = signer.agreements.document(bearer(authorization), agreement_id)
+    def agreement_document(agreement_id: str, k: KioskDep, session: SessionDep) -> Response:
+        """The agreement's PDF, for the customer to read before signing (credentials as for the list)."""
+        found = signer.agreements.document(k, session, agreement_id)
         return Response(found.content, media_type="application/pdf")
 
     @app.delete("/v1/session", status_code=204)
-    def end_session(authorization: Annotated[str | None, Header()] = None) -> Response:
+    def end_session(k: KioskDep, session: SessionDep) -> Response:
         """End the customer session (the kiosk forgets the customer)."""
-        signer.agreements.end_session(bearer(authorization))
+        signer.agreements.end_session(k, session)
         return Response(status_code=204)
 
     @app.post("/v1/agreements", status_code=201, responses=ERROR_RESPONSES)
+    @body_limit(max_body)
     def add_agreement(body: AgreementIn, s: StaffDep) -> dict[str, Any]:
         """Queue an agreement for a customer (back office, staff token)."""
         try:
@@ -455,6 +461,7 @@ def create_app(signer: Signer) -> TillitApp:
             signer.notifier.unsubscribe(dev.id, waiter)
 
     @app.post("/v1/app/requests/{order_ref}", response_model=dict[str, str], responses=ERROR_RESPONSES)
+    @body_limit(DEVICE_BODY_BYTES)
     async def app_decide(order_ref: str, request: Request) -> Response:
         """Approve ("Ja, det er meg") or decline ("Nei, avvis"), signed over the challenge."""
         return await device_decision(order_ref, await SignedCall.of(request))
@@ -477,6 +484,7 @@ def create_app(signer: Signer) -> TillitApp:
         return Response(f'{{"orderRef":{json.dumps(order_ref)},"decision":"{decided}"}}', media_type="application/json")
 
     @app.post("/v1/app/settings", response_model=AppSettings, responses=ERROR_RESPONSES)
+    @body_limit(DEVICE_BODY_BYTES)
     async def app_settings(request: Request) -> AppSettings:
         """The app's settings the signer must know: login without password on or off."""
         call = await SignedCall.of(request)
@@ -490,6 +498,38 @@ def create_app(signer: Signer) -> TillitApp:
             return AppSettings(biometric=signer.set_biometric(dev, body.biometric))
 
         return await blocking(apply)
+
+    # -- the app PIN, checked here (signer/device_pins.py) ---------------------------------------
+
+    device_pins = DevicePins(signer.store, signer.clock, signer.notifier)
+
+    @app.post(PIN_PATH, status_code=201, responses=ERROR_RESPONSES)
+    async def app_pin(request: Request) -> dict[str, Any]:
+        """Register the app PIN's verifier, the unlock key and the wrap secret (once, signed by the device key)."""
+        call = await SignedCall.of(request)
+
+        def register() -> dict[str, Any]:
+            dev = signer.authenticate_device(call.method, call.path, call.body, call.headers, False)
+            try:
+                body = PinRegistration.model_validate_json(call.body)
+            except ValidationError as e:
+                raise errors.InvalidInput(_validation_reason(e)) from None
+            device_pins.register(dev, body)
+            return {"deviceId": dev.id, "attempts": device_pins.attempts}
+
+        return await blocking(register)
+
+    @app.post(UNLOCK_PATH, response_model=UnlockGranted, responses={**ERROR_RESPONSES, 401: {"model": PinRefusal}})
+    async def app_unlock(request: Request) -> Response:
+        """The app PIN, checked (signed by the unlock key): the wrap secret, or 401 `wrongPin` with the
+        attempts left; the last wrong PIN locks the device (403 `deviceLocked`)."""
+        call = await SignedCall.of(request)
+        try:
+            granted = await blocking(device_pins.unlock, call.method, call.path, call.body, call.headers)
+        except WrongPin as e:
+            refused = PinRefusal(error=e.code, reason=e.reason, attempts_left=e.attempts_left)
+            return JSONResponse(refused.model_dump(by_alias=True), status_code=e.status)
+        return _json(granted)
 
     # -- public --------------------------------------------------------------------------------
 
@@ -508,11 +548,31 @@ def create_app(signer: Signer) -> TillitApp:
         """The current CRL (DER): signed anew when a certificate was revoked, else hourly."""
         return Response(signer.current_crl(), media_type="application/pkix-crl")
 
-    @app.post("/v1/ocsp")
+    # A few OCSP answers at a time, each in one hop to the pool: a flood gets 503s, not every thread.
+    ocsp_slots = asyncio.Semaphore(signer.settings.ocsp_concurrency)
+    answer_ocsp = functools.partial(
+        signer.ca.ocsp_response,
+        max_cert_ids=signer.settings.ocsp_max_cert_ids,
+        reuse_for=signer.settings.ocsp_cache_seconds,
+    )
+
+    @app.post(
+        "/v1/ocsp",
+        responses={
+            413: {"model": ErrorBody},
+            503: {"model": ErrorBody, "description": "Busy with other OCSP requests (Retry-After says when to retry)"},
+        },
+    )
+    @body_limit(signer.settings.ocsp_max_request_bytes)
     async def ocsp(request: Request) -> Response:
-        """RFC 6960 OCSP (DER request in, DER response out)."""
+        """RFC 6960 OCSP (DER request in, DER response out); 503 with Retry-After while busy."""
         body = await request.body()
-        answer = await run_in_threadpool(signer.ca.ocsp_response, body)
+        if ocsp_slots.locked():
+            busy = _error(503, "busy", "the OCSP responder is answering as many requests as it may; try again")
+            busy.headers["Retry-After"] = "1"
+            return busy
+        async with ocsp_slots:
+            answer = await blocking(answer_ocsp, body)
         return Response(answer, media_type="application/ocsp-response")
 
     @app.get("/healthz")
@@ -567,5 +627,12 @@ def create_app(signer: Signer) -> TillitApp:
         fast_app_decide,
         fast_signed_document,
     ]
-    app.front = LimitBody(OrderPath(app.fastapi, kiosk_for=kiosk, refusal=refusal, routes=order_routes))
+    # Every route's body limit and bearer check come from FastAPI's route table, the order path's too.
+    rules = RouteRules.of(
+        app.routes,
+        json_limit=signer.settings.max_json_body_bytes,
+        credentials={kiosk: kiosk, staff: functools.partial(blocking, staff)},
+    )
+    order_path = OrderPath(app.fastapi, kiosk_for=kiosk, refusal=refusal, routes=order_routes)
+    app.front = BodyLimits(order_path, rules, refusal=refusal, observe=observe)
     return app

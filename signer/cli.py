@@ -6,6 +6,7 @@ import functools
 import getpass
 import json
 import logging
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -14,6 +15,7 @@ from typing import Any, TypeVar
 import click
 
 from hsm.errors import HsmError
+from hsm.settings import PRIVATE_UMASK
 from signer import errors
 from signer.runtime import open_signer
 from signer.settings import SignerSettings
@@ -56,6 +58,7 @@ def read_secret(prompt: str, from_stdin: bool, confirm: bool = False) -> str:
 @click.group()
 def main() -> None:
     """The Tillit signer daemon and its administration."""
+    os.umask(PRIVATE_UMASK)  # what it writes in TILLIT_HOME is for this user alone
 
 
 @main.command()
@@ -335,8 +338,9 @@ def audit() -> None:
 )
 @admin_errors
 def audit_verify(expect: str | None) -> None:
-    """Check every link of the audit chain and every checkpoint signed by the HSM's audit key;
-    exit 1 at the first broken one."""
+    """Check every link of the audit chain, every checkpoint signed by the HSM's audit key, and the
+    checkpoint anchored in the HSM (still there, same hash, none deleted); exit 1 at the first
+    broken one."""
     from signer.audit import parse_expected
 
     try:
@@ -352,7 +356,9 @@ def audit_verify(expect: str | None) -> None:
             else ", no signed checkpoint yet"
         )
         tail = f"; {report.uncovered} newer entries not yet covered" if report.checkpoints and report.uncovered else ""
-        click.echo(f"audit log intact: {report.entries} entries{covered}{tail}")
+        anchored = f", anchored in the HSM at entry {report.anchored_to}" if report.anchored_to else ""
+        notes = "".join(f"; {note}" for note in report.notes if "anchor" in note)
+        click.echo(f"audit log intact: {report.entries} entries{covered}{anchored}{tail}{notes}")
         return
     click.echo(f"audit log broken at entry {report.broken_at}: {report.reason}", err=True)
     sys.exit(1)
@@ -362,10 +368,18 @@ def audit_verify(expect: str | None) -> None:
 @click.option("--out", "out", type=click.Path(file_okay=False, path_type=Path), required=True)
 @admin_errors
 def audit_export(out: Path) -> None:
-    """Sign a checkpoint at the head, then write the entries (JSON lines), every checkpoint with its
-    DER signature, the audit public key (PEM) and a README on checking them with openssl."""
+    """Verify the log against its checkpoints and the HSM's anchor (refusing, with nothing signed,
+    when it does not hold), sign and anchor a checkpoint at the head, then write the entries (JSON
+    lines), every checkpoint with its DER signature, the audit public key (PEM) and a README on
+    checking them with openssl."""
+    from signer.audit import AuditBroken
+
     with open_signer() as signer:
-        summary = signer.audit_log.export(out)
+        try:
+            summary = signer.audit_log.export(out)
+        except AuditBroken as e:
+            click.echo(f"audit export refused, nothing signed: {e}", err=True)
+            sys.exit(1)
     click.echo(
         f"exported {summary['entries']} entries and {len(summary['checkpoints'])} signed checkpoints to {out}"
         f" (head {summary['head']})"

@@ -1,7 +1,9 @@
 """Code devices (kodebrikke) on the signer's side: assignment, and one-time codes checked in the HSM.
 
 A code is accepted once: the last accepted time step is stored, and only later steps count. One step
-of drift either way is allowed (RFC 6238 section 5.2). Five wrong codes in a row suspend the device.
+of drift either way is allowed (RFC 6238 section 5.2). Wrong codes are throttled per national
+identity number (`signer.guesses`), never suspend the device: a stranger who knows a customer's
+number must not be able to take the device away. Only codes of ASCII digits are compared.
 """
 
 from __future__ import annotations
@@ -16,9 +18,6 @@ from signer.store import CodeDevice, Tx
 
 if TYPE_CHECKING:
     from signer.service import Signer
-
-MAX_FAILURES = 5
-
 
 class CodeDevices:
     def __init__(self, service: Signer) -> None:
@@ -46,34 +45,38 @@ class CodeDevices:
         assert device is not None
         return device
 
-    def check(self, tx: Tx, customer_id: str, code: str) -> bool:
-        """Check a code inside the caller's transaction; raise when the device is missing or suspended."""
-        device = tx.code_device_of(customer_id)
-        if device is None:
-            raise errors.Conflict("the customer has no code device", "noCodeDevice")
-        if device.status != "active":
-            raise errors.Forbidden("the code device is suspended after five wrong codes", "codeDeviceSuspended")
+    def check(self, tx: Tx, personal_number: str, customer_id: str | None, code: str) -> bool:
+        """Check a code for the number inside the caller's transaction: True when it is the customer's
+        code device's next code. A number without a customer or without a usable code device answers
+        like a wrong code, and is throttled like one. Raises `RateLimited` while throttled."""
+        guesses = self.service.guesses
+        guesses.admit_code(tx, personal_number)
+        device = tx.code_device_of(customer_id) if customer_id is not None else None
         at = self.service.clock()
-        current = otp.counter_at(at)
         matched: int | None = None
-        if len(code) == otp.DIGITS and code.isdigit():
+        if device is not None and device.status == "active" and well_formed(code):
+            current = otp.counter_at(at)
             try:
                 for counter in (current - 1, current, current + 1):
                     if counter > device.last_counter and hmac.compare_digest(
-                        otp.hsm_code(self.service.hsm, device.serial, counter), code
+                        otp.hsm_code(self.service.hsm, device.serial, counter).encode(), code.encode()
                     ):
                         matched = counter
                         break
             except HsmError as e:
                 raise errors.Unavailable(f"the HSM could not check the code: {e}") from e
+        failures = guesses.decide_code(tx, personal_number, matched is not None)
+        if device is None or customer_id is None:
+            return False
         if matched is not None:
             tx.update_code_device(device.serial, last_counter=matched, failures=0)
             tx.audit("codedevice.accepted", customer_id, at, serial=device.serial)
             return True
-        failures = device.failures + 1
-        suspended = failures >= MAX_FAILURES
-        tx.update_code_device(device.serial, failures=failures, status="suspended" if suspended else "active")
+        tx.update_code_device(device.serial, failures=failures)
         tx.audit("codedevice.rejected", customer_id, at, serial=device.serial, failures=failures)
-        if suspended:
-            tx.audit("codedevice.suspended", customer_id, at, serial=device.serial)
         return False
+
+
+def well_formed(code: str) -> bool:
+    """Six ASCII digits (`str.isdigit` alone also accepts other scripts' digits)."""
+    return len(code) == otp.DIGITS and code.isascii() and code.isdigit()

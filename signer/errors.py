@@ -53,6 +53,11 @@ class RateLimited(SignerError):
     status = 429
     code = "rateLimited"
 
+    def __init__(self, reason: str, code: str | None = None, retry_after: float | None = None) -> None:
+        super().__init__(reason, code)
+        if retry_after is not None:
+            self.retry_after = max(1, int(retry_after + 0.999))
+
 
 class Unavailable(SignerError):
     status = 503

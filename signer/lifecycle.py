@@ -8,7 +8,9 @@ from typing import TYPE_CHECKING, Any
 
 from hsm.errors import HsmError
 from signer import errors
+from signer.guesses import Locked, Secret
 from signer.passwords import check_policy
+from signer.ratelimit import SlidingWindow
 from signer.references import new_reference
 from signer.store import ALL_KINDS, Customer, Kiosk, Order, Tx
 from signer.wire import CollectResponse, OrderStarted
@@ -21,7 +23,6 @@ CONTROL_QUESTIONS = (
     "I kva gate budde du då du var barn?",
     "Kva er mellomnamnet til mor di?",
 )
-MAX_ANSWER_FAILURES = 3
 GUARDIAN_APPROVAL_SECONDS = 7 * 24 * 3600
 BLOCKABLE = ("pending", "approved", "verifying", "signing")
 
@@ -33,6 +34,7 @@ def normalise_answer(answer: str) -> str:
 class Lifecycle:
     def __init__(self, service: Signer) -> None:
         self.service = service
+        self._unproven_blocks = SlidingWindow(service.settings.kiosk_blocks_per_hour, 3600.0, service.clock)
 
     # -- control questions ---------------------------------------------------------------------
 
@@ -48,6 +50,30 @@ class Lifecycle:
         return hashed
 
     # -- block and unblock ---------------------------------------------------------------------
+
+    def block_from_kiosk(self, kiosk: Kiosk, personal_number: str, reason: str, order_ref: str | None) -> None:
+        """A block asked for at a kiosk. With `order_ref`, a completed login of this customer at this
+        kiosk, it is the customer's own; without (the phone is lost, so nobody can approve), it counts
+        against the kiosk's hourly budget of such blocks (`kiosk_blocks_per_hour`), so that a kiosk
+        token cannot block a list of numbers. The answer does not tell whether the number had a BankID."""
+        service = self.service
+        number = service.parse_number(personal_number)
+        if order_ref:
+            collected = service.collect(kiosk, order_ref)
+            customer = collected.completion_data.customer if collected.completion_data else {}
+            if collected.status != "complete" or customer.get("personalNumber") != number.value:
+                raise errors.Forbidden("the order does not authenticate this customer")
+        else:
+            wait = self._unproven_blocks.wait_time(kiosk.id)
+            if wait > 0:
+                raise errors.RateLimited(
+                    "this kiosk has blocked too many BankIDs without the customer's login; the customer "
+                    f"can block with a login, or the bank's staff; try again in {int(wait) + 1} s",
+                    "rateLimited",
+                    wait,
+                )
+            self._unproven_blocks.add(kiosk.id)
+        self.block(number.value, reason, by=f"kiosk:{kiosk.id}" + ("" if order_ref else " (without login)"))
 
     def block(self, personal_number: str, reason: str, by: str) -> bool:
         """Block at once: open orders fail, devices go, the certificate is revoked, the key stops
@@ -144,11 +170,15 @@ class Lifecycle:
         with self.service.store.tx() as tx:
             _, customer = self._reset_order(tx, kiosk, ref)
             stored = tx.control_answers(customer.id)
+        if customer.answers_locked:
+            raise Locked(Secret.CONTROL_ANSWERS)
         if not stored:
             raise errors.Conflict("no control questions are set: ask at the counter", "noControlQuestions")
         return [question for question, _ in stored]
 
     def complete_reset(self, kiosk: Kiosk, ref: str, answers: list[str], new_password: str) -> CollectResponse:
+        """Check the control answers (one guess at them, counted per customer over every reset order:
+        `signer.guesses`) and set the new password, which also unlocks a locked password."""
         service = self.service
         with service.store.tx() as tx:
             order, customer = self._reset_order(tx, kiosk, ref)
@@ -158,28 +188,41 @@ class Lifecycle:
         if len(answers) != len(stored):
             raise errors.InvalidInput(f"answer all {len(stored)} control questions")
         check_policy(new_password, customer.personal_number)
-        correct = all(
+        at = service.clock()
+        with service.store.tx() as tx:
+            order, customer = self._reset_order(tx, kiosk, ref)
+            try:
+                admission = service.guesses.admit(tx, customer.id, Secret.CONTROL_ANSWERS, f"reset:{ref}")
+            except Locked:
+                tx.transition(ref, ["approved"], "failed", "answersLocked", completed_at=at)
+                tx.audit("order.failed", ref, at, hint="answersLocked")
+                return service._collect_response(tx.order(ref) or order, customer)
+        # Every answer is checked, also after a wrong one: the time taken tells nothing.
+        matches = [
             service.passwords.verify(answer_hash, normalise_answer(answer))
             for (_, answer_hash), answer in zip(stored, answers, strict=True)
-        )
+        ]
+        correct = all(matches)
         new_hash = service.passwords.hash(new_password) if correct else ""
         at = service.clock()
-        attempts_left: int | None = None
         with service.store.tx() as tx:
+            verdict = service.guesses.decide(tx, admission, correct)
             current = tx.order(ref)
+            ended: errors.SignerError
             if current is None or current.status != "approved":
-                raise errors.Conflict("the password reset has ended", "orderEnded")
-            if not correct:
-                failures = current.answer_failures + 1
-                tx.update_order(ref, answer_failures=failures)
-                tx.audit("password.reset_wrong_answers", customer.id, at, order=ref, failures=failures)
-                if failures >= MAX_ANSWER_FAILURES:
-                    tx.transition(ref, ["approved"], "failed", "wrongAnswers", completed_at=at)
-                    tx.audit("order.failed", ref, at, hint="wrongAnswers")
+                ended = errors.Conflict("the password reset has ended", "orderEnded")
+            elif not verdict.succeeded:
+                tx.audit("password.reset_wrong_answers", customer.id, at, order=ref, failures=verdict.failures)
+                if verdict.locked:
+                    tx.transition(ref, ["approved"], "failed", "answersLocked", completed_at=at)
+                    tx.audit("order.failed", ref, at, hint="answersLocked")
                     return service._collect_response(tx.order(ref) or current, customer)
-                attempts_left = MAX_ANSWER_FAILURES - failures
+                ended = errors.InvalidInput(
+                    f"the answers do not match; {verdict.attempts_left} attempts left", "wrongAnswers"
+                )
             else:
-                tx.update_customer(customer.id, password_hash=new_hash, failed_passwords=0, password_locked=0)
+                tx.update_customer(customer.id, password_hash=new_hash)
+                service.guesses.unlock(tx, customer.id, Secret.PASSWORD)
                 tx.transition(ref, ["approved"], "complete", "complete", completed_at=at, level="reset")
                 tx.audit(
                     "password.reset",
@@ -191,8 +234,7 @@ class Lifecycle:
                 )
                 tx.audit("order.completed", ref, at, level="reset")
                 return service._collect_response(tx.order(ref) or order, customer)
-        # Raised after the commit, so the wrong answer counts.
-        raise errors.InvalidInput(f"the answers do not match; {attempts_left} attempts left", "wrongAnswers")
+        raise ended  # after the commit, so the counted guess stays
 
     def admin_reset_password(self, personal_number: str, new_password: str, by: str) -> None:
         service = self.service

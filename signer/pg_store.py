@@ -12,7 +12,7 @@ error. Instead each invariant has its own mechanism, each exact at READ COMMITTE
 
 - order state changes: `Tx.transition` is a conditional UPDATE; a concurrent second one waits for the
   row and re-checks its WHERE against the committed row, so exactly one wins (no FOR UPDATE needed);
-- wrong-password counts: `Tx.add_failed_password` increments in place under the row lock;
+- wrong-password counts: `Tx.add_failure` increments in place under the row lock;
 - replayed phone requests: `Tx.use_device_nonce` inserts with ON CONFLICT DO NOTHING;
 - code devices and activations, read then written back: `SELECT ... FOR UPDATE` (`Tx(for_update=)`);
 - one active device per customer: `Tx.deactivate_devices` locks the customer row first;

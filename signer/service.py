@@ -30,12 +30,14 @@ from hsm.client import Hsm
 from hsm.errors import HsmError
 from hsm.keys import Algorithm
 from signer import errors
+from signer.guesses import CODE_FREE_FAILURES, Guesses, Locked, Secret
 from signer.numbers import InvalidPersonalNumber, PersonalNumber, parse
 from signer.passwords import Passwords, check_policy
 from signer.push import Notifier
 from signer.references import new_reference
+from signer.retention import Retention
 from signer.settings import SignerSettings
-from signer.store import Customer, Device, Kiosk, Order, Store, StoredDocument, Tx
+from signer.store import ALL_KINDS, Customer, Device, Kiosk, Order, Store, StoredDocument, Tx
 from signer.tokens import TokenIssuer
 from signer.wire import (
     REQUEST_SKEW_SECONDS,
@@ -176,6 +178,16 @@ class Signer:
         self.messages = load_sender(settings, store)
         self.audit_log = Checkpointer(store, hsm, settings.audit_checkpoint_every, clock)
         store.on_audit = self.audit_log.maybe
+        self.retention = Retention(settings, store, clock)
+        self.guesses = Guesses(
+            {Secret.PASSWORD: settings.password_attempts, Secret.CONTROL_ANSWERS: settings.control_answer_attempts},
+            clock,
+            on_failure=self._count_failure,
+        )
+
+    def _count_failure(self, secret: Secret) -> None:
+        if secret is Secret.PASSWORD:
+            self.metrics.password_failures.inc()
 
     @property
     def tokens(self) -> TokenIssuer:
@@ -322,9 +334,10 @@ class Signer:
             return tx.customers()
 
     def unlock(self, personal_number: str, by: str = "administrator") -> Customer:
+        """Clear the password's and the control answers' failures and locks."""
         customer = self.customer(personal_number)
         with self.store.tx() as tx:
-            tx.update_customer(customer.id, failed_passwords=0, password_locked=0)
+            self.guesses.unlock(tx, customer.id)
             tx.audit("customer.unlocked", customer.id, self.clock(), by=by)
         return self.customer(personal_number)
 
@@ -363,6 +376,23 @@ class Signer:
 
     def bind_device(self, customer: Customer, public_key: bytes, name: str, how: str) -> Device:
         """Make this key the customer's one active device; the old one is deactivated at once."""
+        with self.store.tx() as tx:
+            device, old = self.bind_device_in(tx, customer, public_key, name, how)
+        self.notify_rebound(device, old)
+        return device
+
+    def notify_rebound(self, device: Device, old: list[str]) -> None:
+        """After `bind_device_in` committed: wake the old phones (they are deactivated) and the new one
+        (it may have inherited guardian requests)."""
+        for device_id in [*old, device.id]:
+            self.notifier.notify(device_id)
+
+    def bind_device_in(
+        self, tx: Tx, customer: Customer, public_key: bytes, name: str, how: str
+    ) -> tuple[Device, list[str]]:
+        """`bind_device` inside the caller's transaction; returns the new device and the old ones' ids.
+        Orders the old device was asked about end, except guardian approvals still waiting: those
+        move to the new device (the guardian is the same person with a new phone)."""
         key = load_device_key(public_key)
         der = key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
         at = self.clock()
@@ -375,23 +405,26 @@ class Signer:
             activated_at=at,
             deactivated_at=None,
         )
-        with self.store.tx() as tx:
-            old = tx.deactivate_devices(customer.id, at)
-            tx.insert_device(device)
-            # The first login after activation chooses the app explicitly.
-            tx.update_customer(customer.id, last_method=None)
-            for old_id in old:
-                tx.audit("device.deactivated", old_id, at, customer=customer.id, replacedBy=device.id)
-            tx.audit("device.activated", device.id, at, customer=customer.id, how=how)
+        old = tx.deactivate_devices(customer.id, at)
+        tx.insert_device(device)
+        # The first login after activation chooses the app explicitly.
+        tx.update_customer(customer.id, last_method=None)
+        for old_id in old:
+            tx.audit("device.deactivated", old_id, at, customer=customer.id, replacedBy=device.id)
+        tx.audit("device.activated", device.id, at, customer=customer.id, how=how)
+        for order in tx.open_orders_for_customer(customer.id, kinds=ALL_KINDS):
+            if order.device_id not in old or order.status not in CANCELLABLE:
+                continue
+            if order.kind == "guardian" and order.status == "pending":
+                # Nothing was approved on the old phone: the same guardian answers on the new one.
+                tx.update_order(order.ref, device_id=device.id)
+                tx.audit("order.moved", order.ref, at, device=device.id, why="device replaced")
+                continue
             # An approval is only as good as the device that gave it: the old device's orders end
             # now, also those it already approved (a password may still be on its way).
-            for order in tx.open_orders_for_customer(customer.id):
-                if order.device_id in old and order.status in CANCELLABLE:
-                    tx.transition(order.ref, [order.status], "failed", "cancelled", completed_at=at)
-                    tx.audit("order.failed", order.ref, at, hint="cancelled", why="device replaced")
-        for old_id in old:
-            self.notifier.notify(old_id)
-        return device
+            tx.transition(order.ref, [order.status], "failed", "cancelled", completed_at=at)
+            tx.audit("order.failed", order.ref, at, hint="cancelled", why="device replaced")
+        return device, old
 
     def add_device(self, personal_number: str, public_key: bytes, name: str = "phone") -> Device:
         return self.bind_device(self.customer(personal_number), public_key, name, how="administrator")
@@ -580,8 +613,19 @@ class Signer:
                         order.method = "app"
             if failure:
                 order.status, order.hint_code, order.completed_at = "failed", failure, at
+            elif documents:
+                size = sum(len(doc.content) for doc in documents)
+                quota = self.settings.kiosk_storage_bytes
+                if tx.add_stored_bytes(kiosk.id, size) > quota > 0:
+                    raise errors.TooLarge(
+                        f"this kiosk's orders already hold the most documents the signer keeps for it ({quota} bytes);"
+                        " fetch or finish the signed ones, or try again later",
+                        "storageQuota",
+                    )
             tx.insert_order(order)
-            for index, (doc, digest) in enumerate(zip(documents, digests, strict=True)):
+            # An order that fails at once keeps nothing of its documents (their digests are in the audit).
+            kept = documents if order.status != "failed" else []
+            for index, (doc, digest) in enumerate(zip(kept, digests, strict=False)):
                 tx.insert_document(
                     StoredDocument(
                         order_ref=ref,
@@ -715,22 +759,14 @@ class Signer:
             if order.status != "pending":
                 return self._collect_response(order, None)
             assert order.customer_id is not None
+            customer = tx.customer(order.customer_id)
+            assert customer is not None
             at = self.clock()
-            try:
-                accepted = self.code_devices.check(tx, order.customer_id, code)
-            except errors.Forbidden:
-                tx.transition(ref, ["pending"], "failed", "codeDeviceSuspended", completed_at=at)
-                tx.audit("order.failed", ref, at, hint="codeDeviceSuspended")
-                return self._collect_response(tx.order(ref) or order, None)
-            if not accepted:
-                device = tx.code_device_of(order.customer_id)
-                if device is not None and device.status != "active":
-                    tx.transition(ref, ["pending"], "failed", "codeDeviceSuspended", completed_at=at)
-                    tx.audit("order.failed", ref, at, hint="codeDeviceSuspended")
-                    return self._collect_response(tx.order(ref) or order, None)
+            if not self.code_devices.check(tx, customer.personal_number, customer.id, code):
+                failures, _ = tx.code_throttle(customer.personal_number)
                 response = self._collect_response(order, None)
                 response.hint_code = "wrongCode"
-                response.attempts_left = 5 - (device.failures if device else 0)
+                response.attempts_left = max(0, CODE_FREE_FAILURES - failures)
                 return response
             tx.transition(ref, ["pending"], "approved", "userSign", approved_at=at)
             tx.audit("order.approved", ref, at, codeDevice=True)
@@ -769,9 +805,9 @@ class Signer:
                 tx.audit("order.recovered", ref, at, state="approved", why=why)
 
     def _submit_password(self, kiosk: Kiosk, ref: str, password: str) -> CollectResponse:
-        at = self.clock()
-        # Looked up without the writer's lock; the one write before Argon2 is the conditional
-        # transition to 'verifying', which alone decides whether this check may run.
+        # Looked up without the writer's lock; the order's move to 'verifying' and the guess's
+        # admission (`Guesses.admit`, under the customer's row lock) are what decide whether this
+        # check may run.
         with self.store.read() as rtx:
             found = self._kiosk_order_read(rtx, kiosk, ref)
             customer = rtx.customer(found.customer_id) if found is not None and found.customer_id else None
@@ -779,30 +815,45 @@ class Signer:
             with self.store.tx() as tx:
                 found = self._kiosk_order(tx, kiosk, ref)
         order = found
+        if order.kind not in ("auth", "sign"):
+            raise errors.Conflict("a password completes only a login or a signing order", "wrongOrderKind")
         if order.status == "pending":
             raise errors.Conflict("the customer has not approved the request on the phone yet", "notApproved")
         if order.status != "approved":
             return self._collect_response(order, customer)
         assert customer is not None
+        at = self.clock()
         with self.store.tx() as tx:
-            if customer.password_locked:
-                if tx.transition(ref, ["approved"], "failed", "passwordLocked", completed_at=at):
-                    tx.audit("order.failed", ref, at, hint="passwordLocked")
-                return self._collect_response(tx.order(ref) or order, customer)
             if not tx.transition(ref, ["approved"], "verifying", "userSign"):
                 order = tx.order(ref) or order
                 if order.status in ("verifying", "signing"):
                     raise errors.Conflict("a password check for this order is already running")
                 return self._collect_response(order, customer)
+            try:
+                admission = self.guesses.admit(tx, customer.id, Secret.PASSWORD, f"order:{ref}")
+            except Locked:
+                tx.transition(ref, ["verifying"], "failed", "passwordLocked", completed_at=at)
+                tx.audit("order.failed", ref, at, hint="passwordLocked")
+                locked = self._collect_response(tx.order(ref) or order, tx.customer(customer.id))
+                locked.attempts_left = 0
+                return locked
+            # Busy raises out of this transaction: rolled back, the order is 'approved' again.
         correct = self.passwords.verify(customer.password_hash, password)
         completion: str | None = None
         if correct and order.kind != "sign":
             # The token (an HSM signature) is made before the writer's lock is taken; it is released
             # only if the transaction below completes the order.
-            with self.store.read() as rtx:
-                completion = self._completion(rtx, order, customer, level="high")
+            try:
+                with self.store.read() as rtx:
+                    completion = self._completion(rtx, order, customer, level="high")
+            except HsmError:
+                with self.store.tx() as tx:  # the guess was computed: decide it before giving up
+                    self.guesses.decide(tx, admission, correct)
+                raise
         at = self.clock()
         with self.store.tx() as tx:
+            # Counted first, whatever became of the order meanwhile: a guess is a guess.
+            verdict = self.guesses.decide(tx, admission, correct, last_method=order.method)
             order = tx.order(ref) or order
             if order.status != "verifying":  # blocked or cancelled meanwhile
                 return self._collect_response(order, customer)
@@ -810,17 +861,14 @@ class Signer:
                 tx.transition(ref, ["verifying"], "failed", "expiredTransaction", completed_at=at)
                 tx.audit("order.failed", ref, at, hint="expiredTransaction")
                 return self._collect_response(tx.order(ref) or order, customer)
-            failures = self.record_password(tx, customer.id, correct, context=f"order:{ref}", last_method=order.method)
-            if not correct:
-                if failures >= self.settings.password_attempts:
+            if not verdict.succeeded:
+                if verdict.locked:
                     tx.transition(ref, ["verifying"], "failed", "passwordLocked", completed_at=at)
                     tx.audit("order.failed", ref, at, hint="passwordLocked")
-                    response = self._collect_response(tx.order(ref) or order, customer)
-                    response.attempts_left = 0
-                    return response
-                tx.transition(ref, ["verifying"], "approved", "wrongPassword")
+                else:
+                    tx.transition(ref, ["verifying"], "approved", "wrongPassword")
                 response = self._collect_response(tx.order(ref) or order, customer)
-                response.attempts_left = self.settings.password_attempts - failures
+                response.attempts_left = verdict.attempts_left
                 return response
             if order.kind == "sign":
                 tx.transition(ref, ["verifying"], "signing", "userSign")
@@ -886,22 +934,6 @@ class Signer:
         tx.insert_session(order.ref, customer.id, order.kiosk_id, at, at + self.settings.token_lifetime_seconds)
         tx.update_customer(customer.id, last_method="biometric")
         tx.audit("order.completed", order.ref, at, level="substantial")
-
-    def record_password(self, tx: Tx, customer_id: str, correct: bool, context: str, **on_success: Any) -> int:
-        """Count a password check; lock at the limit. Returns the failures in a row (0 after success).
-        `on_success`: more customer columns to set when the password was right."""
-        at = self.clock()
-        if correct:
-            tx.update_customer(customer_id, failed_passwords=0, **on_success)
-            tx.audit("password.correct", customer_id, at, context=context)
-            return 0
-        failures = tx.add_failed_password(customer_id)
-        tx.audit("password.wrong", customer_id, at, context=context, failures=failures)
-        self.metrics.password_failures.inc()
-        if failures >= self.settings.password_attempts:
-            tx.update_customer(customer_id, password_locked=1)
-            tx.audit("customer.password_locked", customer_id, at)
-        return failures
 
     def _completion(
         self,
@@ -1077,8 +1109,12 @@ class Signer:
             return None
         if order.status != "complete" or order.kind != "sign":
             raise errors.Conflict("the order has no signed documents (not a completed sign order)")
+        if doc is None and in_range and index < order.signatures:
+            raise errors.Gone("the signed document was deleted after the retention period", "documentDeleted")
         if doc is None or doc.signed is None:
             raise errors.NotFound("no such document in this order")
+        if doc.fetched_at is None:
+            self.retention.note_fetched(ref, index)
         from signer.signing import is_pdf
 
         if is_pdf(doc.content_type, doc.content):

@@ -42,8 +42,30 @@ class SignerSettings(TillitSettings):
     max_documents: int = 10
     """Most documents in one sign order."""
 
+    max_json_body_bytes: int = Field(default=64 * 1024, ge=1024)
+    """Largest body of a request without documents (every JSON route but /v1/sign and the staff's
+    POST /v1/agreements, which take `max_body_bytes`). Routes that read no body accept none."""
+
+    ocsp_max_request_bytes: int = Field(default=4096, ge=256)
+    """Largest OCSP request (DER) /v1/ocsp reads; a bigger one is refused with 413."""
+
+    ocsp_max_cert_ids: int = Field(default=10, ge=1)
+    """Most certificates one OCSP request may ask about; more get a `malformedRequest` response."""
+
+    ocsp_concurrency: int = Field(default=2, ge=1)
+    """OCSP requests answered at once (each may take an HSM signature); one more is refused with
+    503 and Retry-After, so that an OCSP flood cannot take the threads every other route needs."""
+
+    ocsp_cache_seconds: float = Field(default=30.0, ge=0)
+    """How long a signed OCSP response without a nonce is handed out again for the same question
+    and the same answer (a revocation changes the answer at once). 0: sign every response."""
+
     password_attempts: int = 5
     """Wrong passwords in a row before the password locks."""
+
+    control_answer_attempts: int = 3
+    """Wrong sets of control answers in a row, over all reset orders, before a reset by control
+    questions locks (an administrator unlocks; code device and app still reset)."""
 
     argon2_time_cost: int = 2
     """Argon2id iterations (at least 2)."""
@@ -87,6 +109,31 @@ class SignerSettings(TillitSettings):
 
     rate_window_seconds: float = 60.0
     """The sliding window of the two rate limits, in seconds."""
+
+    activations_per_number_hour: int = 3
+    """App activations one personal number may start per hour, known or unknown: each sends an SMS
+    and an e-mail, or asks the old phone. 0: no limit."""
+
+    activations_per_hour: int = 600
+    """App activations all numbers together may start per hour: the cap on SMS, e-mail and pushes
+    that anyone can cause without logging in. 0: no limit."""
+
+    kiosk_blocks_per_hour: int = 5
+    """Blocks one kiosk may make per hour without the customer's proof (a completed login of the
+    customer on that kiosk): a lost phone at the counter, not a list of numbers. 0: no limit."""
+
+    document_retention_days: float = 30.0
+    """Days a signed document is kept after signing once the kiosk has fetched it (twice this when
+    never fetched). Documents of orders that end unsigned are deleted when the order ends."""
+
+    kiosk_storage_bytes: int = 500 * 1024 * 1024
+    """Most document bytes one kiosk's orders may hold in the store at once (open orders and signed
+    documents not yet past retention); a sign order beyond it is refused with 413 `storageQuota`.
+    0: no limit."""
+
+    maintenance_interval_seconds: float = Field(default=60.0, gt=0)
+    """How often the daemon sweeps the store (`signer.retention`): abandoned orders expired,
+    signed documents past retention deleted."""
 
     audit_checkpoint_every: int = 100
     """Sign an audit checkpoint with the HSM's audit key after this many new entries (also at every

@@ -19,6 +19,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from hsm.settings import private_dir, private_file
 from signer.push import Notifier
 from signer.wire import canonical_json
 
@@ -118,6 +119,31 @@ MIGRATIONS: list[str] = [
     ALTER TABLE orders ADD COLUMN approval TEXT;
     ALTER TABLE devices ADD COLUMN biometric INTEGER NOT NULL DEFAULT 0;
     """,
+    # 8: guesses at customer secrets admitted and not yet decided (signer/guesses.py); control
+    # answers counted per customer, not per order; code-device guesses throttled per number;
+    # when a signed document was first fetched (retention)
+    """
+    CREATE TABLE guesses_in_flight (
+        id TEXT PRIMARY KEY, customer_id TEXT NOT NULL, secret TEXT NOT NULL, context TEXT NOT NULL,
+        admitted_at REAL NOT NULL);
+    CREATE INDEX guesses_in_flight_customer ON guesses_in_flight(customer_id, secret);
+    CREATE TABLE code_throttles (
+        personal_number TEXT PRIMARY KEY, failures INTEGER NOT NULL, throttled_until REAL NOT NULL);
+    ALTER TABLE customers ADD COLUMN failed_answers INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE customers ADD COLUMN answers_locked INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE documents ADD COLUMN fetched_at REAL;
+    ALTER TABLE activations ADD COLUMN personal_number TEXT;
+    ALTER TABLE kiosks ADD COLUMN stored_bytes INTEGER NOT NULL DEFAULT 0;
+    CREATE INDEX orders_completed ON orders(status, completed_at);
+    """,
+    # 9: the app PIN checked by the signer (signer/device_pins.py): per device the unlock key, a
+    # hash of the PIN verifier, the secret that completes the device key's wrap, wrong PINs in a row
+    """
+    CREATE TABLE device_pins (
+        device_id TEXT PRIMARY KEY REFERENCES devices(id), unlock_key BLOB NOT NULL,
+        verifier_hash TEXT NOT NULL, server_secret BLOB NOT NULL, failures INTEGER NOT NULL DEFAULT 0,
+        locked_at REAL, created_at REAL NOT NULL);
+    """,
 ]
 
 OPEN_STATES = ("pending", "approved", "verifying", "signing")
@@ -144,6 +170,8 @@ class Customer:
     created_at: float
     key_generation: int = 1
     blocked_reason: str | None = None
+    failed_answers: int = 0
+    answers_locked: int = 0
 
     def public(self) -> dict[str, Any]:
         return {
@@ -156,6 +184,7 @@ class Customer:
             "status": self.status,
             "passwordLocked": bool(self.password_locked),
             "failedPasswords": self.failed_passwords,
+            "controlAnswersLocked": bool(self.answers_locked),
             "certificateSerial": self.cert_serial,
             "lastMethod": self.last_method,
         }
@@ -190,6 +219,7 @@ class Kiosk:
     status: str
     created_at: float
     role: str = "kiosk"
+    stored_bytes: int = 0
 
 
 @dataclass
@@ -216,6 +246,7 @@ class Activation:
     email_code_hash: str | None
     failures: int
     order_ref: str | None
+    personal_number: str | None = None
 
 
 @dataclass
@@ -258,6 +289,7 @@ class StoredDocument:
     content: bytes
     sha256: str
     signed: bytes | None
+    fetched_at: float | None = None
 
 
 @dataclass
@@ -281,6 +313,19 @@ class AuditEntry:
     data: str
     prev_hash: str
     hash: str
+
+
+@dataclass
+class DevicePin:
+    """What the signer keeps of a device's app PIN (signer/device_pins.py)."""
+
+    device_id: str
+    unlock_key: bytes
+    verifier_hash: str
+    server_secret: bytes
+    failures: int
+    locked_at: float | None
+    created_at: float
 
 
 @dataclass
@@ -352,13 +397,64 @@ class Tx:
         sets = ", ".join(f"{k}=?" for k in changes)
         self.execute(f"UPDATE customers SET {sets} WHERE id=?", [*changes.values(), customer_id])
 
-    def add_failed_password(self, customer_id: str) -> int:
+    def lock_customer(self, customer_id: str) -> Customer | None:
+        """The customer, its row locked until this transaction ends (PostgreSQL; SQLite serialises
+        whole transactions): what the guesses at its secrets are decided under."""
+        return self._one(  # type: ignore[no-any-return]
+            Customer, f"SELECT {_columns(Customer)} FROM customers WHERE id=?{self._for_update}", [customer_id]
+        )
+
+    def add_failure(self, customer_id: str, column: str) -> int:
+        """Add one to a customer's failure counter `column` (a column name from code, never input)."""
         # Exact under concurrency on both engines: the UPDATE increments in place (never a value read
         # earlier) and holds the row's write lock until commit, so the SELECT reads this
         # transaction's own increment and nobody else's.
-        self.execute("UPDATE customers SET failed_passwords = failed_passwords + 1 WHERE id=?", [customer_id])
-        row = self.execute("SELECT failed_passwords FROM customers WHERE id=?", [customer_id]).fetchone()
+        self.execute(f"UPDATE customers SET {column} = {column} + 1 WHERE id=?", [customer_id])
+        row = self.execute(f"SELECT {column} FROM customers WHERE id=?", [customer_id]).fetchone()
         return int(row[0])
+
+    # guesses at secrets (signer/guesses.py)
+    def insert_guess(self, guess_id: str, customer_id: str, secret: str, context: str, at: float) -> None:
+        self.execute(
+            "INSERT INTO guesses_in_flight (id, customer_id, secret, context, admitted_at) VALUES (?, ?, ?, ?, ?)",
+            [guess_id, customer_id, secret, context, at],
+        )
+
+    def delete_guess(self, guess_id: str) -> bool:
+        return bool(self.execute("DELETE FROM guesses_in_flight WHERE id=?", [guess_id]).rowcount == 1)
+
+    def guesses_in_flight(self, customer_id: str, secret: str) -> int:
+        row = self.execute(
+            "SELECT COUNT(*) FROM guesses_in_flight WHERE customer_id=? AND secret=?", [customer_id, secret]
+        ).fetchone()
+        return int(row[0])
+
+    def stale_guesses(self, customer_id: str, secret: str, admitted_before: float) -> list[tuple[str, str]]:
+        rows = self.execute(
+            "SELECT id, context FROM guesses_in_flight WHERE customer_id=? AND secret=? AND admitted_at < ?",
+            [customer_id, secret, admitted_before],
+        ).fetchall()
+        return [(str(r[0]), str(r[1])) for r in rows]
+
+    def code_throttle(self, personal_number: str) -> tuple[int, float]:
+        """Wrong code-device codes in a row for the number, and until when the next is refused (the
+        time of the last wrong code when none is)."""
+        row = self.execute(
+            f"SELECT failures, throttled_until FROM code_throttles WHERE personal_number=?{self._for_update}",
+            [personal_number],
+        ).fetchone()
+        return (int(row[0]), float(row[1])) if row else (0, 0.0)
+
+    def set_code_throttle(self, personal_number: str, failures: int, until: float) -> None:
+        if failures == 0:
+            self.execute("DELETE FROM code_throttles WHERE personal_number=?", [personal_number])
+            return
+        self.execute(
+            "INSERT INTO code_throttles (personal_number, failures, throttled_until) VALUES (?, ?, ?) "
+            "ON CONFLICT (personal_number) DO UPDATE SET failures=excluded.failures, "
+            "throttled_until=excluded.throttled_until",
+            [personal_number, failures, until],
+        )
 
     # devices
     def insert_device(self, d: Device) -> None:
@@ -392,6 +488,51 @@ class Tx:
             [at, customer_id],
         )
         return ids
+
+    # the app PIN (signer/device_pins.py)
+    def insert_device_pin(self, pin: DevicePin) -> bool:
+        """Keep a device's PIN record; False when the device has one already (it is never replaced)."""
+        cur = self.execute(
+            f"INSERT INTO device_pins ({_columns(DevicePin)}) VALUES ({_marks(DevicePin)})"
+            " ON CONFLICT (device_id) DO NOTHING",
+            _values(pin),
+        )
+        return bool(cur.rowcount == 1)
+
+    def device_pin(self, device_id: str, lock: bool = False) -> DevicePin | None:
+        """The PIN record; `lock` holds its row until this transaction ends (PostgreSQL)."""
+        return self._one(  # type: ignore[no-any-return]
+            DevicePin,
+            f"SELECT {_columns(DevicePin)} FROM device_pins WHERE device_id=?{self._for_update if lock else ''}",
+            [device_id],
+        )
+
+    def right_device_pin(self, device_id: str) -> bool:
+        """A right PIN: wrong PINs in a row back to 0, unless the device is locked (then False)."""
+        cur = self.execute("UPDATE device_pins SET failures=0 WHERE device_id=? AND locked_at IS NULL", [device_id])
+        return bool(cur.rowcount == 1)
+
+    def wrong_device_pin(self, device_id: str, limit: int, at: float) -> int | None:
+        """A wrong PIN: one more in a row, and the PIN record and the device locked at the `limit`-th.
+        The wrong PINs in a row now, or None when the device was locked already (nothing counted).
+
+        Exact under concurrency, as `add_failure`: the conditional UPDATE increments in place and
+        holds the row until commit, so of concurrent wrong PINs each gets its own count, and the
+        ones after the `limit`-th match no row."""
+        cur = self.execute(
+            "UPDATE device_pins SET failures = failures + 1,"
+            " locked_at = CASE WHEN failures + 1 >= ? THEN ? ELSE NULL END"
+            " WHERE device_id=? AND locked_at IS NULL",
+            [limit, at, device_id],
+        )
+        if cur.rowcount != 1:
+            return None
+        failures = int(self.execute("SELECT failures FROM device_pins WHERE device_id=?", [device_id]).fetchone()[0])
+        if failures >= limit:
+            self.execute(
+                "UPDATE devices SET status='locked', deactivated_at=? WHERE id=? AND status='active'", [at, device_id]
+            )
+        return failures
 
     def use_device_nonce(self, device_id: str, nonce: str, expires_at: float, now: float, prune: bool = True) -> bool:
         """Record a request nonce; False if it was seen before (a replay). `prune` also deletes the
@@ -469,7 +610,11 @@ class Tx:
             f"UPDATE orders SET status=?, hint_code=?{sets} WHERE ref=? AND status IN ({marks})",
             [to_state, hint, *changes.values(), ref, *from_states],
         )
-        return bool(cur.rowcount == 1)
+        moved = bool(cur.rowcount == 1)
+        if moved and to_state == "failed":
+            # An order that ends unsigned keeps nothing of its documents (their digests are in the audit).
+            self.delete_documents(ref)
+        return moved
 
     # documents
     def insert_document(self, d: StoredDocument) -> None:
@@ -495,6 +640,58 @@ class Tx:
         """(name, SHA-256 hex) of each document, in order: what a challenge names, without the bytes."""
         rows = self.execute("SELECT name, sha256 FROM documents WHERE order_ref=? ORDER BY idx", [order_ref])
         return [(str(name), str(sha256)) for name, sha256 in rows.fetchall()]
+
+    def delete_documents(self, order_ref: str) -> int:
+        """Delete an order's documents (and their signed outputs); give the bytes back to its kiosk's
+        quota. Returns the documents' size as received."""
+        row = self.execute(
+            "SELECT COALESCE(SUM(LENGTH(content)), 0), COUNT(*) FROM documents WHERE order_ref=?", [order_ref]
+        ).fetchone()
+        size, count = int(row[0]), int(row[1])
+        if count:
+            self.execute("DELETE FROM documents WHERE order_ref=?", [order_ref])
+            self.execute(
+                "UPDATE kiosks SET stored_bytes = CASE WHEN stored_bytes > ? THEN stored_bytes - ? ELSE 0 END "
+                "WHERE id = (SELECT kiosk_id FROM orders WHERE ref=?)",
+                [size, size, order_ref],
+            )
+        return size
+
+    def add_stored_bytes(self, kiosk_id: str, size: int) -> int:
+        """Count `size` more document bytes against the kiosk's quota; returns the new total."""
+        self.execute("UPDATE kiosks SET stored_bytes = stored_bytes + ? WHERE id=?", [size, kiosk_id])
+        row = self.execute("SELECT stored_bytes FROM kiosks WHERE id=?", [kiosk_id]).fetchone()
+        return int(row[0]) if row else size
+
+    def mark_fetched(self, order_ref: str, idx: int, at: float) -> None:
+        self.execute(
+            "UPDATE documents SET fetched_at=? WHERE order_ref=? AND idx=? AND fetched_at IS NULL", [at, order_ref, idx]
+        )
+
+    def open_orders_expired_before(self, at: float, limit: int) -> list[Order]:
+        """Open orders (other than signing) whose lifetime ended before `at`, oldest first."""
+        return self._all(
+            Order,
+            f"SELECT {_columns(Order)} FROM orders WHERE status IN ('pending', 'approved', 'verifying')"
+            " AND expires_at < ? ORDER BY expires_at LIMIT ?",
+            [at, limit],
+        )
+
+    def signed_orders_to_purge(self, fetched_before: float, unfetched_before: float, limit: int) -> list[str]:
+        """Completed sign orders that still hold documents: signed and fetched before `fetched_before`,
+        or signed before `unfetched_before` whether fetched or not."""
+        rows = self.execute(
+            "SELECT o.ref FROM orders o WHERE o.status='complete' AND o.kind='sign' AND o.completed_at < ?"
+            " AND EXISTS (SELECT 1 FROM documents d WHERE d.order_ref=o.ref"
+            " AND (o.completed_at < ? OR d.fetched_at IS NOT NULL))"
+            " AND NOT EXISTS (SELECT 1 FROM documents d WHERE d.order_ref=o.ref AND d.fetched_at IS NULL"
+            " AND o.completed_at >= ?) ORDER BY o.completed_at LIMIT ?",
+            [fetched_before, unfetched_before, unfetched_before, limit],
+        ).fetchall()
+        return [str(r[0]) for r in rows]
+
+    def prune_code_throttles(self, before: float) -> None:
+        self.execute("DELETE FROM code_throttles WHERE throttled_until < ?", [before])
 
     def set_signed_document(self, order_ref: str, idx: int, signed: bytes) -> None:
         self.execute("UPDATE documents SET signed=? WHERE order_ref=? AND idx=?", [signed, order_ref, idx])
@@ -654,8 +851,9 @@ class Tx:
         self._audit_head = (seq, digest)
         self.last_audit_seq = seq  # for the store's after-commit hook (audit checkpoints)
 
-    def audit_entries(self) -> list[AuditEntry]:
-        return self._all(AuditEntry, f"SELECT {_columns(AuditEntry)} FROM audit ORDER BY seq")
+    def audit_entries(self, since: int = 1) -> list[AuditEntry]:
+        """The entries from seq `since` on (all by default), oldest first."""
+        return self._all(AuditEntry, f"SELECT {_columns(AuditEntry)} FROM audit WHERE seq>=? ORDER BY seq", [since])
 
     def audit_head(self) -> tuple[int, str] | None:
         row = self.execute("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1").fetchone()
@@ -731,7 +929,10 @@ class SqliteStore(Store):
     """SQLite in WAL mode with synchronous=FULL; one connection, transactions serialised."""
 
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        # Password hashes, codes and documents: this user's alone, whatever the umask. SQLite gives
+        # the -wal and -shm files the database file's permissions.
+        private_dir(path.parent)
+        private_file(path)
         self.path = path
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=30)
         self._db.execute("PRAGMA journal_mode=WAL")

@@ -38,6 +38,9 @@ TIMESTAMP_HEADER = "X-Tillit-Timestamp"
 NONCE_HEADER = "X-Tillit-Nonce"
 SIGNATURE_HEADER = "X-Tillit-Signature"
 REQUEST_SKEW_SECONDS = 60
+# The customer session's calls carry the login's completion token in this header, beside the kiosk's
+# own bearer token: a session token alone, or at another kiosk, opens nothing.
+SESSION_HEADER = "X-Tillit-Session"
 
 OrderStatus = Literal["pending", "failed", "complete"]
 HintCode = Literal[
@@ -56,6 +59,7 @@ HintCode = Literal[
     "codeDeviceSuspended",
     "wrongCode",
     "wrongAnswers",
+    "answersLocked",
 ]
 Decision = Literal["approve", "decline"]
 
@@ -116,9 +120,13 @@ class PasswordRequest(Wire):
     password: str = Field(max_length=256)
 
 
+# A one-time code: ASCII digits, blanks around them allowed (other scripts' digits are refused).
+CODE_PATTERN = r"^\s*[0-9]{1,12}\s*$"
+
+
 class CodeRequest(Wire):
     order_ref: str = Field(alias="orderRef", max_length=64)
-    code: str = Field(max_length=16)
+    code: str = Field(max_length=16, pattern=CODE_PATTERN)
 
 
 class CompletionData(Wire):
@@ -178,9 +186,9 @@ class ActivationStart(Wire):
 class ActivationComplete(Wire):
     proof: str = Field(description="base64 DER ECDSA by the new key over b'tillit-activation-v1\\n' + activationId")
     password: str = Field(max_length=256)
-    sms_code: str | None = Field(alias="smsCode", default=None, max_length=16)
-    email_code: str | None = Field(alias="emailCode", default=None, max_length=16)
-    code: str | None = Field(default=None, max_length=16)
+    sms_code: str | None = Field(alias="smsCode", default=None, max_length=16, pattern=CODE_PATTERN)
+    email_code: str | None = Field(alias="emailCode", default=None, max_length=16, pattern=CODE_PATTERN)
+    code: str | None = Field(default=None, max_length=16, pattern=CODE_PATTERN)
 
 
 class AgreementIn(Wire):
@@ -220,3 +228,37 @@ class MethodQuery(Wire):
 class ErrorBody(Wire):
     error: str
     reason: str
+
+
+# -- the app PIN, checked by the signer (signer/device_pins.py, phone/keystore.py) -----------------
+
+PIN_PATH = "/v1/app/pin"
+UNLOCK_PATH = "/v1/app/unlock"
+PIN_ATTEMPTS = 5
+"""Wrong app PINs in a row after which the signer locks the device for good (activate again)."""
+
+
+class PinRegistration(Wire):
+    """`POST /v1/app/pin`, signed by the device key once, right after activation."""
+
+    unlock_key: str = Field(alias="unlockKey", max_length=4000, description="PEM, ECDSA P-256: signs unlock requests")
+    pin_verifier: str = Field(alias="pinVerifier", max_length=64, description="base64, 32 bytes derived from the PIN")
+    server_secret: str = Field(alias="serverSecret", max_length=64, description="base64, 32 random bytes")
+
+
+class UnlockRequest(Wire):
+    """`POST /v1/app/unlock`, signed by the unlock key (X-Tillit-* headers as any phone request)."""
+
+    pin_verifier: str = Field(alias="pinVerifier", max_length=64, description="base64, 32 bytes derived from the PIN")
+
+
+class UnlockGranted(Wire):
+    server_secret: str = Field(alias="serverSecret", description="base64: the other half of the device key's wrap")
+
+
+class PinRefusal(Wire):
+    """A wrong app PIN (401 `wrongPin`); `attemptsLeft` before the device is locked."""
+
+    error: str
+    reason: str
+    attempts_left: int = Field(alias="attemptsLeft")

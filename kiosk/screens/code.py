@@ -75,6 +75,12 @@ class CodeScreen(KioskScreen):
 
     def failed(self, error: SignerError) -> bool:
         self.busy = False
+        if error.code == "codeThrottled":  # too many wrong codes: the order stays, a new code later
+            field = self.query_one("#code", Input)
+            field.value = ""
+            field.focus()
+            self.say(self.t("hint.codeThrottled"))
+            return True
         self.say("")
         return False
 

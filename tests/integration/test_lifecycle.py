@@ -77,7 +77,9 @@ def test_code_device_login_and_replayed_code(daemon: Daemon, kiosk: httpx.Client
     daemon.run("tillit-signer", "audit", "verify")
 
 
-def test_five_wrong_codes_suspend_the_code_device(daemon: Daemon, kiosk: httpx.Client, tmp_path: Path) -> None:
+def test_five_wrong_codes_throttle_the_code_device_without_suspending_it(
+    daemon: Daemon, kiosk: httpx.Client, tmp_path: Path
+) -> None:
     number = fresh_adult()
     daemon.enrol(number)
     device = code_device(daemon, number, tmp_path)
@@ -85,10 +87,15 @@ def test_five_wrong_codes_suspend_the_code_device(daemon: Daemon, kiosk: httpx.C
     wrong = f"{(int(device.code()) + 500_000) % 1_000_000:06d}"
     answers = [kiosk.post("/v1/code", json={"orderRef": order["orderRef"], "code": wrong}).json() for _ in range(5)]
     assert [a.get("attemptsLeft") for a in answers[:4]] == [4, 3, 2, 1]
-    assert (answers[4]["status"], answers[4]["hintCode"]) == ("failed", "codeDeviceSuspended")
+    assert (answers[4]["status"], answers[4]["hintCode"]) == ("pending", "wrongCode")
+    throttled = kiosk.post("/v1/code", json={"orderRef": order["orderRef"], "code": device.code()})
+    assert throttled.status_code == 429 and throttled.json()["error"] == "codeThrottled"
+    assert int(throttled.headers["Retry-After"]) > 1
+    kiosk.post("/v1/cancel", json={"orderRef": order["orderRef"]})
     later = kiosk.post("/v1/auth", json={"personalNumber": number, "method": "codedevice"}).json()
     state = kiosk.post("/v1/collect", json={"orderRef": later["orderRef"]}).json()
-    assert (state["status"], state["hintCode"]) == ("failed", "codeDeviceSuspended")
+    assert state["status"] == "pending", "the device is throttled, not suspended"
+    kiosk.post("/v1/cancel", json={"orderRef": later["orderRef"]})
 
 
 def test_password_reset_with_control_questions_from_locked(daemon: Daemon, kiosk: httpx.Client) -> None:

@@ -64,7 +64,7 @@ def _approved_reset(daemon: Daemon, kiosk: httpx.Client, number: str) -> str:
     return str(reset["orderRef"])
 
 
-def test_three_wrong_answer_sets_end_the_reset(daemon: Daemon, kiosk: httpx.Client) -> None:
+def test_three_wrong_answer_sets_lock_the_control_answers(daemon: Daemon, kiosk: httpx.Client) -> None:
     number = fresh_adult()
     enrol_with_answers(daemon, number)
     ref = _approved_reset(daemon, kiosk, number)
@@ -73,7 +73,7 @@ def test_three_wrong_answer_sets_end_the_reset(daemon: Daemon, kiosk: httpx.Clie
     assert [a.status_code for a in answers[:2]] == [400, 400]
     assert [a.json()["error"] for a in answers[:2]] == ["wrongAnswers", "wrongAnswers"]
     last = answers[2].json()
-    assert (last["status"], last["hintCode"]) == ("failed", "wrongAnswers"), last
+    assert (last["status"], last["hintCode"]) == ("failed", "answersLocked"), last
     right = {**wrong, "answers": ["Pusur", "Storgata", "Marie"]}
     assert kiosk.post("/v1/reset/complete", json=right).status_code == 409  # the reset has ended
     assert "password.reset" not in audit_events(daemon, str(show(daemon, number)["id"]))

@@ -55,7 +55,8 @@ async def test_login_with_the_app(make_app, customer: tuple[str, PhoneClient], d
 
 
 def _session_gone(daemon: Daemon, token: str) -> bool:
-    response = httpx.get(daemon.url + "/v1/agreements", headers={"Authorization": f"Bearer {token}"})
+    headers = {"Authorization": f"Bearer {daemon.kiosk_token}", "X-Tillit-Session": token}
+    response = httpx.get(daemon.url + "/v1/agreements", headers=headers)
     return response.status_code == 401
 
 

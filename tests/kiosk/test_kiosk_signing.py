@@ -100,7 +100,8 @@ async def test_idle_returns_to_welcome_and_forgets(make_app, customer: tuple[str
         assert "logged out" in text_of(pilot, "#notice")
 
         def ended() -> bool:
-            r = httpx.get(daemon.url + "/v1/agreements", headers={"Authorization": f"Bearer {token}"})
+            headers = {"Authorization": f"Bearer {daemon.kiosk_token}", "X-Tillit-Session": token}
+            r = httpx.get(daemon.url + "/v1/agreements", headers=headers)
             return r.status_code == 401
 
         await until(pilot, ended, what="DELETE /v1/session")

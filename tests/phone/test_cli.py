@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import io
 import json
 from pathlib import Path
@@ -14,11 +15,11 @@ from click.testing import CliRunner
 from phone.activation import ActivationError, Activator
 from phone.cli import main
 from phone.client import PhoneError
-from phone.keystore import Keystore, KeystoreError
+from phone.keystore import Keystore, KeystoreError, OldProfile, WrongPin
 from phone.prompts import Prompter, PromptError, app_pin
 from phone.pytest_plugin import free_port, synthetic_number
 from phone.scripted import Exit, act
-from signer.wire import AppRequest, AppRequests, parse_personal_number
+from signer.wire import PIN_PATH, AppRequest, AppRequests, parse_personal_number
 from tests.phone.fakes import request
 
 
@@ -67,13 +68,15 @@ def test_approve_needs_an_activated_profile(home: Path) -> None:
     assert bad_name.exit_code == 2
 
 
-def test_a_wrong_pin_on_stdin_is_exit_2(home: Path) -> None:
-    profile, _ = Keystore().create("kari", "2580", "http://127.0.0.1:9")
+def test_without_the_signer_no_pin_is_right_or_wrong(home: Path) -> None:
+    """The signer checks the app PIN (phone/keystore.py): unreachable, it decides nothing (exit 1)."""
+    profile, _ = Keystore().create("kari", "2580", f"http://127.0.0.1:{free_port()}")
     profile.device_id = "device"
     Keystore().save(profile)
-    result = tillit_phone("--profile", "kari", "approve", "--pin-stdin", stdin="1111\n", TILLIT_PHONE_PIN="2580")
-    assert result.exit_code == 2 and "wrong app PIN" in result.output
-    assert "1111" not in result.output
+    for pin in ("1111", "2580"):
+        result = tillit_phone("--profile", "kari", "approve", "--pin-stdin", stdin=f"{pin}\n", TILLIT_PHONE_PIN="2580")
+        assert result.exit_code == 1 and "cannot reach the signer" in result.output, result.output
+        assert "wrong app PIN" not in result.output and pin not in result.output
 
 
 def test_status_of_a_profile_that_is_not_activated(home: Path) -> None:
@@ -128,16 +131,49 @@ def test_the_app_pin_comes_from_the_environment_unless_pin_stdin(monkeypatch: py
 
 def test_the_keystore_keeps_unknown_fields_out_and_history_newest_first(tmp_path: Path) -> None:
     keystore = Keystore(tmp_path)
-    _, key = keystore.create("kari", "2580", "http://x/")
+    keystore.create("kari", "2580", "http://x/")
     data = json.loads((tmp_path / "kari.json").read_text())
     (tmp_path / "kari.json").write_text(json.dumps({**data, "fromANewerVersion": 1}))
     assert keystore.load("kari").server == "http://x"
     keystore.remember("kari", {"orderRef": "a"})
     keystore.remember("kari", {"orderRef": "b"})
     assert [h["orderRef"] for h in keystore.load("kari").history] == ["b", "a"]
-    with pytest.raises(KeystoreError, match="wrong app PIN"):
-        keystore.load("kari").unlock("0000")
-    assert keystore.load("kari").unlock("2580").private_numbers() == key.private_numbers()
+
+
+def test_the_device_key_opens_with_the_pin_and_the_secret_the_signer_keeps(tmp_path: Path) -> None:
+    keystore = Keystore(tmp_path)
+    profile, key = keystore.create("kari", "2580", "http://x/")
+    enrolment = profile.pending_pin
+    assert enrolment is not None
+    saved = (tmp_path / "kari.json").read_text()
+    assert "pending_pin" not in saved and base64.b64encode(enrolment.server_secret).decode() not in saved
+    assert base64.b64encode(enrolment.verifier).decode() not in saved
+    keystore.update("kari", lambda p: setattr(p, "device_id", "device"))
+    asked: list[bytes] = []
+
+    def signer(verifier: bytes) -> bytes:  # what signer/device_pins.py does, without the count
+        asked.append(verifier)
+        if verifier != enrolment.verifier:
+            raise WrongPin(4)
+        return enrolment.server_secret
+
+    assert keystore.load("kari").unlock("2580", release=signer).private_numbers() == key.private_numbers()
+    with pytest.raises(WrongPin, match="wrong app PIN: 4 attempts left"):
+        keystore.load("kari").unlock("0000", release=signer)
+    assert asked[0] == enrolment.verifier and asked[1] != enrolment.verifier
+    with pytest.raises(KeystoreError, match="damaged"):  # the PIN alone, without the signer's secret
+        keystore.load("kari").unlock("2580", release=lambda verifier: bytes(32))
+
+
+def test_a_profile_from_before_is_refused_with_a_way_forward(tmp_path: Path) -> None:
+    keystore = Keystore(tmp_path)
+    keystore.create("kari", "2580", "http://x/")
+    data = json.loads((tmp_path / "kari.json").read_text())
+    data["device_id"], data["unlock_key"] = "device", None
+    del data["sealed_key"]["wrap"]
+    (tmp_path / "kari.json").write_text(json.dumps(data))
+    with pytest.raises(OldProfile, match=r"older version of the app.*activate --replace"):
+        keystore.load("kari").unlock("2580", release=lambda verifier: bytes(32))
     # Salts, ciphertext and timestamps are random digits and may hold "2580" by chance; what
     # must never be there is the PIN as a value of its own, or a field that names it.
     stored = json.loads((tmp_path / "kari.json").read_text())
@@ -247,10 +283,9 @@ def test_biometric_needs_the_app_pin_before_anything_is_sent(home: Path) -> None
     profile, _ = Keystore().create("kari", "2580", f"http://127.0.0.1:{free_port()}")
     profile.device_id = "device"
     Keystore().save(profile)
-    wrong = tillit_phone("--profile", "kari", "biometric", "on", TILLIT_PHONE_PIN="1111")
-    assert wrong.exit_code == 2 and "wrong app PIN" in wrong.output
-    away = tillit_phone("--profile", "kari", "biometric", "on", TILLIT_PHONE_PIN="2580")
-    assert away.exit_code == 1 and "cannot reach the signer" in away.output
+    for pin in ("1111", "2580"):  # the signer checks the PIN: away, it opens nothing and sends nothing
+        away = tillit_phone("--profile", "kari", "biometric", "on", TILLIT_PHONE_PIN=pin)
+        assert away.exit_code == 1 and "cannot reach the signer" in away.output
     assert Keystore().load("kari").biometric is False
 
 
@@ -293,10 +328,14 @@ STARTED = {"activationId": "a1", "method": "old-device", "expiresAt": 2, "refere
 def test_old_device_with_a_signer_that_needs_the_password_on_every_call(home: Path) -> None:
     """Today's signer: the password goes with every poll, so it is asked before the wait."""
     bodies: list[dict[str, Any]] = []
+    registered: list[dict[str, Any]] = []
 
     def handler(req: httpx.Request) -> httpx.Response:
         if req.url.path == "/v1/app/activations":
             return httpx.Response(201, json=STARTED)
+        if req.url.path == PIN_PATH:  # the app PIN's registration, once activated
+            registered.append(json.loads(req.content))
+            return httpx.Response(201, json={"deviceId": "d1", "attempts": 5})
         body = json.loads(req.content)
         bodies.append(body)
         if "password" not in body:
@@ -310,6 +349,7 @@ def test_old_device_with_a_signer_that_needs_the_password_on_every_call(home: Pa
     with activator.http:
         profile = activator.run("2580")
     assert profile.device_id == "d1" and profile.customer_name == "Kari Nordmann"
+    assert [sorted(r) for r in registered] == [["pinVerifier", "serverSecret", "unlockKey"]]
     assert "Reference: BLÅ FJORD" in err.getvalue()
     assert [b.get("password") for b in bodies] == [None, "Fjord-Hest-2024", "Fjord-Hest-2024", "Fjord-Hest-2024"]
 
@@ -317,10 +357,14 @@ def test_old_device_with_a_signer_that_needs_the_password_on_every_call(home: Pa
 def test_old_device_with_a_signer_that_waits_without_the_password(home: Path) -> None:
     """The signer change asked for: no password while waiting, 202 once approved, then the password."""
     bodies: list[dict[str, Any]] = []
+    registered: list[dict[str, Any]] = []
 
     def handler(req: httpx.Request) -> httpx.Response:
         if req.url.path == "/v1/app/activations":
             return httpx.Response(201, json=STARTED)
+        if req.url.path == PIN_PATH:  # the app PIN's registration, once activated
+            registered.append(json.loads(req.content))
+            return httpx.Response(201, json={"deviceId": "d1", "attempts": 5})
         body = json.loads(req.content)
         bodies.append(body)
         if "password" in body:
@@ -335,7 +379,7 @@ def test_old_device_with_a_signer_that_waits_without_the_password(home: Path) ->
     activator = old_device_activator(home, handler, "feil\nFjord-Hest-2024\n", err)
     with activator.http:
         profile = activator.run("2580")
-    assert profile.device_id == "d1"
+    assert profile.device_id == "d1" and len(registered) == 1
     assert [b.get("password") for b in bodies] == [None, None, None, "feil", "Fjord-Hest-2024"]
     text = err.getvalue()
     assert text.index("Reference: BLÅ FJORD") < text.index("BankID password: ")

@@ -119,7 +119,7 @@ def test_20_concurrent_wrong_passwords_are_counted_exactly(backend: Backend) -> 
 
     def wrong_password(i: int) -> int:
         with stores[i % len(stores)].tx() as tx:
-            failures = tx.add_failed_password(cid)
+            failures = tx.add_failure(cid, "failed_passwords")
             tx.audit("password.wrong", cid, T0, failures=failures)
             if failures >= 5:
                 tx.update_customer(cid, password_locked=1)
@@ -147,7 +147,7 @@ def test_the_audit_chain_does_not_fork_under_8_concurrent_writers(backend: Backe
         store = stores[i % len(stores)]
         for n in range(per_writer):
             with store.tx() as tx:
-                tx.add_failed_password(customers[i].id)  # a row lock of its own
+                tx.add_failure(customers[i].id, "failed_passwords")  # a row lock of its own
                 for k in range(entries_each):
                     tx.audit("test.event", f"writer-{i}", T0 + n, n=n, k=k)
 

@@ -103,15 +103,15 @@ def test_booleans_are_stored_as_integers(store: Store) -> None:
         assert tx.customer(cid).password_locked == 0  # type: ignore[union-attr]
 
 
-def test_add_failed_password_counts_and_returns_the_new_count(store: Store) -> None:
+def test_add_failure_counts_and_returns_the_new_count(store: Store) -> None:
     _, cid = seed(store)
     with store.tx() as tx:
-        assert [tx.add_failed_password(cid) for _ in range(3)] == [1, 2, 3]
+        assert [tx.add_failure(cid, "failed_passwords") for _ in range(3)] == [1, 2, 3]
     with store.tx() as tx:
-        assert tx.add_failed_password(cid) == 4
+        assert tx.add_failure(cid, "failed_passwords") == 4
         tx.update_customer(cid, failed_passwords=0)
     with store.tx() as tx:
-        assert tx.add_failed_password(cid) == 1
+        assert tx.add_failure(cid, "failed_passwords") == 1
 
 
 # -- devices and nonces -------------------------------------------------------------------------------
@@ -560,3 +560,75 @@ def test_every_tx_method_is_covered_here() -> None:
     methods = [m for m in vars(Tx) if not m.startswith("_") and callable(getattr(Tx, m))]
     missing = [m for m in methods if f".{m}(" not in source]
     assert not missing, f"Tx methods without a test in tests/store/test_tx.py (run on both engines): {missing}"
+
+
+# -- guesses, document retention, the kiosk's storage quota ---------------------------------------------
+
+
+def test_guesses_in_flight_are_counted_per_customer_and_secret(store: Store) -> None:
+    _, cid = seed(store)
+    with store.tx() as tx:
+        assert tx.lock_customer(cid) is not None and tx.lock_customer("nobody") is None
+        tx.insert_guess("g1", cid, "password", "order:1", T0)
+        tx.insert_guess("g2", cid, "password", "order:2", T0 + 100)
+        tx.insert_guess("g3", cid, "answers", "reset:1", T0)
+    with store.tx() as tx:
+        assert tx.guesses_in_flight(cid, "password") == 2
+        assert tx.guesses_in_flight(cid, "answers") == 1
+        assert tx.stale_guesses(cid, "password", T0 + 50) == [("g1", "order:1")]
+        assert tx.delete_guess("g1") is True
+        assert tx.delete_guess("g1") is False
+        assert tx.guesses_in_flight(cid, "password") == 1
+        assert tx.add_failure(cid, "failed_answers") == 1
+        assert tx.customer(cid).failed_answers == 1  # type: ignore[union-attr]
+
+
+def test_code_throttles_are_kept_per_number_and_pruned(store: Store) -> None:
+    with store.tx() as tx:
+        assert tx.code_throttle("13897248098") == (0, 0.0)
+        tx.set_code_throttle("13897248098", 5, T0 + 60)
+        tx.set_code_throttle("13897248098", 6, T0 + 120)
+        tx.set_code_throttle("01010112345", 5, T0 - 10)
+    with store.tx() as tx:
+        assert tx.code_throttle("13897248098") == (6, T0 + 120)
+        tx.prune_code_throttles(T0)
+        assert tx.code_throttle("01010112345") == (0, 0.0)
+        tx.set_code_throttle("13897248098", 0, 0.0)
+        assert tx.code_throttle("13897248098") == (0, 0.0)
+
+
+def test_documents_leave_with_a_failed_order_and_give_back_the_kiosk_quota(store: Store) -> None:
+    kid, cid = seed(store)
+    o = b.order(kid, cid, kind="sign")
+    with store.tx() as tx:
+        tx.insert_order(o)
+        assert tx.add_stored_bytes(kid, 30) == 30
+        tx.insert_document(b.document(o.ref, 0, content=b"x" * 10))
+        tx.insert_document(b.document(o.ref, 1, content=b"y" * 20))
+    with store.tx() as tx:
+        assert tx.kiosk(kid).stored_bytes == 30  # type: ignore[union-attr]
+        assert tx.transition(o.ref, ["pending"], "failed", "userCancel")
+        assert tx.documents(o.ref) == []
+        assert tx.kiosk(kid).stored_bytes == 0  # type: ignore[union-attr]
+        assert tx.delete_documents(o.ref) == 0
+
+
+def test_abandoned_orders_and_signed_documents_past_retention_are_found(store: Store) -> None:
+    kid, cid = seed(store)
+    abandoned = b.order(kid, cid, expires_at=T0 + 10)
+    fetched = b.order(kid, cid, kind="sign", status="complete", completed_at=T0)
+    unfetched = b.order(kid, cid, kind="sign", status="complete", completed_at=T0)
+    with store.tx() as tx:
+        for o in (abandoned, fetched, unfetched):
+            tx.insert_order(o)
+        tx.insert_document(b.document(fetched.ref, 0))
+        tx.insert_document(b.document(unfetched.ref, 0))
+        tx.mark_fetched(fetched.ref, 0, T0 + 5)
+        tx.mark_fetched(fetched.ref, 0, T0 + 50)  # the first fetch stays
+    with store.tx() as tx:
+        assert tx.document(fetched.ref, 0).fetched_at == T0 + 5  # type: ignore[union-attr]
+        assert [o.ref for o in tx.open_orders_expired_before(T0 + 11, 10)] == [abandoned.ref]
+        assert tx.open_orders_expired_before(T0 + 9, 10) == []
+        assert tx.signed_orders_to_purge(T0 + 1, T0 - 1, 10) == [fetched.ref]
+        assert sorted(tx.signed_orders_to_purge(T0 + 1, T0 + 1, 10)) == sorted([fetched.ref, unfetched.ref])
+        assert tx.signed_orders_to_purge(T0, T0, 10) == []
