@@ -43,7 +43,7 @@ from phone.client import PhoneClient, sign_bytes
 from signer.wire import activation_proof_message
 from tests.daemon import PASSWORD, Daemon, make_daemon, tool
 from tests.factories import fresh_adult, synthetic_number
-from tests.proofs.common import audit_verify, query
+from tests.proofs.common import audit_verify, figures, query
 
 pytestmark = pytest.mark.integration
 
@@ -162,7 +162,9 @@ def test_concurrent_activation_completions_check_at_most_five_wrong_passwords(d:
     answers = race([lambda: complete_activation(d, key, started["activationId"], WRONG, **codes)] * 12)
     statuses = sorted(r.status_code for r in answers)
     assert 500 not in statuses, statuses
-    assert count_events(d, "password.wrong", customer_id) <= 5, "more wrong passwords were checked than the lock allows"
+    checked = count_events(d, "password.wrong", customer_id)
+    figures("guesses", activation_race_sent=12, activation_race_checked=checked, activation_race_statuses=statuses)
+    assert checked <= 5, "more wrong passwords were checked than the lock allows"
     assert show(d, number)["passwordLocked"] is True
     right = complete_activation(d, key, started["activationId"], PASSWORD, **codes)
     assert right.status_code in (403, 410), right.text
@@ -189,7 +191,9 @@ def test_kiosk_and_activation_guesses_share_one_count(d: Daemon, kiosk: httpx.Cl
         calls: list[Any] = [lambda: complete_activation(d, key, started["activationId"], WRONG, **codes)] * 8
         calls.append(lambda: kiosk.post("/v1/password", json={"orderRef": order["orderRef"], "password": WRONG}))
         race(calls)
-        assert count_events(d, "password.wrong", customer_id) <= 5
+        checked = count_events(d, "password.wrong", customer_id)
+        figures("guesses", mixed_race_sent=len(calls), mixed_race_checked=checked)
+        assert checked <= 5
     finally:
         phone.close()
     d.run("tillit-signer", "customers", "unlock", number)
@@ -285,6 +289,7 @@ def test_a_stranger_cannot_take_the_code_device_away(d: Daemon, kiosk: httpx.Cli
     kiosk.post("/v1/cancel", json={"orderRef": order["orderRef"]})
     status = query(d, "SELECT status FROM code_devices WHERE serial=?", (f"KB-{number}",))[0][0]
     assert status == "active"
+    figures("guesses", code_guesses_before_throttle=5, code_throttle_retry_after=int(throttled.headers["Retry-After"]))
 
 
 def test_activation_answers_alike_for_unknown_numbers_and_customers_without_a_code_device(d: Daemon) -> None:
