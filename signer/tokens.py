@@ -1,4 +1,9 @@
-"""Completion tokens: ES256 JWTs signed by the service key in the HSM, published as a JWKS."""
+"""Completion tokens and signed receipts: ES256 compact JWS signed by the service key in the HSM,
+published as a JWKS (`GET /v1/keys`).
+
+Both are signed by the same key; the JOSE header's `typ` tells them apart ("JWT" for a completion
+token, `RECEIPT_TYPE` for a receipt), and `verify_jwt` accepts only the former, so a receipt can
+never stand in for a login."""
 
 from __future__ import annotations
 
@@ -15,6 +20,8 @@ from hsm.client import Hsm
 from hsm.keys import Algorithm
 
 SERVICE_KEY_LABEL = "tillit-service-jwt"
+# The JOSE `typ` of a signed receipt (RFC 8725 3.11: explicit typing keeps it apart from the tokens).
+RECEIPT_TYPE = "tillit-receipt+jwt"
 
 
 def b64url(data: bytes) -> str:
@@ -53,9 +60,17 @@ class TokenIssuer:
 
     def issue(self, subject: str, audience: str, lifetime: int, **claims: Any) -> str:
         now = int(time.time())
-        header = {"alg": "ES256", "typ": "JWT", "kid": self._jwk["kid"]}
         payload = {"iss": self.issuer, "sub": subject, "aud": audience, "iat": now, "nbf": now, "exp": now + lifetime}
         payload.update(claims)
+        return self._sign("JWT", payload)
+
+    def sign_receipt(self, claims: dict[str, Any], issued_at: float) -> str:
+        """`claims` as a signed receipt: a compact JWS of type `RECEIPT_TYPE` with `iss` and `iat`,
+        and no `exp` (evidence does not expire) nor `aud`."""
+        return self._sign(RECEIPT_TYPE, {"iss": self.issuer, "iat": int(issued_at), **claims})
+
+    def _sign(self, typ: str, payload: dict[str, Any]) -> str:
+        header = {"alg": "ES256", "typ": typ, "kid": self._jwk["kid"]}
         signing_input = (
             b64url(json.dumps(header, separators=(",", ":")).encode())
             + "."
@@ -66,7 +81,22 @@ class TokenIssuer:
 
 
 def verify_jwt(token: str, jwks: dict[str, Any]) -> dict[str, Any] | None:
-    """Verify an ES256 JWT against a JWKS; return its claims, or None (bad signature or expired)."""
+    """Verify an ES256 completion token against a JWKS; return its claims, or None (bad signature,
+    expired, or not a completion token's `typ`)."""
+    claims = _verified(token, jwks, "JWT")
+    if claims is None or not isinstance(claims.get("exp"), int | float) or claims["exp"] < time.time():
+        return None
+    return claims
+
+
+def verify_receipt(receipt: str, jwks: dict[str, Any]) -> dict[str, Any] | None:
+    """Verify a signed receipt (`TokenIssuer.sign_receipt`) against a JWKS; its claims, or None."""
+    return _verified(receipt, jwks, RECEIPT_TYPE)
+
+
+def _verified(token: str, jwks: dict[str, Any], typ: str) -> dict[str, Any] | None:
+    """The claims of an ES256 compact JWS of JOSE type `typ` whose signature verifies with the JWKS
+    key its `kid` names; None otherwise (a receipt is never a completion token, nor the reverse)."""
     from cryptography.exceptions import InvalidSignature
     from cryptography.hazmat.primitives import hashes
     from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
@@ -74,11 +104,13 @@ def verify_jwt(token: str, jwks: dict[str, Any]) -> dict[str, Any] | None:
     try:
         head_b64, body_b64, sig_b64 = token.split(".")
         header = json.loads(b64url_decode(head_b64))
-        claims: dict[str, Any] = json.loads(b64url_decode(body_b64))
+        claims = json.loads(b64url_decode(body_b64))
         signature = b64url_decode(sig_b64)
     except ValueError:
         return None
-    if header.get("alg") != "ES256" or len(signature) != 64:
+    if not isinstance(header, dict) or not isinstance(claims, dict):
+        return None
+    if header.get("alg") != "ES256" or header.get("typ") != typ or len(signature) != 64:
         return None
     for jwk in jwks.get("keys", []):
         if jwk.get("kid") != header.get("kid"):
@@ -92,8 +124,6 @@ def verify_jwt(token: str, jwks: dict[str, Any]) -> dict[str, Any] | None:
         try:
             public.verify(der, f"{head_b64}.{body_b64}".encode(), ec.ECDSA(hashes.SHA256()))
         except InvalidSignature:
-            return None
-        if claims.get("exp", 0) < time.time():
             return None
         return claims
     return None
