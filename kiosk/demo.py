@@ -143,7 +143,7 @@ def prepare(home: Path, port: int) -> DemoHome:
             authority = CertificateAuthority.for_home(signer.hsm)
             if not authority.initialised:
                 _say("creating the CA (root, issuing CA, OCSP responder; keys in the token)")
-                authority.init("Tillit demo")
+                authority.init("Tillit demo", public_url=settings.base_url)
             token = _kiosk_token(home, signer)
             for customer in (KARI, OLA):
                 _enrol(signer, customer)

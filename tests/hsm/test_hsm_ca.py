@@ -19,6 +19,7 @@ from hsm.keys import Algorithm
 pytestmark = pytest.mark.hsm
 
 BASE_URL = "http://127.0.0.1:8443/"
+PERSON_ID = "TILLIT-5f0c1e9a-7d3b-4c1e-9a55-0b8e2f4d6c13"
 
 
 @dataclass
@@ -51,7 +52,7 @@ def _issue(
 ) -> tuple[str, x509.Certificate]:
     label = new_label(f"cert-{algorithm}")
     hsm.generate_key(label, algorithm)
-    return label, ca.issue(label, "Kari Nordmann", "12345678901", BASE_URL)
+    return label, ca.issue(label, "Kari Nordmann", PERSON_ID, BASE_URL)
 
 
 def _serial_hex(serial: int) -> str:
@@ -133,14 +134,16 @@ def test_issued_certificate_extensions(
     text = result.stdout
     lines = [line.strip() for line in text.splitlines()]
     assert "X509v3 Key Usage: critical" in lines
-    assert lines[lines.index("X509v3 Key Usage: critical") + 1] == "Digital Signature, Non Repudiation"
+    assert lines[lines.index("X509v3 Key Usage: critical") + 1] == "Non Repudiation"
     assert "CA:FALSE" in lines
     assert "X509v3 CRL Distribution Points:" in lines
     assert "URI:http://127.0.0.1:8443/v1/crl" in lines
     assert "OCSP - URI:http://127.0.0.1:8443/v1/ocsp" in lines
-    assert "CA Issuers - URI:http://127.0.0.1:8443/v1/ca" in lines
+    assert "CA Issuers - URI:http://127.0.0.1:8443/v1/ca/issuing.cer" in lines
     subject = next(line for line in lines if line.startswith("Subject:"))
-    assert "CN = Kari Nordmann" in subject and "serialNumber = 12345678901" in subject
+    assert "CN = Kari Nordmann" in subject and f"serialNumber = UN:NO-{PERSON_ID}" in subject
+    assert "GN = Kari" in subject and "SN = Nordmann" in subject and "O =" not in subject
+    assert "Policy: 1.3.6.1.4.1.32473.1.1.1" in lines and "Policy: 0.4.0.2042.1.1" in lines
     assert "Issuer: C = NO, O = Tillit, CN = Tillit Issuing CA" in text
 
 
