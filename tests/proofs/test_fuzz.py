@@ -27,7 +27,7 @@ pytestmark = pytest.mark.integration
 EXAMPLES = 300 if FULL else 15
 # Refusals the daemon records on purpose (security events), not state changes.
 # Refused attempts are audited on purpose (invariant 5): the one change a refusal may make.
-SECURITY_EVENTS = ("approval.rejected", "device.replay", "device.refused")
+SECURITY_EVENTS = ("approval.rejected", "device.replay", "device.refused", "device.unlock_refused")
 COUNTS = {"cases": 0, "rejected": 0, "operations": 0}
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from signer.audit import verify_chain
-from signer.store import GENESIS, KIOSK_KINDS, AuditCheckpoint, Store, Tx
+from signer.store import GENESIS, KIOSK_KINDS, AuditCheckpoint, DevicePin, Store, Tx
 from tests.store import builders as b
 
 T0 = b.T0
@@ -632,3 +632,23 @@ def test_abandoned_orders_and_signed_documents_past_retention_are_found(store: S
         assert tx.signed_orders_to_purge(T0 + 1, T0 - 1, 10) == [fetched.ref]
         assert sorted(tx.signed_orders_to_purge(T0 + 1, T0 + 1, 10)) == sorted([fetched.ref, unfetched.ref])
         assert tx.signed_orders_to_purge(T0, T0, 10) == []
+
+
+def test_a_device_pin_record_is_kept_once_counted_and_locked_at_the_limit(store: Store) -> None:
+    _, cid = seed(store)
+    d = b.device(cid)
+    record = DevicePin(d.id, b"unlock-key", "verifier", b"secret" * 4, 0, None, T0)
+    with store.tx() as tx:
+        tx.insert_device(d)
+        assert tx.insert_device_pin(record) is True
+        assert tx.insert_device_pin(replace(record, verifier_hash="other")) is False  # never replaced
+    with store.tx() as tx:
+        assert tx.device_pin(d.id, lock=True) == record
+        assert tx.device_pin("nobody") is None
+        assert [tx.wrong_device_pin(d.id, 3, T0 + i) for i in range(2)] == [1, 2]
+        assert tx.right_device_pin(d.id) is True
+        assert tx.device_pin(d.id).failures == 0  # type: ignore[union-attr]
+        assert [tx.wrong_device_pin(d.id, 3, T0 + 10 + i) for i in range(4)] == [1, 2, 3, None]
+        locked = tx.device_pin(d.id)
+        assert locked is not None and locked.locked_at == T0 + 12 and locked.failures == 3
+        assert tx.right_device_pin(d.id) is False  # a right PIN never unlocks a locked device
