@@ -15,7 +15,8 @@ What is measured, in order (see README, "Performance"):
    pipeline (daemon idle) and after them: `ceiling_orders_per_s` is from the median of the four,
    and each pipeline's ratio is against the two measured right around it (`ceiling.adjacent`).
 2. HSM layer: signatures/s through `hsm.Hsm.sign_digest` against raw python-pkcs11, same key.
-3. PAdES: a 20-page PDF through the daemon's signing code against pyHanko's PKCS11Signer.
+3. PAdES B-LTA: a 20-page PDF through the daemon's signing code against pyHanko's PKCS11Signer
+   producing the same level (same TSA, same in-process revocation data).
 4. push: order start -> the waiting phone's long-poll returns it, one order at a time.
 5. pipeline: N concurrent simulated customers, login orders then sign orders (detached CMS).
 6. scale: the first sign order of each of 10 customers after a daemon restart (no handle
@@ -51,7 +52,7 @@ TARGETS = {
     "login_pipeline_vs_ceiling": (">=", 0.7),
     "sign_pipeline_vs_ceiling": (">=", 0.7),
     "hsm_daemon_vs_raw": (">=", 0.8),
-    "pades_daemon_vs_pyhanko": ("<=", 1.2),
+    "pades_daemon_vs_pyhanko": ("<=", 1.3),  # PAdES B-LTA both ways (issue 21)
     "lookup_10k_vs_10": ("<=", 1.5),
     "push_p99_ms": ("<=", 20.0),
 }
@@ -158,6 +159,7 @@ def pipeline_phases(
                 threads = daemon.thread_cpu()
                 ticks = cpu_ticks()
                 switches, faults = daemon.context_switches(), daemon.minor_faults()
+                hsm_signatures = daemon.hsm_signatures()
                 profiler = start_profiler(daemon.pid, args.profile, name)
                 try:
                     phase = await load.pipeline(sessions, kind, args.orders)
@@ -179,6 +181,9 @@ def pipeline_phases(
                     (daemon.context_switches() - switches) / completed, 1
                 )
                 result["daemon_minor_faults_per_order"] = round((daemon.minor_faults() - faults) / completed, 1)
+                # What the ceiling counts of the HSM: a login's token, a sign order's signature, its
+                # timestamp token (CAdES-T) and the OCSP answers not reused from the responder's cache.
+                result["hsm_signatures_per_order"] = round((daemon.hsm_signatures() - hsm_signatures) / completed, 3)
                 result["loadgen_cpu_s"] = round(self_cpu_seconds() - cpu_self, 2)
                 result["load_average_after"] = load_average()
                 out[name] = result
@@ -386,14 +391,18 @@ def run(args: argparse.Namespace, tmp: Path, info: dict[str, Any]) -> dict[str, 
         one slow moment of the host must not move the ceiling; of two, their mean)."""
         return median([float(c[key]) for c in of])
 
-    def ceiling_of(measured: list[dict[str, Any]]) -> float:
-        return n_cores / (sum(piece_ms(p, measured) for p in pieces) / 1000)
+    def ceiling_of(measured: list[dict[str, Any]], hsm_signatures: float = 1.0) -> float:
+        """Orders/s the cores can do at all: Argon2id, the device's signature, and the HSM signatures
+        an order of that kind takes (measured in its pipeline: timestamps and OCSP answers count)."""
+        ms = sum(piece_ms(p, measured) for p in pieces) + (hsm_signatures - 1) * piece_ms("hsm_signature_ms", measured)
+        return n_cores / (ms / 1000)
 
     # Each pipeline against the ceiling measured right before and right after it: the host's speed
     # drifts within minutes on a shared machine (Argon2id alone has measured 31 to 103 ms in one
     # afternoon), and a ceiling timed minutes away compares the pipeline with another machine.
     around = {"login": [before_login, before_sign], "sign": [before_sign, ceiling_after]}
-    adjacent = {name: ceiling_of(measured) for name, measured in around.items()}
+    signatures_per_order = {name: max(1.0, float(phases[name]["hsm_signatures_per_order"])) for name in around}
+    adjacent = {name: ceiling_of(measured, signatures_per_order[name]) for name, measured in around.items()}
 
     per_order_ms = sum(piece_ms(p) for p in pieces)
     ceiling = n_cores / (per_order_ms / 1000)
@@ -443,6 +452,8 @@ def run(args: argparse.Namespace, tmp: Path, info: dict[str, Any]) -> dict[str, 
         "ceiling": {
             "cores": n_cores,
             "per_order_ms": round(per_order_ms, 3),
+            # HSM signatures per order, measured in each pipeline; `adjacent` counts them all.
+            "hsm_signatures_per_order": signatures_per_order,
             "all_cores_busy": {
                 "per_order_ms": round(busy_ms, 3),
                 "orders_per_s": round(busy_ceiling, 2),

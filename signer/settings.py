@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 
 from hsm.settings import HsmSettings, TillitSettings, default_home
+
+# The policy under which Tillit's TSA issues tokens: an OID under 2.25 (ITU-T X.667), made from a
+# random UUID (d1c0a5f2-6b8e-4f4e-9a3c-7e1b2f0c5d84), since Tillit has no arc of its own to put it
+# under. What it means is in README.md ("Signatures that last"): Tillit's own clock (NTP-disciplined host),
+# accuracy one second, tokens for any SHA-2 digest, keys in the HSM.
+TSA_POLICY = "2.25.278808937919972973353344460611239304580"
 
 
 class SignerSettings(TillitSettings):
@@ -59,6 +66,28 @@ class SignerSettings(TillitSettings):
     ocsp_cache_seconds: float = Field(default=30.0, ge=0)
     """How long a signed OCSP response without a nonce is handed out again for the same question
     and the same answer (a revocation changes the answer at once). 0: sign every response."""
+
+    pades_level: Literal["B-B", "B-T", "B-LT", "B-LTA"] = "B-LTA"
+    """PAdES level of signed PDFs (ETSI EN 319 142-1). B-B: the signature alone, which stops
+    validating when the customer's certificate expires or is revoked; B-T: plus a signature
+    timestamp from Tillit's TSA; B-LT: plus every certificate, OCSP response and CRL of the chains in
+    the document's DSS; B-LTA: plus a document timestamp over all of it, which
+    `tillit-signer archive-timestamp` renews. Detached CMS signatures are CAdES-T (a signature
+    timestamp) at every level but B-B, with the revocation data inside from B-LT on."""
+
+    tsa_policy_oid: str = Field(default=TSA_POLICY, pattern=r"^[0-2](\.(0|[1-9][0-9]*))+$")
+    """The policy OID written into every timestamp token (README, "Signatures that last", says what it means);
+    a request asking for another policy is rejected."""
+
+    tsa_accuracy_seconds: int = Field(default=1, ge=1, le=60)
+    """The accuracy every timestamp token states, in seconds."""
+
+    tsa_max_request_bytes: int = Field(default=4096, ge=256)
+    """Largest timestamp request (DER) POST /v1/tsa reads; a bigger one is refused with 413."""
+
+    tsa_concurrency: int = Field(default=2, ge=1)
+    """Timestamp requests POST /v1/tsa answers at once (each takes an HSM signature); one more is
+    refused with 503 and Retry-After. The daemon's own signing does not wait for these slots."""
 
     password_attempts: int = 5
     """Wrong passwords in a row before the password locks."""

@@ -167,6 +167,15 @@ class Daemon:
                 return float(line.split()[1])
         raise RuntimeError("the daemon's /metrics has no tillit_argon2_cpu_seconds_total")
 
+    def hsm_signatures(self) -> float:
+        """Signatures the daemon has asked the token for (`tillit_hsm_signatures_total`): at B-LTA a
+        sign order takes the customer's signature, its timestamp token and now and then an OCSP answer."""
+        text = httpx.get(self.url + "/metrics", timeout=10).text
+        for line in text.splitlines():
+            if line.startswith("tillit_hsm_signatures_total "):
+                return float(line.split()[1])
+        raise RuntimeError("the daemon's /metrics has no tillit_hsm_signatures_total")
+
     def stop(self) -> None:
         if self.process is None:
             return

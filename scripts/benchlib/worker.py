@@ -23,6 +23,7 @@ Tasks:
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import io
 import json
@@ -277,9 +278,11 @@ def micro(
 def _pades(
     signer: Any, raw_session: Any, label: str, number: str, quick: bool, pages: int, make_pdf: Callable[..., bytes]
 ) -> dict[str, Any]:
-    """The daemon's per-document signing (`DocumentSigner`: certificate from the HSM layer, the
-    `HsmCmsSigner`, `_pades`) against pyHanko's `PKCS11Signer(use_raw_mechanism=True)` made once
-    with the same key, certificate and chain, with the same field, stamp and metadata."""
+    """The daemon's per-document signing at its `pades_level` (B-LTA by default: `DocumentSigner`'s
+    certificate from the HSM layer, its revocation data made in-process, the `HsmCmsSigner`,
+    `_pades`) against pyHanko's `PKCS11Signer(use_raw_mechanism=True)` made once with the same key,
+    certificate and chain, producing the same level: the same field, stamp and metadata, the same
+    TSA (in-process, signing in the HSM) and the same in-process OCSP responses and CRLs."""
     from datetime import UTC, datetime
 
     from asn1crypto import x509
@@ -296,8 +299,15 @@ def _pades(
 
     def through_daemon() -> bytes:
         cms_signer = documents._cms_signer(customer.key_label)
-        return bytes(documents._pades(cms_signer, pdf, customer.name, reference))
+        material = documents._validation_material(signer.hsm.certificate(customer.key_label))
+        return bytes(documents._pades(cms_signer, pdf, customer.name, reference, material))
 
+    from signer.longterm import signing_context, validation_material
+    from signer.signing import WHOLE_FILE_TIMESTAMPED
+    from signer.tsa import InProcessTimeStamper
+
+    level = signer.settings.pades_level
+    timestamper = InProcessTimeStamper(documents.tsa) if level != "B-B" else None
     der = signer.hsm.certificate(customer.key_label)
     direct_signer = PKCS11Signer(
         raw_session,
@@ -319,8 +329,20 @@ def _pades(
             name=customer.name,
             reason="Avtale signert",
         )
+        if level in ("B-LT", "B-LTA"):
+            ends = [x509.Certificate.load(der), documents.tsa.certificate()]
+            material = validation_material(signer.ca, ends, signer.current_crl(), signer.settings.ocsp_cache_seconds)
+            metadata = dataclasses.replace(
+                metadata,
+                embed_validation_info=True,
+                use_pades_lta=level == "B-LTA",
+                validation_context=signing_context(signer.ca.root_certificate(), material),
+                dss_settings=WHOLE_FILE_TIMESTAMPED,
+            )
         field = SigFieldSpec(sig_field_name="TillitSignatur", on_page=-1, box=(36, 36, 306, 110))
-        pdf_signer = signers.PdfSigner(metadata, signer=direct_signer, stamp_style=style, new_field_spec=field)
+        pdf_signer = signers.PdfSigner(
+            metadata, signer=direct_signer, timestamper=timestamper, stamp_style=style, new_field_spec=field
+        )
         out = io.BytesIO()
 
         async def run() -> None:
@@ -342,6 +364,7 @@ def _pades(
     daemon_ms = statistics.median(daemon_times) * 1000
     direct_ms = statistics.median(direct_times) * 1000
     return {
+        "level": level,
         "pdf_pages": pages,
         "pdf_bytes": len(pdf),
         "signed_bytes": {"daemon": sizes[0], "pyhanko": sizes[1]},

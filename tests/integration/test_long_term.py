@@ -1,0 +1,339 @@
+"""Signatures that outlive their certificates (issue 21): Tillit's RFC 3161 TSA, PAdES B-LTA and
+CAdES-T from the real daemon, validated offline years later after the customer's certificate was
+revoked, with only the root trusted; timestamps checked by `openssl ts`, PDFs by `pdfsig`."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import io
+import json
+import subprocess
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import pytest
+from asn1crypto import cms, pem, tsp, x509
+from pyhanko.pdf_utils.reader import PdfFileReader
+from pyhanko.sign.ades.report import AdESPassed
+from pyhanko.sign.timestamps import HTTPTimeStamper
+from pyhanko.sign.validation import ades
+from pyhanko.sign.validation.policy_decl import (
+    CertificateFetchingRule,
+    PdfSignatureValidationSpec,
+    RevinfoOnlineFetchingRule,
+    RevocationInfoGatheringSpec,
+    SignatureValidationSpec,
+)
+from pyhanko_certvalidator.authority import CertTrustAnchor
+from pyhanko_certvalidator.context import CertValidationPolicySpec
+from pyhanko_certvalidator.policy_decl import REQUIRE_REVINFO, CertRevTrustPolicy
+from pyhanko_certvalidator.registry import SimpleTrustManager
+
+from phone.client import PhoneClient
+from signer.sample_documents import agreement_pdf
+from signer.settings import TSA_POLICY
+from tests.daemon import PASSWORD, Daemon, make_daemon
+from tests.factories import fresh_adult
+from tests.integration.test_signing import approve_next, start_sign
+
+pytestmark = pytest.mark.integration
+
+ATTACHMENT = b"Vedlegg: nedbetalingsplan\nTermin 1: 4 250 kr\n"
+IN_2031 = datetime(2031, 6, 1, 12, tzinfo=UTC)
+
+
+@pytest.fixture(scope="module")
+def trust(daemon: Daemon, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """The root alone (the one trust anchor), the chain, and an NSS database trusting the root."""
+    folder = tmp_path_factory.mktemp("trust")
+    chain = httpx.get(daemon.url + "/v1/ca").text
+    pems = [p for p in chain.split("-----END CERTIFICATE-----") if "BEGIN" in p]
+    (folder / "chain.pem").write_text(chain)
+    (folder / "root.pem").write_text(pems[-1].strip() + "\n-----END CERTIFICATE-----\n")
+    nss = folder / "nss"
+    nss.mkdir()
+    subprocess.run(["certutil", "-N", "-d", f"sql:{nss}", "--empty-password"], check=True)
+    subprocess.run(
+        ["certutil", "-A", "-d", f"sql:{nss}", "-n", "tillit-root", "-t", "CT,C,C", "-i", str(folder / "root.pem")],
+        check=True,
+    )
+    return {"root": folder / "root.pem", "chain": folder / "chain.pem", "nss": nss}
+
+
+def root_certificate(trust: dict[str, Path]) -> x509.Certificate:
+    return x509.Certificate.load(pem.unarmor(trust["root"].read_bytes())[2])
+
+
+@pytest.fixture(scope="module")
+def bb_daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Daemon]:
+    """A daemon making the old signatures: PAdES B-B and CAdES-BES."""
+    d = make_daemon(tmp_path_factory.mktemp("bb") / "home", TILLIT_PADES_LEVEL="B-B")
+    d.start()
+    yield d
+    d.stop()
+
+
+def sign_pdf_and_text(daemon: Daemon, folder: Path) -> tuple[str, Path, Path]:
+    """Enrol a customer, sign a PDF and a text file through the kiosk API with the phone's approval;
+    the signed PDF and the .p7s (beside the text) in `folder`."""
+    number = fresh_adult()
+    daemon.enrol(number, "Ola Nordmann")
+    phone: PhoneClient = daemon.add_device(number)
+    pdf = agreement_pdf("Lånavtale", "Ola Nordmann", pages=2)
+    try:
+        with daemon.kiosk() as k:
+            order = start_sign(
+                k, number, [("laan.pdf", "application/pdf", pdf), ("plan.txt", "text/plain", ATTACHMENT)]
+            )
+            approve_next(phone)
+            done = k.post("/v1/password", json={"orderRef": order["orderRef"], "password": PASSWORD}).json()
+            assert done["status"] == "complete", done
+            signed_pdf = k.get(f"/v1/orders/{order['orderRef']}/documents/0").content
+            p7s = k.get(f"/v1/orders/{order['orderRef']}/documents/1").content
+    finally:
+        phone.close()
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "laan.pdf").write_bytes(signed_pdf)
+    (folder / "plan.txt").write_bytes(ATTACHMENT)
+    (folder / "plan.p7s").write_bytes(p7s)
+    return number, folder / "laan.pdf", folder / "plan.p7s"
+
+
+def lta_validation(pdf: Path, root: x509.Certificate, at: datetime) -> ades.AdESLTAValidationResult:
+    """pyHanko's EN 319 102-1 LTA validation at `at` (to come): the root only, no fetching of anything."""
+    spec = SignatureValidationSpec(
+        cert_validation_policy=CertValidationPolicySpec(
+            trust_manager=SimpleTrustManager.build([CertTrustAnchor(root)]),
+            revinfo_policy=CertRevTrustPolicy(REQUIRE_REVINFO),
+        ),
+        revinfo_gathering_policy=RevocationInfoGatheringSpec(
+            online_fetching_rule=RevinfoOnlineFetchingRule.LOCAL_ONLY,
+            certificate_fetching_rule=CertificateFetchingRule.NEVER_FETCH,
+        ),
+    )
+    reader = PdfFileReader(io.BytesIO(pdf.read_bytes()), strict=False)
+    signature = reader.embedded_regular_signatures[0]
+    # A date to come: pyHanko's LTA process at that date, with the document's own material alone and
+    # the archive presumed to keep renewing the document timestamps until then (its simulation).
+    return asyncio.run(ades.simulate_future_ades_lta_validation(signature, PdfSignatureValidationSpec(spec), at))
+
+
+def verify(daemon: Daemon, *args: str) -> tuple[int, list[dict[str, str]], str]:
+    result = daemon.run("tillit-signer", "verify", *args, "--json", check=False)
+    verdicts = json.loads(result.stdout) if result.returncode in (0, 1) else []
+    return result.returncode, verdicts, result.stderr
+
+
+def signature_timestamp(signer_info: cms.SignerInfo) -> bytes:
+    """The DER signature-time-stamp token of a SignerInfo (its unsigned attribute)."""
+    for attribute in signer_info["unsigned_attrs"] or []:
+        if attribute["type"].native == "signature_time_stamp_token":
+            return bytes(attribute["values"][0].dump())
+    raise AssertionError("no signature timestamp")
+
+
+def anchors(trust: dict[str, Path]) -> list[str]:
+    """openssl's trust options: the root alone trusted, the chain only as untrusted certificates."""
+    return ["-CAfile", str(trust["root"]), "-untrusted", str(trust["chain"])]
+
+
+def openssl_ts_verify(token: Path, digest: bytes, trust: dict[str, Path]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["openssl", "ts", "-verify", "-token_in", "-in", str(token), "-digest", digest.hex(), *anchors(trust)],
+        capture_output=True,
+        text=True,
+    )
+
+
+def test_lta_signatures_pass_in_2031_after_the_certificate_is_revoked(
+    daemon: Daemon, trust: dict[str, Path], tmp_path: Path
+) -> None:
+    number, pdf, p7s = sign_pdf_and_text(daemon, tmp_path)
+    content = tmp_path / "plan.txt"
+    # The CA records a revocation to the second: one in the signature timestamp's own second could
+    # read as before it. A revocation comes later than that in life; here, in the next second.
+    time.sleep(1.1)
+    daemon.run("tillit-signer", "customers", "revoke-certificate", number, "--reason", "keyCompromise")
+    root = root_certificate(trust)
+
+    # The PDF: pyHanko's own LTA validation, offline, the root alone trusted, in 2031.
+    result = lta_validation(pdf, root, IN_2031)
+    assert result.ades_subindic == AdESPassed.OK, (result.ades_subindic, result.failure_msg)
+    assert result.oldest_evidence_record_timestamp is not None  # the document timestamp was used
+
+    # Both, through `tillit-signer verify` (pyHanko's AdES processes underneath).
+    code, verdicts, stderr = verify(daemon, str(pdf), "--at", "2031-06-01")
+    assert code == 0, (verdicts, stderr)
+    assert [(v["indication"], v["level"]) for v in verdicts] == [("PASSED", "B-LTA")]
+    assert "Ola Nordmann" in verdicts[0]["signer"]
+    code, verdicts, stderr = verify(daemon, str(p7s), "--content", str(content), "--at", "2031-06-01")
+    assert code == 0, (verdicts, stderr)
+    assert [(v["indication"], v["level"]) for v in verdicts] == [("PASSED", "B-LT")]
+    # The content is what the signature covers: another text fails.
+    (tmp_path / "other.txt").write_bytes(ATTACHMENT + b"Termin 2: 0 kr\n")
+    code, verdicts, _ = verify(daemon, str(p7s), "--content", str(tmp_path / "other.txt"))
+    assert code == 1 and verdicts[0]["indication"] == "FAILED", verdicts
+
+    # pdfsig (poppler): the customer's signature still valid, the document not modified after it.
+    report = subprocess.run(
+        ["pdfsig", "-nssdir", f"sql:{trust['nss']}", str(pdf)], capture_output=True, text=True
+    ).stdout
+    customer_part, *timestamp_parts = report.split("Signature #")[1:]
+    assert "Ola Nordmann" in customer_part and "Signature is Valid." in customer_part, report
+    # (Its certificate check is poppler's own: today's status, online; it says Revoked, as it should.)
+    # ... and nothing but Tillit's document timestamp after it, over the whole file.
+    assert timestamp_parts and "Tillit Timestamp Authority" in timestamp_parts[-1], report
+    assert "Total document signed" in timestamp_parts[-1], report
+
+    # openssl accepts both signature timestamps, each over its signature value.
+    reader = PdfFileReader(io.BytesIO(pdf.read_bytes()), strict=False)
+    pdf_signer_info = reader.embedded_regular_signatures[0].signer_info
+    cms_signer_info = cms.ContentInfo.load(p7s.read_bytes())["content"]["signer_infos"][0]
+    for name, signer_info in (("pdf", pdf_signer_info), ("cms", cms_signer_info)):
+        token = tmp_path / f"{name}.tst"
+        token.write_bytes(signature_timestamp(signer_info))
+        checked = openssl_ts_verify(token, hashlib.sha256(signer_info["signature"].native).digest(), trust)
+        assert checked.returncode == 0 and "Verification: OK" in checked.stdout, checked.stderr
+
+
+def test_bb_signatures_fail_in_2031(bb_daemon: Daemon, tmp_path: Path) -> None:
+    """Without Tillit's timestamps (B-B, CAdES-BES) the same check cannot pass: the reason for B-LTA."""
+    chain = httpx.get(bb_daemon.url + "/v1/ca").text
+    root_pem = chain[chain.rindex("-----BEGIN CERTIFICATE-----") :]
+    root = x509.Certificate.load(pem.unarmor(root_pem.encode())[2])
+    number, pdf, p7s = sign_pdf_and_text(bb_daemon, tmp_path)
+    time.sleep(1.1)  # as above: the revocation in a later second than the signature
+    bb_daemon.run("tillit-signer", "customers", "revoke-certificate", number)
+    result = lta_validation(pdf, root, IN_2031)
+    assert result.ades_subindic != AdESPassed.OK
+    code, verdicts, _ = verify(bb_daemon, str(pdf), "--at", "2031-06-01")
+    assert code == 1 and verdicts[0]["level"] == "B-B" and verdicts[0]["indication"] != "PASSED", verdicts
+    code, verdicts, _ = verify(bb_daemon, str(p7s), "--content", str(tmp_path / "plan.txt"), "--at", "2031-06-01")
+    assert code == 1 and verdicts[0]["level"] == "B-B" and verdicts[0]["indication"] != "PASSED", verdicts
+
+
+def test_archive_timestamp_renews_the_chain(daemon: Daemon, trust: dict[str, Path], tmp_path: Path) -> None:
+    _, pdf, _ = sign_pdf_and_text(daemon, tmp_path)
+    before = len(PdfFileReader(io.BytesIO(pdf.read_bytes()), strict=False).embedded_timestamp_signatures)
+    done = daemon.run("tillit-signer", "archive-timestamp", str(pdf))
+    assert "document timestamp added" in done.stdout
+    after = PdfFileReader(io.BytesIO(pdf.read_bytes()), strict=False).embedded_timestamp_signatures
+    assert len(after) == before + 1
+    result = lta_validation(pdf, root_certificate(trust), IN_2031)
+    assert result.ades_subindic == AdESPassed.OK, (result.ades_subindic, result.failure_msg)
+    report = subprocess.run(
+        ["pdfsig", "-nssdir", f"sql:{trust['nss']}", str(pdf)], capture_output=True, text=True
+    ).stdout
+    assert "Signature is Valid." in report, report
+    # A PDF without a document timestamp is named and left alone.
+    plain, unsigned = tmp_path / "plain.pdf", agreement_pdf("Avtale", "Kari", pages=1)
+    plain.write_bytes(unsigned)
+    refused = daemon.run("tillit-signer", "archive-timestamp", str(plain), check=False)
+    assert refused.returncode == 2 and len(refused.stderr.strip().splitlines()) == 1, refused.stderr
+    assert plain.read_bytes() == unsigned
+
+
+def test_tsa_over_http_with_openssl_and_pyhanko(daemon: Daemon, trust: dict[str, Path], tmp_path: Path) -> None:
+    data = tmp_path / "f"
+    data.write_bytes(b"hello, archive\n")
+    query = subprocess.run(
+        ["openssl", "ts", "-query", "-data", str(data), "-sha256", "-cert"], capture_output=True, check=True
+    ).stdout
+    answer = httpx.post(daemon.url + "/v1/tsa", content=query, headers={"Content-Type": "application/timestamp-query"})
+    assert answer.status_code == 200
+    assert answer.headers["content-type"] == "application/timestamp-reply"
+    (tmp_path / "reply.tsr").write_bytes(answer.content)
+    checked = subprocess.run(
+        ["openssl", "ts", "-verify", "-data", str(data), "-in", str(tmp_path / "reply.tsr"), *anchors(trust)],
+        capture_output=True,
+        text=True,
+    )
+    assert checked.returncode == 0 and "Verification: OK" in checked.stdout, checked.stderr
+
+    # The token: nonce echoed, our policy, an accuracy, ESSCertIDv2, the TSA's certificate with a
+    # critical extendedKeyUsage of timeStamping alone.
+    request = tsp.TimeStampReq.load(query)
+    token = tsp.TimeStampResp.load(answer.content)["time_stamp_token"]
+    info = token["content"]["encap_content_info"]["content"].parsed
+    assert info["nonce"].native == request["nonce"].native
+    assert info["policy"].dotted == TSA_POLICY
+    assert info["accuracy"]["seconds"].native == 1
+    attributes = {a["type"].native for a in token["content"]["signer_infos"][0]["signed_attrs"]}
+    assert "signing_certificate_v2" in attributes
+    tsa_cert = token["content"]["certificates"][0].chosen
+    eku = next(e for e in tsa_cert["tbs_certificate"]["extensions"] if e["extn_id"].native == "extended_key_usage")
+    assert eku["critical"].native is True and eku["extn_value"].native == ["time_stamping"]
+
+    # Without certReq the token carries no certificates; serials differ from token to token.
+    bare = subprocess.run(
+        ["openssl", "ts", "-query", "-data", str(data), "-sha256"], capture_output=True, check=True
+    ).stdout
+    second = httpx.post(daemon.url + "/v1/tsa", content=bare, headers={"Content-Type": "application/timestamp-query"})
+    second_token = tsp.TimeStampResp.load(second.content)["time_stamp_token"]
+    assert not second_token["content"]["certificates"]
+    second_info = second_token["content"]["encap_content_info"]["content"].parsed
+    assert second_info["serial_number"].native != info["serial_number"].native
+
+    # pyHanko's HTTP client gets a token it accepts.
+    stamper = HTTPTimeStamper(daemon.url + "/v1/tsa")
+    digest = hashlib.sha256(b"pyhanko").digest()
+    stamped = asyncio.run(stamper.async_timestamp(digest, "sha256"))
+    assert stamped["content"]["encap_content_info"]["content"].parsed["message_imprint"]["hashed_message"].native == (
+        digest
+    )
+
+
+def test_tsa_refuses_bad_requests_with_reasons(daemon: Daemon, tmp_path: Path) -> None:
+    post = httpx.Client(base_url=daemon.url)
+    wrong_type = post.post("/v1/tsa", content=b"\x30\x00", headers={"Content-Type": "application/octet-stream"})
+    assert wrong_type.status_code == 415 and wrong_type.json()["error"] == "unsupportedMediaType"
+    garbage = post.post("/v1/tsa", content=b"not der", headers={"Content-Type": "application/timestamp-query"})
+    assert garbage.status_code == 400
+    (tmp_path / "garbage.tsr").write_bytes(garbage.content)
+    text = subprocess.run(
+        ["openssl", "ts", "-reply", "-in", str(tmp_path / "garbage.tsr"), "-text"], capture_output=True, text=True
+    ).stdout
+    assert "Rejected" in text and "not a DER TimeStampReq" in text, text
+    (tmp_path / "f").write_bytes(b"x")
+    sha1 = subprocess.run(
+        ["openssl", "ts", "-query", "-data", str(tmp_path / "f"), "-sha1"], capture_output=True, check=True
+    ).stdout
+    refused = post.post("/v1/tsa", content=sha1, headers={"Content-Type": "application/timestamp-query"})
+    assert refused.status_code == 400
+    (tmp_path / "sha1.tsr").write_bytes(refused.content)
+    text = subprocess.run(
+        ["openssl", "ts", "-reply", "-in", str(tmp_path / "sha1.tsr"), "-text"], capture_output=True, text=True
+    ).stdout
+    assert "unsupported hash algorithm sha1" in text, text
+    other_policy = subprocess.run(
+        ["openssl", "ts", "-query", "-data", str(tmp_path / "f"), "-sha256", "-tspolicy", "1.2.3.4"],
+        capture_output=True,
+        check=True,
+    ).stdout
+    refused = post.post("/v1/tsa", content=other_policy, headers={"Content-Type": "application/timestamp-query"})
+    assert refused.status_code == 400
+    too_big = post.post("/v1/tsa", content=bytes(8192), headers={"Content-Type": "application/timestamp-query"})
+    assert too_big.status_code == 413
+    post.close()
+
+
+def test_verify_bad_input_is_one_line_and_exit_2(daemon: Daemon, tmp_path: Path) -> None:
+    (tmp_path / "x.txt").write_bytes(b"hello")
+    (tmp_path / "bad.p7s").write_bytes(b"\x30\x03\x02\x01\x01")
+    cases = [
+        [str(tmp_path / "missing.pdf")],
+        [str(tmp_path / "x.txt")],
+        [str(tmp_path / "bad.p7s"), "--content", str(tmp_path / "x.txt")],
+        [str(tmp_path / "x.txt"), "--content", str(tmp_path / "x.txt"), "--at", "next year"],
+    ]
+    plain = tmp_path / "plain.pdf"
+    plain.write_bytes(agreement_pdf("Avtale", "Kari", pages=1))
+    cases.append([str(plain)])
+    for args in cases:
+        result = daemon.run("tillit-signer", "verify", *args, check=False)
+        assert result.returncode == 2, (args, result.stdout, result.stderr)
+        assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr, result.stderr
