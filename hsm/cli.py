@@ -18,7 +18,7 @@ from hsm.client import Hsm
 from hsm.keys import Algorithm
 from hsm.otp import CodeDeviceFile, issue_code_device
 from hsm.provision import initialise_token
-from hsm.settings import PRIVATE_UMASK, HsmSettings
+from hsm.settings import PRIVATE_UMASK, HsmSettings, TillitSettings
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -148,14 +148,40 @@ def ca() -> None:
     """The certificate authority, with its keys in the token."""
 
 
+class _PublicUrlSettings(TillitSettings):
+    """The settings the signer makes its public URL of (`SignerSettings.base_url`: hsm may not
+    import signer), read from the same environment and file."""
+
+    public_url: str | None = None
+    host: str = "127.0.0.1"
+    port: int = 8700
+    tls_cert: Path | None = None
+
+    def url(self) -> str:
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        return f"{'https' if self.tls_cert else 'http'}://{self.host}:{self.port}"
+
+
 @ca.command("init")
 @click.option("--organisation", default="Tillit", show_default=True)
+@click.option(
+    "--public-url",
+    default=None,
+    help="The signer's public URL, written into the issuing CA's certificate (where its root's CRL and"
+    " certificate are); default: the signer's (TILLIT_PUBLIC_URL, else http://TILLIT_HOST:TILLIT_PORT,"
+    " i.e. http://127.0.0.1:8700). It must be the URL the signer serves: it cannot change later.",
+)
 @admin_errors
-def ca_init(organisation: str) -> None:
-    """Create the root CA, the issuing CA and the OCSP responder, keys in the token."""
+def ca_init(organisation: str, public_url: str | None) -> None:
+    """Create the root CA, the issuing CA, the OCSP responder and the timestamp authority, keys in the token."""
+    url = (public_url or _PublicUrlSettings().url()).rstrip("/")
+    if not url.startswith(("http://", "https://")):
+        raise errors.HsmError(f"--public-url must be an http:// or https:// URL, not '{url}'")
     with Hsm(_settings()) as hsm:
         authority = CertificateAuthority.for_home(hsm)
-        authority.init(organisation)
+        authority.init(organisation, public_url=url)
+        authority.issue_timestamping_certificate()
         subject = authority.issuing_certificate().subject.human_friendly
     click.echo(f"CA initialised: {subject}")
 
@@ -171,13 +197,15 @@ def ca_show() -> None:
 @ca.command("crl")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None)
 @click.option("--der", is_flag=True, help="DER instead of PEM.")
+@click.option("--root", is_flag=True, help="The root's CRL instead (empty: only a new CA would revoke the issuing CA).")
 @admin_errors
-def ca_crl(out: Path | None, der: bool) -> None:
-    """Issue the current CRL, signed by the issuing CA in the token."""
+def ca_crl(out: Path | None, der: bool, root: bool) -> None:
+    """Issue the current CRL, signed by the issuing CA (or with --root the root) in the token."""
     from asn1crypto import pem
 
     with Hsm(_settings()) as hsm:
-        data = CertificateAuthority.for_home(hsm).crl()
+        authority = CertificateAuthority.for_home(hsm)
+        data = authority.root_crl() if root else authority.crl()
     if not der:
         data = pem.armor("X509 CRL", data)
     if out:

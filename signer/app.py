@@ -25,24 +25,33 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Annotated, Any, TypeVar
 
-from fastapi import Depends, FastAPI, Header, Query, Request, Response
+from fastapi import Depends, FastAPI, Header, Query, Request, Response, Security
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security.utils import get_authorization_scheme_param
 from pydantic import BaseModel, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from hsm.errors import HsmError
+from hsm.ca import ocsp_http_headers
+from hsm.errors import CaNotInitialised, HsmError
 from signer import cpus, errors
 from signer.device_pins import DevicePins, WrongPin
 from signer.http_limits import BodyLimits, RouteRules, body_limit
 from signer.metrics import CONTENT_TYPE
 from signer.order_path import Call, FastRoute, Handler, OrderPath, SignedCall, route
+from signer.receipts import RECEIPT_MEDIA_TYPE
 from signer.service import NewDocument, Signer
 from signer.store import Kiosk
 from signer.wire import (
+    DEVICE_HEADER,
+    NONCE_HEADER,
     PIN_PATH,
+    REQUEST_SKEW_SECONDS,
     SESSION_HEADER,
+    SIGNATURE_HEADER,
+    TIMESTAMP_HEADER,
     UNLOCK_PATH,
     ActivationComplete,
     ActivationStart,
@@ -66,17 +75,98 @@ from signer.wire import (
     ResetStart,
     SignRequest,
     UnlockGranted,
+    UnlockRequest,
 )
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorBody},
     401: {"model": ErrorBody},
+    403: {"model": ErrorBody},
     404: {"model": ErrorBody},
     409: {"model": ErrorBody},
     413: {"model": ErrorBody},
     429: {"model": ErrorBody, "description": "Rate limited (Retry-After says when to try again)"},
     503: {"model": ErrorBody, "description": "The HSM is not available"},
 }
+
+
+# The media types of the binary answers and bodies, as the handlers send and take them.
+PDF = "application/pdf"
+CMS_SIGNATURE = "application/pkcs7-signature"
+PEM_CHAIN = "application/pem-certificate-chain"
+CRL = "application/pkix-crl"
+CERT = "application/pkix-cert"
+OCSP_REQUEST = "application/ocsp-request"
+OCSP_RESPONSE = "application/ocsp-response"
+TIMESTAMP_QUERY = "application/timestamp-query"
+TIMESTAMP_REPLY = "application/timestamp-reply"
+
+
+def binary_answer(description: str, *media_types: str) -> dict[str, Any]:
+    """An OpenAPI response of raw bytes in one of `media_types`: `responses={200: binary_answer(...)}`
+    beside `response_class=Response` (FastAPI documents JSON otherwise)."""
+    binary = {"schema": {"type": "string", "format": "binary"}}
+    return {"description": description, "content": {media_type: binary for media_type in media_types}}
+
+
+def binary_body(media_type: str, description: str) -> dict[str, Any]:
+    """An endpoint's request body of raw bytes, for `openapi_extra` (it reads `request.body()` itself)."""
+    return {
+        "requestBody": {
+            "required": True,
+            "description": description,
+            "content": {media_type: {"schema": {"type": "string", "format": "binary"}}},
+        }
+    }
+
+
+def device_signed(body: type[BaseModel] | None = None, key: str = "device key") -> dict[str, Any]:
+    """`openapi_extra` of a phone's request signed by its device key (`signer.wire.request_message`):
+    the X-Tillit-* headers that carry the signature, and the JSON body the endpoint reads itself."""
+    headers = [
+        (DEVICE_HEADER, "The device's id (from activation)", {"type": "string", "maxLength": 64}),
+        (
+            TIMESTAMP_HEADER,
+            f"Unix time of the request, in seconds; refused beyond {REQUEST_SKEW_SECONDS} s from the signer's clock",
+            {"type": "string", "pattern": "^[0-9]{1,12}$"},
+        ),
+        (NONCE_HEADER, "A fresh random value: each is accepted once", {"type": "string", "maxLength": 64}),
+        (
+            SIGNATURE_HEADER,
+            f"base64 DER ECDSA P-256/SHA-256 by the {key} over 'tillit-request-v1\\n' followed by method, "
+            "path?query, the body's SHA-256 (hex), timestamp and nonce, one per line",
+            {"type": "string", "maxLength": 200},
+        ),
+    ]
+    extra: dict[str, Any] = {
+        "parameters": [
+            {"name": name, "in": "header", "required": True, "description": text, "schema": schema}
+            for name, text, schema in headers
+        ]
+    }
+    if body is not None:
+        extra["requestBody"] = {
+            "required": True,
+            "content": {"application/json": {"schema": body.model_json_schema(by_alias=True)}},
+        }
+    return extra
+
+
+def describe_refusals(document: dict[str, Any]) -> dict[str, Any]:
+    """The OpenAPI document as the daemon answers: no 422 (a request FastAPI refuses is answered 400
+    {error, reason}: `validation_error`), and on every operation the refusals of the front door
+    (`signer.http_limits`: 400 for a bad Content-Length, 413 for a body over the route's limit)."""
+    error = {"$ref": "#/components/schemas/ErrorBody"}
+    for path_item in document.get("paths", {}).values():
+        for operation in path_item.values():
+            responses = operation.setdefault("responses", {})
+            responses.pop("422", None)
+            for status, text in (("400", "Malformed request"), ("413", "The body is larger than the route takes")):
+                responses.setdefault(status, {"description": text, "content": {"application/json": {"schema": error}}})
+    schemas = document.get("components", {}).get("schemas", {})
+    for unused in ("HTTPValidationError", "ValidationError"):
+        schemas.pop(unused, None)
+    return document
 
 
 # The largest body of a phone's signed request (a decision, the app's settings): a few hundred bytes.
@@ -201,6 +291,14 @@ def create_app(signer: Signer) -> TillitApp:
         lifespan=lifespan,
     )
     app.state.signer = signer
+
+    def openapi() -> dict[str, Any]:
+        """FastAPI's document, once, with the refusals as the daemon answers them (`describe_refusals`)."""
+        if app.openapi_schema is None:
+            app.openapi_schema = describe_refusals(FastAPI.openapi(app))
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
     max_body = signer.settings.max_body_bytes
 
     def observe(scope: Scope, status: int, seconds: float) -> None:
@@ -242,10 +340,17 @@ def create_app(signer: Signer) -> TillitApp:
 
     # -- relying party (kiosk) -----------------------------------------------------------------
 
+    # The OpenAPI document's security schemes; the tokens are checked by `kiosk_token` and `staff_token`.
+    kiosk_scheme = HTTPBearer(scheme_name="kioskToken", description="A kiosk's token", auto_error=False)
+    staff_scheme = HTTPBearer(scheme_name="staffToken", description="A back-office staff token", auto_error=False)
+    Credentials = HTTPAuthorizationCredentials | None
+
     def bearer(authorization: str | None) -> str:
-        if not authorization or not authorization.startswith("Bearer "):
+        """The token of an Authorization header, parsed as `HTTPBearer` parses it (scheme in any case)."""
+        scheme, token = get_authorization_scheme_param(authorization)
+        if scheme.lower() != "bearer" or not token:
             raise errors.Unauthorized("a bearer token is required")
-        return authorization.removeprefix("Bearer ").strip()
+        return token
 
     def as_kiosk(token: str) -> Kiosk:
         found = signer.kiosk_for_token(token)
@@ -253,17 +358,27 @@ def create_app(signer: Signer) -> TillitApp:
             raise errors.Forbidden("this token is not a kiosk's")
         return found
 
-    async def kiosk(authorization: Annotated[str | None, Header()] = None) -> Kiosk:
+    async def kiosk_token(authorization: str | None) -> Kiosk:
+        """The kiosk of an Authorization header's value: the front door, the order path and `kiosk`."""
         token = bearer(authorization)
         if signer.store.local_reads:
             return as_kiosk(token)  # one indexed read that never waits: cheaper than a hop
         return await blocking(as_kiosk, token)
 
-    def staff(authorization: Annotated[str | None, Header()] = None) -> Kiosk:
+    def staff_token(authorization: str | None) -> Kiosk:
         found = signer.kiosk_for_token(bearer(authorization))
         if found.role != "staff":
             raise errors.Forbidden("a staff token is required")
         return found
+
+    def header_of(credentials: Credentials) -> str | None:
+        return f"{credentials.scheme} {credentials.credentials}" if credentials is not None else None
+
+    async def kiosk(credentials: Annotated[Credentials, Security(kiosk_scheme)]) -> Kiosk:
+        return await kiosk_token(header_of(credentials))
+
+    def staff(credentials: Annotated[Credentials, Security(staff_scheme)]) -> Kiosk:
+        return staff_token(header_of(credentials))
 
     KioskDep = Annotated[Kiosk, Depends(kiosk)]
     StaffDep = Annotated[Kiosk, Depends(staff)]
@@ -335,7 +450,17 @@ def create_app(signer: Signer) -> TillitApp:
         """Cancel an open order."""
         return await blocking(signer.cancel, k, body.order_ref)
 
-    @app.get("/v1/orders/{order_ref}/documents/{index}", responses=ERROR_RESPONSES)
+    @app.get(
+        "/v1/orders/{order_ref}/documents/{index}",
+        response_class=Response,
+        responses={
+            **ERROR_RESPONSES,
+            200: binary_answer(
+                "The signed PDF, or the detached CMS signature (DER) of another file", PDF, CMS_SIGNATURE
+            ),
+            410: {"model": ErrorBody, "description": "Deleted after the retention period"},
+        },
+    )
     async def signed_document(order_ref: str, index: int, k: KioskDep) -> Response:
         """The signed PDF, or the detached CMS signature (DER) of another file."""
         found = signer.signed_document_read(k, order_ref, index) if signer.store.local_reads else None
@@ -345,6 +470,25 @@ def create_app(signer: Signer) -> TillitApp:
         return Response(
             content, media_type=media_type, headers={"Content-Disposition": f'attachment; filename="{filename}"'}
         )
+
+    @app.get(
+        "/v1/orders/{order_ref}/receipt",
+        response_class=Response,
+        responses={
+            **ERROR_RESPONSES,
+            200: {
+                "description": "The receipt as a compact JWS (ES256, `typ` tillit-receipt+jwt, `kid` in /v1/keys)",
+                "content": {RECEIPT_MEDIA_TYPE: {"schema": {"type": "string", "pattern": r"^[\w-]+\.[\w-]+\.[\w-]+$"}}},
+            },
+        },
+    )
+    async def receipt(order_ref: str, k: KioskDep) -> Response:
+        """The signed receipt of a completed sign order (signer/receipts.py), to the kiosk that ran it."""
+        if signer.store.local_reads:
+            signed = signer.kiosk_receipt(k, order_ref)  # a read that never waits, as for the documents
+        else:
+            signed = await blocking(signer.kiosk_receipt, k, order_ref)
+        return Response(signed, media_type=RECEIPT_MEDIA_TYPE)
 
     @app.post("/v1/login-method", responses=ERROR_RESPONSES)
     def login_method(body: MethodQuery, k: KioskDep) -> dict[str, Any]:
@@ -397,13 +541,17 @@ def create_app(signer: Signer) -> TillitApp:
         token (issued to this kiosk) in the X-Tillit-Session header."""
         return {"agreements": signer.agreements.waiting(k, session)}
 
-    @app.get("/v1/agreements/{agreement_id}/document", responses=ERROR_RESPONSES)
+    @app.get(
+        "/v1/agreements/{agreement_id}/document",
+        response_class=Response,
+        responses={**ERROR_RESPONSES, 200: binary_answer("The agreement's PDF", PDF)},
+    )
     def agreement_document(agreement_id: str, k: KioskDep, session: SessionDep) -> Response:
         """The agreement's PDF, for the customer to read before signing (credentials as for the list)."""
         found = signer.agreements.document(k, session, agreement_id)
-        return Response(found.content, media_type="application/pdf")
+        return Response(found.content, media_type=PDF)
 
-    @app.delete("/v1/session", status_code=204)
+    @app.delete("/v1/session", status_code=204, responses=ERROR_RESPONSES)
     def end_session(k: KioskDep, session: SessionDep) -> Response:
         """End the customer session (the kiosk forgets the customer)."""
         signer.agreements.end_session(k, session)
@@ -434,7 +582,13 @@ def create_app(signer: Signer) -> TillitApp:
             activation_id, body.proof, body.password, body.sms_code, body.email_code, body.code
         )
 
-    @app.get("/v1/app/requests", response_model=AppRequests, response_model_by_alias=True, responses=ERROR_RESPONSES)
+    @app.get(
+        "/v1/app/requests",
+        response_model=AppRequests,
+        response_model_by_alias=True,
+        responses=ERROR_RESPONSES,
+        openapi_extra=device_signed(),
+    )
     async def app_requests(request: Request, wait: Annotated[float, Query(ge=0, le=60)] = 0) -> Response:
         """Pending requests for this device; waits up to `wait` seconds for one to arrive."""
         return await device_requests(await SignedCall.of(request), wait)
@@ -460,7 +614,12 @@ def create_app(signer: Signer) -> TillitApp:
         finally:
             signer.notifier.unsubscribe(dev.id, waiter)
 
-    @app.post("/v1/app/requests/{order_ref}", response_model=dict[str, str], responses=ERROR_RESPONSES)
+    @app.post(
+        "/v1/app/requests/{order_ref}",
+        response_model=dict[str, str],
+        responses=ERROR_RESPONSES,
+        openapi_extra=device_signed(AppDecision),
+    )
     @body_limit(DEVICE_BODY_BYTES)
     async def app_decide(order_ref: str, request: Request) -> Response:
         """Approve ("Ja, det er meg") or decline ("Nei, avvis"), signed over the challenge."""
@@ -483,7 +642,12 @@ def create_app(signer: Signer) -> TillitApp:
         decided = await blocking(decide)
         return Response(f'{{"orderRef":{json.dumps(order_ref)},"decision":"{decided}"}}', media_type="application/json")
 
-    @app.post("/v1/app/settings", response_model=AppSettings, responses=ERROR_RESPONSES)
+    @app.post(
+        "/v1/app/settings",
+        response_model=AppSettings,
+        responses=ERROR_RESPONSES,
+        openapi_extra=device_signed(AppSettings),
+    )
     @body_limit(DEVICE_BODY_BYTES)
     async def app_settings(request: Request) -> AppSettings:
         """The app's settings the signer must know: login without password on or off."""
@@ -503,7 +667,7 @@ def create_app(signer: Signer) -> TillitApp:
 
     device_pins = DevicePins(signer.store, signer.clock, signer.notifier)
 
-    @app.post(PIN_PATH, status_code=201, responses=ERROR_RESPONSES)
+    @app.post(PIN_PATH, status_code=201, responses=ERROR_RESPONSES, openapi_extra=device_signed(PinRegistration))
     async def app_pin(request: Request) -> dict[str, Any]:
         """Register the app PIN's verifier, the unlock key and the wrap secret (once, signed by the device key)."""
         call = await SignedCall.of(request)
@@ -519,7 +683,13 @@ def create_app(signer: Signer) -> TillitApp:
 
         return await blocking(register)
 
-    @app.post(UNLOCK_PATH, response_model=UnlockGranted, responses={**ERROR_RESPONSES, 401: {"model": PinRefusal}})
+    @app.post(
+        UNLOCK_PATH,
+        response_model=UnlockGranted,
+        # 401: a wrong PIN (PinRefusal, with the attempts left), or a request the unlock key did not sign.
+        responses={**ERROR_RESPONSES, 401: {"model": PinRefusal | ErrorBody}},
+        openapi_extra=device_signed(UnlockRequest, key="unlock key"),
+    )
     async def app_unlock(request: Request) -> Response:
         """The app PIN, checked (signed by the unlock key): the wrap secret, or 401 `wrongPin` with the
         attempts left; the last wrong PIN locks the device (403 `deviceLocked`)."""
@@ -538,44 +708,157 @@ def create_app(signer: Signer) -> TillitApp:
         """The service's token-signing keys (JWKS)."""
         return signer.tokens.jwks()
 
-    @app.get("/v1/ca", response_class=PlainTextResponse)
+    @app.get(
+        "/v1/ca",
+        response_class=Response,
+        responses={200: {"description": "PEM", "content": {PEM_CHAIN: {"schema": {"type": "string"}}}}},
+    )
     def ca_chain() -> PlainTextResponse:
-        """The CA chain (issuing CA, root) as PEM."""
+        """The CA chain (issuing CA, root) as PEM, for people; certificates name the DER ones below."""
         return PlainTextResponse(signer.ca.chain_pem(), media_type="application/pem-certificate-chain")
 
-    @app.get("/v1/crl")
+    # RFC 5280 4.2.2.1: a caIssuers URL over HTTP answers one DER certificate as application/pkix-cert.
+    @app.get("/v1/ca/root.cer", response_class=Response, responses={200: binary_answer("The root CA (DER)", CERT)})
+    def ca_root() -> Response:
+        """The root CA's certificate (DER), named by the issuing CA's caIssuers."""
+        return Response(signer.ca.certificate_der("root"), media_type=CERT)
+
+    @app.get(
+        "/v1/ca/issuing.cer", response_class=Response, responses={200: binary_answer("The issuing CA (DER)", CERT)}
+    )
+    def ca_issuing() -> Response:
+        """The issuing CA's certificate (DER), named by the customers' caIssuers."""
+        return Response(signer.ca.certificate_der("issuing"), media_type=CERT)
+
+    @app.get("/v1/crl", response_class=Response, responses={200: binary_answer("The CRL (DER)", CRL)})
     def crl() -> Response:
         """The current CRL (DER): signed anew when a certificate was revoked, else hourly."""
         return Response(signer.current_crl(), media_type="application/pkix-crl")
 
+    @app.get("/v1/crl/root", response_class=Response, responses={200: binary_answer("The root's CRL (DER)", CRL)})
+    def root_crl() -> Response:
+        """The root's CRL (DER), named by the issuing CA's certificate."""
+        return Response(signer.ca.root_crl(), media_type=CRL)
+
+    # At startup (and then on use) the OCSP responder's short-lived certificate is renewed when due.
+    try:
+        signer.ca.renew_ocsp_certificate_if_due()
+    except CaNotInitialised:
+        pass  # `tillit-hsm ca init` comes later; the responder answers nothing meanwhile
+    except HsmError as e:
+        logging.getLogger("tillit.ca").warning("the OCSP responder's certificate was not checked: %s", e)
+
     # A few OCSP answers at a time, each in one hop to the pool: a flood gets 503s, not every thread.
     ocsp_slots = asyncio.Semaphore(signer.settings.ocsp_concurrency)
-    answer_ocsp = functools.partial(
-        signer.ca.ocsp_response,
-        max_cert_ids=signer.settings.ocsp_max_cert_ids,
-        reuse_for=signer.settings.ocsp_cache_seconds,
-    )
+    ocsp_request_chars = 4 * -(-signer.settings.ocsp_max_request_bytes // 3)  # its base64, padded
 
-    @app.post(
-        "/v1/ocsp",
-        responses={
-            413: {"model": ErrorBody},
-            503: {"model": ErrorBody, "description": "Busy with other OCSP requests (Retry-After says when to retry)"},
-        },
-    )
-    @body_limit(signer.settings.ocsp_max_request_bytes)
-    async def ocsp(request: Request) -> Response:
-        """RFC 6960 OCSP (DER request in, DER response out); 503 with Retry-After while busy."""
-        body = await request.body()
+    def answer_ocsp(request_der: bytes) -> tuple[bytes, dict[str, str]]:
+        answer = signer.ca.ocsp_response(
+            request_der,
+            max_cert_ids=signer.settings.ocsp_max_cert_ids,
+            reuse_for=signer.settings.ocsp_cache_seconds,
+        )
+        return answer, ocsp_http_headers(answer)
+
+    async def ocsp_answer(request_der: bytes) -> Response:
+        """The OCSP response with RFC 5019 caching headers; 503 with Retry-After while busy."""
         if ocsp_slots.locked():
             busy = _error(503, "busy", "the OCSP responder is answering as many requests as it may; try again")
             busy.headers["Retry-After"] = "1"
             return busy
         async with ocsp_slots:
-            answer = await blocking(answer_ocsp, body)
-        return Response(answer, media_type="application/ocsp-response")
+            answer, headers = await blocking(answer_ocsp, request_der)
+        return Response(answer, media_type=OCSP_RESPONSE, headers=headers)
 
-    @app.get("/healthz")
+    @app.post(
+        "/v1/ocsp",
+        response_class=Response,
+        responses={
+            200: binary_answer(
+                "The OCSP response (DER), malformedRequest or unauthorized ones included", OCSP_RESPONSE
+            ),
+            413: {"model": ErrorBody},
+            503: {"model": ErrorBody, "description": "Busy with other OCSP requests (Retry-After says when to retry)"},
+        },
+        openapi_extra=binary_body(OCSP_REQUEST, "The OCSP request (DER)"),
+    )
+    @body_limit(signer.settings.ocsp_max_request_bytes)
+    async def ocsp(request: Request) -> Response:
+        """RFC 6960 OCSP (DER request in, DER response out); 503 with Retry-After while busy."""
+        return await ocsp_answer(await request.body())
+
+    @app.get(
+        "/v1/ocsp/{encoded_request:path}",
+        response_class=Response,
+        responses={
+            200: binary_answer(
+                "The OCSP response (DER), malformedRequest or unauthorized ones included", OCSP_RESPONSE
+            ),
+            404: {"model": ErrorBody, "description": "A path no request could be (a line break in it)"},
+            414: {"model": ErrorBody, "description": "The request is longer than a POST to /v1/ocsp may be"},
+            503: {"model": ErrorBody, "description": "Busy with other OCSP requests (Retry-After says when to retry)"},
+        },
+    )
+    async def ocsp_get(encoded_request: str) -> Response:
+        """RFC 6960 A.1 / RFC 5019 OCSP by GET: the DER request in base64 (or base64url), URL-encoded
+        or not, as the path's last part; answers as the POST does, cacheable (RFC 5019 6.2) when signed
+        and without a nonce. Text that is not base64 is a malformed request."""
+        if len(encoded_request) > ocsp_request_chars:
+            return _error(414, "uriTooLong", f"an OCSP request is at most {ocsp_request_chars} base64 characters")
+        text = encoded_request.replace("-", "+").replace("_", "/")  # base64url (RFC 4648 5) too
+        try:
+            request_der = base64.b64decode(text + "=" * (-len(text) % 4), validate=True)
+        except (binascii.Error, ValueError):
+            request_der = b""  # answered malformedRequest, as an unreadable POST body is
+        return await ocsp_answer(request_der)
+
+    # RFC 3161 over HTTP (3.4): a few answers at a time, each one HSM signature; a flood gets 503s.
+    tsa_slots = asyncio.Semaphore(signer.settings.tsa_concurrency)
+
+    @app.post(
+        "/v1/tsa",
+        response_class=Response,
+        responses={
+            200: {"content": {"application/timestamp-reply": {}}, "description": "A granted TimeStampResp (DER)"},
+            400: {"content": {"application/timestamp-reply": {}}, "description": "A rejection; statusString says why"},
+            413: {"model": ErrorBody},
+            415: {"model": ErrorBody},
+            503: {"model": ErrorBody, "description": "Busy with other timestamp requests (Retry-After says when)"},
+        },
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "description": "The TimeStampReq (DER)",
+                "content": {"application/timestamp-query": {"schema": {"type": "string", "format": "binary"}}},
+            }
+        },
+    )
+    @body_limit(signer.settings.tsa_max_request_bytes)
+    async def tsa(request: Request) -> Response:
+        """RFC 3161 timestamps: a DER TimeStampReq (application/timestamp-query) in, a DER
+        TimeStampResp (application/timestamp-reply) out, signed by the TSA key in the HSM."""
+        content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if content_type != "application/timestamp-query":
+            return _error(415, "unsupportedMediaType", "send a DER TimeStampReq as application/timestamp-query")
+        body = await request.body()
+        if tsa_slots.locked():
+            busy = _error(503, "busy", "the TSA is answering as many requests as it may; try again")
+            busy.headers["Retry-After"] = "1"
+            return busy
+        async with tsa_slots:
+            answer = await blocking(signer.documents.tsa.answer, body)
+        status = 200 if answer.granted else 400
+        return Response(answer.der, status_code=status, media_type="application/timestamp-reply")
+
+    @app.get(
+        "/healthz",
+        responses={
+            503: {
+                "description": "The HSM or the store is not available (the same report)",
+                "content": {"application/json": {"schema": {"type": "object"}}},
+            }
+        },
+    )
     def healthz() -> JSONResponse:
         """Whether the HSM answers and the store is writable."""
         report = signer.health()
@@ -631,8 +914,8 @@ def create_app(signer: Signer) -> TillitApp:
     rules = RouteRules.of(
         app.routes,
         json_limit=signer.settings.max_json_body_bytes,
-        credentials={kiosk: kiosk, staff: functools.partial(blocking, staff)},
+        credentials={kiosk: kiosk_token, staff: functools.partial(blocking, staff_token)},
     )
-    order_path = OrderPath(app.fastapi, kiosk_for=kiosk, refusal=refusal, routes=order_routes)
+    order_path = OrderPath(app.fastapi, kiosk_for=kiosk_token, refusal=refusal, routes=order_routes)
     app.front = BodyLimits(order_path, rules, refusal=refusal, observe=observe)
     return app

@@ -25,7 +25,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from hsm.ca import CertificateAuthority
+from hsm.ca import CertificateAuthority, revocation_reason
 from hsm.client import Hsm
 from hsm.errors import HsmError
 from hsm.keys import Algorithm
@@ -34,11 +34,12 @@ from signer.guesses import CODE_FREE_FAILURES, Guesses, Locked, Secret
 from signer.numbers import InvalidPersonalNumber, PersonalNumber, parse
 from signer.passwords import Passwords, check_policy
 from signer.push import Notifier
+from signer.receipts import is_signed
 from signer.references import new_reference
 from signer.retention import Retention
 from signer.settings import SignerSettings
 from signer.store import ALL_KINDS, Customer, Device, Kiosk, Order, Store, StoredDocument, Tx
-from signer.tokens import TokenIssuer
+from signer.tokens import TokenIssuer, verify_receipt
 from signer.wire import (
     REQUEST_SKEW_SECONDS,
     AppRequest,
@@ -314,7 +315,7 @@ class Signer:
                 cert = self.ca.issue(
                     customer.key_label,
                     common_name=customer.name,
-                    subject_serial=f"TILLIT-{customer.id}",
+                    person_id=f"TILLIT-{customer.id}",  # persistent and random: not the personal number
                     base_url=self.settings.base_url,
                 )
                 customer.cert_serial = f"{cert.serial_number:x}"
@@ -342,9 +343,15 @@ class Signer:
         return self.customer(personal_number)
 
     def revoke_certificate(self, personal_number: str, reason: str = "unspecified") -> Customer:
+        """Revoke the customer's certificate for an RFC 5280 reason (`keyCompromise`; the older
+        `key_compromise` spelling too), audited under its RFC name."""
         customer = self.customer(personal_number)
         if customer.cert_serial is None:
             raise errors.Conflict("the customer has no certificate")
+        try:
+            reason = revocation_reason(reason)
+        except HsmError as e:
+            raise errors.InvalidInput(str(e)) from e
         try:
             self.ca.revoke(int(customer.cert_serial, 16), reason)
         except HsmError as e:
@@ -1122,11 +1129,44 @@ class Signer:
         return doc.signed, "application/pkcs7-signature", doc.name + ".p7s"
 
     def receipt(self, ref: str) -> dict[str, Any]:
-        with self.store.tx() as tx:
-            data = tx.receipt(ref)
-        if data is None:
+        """The order's receipt, decoded (operators' CLI): the claims of the signed receipt once its
+        signature verifies with this service's key, or a receipt from before receipts were signed
+        as stored, marked `"signed": false`."""
+        stored = self._stored_receipt(ref)
+        if not is_signed(stored):
+            return {**json.loads(stored), "signed": False}
+        claims = verify_receipt(stored, self.tokens.jwks())
+        if claims is None:
+            raise errors.Conflict("the stored receipt's signature does not verify", "receiptInvalid")
+        return claims
+
+    def receipt_jws(self, ref: str) -> str:
+        """The order's signed receipt as issued (compact JWS), for the operators' CLI."""
+        stored = self._stored_receipt(ref)
+        if not is_signed(stored):
+            raise errors.Conflict("this receipt was made before receipts were signed", "receiptUnsigned")
+        return stored
+
+    def kiosk_receipt(self, kiosk: Kiosk, ref: str) -> str:
+        """The signed receipt (compact JWS) of a completed sign order, for the kiosk that ran it;
+        another kiosk's order is not found (404), as for every order lookup."""
+        with self.store.read() as tx:
+            order = tx.order(ref)
+            if order is None or order.kiosk_id != kiosk.id:
+                raise errors.NotFound("no such order for this kiosk")
+            stored = tx.receipt(ref)
+        if stored is None:
+            raise errors.Conflict("the order has no receipt (not a completed sign order)")
+        if not is_signed(stored):
+            raise errors.Conflict("this receipt was made before receipts were signed", "receiptUnsigned")
+        return stored
+
+    def _stored_receipt(self, ref: str) -> str:
+        with self.store.read() as tx:
+            stored = tx.receipt(ref)
+        if stored is None:
             raise errors.NotFound("no receipt for that order")
-        return dict(json.loads(data))
+        return stored
 
     def health(self) -> dict[str, Any]:
         report: dict[str, Any] = {"status": "ok"}

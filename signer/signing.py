@@ -11,24 +11,25 @@ import base64
 import functools
 import hashlib
 import io
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from asn1crypto import algos, cms, x509
+from asn1crypto import algos, cms, core, ocsp, x509
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.misc import PdfError
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign import fields, signers
 from pyhanko.sign.fields import SigFieldSpec
+from pyhanko.sign.signers.pdf_signer import DSSContentSettings, TimestampDSSContentSettings
 from pyhanko.stamp import TextStampStyle
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 
 from hsm.client import Hsm
 from hsm.errors import HsmError, TokenUnavailable
 from signer import errors
+from signer.longterm import REVOCATION_VALUES_OID, ValidationMaterial, signing_context, validation_material
 from signer.pdf_render_check import RenderCheckUnavailable, check_rendering
 from signer.pdfcheck import (
     HostilePdf,
@@ -38,8 +39,10 @@ from signer.pdfcheck import (
     inspect_revisions,
     looks_like_pdf,
 )
+from signer.receipts import receipt_claims
 from signer.service import verify_device_signature
 from signer.store import Device
+from signer.tsa import InProcessTimeStamper, TimestampAuthority
 from signer.wire import approval_message
 
 if TYPE_CHECKING:
@@ -128,9 +131,27 @@ def _approved(device: Device | None, approval: str | None, challenge: dict[str, 
     return verify_device_signature(device.public_key, base64.b64decode(approval), message)
 
 
+# The DSS written before the document timestamp, not after it (pyHanko's default adds a revision
+# after it): the timestamp then covers the whole file, and viewers (poppler's pdfsig) say so. Without
+# VRI dictionaries, which PAdES no longer asks for; the TSA's revocation data is in the DSS already.
+WHOLE_FILE_TIMESTAMPED = DSSContentSettings(
+    include_vri=False,
+    next_ts_settings=TimestampDSSContentSettings(include_vri=False, update_before_ts=True),
+)
+
+# The levels whose signatures carry the chain's revocation data (in the DSS, or in a CMS's `crls`).
+_LONG_TERM_LEVELS = ("B-LT", "B-LTA")
+
+
 class DocumentSigner:
     def __init__(self, service: Signer) -> None:
         self.service = service
+        settings = service.settings
+        self.tsa = TimestampAuthority(
+            service.hsm, service.ca, policy=settings.tsa_policy_oid, accuracy_seconds=settings.tsa_accuracy_seconds
+        )
+        # Shared by every signing: pyHanko keeps the TSA's certificates here after the first token.
+        self.timestamper = InProcessTimeStamper(self.tsa)
 
     def check_inputs(self, documents: list[NewDocument]) -> None:
         for doc in documents:
@@ -178,14 +199,16 @@ class DocumentSigner:
         if failure is None:
             try:
                 certificate, chain = self._certificate(customer.key_label), service.ca.chain()
+                material = self._validation_material(certificate)  # once an order: one OCSP signature
                 pdf_signer: HsmCmsSigner | None = None  # made only for a PDF: ~0.1 ms of CPU an order
                 for doc in documents:
                     if is_pdf(doc.content_type, doc.content):
                         pdf_signer = pdf_signer or self._cms_signer(customer.key_label)
-                        output = self._pades(pdf_signer, doc.content, customer.name, order.reference)
+                        output = self._pades(pdf_signer, doc.content, customer.name, order.reference, material)
                         signed.append((doc.idx, output, "pades"))
                     else:
-                        signed.append((doc.idx, self._cms(customer.key_label, certificate, chain, doc.content), "cms"))
+                        output = self._cms(customer.key_label, certificate, chain, doc.content, material)
+                        signed.append((doc.idx, output, "cms"))
             except TokenUnavailable:
                 # The HSM is away: nothing was signed or released. The caller puts the order back
                 # to 'approved' (Signer.submit_password) and answers 503; the password can be
@@ -234,26 +257,41 @@ class DocumentSigner:
                 raise AssertionError("order left 'signing' inside its own transaction")
             for (idx, output, kind), doc in zip(signed, documents, strict=True):
                 tx.set_signed_document(ref, idx, output)
-                tx.audit("signature.created", ref, at, document=idx, sha256=doc.sha256, format=kind)
-            receipt = {
-                "orderRef": ref,
-                "reference": order.reference,
-                "customer": {"id": customer.id, "name": customer.name},
-                "certificateSerial": customer.cert_serial,
-                "device": order.device_id,
-                "kiosk": {"id": order.kiosk_id, "name": kiosk.name if kiosk else ""},
-                "userVisibleData": order.user_visible_data,
-                "documents": summary,
-                "startedAt": order.created_at,
-                "approvedAt": order.approved_at,
-                "completedAt": at,
-            }
-            tx.insert_receipt(ref, customer.id, at, json.dumps(receipt, ensure_ascii=False))
+                tx.audit(
+                    "signature.created",
+                    ref,
+                    at,
+                    document=idx,
+                    sha256=doc.sha256,
+                    signed_sha256=hashlib.sha256(output).hexdigest(),
+                    format=kind,
+                )
+            # Signed by the service key (signer/receipts.py), in this transaction as the completion token is.
+            claims = receipt_claims(
+                order, customer, kiosk, device, challenge, summary, {idx: out for idx, out, _ in signed}, at
+            )
+            tx.insert_receipt(ref, customer.id, at, service.tokens.sign_receipt(claims, at))
             if order.agreement_id:
                 tx.mark_agreement_signed(order.agreement_id, ref, at)
             tx.audit("order.completed", ref, at, level="high", signatures=len(signed))
 
-    def _pades(self, signer: HsmCmsSigner, content: bytes, name: str, reference: str) -> bytes:
+    def _validation_material(self, certificate: bytes) -> ValidationMaterial | None:
+        """At B-LT and B-LTA: OCSP responses for the customer's and the TSA's certificates and the
+        chain's CRLs, made in-process (no network); else None."""
+        service = self.service
+        if service.settings.pades_level not in _LONG_TERM_LEVELS:
+            return None
+        customer = x509.Certificate.load(certificate)
+        return validation_material(
+            service.ca, [customer, self.tsa.certificate()], service.current_crl(), service.settings.ocsp_cache_seconds
+        )
+
+    def _pades(
+        self, signer: HsmCmsSigner, content: bytes, name: str, reference: str, material: ValidationMaterial | None
+    ) -> bytes:
+        """PAdES at the `pades_level` setting: B-B; B-T with a signature timestamp from our TSA; B-LT
+        with the chain's certificates and revocation data in the DSS; B-LTA with a document
+        timestamp over it all. pyHanko builds every PDF and CMS structure."""
         writer = IncrementalPdfFileWriter(io.BytesIO(content), strict=False)
         field_name = _signature_field(writer.prev) or "TillitSignatur"
         new_field = None
@@ -263,14 +301,25 @@ class DocumentSigner:
         style = TextStampStyle(
             stamp_text=f"Signert med Tillit BankID\n{name}\n{when}\nReferanse: {reference}",
         )
+        level = self.service.settings.pades_level
         metadata = signers.PdfSignatureMetadata(
             field_name=field_name,
             md_algorithm="sha256",
             subfilter=fields.SigSeedSubFilter.PADES,
             name=name,
             reason="Avtale signert",
+            embed_validation_info=material is not None,
+            use_pades_lta=level == "B-LTA",
+            validation_context=signing_context(self.service.ca.root_certificate(), material) if material else None,
+            dss_settings=WHOLE_FILE_TIMESTAMPED,
         )
-        pdf_signer = signers.PdfSigner(metadata, signer=signer, stamp_style=style, new_field_spec=new_field)
+        pdf_signer = signers.PdfSigner(
+            metadata,
+            signer=signer,
+            timestamper=self.timestamper if level != "B-B" else None,
+            stamp_style=style,
+            new_field_spec=new_field,
+        )
         out = io.BytesIO()
 
         async def run() -> None:
@@ -279,9 +328,26 @@ class DocumentSigner:
         asyncio.run(run())
         return out.getvalue()
 
-    def _cms(self, key_label: str, certificate: bytes, chain: list[x509.Certificate], content: bytes) -> bytes:
+    def _cms(
+        self,
+        key_label: str,
+        certificate: bytes,
+        chain: list[x509.Certificate],
+        content: bytes,
+        material: ValidationMaterial | None,
+    ) -> bytes:
+        """Detached CMS: CAdES-BES at B-B; CAdES-T (a signature timestamp from our TSA) at every
+        other level; from B-LT on, the chain's OCSP responses and CRLs in its revocation values."""
         hsm = self.service.hsm
-        return detached_cms(lambda digest: hsm.sign_digest(key_label, digest), certificate, chain, content)
+        timestamped = self.service.settings.pades_level != "B-B"
+        return detached_cms(
+            lambda digest: hsm.sign_digest(key_label, digest),
+            certificate,
+            chain,
+            content,
+            timestamp=self.tsa.signature_timestamp if timestamped else None,
+            revocation=material,
+        )
 
 
 # Detached CMS (CAdES-BES) signatures: the same SignedData and signed attributes as pyHanko's
@@ -311,7 +377,9 @@ _OID_MESSAGE_DIGEST = cms.CMSAttributeType("message_digest").dump()
 _OID_DATA = cms.ContentType("data").dump()
 _OID_SIGNED_DATA = cms.ContentType("signed_data").dump()
 _VERSION_1 = b"\x02\x01\x01"
-_SEQUENCE, _SET, _OCTET_STRING, _UTC_TIME, _CONTEXT_0 = 0x30, 0x31, 0x04, 0x17, 0xA0
+_OID_SIGNATURE_TIME_STAMP = cms.CMSAttributeType("signature_time_stamp_token").dump()
+_OID_REVOCATION_VALUES = core.ObjectIdentifier(REVOCATION_VALUES_OID).dump()
+_SEQUENCE, _SET, _OCTET_STRING, _UTC_TIME, _CONTEXT_0, _CONTEXT_1 = 0x30, 0x31, 0x04, 0x17, 0xA0, 0xA1
 
 
 def _der(tag: int, content: bytes) -> bytes:
@@ -321,6 +389,24 @@ def _der(tag: int, content: bytes) -> bytes:
         return bytes((tag, size)) + content
     length = size.to_bytes((size.bit_length() + 7) // 8, "big")
     return bytes((tag, 0x80 | len(length))) + length + content
+
+
+def _unsigned_attributes(timestamp_token: bytes | None, revocation: ValidationMaterial | None) -> bytes:
+    """The SignerInfo's unsignedAttrs ([1] IMPLICIT SET OF Attribute), or nothing: the signature
+    timestamp token, and the revocation values: RevocationValues ::= SEQUENCE { crlVals [0]
+    SEQUENCE OF CertificateList, ocspVals [1] SEQUENCE OF BasicOCSPResponse } (explicit tags)."""
+    attributes = []
+    if timestamp_token is not None:
+        attributes.append(_der(_SEQUENCE, _OID_SIGNATURE_TIME_STAMP + _der(_SET, timestamp_token)))
+    if revocation is not None:
+        basic = [bytes(ocsp.OCSPResponse.load(o)["response_bytes"]["response"].parsed.dump()) for o in revocation.ocsps]
+        values = _der(
+            _SEQUENCE,
+            _der(_CONTEXT_0, _der(_SEQUENCE, b"".join(revocation.crls)))
+            + _der(_CONTEXT_1, _der(_SEQUENCE, b"".join(basic))),
+        )
+        attributes.append(_der(_SEQUENCE, _OID_REVOCATION_VALUES + _der(_SET, values)))
+    return _der(_CONTEXT_1, b"".join(sorted(attributes))) if attributes else b""  # DER sorts a SET OF
 
 
 @dataclass(frozen=True)
@@ -355,9 +441,16 @@ def detached_cms(
     chain: list[x509.Certificate],
     content: bytes,
     now: datetime | None = None,
+    *,
+    timestamp: Callable[[bytes], bytes] | None = None,
+    revocation: ValidationMaterial | None = None,
 ) -> bytes:
     """A detached CMS SignedData over `content` by the ECDSA P-256 key of `cert_der`, with the
-    certificate and its chain; `sign_digest` signs the SHA-256 of the DER signed attributes."""
+    certificate and its chain; `sign_digest` signs the SHA-256 of the DER signed attributes.
+
+    With `timestamp` (the signature value in, a DER timestamp token out) the SignerInfo gets the
+    signature-time-stamp unsigned attribute (CAdES-T); with `revocation` its CRLs and OCSP responses
+    go into the revocation-values unsigned attribute (ETSI TS 101 733 / EN 319 122-1)."""
     parts = _signer_parts(cert_der, tuple(bytes(c.dump()) for c in chain))
     when = (now or datetime.now(UTC)).astimezone(UTC)
     if not 1950 <= when.year < 2050:  # RFC 5652: signing-time is UTCTime from 1950 to 2049
@@ -378,7 +471,8 @@ def detached_cms(
         + _SHA256
         + _der(_CONTEXT_0, attributes)
         + _ECDSA_SHA256
-        + _der(_OCTET_STRING, signature),
+        + _der(_OCTET_STRING, signature)
+        + _unsigned_attributes(timestamp(signature) if timestamp else None, revocation),
     )
     signed_data = _der(
         _SEQUENCE,
