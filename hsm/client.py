@@ -83,6 +83,11 @@ RESET_INTERVAL_SECONDS = 1.0
 CONNECT_ATTEMPTS = 5
 
 
+def key_kind(label: str) -> str:
+    """What a key is for, from its label: per-person keys (`customer:<id>:<generation>`) share one kind."""
+    return label.split(":", 1)[0]
+
+
 class _Gate:
     """A readers-writer lock: PKCS#11 operations share it, a module reset holds it alone.
 
@@ -211,6 +216,7 @@ class Hsm:
         self._index_ready = threading.Event()
         self._index_ready.set()
         self._signature_count = 0
+        self._signatures_by_key: dict[str, int] = {}
         self._count_lock = threading.Lock()
         self._gate = _Gate()
         self._generation = 0
@@ -603,14 +609,22 @@ class Hsm:
             if str(e) == "Unmapped error code 0x68":
                 raise errors.SigningError(f"key '{label}' may not sign") from None
             raise errors.SigningError(f"the token refused to sign: {type(e).__name__}") from e
+        kind = key_kind(label)
         with self._count_lock:
             self._signature_count += 1
+            self._signatures_by_key[kind] = self._signatures_by_key.get(kind, 0) + 1
         return signature
 
     @property
     def signatures(self) -> int:
         """Signatures this process has asked the token for (the daemon's /metrics publishes it)."""
         return self._signature_count
+
+    def signatures_by_key(self) -> dict[str, int]:
+        """`signatures` by key: each service key by its label, every per-person key under the label's
+        part before the first ':' (e.g. all customer keys as `customer`)."""
+        with self._count_lock:
+            return dict(self._signatures_by_key)
 
     @_translated("change whether the key may sign")
     def set_signing_allowed(self, label: str, allowed: bool) -> None:

@@ -32,6 +32,14 @@ class _StoreCollector(Collector):
         signatures = CounterMetricFamily("tillit_hsm_signatures", "Signatures this process asked the HSM for.")
         signatures.add_metric([], float(self.service.hsm.signatures))
         yield signatures
+        by_key = CounterMetricFamily(
+            "tillit_hsm_key_signatures",
+            "Signatures this process asked the HSM for, by key (customer keys together as `customer`).",
+            labels=["key"],
+        )
+        for kind, count in sorted(self.service.hsm.signatures_by_key().items()):
+            by_key.add_metric([kind], float(count))
+        yield by_key
         passwords = self.service.passwords
         computations = CounterMetricFamily("tillit_argon2_computations", "Argon2id hashes and verifications.")
         computations.add_metric([], float(passwords.computations))

@@ -101,6 +101,15 @@ def hsm_signatures_total(metrics: str) -> float:
     return 0.0
 
 
+def hsm_key_signatures(metrics: str) -> dict[str, float]:
+    """`tillit_hsm_key_signatures_total` by key (customer keys together as `customer`)."""
+    found: dict[str, float] = {}
+    for line in metrics.splitlines():
+        if line.startswith('tillit_hsm_key_signatures_total{key="'):
+            found[line.split('"')[1]] = float(line.split()[-1])
+    return found
+
+
 LOG_PROBLEMS = ("Traceback", "PKCS11", "pkcs11.", "CKR_", "Exception in ASGI", "Internal Server Error")
 
 

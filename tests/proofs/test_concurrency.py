@@ -8,8 +8,11 @@ approval again (a new request: 409) and replays the very same HTTP request (401)
 
 Checked: no 5xx at all, no PKCS#11 error in the daemon's log or in `tillit_hsm_errors_total`, every
 customer's failure count and lock exactly as modelled, every order completed at most once and
-signed once per document, and the HSM asked for exactly one signature per completion token, per
-document and per audit checkpoint (no approval used twice). Quick: 10 s; TILLIT_FULL_TESTS=1: 60 s.
+signed once per document, and the HSM asked for exactly one signature by a customer key per
+document, one by the service key per completion token and per receipt, and one by the audit key
+per checkpoint (no approval used twice). The timestamps and OCSP answers of long-term signatures
+are signed by their own keys (`tillit-tsa`, `tillit-ocsp`), counted apart. Quick: 10 s;
+TILLIT_FULL_TESTS=1: 60 s.
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ from tests.proofs.common import (
     enrol_many,
     figures,
     hsm_errors_total,
+    hsm_key_signatures,
     hsm_signatures_total,
     log_problems,
     query,
@@ -255,7 +259,9 @@ def _load(tmp_path: Path, seconds: float, section: str) -> None:
             0
         ][0]
         checkpoints = query(d, "SELECT COUNT(*) FROM audit_checkpoints")[0][0]
+        receipts = query(d, "SELECT COUNT(*) FROM receipts")[0][0]
         hsm_signatures = hsm_signatures_total(metrics)
+        by_key = hsm_key_signatures(metrics)
         figures(
             section,
             clients=CLIENTS,
@@ -268,6 +274,7 @@ def _load(tmp_path: Path, seconds: float, section: str) -> None:
             approvals_replayed_and_refused=sum(c.replays_refused for c in clients),
             customers_locked=sum(c.locked for c in clients),
             hsm_signatures=int(hsm_signatures),
+            hsm_signatures_by_key={k: int(v) for k, v in by_key.items()},
             hsm_errors=hsm_errors_total(metrics),
             problems=len(problems),
         )
@@ -277,7 +284,10 @@ def _load(tmp_path: Path, seconds: float, section: str) -> None:
         assert not log_problems(d), log_problems(d)[:5]
         assert not twice, twice
         assert unsigned == 0
-        assert hsm_signatures == completed + documents + checkpoints, (hsm_signatures, completed, documents)
+        assert by_key.get("customer", 0) == documents, (by_key, documents)
+        assert by_key.get("tillit-service-jwt", 0) == completed + receipts, (by_key, completed, receipts)
+        assert by_key.get("tillit-audit", 0) == checkpoints, (by_key, checkpoints)
+        assert hsm_signatures == sum(by_key.values()), (hsm_signatures, by_key)
         assert sum(c.completed for c in clients) == completed
         assert completed > CLIENTS
         audit_verify(d)
