@@ -74,6 +74,7 @@ class TimestampAuthority:
         self.key_label = key_label
         self._lock = threading.Lock()
         self._certificate: x509.Certificate | None = None
+        self._ess_attribute: tuple[int, bytes] | None = None
 
     def certificate(self) -> x509.Certificate:
         """The TSA certificate; issued now (key made too) when the token has none yet."""
@@ -91,6 +92,17 @@ class TimestampAuthority:
                 _ = loaded.native  # parsed whole before other threads share it
                 self._certificate = loaded
             return self._certificate
+
+    def _signing_certificate_attribute(self, tsa_cert: x509.Certificate) -> cms.CMSAttribute:
+        """The ESS signing-certificate-v2 attribute naming `tsa_cert`: the same for every token, so
+        built once (asn1crypto takes about 9 ms to build it from values) and loaded from its DER."""
+        cached = self._ess_attribute
+        if cached is None or cached[0] != tsa_cert.serial_number:
+            value = {"certs": [_ess_cert_id_v2(tsa_cert)]}
+            built = cms.CMSAttribute({"type": "signing_certificate_v2", "values": [value]})
+            cached = (tsa_cert.serial_number, bytes(built.dump()))
+            self._ess_attribute = cached
+        return cms.CMSAttribute.load(cached[1])
 
     def chain(self) -> list[x509.Certificate]:
         """The TSA certificate, then the issuing CA and the root."""
@@ -146,7 +158,7 @@ class TimestampAuthority:
                 {"type": "content_type", "values": ["tst_info"]},
                 {"type": "signing_time", "values": [cms.Time(name="utc_time", value=now)]},
                 {"type": "message_digest", "values": [hashlib.sha256(tst_info).digest()]},
-                {"type": "signing_certificate_v2", "values": [{"certs": [_ess_cert_id_v2(tsa_cert)]}]},
+                self._signing_certificate_attribute(tsa_cert),
             ]
         )
         signature = self.hsm.sign(self.key_label, attributes.dump())
