@@ -50,7 +50,10 @@ T = TypeVar("T")
 
 TARGETS = {
     "login_pipeline_vs_ceiling": (">=", 0.7),
-    "sign_pipeline_vs_ceiling": (">=", 0.7),
+    # A sign order is CAdES-T with revocation values at the default level (B-LTA): a timestamp token
+    # and OCSP answers built in Python beside the signature, which the ceiling counts only as HSM
+    # signatures; 0.6 for that (issue 21), where B-B had 0.7.
+    "sign_pipeline_vs_ceiling": (">=", 0.6),
     "hsm_daemon_vs_raw": (">=", 0.8),
     "pades_daemon_vs_pyhanko": ("<=", 1.3),  # PAdES B-LTA both ways (issue 21)
     "lookup_10k_vs_10": ("<=", 1.5),
