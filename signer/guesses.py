@@ -114,15 +114,17 @@ class Guesses:
         customer = tx.lock_customer(customer_id)
         if customer is None:
             raise errors.NotFound("no such customer")
-        self._count_stale(tx, customer, secret, at)
-        customer = tx.customer(customer_id)
-        assert customer is not None
-        limit = self.limits[secret]
         failures, locked = self._counts(customer, secret)
+        in_flight = 0
+        for guess_id, guess_context, admitted_at in tx.guesses_in_flight(customer_id, secret.value):
+            if admitted_at >= at - STALE_SECONDS:
+                in_flight += 1
+            elif tx.delete_guess(guess_id):  # computed by a process that died: a wrong guess
+                failures = self._add_failure(tx, customer_id, secret, f"{guess_context} (never decided)", at)
+                locked = locked or failures >= self.limits[secret]
         if locked:
             raise Locked(secret)
-        if failures + tx.guesses_in_flight(customer_id, secret.value) >= limit:
-            tx.audit("guess.refused", customer_id, at, secret=secret.value, context=context, why="busy")
+        if failures + in_flight >= self.limits[secret]:
             raise Busy()
         admission = Admission(str(uuid.uuid4()), customer_id, secret, context)
         tx.insert_guess(admission.id, customer_id, secret.value, context, at)
@@ -134,12 +136,10 @@ class Guesses:
         at = self.clock()
         secret, customer_id = admission.secret, admission.customer_id
         limit = self.limits[secret]
-        tx.lock_customer(customer_id)
-        still_admitted = tx.delete_guess(admission.id)
-        customer = tx.customer(customer_id)
+        customer = tx.lock_customer(customer_id)
         assert customer is not None
         failures, locked = self._counts(customer, secret)
-        if not still_admitted:
+        if not tx.delete_guess(admission.id):
             # Counted as wrong already (stale: this process was too slow): never a success now.
             return Verdict(False, failures, locked, max(0, limit - failures))
         if correct and not locked:
@@ -174,11 +174,6 @@ class Guesses:
             tx.update_customer(customer_id, **{secret.locked_column: 1})
             tx.audit(f"customer.{secret.value}_locked", customer_id, at)
         return failures
-
-    def _count_stale(self, tx: Tx, customer: Customer, secret: Secret, at: float) -> None:
-        for stale_id, context in tx.stale_guesses(customer.id, secret.value, at - STALE_SECONDS):
-            if tx.delete_guess(stale_id):
-                self._add_failure(tx, customer.id, secret, f"{context} (never decided)", at)
 
     # -- code devices ------------------------------------------------------------------------------
 

@@ -423,18 +423,13 @@ class Tx:
     def delete_guess(self, guess_id: str) -> bool:
         return bool(self.execute("DELETE FROM guesses_in_flight WHERE id=?", [guess_id]).rowcount == 1)
 
-    def guesses_in_flight(self, customer_id: str, secret: str) -> int:
-        row = self.execute(
-            "SELECT COUNT(*) FROM guesses_in_flight WHERE customer_id=? AND secret=?", [customer_id, secret]
-        ).fetchone()
-        return int(row[0])
-
-    def stale_guesses(self, customer_id: str, secret: str, admitted_before: float) -> list[tuple[str, str]]:
+    def guesses_in_flight(self, customer_id: str, secret: str) -> list[tuple[str, str, float]]:
+        """(id, context, admitted_at) of the customer's admitted, undecided guesses at `secret`."""
         rows = self.execute(
-            "SELECT id, context FROM guesses_in_flight WHERE customer_id=? AND secret=? AND admitted_at < ?",
-            [customer_id, secret, admitted_before],
+            "SELECT id, context, admitted_at FROM guesses_in_flight WHERE customer_id=? AND secret=?",
+            [customer_id, secret],
         ).fetchall()
-        return [(str(r[0]), str(r[1])) for r in rows]
+        return [(str(r[0]), str(r[1]), float(r[2])) for r in rows]
 
     def code_throttle(self, personal_number: str) -> tuple[int, float]:
         """Wrong code-device codes in a row for the number, and until when the next is refused (the
