@@ -25,7 +25,7 @@ import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from asn1crypto import cms, core, tsp, x509
+from asn1crypto import algos, cms, core, tsp, x509
 from pyhanko.sign.timestamps.api import TimeStamper
 from pyhanko.sign.timestamps.common_utils import TimestampRequestError
 
@@ -165,14 +165,14 @@ class TimestampAuthority:
         signer_info = {
             "version": "v1",
             "sid": {"issuer_and_serial_number": {"issuer": tsa_cert.issuer, "serial_number": tsa_cert.serial_number}},
-            "digest_algorithm": {"algorithm": "sha256"},
+            "digest_algorithm": algos.DigestAlgorithm.load(_SHA256),
             "signed_attrs": cms.CMSAttributes.load(attributes.dump()),
-            "signature_algorithm": {"algorithm": _signature_algorithm(tsa_cert)},
+            "signature_algorithm": algos.SignedDigestAlgorithm.load(_signature_algorithm_der(tsa_cert)),
             "signature": signature,
         }
         signed_data = {
             "version": "v3",
-            "digest_algorithms": [{"algorithm": "sha256"}],
+            "digest_algorithms": [algos.DigestAlgorithm.load(_SHA256)],
             "encap_content_info": {"content_type": "tst_info", "content": cms.ParsableOctetString(tst_info)},
             "signer_infos": [signer_info],
         }
@@ -233,3 +233,14 @@ def _ess_cert_id_v2(cert: x509.Certificate) -> dict[str, object]:
 
 def _signature_algorithm(cert: x509.Certificate) -> str:
     return "sha256_ecdsa" if cert.public_key.algorithm == "ec" else "sha256_rsa"
+
+
+# Algorithm identifiers as DER, loaded per token: asn1crypto builds one from values in about 0.4 ms.
+_SHA256 = bytes(algos.DigestAlgorithm({"algorithm": "sha256"}).dump())
+_SIGNATURE_ALGORITHMS = {
+    name: bytes(algos.SignedDigestAlgorithm({"algorithm": name}).dump()) for name in ("sha256_ecdsa", "sha256_rsa")
+}
+
+
+def _signature_algorithm_der(cert: x509.Certificate) -> bytes:
+    return _SIGNATURE_ALGORITHMS[_signature_algorithm(cert)]
