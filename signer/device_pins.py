@@ -46,14 +46,11 @@ from pydantic import ValidationError
 
 from signer import errors
 from signer.push import Notifier
+from signer.signed_requests import read_signed_headers
 from signer.store import Device, DevicePin, Store, Tx
 from signer.wire import (
-    DEVICE_HEADER,
-    NONCE_HEADER,
     PIN_ATTEMPTS,
     REQUEST_SKEW_SECONDS,
-    SIGNATURE_HEADER,
-    TIMESTAMP_HEADER,
     PinRegistration,
     UnlockGranted,
     UnlockRequest,
@@ -148,26 +145,13 @@ class DevicePins:
     def unlock(self, method: str, path: str, body: bytes, headers: dict[str, str]) -> UnlockGranted:
         """A phone's unlock request (headers lower-cased): the `server_secret` for a right PIN; raises
         WrongPin, or Forbidden `deviceLocked` / `deviceDeactivated`, or Unauthorized."""
-        device_id = headers.get(DEVICE_HEADER.lower(), "")
-        timestamp = headers.get(TIMESTAMP_HEADER.lower(), "")
-        nonce = headers.get(NONCE_HEADER.lower(), "")
-        signature_b64 = headers.get(SIGNATURE_HEADER.lower(), "")
-        if not (device_id and timestamp and nonce and signature_b64) or len(nonce) > 64 or len(device_id) > 64:
-            raise errors.Unauthorized("an unlock request must be signed by the unlock key")
-        try:
-            stamp = int(timestamp)
-            signature = base64.b64decode(signature_b64, validate=True)
-        except ValueError:
-            raise errors.Unauthorized("malformed unlock signature headers") from None
         at = self.clock()
-        if abs(at - stamp) > REQUEST_SKEW_SECONDS:
-            raise errors.Unauthorized("the request's timestamp is too far from the server's clock")
+        headers_read = read_signed_headers(headers, at, "unlock key")
+        device_id, nonce = headers_read.device_id, headers_read.nonce
         with self.store.read() as tx:
             known = tx.device_pin(device_id)
-        signed = known is not None and _verifies(
-            known.unlock_key, signature, request_message(method, path, body, timestamp, nonce)
-        )
-        if not signed:
+        message = request_message(method, path, body, headers_read.timestamp, nonce)
+        if known is None or not _verifies(known.unlock_key, headers_read.signature, message):
             with self.store.tx() as tx:
                 tx.audit("device.unlock_refused", device_id, at, why="no PIN record" if known is None else "signature")
             raise errors.Unauthorized("unknown device, or the unlock signature does not match")

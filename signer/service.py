@@ -38,6 +38,7 @@ from signer.receipts import is_signed
 from signer.references import new_reference
 from signer.retention import Retention
 from signer.settings import SignerSettings
+from signer.signed_requests import read_signed_headers
 from signer.store import ALL_KINDS, Customer, Device, Kiosk, Order, Store, StoredDocument, Tx
 from signer.tokens import TokenIssuer, verify_receipt
 from signer.wire import (
@@ -453,22 +454,9 @@ class Signer:
     def check_device_request(self, method: str, path: str, body: bytes, headers: dict[str, str]) -> DeviceRequest:
         """The device lookup and the signature check, which need no writer's lock. Malformed or
         stale headers are refused at once; the rest is settled by `_settle_device_request`."""
-        from signer.wire import DEVICE_HEADER, NONCE_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER
-
-        device_id = headers.get(DEVICE_HEADER.lower(), "")
-        timestamp = headers.get(TIMESTAMP_HEADER.lower(), "")
-        nonce = headers.get(NONCE_HEADER.lower(), "")
-        signature_b64 = headers.get(SIGNATURE_HEADER.lower(), "")
-        if not (device_id and timestamp and nonce and signature_b64) or len(nonce) > 64 or len(device_id) > 64:
-            raise errors.Unauthorized("this request must be signed by the device key")
-        try:
-            stamp = int(timestamp)
-            signature = base64.b64decode(signature_b64, validate=True)
-        except ValueError:
-            raise errors.Unauthorized("malformed device signature headers") from None
         at = self.clock()
-        if abs(at - stamp) > REQUEST_SKEW_SECONDS:
-            raise errors.Unauthorized("the request's timestamp is too far from the server's clock")
+        signed = read_signed_headers(headers, at, "device key")
+        device_id, timestamp, nonce, signature = signed.device_id, signed.timestamp, signed.nonce, signed.signature
         with self.store.read() as tx:
             device = tx.device(device_id)
         refusal: str | None = None
