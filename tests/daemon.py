@@ -15,6 +15,7 @@ import httpx
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from hsm.otp import CodeDeviceFile
 from phone.client import PhoneClient
 
 BIN = Path(sys.executable).parent
@@ -115,6 +116,14 @@ class Daemon:
             *extra,
             stdin="\n".join([password, *(control_answers or [])]) + "\n",
         )
+
+    def issue_code_device(self, number: str, folder: Path, serial: str | None = None) -> CodeDeviceFile:
+        """`tillit-hsm codedevice issue` (its secret file in `folder`) and `customers assign-codedevice`."""
+        serial = serial or f"KB-{number}"
+        out = folder / f"{serial}.json"
+        self.run("tillit-hsm", "codedevice", "issue", "--serial", serial, "--out", str(out))
+        self.run("tillit-signer", "customers", "assign-codedevice", number, "--serial", serial)
+        return CodeDeviceFile.load(out)
 
     def add_device(self, number: str) -> PhoneClient:
         key = ec.generate_private_key(ec.SECP256R1())

@@ -36,11 +36,7 @@ def enrol_with_answers(daemon: Daemon, number: str, name: str = "Per Hansen") ->
 
 
 def code_device(daemon: Daemon, number: str, tmp_path: Path) -> CodeDeviceFile:
-    serial = f"KB-{number}"
-    out = tmp_path / f"{serial}.json"
-    daemon.run("tillit-hsm", "codedevice", "issue", "--serial", serial, "--out", str(out))
-    daemon.run("tillit-signer", "customers", "assign-codedevice", number, "--serial", serial)
-    return CodeDeviceFile.load(out)
+    return daemon.issue_code_device(number, tmp_path)
 
 
 def show(daemon: Daemon, number: str) -> dict[str, object]:

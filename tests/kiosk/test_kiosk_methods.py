@@ -3,8 +3,11 @@ app PIN), at the kiosk (Pilot, 80x24) against the real daemon, the phone answeri
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
+from hsm.otp import CodeDeviceFile
 from kiosk.app import KioskApp
 from phone.client import PhoneClient
 from tests.daemon import PASSWORD, Daemon
@@ -39,14 +42,8 @@ async def log_out(pilot) -> None:
     await skip_feedback(pilot)
 
 
-def code_device(daemon: Daemon, number: str, folder) -> object:
-    from hsm.otp import CodeDeviceFile
-
-    serial = f"KIOSK-{number}"
-    path = folder / "device.json"
-    daemon.run("tillit-hsm", "codedevice", "issue", "--serial", serial, "--out", str(path))
-    daemon.run("tillit-signer", "customers", "assign-codedevice", number, "--serial", serial)
-    return CodeDeviceFile.load(path)
+def code_device(daemon: Daemon, number: str, folder: Path) -> CodeDeviceFile:
+    return daemon.issue_code_device(number, folder, serial=f"KIOSK-{number}")
 
 
 async def test_first_login_after_activation_shows_the_method_screen(

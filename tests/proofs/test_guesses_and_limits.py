@@ -264,11 +264,7 @@ def test_wrong_control_answers_are_counted_across_reset_orders(d: Daemon, kiosk:
 
 
 def code_device(d: Daemon, number: str, folder: Path) -> CodeDeviceFile:
-    serial = f"KB-{number}"
-    out = folder / f"{serial}.json"
-    d.run("tillit-hsm", "codedevice", "issue", "--serial", serial, "--out", str(out))
-    d.run("tillit-signer", "customers", "assign-codedevice", number, "--serial", serial)
-    return CodeDeviceFile.load(out)
+    return d.issue_code_device(number, folder)
 
 
 def test_a_stranger_cannot_take_the_code_device_away(d: Daemon, kiosk: httpx.Client, tmp_path: Path) -> None:
