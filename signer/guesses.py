@@ -181,13 +181,12 @@ class Guesses:
         """Raise `RateLimited` while the number's code guesses are throttled. Call in the
         transaction that then checks the code and calls `decide_code`."""
         at = self.clock()
-        failures, until = tx.code_throttle(personal_number)
+        _, until = tx.code_throttle(personal_number)
         if until > at:
             wait = int(until - at) + 1
             raise errors.RateLimited(
                 f"too many wrong codes from the code device: try again in {wait} s", "codeThrottled", wait
             )
-        del failures
 
     def decide_code(self, tx: Tx, personal_number: str, correct: bool) -> int:
         """Count a checked code for the number; returns the wrong codes in a row (0 after a right one)."""

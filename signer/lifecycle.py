@@ -141,10 +141,9 @@ class Lifecycle:
                 key_label=customer.key_label,
                 key_generation=generation,
                 cert_serial=customer.cert_serial,
-                failed_passwords=0,
-                password_locked=0,
                 **changes,
             )
+            service.guesses.unlock(tx, customer.id, Secret.PASSWORD)
             tx.audit(event, customer.id, service.clock(), by=by, certificate=customer.cert_serial)
 
     # -- forgotten password --------------------------------------------------------------------
@@ -242,7 +241,8 @@ class Lifecycle:
         check_policy(new_password, customer.personal_number)
         password_hash = service.passwords.hash(new_password)
         with service.store.tx() as tx:
-            tx.update_customer(customer.id, password_hash=password_hash, failed_passwords=0, password_locked=0)
+            tx.update_customer(customer.id, password_hash=password_hash)
+            service.guesses.unlock(tx, customer.id, Secret.PASSWORD)
             tx.audit("password.reset", customer.id, service.clock(), by=by)
 
     # -- minors --------------------------------------------------------------------------------

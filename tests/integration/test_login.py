@@ -1,7 +1,7 @@
 """The login (auth order) over the real daemon: uvicorn on loopback, a real SoftHSM token, httpx.
 
 Each test enrols a fresh customer with a fresh device key on the module's daemon, walks one path of
-DESIGN.md's login flow (or tries to break one of its security invariants), and then checks that
+the README's login flow (or tries to break one of the security invariants), and then checks that
 `tillit-signer audit verify` still accepts the chain.
 """
 

@@ -1,4 +1,4 @@
-"""The tester's walkthrough (DESIGN.md's, shown word for word in README.md), run as a shell script on a
+"""The tester's walkthrough (README.md's, word for word), run as a shell script on a
 fresh home, must end in a complete login."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-# The tester's walkthrough from DESIGN.md, word for word, made runnable by a script: the activation runs
+# The tester's walkthrough from README.md, word for word, made runnable by a script: the activation runs
 # in the background reading its answers from a fifo, which this script fills from the outbox; the
 # "curl ..." placeholders are spelled out. Run by tests/phone/test_walkthrough.py on a fresh home.
 set -euo pipefail
