@@ -80,6 +80,8 @@ _SESSION_GONE = (
     pkcs11.SlotIDInvalid,  # a module reset renumbered the slots
 )
 RESET_INTERVAL_SECONDS = 1.0
+# Searches of a record while one of its objects reads as torn (being written by another process).
+TORN_RECORD_READS = 20
 CONNECT_ATTEMPTS = 5
 
 
@@ -739,11 +741,17 @@ class Hsm:
                 return known
             except (pkcs11.ObjectHandleInvalid, pkcs11.AttributeTypeInvalid):
                 pass
-        found = []
-        for obj in self._admin.get_objects(records.search_template(label)):
-            record = records.decode(bytes(obj[Attribute.VALUE]))
-            if record is not None:
-                found.append((obj, record))
+        for _ in range(TORN_RECORD_READS):
+            found, torn = [], False
+            for obj in self._admin.get_objects(records.search_template(label)):
+                record = records.decode(bytes(obj[Attribute.VALUE]))
+                if record is None:
+                    torn = True  # another process is writing it: its older record must not be the answer
+                else:
+                    found.append((obj, record))
+            if not torn:
+                break
+            time.sleep(0.01)
         self._records[label] = found
         return found
 
