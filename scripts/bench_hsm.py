@@ -24,11 +24,11 @@ from typing import Any
 from pkcs11 import Mechanism, ObjectClass
 from pydantic import SecretStr
 
-from hsm.client import Hsm, find_token
-from hsm.keys import Algorithm
-from hsm.module import load_module
-from hsm.provision import initialise_token
-from hsm.settings import HsmSettings
+from tillit.hsm.client import Hsm, find_token
+from tillit.hsm.keys import Algorithm
+from tillit.hsm.module import load_module
+from tillit.hsm.provision import initialise_token
+from tillit.hsm.settings import HsmSettings
 
 # DigestInfo prefix for SHA-256 (RFC 8017 section 9.2 note 1), as hsm.client sends it for RSA keys.
 SHA256_DIGEST_INFO = bytes.fromhex("3031300d060960864801650304020105000420")

@@ -13,12 +13,12 @@ from pathlib import Path
 
 import pytest
 
-from hsm.ca import CertificateAuthority
-from hsm.client import Hsm
-from hsm.provision import initialise_token
-from hsm.settings import HsmSettings
 from tests.daemon import PASSWORD, Daemon, make_daemon
 from tests.secrets_watch import ArgvWatch, leaks
+from tillit.hsm.ca import CertificateAuthority
+from tillit.hsm.client import Hsm
+from tillit.hsm.provision import initialise_token
+from tillit.hsm.settings import HsmSettings
 
 pytest_plugins = ["tests.proofs.figures_report"]
 

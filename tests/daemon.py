@@ -15,8 +15,8 @@ import httpx
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from hsm.otp import CodeDeviceFile
-from phone.client import PhoneClient
+from tillit.hsm.otp import CodeDeviceFile
+from tillit.phone.client import PhoneClient
 
 BIN = Path(sys.executable).parent
 PASSWORD = "Fjord-Hest-2024"

@@ -23,7 +23,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from benchlib.http import Connection, HttpError
 from benchlib.stats import summary_ms
-from signer.wire import (
+from tillit.signer.wire import (
     DEVICE_HEADER,
     NONCE_HEADER,
     SIGNATURE_HEADER,

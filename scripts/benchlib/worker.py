@@ -49,7 +49,7 @@ def log(message: str) -> None:
 
 def synthetic_numbers(seed: int = 0) -> Iterator[str]:
     """Valid synthetic national identity numbers (month + 80) of adults, all different."""
-    from signer.numbers import check_digits
+    from tillit.signer.numbers import check_digits
 
     day_offset = seed % 28
     for year in range(1950, 2000):
@@ -79,8 +79,8 @@ def setup(customers: int, seed: int) -> dict[str, Any]:
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import ec
 
-    from signer.runtime import open_signer
-    from signer.settings import SignerSettings
+    from tillit.signer.runtime import open_signer
+    from tillit.signer.settings import SignerSettings
 
     _admin("tillit-hsm", "init")
     _admin("tillit-hsm", "ca", "init")
@@ -198,13 +198,13 @@ def micro(
     from cryptography.hazmat.primitives.asymmetric import ec
     from pkcs11 import Mechanism, ObjectClass
 
-    from hsm.client import find_token
-    from hsm.module import load_module
-    from signer.runtime import open_signer
-    from signer.sample_documents import agreement_pdf
-    from signer.service import verify_device_signature
-    from signer.settings import SignerSettings
-    from signer.wire import approval_message
+    from tillit.hsm.client import find_token
+    from tillit.hsm.module import load_module
+    from tillit.signer.runtime import open_signer
+    from tillit.signer.sample_documents import agreement_pdf
+    from tillit.signer.service import verify_device_signature
+    from tillit.signer.settings import SignerSettings
+    from tillit.signer.wire import approval_message
 
     settings = SignerSettings()
     result: dict[str, Any] = {}
@@ -302,9 +302,9 @@ def _pades(
         material = documents._validation_material(signer.hsm.certificate(customer.key_label))
         return bytes(documents._pades(cms_signer, pdf, customer.name, reference, material))
 
-    from signer.longterm import signing_context, validation_material
-    from signer.signing import WHOLE_FILE_TIMESTAMPED
-    from signer.tsa import InProcessTimeStamper
+    from tillit.signer.longterm import signing_context, validation_material
+    from tillit.signer.signing import WHOLE_FILE_TIMESTAMPED
+    from tillit.signer.tsa import InProcessTimeStamper
 
     level = signer.settings.pades_level
     timestamper = InProcessTimeStamper(documents.tsa) if level != "B-B" else None
@@ -381,11 +381,11 @@ def bulk(total: int, seed: int) -> dict[str, Any]:
     from pkcs11 import Attribute, CertificateType, KeyType, ObjectClass
     from pkcs11.util.ec import encode_named_curve_parameters
 
-    from hsm.client import find_token, key_templates
-    from hsm.module import load_module
-    from signer.runtime import open_signer
-    from signer.settings import SignerSettings
-    from signer.store import Customer
+    from tillit.hsm.client import find_token, key_templates
+    from tillit.hsm.module import load_module
+    from tillit.signer.runtime import open_signer
+    from tillit.signer.settings import SignerSettings
+    from tillit.signer.store import Customer
 
     started = time.perf_counter()
     with open_signer(SignerSettings()) as signer:
@@ -467,8 +467,8 @@ def bulk(total: int, seed: int) -> dict[str, Any]:
 def probe(labels: list[str]) -> dict[str, Any]:
     """Key lookups in a fresh process: a search for each of the first labels, then (if the HSM
     layer can) one enumeration of every key, then the first signature with the other labels."""
-    from hsm.client import Hsm
-    from hsm.settings import HsmSettings
+    from tillit.hsm.client import Hsm
+    from tillit.hsm.settings import HsmSettings
 
     digest = hashlib.sha256(b"probe").digest()
     start = time.perf_counter()

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from hsm.client import Hsm
-from hsm.keys import Algorithm
+from tillit.hsm.client import Hsm
+from tillit.hsm.keys import Algorithm
 
 TILLIT_HSM = Path(sys.executable).parent / "tillit-hsm"
 

@@ -15,11 +15,11 @@ from typing import Any
 import pytest
 from asn1crypto import crl, ocsp, pem, x509
 
-from hsm import errors
-from hsm.ca import OCSP_LABEL, CertificateAuthority, _ext, _name
-from hsm.client import Hsm
-from hsm.keys import Algorithm
-from hsm.settings import HsmSettings
+from tillit.hsm import errors
+from tillit.hsm.ca import OCSP_LABEL, CertificateAuthority, _ext, _name
+from tillit.hsm.client import Hsm
+from tillit.hsm.keys import Algorithm
+from tillit.hsm.settings import HsmSettings
 
 pytestmark = pytest.mark.hsm
 

@@ -11,10 +11,10 @@ import pytest
 from asn1crypto import ocsp, pem, x509
 from cryptography.hazmat.primitives import serialization
 
-from hsm import errors
-from hsm.ca import CertificateAuthority
-from hsm.client import Hsm
-from hsm.keys import Algorithm
+from tillit.hsm import errors
+from tillit.hsm.ca import CertificateAuthority
+from tillit.hsm.client import Hsm
+from tillit.hsm.keys import Algorithm
 
 pytestmark = pytest.mark.hsm
 

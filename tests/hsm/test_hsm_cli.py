@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from hsm.settings import HsmSettings
+from tillit.hsm.settings import HsmSettings
 
 pytestmark = pytest.mark.hsm
 
@@ -206,9 +206,9 @@ def test_ca_commands_before_ca_init(
 _HSM_CODES = """
 import json, sys
 from pathlib import Path
-from hsm.client import Hsm
-from hsm.otp import CodeDeviceFile, counter_at, hsm_code
-from hsm.settings import HsmSettings
+from tillit.hsm.client import Hsm
+from tillit.hsm.otp import CodeDeviceFile, counter_at, hsm_code
+from tillit.hsm.settings import HsmSettings
 
 device = CodeDeviceFile.load(Path(sys.argv[1]))
 with Hsm(HsmSettings()) as hsm:

@@ -16,11 +16,11 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from pkcs11 import Attribute, KeyType, Mechanism, ObjectClass
 from pkcs11.util.ec import encode_named_curve_parameters
 
-from hsm import errors
-from hsm.client import Hsm, find_token, key_templates, verify_public
-from hsm.keys import Algorithm
-from hsm.module import load_module
-from hsm.settings import HsmSettings
+from tillit.hsm import errors
+from tillit.hsm.client import Hsm, find_token, key_templates, verify_public
+from tillit.hsm.keys import Algorithm
+from tillit.hsm.module import load_module
+from tillit.hsm.settings import HsmSettings
 
 pytestmark = pytest.mark.hsm
 

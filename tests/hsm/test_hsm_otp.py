@@ -12,9 +12,9 @@ import pkcs11
 import pytest
 from pkcs11 import Attribute, ObjectClass
 
-from hsm import errors
-from hsm.client import Hsm
-from hsm.otp import CodeDeviceFile, counter_at, hsm_code, issue_code_device, secret_label, truncate
+from tillit.hsm import errors
+from tillit.hsm.client import Hsm
+from tillit.hsm.otp import CodeDeviceFile, counter_at, hsm_code, issue_code_device, secret_label, truncate
 
 pytestmark = pytest.mark.hsm
 

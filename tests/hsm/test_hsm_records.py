@@ -11,9 +11,9 @@ import time
 import pytest
 from pkcs11 import Attribute, ObjectClass
 
-from hsm import errors, records
-from hsm.client import Hsm
 from tests.hsm.conftest import unique_label
+from tillit.hsm import errors, records
+from tillit.hsm.client import Hsm
 
 pytestmark = pytest.mark.hsm
 
@@ -68,8 +68,8 @@ def test_another_process_moving_the_record_is_seen_and_never_undone(hsm: Hsm) ->
     assert hsm.read_record(label) == records.Record(10, b"mine")  # now cached by handle
     script = textwrap.dedent(
         f"""
-        from hsm.client import Hsm
-        from hsm.settings import HsmSettings
+        from tillit.hsm.client import Hsm
+        from tillit.hsm.settings import HsmSettings
         with Hsm(HsmSettings()) as h:
             assert h.advance_record({label!r}, 20, b"theirs")
         """

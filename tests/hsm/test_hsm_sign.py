@@ -11,8 +11,8 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
-from hsm.client import Hsm, verify_public
-from hsm.keys import Algorithm
+from tillit.hsm.client import Hsm, verify_public
+from tillit.hsm.keys import Algorithm
 
 pytestmark = pytest.mark.hsm
 

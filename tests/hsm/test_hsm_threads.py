@@ -17,10 +17,10 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from pkcs11 import Mechanism, ObjectClass
 
-from hsm import module
-from hsm.client import Hsm, find_token, verify_public
-from hsm.keys import Algorithm
-from hsm.settings import HsmSettings
+from tillit.hsm import module
+from tillit.hsm.client import Hsm, find_token, verify_public
+from tillit.hsm.keys import Algorithm
+from tillit.hsm.settings import HsmSettings
 
 pytestmark = pytest.mark.hsm
 

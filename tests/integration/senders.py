@@ -8,7 +8,7 @@ import json
 import os
 from typing import Any
 
-from signer.messages import Message
+from tillit.signer.messages import Message
 
 
 class FileSender:

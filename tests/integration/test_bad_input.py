@@ -25,10 +25,10 @@ from typing import Any
 import httpx
 import pytest
 
-from phone.client import PhoneClient, sign_bytes
-from signer.wire import approval_message
 from tests.daemon import PASSWORD, Daemon, make_daemon
 from tests.factories import fresh_adult, synthetic_number
+from tillit.phone.client import PhoneClient, sign_bytes
+from tillit.signer.wire import approval_message
 
 pytestmark = pytest.mark.integration
 

@@ -319,9 +319,9 @@ _RESPONDER_ON_TOKEN = """
 import sys
 from datetime import UTC, datetime, timedelta
 from asn1crypto import x509
-from hsm.ca import ISSUING_LABEL, OCSP_LABEL, CertificateAuthority, _ext, _name
-from hsm.client import Hsm
-from hsm.settings import HsmSettings
+from tillit.hsm.ca import ISSUING_LABEL, OCSP_LABEL, CertificateAuthority, _ext, _name
+from tillit.hsm.client import Hsm
+from tillit.hsm.settings import HsmSettings
 
 with Hsm(HsmSettings()) as hsm:
     ca = CertificateAuthority.for_home(hsm)

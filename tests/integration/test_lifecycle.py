@@ -15,10 +15,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from hsm.otp import STEP_SECONDS, CodeDeviceFile
-from phone.client import PhoneClient
 from tests.daemon import PASSWORD, Daemon
 from tests.factories import fresh_adult, synthetic_number
+from tillit.hsm.otp import STEP_SECONDS, CodeDeviceFile
+from tillit.phone.client import PhoneClient
 
 pytestmark = pytest.mark.integration
 

@@ -13,10 +13,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from hsm.otp import STEP_SECONDS
 from tests.daemon import PASSWORD, Daemon
 from tests.factories import fresh_adult, synthetic_number
 from tests.integration.test_lifecycle import audit_events, code_device, enrol_with_answers, show
+from tillit.hsm.otp import STEP_SECONDS
 
 pytestmark = pytest.mark.integration
 

@@ -21,11 +21,11 @@ from typing import Any
 import httpx
 import pytest
 
-from phone.client import PhoneClient, sign_bytes
-from signer.tokens import verify_jwt
-from signer.wire import AppRequest, approval_message
 from tests.daemon import PASSWORD, Daemon, make_daemon
 from tests.factories import fresh_adult
+from tillit.phone.client import PhoneClient, sign_bytes
+from tillit.signer.tokens import verify_jwt
+from tillit.signer.wire import AppRequest, approval_message
 
 pytestmark = pytest.mark.integration
 

@@ -33,12 +33,12 @@ from pyhanko_certvalidator.context import CertValidationPolicySpec
 from pyhanko_certvalidator.policy_decl import REQUIRE_REVINFO, CertRevTrustPolicy
 from pyhanko_certvalidator.registry import SimpleTrustManager
 
-from phone.client import PhoneClient
-from signer.sample_documents import agreement_pdf
-from signer.settings import TSA_POLICY
 from tests.daemon import PASSWORD, Daemon, make_daemon
 from tests.factories import fresh_adult
 from tests.integration.test_signing import approve_next, start_sign
+from tillit.phone.client import PhoneClient
+from tillit.signer.sample_documents import agreement_pdf
+from tillit.signer.settings import TSA_POLICY
 
 pytestmark = pytest.mark.integration
 

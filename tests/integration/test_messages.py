@@ -14,9 +14,9 @@ import pytest
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from signer.wire import activation_proof_message
 from tests.daemon import PASSWORD, Daemon, make_daemon
 from tests.factories import fresh_adult
+from tillit.signer.wire import activation_proof_message
 
 pytestmark = pytest.mark.integration
 

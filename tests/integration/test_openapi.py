@@ -13,12 +13,12 @@ from typing import Any
 import httpx
 import pytest
 
-from phone.client import PhoneClient, sign_bytes
-from signer.sample_documents import agreement_pdf
-from signer.wire import approval_message
 from tests import conformance
 from tests.daemon import PASSWORD, Daemon
 from tests.factories import fresh_adult
+from tillit.phone.client import PhoneClient, sign_bytes
+from tillit.signer.sample_documents import agreement_pdf
+from tillit.signer.wire import approval_message
 
 pytestmark = pytest.mark.integration
 

@@ -19,10 +19,10 @@ from typing import Any
 import httpx
 import pytest
 
-from phone.client import PhoneClient, sign_bytes
-from signer.wire import AppRequest, approval_message
 from tests.daemon import PASSWORD, Daemon
 from tests.factories import fresh_adult
+from tillit.phone.client import PhoneClient, sign_bytes
+from tillit.signer.wire import AppRequest, approval_message
 
 pytestmark = pytest.mark.integration
 

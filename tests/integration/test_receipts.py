@@ -17,11 +17,11 @@ import pytest
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from phone.client import PhoneClient
-from signer.sample_documents import agreement_pdf
-from signer.wire import APPROVAL_CONTEXT, canonical_json
 from tests.daemon import PASSWORD, Daemon
 from tests.factories import fresh_adult
+from tillit.phone.client import PhoneClient
+from tillit.signer.sample_documents import agreement_pdf
+from tillit.signer.wire import APPROVAL_CONTEXT, canonical_json
 
 pytestmark = pytest.mark.integration
 

@@ -15,10 +15,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from phone.client import PhoneClient
-from signer.tokens import verify_jwt
 from tests.daemon import PASSWORD, Daemon, make_daemon, tool
 from tests.factories import fresh_adult
+from tillit.phone.client import PhoneClient
+from tillit.signer.tokens import verify_jwt
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).parents[2]

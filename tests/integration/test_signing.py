@@ -18,11 +18,11 @@ from typing import Any
 import httpx
 import pytest
 
-from phone.client import PhoneClient, PhoneError
-from signer.sample_documents import agreement_pdf
-from signer.wire import AppRequest
 from tests.daemon import PASSWORD, Daemon, make_daemon
 from tests.factories import fresh_adult
+from tillit.phone.client import PhoneClient, PhoneError
+from tillit.signer.sample_documents import agreement_pdf
+from tillit.signer.wire import AppRequest
 
 pytestmark = pytest.mark.integration
 

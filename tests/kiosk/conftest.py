@@ -12,13 +12,13 @@ from typing import Any
 import pytest
 from textual.pilot import Pilot
 
-from kiosk.app import KioskApp
-from kiosk.client import SignerClient
-from kiosk.settings import KioskSettings
-from phone.client import PhoneClient, raise_for_error
-from signer.wire import AppRequest
 from tests.daemon import Daemon, make_daemon
 from tests.factories import fresh_adult
+from tillit.kiosk.app import KioskApp
+from tillit.kiosk.client import SignerClient
+from tillit.kiosk.settings import KioskSettings
+from tillit.phone.client import PhoneClient, raise_for_error
+from tillit.signer.wire import AppRequest
 
 SIZE = (80, 24)
 CONTROL_ANSWERS = ("Pusen", "Strandgata", "Ingrid")

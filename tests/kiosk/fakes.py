@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from kiosk.client import Agreement, SignerClient, SignerError
-from signer.sample_documents import agreement_pdf
-from signer.wire import CollectResponse, CompletionData, OrderStarted
+from tillit.kiosk.client import Agreement, SignerClient, SignerError
+from tillit.signer.sample_documents import agreement_pdf
+from tillit.signer.wire import CollectResponse, CompletionData, OrderStarted
 
 NOW = 1_790_000_000.0  # a fixed "now" for the countdowns
 NUMBER = "13897248098"

@@ -9,13 +9,13 @@ from typing import Any
 import pytest
 from textual.widgets import Input
 
-from kiosk.app import KioskApp
-from kiosk.client import SignerClient, SignerError
-from kiosk.pdftext import pdf_pages
-from kiosk.screens.viewer import ViewerScreen
-from kiosk.state import Customer, Session
 from tests.kiosk.conftest import SIZE, focus_on, kiosk_settings, on_screen, text_of, until
 from tests.kiosk.fakes import AGREEMENTS, CUSTOMER, FakeClient, clock
+from tillit.kiosk.app import KioskApp
+from tillit.kiosk.client import SignerClient, SignerError
+from tillit.kiosk.pdftext import pdf_pages
+from tillit.kiosk.screens.viewer import ViewerScreen
+from tillit.kiosk.state import Customer, Session
 
 pytestmark = [pytest.mark.tui, pytest.mark.anyio]
 
@@ -69,8 +69,8 @@ async def test_digits_typed_while_the_number_screen_mounts_reach_the_field() -> 
     the field was built but before the screen counted as mounted was lost (seen in the tmux test)."""
     from pathlib import Path
 
-    from kiosk.screens import number
-    from kiosk.screens.number import NumberScreen
+    from tillit.kiosk.screens import number
+    from tillit.kiosk.screens.number import NumberScreen
 
     class MountingScreen(NumberScreen):
         CSS_PATH = str(Path(number.__file__).with_name("number.tcss"))
@@ -124,7 +124,7 @@ class SessionGone(FakeClient):
 
 
 async def test_an_ended_session_goes_home() -> None:
-    from kiosk.screens.agreements import AgreementsScreen
+    from tillit.kiosk.screens.agreements import AgreementsScreen
 
     client = SessionGone()
     app = kiosk(client)
@@ -139,8 +139,8 @@ async def test_an_ended_session_goes_home() -> None:
 
 async def test_idle_does_not_end_a_wait_for_the_phone() -> None:
     """Waiting for the phone is not idleness: the order's own lifetime ends it."""
-    from kiosk.screens.waiting import WaitingScreen
-    from kiosk.state import Order
+    from tillit.kiosk.screens.waiting import WaitingScreen
+    from tillit.kiosk.state import Order
 
     app = kiosk(idle_seconds=0.3)
     async with app.run_test(size=SIZE) as pilot:
@@ -216,7 +216,7 @@ async def test_signer_errors_in_the_customers_words() -> None:
 async def test_f8_gives_the_demo_phone_the_keys() -> None:
     from textual.widgets import Static
 
-    from kiosk.app import DemoInfo
+    from tillit.kiosk.app import DemoInfo
 
     def phone() -> list[Any]:
         panel = Static("(the phone)", id="phone", classes="side")

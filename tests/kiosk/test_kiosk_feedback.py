@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from kiosk.app import KioskApp
-from phone.client import PhoneClient
 from tests.daemon import PASSWORD, Daemon
 from tests.kiosk.conftest import SIZE, feedback_count, focus_on, on_screen, phone_answers, text_of, until
 from tests.kiosk.test_kiosk_signing import log_in, queue_agreement
+from tillit.kiosk.app import KioskApp
+from tillit.phone.client import PhoneClient
 
 pytestmark = [pytest.mark.tui, pytest.mark.integration, pytest.mark.anyio]
 

@@ -5,8 +5,6 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from kiosk.app import KioskApp
-from phone.client import PhoneClient
 from tests.daemon import PASSWORD, Daemon, make_daemon
 from tests.factories import fresh_adult
 from tests.kiosk.conftest import (
@@ -20,6 +18,8 @@ from tests.kiosk.conftest import (
     text_of,
     until,
 )
+from tillit.kiosk.app import KioskApp
+from tillit.phone.client import PhoneClient
 
 pytestmark = [pytest.mark.tui, pytest.mark.integration, pytest.mark.anyio]
 
@@ -151,7 +151,7 @@ async def test_expiry(tmp_path, customer_factory=None) -> None:
         number = fresh_adult()
         daemon.enrol(number)
         phone = daemon.add_device(number)
-        from kiosk.client import SignerClient
+        from tillit.kiosk.client import SignerClient
 
         client = SignerClient(daemon.url, daemon.kiosk_token)
         app = KioskApp(kiosk_settings(hint_after_seconds=1), client)
@@ -171,7 +171,7 @@ async def test_expiry(tmp_path, customer_factory=None) -> None:
 
 async def test_login_with_a_code_device(make_app, daemon: Daemon, tmp_path) -> None:
     """No app: number, F4, the code device, the code, the password."""
-    from hsm.otp import CodeDeviceFile
+    from tillit.hsm.otp import CodeDeviceFile
 
     number = fresh_adult()
     daemon.enrol(number, "Ola Nordmann")

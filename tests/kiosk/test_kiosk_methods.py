@@ -7,9 +7,6 @@ from pathlib import Path
 
 import pytest
 
-from hsm.otp import CodeDeviceFile
-from kiosk.app import KioskApp
-from phone.client import PhoneClient
 from tests.daemon import PASSWORD, Daemon
 from tests.kiosk.conftest import (
     SIZE,
@@ -23,6 +20,9 @@ from tests.kiosk.conftest import (
     text_of,
     until,
 )
+from tillit.hsm.otp import CodeDeviceFile
+from tillit.kiosk.app import KioskApp
+from tillit.phone.client import PhoneClient
 
 pytestmark = [pytest.mark.tui, pytest.mark.integration, pytest.mark.anyio]
 

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import pytest
 
-from kiosk.app import KioskApp
-from phone.client import PhoneClient
 from tests.daemon import PASSWORD, Daemon
 from tests.factories import fresh_adult
 from tests.kiosk.conftest import (
@@ -21,6 +19,8 @@ from tests.kiosk.conftest import (
     text_of,
     until,
 )
+from tillit.kiosk.app import KioskApp
+from tillit.phone.client import PhoneClient
 
 pytestmark = [pytest.mark.tui, pytest.mark.integration, pytest.mark.anyio]
 

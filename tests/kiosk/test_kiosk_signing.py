@@ -8,12 +8,12 @@ from pathlib import Path
 import httpx
 import pytest
 
-from kiosk.app import KioskApp
-from kiosk.screens.viewer import ViewerScreen
-from phone.client import PhoneClient
-from signer.sample_documents import agreement_pdf
 from tests.daemon import PASSWORD, Daemon
 from tests.kiosk.conftest import SIZE, choose_method, focus_on, on_screen, phone_answers, skip_feedback, text_of, until
+from tillit.kiosk.app import KioskApp
+from tillit.kiosk.screens.viewer import ViewerScreen
+from tillit.phone.client import PhoneClient
+from tillit.signer.sample_documents import agreement_pdf
 
 pytestmark = [pytest.mark.tui, pytest.mark.integration, pytest.mark.anyio]
 

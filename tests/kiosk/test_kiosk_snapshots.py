@@ -16,26 +16,26 @@ from textual import events
 from textual.pilot import Pilot
 from textual.widgets import Input, Static
 
-import kiosk.app as kiosk_app
-from kiosk.app import DemoInfo, KioskApp
-from kiosk.client import BlockUnavailable
-from kiosk.screens.agreements import AgreementsScreen
-from kiosk.screens.block import BlockScreen
-from kiosk.screens.code import CodeScreen
-from kiosk.screens.failed import FailedScreen
-from kiosk.screens.method import MethodScreen
-from kiosk.screens.number import NumberScreen
-from kiosk.screens.password import PasswordScreen
-from kiosk.screens.receipt import ReceiptScreen
-from kiosk.screens.reset_done import ResetDoneScreen
-from kiosk.screens.reset_password import ResetPasswordScreen
-from kiosk.screens.reset_questions import ResetQuestionsScreen
-from kiosk.screens.signing import SigningScreen
-from kiosk.screens.viewer import ViewerScreen
-from kiosk.screens.waiting import WaitingScreen
-from kiosk.state import Customer, DemoCustomer, Order, Receipt, Session, SignedFile
+import tillit.kiosk.app as kiosk_app
 from tests.kiosk.conftest import kiosk_settings, until
 from tests.kiosk.fakes import AGREEMENTS, CUSTOMER, NOW, NUMBER, QUESTIONS, FakeClient, clock
+from tillit.kiosk.app import DemoInfo, KioskApp
+from tillit.kiosk.client import BlockUnavailable
+from tillit.kiosk.screens.agreements import AgreementsScreen
+from tillit.kiosk.screens.block import BlockScreen
+from tillit.kiosk.screens.code import CodeScreen
+from tillit.kiosk.screens.failed import FailedScreen
+from tillit.kiosk.screens.method import MethodScreen
+from tillit.kiosk.screens.number import NumberScreen
+from tillit.kiosk.screens.password import PasswordScreen
+from tillit.kiosk.screens.receipt import ReceiptScreen
+from tillit.kiosk.screens.reset_done import ResetDoneScreen
+from tillit.kiosk.screens.reset_password import ResetPasswordScreen
+from tillit.kiosk.screens.reset_questions import ResetQuestionsScreen
+from tillit.kiosk.screens.signing import SigningScreen
+from tillit.kiosk.screens.viewer import ViewerScreen
+from tillit.kiosk.screens.waiting import WaitingScreen
+from tillit.kiosk.state import Customer, DemoCustomer, Order, Receipt, Session, SignedFile
 
 pytestmark = pytest.mark.tui
 
@@ -334,7 +334,7 @@ def test_block_not_available(snap_compare: Any) -> None:
 
 def test_error_dialog(snap_compare: Any) -> None:
     async def fail(pilot: Pilot[Any]) -> None:
-        from kiosk.client import SignerError
+        from tillit.kiosk.client import SignerError
 
         app = pilot.app
         assert isinstance(app, KioskApp)
@@ -348,7 +348,7 @@ def test_error_dialog_in_customer_words(snap_compare: Any) -> None:
     """A signer error code that is not a hint code, in the customer's words (Nynorsk), not the signer's reason."""
 
     async def fail(pilot: Pilot[Any]) -> None:
-        from kiosk.client import SignerError
+        from tillit.kiosk.client import SignerError
 
         app = pilot.app
         assert isinstance(app, KioskApp)

@@ -11,13 +11,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kiosk import numbers
-from kiosk.client import BlockUnavailable, SignerClient, SignerError
-from kiosk.i18n import CATALOGS, EN, LANGUAGES, next_language, translate
-from kiosk.output import file_name, save_signed
-from kiosk.settings import KioskSettings
-from kiosk.widgets.big_text import render_big
-from signer.numbers import InvalidPersonalNumber, parse
+from tillit.kiosk import numbers
+from tillit.kiosk.client import BlockUnavailable, SignerClient, SignerError
+from tillit.kiosk.i18n import CATALOGS, EN, LANGUAGES, next_language, translate
+from tillit.kiosk.output import file_name, save_signed
+from tillit.kiosk.settings import KioskSettings
+from tillit.kiosk.widgets.big_text import render_big
+from tillit.signer.numbers import InvalidPersonalNumber, parse
 
 DATA = Path(__file__).parents[1] / "data" / "personal-numbers.tsv"
 TODAY = date(2026, 11, 24)
@@ -92,7 +92,7 @@ def _fields(text: str) -> list[str]:
 def test_every_hint_code_has_words() -> None:
     from typing import get_args
 
-    from signer.wire import HintCode
+    from tillit.signer.wire import HintCode
 
     for hint in get_args(HintCode):
         for language in LANGUAGES:
@@ -174,7 +174,7 @@ def test_signed_file_names(tmp_path: Path) -> None:
 
 
 def test_big_text_has_every_reference_letter() -> None:
-    from signer.references import ADJECTIVES, NOUNS
+    from tillit.signer.references import ADJECTIVES, NOUNS
 
     for word in (*ADJECTIVES, *NOUNS):
         rows = render_big(word).splitlines()
@@ -188,12 +188,12 @@ def test_every_binding_has_an_id_a_description_and_words() -> None:
 
     from textual.binding import Binding
 
-    import kiosk.dialogs
-    import kiosk.screens
-    from kiosk.app import KioskApp
+    from tillit.kiosk import dialogs as kiosk_dialogs
+    from tillit.kiosk import screens as kiosk_screens
+    from tillit.kiosk.app import KioskApp
 
     classes: list[type] = [KioskApp]
-    for package in (kiosk.screens, kiosk.dialogs):
+    for package in (kiosk_screens, kiosk_dialogs):
         for info in pkgutil.iter_modules(package.__path__):
             module = importlib.import_module(f"{package.__name__}.{info.name}")
             classes += [

@@ -11,8 +11,8 @@ from typing import Any
 import httpx
 import pytest
 
-from phone.pytest_plugin import StreamWatcher, TillitCustomer, TillitHome, TillitPhone, TillitSigner, tool
 from tests.daemon import Daemon, make_daemon
+from tillit.phone.pytest_plugin import StreamWatcher, TillitCustomer, TillitHome, TillitPhone, TillitSigner, tool
 
 
 @pytest.fixture(scope="package")

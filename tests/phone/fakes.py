@@ -6,7 +6,7 @@ import asyncio
 import time
 from typing import Any
 
-from signer.wire import AppRequest, AppRequests, AppSettings
+from tillit.signer.wire import AppRequest, AppRequests, AppSettings
 
 FOREVER = 4102444800  # 2100-01-01: never expires during a test
 

@@ -8,10 +8,10 @@ from pathlib import Path
 
 from textual.pilot import Pilot
 
-from phone.account import Account
-from phone.client import PhoneClient
-from phone.keystore import Keystore, KeystoreError
-from phone.pytest_plugin import TillitPhone
+from tillit.phone.account import Account
+from tillit.phone.client import PhoneClient
+from tillit.phone.keystore import Keystore, KeystoreError
+from tillit.phone.pytest_plugin import TillitPhone
 
 
 async def wait_until(pilot: Pilot[None], condition: Callable[[], bool], timeout: float = 10, what: str = "") -> None:

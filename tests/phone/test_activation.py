@@ -8,8 +8,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from phone.pytest_plugin import TillitPhone, TillitSigner
 from tests.phone.conftest import Activation, collect, outbox_codes, password, phone_of, start_login
+from tillit.phone.pytest_plugin import TillitPhone, TillitSigner
 
 pytestmark = pytest.mark.integration
 

@@ -10,8 +10,8 @@ import time
 import httpx
 import pytest
 
-from phone.pytest_plugin import TillitCustomer, TillitPhone, TillitSigner
 from tests.phone.conftest import collect, password, phone_of, start_login
+from tillit.phone.pytest_plugin import TillitCustomer, TillitPhone, TillitSigner
 
 pytestmark = pytest.mark.integration
 

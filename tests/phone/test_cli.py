@@ -12,15 +12,15 @@ import httpx
 import pytest
 from click.testing import CliRunner
 
-from phone.activation import ActivationError, Activator
-from phone.cli import main
-from phone.client import PhoneError
-from phone.keystore import Keystore, KeystoreError, OldProfile, WrongPin
-from phone.prompts import Prompter, PromptError, app_pin
-from phone.pytest_plugin import free_port, synthetic_number
-from phone.scripted import Exit, act
-from signer.wire import PIN_PATH, AppRequest, AppRequests, parse_personal_number
 from tests.phone.fakes import request
+from tillit.phone.activation import ActivationError, Activator
+from tillit.phone.cli import main
+from tillit.phone.client import PhoneError
+from tillit.phone.keystore import Keystore, KeystoreError, OldProfile, WrongPin
+from tillit.phone.prompts import Prompter, PromptError, app_pin
+from tillit.phone.pytest_plugin import free_port, synthetic_number
+from tillit.phone.scripted import Exit, act
+from tillit.signer.wire import PIN_PATH, AppRequest, AppRequests, parse_personal_number
 
 
 @pytest.fixture
@@ -403,7 +403,8 @@ def test_the_plugin_imports_nothing_of_the_signer_or_the_hsm() -> None:
     import sys
 
     code = (
-        "import sys, phone.pytest_plugin; print(sorted(m for m in sys.modules if m.split('.')[0] in ('signer', 'hsm')))"
+        "import sys, tillit.phone.pytest_plugin; "
+        "print(sorted(m for m in sys.modules if m.startswith(('tillit.signer', 'tillit.hsm'))))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"

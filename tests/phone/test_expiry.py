@@ -7,13 +7,13 @@ from collections.abc import Iterator
 
 import pytest
 
-from phone.app import PhoneApp
-from phone.pytest_plugin import TillitCustomer
-from phone.widgets.request_panel import RequestPanel
 from tests.daemon import Daemon, make_daemon
 from tests.phone.conftest import collect, kit_for, phone_of, start_login
 from tests.phone.proxy import SlowProxy
 from tests.phone.screen_helpers import open_phone, wait_until
+from tillit.phone.app import PhoneApp
+from tillit.phone.pytest_plugin import TillitCustomer
+from tillit.phone.widgets.request_panel import RequestPanel
 
 pytestmark = pytest.mark.integration
 

@@ -18,19 +18,19 @@ import pytest
 from textual.app import App
 from textual.widgets import Label, Static
 
-from phone.account import mask_personal_number, status_data, status_text
-from phone.app import PhoneApp
-from phone.client import PhoneError
-from phone.keystore import Keystore
-from phone.pytest_plugin import TillitCustomer, TillitSigner, free_port
-from phone.screens.biometric import BiometricDialog
-from phone.screens.min_bankid import MinBankIDScreen, history_lines, local_time
-from phone.screens.pin import PinDialog
-from phone.screens.requests import RequestsScreen
-from phone.widgets.request_panel import RequestPanel
 from tests.phone.conftest import collect, password, phone_of, start_login
 from tests.phone.fakes import FakeClient, pending, request
 from tests.phone.screen_helpers import account_of, open_phone, wait_until
+from tillit.phone.account import mask_personal_number, status_data, status_text
+from tillit.phone.app import PhoneApp
+from tillit.phone.client import PhoneError
+from tillit.phone.keystore import Keystore
+from tillit.phone.pytest_plugin import TillitCustomer, TillitSigner, free_port
+from tillit.phone.screens.biometric import BiometricDialog
+from tillit.phone.screens.min_bankid import MinBankIDScreen, history_lines, local_time
+from tillit.phone.screens.pin import PinDialog
+from tillit.phone.screens.requests import RequestsScreen
+from tillit.phone.widgets.request_panel import RequestPanel
 
 pytestmark = pytest.mark.tui
 

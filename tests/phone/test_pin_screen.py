@@ -11,12 +11,12 @@ import pytest
 from textual.app import App
 from textual.widgets import Label
 
-from phone.app import PhoneApp
-from phone.pytest_plugin import TillitSigner
-from phone.screens.pin import PinDialog
-from phone.widgets.request_panel import RequestPanel
 from tests.phone.conftest import collect, phone_of, start_login
 from tests.phone.screen_helpers import account_of, open_phone, wait_until
+from tillit.phone.app import PhoneApp
+from tillit.phone.pytest_plugin import TillitSigner
+from tillit.phone.screens.pin import PinDialog
+from tillit.phone.widgets.request_panel import RequestPanel
 
 pytestmark = [pytest.mark.tui, pytest.mark.integration]
 

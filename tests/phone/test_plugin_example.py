@@ -1,6 +1,6 @@
 """The testers' kit example from the README ("Testers' kit"), run as part of the suite, word for word."""
 
-from phone.pytest_plugin import TillitCustomer, TillitPhone, TillitSigner
+from tillit.phone.pytest_plugin import TillitCustomer, TillitPhone, TillitSigner
 
 
 def test_a_login_approved_on_the_phone(

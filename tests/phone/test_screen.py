@@ -14,17 +14,17 @@ import httpx
 import pytest
 from textual.app import App, ComposeResult
 
-from phone.app import PhoneApp
-from phone.client import PhoneError
-from phone.pytest_plugin import TillitCustomer, TillitSigner
-from phone.screens.biometric import BiometricDialog
-from phone.screens.error import ErrorDialog
-from phone.screens.pin import PinDialog
-from phone.widgets.big_text import layout, render_big
-from phone.widgets.request_panel import RequestPanel
 from tests.phone.conftest import collect, password, phone_of, start_login
 from tests.phone.fakes import FakeClient, deactivated, pending, request
 from tests.phone.screen_helpers import click_when_shown, open_phone, wait_until
+from tillit.phone.app import PhoneApp
+from tillit.phone.client import PhoneError
+from tillit.phone.pytest_plugin import TillitCustomer, TillitSigner
+from tillit.phone.screens.biometric import BiometricDialog
+from tillit.phone.screens.error import ErrorDialog
+from tillit.phone.screens.pin import PinDialog
+from tillit.phone.widgets.big_text import layout, render_big
+from tillit.phone.widgets.request_panel import RequestPanel
 
 pytestmark = pytest.mark.tui
 

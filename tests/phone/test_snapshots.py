@@ -12,11 +12,11 @@ from typing import Any
 import pytest
 from textual.pilot import Pilot
 
-from phone.app import PhoneApp
-from phone.screens.min_bankid import MinBankIDScreen
-from phone.widgets.request_panel import RequestPanel
 from tests.phone.fakes import FakeClient, deactivated, pending, request
 from tests.phone.screen_helpers import wait_until
+from tillit.phone.app import PhoneApp
+from tillit.phone.screens.min_bankid import MinBankIDScreen
+from tillit.phone.widgets.request_panel import RequestPanel
 
 pytestmark = pytest.mark.tui
 

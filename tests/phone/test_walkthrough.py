@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from phone.pytest_plugin import free_port
+from tillit.phone.pytest_plugin import free_port
 
 pytestmark = pytest.mark.integration
 

@@ -10,10 +10,10 @@ import sys
 import time
 from pathlib import Path
 
-from hsm.client import Hsm
-from hsm.settings import HsmSettings
-from signer.audit import ANCHOR_LABEL, Checkpointer
-from signer.store import SqliteStore
+from tillit.hsm.client import Hsm
+from tillit.hsm.settings import HsmSettings
+from tillit.signer.audit import ANCHOR_LABEL, Checkpointer
+from tillit.signer.store import SqliteStore
 
 
 def append(count: int) -> None:

@@ -10,8 +10,8 @@ import sys
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from signer.runtime import open_signer
 from tests.factories import fresh_adult
+from tillit.signer.runtime import open_signer
 
 
 def main() -> None:

@@ -17,8 +17,8 @@ from typing import Any
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from phone.client import PhoneClient
 from tests.daemon import PASSWORD, Daemon
+from tillit.phone.client import PhoneClient
 
 FULL = os.environ.get("TILLIT_FULL_TESTS") == "1"
 FIGURES: dict[str, dict[str, Any]] = {}

@@ -33,11 +33,11 @@ from typing import Any
 
 import httpx
 
-from phone.client import PhoneClient, sign_bytes
-from signer.sample_documents import agreement_pdf
-from signer.wire import AppRequest, approval_message
 from tests.daemon import PASSWORD, Daemon, tool
 from tests.proofs.common import audit_verify, database
+from tillit.phone.client import PhoneClient, sign_bytes
+from tillit.signer.sample_documents import agreement_pdf
+from tillit.signer.wire import AppRequest, approval_message
 
 WRONG = "Feil-Passord-99"
 PLANS = (

@@ -8,7 +8,7 @@ import zlib
 from collections.abc import Callable
 from functools import cache
 
-from signer.sample_documents import agreement_pdf
+from tillit.signer.sample_documents import agreement_pdf
 
 
 def build(objects: list[bytes], root: int = 1, trailer: bytes = b"") -> bytes:

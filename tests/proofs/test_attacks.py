@@ -19,11 +19,11 @@ from typing import Any
 import httpx
 import pytest
 
-from phone.client import PhoneClient, sign_bytes
-from signer.wire import AppRequest, approval_message
 from tests.daemon import Daemon, make_daemon
 from tests.factories import fresh_adult
 from tests.proofs.common import audit_verify, enrol_many, figures, query
+from tillit.phone.client import PhoneClient, sign_bytes
+from tillit.signer.wire import AppRequest, approval_message
 
 pytestmark = pytest.mark.integration
 

@@ -23,10 +23,10 @@ from pathlib import Path
 
 import pytest
 
-from phone.client import PhoneClient
-from signer.store import audit_hash
 from tests.daemon import PASSWORD, Daemon, make_daemon
 from tests.proofs.common import enrol_many, figures, query
+from tillit.phone.client import PhoneClient
+from tillit.signer.store import audit_hash
 
 pytestmark = pytest.mark.integration
 

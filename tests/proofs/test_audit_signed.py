@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from signer.store import audit_hash
 from tests.daemon import Daemon, make_daemon, tool
 from tests.proofs.common import audit_verify, enrol_many, figures, query
+from tillit.signer.store import audit_hash
 
 pytestmark = pytest.mark.integration
 

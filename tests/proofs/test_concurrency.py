@@ -30,8 +30,6 @@ from typing import Any
 import httpx
 import pytest
 
-from phone.client import PhoneClient, sign_bytes
-from signer.wire import AppRequest, approval_message
 from tests.daemon import PASSWORD, Daemon, make_daemon
 from tests.proofs.common import (
     FULL,
@@ -44,6 +42,8 @@ from tests.proofs.common import (
     log_problems,
     query,
 )
+from tillit.phone.client import PhoneClient, sign_bytes
+from tillit.signer.wire import AppRequest, approval_message
 
 pytestmark = pytest.mark.integration
 

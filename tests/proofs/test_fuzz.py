@@ -18,12 +18,12 @@ from asn1crypto import core, tsp
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from phone.client import PhoneClient
-from signer.wire import approval_message, canonical_json
 from tests import conformance
 from tests.daemon import Daemon, make_daemon
 from tests.proofs import pdfs
 from tests.proofs.common import FULL, audit_verify, database, enrol_many, figures, log_problems
+from tillit.phone.client import PhoneClient
+from tillit.signer.wire import approval_message, canonical_json
 
 pytestmark = pytest.mark.integration
 

@@ -38,12 +38,12 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from hsm.otp import CodeDeviceFile
-from phone.client import PhoneClient, sign_bytes
-from signer.wire import activation_proof_message
 from tests.daemon import PASSWORD, Daemon, make_daemon, tool
 from tests.factories import fresh_adult, synthetic_number
 from tests.proofs.common import audit_verify, figures, query
+from tillit.hsm.otp import CodeDeviceFile
+from tillit.phone.client import PhoneClient, sign_bytes
+from tillit.signer.wire import activation_proof_message
 
 pytestmark = pytest.mark.integration
 
@@ -91,9 +91,9 @@ def new_key() -> tuple[ec.EllipticCurvePrivateKey, str]:
     return key, pem.decode()
 
 
-def start_activation(d: Daemon, number: str, method: str, device_name: str = "Angriperens telefon") -> tuple[
-    ec.EllipticCurvePrivateKey, dict[str, Any]
-]:
+def start_activation(
+    d: Daemon, number: str, method: str, device_name: str = "Angriperens telefon"
+) -> tuple[ec.EllipticCurvePrivateKey, dict[str, Any]]:
     key, pem = new_key()
     body = {"personalNumber": number, "method": method, "deviceName": device_name, "publicKey": pem}
     r = httpx.post(d.url + "/v1/app/activations", json=body, timeout=30)

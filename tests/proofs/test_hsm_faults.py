@@ -15,9 +15,9 @@ from typing import Any
 import httpx
 import pytest
 
-from phone.client import PhoneClient
 from tests.daemon import PASSWORD, Daemon, make_daemon, tool
 from tests.proofs.common import audit_verify, enrol_many, figures, log_problems, query
+from tillit.phone.client import PhoneClient
 
 pytestmark = pytest.mark.integration
 

@@ -29,12 +29,12 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
-from phone.client import PhoneClient, signed_headers
-from phone.keystore import DeviceLocked, Keystore, SignerUnreachable, WrongPin
-from signer.wire import PIN_ATTEMPTS, UNLOCK_PATH
 from tests.daemon import Daemon, free_port, make_daemon, tool
 from tests.factories import fresh_adult
 from tests.proofs.common import audit_verify, figures, query
+from tillit.phone.client import PhoneClient, signed_headers
+from tillit.phone.keystore import DeviceLocked, Keystore, SignerUnreachable, WrongPin
+from tillit.signer.wire import PIN_ATTEMPTS, UNLOCK_PATH
 
 pytestmark = pytest.mark.integration
 

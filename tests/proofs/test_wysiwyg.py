@@ -21,12 +21,12 @@ from pathlib import Path
 import httpx
 import pytest
 
-from kiosk.pdftext import pdf_pages
-from signer.pdf_render_check import DPI, compare_page, rendered_text, text_layer
-from signer.sample_documents import agreement_pdf
 from tests.daemon import Daemon, make_daemon
 from tests.proofs import pdfs, wysiwyg_pdfs
 from tests.proofs.common import enrol_many, figures, query
+from tillit.kiosk.pdftext import pdf_pages
+from tillit.signer.pdf_render_check import DPI, compare_page, rendered_text, text_layer
+from tillit.signer.sample_documents import agreement_pdf
 
 pytestmark = pytest.mark.integration
 
@@ -198,7 +198,7 @@ def test_the_cost_of_reading_a_page_back() -> None:
 
 
 def test_a_document_too_long_to_check_is_refused(d: Daemon, customer: str) -> None:
-    from signer.pdf_render_check import MAX_PAGES
+    from tillit.signer.pdf_render_check import MAX_PAGES
 
     before = stored(d)
     content = agreement_pdf("Lånavtale", "Kari Nordmann", pages=MAX_PAGES + 1)

@@ -16,11 +16,11 @@ from pathlib import Path
 
 import pytest
 
-from hsm.client import Hsm
-from signer.audit import AuditReport, Checkpointer, verify_chain
-from signer.store import GENESIS, SqliteStore, audit_hash
 from tests.daemon import Daemon, make_daemon
 from tests.factories import fresh_adult
+from tillit.hsm.client import Hsm
+from tillit.signer.audit import AuditReport, Checkpointer, verify_chain
+from tillit.signer.store import GENESIS, SqliteStore, audit_hash
 
 ENTRIES = 6
 

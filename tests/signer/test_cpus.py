@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from signer.cpus import device_interrupt_cpu
+from tillit.signer.cpus import device_interrupt_cpu
 
 # The shape of /proc/interrupts on the bench host: the disk's queue (36) goes to CPU1 only.
 BENCH_HOST = """\

@@ -17,7 +17,7 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from signer.numbers import InvalidPersonalNumber, NumberKind, PersonalNumber, check_digits, is_valid, parse
+from tillit.signer.numbers import InvalidPersonalNumber, NumberKind, PersonalNumber, check_digits, is_valid, parse
 
 TODAY = date(2026, 11, 24)
 TSV = Path(__file__).resolve().parents[1] / "data" / "personal-numbers.tsv"

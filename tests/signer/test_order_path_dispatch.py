@@ -15,10 +15,10 @@ from pydantic import BaseModel
 from starlette.responses import JSONResponse, Response
 from starlette.types import Message, Receive, Scope, Send
 
-from hsm.errors import HsmError
-from signer import errors
-from signer.order_path import Call, FastRoute, OrderPath
-from signer.store import Kiosk
+from tillit.hsm.errors import HsmError
+from tillit.signer import errors
+from tillit.signer.order_path import Call, FastRoute, OrderPath
+from tillit.signer.store import Kiosk
 
 
 class Body(BaseModel):

@@ -29,16 +29,16 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from hsm.ca import CertificateAuthority
-from hsm.client import Hsm
-from hsm.settings import HsmSettings
-from signer import errors
-from signer.audit import verify_chain
-from signer.service import Signer
-from signer.settings import SignerSettings
-from signer.store import Device, SqliteStore
-from signer.wire import approval_message
 from tests.factories import fresh_adult
+from tillit.hsm.ca import CertificateAuthority
+from tillit.hsm.client import Hsm
+from tillit.hsm.settings import HsmSettings
+from tillit.signer import errors
+from tillit.signer.audit import verify_chain
+from tillit.signer.service import Signer
+from tillit.signer.settings import SignerSettings
+from tillit.signer.store import Device, SqliteStore
+from tillit.signer.wire import approval_message
 
 pytestmark = pytest.mark.hsm
 

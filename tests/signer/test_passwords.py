@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 from argon2 import PasswordHasher
 
-from signer.cpus import PROCESS_CPUS, pin_request_path
-from signer.passwords import Passwords
+from tillit.signer.cpus import PROCESS_CPUS, pin_request_path
+from tillit.signer.passwords import Passwords
 
 
 class WatchedHasher:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from signer.store import (
+from tillit.signer.store import (
     Activation,
     Agreement,
     CodeDevice,

@@ -13,10 +13,10 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
-from signer.audit import verify_chain
-from signer.store import Store
 from tests.store import builders as b
 from tests.store.conftest import Backend
+from tillit.signer.audit import verify_chain
+from tillit.signer.store import Store
 
 T = TypeVar("T")
 T0 = b.T0

@@ -7,12 +7,12 @@ from __future__ import annotations
 import hashlib
 import secrets
 
-from signer import errors
-from signer.device_pins import DevicePins, WrongPin
-from signer.store import DevicePin
 from tests.store import builders as b
 from tests.store.conftest import Backend
 from tests.store.test_concurrency import instances, together
+from tillit.signer import errors
+from tillit.signer.device_pins import DevicePins, WrongPin
+from tillit.signer.store import DevicePin
 
 RIGHT = secrets.token_bytes(32)
 SECRET = secrets.token_bytes(32)

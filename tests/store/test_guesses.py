@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from signer.guesses import STALE_SECONDS, Busy, Guesses, Locked, Secret
-from signer.store import Store
 from tests.store import builders as b
+from tillit.signer.guesses import STALE_SECONDS, Busy, Guesses, Locked, Secret
+from tillit.signer.store import Store
 
 
 class Clock:

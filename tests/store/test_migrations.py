@@ -10,10 +10,10 @@ from typing import Any
 import psycopg
 import pytest
 
-from signer.pg_store import PostgresStore, postgres_ddl
-from signer.store import MIGRATIONS, SqliteStore, Store
 from tests.store import builders as b
 from tests.store.conftest import Backend
+from tillit.signer.pg_store import PostgresStore, postgres_ddl
+from tillit.signer.store import MIGRATIONS, SqliteStore, Store
 
 # -- the translation ------------------------------------------------------------------------------------
 

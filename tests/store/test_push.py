@@ -11,13 +11,13 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from signer.pg_store import PostgresStore
-from signer.push import Notifier
-from signer.runtime import open_store
-from signer.settings import SignerSettings
-from signer.store import SqliteStore
 from tests.store import builders as b
 from tests.store.conftest import Backend
+from tillit.signer.pg_store import PostgresStore
+from tillit.signer.push import Notifier
+from tillit.signer.runtime import open_store
+from tillit.signer.settings import SignerSettings
+from tillit.signer.store import SqliteStore
 
 # -- one process ----------------------------------------------------------------------------------------
 
@@ -184,7 +184,7 @@ def test_open_store_chooses_postgresql_by_url(tmp_path: Path, pg_backend: Backen
 
 
 def test_an_unreachable_database_is_a_clear_error() -> None:
-    from signer import errors
+    from tillit.signer import errors
 
     with pytest.raises(errors.Unavailable, match="cannot use the PostgreSQL database"):
         PostgresStore("postgresql://nobody@127.0.0.1:1/none?connect_timeout=2")

@@ -20,12 +20,12 @@ import httpx
 import psycopg
 import pytest
 
-from phone.client import PhoneClient
-from signer.audit import verify_chain
-from signer.store import AuditEntry
-from signer.wire import AppRequest
 from tests.daemon import PASSWORD, Daemon, free_port, make_daemon
 from tests.factories import fresh_adult
+from tillit.phone.client import PhoneClient
+from tillit.signer.audit import verify_chain
+from tillit.signer.store import AuditEntry
+from tillit.signer.wire import AppRequest
 
 pytestmark = [pytest.mark.integration, pytest.mark.hsm, pytest.mark.postgresql]
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from signer.audit import verify_chain
-from signer.store import GENESIS, KIOSK_KINDS, AuditCheckpoint, DevicePin, Store, Tx
 from tests.store import builders as b
+from tillit.signer.audit import verify_chain
+from tillit.signer.store import GENESIS, KIOSK_KINDS, AuditCheckpoint, DevicePin, Store, Tx
 
 T0 = b.T0
 

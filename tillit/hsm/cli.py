@@ -1,0 +1,241 @@
+"""`tillit-hsm`: the administrators' commands for the token, its keys, the CA and code devices."""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from tillit.hsm import errors
+from tillit.hsm.ca import CertificateAuthority
+from tillit.hsm.client import Hsm
+from tillit.hsm.keys import Algorithm
+from tillit.hsm.otp import CodeDeviceFile, issue_code_device
+from tillit.hsm.provision import initialise_token
+from tillit.hsm.settings import PRIVATE_UMASK, HsmSettings, TillitSettings
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def admin_errors(fn: F) -> F:
+    """Turn the layer's exceptions into a one-line message on stderr and exit code 1."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except errors.HsmError as e:
+            click.echo(f"tillit-hsm: {e}", err=True)
+            sys.exit(1)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _settings(label: str | None = None) -> HsmSettings:
+    settings = HsmSettings()
+    if label:
+        settings = settings.model_copy(update={"token_label": label})
+    return settings
+
+
+def _emit(data: Any, as_json: bool, text: Callable[[Any], str]) -> None:
+    click.echo(json.dumps(data, indent=2) if as_json else text(data))
+
+
+@click.group()
+def main() -> None:
+    """Prepare and inspect the HSM token, its keys, the CA and code devices."""
+    os.umask(PRIVATE_UMASK)  # what it writes in TILLIT_HOME is for this user alone
+
+
+@main.command()
+@click.option("--label", default=None, help="Token label (default: TILLIT_TOKEN_LABEL or 'tillit').")
+@click.option("--slot", type=int, default=None, help="Slot of the token to initialise (other modules).")
+@admin_errors
+def init(label: str | None, slot: int | None) -> None:
+    """Initialise a token; with SoftHSM, its config and tokens live in TILLIT_HOME."""
+    settings = _settings(label)
+    serial = initialise_token(settings, slot)
+    click.echo(f"token '{settings.token_label}' initialised (serial {serial}) in {settings.home}")
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@admin_errors
+def status(as_json: bool) -> None:
+    """Show the module, the token and how many keys it holds."""
+    with Hsm(_settings()) as hsm:
+        info = hsm.status().as_dict()
+        info["ca_initialised"] = CertificateAuthority.for_home(hsm).initialised
+    _emit(info, as_json, lambda d: "\n".join(f"{k:15} {v}" for k, v in d.items()))
+
+
+@main.group()
+def keys() -> None:
+    """Key pairs in the token."""
+
+
+@keys.command("generate")
+@click.option("--label", required=True)
+@click.option(
+    "--algorithm",
+    type=click.Choice([a.value for a in Algorithm]),
+    default=Algorithm.EC_P256.value,
+    show_default=True,
+)
+@click.option("--json", "as_json", is_flag=True)
+@admin_errors
+def keys_generate(label: str, algorithm: str, as_json: bool) -> None:
+    """Generate a sign-only key pair; the private key never leaves the token."""
+    with Hsm(_settings()) as hsm:
+        info = hsm.generate_key(label, Algorithm(algorithm))
+    _emit(info.as_dict(), as_json, lambda d: f"generated {d['algorithm']} key '{d['label']}' id {d['id']}")
+
+
+@keys.command("list")
+@click.option("--json", "as_json", is_flag=True)
+@admin_errors
+def keys_list(as_json: bool) -> None:
+    """List the key pairs."""
+    with Hsm(_settings()) as hsm:
+        found = [k.as_dict() for k in hsm.list_keys()]
+    _emit(
+        found,
+        as_json,
+        lambda ks: "\n".join(f"{k['label']:40} {k['algorithm']:9} id {k['id']}" for k in ks) or "no keys",
+    )
+
+
+@keys.command("show")
+@click.argument("label")
+@click.option("--json", "as_json", is_flag=True)
+@admin_errors
+def keys_show(label: str, as_json: bool) -> None:
+    """Show one key's attributes and its public key."""
+    from cryptography.hazmat.primitives import serialization
+
+    with Hsm(_settings()) as hsm:
+        info = hsm.key_info(label).as_dict()
+        info["public_key_pem"] = (
+            hsm.public_key(label)
+            .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+            .decode()
+        )
+    _emit(info, as_json, lambda d: "\n".join(f"{k:17} {v}" for k, v in d.items()))
+
+
+@keys.command("destroy")
+@click.argument("label")
+@click.option("--yes", is_flag=True, help="Confirm: the key is gone for good.")
+@admin_errors
+def keys_destroy(label: str, yes: bool) -> None:
+    """Destroy a key pair and its certificate."""
+    if not yes:
+        raise errors.HsmError("destroying a key cannot be undone: add --yes")
+    with Hsm(_settings()) as hsm:
+        hsm.destroy_key(label)
+    click.echo(f"destroyed key '{label}'")
+
+
+@main.group()
+def ca() -> None:
+    """The certificate authority, with its keys in the token."""
+
+
+class _PublicUrlSettings(TillitSettings):
+    """The settings the signer makes its public URL of (`SignerSettings.base_url`: hsm may not
+    import signer), read from the same environment and file."""
+
+    public_url: str | None = None
+    host: str = "127.0.0.1"
+    port: int = 8700
+    tls_cert: Path | None = None
+
+    def url(self) -> str:
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        return f"{'https' if self.tls_cert else 'http'}://{self.host}:{self.port}"
+
+
+@ca.command("init")
+@click.option("--organisation", default="Tillit", show_default=True)
+@click.option(
+    "--public-url",
+    default=None,
+    help="The signer's public URL, written into the issuing CA's certificate (where its root's CRL and"
+    " certificate are); default: the signer's (TILLIT_PUBLIC_URL, else http://TILLIT_HOST:TILLIT_PORT,"
+    " i.e. http://127.0.0.1:8700). It must be the URL the signer serves: it cannot change later.",
+)
+@admin_errors
+def ca_init(organisation: str, public_url: str | None) -> None:
+    """Create the root CA, the issuing CA, the OCSP responder and the timestamp authority, keys in the token."""
+    url = (public_url or _PublicUrlSettings().url()).rstrip("/")
+    if not url.startswith(("http://", "https://")):
+        raise errors.HsmError(f"--public-url must be an http:// or https:// URL, not '{url}'")
+    with Hsm(_settings()) as hsm:
+        authority = CertificateAuthority.for_home(hsm)
+        authority.init(organisation, public_url=url)
+        authority.issue_timestamping_certificate()
+        subject = authority.issuing_certificate().subject.human_friendly
+    click.echo(f"CA initialised: {subject}")
+
+
+@ca.command("show")
+@admin_errors
+def ca_show() -> None:
+    """Print the chain (issuing CA, root) as PEM."""
+    with Hsm(_settings()) as hsm:
+        click.echo(CertificateAuthority.for_home(hsm).chain_pem(), nl=False)
+
+
+@ca.command("crl")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None)
+@click.option("--der", is_flag=True, help="DER instead of PEM.")
+@click.option("--root", is_flag=True, help="The root's CRL instead (empty: only a new CA would revoke the issuing CA).")
+@admin_errors
+def ca_crl(out: Path | None, der: bool, root: bool) -> None:
+    """Issue the current CRL, signed by the issuing CA (or with --root the root) in the token."""
+    from asn1crypto import pem
+
+    with Hsm(_settings()) as hsm:
+        authority = CertificateAuthority.for_home(hsm)
+        data = authority.root_crl() if root else authority.crl()
+    if not der:
+        data = pem.armor("X509 CRL", data)
+    if out:
+        out.write_bytes(data)
+    else:
+        sys.stdout.buffer.write(data)
+
+
+@main.group()
+def codedevice() -> None:
+    """Code devices (kodebrikke): TOTP secrets held in the token."""
+
+
+@codedevice.command("issue")
+@click.option("--serial", required=True)
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True)
+@admin_errors
+def codedevice_issue(serial: str, out: Path) -> None:
+    """Create a code device: the secret goes into the token, the device file to OUT."""
+    if out.exists():
+        raise errors.HsmError(f"{out} exists; choose another --out")
+    with Hsm(_settings()) as hsm:
+        device = issue_code_device(hsm, serial)
+    device.dump(out)
+    click.echo(f"code device {serial} issued; device file {out}")
+
+
+@codedevice.command("show")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@admin_errors
+def codedevice_show(file: Path) -> None:
+    """The simulator: print the device's current 6-digit code."""
+    click.echo(CodeDeviceFile.load(file).code())

@@ -1,0 +1,128 @@
+"""Where the HSM is and how to log in to it."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+SOFTHSM_MODULE = "/usr/lib/softhsm/libsofthsm2.so"
+
+
+def default_home() -> Path:
+    return Path.home() / ".local" / "share" / "tillit"
+
+
+# Everything Tillit writes under TILLIT_HOME (PIN files, the token store, the database, the outbox)
+# is for this user alone, whatever the umask: the command-line tools start with this umask.
+PRIVATE_UMASK = 0o077
+
+
+def private_dir(path: Path) -> Path:
+    """Create `path` (and parents) readable by this user alone; tighten it if it exists looser."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if path.stat().st_mode & 0o077:
+        path.chmod(0o700)
+    return path
+
+
+def private_file(path: Path) -> Path:
+    """Create `path` empty if missing, readable by this user alone; tighten it if it exists looser."""
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+    if path.stat().st_mode & 0o077:
+        path.chmod(0o600)
+    return path
+
+
+def config_file() -> Path:
+    """The TOML file shared by all Tillit settings: $TILLIT_CONFIG, else $TILLIT_HOME/tillit.toml."""
+    explicit = os.environ.get("TILLIT_CONFIG")
+    if explicit:
+        return Path(explicit)
+    return Path(os.environ.get("TILLIT_HOME") or default_home()) / "tillit.toml"
+
+
+class TillitSettings(BaseSettings):
+    """Base: `TILLIT_*` environment variables first, then the TOML file."""
+
+    model_config = SettingsConfigDict(env_prefix="TILLIT_", extra="ignore", use_attribute_docstrings=True)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls, config_file()))
+
+
+class HsmSettings(TillitSettings):
+    """HSM settings."""
+
+    home: Path = Field(default_factory=default_home)
+    """Data directory: SoftHSM config and tokens, PIN files, database."""
+
+    pkcs11_module: str | None = None
+    """Path of a PKCS#11 module; unset means SoftHSM with its config and tokens in `home`."""
+
+    token_label: str = "tillit"  # noqa: S105 - a label, not a secret
+    """Label of the token to use (slots are renumbered by SoftHSM, labels are stable)."""
+
+    token_serial: str | None = None
+    """Serial of the token, when labels are not unique on the module."""
+
+    hsm_pin: SecretStr | None = None
+    """User PIN; unset means the 0600 file `home/hsm-pin` written by `tillit-hsm init`."""
+
+    hsm_so_pin: SecretStr | None = None
+    """Security officer PIN; unset means `home/hsm-so-pin`."""
+
+    @property
+    def uses_softhsm(self) -> bool:
+        return self.pkcs11_module is None
+
+    @property
+    def module_path(self) -> str:
+        return self.pkcs11_module or SOFTHSM_MODULE
+
+    @property
+    def softhsm_conf(self) -> Path:
+        return self.home / "softhsm2.conf"
+
+    def user_pin(self) -> str:
+        return _pin(self.hsm_pin, self.home / "hsm-pin", "TILLIT_HSM_PIN")
+
+    def so_pin(self) -> str:
+        return _pin(self.hsm_so_pin, self.home / "hsm-so-pin", "TILLIT_HSM_SO_PIN")
+
+    def ensure_pin_files(self) -> None:
+        """Write random PINs to 0600 files for whichever PIN the environment does not give."""
+        private_dir(self.home)
+        for value, name in ((self.hsm_pin, "hsm-pin"), (self.hsm_so_pin, "hsm-so-pin")):
+            path = self.home / name
+            if value is None and not path.exists():
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+                with os.fdopen(fd, "w") as f:
+                    f.write(f"{secrets.randbelow(10**8):08d}\n")
+
+
+def _pin(value: SecretStr | None, path: Path, env: str) -> str:
+    from tillit.hsm.errors import WrongPin
+
+    if value is not None:
+        return value.get_secret_value()
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        raise WrongPin(f"no PIN: set {env} or run `tillit-hsm init` to create {path}") from None

@@ -1,0 +1,76 @@
+"""`tillit-kiosk`: the kiosk against a configured signer; `tillit-kiosk demo`: everything embedded."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from tillit.kiosk.settings import KioskSettings
+
+
+@click.group(invoke_without_command=True)
+@click.option("--signer-url", default=None, help="The signer's base URL (TILLIT_KIOSK_SIGNER_URL).")
+@click.option(
+    "--token-file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="File with the kiosk's bearer token (TILLIT_KIOSK_TOKEN_FILE).",
+)
+@click.pass_context
+def main(ctx: click.Context, signer_url: str | None, token_file: Path | None) -> None:
+    """The branch kiosk: log in with BankID, read and sign agreements.
+
+    Configuration: $TILLIT_KIOSK_CONFIG or $TILLIT_HOME/kiosk.toml, and TILLIT_KIOSK_* variables.
+    """
+    os.umask(0o077)  # receipts, and the demo's whole TILLIT_HOME, are for this user alone
+    if ctx.invoked_subcommand is not None:
+        return
+    from tillit.kiosk.app import KioskApp
+    from tillit.kiosk.client import SignerClient
+
+    updates: dict[str, object] = {}
+    if signer_url:
+        updates["signer_url"] = signer_url
+    if token_file:
+        updates["token_file"] = token_file
+    settings = KioskSettings(**updates)  # type: ignore[arg-type]
+    try:
+        token = settings.kiosk_token()
+    except OSError as e:
+        raise click.ClickException(f"cannot read the kiosk token: {e}") from e
+    if not token:
+        raise click.ClickException(
+            "no kiosk token: set TILLIT_KIOSK_TOKEN_FILE (a file from `tillit-signer kiosks add`) "
+            "or token_file in kiosk.toml"
+        )
+    client = SignerClient(settings.signer_url, token, timeout=settings.timeout_seconds)
+    try:
+        KioskApp(settings, client).run()
+    finally:
+        client.close()
+
+
+@main.command()
+@click.option(
+    "--port",
+    type=int,
+    default=None,
+    help="Loopback port of the embedded signer (default 8700, or TILLIT_KIOSK_DEMO_PORT). Never changed silently.",
+)
+@click.option("--setup-only", is_flag=True, help="Prepare TILLIT_HOME (token, CA, customers, agreements) and exit.")
+def demo(port: int | None, setup_only: bool) -> None:
+    """Everything embedded: SoftHSM token, CA, demo customers with a phone, the signer, the kiosk.
+
+    TILLIT_HOME (created if missing; default ~/.local/share/tillit-demo via scripts/demo) is reused
+    on the next run: the same customers, phone profile and kiosk token.
+    """
+    from tillit.kiosk.demo import DemoError, run_demo
+
+    try:
+        run_demo(port=port, setup_only=setup_only)
+    except DemoError as e:
+        click.echo(f"tillit-kiosk demo: {e}", err=True)
+        sys.exit(1)

@@ -1,0 +1,394 @@
+"""`tillit-kiosk demo`: the whole system in one process, for one person to walk through alone.
+
+The only kiosk module that imports the signer and the HSM layer (import-linter exempts it by name).
+It prepares TILLIT_HOME once (SoftHSM token, CA, a kiosk token, the demo customers, Kari's phone
+profile, Ola's code device, sample agreements), then on every run starts the signer in-process on a
+fixed loopback port (8700 unless told otherwise; a busy port is an error, never silently changed,
+because Kari's phone profile points there) and shows the kiosk, talking to it over HTTP like any
+kiosk, with Kari's phone beside it.
+
+The demo data is fixed, so guides and tests can rely on it:
+
+- Kari Nordmann 13897248098, password Fjord-Hest-2024, phone profile `kari` (app PIN 2580), active;
+  control answers (forgotten password) Pusen, Strandgata, Ingrid (homes made before them have none);
+- Ola Nordmann 02838512340, password Skog-Elg-2024, no app, a code device (file in codedevices/);
+- Emma Nordmann 15861151252 (15), password Lunde-Fjell-2024, no app; Kari approved her as guardian.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import socket
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import uvicorn
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from tillit.hsm.ca import CertificateAuthority
+from tillit.hsm.errors import HsmError
+from tillit.hsm.otp import CodeDeviceFile, issue_code_device
+from tillit.hsm.provision import initialise_token
+from tillit.hsm.settings import HsmSettings
+from tillit.kiosk.state import DemoCustomer
+from tillit.phone.keystore import Keystore, KeystoreError
+from tillit.signer.device_pins import DevicePins
+from tillit.signer.errors import NotFound, SignerError
+from tillit.signer.runtime import open_signer
+from tillit.signer.sample_documents import agreement_pdf
+from tillit.signer.service import Signer
+from tillit.signer.settings import SignerSettings
+from tillit.signer.wire import approval_message
+
+DEMO_PORT = 8700
+PHONE_PROFILE = "kari"
+PHONE_PIN = "2580"
+ADMIN_PIN = "0000"
+KIOSK_NAME = "Tillit demo, Bergen sentrum"
+
+# The notes are kiosk/i18n.py keys: the welcome screen shows them in the kiosk's language.
+KARI = DemoCustomer("Kari Nordmann", "13897248098", "Fjord-Hest-2024", "demo.note.app")
+OLA = DemoCustomer("Ola Nordmann", "02838512340", "Skog-Elg-2024", "demo.note.codedevice")
+EMMA = DemoCustomer("Emma Nordmann", "15861151252", "Lunde-Fjell-2024", "demo.note.minor")
+CUSTOMERS = (KARI, OLA, EMMA)
+MOBILES = {KARI.personal_number: "+4791234567", OLA.personal_number: "+4792345678", EMMA.personal_number: "+4793456789"}
+EMAILS = {
+    KARI.personal_number: "kari@example.no",
+    OLA.personal_number: "ola@example.no",
+    EMMA.personal_number: "emma@example.no",
+}
+CONTROL_ANSWERS = {
+    # signer.lifecycle.CONTROL_QUESTIONS: the first pet, the street as a child, the mother's middle name
+    KARI.personal_number: ["Pusen", "Strandgata", "Ingrid"],
+}
+CODE_DEVICE_SERIAL = "DEMO-OLA-1"
+AGREEMENTS = (
+    ("Lånavtale for bustadlån", "laanavtale.pdf", 4),
+    ("Avtale om brukskonto", "brukskonto.pdf", 3),
+    ("Avtale om BankID", "bankid-avtale.pdf", 2),
+)
+
+log = logging.getLogger("tillit.demo")
+
+
+class DemoError(Exception):
+    """Why the demo cannot start, for the person who ran it."""
+
+
+@dataclass(frozen=True)
+class DemoHome:
+    home: Path
+    port: int
+    kiosk_token: str
+    code_device: Path
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+
+def default_home() -> Path:
+    return Path.home() / ".local" / "share" / "tillit-demo"
+
+
+def demo_port(port: int | None = None) -> int:
+    if port is not None:
+        return port
+    return int(os.environ.get("TILLIT_KIOSK_DEMO_PORT") or DEMO_PORT)
+
+
+def check_port_free(port: int) -> None:
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            raise DemoError(
+                f"port {port} on 127.0.0.1 is in use (another demo or `tillit-signer serve`?). "
+                f"The demo's phone profile points at that port, so the demo does not pick another: stop the "
+                f"other program, or choose a port for this home with --port / TILLIT_KIOSK_DEMO_PORT."
+            ) from None
+
+
+def _say(text: str) -> None:
+    print(f"tillit demo: {text}", flush=True)
+
+
+def _write_secret(path: Path, text: str) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(text + "\n")
+
+
+def prepare(home: Path, port: int) -> DemoHome:
+    """Make TILLIT_HOME ready for the demo; a second call finds everything in place and changes nothing
+    (except the phone profile's server URL, when the port changed, and new agreements when none wait)."""
+    home.mkdir(parents=True, exist_ok=True)
+    hsm_settings = HsmSettings(home=home)
+    if not (home / "tokens").is_dir() or not any((home / "tokens").iterdir()):
+        _say(f"creating the SoftHSM token in {home}")
+        try:
+            initialise_token(hsm_settings)
+        except HsmError as e:
+            raise DemoError(f"cannot create the HSM token: {e}") from e
+    settings = _signer_settings(home, port)
+    try:
+        with open_signer(settings) as signer:
+            authority = CertificateAuthority.for_home(signer.hsm)
+            if not authority.initialised:
+                _say("creating the CA (root, issuing CA, OCSP responder; keys in the token)")
+                authority.init("Tillit demo", public_url=settings.base_url)
+            token = _kiosk_token(home, signer)
+            for customer in (KARI, OLA):
+                _enrol(signer, customer)
+            _phone(home, signer, port)
+            _enrol(signer, EMMA, guardian=KARI.personal_number)
+            _guardian_approves(home, signer)
+            code_device = _code_device(home, signer)
+            waiting = [a for a in signer.agreements.all(KARI.personal_number) if a.signed_at is None]
+            if not waiting:
+                _say("queueing sample agreements for Kari Nordmann")
+                for title, name, pages in AGREEMENTS:
+                    signer.agreements.add(KARI.personal_number, title, name, agreement_pdf(title, KARI.name, pages))
+    except SignerError as e:
+        raise DemoError(f"cannot prepare the demo home {home}: {e}") from e
+    except HsmError as e:
+        raise DemoError(f"the HSM in {home} is not usable: {e}") from e
+    return DemoHome(home=home, port=port, kiosk_token=token, code_device=code_device)
+
+
+def _signer_settings(home: Path, port: int) -> SignerSettings:
+    return SignerSettings(
+        home=home,
+        host="127.0.0.1",
+        port=port,
+        public_url=f"http://127.0.0.1:{port}",
+        allow_test_numbers=True,
+    )
+
+
+def _kiosk_token(home: Path, signer: Signer) -> str:
+    path = home / "kiosk.token"
+    if path.exists():
+        token = path.read_text().strip()
+        try:
+            signer.kiosk_for_token(token)
+            return token
+        except SignerError:
+            pass  # revoked, or from another database: make a new one
+    _say("adding the demo kiosk")
+    _, token = signer.add_kiosk(KIOSK_NAME)
+    _write_secret(path, token)
+    return token
+
+
+def _enrol(signer: Signer, customer: DemoCustomer, guardian: str | None = None) -> None:
+    try:
+        signer.customer(customer.personal_number)
+        return
+    except NotFound:
+        pass
+    _say(f"enrolling {customer.name} ({customer.personal_number})")
+    signer.enrol(
+        customer.personal_number,
+        customer.name,
+        MOBILES[customer.personal_number],
+        EMAILS[customer.personal_number],
+        customer.password,
+        guardian_number=guardian,
+        control_answers=CONTROL_ANSWERS.get(customer.personal_number),
+    )
+
+
+def _phone(home: Path, signer: Signer, port: int) -> None:
+    """Kari's phone profile `kari` (app PIN 2580) with its key bound as her one active device."""
+    url = f"http://127.0.0.1:{port}"
+    keystore = Keystore(home / "phone")
+    customer = signer.customer(KARI.personal_number)
+    active = signer.active_device_info(customer.id)
+    if keystore.exists(PHONE_PROFILE):
+        try:
+            profile = keystore.load(PHONE_PROFILE)
+        except KeystoreError:
+            profile = None
+        # A profile from before the signer checked the app PIN (no unlock key) is made anew.
+        current = profile is not None and profile.unlock_key is not None
+        if profile is not None and current and active is not None and profile.device_id == active.get("id"):
+            if profile.server != url:
+                profile.server = url
+                keystore.save(profile)
+            return
+    _say("activating the BankID app on Kari's phone (profile 'kari', app PIN 2580)")
+    profile, _ = keystore.create(PHONE_PROFILE, PHONE_PIN, url)
+    device = signer.bind_device(customer, profile.public_key_pem.encode(), "Karis telefon", how="demo")
+    assert profile.pending_pin is not None
+    DevicePins(signer.store, signer.clock).register(device, profile.pending_pin.registration())
+    signer.set_biometric(device, True)  # so that the kiosk's login without password can be shown
+    profile.biometric = True
+    profile.device_id = device.id
+    profile.personal_number = customer.personal_number
+    profile.customer_name = customer.name
+    profile.device_name = "Karis telefon"
+    profile.activated_at = time.time()
+    keystore.save(profile)
+
+
+def _guardian_approves(home: Path, signer: Signer) -> None:
+    """Kari approves, as guardian, Emma's BankID on her phone; left pending, the request would be the first
+    thing `tillit-phone --profile kari approve` answers, instead of the login the person just started."""
+    profile = Keystore(home / "phone").load(PHONE_PROFILE)
+    with signer.store.tx() as tx:
+        device = tx.device(profile.device_id or "")
+    if device is None:
+        return
+    requests = [r for r in signer.pending_requests(device) if r.kind == "guardian"]
+    if not requests:
+        return
+    _say("Kari approves Emma's BankID as her guardian")
+    pins = DevicePins(signer.store, signer.clock)  # the signer is in this process: no HTTP yet
+    key = profile.unlock(PHONE_PIN, release=lambda verifier: pins.check(device.id, verifier))
+    for request in requests:
+        signature = key.sign(approval_message(request.challenge, "approve"), ec.ECDSA(hashes.SHA256()))
+        signer.decide(device, request.order_ref, "approve", signature)
+
+
+def _code_device(home: Path, signer: Signer) -> Path:
+    """Ola's code device: the secret in the HSM, the device file (the simulator) in codedevices/."""
+    path = home / "codedevices" / f"{CODE_DEVICE_SERIAL}.json"
+    if path.exists():
+        return path
+    _say(f"issuing code device {CODE_DEVICE_SERIAL} to Ola Nordmann")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    device = issue_code_device(signer.hsm, CODE_DEVICE_SERIAL)
+    device.dump(path)
+    signer.code_devices.assign(OLA.personal_number, CODE_DEVICE_SERIAL)
+    return path
+
+
+class EmbeddedSigner:
+    """The signer's HTTP API under uvicorn in a background thread, on 127.0.0.1:port."""
+
+    def __init__(self, home: Path, port: int) -> None:
+        self.home = home
+        self.port = port
+        self._thread: threading.Thread | None = None
+        self._server: uvicorn.Server | None = None
+        self._stack = contextlib.ExitStack()
+        self.error: BaseException | None = None
+
+    def start(self, timeout: float = 30.0) -> None:
+        from tillit.signer.app import create_app
+
+        stack = self._stack
+        signer = stack.enter_context(open_signer(_signer_settings(self.home, self.port)))
+        signer.recover()
+        signer.tokens.jwks()
+        config = uvicorn.Config(
+            create_app(signer),
+            host="127.0.0.1",
+            port=self.port,
+            log_config=None,
+            log_level="warning",
+            access_log=False,
+            lifespan="on",
+            timeout_graceful_shutdown=1,  # a phone's long-poll must not hold the demo open
+        )
+        server = uvicorn.Server(config)
+        self._server = server
+
+        def serve() -> None:
+            try:
+                server.run()
+            except BaseException as e:
+                self.error = e
+
+        self._thread = threading.Thread(target=serve, name="tillit-signer", daemon=True)
+        self._thread.start()
+        deadline = time.monotonic() + timeout
+        while not server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                self.stop()
+                why = f": {self.error}" if self.error else " (see demo.log in TILLIT_HOME)"
+                raise DemoError(f"the signer did not start on 127.0.0.1:{self.port}{why}")
+            time.sleep(0.02)
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.should_exit = True
+        if self._thread is not None:
+            self._thread.join(10)
+        self._stack.close()
+        self._server, self._thread = None, None
+
+
+def _log_to_file(home: Path) -> None:
+    """Everything the signer and uvicorn log goes to TILLIT_HOME/demo.log, not over the kiosk's screen."""
+    handler = logging.FileHandler(home / "demo.log")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+
+
+def code_reader(path: Path) -> Callable[[], str]:
+    device = CodeDeviceFile.load(path)
+    return device.code
+
+
+def run_demo(port: int | None = None, setup_only: bool = False) -> None:
+    from tillit.kiosk.app import DemoInfo, KioskApp
+    from tillit.kiosk.client import SignerClient
+    from tillit.kiosk.settings import KioskSettings
+    from tillit.kiosk.widgets.phone import demo_side
+    from tillit.phone.client import PhoneClient
+
+    home = Path(os.environ.get("TILLIT_HOME") or default_home()).expanduser().absolute()
+    os.environ["TILLIT_HOME"] = str(home)
+    os.environ["TILLIT_ALLOW_TEST_NUMBERS"] = "1"
+    port = demo_port(port)
+    check_port_free(port)
+    home.mkdir(parents=True, exist_ok=True)
+    _log_to_file(home)
+    prepared = prepare(home, port)
+    if setup_only:
+        _say(f"ready in {home}; signer port {port}")
+        return
+    embedded = EmbeddedSigner(home, port)
+    embedded.start()
+    try:
+        profile = Keystore(home / "phone").load(PHONE_PROFILE)
+        key = profile.unlock(PHONE_PIN)
+    except KeystoreError as e:
+        embedded.stop()
+        raise DemoError(f"Kari's phone profile cannot be opened: {e}") from e
+    assert profile.device_id is not None
+    phone = PhoneClient(profile.server, profile.device_id, key)
+    configured_pin = os.environ.get("TILLIT_KIOSK_ADMIN_PIN")
+    admin_pin = configured_pin or ADMIN_PIN
+    settings = KioskSettings(
+        signer_url=prepared.url,
+        token=prepared.kiosk_token,
+        output_dir=home / "signed",
+        allow_test_numbers=True,
+        admin_pin=admin_pin,
+    )
+    client = SignerClient(prepared.url, prepared.kiosk_token, timeout=settings.timeout_seconds)
+    demo = DemoInfo(
+        customers=CUSTOMERS,
+        admin_pin=None if configured_pin else ADMIN_PIN,  # a PIN of one's own is not shown on the screen
+        side_panels=demo_side(phone, PHONE_PIN, KARI.name, [(OLA.name, code_reader(prepared.code_device))]),
+    )
+    try:
+        KioskApp(settings, client, demo=demo).run()
+    finally:
+        client.close()
+        phone.close()
+        embedded.stop()

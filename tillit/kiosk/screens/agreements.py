@@ -1,0 +1,82 @@
+"""Logged in: the agreements waiting for this customer (from the customer session)."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from rich.markup import escape
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.widgets import OptionList, Static
+from textual.widgets.option_list import Option
+
+from tillit.kiosk.client import Agreement
+from tillit.kiosk.screens.base import KioskScreen
+from tillit.kiosk.state import Session
+
+
+def size_text(size: int) -> str:
+    return f"{size / 1024:.0f} kB" if size >= 1024 else f"{size} B"
+
+
+class AgreementsScreen(KioskScreen):
+    CSS_PATH = "agreements.tcss"
+    AUTO_FOCUS = "#agreements"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("enter", "open", "Open", priority=True, id="agreements.open"),
+        Binding("f3", "block", "Block BankID", id="agreements.block"),
+        Binding("escape", "log_out", "Log out", id="agreements.log-out"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.agreements: list[Agreement] = []
+
+    @property
+    def session(self) -> Session:
+        assert self.kiosk.session is not None
+        return self.kiosk.session
+
+    def compose_body(self) -> ComposeResult:
+        yield Static(self.t("agreements.title", name=self.session.customer.name), classes="title")
+        yield Static(self.t("agreements.lead"), classes="lead")
+        yield OptionList(id="agreements")
+        yield Static(self.t("agreements.loading"), id="status", classes="muted")
+
+    def on_mount(self) -> None:
+        token = self.session.token
+        self.call_signer(lambda: self.kiosk.client.agreements(token), self.show)
+
+    def show(self, agreements: list[Agreement]) -> None:
+        self.agreements = agreements
+        options = self.query_one("#agreements", OptionList)
+        options.clear_options()
+        options.add_options(
+            Option(f"[b]{escape(a.title)}[/b]\n  [dim]{escape(a.name)} · {size_text(a.size)}[/dim]", id=a.id)
+            for a in agreements
+        )
+        if agreements:
+            options.highlighted = 0
+        self.query_one("#status", Static).update("" if agreements else self.t("agreements.none"))
+        self.refresh_bindings()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "open":
+            return bool(self.agreements) or None
+        return True
+
+    def action_open(self) -> None:
+        options = self.query_one("#agreements", OptionList)
+        if options.highlighted is None or not self.agreements:
+            return
+        from tillit.kiosk.screens.viewer import ViewerScreen
+
+        self.kiosk.go(ViewerScreen(self.agreements[options.highlighted]))
+
+    def action_block(self) -> None:
+        from tillit.kiosk.screens.block import BlockScreen
+
+        self.kiosk.go(BlockScreen(self.session.customer.personal_number))
+
+    def action_log_out(self) -> None:
+        self.kiosk.reset(notice="welcome.logged_out", feedback_for=self.session.order_ref)

@@ -1,0 +1,98 @@
+"""Block my BankID (sperre): the number, a confirmation, then POST /v1/block.
+
+Without a login this needs only the number (a lost phone cannot approve anything); the signer decides
+what blocking does. Until the signer has the endpoint the screen says blocking is not available here.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.widgets import Input, Static
+
+from tillit.kiosk.client import BlockUnavailable, SignerError
+from tillit.kiosk.numbers import LENGTH, check
+from tillit.kiosk.screens.base import KioskScreen
+
+
+class BlockScreen(KioskScreen):
+    CSS_PATH = "block.tcss"
+    AUTO_FOCUS = "#number"
+    TYPE_INTO = "#number"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("enter", "block", "Block BankID", priority=True, id="block.confirm"),
+        Binding("escape", "back", "Back", id="block.back"),
+    ]
+
+    def __init__(self, number: str | None = None) -> None:
+        super().__init__()
+        self.number = number or ""
+        self.busy = False
+        self.finished = False
+        self.blocked_number: str | None = None
+
+    def compose_body(self) -> ComposeResult:
+        yield Static(self.t("block.title"), classes="title")
+        yield Static(self.t("block.lead"), classes="lead")
+        yield Static(self.t("block.label"), id="label")
+        yield Input(self.number, restrict=r"[0-9]*", max_length=LENGTH, id="number")
+        yield Static("", id="status")
+
+    def say(self, text: str, style: str = "error") -> None:
+        status = self.query_one("#status", Static)
+        status.update(text)
+        for name in ("error", "notice", "muted"):
+            status.set_class(name == style, name)
+
+    def action_block(self) -> None:
+        self.after_typing(self.block)
+
+    def block(self) -> None:
+        if self.finished:
+            self.action_back()
+            return
+        if self.busy:
+            return
+        number = self.query_one("#number", Input).value
+        verdict = check(number, self.kiosk.settings.allow_test_numbers)
+        if not verdict.complete:
+            self.say(self.t(verdict.reason or "number.incomplete", **verdict.params))
+            return
+        from tillit.kiosk.dialogs.confirm import ConfirmDialog
+
+        def confirmed(yes: bool | None) -> None:
+            if yes:
+                self.busy = True
+                self.say(self.t("common.working"), "muted")
+                session = self.kiosk.session
+                own = session.order_ref if session and session.customer.personal_number == number else None
+                self.call_signer(
+                    lambda: self.kiosk.client.block(number, own), lambda _: self.blocked(number), self.failed
+                )
+
+        self.app.push_screen(ConfirmDialog(self.t("block.title"), self.t("block.confirm", number=number)), confirmed)
+
+    def blocked(self, number: str) -> None:
+        self.busy = False
+        self.finished = True
+        self.blocked_number = number
+        self.say(self.t("block.done", number=number), "notice")
+
+    def failed(self, error: SignerError) -> bool:
+        self.busy = False
+        if isinstance(error, BlockUnavailable):
+            self.say(self.t("block.unavailable"))
+            return True
+        self.say("")
+        return False
+
+    def action_back(self) -> None:
+        from tillit.kiosk.screens.flow import back_to_start
+
+        session = self.kiosk.session
+        if session is not None and session.customer.personal_number == self.blocked_number:
+            self.kiosk.reset()  # a blocked BankID's session is over
+        else:
+            back_to_start(self)

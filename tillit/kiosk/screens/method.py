@@ -1,0 +1,61 @@
+"""How to log in: the BankID app with the password (the default), the code device (kodebrikke), or the
+app alone with biometrics or the app PIN (no password; the app must have it turned on)."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.widgets import OptionList, Static
+from textual.widgets.option_list import Option
+
+from tillit.kiosk.client import SignerError
+from tillit.kiosk.screens.base import KioskScreen
+from tillit.kiosk.screens.flow import start_login
+from tillit.kiosk.state import Method
+
+METHODS: tuple[Method, ...] = ("app", "codedevice", "biometric")
+
+
+class MethodScreen(KioskScreen):
+    CSS_PATH = "method.tcss"
+    AUTO_FOCUS = "#methods"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("enter", "choose", "Log in", priority=True, id="method.choose"),
+        Binding("escape", "back", "Back", id="method.back"),
+    ]
+
+    def __init__(self, number: str) -> None:
+        super().__init__()
+        self.number = number
+        self.busy = False
+
+    def compose_body(self) -> ComposeResult:
+        yield Static(self.t("method.title"), classes="title")
+        yield Static(self.t("method.help"), classes="lead muted")
+        yield OptionList(*(Option(self.t(f"method.{m}"), id=m) for m in METHODS), id="methods")
+        yield Static("", id="status")
+
+    def on_mount(self) -> None:
+        self.query_one("#methods", OptionList).highlighted = 0
+
+    def action_choose(self) -> None:
+        options = self.query_one("#methods", OptionList)
+        if self.busy or options.highlighted is None:
+            return
+        chosen = options.get_option_at_index(options.highlighted).id
+        method: Method = next((m for m in METHODS if m == chosen), "app")
+        self.busy = True
+        self.query_one("#status", Static).update(self.t("common.working"))
+        start_login(self, self.number, method, self.failed)
+
+    def failed(self, error: SignerError) -> bool:
+        self.busy = False
+        self.query_one("#status", Static).update("")
+        return False
+
+    def action_back(self) -> None:
+        from tillit.kiosk.screens.number import NumberScreen
+
+        self.kiosk.go(NumberScreen(self.number))

@@ -1,0 +1,128 @@
+"""The national identity number, checked as it is typed; Enter logs in with the customer's remembered
+method (the method screen when there is none), F4 chooses the method, F5 resets a forgotten password."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.widgets import Input, Static
+
+from tillit.kiosk.client import SignerError
+from tillit.kiosk.numbers import LENGTH, check
+from tillit.kiosk.screens.base import KioskScreen
+from tillit.kiosk.screens.flow import log_in, start_reset
+
+
+class NumberScreen(KioskScreen):
+    CSS_PATH = "number.tcss"
+    AUTO_FOCUS = "#number"
+    TYPE_INTO = "#number"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("enter", "submit", "Log in", priority=True, id="number.submit"),
+        Binding("f4", "method", "Other method", id="number.method"),
+        Binding("f5", "forgotten", "Forgotten password", id="number.forgotten-password"),
+        Binding("escape", "back", "Back", id="number.back"),
+    ]
+
+    def __init__(self, typed: str = "") -> None:
+        super().__init__()
+        self.typed = typed
+        self.busy = False
+
+    def compose_body(self) -> ComposeResult:
+        yield Static(self.t("number.title"), classes="title")
+        yield Static(self.t("number.label"), id="label", classes="lead")
+        yield Input(
+            self.typed,
+            placeholder=self.t("number.placeholder"),
+            restrict=r"[0-9]*",
+            max_length=LENGTH,
+            id="number",
+        )
+        yield Static("", id="status")
+        yield Static(self.t("number.enter"), id="help", classes="muted")
+
+    def type_digits(self, digits: str) -> None:
+        """Digits that reached the screen rather than the field (typed while the screen was opening).
+
+        They go to the field as soon as it exists: the screen counts as mounted only after its
+        children have mounted and its own Mount has run, and a digit kept for a field that was
+        already built would be lost (a tmux test typing at full speed lost one)."""
+        field = next(iter(self.query("#number").results(Input)), None)
+        if field is None:
+            self.typed = (self.typed + digits)[:LENGTH]
+            return
+        field.value = (field.value + digits)[:LENGTH]
+        field.cursor_position = len(field.value)
+        if self.is_mounted:
+            field.focus()
+
+    def on_mount(self) -> None:
+        field = self.query_one("#number", Input)
+        self.show_status(field.value)
+        field.cursor_position = len(field.value)
+
+    @property
+    def number(self) -> str:
+        return self.query_one("#number", Input).value
+
+    def show_status(self, text: str, submitting: bool = False) -> bool:
+        verdict = check(text, self.kiosk.settings.allow_test_numbers)
+        status = self.query_one("#status", Static)
+        if verdict.reason:
+            status.update(self.t(verdict.reason, **verdict.params))
+            status.set_class(True, "error")
+        elif verdict.complete:
+            status.update(self.t("number.valid"))
+            status.set_class(False, "error")
+        elif submitting:
+            status.update(self.t("number.incomplete"))
+            status.set_class(True, "error")
+        else:
+            status.update(self.t("number.progress", count=len(text)) if text else "")
+            status.set_class(False, "error")
+        return verdict.complete
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        self.show_status(event.value)
+
+    def action_submit(self) -> None:
+        self.after_typing(self.submit)
+
+    def submit(self) -> None:
+        if self.busy or not self.show_status(self.number, submitting=True):
+            return
+        self.busy = True
+        self.query_one("#status", Static).update(self.t("common.working"))
+        log_in(self, self.number, self.failed)
+
+    def failed(self, error: SignerError) -> bool:
+        self.busy = False
+        self.show_status(self.number)
+        return False
+
+    def action_method(self) -> None:
+        self.after_typing(self.choose_method)
+
+    def choose_method(self) -> None:
+        from tillit.kiosk.screens.method import MethodScreen
+
+        if self.show_status(self.number, submitting=True):
+            self.kiosk.go(MethodScreen(self.number))
+
+    def action_forgotten(self) -> None:
+        self.after_typing(self.forgotten)
+
+    def forgotten(self) -> None:
+        if self.busy or not self.show_status(self.number, submitting=True):
+            return
+        self.busy = True
+        self.query_one("#status", Static).update(self.t("common.working"))
+        start_reset(self, self.number, self.failed)
+
+    def action_back(self) -> None:
+        from tillit.kiosk.screens.welcome import WelcomeScreen
+
+        self.kiosk.go(WelcomeScreen())  # the same customer: keep the language they chose

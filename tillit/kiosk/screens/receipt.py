@@ -1,0 +1,61 @@
+"""The receipt: what was signed, when, with which certificate, and where the signed file is; the feedback
+question shows over it once."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import ClassVar
+
+from rich.markup import escape
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.widgets import Static
+
+from tillit.kiosk.screens.base import KioskScreen
+from tillit.kiosk.state import Receipt
+
+
+class ReceiptScreen(KioskScreen):
+    CSS_PATH = "receipt.tcss"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("enter", "done", "OK", id="receipt.done"),
+        Binding("escape", "done", "Back", show=False, id="receipt.back"),
+    ]
+
+    def __init__(self, receipt: Receipt) -> None:
+        super().__init__()
+        self.receipt = receipt
+        self.asked = False
+
+    def compose_body(self) -> ComposeResult:
+        r = self.receipt
+        when = datetime.fromtimestamp(r.signed_at).astimezone().strftime("%Y-%m-%d %H:%M:%S %Z")
+        rows = [
+            (self.t("receipt.what"), r.title),
+            (self.t("receipt.when"), when),
+            (self.t("receipt.who"), r.customer_name),
+            (self.t("receipt.certificate"), r.certificate_serial or "—"),
+            (self.t("receipt.reference"), r.reference),
+        ]
+        for f in r.files:
+            rows.append((self.t("receipt.file"), str(f.path)))
+            rows.append((self.t("receipt.checksum"), f.sha256))
+        yield Static(f"✓ {self.t('receipt.title')}", id="receipt-title", classes="title")
+        yield Static(self.t("receipt.lead"), classes="lead")
+        width = max(len(label) for label, _ in rows) + 2
+        lines = [f"[b]{escape(label).ljust(width)}[/b]{escape(value)}" for label, value in rows]
+        yield Static("\n".join(lines), id="details")
+        yield Static(self.t("receipt.next"), classes="lead muted")
+
+    def on_mount(self) -> None:
+        if not self.asked:
+            self.asked = True
+            self.kiosk.ask_feedback(self.receipt.order_ref)
+
+    def action_done(self) -> None:
+        from tillit.kiosk.screens.agreements import AgreementsScreen
+
+        if self.kiosk.session is not None:
+            self.kiosk.go(AgreementsScreen())
+        else:
+            self.kiosk.reset()

@@ -1,0 +1,111 @@
+"""Signing in progress: the password is checked, the signer signs with the customer's HSM key (one
+call), and the kiosk saves the signed PDF. Then the receipt."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import BindingType
+from textual.widgets import Static
+
+from tillit.kiosk.client import SignerError
+from tillit.kiosk.output import save_signed
+from tillit.kiosk.screens.base import KioskScreen
+from tillit.kiosk.screens.flow import route
+from tillit.kiosk.state import Order, Receipt
+from tillit.signer.wire import CollectResponse
+
+STEPS = ("signing.approved", "signing.password", "signing.signing", "signing.saving")
+
+
+class SigningScreen(KioskScreen):
+    CSS_PATH = "signing.tcss"
+    KEEP_AWAKE = True
+    BINDINGS: ClassVar[list[BindingType]] = []
+
+    def __init__(self, password: str) -> None:
+        super().__init__()
+        self._password = password
+        self.done = 1
+
+    @property
+    def order(self) -> Order:
+        assert self.kiosk.order is not None
+        return self.kiosk.order
+
+    def compose_body(self) -> ComposeResult:
+        order = self.order
+        title = order.agreement.title if order.agreement else ""
+        yield Static(self.t("signing.title", title=title), classes="title")
+        for i in range(len(STEPS)):
+            yield Static("", id=f"step-{i}", classes="step")
+        yield Static(self.t("signing.wait"), classes="lead muted")
+
+    def on_mount(self) -> None:
+        self.show_steps(1)
+        self.sign(self.order, self._password)
+        self._password = ""
+
+    def show_steps(self, done: int) -> None:
+        self.done = done
+        for i, step in enumerate(STEPS):
+            mark = "✓" if i < done else ("…" if i == done else "·")
+            widget = self.query_one(f"#step-{i}", Static)
+            widget.update(f"{mark} {self.t(step)}")
+            widget.set_class(i < done, "done")
+
+    @work(thread=True, exclusive=True, group="sign", exit_on_error=False)
+    def sign(self, order: Order, password: str) -> None:
+        client = self.kiosk.client
+        try:
+            response = client.password(order.order_ref, password)
+            if response.status != "complete" or response.completion_data is None:
+                self._deliver(self.not_signed, order, response)
+                return
+            self._deliver(self.show_steps, 3)
+            folder = self.kiosk.settings.signed_folder()
+            files = []
+            for signature in response.completion_data.signatures or []:
+                index, name, fmt = int(signature["index"]), str(signature["name"]), str(signature["format"])
+                content = client.signed_document(order.order_ref, index)
+                files.append(save_signed(folder, order.order_ref, name, fmt, content))
+        except SignerError as error:
+            self._deliver(self.failed, error)
+            return
+        except OSError as error:
+            self._deliver(self.failed, SignerError(500, "saveFailed", f"the signed file could not be saved: {error}"))
+            return
+        customer = response.completion_data.customer
+        receipt = Receipt(
+            title=order.agreement.title if order.agreement else ", ".join(f.name for f in files),
+            order_ref=order.order_ref,
+            reference=order.reference,
+            signed_at=self.kiosk.clock(),
+            customer_name=str(customer.get("name", "")),
+            certificate_serial=customer.get("certificateSerial"),
+            files=files,
+        )
+        self._deliver(self.signed, receipt)
+
+    def signed(self, receipt: Receipt) -> None:
+        from tillit.kiosk.screens.receipt import ReceiptScreen
+
+        self.kiosk.order = None
+        self.kiosk.go(ReceiptScreen(receipt))
+
+    def not_signed(self, order: Order, response: CollectResponse) -> None:
+        if response.status == "pending" and response.hint_code == "wrongPassword":
+            from tillit.kiosk.screens.password import PasswordScreen
+
+            self.kiosk.go(PasswordScreen(attempts_left=response.attempts_left))
+            return
+        route(self, order, response)
+
+    def failed(self, error: SignerError) -> None:
+        from tillit.kiosk.screens.failed import FailedScreen
+
+        self.kiosk.order = None
+        self.kiosk.go(FailedScreen("signingFailed", kind="sign"))
+        self.kiosk.show_error(error)

@@ -1,0 +1,89 @@
+"""Welcome: what the kiosk is for, the language (F9), and in the demo its customers.
+
+Typing a digit starts the login: the number screen opens with that digit already typed. After a
+customer logs out, the feedback question shows over it once.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from textual import events
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.widgets import Static
+
+from tillit.kiosk.i18n import LANGUAGE_NAMES, next_language
+from tillit.kiosk.screens.base import KioskScreen
+
+
+class WelcomeScreen(KioskScreen):
+    CSS_PATH = "welcome.tcss"
+    IDLE_RESET = False
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("enter", "start", "Log in", id="welcome.start"),
+        Binding("f3", "block", "Block BankID", id="welcome.block"),
+        Binding("f9", "language", "Language", id="welcome.language"),
+    ]
+
+    def __init__(self, notice: str | None = None, feedback_for: str | None = None) -> None:
+        super().__init__()
+        self.notice = notice
+        self.feedback_for = feedback_for
+        self.opened: KioskScreen | None = None
+
+    def compose_body(self) -> ComposeResult:
+        yield Static(self.t("welcome.title"), id="title", classes="title")
+        yield Static(self.t("welcome.lead"), classes="lead")
+        yield Static(self.t("welcome.start"), id="start", classes="lead")
+        language = LANGUAGE_NAMES[self.kiosk.language]
+        yield Static(self.t("welcome.language", language=language), id="language", classes="muted")
+        if self.notice:
+            yield Static(self.t(self.notice), id="notice", classes="notice")
+        demo = self.kiosk.demo
+        if demo and demo.customers:
+            lines = [f"[b]{self.t('welcome.demo')}[/b]"]
+            for c in demo.customers:
+                lines.append(f"{c.name}  [b]{c.personal_number}[/b]")
+                lines.append(f"  {c.password} · {self.t(c.note)}")
+            lines.append(self.t("welcome.demo_phone"))
+            if demo.admin_pin:
+                lines.append(self.t("welcome.demo_admin", pin=demo.admin_pin))
+            yield Static("\n".join(lines), id="demo")
+
+    def on_mount(self) -> None:
+        if self.feedback_for:
+            order_ref, self.feedback_for = self.feedback_for, None
+            self.kiosk.ask_feedback(order_ref)
+
+    def on_key(self, event: events.Key) -> None:
+        if event.character and event.character.isdigit():
+            event.stop()
+            self.open_number(event.character)
+
+    def open_number(self, typed: str = "") -> None:
+        """The number screen, with what has been typed; digits typed faster than it opens go there too."""
+        from tillit.kiosk.screens.number import NumberScreen
+
+        if self.opened is not None:
+            if isinstance(self.opened, NumberScreen):
+                self.opened.type_digits(typed)
+            return
+        self.opened = NumberScreen(typed)
+        self.kiosk.go(self.opened)
+
+    def action_start(self) -> None:
+        self.open_number()
+
+    def action_block(self) -> None:
+        from tillit.kiosk.screens.block import BlockScreen
+
+        if self.opened is None:
+            self.opened = BlockScreen()
+            self.kiosk.go(self.opened)
+
+    async def action_language(self) -> None:
+        self.kiosk.language = next_language(self.kiosk.language)
+        self.notice = None
+        await self.recompose()
+        self.refresh_bindings()  # the new footer fills in when the bindings signal

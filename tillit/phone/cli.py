@@ -1,0 +1,324 @@
+"""`tillit-phone`: the customer's BankID app, simulated, with a scriptable mode for testers.
+
+Profiles live under $TILLIT_HOME/phone/ (one file each, the device key sealed by the app PIN and a
+secret the signer releases only to a right PIN: every unlock asks the signer, which locks the device
+after five wrong PINs in a row; see phone/keystore.py).
+PINs, codes and passwords are never read from argv: the app PIN comes from $TILLIT_PHONE_PIN, or the
+first line of standard input with --pin-stdin, or a prompt; codes and passwords from prompts, which
+read one line each from standard input when it is not a terminal.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from dataclasses import dataclass
+from typing import Any, NoReturn
+
+import click
+import httpx
+
+from tillit.phone.account import Account, status_data, status_text, store_biometric
+from tillit.phone.activation import METHODS, ActivationError, Activator
+from tillit.phone.client import PhoneClient, PhoneError
+from tillit.phone.keystore import (
+    DeviceDeactivated,
+    DeviceLocked,
+    Keystore,
+    KeystoreError,
+    Profile,
+    SignerUnreachable,
+)
+from tillit.phone.prompts import Prompter, PromptError, app_pin
+from tillit.phone.scripted import Exit, Result, act
+from tillit.signer.wire import InvalidPersonalNumber, parse_personal_number
+
+EXIT_CODES = """\b
+Exit codes:
+  0  done: the request was approved (or declined)
+  1  another error (the signer unreachable, the request answered elsewhere, ...)
+  2  usage error, no such profile, not activated, or a wrong app PIN (the signer checks it and
+     says how many attempts are left; no request was answered)
+  3  nothing pending (after waiting --wait seconds)
+  4  the request expired before the decision reached the signer
+  5  this phone has been deactivated (BankID was activated on another device), or locked after
+     five wrong app PINs in a row (activate BankID again)
+"""
+
+
+@dataclass
+class Context:
+    profile: str
+    keystore: Keystore
+
+
+def fail(message: str, code: int = Exit.ERROR) -> NoReturn:
+    click.echo(f"tillit-phone: {message}", err=True)
+    sys.exit(code)
+
+
+@click.group()
+@click.option(
+    "--profile",
+    default="default",
+    show_default=True,
+    help="Which phone: each profile is its own device with its own key (letters, digits, - and _).",
+)
+@click.pass_context
+def main(ctx: click.Context, profile: str) -> None:
+    """The Tillit BankID app on a simulated phone.
+
+    Activate it once (`activate`), then approve or decline requests on the phone screen (`watch`) or
+    from a script (`approve`, `decline`). The app PIN comes from $TILLIT_PHONE_PIN, --pin-stdin, or a
+    prompt; it is never taken from the command line.
+    """
+    ctx.obj = Context(profile=profile, keystore=Keystore())
+
+
+def unlocked(ctx: Context, pin_stdin: bool, prompter: Prompter) -> tuple[Profile, PhoneClient]:
+    """The activated profile and a client holding its unlocked key (the signer checks the PIN).
+
+    Exit 2 for a user error or a wrong PIN (with the attempts left), 5 when the signer says the
+    device is deactivated or locked (kept in the profile), 1 when the signer cannot be reached."""
+    try:
+        profile = ctx.keystore.load(ctx.profile)
+        if not profile.activated or profile.device_id is None:
+            fail(f"the profile '{ctx.profile}' is not activated (run `tillit-phone activate` first)", Exit.USAGE)
+        key = profile.unlock(app_pin(prompter, pin_stdin))
+    except (DeviceDeactivated, DeviceLocked) as e:
+        locked = isinstance(e, DeviceLocked)
+
+        def change(p: Profile) -> None:
+            p.deactivated_at = p.deactivated_at or time.time()
+            if locked:
+                p.locked_at = p.locked_at or time.time()
+
+        ctx.keystore.update(ctx.profile, change)
+        fail(str(e), Exit.DEACTIVATED)
+    except SignerUnreachable as e:
+        fail(str(e), Exit.ERROR)
+    except (KeystoreError, PromptError) as e:
+        fail(str(e), Exit.USAGE)
+    return profile, PhoneClient(profile.server, profile.device_id, key)
+
+
+# -- activate -------------------------------------------------------------------------------------
+
+
+@main.command()
+@click.option("--server", required=True, help="The signer's URL, e.g. http://127.0.0.1:8700.")
+@click.option("--personal-number", required=True, help="The national identity number (11 digits).")
+@click.option("--method", type=click.Choice(METHODS), required=True, help="How to prove it is you.")
+@click.option("--device-name", default="phone", show_default=True, help="The name the bank shows for this phone.")
+@click.option("--pin-stdin", is_flag=True, help="Read the new app PIN from the first line of standard input.")
+@click.option("--replace", is_flag=True, help="Activate anew a profile that is already activated (new key).")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@click.pass_obj
+def activate(
+    ctx: Context,
+    server: str,
+    personal_number: str,
+    method: str,
+    device_name: str,
+    pin_stdin: bool,
+    replace: bool,
+    as_json: bool,
+) -> None:
+    """Activate BankID on this phone: create the profile's device key, then prove it is you.
+
+    \b
+    sms-email   prompts: SMS code, E-mail code, BankID password
+    codedevice  prompts: Code from code device, BankID password
+    old-device  shows a reference to approve on the old phone, then BankID password
+
+    Prompts read one line each from standard input when it is not a terminal. A wrong code or
+    password is reported with the attempts left and asked again. Activating deactivates the
+    customer's old phone at once. Exit codes: 0 activated, 1 failed, 2 usage error.
+    """
+    prompter = Prompter()
+    try:
+        parse_personal_number(personal_number, allow_test_numbers=True)
+    except InvalidPersonalNumber as e:
+        fail(f"--personal-number: {e}", Exit.USAGE)
+    if not server.startswith(("http://", "https://")):
+        fail("--server must be an http:// or https:// URL", Exit.USAGE)
+    try:
+        if ctx.keystore.exists(ctx.profile) and ctx.keystore.load(ctx.profile).activated and not replace:
+            fail(
+                f"the profile '{ctx.profile}' is already activated; use another --profile, or --replace",
+                Exit.USAGE,
+            )
+        pin = app_pin(prompter, pin_stdin, label="New app PIN (4 or more digits)", new=True)
+    except (KeystoreError, PromptError) as e:
+        fail(str(e), Exit.USAGE)
+    with httpx.Client(timeout=30) as http:
+        activator = Activator(
+            keystore=ctx.keystore,
+            profile_name=ctx.profile,
+            server=server.rstrip("/"),
+            personal_number=personal_number,
+            method=method,
+            device_name=device_name,
+            prompter=prompter,
+            http=http,
+        )
+        try:
+            profile = activator.run(pin)
+        except ActivationError as e:
+            fail(str(e), Exit.USAGE if e.usage else Exit.ERROR)
+        except PromptError as e:
+            fail(str(e), Exit.USAGE)
+    if as_json:
+        click.echo(json.dumps(status_data(profile, ctx.profile), ensure_ascii=False))
+    else:
+        click.echo(f"BankID is activated on this phone for {profile.customer_name} (profile {ctx.profile})")
+
+
+# -- approve / decline ----------------------------------------------------------------------------
+
+
+def decide_command(ctx: Context, decision: str, wait: float, reference: str | None, pin_stdin: bool) -> None:
+    if wait < 0:
+        fail("--wait must be 0 or more seconds", Exit.USAGE)
+    profile, client = unlocked(ctx, pin_stdin, Prompter())
+    try:
+        result = act(client, decision, wait=wait, reference=reference, biometric=profile.biometric)
+    except PhoneError as e:
+        fail(e.reason, Exit.ERROR)
+    except httpx.HTTPError as e:
+        fail(f"cannot reach the signer at {profile.server}: {e}", Exit.ERROR)
+    finally:
+        client.close()
+    record(ctx, result)
+    if result.request is not None:
+        click.echo(json.dumps(result.as_json(), ensure_ascii=False))
+    if result.exit != Exit.DONE:
+        fail(result.message, result.exit)
+    click.echo(f"tillit-phone: {result.message}", err=True)
+
+
+def record(ctx: Context, result: Result) -> None:
+    """Every decision goes into the profile's history; learning of a deactivation is kept too."""
+
+    def change(profile: Profile) -> None:
+        if result.request is not None:
+            entry = result.as_json()
+            profile.remember(
+                {k: entry[k] for k in ("orderRef", "reference", "kind", "method", "kioskName", "decision", "outcome")}
+            )
+        if result.exit == Exit.DEACTIVATED and profile.deactivated_at is None:
+            profile.deactivated_at = time.time()
+
+    if result.request is not None or result.exit == Exit.DEACTIVATED:
+        ctx.keystore.update(ctx.profile, change)
+
+
+def decide_options(fn: Any) -> Any:
+    fn = click.option("--pin-stdin", is_flag=True, help="Read the app PIN from the first line of standard input.")(fn)
+    fn = click.option(
+        "--reference", default=None, help="Only the request showing these words (as the kiosk shows them)."
+    )(fn)
+    fn = click.option(
+        "--wait", type=float, default=0, show_default=True, help="Seconds to wait for a request to arrive."
+    )(fn)
+    return fn
+
+
+@main.command(epilog=EXIT_CODES)
+@decide_options
+@click.pass_obj
+def approve(ctx: Context, wait: float, reference: str | None, pin_stdin: bool) -> None:
+    """ "Ja, det er meg": approve the next pending request and print it as JSON.
+
+    The JSON has orderRef, reference, kind, method, kioskName, userVisibleData, documents, decision
+    and outcome. The app PIN is needed ($TILLIT_PHONE_PIN, --pin-stdin, or a prompt). A login without
+    password (method "biometric") completes on this approval; with `biometric on`, the approval says
+    the fingerprint was used.
+    """
+    decide_command(ctx, "approve", wait, reference, pin_stdin)
+
+
+@main.command(epilog=EXIT_CODES)
+@decide_options
+@click.pass_obj
+def decline(ctx: Context, wait: float, reference: str | None, pin_stdin: bool) -> None:
+    """ "Nei, avvis": decline the next pending request and print it as JSON.
+
+    The JSON has orderRef, reference, kind, method, kioskName, userVisibleData, documents, decision
+    and outcome. The app PIN is needed ($TILLIT_PHONE_PIN, --pin-stdin, or a prompt).
+    """
+    decide_command(ctx, "decline", wait, reference, pin_stdin)
+
+
+# -- status, biometric, watch ---------------------------------------------------------------------
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+@click.pass_obj
+def status(ctx: Context, as_json: bool) -> None:
+    """Whether this phone is activated, for whom and since when, and the requests it answered."""
+    try:
+        profile = ctx.keystore.load(ctx.profile) if ctx.keystore.exists(ctx.profile) else None
+    except KeystoreError as e:
+        fail(str(e), Exit.USAGE)
+    data = status_data(profile, ctx.profile)
+    click.echo(json.dumps(data, ensure_ascii=False, indent=2) if as_json else status_text(data))
+
+
+@main.command()
+@click.argument("state", type=click.Choice(["on", "off"]))
+@click.option("--pin-stdin", is_flag=True, help="Read the app PIN from the first line of standard input.")
+@click.pass_obj
+def biometric(ctx: Context, state: str, pin_stdin: bool) -> None:
+    """Turn login with the simulated fingerprint on or off (the app PIN is needed).
+
+    The signer is told first (`POST /v1/app/settings`): with it on, a login without password
+    can complete on this phone's approval, and "Ja, det er meg" asks for the fingerprint instead
+    of the PIN. The profile keeps the setting only once the signer has stored it. Exit codes:
+    0 done, 1 the signer refused or is unreachable, 2 usage error or a wrong app PIN,
+    5 this phone has been deactivated. Nothing changes unless it exits 0.
+    """
+    on = state == "on"
+    profile, client = unlocked(ctx, pin_stdin, Prompter())
+    try:
+        stored = client.settings(biometric=on).biometric
+    except PhoneError as e:
+        if e.status == 403 and e.code == "deviceDeactivated":
+            fail("this phone has been deactivated: BankID is active on another device", Exit.DEACTIVATED)
+        fail(f"the signer refused the setting: {e.reason}", Exit.ERROR)
+    except httpx.HTTPError as e:
+        fail(f"cannot reach the signer at {profile.server}: {e}", Exit.ERROR)
+    finally:
+        client.close()
+    try:
+        store_biometric(ctx.keystore, ctx.profile, stored)
+    except KeystoreError as e:
+        fail(str(e), Exit.ERROR)
+    click.echo(f"biometric {'on' if stored else 'off'}")
+
+
+@main.command()
+@click.option("--pin-stdin", is_flag=True, help="Read the app PIN from the first line of standard input.")
+@click.pass_obj
+def watch(ctx: Context, pin_stdin: bool) -> None:
+    """The phone screen: requests appear as they arrive; "Ja, det er meg" or "Nei, avvis"."""
+    profile, client = unlocked(ctx, pin_stdin, Prompter())
+    from tillit.phone.app import PhoneApp
+
+    account = Account(ctx.keystore, ctx.profile)
+    try:
+        PhoneApp(
+            client,
+            owner=profile.customer_name or "",
+            device=profile.device_name,
+            check_pin=account.check_pin,
+            biometric=profile.biometric,
+            on_decided=account.remember,
+            on_deactivated=account.deactivated,
+            status=account.status,
+            on_biometric=account.set_biometric,
+        ).run()
+    finally:
+        client.close()

@@ -1,0 +1,116 @@
+"""Agreements waiting at the branch, and the customer session that lists them at the kiosk.
+
+A completed login opens a customer session (its id is the order ref, carried as the JWT's `jti`);
+it ends when it has been idle for the kiosk's idle timeout, or when its token expires.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from typing import TYPE_CHECKING, Any
+
+from tillit.signer import errors
+from tillit.signer.signing import check_pdf
+from tillit.signer.store import Agreement, Customer, Kiosk
+from tillit.signer.tokens import verify_jwt
+
+if TYPE_CHECKING:
+    from tillit.signer.service import Signer
+
+
+class Agreements:
+    def __init__(self, service: Signer) -> None:
+        self.service = service
+
+    def add(self, personal_number: str, title: str, name: str, content: bytes) -> Agreement:
+        service = self.service
+        title = title.strip()
+        if not title or len(title) > 200:
+            raise errors.InvalidInput("a title is 1-200 characters")
+        if not content:
+            raise errors.InvalidInput("the agreement document is empty")
+        if len(content) > service.settings.max_document_bytes:
+            raise errors.TooLarge(f"the document is larger than {service.settings.max_document_bytes} bytes")
+        check_pdf(content, name)
+        customer = service.customer(personal_number)
+        at = service.clock()
+        agreement = Agreement(
+            id=str(uuid.uuid4()),
+            customer_id=customer.id,
+            title=title,
+            name=(name or "avtale.pdf")[:200],
+            content=content,
+            created_at=at,
+            signed_order=None,
+            signed_at=None,
+        )
+        with service.store.tx() as tx:
+            tx.insert_agreement(agreement)
+            tx.audit(
+                "agreement.added", agreement.id, at, customer=customer.id, sha256=hashlib.sha256(content).hexdigest()
+            )
+        return agreement
+
+    def all(self, personal_number: str | None = None) -> list[Agreement]:
+        customer_id = self.service.customer(personal_number).id if personal_number else None
+        with self.service.store.tx() as tx:
+            return tx.agreements(customer_id)
+
+    def session_customer(self, kiosk: Kiosk, token: str) -> Customer:
+        """The customer of a live session at `kiosk`, from the login's completion token; extends the
+        session. The token opens nothing at another kiosk than the one it was issued to (`aud`)."""
+        service = self.service
+        claims = verify_jwt(token, service.tokens.jwks())
+        if claims is None or claims.get("kind") != "auth" or claims.get("aud") != kiosk.id:
+            raise errors.Unauthorized("the customer session is not valid", "sessionInvalid")
+        at = service.clock()
+        with service.store.tx() as tx:
+            found = tx.touch_session(str(claims.get("jti")), at, service.settings.customer_session_seconds)
+            if found is None:
+                raise errors.Unauthorized("the customer session has ended", "sessionExpired")
+            customer = tx.customer(found[0])
+        if customer is None or found[1] != kiosk.id or customer.status != "active":
+            raise errors.Unauthorized("the customer session has ended", "sessionExpired")
+        return customer
+
+    def end_session(self, kiosk: Kiosk, token: str) -> None:
+        claims = verify_jwt(token, self.service.tokens.jwks())
+        if claims is not None and claims.get("aud") == kiosk.id:
+            with self.service.store.tx() as tx:
+                tx.end_session(str(claims.get("jti")))
+
+    def waiting(self, kiosk: Kiosk, token: str) -> list[dict[str, Any]]:
+        customer = self.session_customer(kiosk, token)
+        with self.service.store.tx() as tx:
+            found = tx.agreements(customer.id, waiting_only=True)
+        return [
+            {
+                "id": a.id,
+                "title": a.title,
+                "name": a.name,
+                "size": len(a.content),
+                "sha256": hashlib.sha256(a.content).hexdigest(),
+                "createdAt": a.created_at,
+            }
+            for a in found
+        ]
+
+    def document(self, kiosk: Kiosk, token: str, agreement_id: str) -> Agreement:
+        customer = self.session_customer(kiosk, token)
+        with self.service.store.tx() as tx:
+            agreement = tx.agreement(agreement_id)
+        if agreement is None or agreement.customer_id != customer.id:
+            raise errors.NotFound("no such agreement for this customer")
+        return agreement
+
+    def for_sign_order(self, kiosk: Kiosk, personal_number: str, agreement_id: str) -> Agreement:
+        """The agreement a kiosk asks to sign: it must be this customer's and still waiting."""
+        with self.service.store.tx() as tx:
+            agreement = tx.agreement(agreement_id)
+            customer = tx.customer_by_number(personal_number)
+        if agreement is None or customer is None or agreement.customer_id != customer.id:
+            raise errors.NotFound("no such agreement for this customer")
+        if agreement.signed_at is not None:
+            raise errors.Conflict("this agreement is already signed", "alreadySigned")
+        return agreement

@@ -1,0 +1,44 @@
+"""Building a `Signer` from settings: the store, the HSM connection and the service."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from tillit.hsm.client import Hsm
+from tillit.hsm.settings import HsmSettings
+from tillit.signer.service import Signer
+from tillit.signer.settings import SignerSettings
+from tillit.signer.store import SqliteStore, Store
+
+
+def open_store(settings: SignerSettings) -> Store:
+    url = settings.database_url
+    if url and url.startswith(("postgresql://", "postgres://")):
+        from tillit.signer.pg_store import PostgresStore
+
+        # Connections for the worker threads plus the event loop's own short transactions.
+        return PostgresStore(url, max_size=max(16, settings.worker_threads + 8))
+    path = url.removeprefix("sqlite:///") if url else str(settings.home / "signer.db")
+    from pathlib import Path
+
+    return SqliteStore(Path(path))
+
+
+@contextmanager
+def open_signer(settings: SignerSettings | None = None) -> Iterator[Signer]:
+    settings = settings or SignerSettings()
+    hsm = Hsm(HsmSettings(home=settings.home))
+    store = open_store(settings)
+    signer: Signer | None = None
+    try:
+        signer = Signer(settings, store, hsm)
+        # With PostgreSQL, wake-ups reach the other instances, and theirs this one; an administrator's
+        # command (a block, say) wakes the phones long-polling the daemons.
+        store.connect_notifier(signer.notifier)
+        yield signer
+    finally:
+        if signer is not None:
+            signer.passwords.close()
+        store.close()
+        hsm.close()

@@ -1,0 +1,219 @@
+"""The signer's configuration: a TOML file plus `TILLIT_*` environment variables (these win)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+
+from tillit.hsm.settings import HsmSettings, TillitSettings, default_home
+
+# The policy under which Tillit's TSA issues tokens: an OID under 2.25 (ITU-T X.667), made from a
+# random UUID (d1c0a5f2-6b8e-4f4e-9a3c-7e1b2f0c5d84), since Tillit has no arc of its own to put it
+# under. What it means is in README.md ("Signatures that last"): Tillit's own clock (NTP-disciplined host),
+# accuracy one second, tokens for any SHA-2 digest, keys in the HSM.
+TSA_POLICY = "2.25.278808937919972973353344460611239304580"
+
+
+class SignerSettings(TillitSettings):
+    """Settings of `tillit-signer`. File: $TILLIT_CONFIG or $TILLIT_HOME/tillit.toml."""
+
+    home: Path = Field(default_factory=default_home)
+    """Data directory: SoftHSM config and tokens, database, CA ledger."""
+
+    database_url: str | None = None
+    """Unset: SQLite at home/signer.db. `postgresql://...` for several instances."""
+
+    host: str = "127.0.0.1"
+    """Address `serve` listens on."""
+
+    port: int = 8700
+    """Port `serve` listens on."""
+
+    public_url: str | None = None
+    """Base URL written into certificates (CRL, OCSP); default http://host:port."""
+
+    allow_test_numbers: bool = False
+    """Accept synthetic test numbers (month + 80). Never in production."""
+
+    order_ttl_seconds: float = 180.0
+    """How long an order lives."""
+
+    activation_ttl_seconds: float = 600.0
+    """How long an app activation and its SMS and e-mail codes live."""
+
+    max_document_bytes: int = 10 * 1024 * 1024
+    """Largest document in a sign order, after base64 decoding."""
+
+    max_documents: int = 10
+    """Most documents in one sign order."""
+
+    max_json_body_bytes: int = Field(default=64 * 1024, ge=1024)
+    """Largest body of a request without documents (every JSON route but /v1/sign and the staff's
+    POST /v1/agreements, which take `max_body_bytes`). Routes that read no body accept none."""
+
+    ocsp_max_request_bytes: int = Field(default=4096, ge=256)
+    """Largest OCSP request (DER) /v1/ocsp reads; a bigger one is refused with 413."""
+
+    ocsp_max_cert_ids: int = Field(default=10, ge=1)
+    """Most certificates one OCSP request may ask about; more get a `malformedRequest` response."""
+
+    ocsp_concurrency: int = Field(default=2, ge=1)
+    """OCSP requests answered at once (each may take an HSM signature); one more is refused with
+    503 and Retry-After, so that an OCSP flood cannot take the threads every other route needs."""
+
+    ocsp_cache_seconds: float = Field(default=30.0, ge=0)
+    """How long a signed OCSP response without a nonce is handed out again for the same question
+    and the same answer (a revocation changes the answer at once). 0: sign every response."""
+
+    pades_level: Literal["B-B", "B-T", "B-LT", "B-LTA"] = "B-LTA"
+    """PAdES level of signed PDFs (ETSI EN 319 142-1). B-B: the signature alone, which stops
+    validating when the customer's certificate expires or is revoked; B-T: plus a signature
+    timestamp from Tillit's TSA; B-LT: plus every certificate, OCSP response and CRL of the chains in
+    the document's DSS; B-LTA: plus a document timestamp over all of it, which
+    `tillit-signer archive-timestamp` renews. Detached CMS signatures are CAdES-T (a signature
+    timestamp) at every level but B-B, with the revocation data inside from B-LT on."""
+
+    tsa_policy_oid: str = Field(default=TSA_POLICY, pattern=r"^[0-2](\.(0|[1-9][0-9]*))+$")
+    """The policy OID written into every timestamp token (README, "Signatures that last", says what it means);
+    a request asking for another policy is rejected."""
+
+    tsa_accuracy_seconds: int = Field(default=1, ge=1, le=60)
+    """The accuracy every timestamp token states, in seconds."""
+
+    tsa_max_request_bytes: int = Field(default=4096, ge=256)
+    """Largest timestamp request (DER) POST /v1/tsa reads; a bigger one is refused with 413."""
+
+    tsa_concurrency: int = Field(default=2, ge=1)
+    """Timestamp requests POST /v1/tsa answers at once (each takes an HSM signature); one more is
+    refused with 503 and Retry-After. The daemon's own signing does not wait for these slots."""
+
+    password_attempts: int = 5
+    """Wrong passwords in a row before the password locks."""
+
+    control_answer_attempts: int = 3
+    """Wrong sets of control answers in a row, over all reset orders, before a reset by control
+    questions locks (an administrator unlocks; code device and app still reset)."""
+
+    argon2_time_cost: int = 2
+    """Argon2id iterations (at least 2)."""
+
+    argon2_memory_kib: int = 19456
+    """Argon2id memory in KiB (at least 19 MiB)."""
+
+    customer_session_seconds: float = 60.0
+    """Idle lifetime of a customer session at a kiosk (the kiosk's idle timeout)."""
+
+    token_lifetime_seconds: int = 600
+    """Lifetime of the completion JWT."""
+
+    worker_threads: int = 8
+    """Worker threads beside the event loop: SQLite writes, the HSM, device-signature checks.
+    Argon2id has a pool of its own, one thread per CPU core."""
+
+    pin_request_path: bool = True
+    """Run the event loop and its worker threads on one CPU, Argon2id on every CPU (`signer.cpus`):
+    the request path's threads then hand work to each other without waking another CPU. Only one of
+    them runs Python at a time anyway. Turn it off where the request path, not Argon2id, is what
+    limits the daemon (many cores for one instance)."""
+
+    gil_switch_interval_ms: float = Field(default=0.2, gt=0, le=100)
+    """How long one thread of the daemon may hold Python's GIL while another waits for it, in ms
+    (`sys.setswitchinterval`). Every SQLite statement lets go of the GIL and waits to get it back;
+    at CPython's 5 ms a write transaction under load holds the writer's lock for milliseconds per
+    statement, and the daemon completes about a third of the orders it does at 0.2 ms."""
+
+    message_sender: str = "outbox"
+    """Where SMS and e-mail go: `outbox` (the store, read with `tillit-signer outbox list`), or a
+    gateway's `package.module:factory`, called with these settings, whose `send(message)` delivers."""
+
+    rate_orders_per_number: int = 10
+    """Orders (logins, signings, resets) and app activations one personal number may start per
+    rate window, known or unknown; against push floods. 0: no limit."""
+
+    rate_orders_per_kiosk: int = 300
+    """Orders one kiosk token may start per rate window over all numbers; bounds how fast a kiosk
+    token can probe who is a customer. 0: no limit."""
+
+    rate_window_seconds: float = 60.0
+    """The sliding window of the two rate limits, in seconds."""
+
+    activations_per_number_hour: int = 3
+    """App activations one personal number may start per hour, known or unknown: each sends an SMS
+    and an e-mail, or asks the old phone. 0: no limit."""
+
+    activations_per_hour: int = 600
+    """App activations all numbers together may start per hour: the cap on SMS, e-mail and pushes
+    that anyone can cause without logging in. 0: no limit."""
+
+    kiosk_blocks_per_hour: int = 5
+    """Blocks one kiosk may make per hour without the customer's proof (a completed login of the
+    customer on that kiosk): a lost phone at the counter, not a list of numbers. 0: no limit."""
+
+    document_retention_days: float = 30.0
+    """Days a signed document is kept after signing once the kiosk has fetched it (twice this when
+    never fetched). Documents of orders that end unsigned are deleted when the order ends."""
+
+    kiosk_storage_bytes: int = 500 * 1024 * 1024
+    """Most document bytes one kiosk's orders may hold in the store at once (open orders and signed
+    documents not yet past retention); a sign order beyond it is refused with 413 `storageQuota`.
+    0: no limit."""
+
+    maintenance_interval_seconds: float = Field(default=60.0, gt=0)
+    """How often the daemon sweeps the store (`signer.retention`): abandoned orders expired,
+    signed documents past retention deleted."""
+
+    audit_checkpoint_every: int = 100
+    """Sign an audit checkpoint with the HSM's audit key after this many new entries (also at every
+    clean shutdown and `audit export`). 0: only at shutdown and export."""
+
+    tls_cert: Path | None = None
+    """PEM certificate chain for HTTPS on the daemon's port."""
+
+    tls_key: Path | None = None
+    """PEM private key for HTTPS."""
+
+    log_json: bool = False
+    """Write logs as JSON lines."""
+
+    @property
+    def base_url(self) -> str:
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        scheme = "https" if self.tls_cert else "http"
+        return f"{scheme}://{self.host}:{self.port}"
+
+    @property
+    def max_body_bytes(self) -> int:
+        return self.max_documents * (self.max_document_bytes * 4 // 3 + 4096) + 65536
+
+
+def documented_toml() -> str:
+    """Every setting with its default and meaning, as a TOML file an administrator can edit."""
+    lines = [
+        "# Tillit signer configuration: $TILLIT_CONFIG, or $TILLIT_HOME/tillit.toml.",
+        "# Every setting is shown commented out with its default; TILLIT_<NAME> environment variables win.",
+        "# PINs are not set here: TILLIT_HSM_PIN / TILLIT_HSM_SO_PIN, or the 0600 files `tillit-hsm init` writes.",
+        "",
+    ]
+    fields = {**SignerSettings.model_fields, **HsmSettings.model_fields}
+    for name, field in fields.items():
+        if name in ("hsm_pin", "hsm_so_pin"):
+            continue
+        # Every line of a description commented: a bare continuation line would not parse as TOML.
+        lines.extend(f"# {line}" for line in (field.description or "").splitlines())
+        lines.append(f"# env: TILLIT_{name.upper()}")
+        default = field.get_default(call_default_factory=False)
+        if name == "home":
+            lines.append('# home = "~/.local/share/tillit"')
+        elif default is None:
+            lines.append(f"# {name} =   (unset)")
+        elif isinstance(default, bool):
+            lines.append(f"# {name} = {str(default).lower()}")
+        elif isinstance(default, int | float):
+            lines.append(f"# {name} = {default}")
+        else:
+            lines.append(f'# {name} = "{default}"')
+        lines.append("")
+    return "\n".join(lines)

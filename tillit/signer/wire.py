@@ -1,0 +1,264 @@
+"""The wire format shared by the signer, the kiosk and the phone: API bodies and signed messages.
+
+This module imports nothing else of the signer, so kiosk/ and phone/ may import it.
+
+Canonical encoding (what a device signs). A challenge is a JSON object
+  {"v":1,"kind","method","orderRef","kiosk":{"id","name"},"userVisibleData",
+   "documents":[{"name","sha256"}],"nonce","expiresAt"}
+(`method` "biometric": the approval alone completes the login, without the password)
+serialised with sorted keys, no whitespace, UTF-8, no escaping of non-ASCII (`canonical_json`),
+`expiresAt` in integer Unix seconds and `sha256` in lowercase hex. The device signs, with ECDSA
+P-256 / SHA-256 (DER signature, base64 on the wire),
+  b"tillit-approval-v1\\n" + decision + b"\\n" + canonical challenge
+so a decline can never be turned into an approval. Phone requests are signed over
+  b"tillit-request-v1\\n" + METHOD + "\\n" + path?query + "\\n" + hex(sha256(body)) + "\\n" +
+  timestamp + "\\n" + nonce
+sent as the headers X-Tillit-Device, X-Tillit-Timestamp, X-Tillit-Nonce, X-Tillit-Signature.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+# The number format is part of the wire format: kiosks validate as the customer types.
+from tillit.signer.numbers import InvalidPersonalNumber, PersonalNumber, birth_century, check_digits
+from tillit.signer.numbers import parse as parse_personal_number
+
+__all__ = ["InvalidPersonalNumber", "PersonalNumber", "birth_century", "check_digits", "parse_personal_number"]
+
+APPROVAL_CONTEXT = b"tillit-approval-v1\n"
+ACTIVATION_CONTEXT = b"tillit-activation-v1\n"
+REQUEST_CONTEXT = b"tillit-request-v1\n"
+DEVICE_HEADER = "X-Tillit-Device"
+TIMESTAMP_HEADER = "X-Tillit-Timestamp"
+NONCE_HEADER = "X-Tillit-Nonce"
+SIGNATURE_HEADER = "X-Tillit-Signature"
+REQUEST_SKEW_SECONDS = 60
+# The customer session's calls carry the login's completion token in this header, beside the kiosk's
+# own bearer token: a session token alone, or at another kiosk, opens nothing.
+SESSION_HEADER = "X-Tillit-Session"
+
+OrderStatus = Literal["pending", "failed", "complete"]
+HintCode = Literal[
+    "outstandingTransaction",
+    "userSign",
+    "expiredTransaction",
+    "userCancel",
+    "cancelled",
+    "alreadyInProgress",
+    "passwordLocked",
+    "blocked",
+    "noDevice",
+    "wrongPassword",
+    "signingFailed",
+    "noCodeDevice",
+    "codeDeviceSuspended",
+    "wrongCode",
+    "wrongAnswers",
+    "answersLocked",
+]
+Decision = Literal["approve", "decline"]
+
+
+def canonical_json(value: Any) -> bytes:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def approval_message(challenge: dict[str, Any], decision: str) -> bytes:
+    return APPROVAL_CONTEXT + decision.encode() + b"\n" + canonical_json(challenge)
+
+
+def activation_proof_message(activation_id: str) -> bytes:
+    """What a new phone signs to prove it holds the key it asks to activate."""
+    return ACTIVATION_CONTEXT + activation_id.encode()
+
+
+def request_message(method: str, path: str, body: bytes, timestamp: str, nonce: str) -> bytes:
+    digest = hashlib.sha256(body).hexdigest()
+    return REQUEST_CONTEXT + "\n".join([method.upper(), path, digest, timestamp, nonce]).encode()
+
+
+class Wire(BaseModel):
+    model_config = ConfigDict(populate_by_name=True, extra="forbid")
+
+
+class Document(Wire):
+    name: str = Field(min_length=1, max_length=200)
+    content_type: str = Field(alias="contentType", default="application/octet-stream", max_length=100)
+    content: str = Field(description="base64")
+
+
+class AuthRequest(Wire):
+    personal_number: str = Field(alias="personalNumber", max_length=64)
+    user_visible_data: str | None = Field(alias="userVisibleData", default=None, max_length=2000)
+    method: Literal["app", "codedevice", "biometric"] = "app"
+
+
+class SignRequest(Wire):
+    personal_number: str = Field(alias="personalNumber", max_length=64)
+    user_visible_data: str = Field(alias="userVisibleData", min_length=1, max_length=2000)
+    documents: list[Document] = Field(default_factory=list, max_length=10)
+    agreement_id: str | None = Field(alias="agreementId", default=None, max_length=64)
+
+
+class OrderStarted(Wire):
+    order_ref: str = Field(alias="orderRef")
+    reference: str
+    expires_at: int = Field(alias="expiresAt", description="Unix seconds")
+
+
+class OrderRefRequest(Wire):
+    order_ref: str = Field(alias="orderRef", max_length=64)
+
+
+class PasswordRequest(Wire):
+    order_ref: str = Field(alias="orderRef", max_length=64)
+    password: str = Field(max_length=256)
+
+
+# A one-time code: ASCII digits, blanks around them allowed (other scripts' digits are refused).
+CODE_PATTERN = r"^\s*[0-9]{1,12}\s*$"
+
+
+class CodeRequest(Wire):
+    order_ref: str = Field(alias="orderRef", max_length=64)
+    code: str = Field(max_length=16, pattern=CODE_PATTERN)
+
+
+class CompletionData(Wire):
+    customer: dict[str, Any]
+    device: dict[str, Any] | None = None
+    token: str
+    level: str
+    signatures: list[dict[str, Any]] | None = None
+
+
+class CollectResponse(Wire):
+    order_ref: str = Field(alias="orderRef")
+    status: OrderStatus
+    hint_code: str | None = Field(alias="hintCode", default=None)
+    attempts_left: int | None = Field(alias="attemptsLeft", default=None)
+    completion_data: CompletionData | None = Field(alias="completionData", default=None)
+
+
+class AppRequest(Wire):
+    """A pending request as the phone sees it."""
+
+    order_ref: str = Field(alias="orderRef")
+    reference: str
+    kind: str
+    method: str = Field(
+        default="app", description="'biometric': a login that completes on this approval, without the password"
+    )
+    kiosk_name: str = Field(alias="kioskName")
+    user_visible_data: str = Field(alias="userVisibleData")
+    documents: list[dict[str, str]]
+    expires_at: int = Field(alias="expiresAt")
+    challenge: dict[str, Any]
+
+
+class AppRequests(Wire):
+    requests: list[AppRequest]
+    device_status: str = Field(alias="deviceStatus")
+
+
+class AppDecision(Wire):
+    decision: Decision
+    signature: str = Field(description="base64 DER ECDSA over approval_message(challenge, decision)")
+    biometric: bool = False
+
+
+class AppSettings(Wire):
+    biometric: bool = Field(description="login without password (biometric or app PIN) allowed for this device")
+
+
+class ActivationStart(Wire):
+    personal_number: str = Field(alias="personalNumber", max_length=64)
+    method: Literal["codedevice", "sms-email", "old-device"]
+    device_name: str = Field(alias="deviceName", default="phone", max_length=100)
+    public_key: str = Field(alias="publicKey", max_length=4000, description="PEM, ECDSA P-256")
+
+
+class ActivationComplete(Wire):
+    proof: str = Field(description="base64 DER ECDSA by the new key over b'tillit-activation-v1\\n' + activationId")
+    password: str = Field(max_length=256)
+    sms_code: str | None = Field(alias="smsCode", default=None, max_length=16, pattern=CODE_PATTERN)
+    email_code: str | None = Field(alias="emailCode", default=None, max_length=16, pattern=CODE_PATTERN)
+    code: str | None = Field(default=None, max_length=16, pattern=CODE_PATTERN)
+
+
+class AgreementIn(Wire):
+    personal_number: str = Field(alias="personalNumber", max_length=64)
+    title: str = Field(min_length=1, max_length=200)
+    name: str = Field(default="avtale.pdf", max_length=200)
+    document: str = Field(description="base64 PDF")
+
+
+class BlockRequest(Wire):
+    personal_number: str = Field(alias="personalNumber", max_length=64)
+    order_ref: str | None = Field(alias="orderRef", default=None, max_length=64)
+    reason: str = Field(default="blocked at the kiosk", max_length=200)
+
+
+class ResetStart(Wire):
+    personal_number: str = Field(alias="personalNumber", max_length=64)
+    method: Literal["app", "codedevice"] = "app"
+
+
+class ResetComplete(Wire):
+    order_ref: str = Field(alias="orderRef", max_length=64)
+    answers: list[str] = Field(max_length=10)
+    new_password: str = Field(alias="newPassword", max_length=256)
+
+
+class FeedbackIn(Wire):
+    order_ref: str = Field(alias="orderRef", max_length=64)
+    rating: int = Field(ge=1, le=5)
+    comment: str = Field(default="", max_length=500)
+
+
+class MethodQuery(Wire):
+    personal_number: str = Field(alias="personalNumber", max_length=64)
+
+
+class ErrorBody(Wire):
+    error: str
+    reason: str
+
+
+# -- the app PIN, checked by the signer (signer/device_pins.py, phone/keystore.py) -----------------
+
+PIN_PATH = "/v1/app/pin"
+UNLOCK_PATH = "/v1/app/unlock"
+PIN_ATTEMPTS = 5
+"""Wrong app PINs in a row after which the signer locks the device for good (activate again)."""
+
+
+class PinRegistration(Wire):
+    """`POST /v1/app/pin`, signed by the device key once, right after activation."""
+
+    unlock_key: str = Field(alias="unlockKey", max_length=4000, description="PEM, ECDSA P-256: signs unlock requests")
+    pin_verifier: str = Field(alias="pinVerifier", max_length=64, description="base64, 32 bytes derived from the PIN")
+    server_secret: str = Field(alias="serverSecret", max_length=64, description="base64, 32 random bytes")
+
+
+class UnlockRequest(Wire):
+    """`POST /v1/app/unlock`, signed by the unlock key (X-Tillit-* headers as any phone request)."""
+
+    pin_verifier: str = Field(alias="pinVerifier", max_length=64, description="base64, 32 bytes derived from the PIN")
+
+
+class UnlockGranted(Wire):
+    server_secret: str = Field(alias="serverSecret", description="base64: the other half of the device key's wrap")
+
+
+class PinRefusal(Wire):
+    """A wrong app PIN (401 `wrongPin`); `attemptsLeft` before the device is locked."""
+
+    error: str
+    reason: str
+    attempts_left: int = Field(alias="attemptsLeft")
