@@ -25,9 +25,10 @@ from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
 
-from asn1crypto import core, crl, keys, ocsp, x509
+from asn1crypto import algos, core, crl, keys, ocsp, x509
 from cryptography.hazmat.primitives import serialization
 
+from tillit import der
 from tillit.hsm import errors
 from tillit.hsm.client import Hsm
 from tillit.hsm.keys import Algorithm
@@ -609,8 +610,27 @@ class CertificateAuthority:
         for question in questions:
             if (question.name_hash, question.key_hash) != _issuer_hashes(issuing, question.hash_name):
                 return _OCSP_UNAUTHORIZED
+        return self._ocsp_answer(questions, nonce, reuse_for)
+
+    def ocsp_responses_for(self, certificates: list[x509.Certificate], *, reuse_for: float = 0.0) -> list[bytes]:
+        """For each of `certificates` (issued by the issuing CA), the answer `ocsp_response` gives a
+        request with one SHA-256 CertID and no nonce: how the daemon gathers the revocation data its
+        own signatures carry, without encoding and reading a request each time."""
+        name_hash, key_hash = _issuer_hashes(self.issuing_certificate(), "sha256")
+        issuer = _SHA256_ALGORITHM + der.element(der.OCTET_STRING, name_hash) + der.element(der.OCTET_STRING, key_hash)
+        answers = []
+        for cert in certificates:
+            serial = cert.serial_number
+            cert_id = der.element(der.SEQUENCE, issuer + der.integer(serial))
+            question = _CertQuestion(cert_id, "sha256", name_hash, key_hash, serial)
+            answers.append(self._ocsp_answer([question], None, reuse_for))
+        return answers
+
+    def _ocsp_answer(self, questions: list[_CertQuestion], nonce: core.OctetString | None, reuse_for: float) -> bytes:
+        """The signed response for well-formed questions about this CA's certificates. Without a
+        nonce it is handed out again for `reuse_for` seconds while the statuses stay the same."""
         statuses = [self._cert_status(question.serial) for question in questions]
-        key = (tuple(q.cert_id.dump() for q in questions), tuple(status.dump() for status in statuses))
+        key = (tuple(q.cert_id for q in questions), tuple(statuses))
         reusable = nonce is None and reuse_for > 0
         if reusable:
             with self._ocsp_lock:
@@ -627,51 +647,51 @@ class CertificateAuthority:
         return answer
 
     def _signed_ocsp_response(
-        self, questions: list[_CertQuestion], statuses: list[ocsp.CertStatus], nonce: core.OctetString | None
+        self, questions: list[_CertQuestion], statuses: list[bytes], nonce: core.OctetString | None
     ) -> bytes:
+        """An OCSPResponse (RFC 6960 4.2.1) joined from DER pieces (`tillit.der` says why): a
+        BasicOCSPResponse by the responder key, one SingleResponse per question valid for an hour,
+        the responder by key hash, the nonce echoed, the responder's certificate included."""
         responder = self.ocsp_certificate()
         now = _now()
-        responses = [
-            {"cert_id": q.cert_id, "cert_status": status, "this_update": now, "next_update": now + timedelta(hours=1)}
+        this_update = der.generalized_time(now)
+        next_update = der.context(0, der.generalized_time(now + timedelta(hours=1)))
+        singles = b"".join(
+            der.element(der.SEQUENCE, q.cert_id + status + this_update + next_update)
             for q, status in zip(questions, statuses, strict=True)
-        ]
-        response_data = ocsp.ResponseData(
-            {
-                "responder_id": {"by_key": responder.public_key.sha1},
-                "produced_at": now,
-                "responses": responses,
-            }
+        )
+        data = (
+            der.context(2, der.element(der.OCTET_STRING, responder.public_key.sha1))  # responderID byKey
+            + this_update  # producedAt
+            + der.element(der.SEQUENCE, singles)
         )
         if nonce is not None:
-            response_data["response_extensions"] = [{"extn_id": "nonce", "critical": False, "extn_value": nonce}]
-        algorithm = _signature_algorithm(self.hsm.algorithm(OCSP_LABEL))
-        signature = self.hsm.sign(OCSP_LABEL, response_data.dump())
-        basic = ocsp.BasicOCSPResponse(
-            {
-                "tbs_response_data": response_data,
-                "signature_algorithm": algorithm,
-                "signature": signature,
-                "certs": [responder],
-            }
+            extensions = ocsp.ResponseDataExtensions([{"extn_id": "nonce", "critical": False, "extn_value": nonce}])
+            data += der.context(1, extensions.dump())
+        response_data = der.element(der.SEQUENCE, data)
+        algorithm = _signature_algorithm(self.hsm.algorithm(OCSP_LABEL)).dump()
+        signature = self.hsm.sign(OCSP_LABEL, response_data)
+        basic = der.element(
+            der.SEQUENCE,
+            response_data
+            + algorithm
+            + der.element(der.BIT_STRING, b"\0" + signature)
+            + der.context(0, der.element(der.SEQUENCE, responder.dump())),
         )
-        response = ocsp.OCSPResponse(
-            {
-                "response_status": "successful",
-                "response_bytes": {"response_type": "basic_ocsp_response", "response": basic},
-            }
-        )
-        return bytes(response.dump())
+        response_bytes = der.element(der.SEQUENCE, _OID_OCSP_BASIC + der.element(der.OCTET_STRING, basic))
+        return der.element(der.SEQUENCE, _OCSP_SUCCESSFUL + der.context(0, response_bytes))
 
-    def _cert_status(self, serial: int) -> ocsp.CertStatus:
+    def _cert_status(self, serial: int) -> bytes:
+        """The CertStatus (DER) the ledger gives `serial`."""
         entry = self.ledger.get(serial)
         if entry is None:
-            return ocsp.CertStatus(name="unknown", value=core.Null())
+            return _STATUS_UNKNOWN
         if entry.revoked_at is not None:
             revoked: dict[str, object] = {"revocation_time": entry.revoked_at}
             if entry.reason and entry.reason != "unspecified":  # as in the CRL (RFC 5280 5.3.1)
                 revoked["revocation_reason"] = entry.reason
-            return ocsp.CertStatus(name="revoked", value=revoked)
-        return ocsp.CertStatus(name="good", value=core.Null())
+            return bytes(ocsp.CertStatus(name="revoked", value=revoked).dump())
+        return _STATUS_GOOD
 
 
 # The CertID hash algorithms the responder answers for (RFC 6960 4.1.1, RFC 5019 uses SHA-1).
@@ -680,15 +700,20 @@ _OCSP_MALFORMED = bytes(ocsp.OCSPResponse({"response_status": "malformed_request
 _OCSP_UNAUTHORIZED = bytes(ocsp.OCSPResponse({"response_status": "unauthorized"}).dump())
 # Signed responses kept for reuse: one per recently asked certificate (or set of them).
 _OCSP_CACHE_ENTRIES = 4096
+_SHA256_ALGORITHM = bytes(algos.DigestAlgorithm({"algorithm": "sha256"}).dump())
+_STATUS_GOOD = bytes(ocsp.CertStatus(name="good", value=core.Null()).dump())
+_STATUS_UNKNOWN = bytes(ocsp.CertStatus(name="unknown", value=core.Null()).dump())
+_OID_OCSP_BASIC = bytes(core.ObjectIdentifier("1.3.6.1.5.5.7.48.1.1").dump())
+_OCSP_SUCCESSFUL = der.element(der.ENUMERATED, b"\0")
 # RFC 5280 4.1.2.2: a serial is at most 20 octets.
 _MAX_SERIAL_BITS = 160
 
 
 @dataclass(frozen=True)
 class _CertQuestion:
-    """One CertID of a request, checked well formed."""
+    """One CertID of a request (`cert_id` its DER), checked well formed."""
 
-    cert_id: ocsp.CertId
+    cert_id: bytes
     hash_name: str
     name_hash: bytes
     key_hash: bytes
@@ -717,7 +742,7 @@ def _read_ocsp_request(request_der: bytes, max_cert_ids: int) -> tuple[list[_Cer
         serial = cert_id["serial_number"].native
         if not isinstance(serial, int) or serial < 0 or serial.bit_length() > _MAX_SERIAL_BITS:
             raise ValueError("a CertID serial out of range")
-        questions.append(_CertQuestion(cert_id, hash_name, name_hash, key_hash, serial))
+        questions.append(_CertQuestion(bytes(cert_id.dump()), hash_name, name_hash, key_hash, serial))
     nonce = None
     for extension in tbs_request["request_extensions"] or []:
         if extension["extn_id"].native == "nonce":

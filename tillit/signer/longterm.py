@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from asn1crypto import algos, cms, core, crl, ocsp, x509
+from asn1crypto import cms, core, crl, ocsp, x509
 from pyhanko.pdf_utils.misc import PdfError
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.ades.cades_asn1 import register_cms_attribute
@@ -58,23 +58,6 @@ from tillit.hsm.ca import CertificateAuthority
 # -- signing side -----------------------------------------------------------------------------------
 
 
-_SHA256_ALGORITHM = bytes(algos.DigestAlgorithm({"algorithm": "sha256"}).dump())
-
-
-def ocsp_request(cert: x509.Certificate, issuer: x509.Certificate) -> bytes:
-    """A DER OCSP request (SHA-256 CertID, no nonce: the answer may be shared) for one certificate."""
-    cert_id = ocsp.CertId(
-        {
-            # Loaded from DER: asn1crypto builds an algorithm identifier from values slowly (0.4 ms).
-            "hash_algorithm": algos.DigestAlgorithm.load(_SHA256_ALGORITHM),
-            "issuer_name_hash": hashlib.sha256(issuer.subject.dump()).digest(),
-            "issuer_key_hash": hashlib.sha256(bytes(issuer.public_key["public_key"])).digest(),
-            "serial_number": cert.serial_number,
-        }
-    )
-    return bytes(ocsp.OCSPRequest({"tbs_request": {"request_list": [{"req_cert": cert_id}]}}).dump())
-
-
 @dataclass(frozen=True)
 class ValidationMaterial:
     """DER OCSP responses and CRLs for a signature's chains, and the certificates besides the root."""
@@ -93,7 +76,7 @@ def validation_material(
     """OCSP responses for `end_entities` (all issued by the issuing CA) from the CA's responder code,
     the issuing CA's CRL, and the root's CRL when the CA makes one (it covers the issuing CA)."""
     issuing = ca.issuing_certificate()
-    ocsps = [ca.ocsp_response(ocsp_request(cert, issuing), reuse_for=reuse_for) for cert in end_entities]
+    ocsps = ca.ocsp_responses_for(end_entities, reuse_for=reuse_for)
     crls = [issuing_crl, ca.root_crl()]  # the root's CRL: the issuing CA's status, which LTA needs too
     return ValidationMaterial(ocsps, crls, [*end_entities, issuing, ca.ocsp_certificate()])
 

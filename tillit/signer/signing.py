@@ -26,6 +26,7 @@ from pyhanko.sign.signers.pdf_signer import DSSContentSettings, TimestampDSSCont
 from pyhanko.stamp import TextStampStyle
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 
+from tillit import der
 from tillit.hsm.client import Hsm
 from tillit.hsm.errors import HsmError, TokenUnavailable
 from tillit.signer import errors
@@ -379,16 +380,6 @@ _OID_SIGNED_DATA = cms.ContentType("signed_data").dump()
 _VERSION_1 = b"\x02\x01\x01"
 _OID_SIGNATURE_TIME_STAMP = cms.CMSAttributeType("signature_time_stamp_token").dump()
 _OID_REVOCATION_VALUES = core.ObjectIdentifier(REVOCATION_VALUES_OID).dump()
-_SEQUENCE, _SET, _OCTET_STRING, _UTC_TIME, _CONTEXT_0, _CONTEXT_1 = 0x30, 0x31, 0x04, 0x17, 0xA0, 0xA1
-
-
-def _der(tag: int, content: bytes) -> bytes:
-    """One DER element: tag, definite length, content."""
-    size = len(content)
-    if size < 0x80:
-        return bytes((tag, size)) + content
-    length = size.to_bytes((size.bit_length() + 7) // 8, "big")
-    return bytes((tag, 0x80 | len(length))) + length + content
 
 
 def _unsigned_attributes(timestamp_token: bytes | None, revocation: ValidationMaterial | None) -> bytes:
@@ -397,16 +388,16 @@ def _unsigned_attributes(timestamp_token: bytes | None, revocation: ValidationMa
     SEQUENCE OF CertificateList, ocspVals [1] SEQUENCE OF BasicOCSPResponse } (explicit tags)."""
     attributes = []
     if timestamp_token is not None:
-        attributes.append(_der(_SEQUENCE, _OID_SIGNATURE_TIME_STAMP + _der(_SET, timestamp_token)))
+        attributes.append(der.element(der.SEQUENCE, _OID_SIGNATURE_TIME_STAMP + der.element(der.SET, timestamp_token)))
     if revocation is not None:
         basic = [bytes(ocsp.OCSPResponse.load(o)["response_bytes"]["response"].parsed.dump()) for o in revocation.ocsps]
-        values = _der(
-            _SEQUENCE,
-            _der(_CONTEXT_0, _der(_SEQUENCE, b"".join(revocation.crls)))
-            + _der(_CONTEXT_1, _der(_SEQUENCE, b"".join(basic))),
+        values = der.element(
+            der.SEQUENCE,
+            der.context(0, der.element(der.SEQUENCE, b"".join(revocation.crls)))
+            + der.context(1, der.element(der.SEQUENCE, b"".join(basic))),
         )
-        attributes.append(_der(_SEQUENCE, _OID_REVOCATION_VALUES + _der(_SET, values)))
-    return _der(_CONTEXT_1, b"".join(sorted(attributes))) if attributes else b""  # DER sorts a SET OF
+        attributes.append(der.element(der.SEQUENCE, _OID_REVOCATION_VALUES + der.element(der.SET, values)))
+    return der.context(1, b"".join(sorted(attributes))) if attributes else b""  # DER sorts a SET OF
 
 
 @dataclass(frozen=True)
@@ -431,7 +422,7 @@ def _signer_parts(cert_der: bytes, chain: tuple[bytes, ...]) -> _SignerParts:
     sid = cms.SignerIdentifier(
         name="issuer_and_serial_number", value={"issuer": cert.issuer, "serial_number": cert.serial_number}
     ).dump()
-    certificates = _der(_CONTEXT_0, b"".join(sorted((cert_der, *chain))))  # DER sorts a SET OF
+    certificates = der.context(0, b"".join(sorted((cert_der, *chain))))  # DER sorts a SET OF
     return _SignerParts(bytes(attribute), bytes(sid), certificates)
 
 
@@ -452,30 +443,31 @@ def detached_cms(
     signature-time-stamp unsigned attribute (CAdES-T); with `revocation` its CRLs and OCSP responses
     go into the revocation-values unsigned attribute (ETSI TS 101 733 / EN 319 122-1)."""
     parts = _signer_parts(cert_der, tuple(bytes(c.dump()) for c in chain))
-    when = (now or datetime.now(UTC)).astimezone(UTC)
-    if not 1950 <= when.year < 2050:  # RFC 5652: signing-time is UTCTime from 1950 to 2049
-        raise ValueError("the signing time is outside UTCTime's years")
-    signing_time = _der(
-        _SEQUENCE, _OID_SIGNING_TIME + _der(_SET, _der(_UTC_TIME, when.strftime("%y%m%d%H%M%SZ").encode()))
-    )
-    digest = _der(_SEQUENCE, _OID_MESSAGE_DIGEST + _der(_SET, _der(_OCTET_STRING, hashlib.sha256(content).digest())))
+    when = now or datetime.now(UTC)  # RFC 5652: signing-time is UTCTime, so 1950 to 2049 only
+    signing_time = der.element(der.SEQUENCE, _OID_SIGNING_TIME + der.element(der.SET, der.utc_time(when)))
+    content_digest = der.element(der.OCTET_STRING, hashlib.sha256(content).digest())
+    digest = der.element(der.SEQUENCE, _OID_MESSAGE_DIGEST + der.element(der.SET, content_digest))
     attributes = b"".join(
         sorted((_CONTENT_TYPE_DATA, _ALGORITHM_PROTECTION, signing_time, digest, parts.signing_certificate_v2))
     )
     # The signature covers the attributes as a SET OF; the SignerInfo carries them [0] IMPLICIT.
-    signature = sign_digest(hashlib.sha256(_der(_SET, attributes)).digest())
-    signer_info = _der(
-        _SEQUENCE,
+    signature = sign_digest(hashlib.sha256(der.element(der.SET, attributes)).digest())
+    signer_info = der.element(
+        der.SEQUENCE,
         _VERSION_1
         + parts.issuer_and_serial
         + _SHA256
-        + _der(_CONTEXT_0, attributes)
+        + der.context(0, attributes)
         + _ECDSA_SHA256
-        + _der(_OCTET_STRING, signature)
+        + der.element(der.OCTET_STRING, signature)
         + _unsigned_attributes(timestamp(signature) if timestamp else None, revocation),
     )
-    signed_data = _der(
-        _SEQUENCE,
-        _VERSION_1 + _der(_SET, _SHA256) + _der(_SEQUENCE, _OID_DATA) + parts.certificates + _der(_SET, signer_info),
+    signed_data = der.element(
+        der.SEQUENCE,
+        _VERSION_1
+        + der.element(der.SET, _SHA256)
+        + der.element(der.SEQUENCE, _OID_DATA)
+        + parts.certificates
+        + der.element(der.SET, signer_info),
     )
-    return _der(_SEQUENCE, _OID_SIGNED_DATA + _der(_CONTEXT_0, signed_data))
+    return der.element(der.SEQUENCE, _OID_SIGNED_DATA + der.context(0, signed_data))
