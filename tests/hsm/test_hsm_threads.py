@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
-from pkcs11 import Mechanism, ObjectClass
+from pkcs11 import Mechanism, ObjectClass, _pkcs11
 
 from tillit.hsm import module
 from tillit.hsm.client import Hsm, find_token, verify_public
@@ -55,7 +55,10 @@ def _hammer(work: Callable[[int, int], None]) -> tuple[list[int], list[str]]:
 
 def test_the_module_is_initialised_for_os_locking(hsm: Hsm, hsm_settings: HsmSettings) -> None:
     lib = module.load_module(hsm_settings.module_path)
-    assert isinstance(lib, module._ThreadSafeLib)
+    # A plain python-pkcs11 `lib` (a subclass failed its `__dealloc__` at exit), whose own
+    # `initialize`, C_Initialize(NULL) without locking, never ran: ours, with OS locking, did.
+    assert type(lib) is _pkcs11.lib
+    assert not lib.initialized
     assert lib is hsm._lib
 
 

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import functools
 import json
 import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import click
 
+from tillit.cli_errors import OneLineErrors
 from tillit.hsm import errors
 from tillit.hsm.ca import CertificateAuthority
 from tillit.hsm.client import Hsm
@@ -19,22 +19,6 @@ from tillit.hsm.keys import Algorithm
 from tillit.hsm.otp import CodeDeviceFile, issue_code_device
 from tillit.hsm.provision import initialise_token
 from tillit.hsm.settings import PRIVATE_UMASK, HsmSettings, TillitSettings
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def admin_errors(fn: F) -> F:
-    """Turn the layer's exceptions into a one-line message on stderr and exit code 1."""
-
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except errors.HsmError as e:
-            click.echo(f"tillit-hsm: {e}", err=True)
-            sys.exit(1)
-
-    return wrapper  # type: ignore[return-value]
 
 
 def _settings(label: str | None = None) -> HsmSettings:
@@ -48,7 +32,8 @@ def _emit(data: Any, as_json: bool, text: Callable[[Any], str]) -> None:
     click.echo(json.dumps(data, indent=2) if as_json else text(data))
 
 
-@click.group()
+@click.group(cls=OneLineErrors, explain={errors.HsmError: str})
+@click.version_option(package_name="tillit")
 def main() -> None:
     """Prepare and inspect the HSM token, its keys, the CA and code devices."""
     os.umask(PRIVATE_UMASK)  # what it writes in TILLIT_HOME is for this user alone
@@ -57,7 +42,6 @@ def main() -> None:
 @main.command()
 @click.option("--label", default=None, help="Token label (default: TILLIT_TOKEN_LABEL or 'tillit').")
 @click.option("--slot", type=int, default=None, help="Slot of the token to initialise (other modules).")
-@admin_errors
 def init(label: str | None, slot: int | None) -> None:
     """Initialise a token; with SoftHSM, its config and tokens live in TILLIT_HOME."""
     settings = _settings(label)
@@ -67,7 +51,6 @@ def init(label: str | None, slot: int | None) -> None:
 
 @main.command()
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-@admin_errors
 def status(as_json: bool) -> None:
     """Show the module, the token and how many keys it holds."""
     with Hsm(_settings()) as hsm:
@@ -90,7 +73,6 @@ def keys() -> None:
     show_default=True,
 )
 @click.option("--json", "as_json", is_flag=True)
-@admin_errors
 def keys_generate(label: str, algorithm: str, as_json: bool) -> None:
     """Generate a sign-only key pair; the private key never leaves the token."""
     with Hsm(_settings()) as hsm:
@@ -100,7 +82,6 @@ def keys_generate(label: str, algorithm: str, as_json: bool) -> None:
 
 @keys.command("list")
 @click.option("--json", "as_json", is_flag=True)
-@admin_errors
 def keys_list(as_json: bool) -> None:
     """List the key pairs."""
     with Hsm(_settings()) as hsm:
@@ -115,7 +96,6 @@ def keys_list(as_json: bool) -> None:
 @keys.command("show")
 @click.argument("label")
 @click.option("--json", "as_json", is_flag=True)
-@admin_errors
 def keys_show(label: str, as_json: bool) -> None:
     """Show one key's attributes and its public key."""
     from cryptography.hazmat.primitives import serialization
@@ -133,7 +113,6 @@ def keys_show(label: str, as_json: bool) -> None:
 @keys.command("destroy")
 @click.argument("label")
 @click.option("--yes", is_flag=True, help="Confirm: the key is gone for good.")
-@admin_errors
 def keys_destroy(label: str, yes: bool) -> None:
     """Destroy a key pair and its certificate."""
     if not yes:
@@ -172,7 +151,6 @@ class _PublicUrlSettings(TillitSettings):
     " certificate are); default: the signer's (TILLIT_PUBLIC_URL, else http://TILLIT_HOST:TILLIT_PORT,"
     " i.e. http://127.0.0.1:8700). It must be the URL the signer serves: it cannot change later.",
 )
-@admin_errors
 def ca_init(organisation: str, public_url: str | None) -> None:
     """Create the root CA, the issuing CA, the OCSP responder and the timestamp authority, keys in the token."""
     url = (public_url or _PublicUrlSettings().url()).rstrip("/")
@@ -187,7 +165,6 @@ def ca_init(organisation: str, public_url: str | None) -> None:
 
 
 @ca.command("show")
-@admin_errors
 def ca_show() -> None:
     """Print the chain (issuing CA, root) as PEM."""
     with Hsm(_settings()) as hsm:
@@ -198,7 +175,6 @@ def ca_show() -> None:
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None)
 @click.option("--der", is_flag=True, help="DER instead of PEM.")
 @click.option("--root", is_flag=True, help="The root's CRL instead (empty: only a new CA would revoke the issuing CA).")
-@admin_errors
 def ca_crl(out: Path | None, der: bool, root: bool) -> None:
     """Issue the current CRL, signed by the issuing CA (or with --root the root) in the token."""
     from asn1crypto import pem
@@ -222,7 +198,6 @@ def codedevice() -> None:
 @codedevice.command("issue")
 @click.option("--serial", required=True)
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True)
-@admin_errors
 def codedevice_issue(serial: str, out: Path) -> None:
     """Create a code device: the secret goes into the token, the device file to OUT."""
     if out.exists():
@@ -235,7 +210,6 @@ def codedevice_issue(serial: str, out: Path) -> None:
 
 @codedevice.command("show")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
-@admin_errors
 def codedevice_show(file: Path) -> None:
     """The simulator: print the device's current 6-digit code."""
     click.echo(CodeDeviceFile.load(file).code())

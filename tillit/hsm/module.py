@@ -71,15 +71,22 @@ class _CkFunctionList(ctypes.Structure):
     _fields_ = (("version", _CkVersion), *_FUNCTION_LIST_HEAD)
 
 
-class _ThreadSafeLib(_pkcs11.lib):
-    """python-pkcs11's `lib` whose `initialize` asks the module for OS locking."""
+def _thread_safe_lib(path: str) -> Any:
+    """python-pkcs11's `lib` for the module at `path`, initialised by us with OS locking.
 
-    def initialize(self) -> None:
-        rv = _function_list(self.so).C_Initialize(
-            ctypes.cast(ctypes.pointer(_CkInitializeArgs(flags=CKF_OS_LOCKING_OK)), ctypes.c_void_p)
-        )
-        if rv not in (CKR_OK, CKR_CRYPTOKI_ALREADY_INITIALIZED):
-            raise HsmError(f"the PKCS#11 module refused to initialise (CKR 0x{rv:x})")
+    `lib.__new__` loads the module and reads its function list; its `__init__`, which would call
+    `C_Initialize(NULL)`, is never run: `C_Initialize` with OS locking takes its place. The object
+    is a plain `lib`, no subclass: python-pkcs11's `__dealloc__` looks `unload` up by name, which on
+    a Python subclass fails once interpreter shutdown has cleared the subclass (an
+    `AttributeError: ... has no attribute 'unload'` at exit). Left out by skipping `__init__`:
+    `lib.so` and the informational manufacturer, description and versions."""
+    lib = _pkcs11.lib.__new__(_pkcs11.lib, path)  # type: ignore[call-arg]  # Cython: __cinit__'s arguments
+    rv = _function_list(path).C_Initialize(
+        ctypes.cast(ctypes.pointer(_CkInitializeArgs(flags=CKF_OS_LOCKING_OK)), ctypes.c_void_p)
+    )
+    if rv not in (CKR_OK, CKR_CRYPTOKI_ALREADY_INITIALIZED):
+        raise HsmError(f"the PKCS#11 module refused to initialise (CKR 0x{rv:x})")
+    return lib
 
 
 _lock = threading.Lock()
@@ -109,7 +116,7 @@ def load_module(path: str) -> Any:
         if not Path(path).is_file():
             raise ModuleMissing(f"PKCS#11 module not found: {path} (install softhsm2, or set TILLIT_PKCS11_MODULE)")
         try:
-            lib = _ThreadSafeLib(path)
+            lib = _thread_safe_lib(path)
         except pkcs11.PKCS11Error as e:
             raise ModuleMissing(f"cannot load PKCS#11 module {path}: {e}") from e
         except OSError as e:

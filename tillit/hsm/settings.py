@@ -7,12 +7,9 @@ import secrets
 from pathlib import Path
 
 from pydantic import Field, SecretStr
-from pydantic_settings import (
-    BaseSettings,
-    PydanticBaseSettingsSource,
-    SettingsConfigDict,
-    TomlConfigSettingsSource,
-)
+from pydantic_settings import SettingsConfigDict
+
+from tillit.config import FileSettings
 
 SOFTHSM_MODULE = "/usr/lib/softhsm/libsofthsm2.so"
 
@@ -42,29 +39,32 @@ def private_file(path: Path) -> Path:
     return path
 
 
+CONFIG_VARIABLE = "TILLIT_CONFIG"
+
+
 def config_file() -> Path:
     """The TOML file shared by all Tillit settings: $TILLIT_CONFIG, else $TILLIT_HOME/tillit.toml."""
-    explicit = os.environ.get("TILLIT_CONFIG")
+    explicit = os.environ.get(CONFIG_VARIABLE)
     if explicit:
         return Path(explicit)
     return Path(os.environ.get("TILLIT_HOME") or default_home()) / "tillit.toml"
 
 
-class TillitSettings(BaseSettings):
-    """Base: `TILLIT_*` environment variables first, then the TOML file."""
+class TillitSettings(FileSettings):
+    """Base: `TILLIT_*` environment variables first, then the TOML file shared by the signer and
+    the HSM tools (`tillit.config` says what a mistake in them does). Keys of the file a class does
+    not read are left alone here: the HSM's classes cannot know the signer's keys (hsm imports no
+    signer), so `SignerSettings`, which knows both, refuses unknown keys."""
 
     model_config = SettingsConfigDict(env_prefix="TILLIT_", extra="ignore", use_attribute_docstrings=True)
 
     @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls, config_file()))
+    def settings_file(cls) -> tuple[Path, str | None]:
+        return config_file(), CONFIG_VARIABLE if os.environ.get(CONFIG_VARIABLE) else None
+
+    @classmethod
+    def file_keys(cls) -> set[str] | None:
+        return None
 
 
 class HsmSettings(TillitSettings):

@@ -8,10 +8,12 @@ from pathlib import Path
 
 import click
 
+from tillit.cli_errors import OneLineErrors
 from tillit.kiosk.settings import KioskSettings
 
 
-@click.group(invoke_without_command=True)
+@click.group(cls=OneLineErrors, invoke_without_command=True)
+@click.version_option(package_name="tillit")
 @click.option("--signer-url", default=None, help="The signer's base URL (TILLIT_KIOSK_SIGNER_URL).")
 @click.option(
     "--token-file",

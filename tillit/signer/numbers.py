@@ -88,7 +88,10 @@ def parse(text: str, allow_test_numbers: bool = False, today: date | None = None
     synthetic = month > 80
     if synthetic:
         if not allow_test_numbers:
-            raise InvalidPersonalNumber("synthetic test numbers are not accepted here")
+            raise InvalidPersonalNumber(
+                "synthetic test numbers are not accepted here (the signer takes them with"
+                " TILLIT_ALLOW_TEST_NUMBERS=1, never in production)"
+            )
         month -= 80
     century = birth_century(year2, individual)
     if century is None:

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import json
+import os
 from pathlib import Path
-from typing import Literal
+from typing import ClassVar, Literal
+from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import Field
 
+from tillit.config import read_toml, warn_unknown_variables
 from tillit.hsm.settings import HsmSettings, TillitSettings, default_home
 
 # The policy under which Tillit's TSA issues tokens: an OID under 2.25 (ITU-T X.667), made from a
@@ -15,9 +19,34 @@ from tillit.hsm.settings import HsmSettings, TillitSettings, default_home
 # accuracy one second, tokens for any SHA-2 digest, keys in the HSM.
 TSA_POLICY = "2.25.278808937919972973353344460611239304580"
 
+# `TILLIT_*` variables that are no setting of the shared file but read by other programs: the
+# settings file's name, the commands' traceback switch, the kiosk's and the phone's own, and the
+# test suite's and the benchmark's.
+OTHER_VARIABLES = (
+    "TILLIT_CONFIG",
+    "TILLIT_DEBUG",
+    "TILLIT_KIOSK_",
+    "TILLIT_PHONE_",
+    "TILLIT_TEST_",
+    "TILLIT_BENCH_",
+    "TILLIT_FULL_TESTS",
+    "TILLIT_FIGURES_OUT",
+)
+
 
 class SignerSettings(TillitSettings):
-    """Settings of `tillit-signer`. File: $TILLIT_CONFIG or $TILLIT_HOME/tillit.toml."""
+    """Settings of `tillit-signer`. File: $TILLIT_CONFIG or $TILLIT_HOME/tillit.toml, whose keys
+    are this class's and `HsmSettings`'s: any other key is refused."""
+
+    listed_by: ClassVar[str] = "`tillit-signer config --defaults`"
+
+    @classmethod
+    def file_keys(cls) -> set[str]:
+        return set(cls.model_fields) | set(HsmSettings.model_fields)
+
+    @classmethod
+    def warn_about_environment(cls) -> None:
+        warn_unknown_variables("TILLIT_", {f"TILLIT_{key}" for key in cls.file_keys()}, OTHER_VARIABLES)
 
     home: Path = Field(default_factory=default_home)
     """Data directory: SoftHSM config and tokens, database, CA ledger."""
@@ -217,3 +246,44 @@ def documented_toml() -> str:
             lines.append(f'# {name} = "{default}"')
         lines.append("")
     return "\n".join(lines)
+
+
+def effective_toml(settings: SignerSettings, hsm: HsmSettings) -> str:
+    """The settings in effect (defaults, then the file, then `TILLIT_*` variables) as a TOML file,
+    each value set by the file or a variable followed by which. PINs are left out, and a password
+    in the database URL shown as ***."""
+    path, named_by = SignerSettings.settings_file()
+    in_file = read_toml(path, named_by)
+    variables = {name.upper(): name for name in os.environ}
+    lines = [
+        f"# Tillit signer settings in effect: defaults, then {path}"
+        f"{'' if path.exists() else ' (absent)'}, then TILLIT_* environment variables.",
+        "# `tillit-signer config --defaults` prints every setting with its meaning.",
+    ]
+    values = {**settings.model_dump(), **hsm.model_dump(exclude={"home", "hsm_pin", "hsm_so_pin"})}
+    for name, value in values.items():
+        if name == "database_url" and value:
+            value = _without_password(value)
+        variable = variables.get(f"TILLIT_{name.upper()}")
+        source = f"  # {variable}" if variable else f"  # {path}" if name in in_file else ""
+        lines.append(f"# {name} =   (unset){source}" if value is None else f"{name} = {_toml_value(value)}{source}")
+    return "\n".join(lines) + "\n"
+
+
+def _without_password(url: str) -> str:
+    """The URL with a password in it shown as ***: what `config` prints may be pasted anywhere."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    user = f"{parts.username}:***@" if parts.username else ":***@"
+    return urlunsplit(parts._replace(netloc=user + parts.netloc.rpartition("@")[2]))
+
+
+def _toml_value(value: object) -> str:
+    """A TOML literal for a bool, number, text or path."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    # A JSON string is a TOML basic string, but for DEL, which TOML wants escaped.
+    return json.dumps(str(value)).replace("\x7f", "\\u007f")

@@ -1,0 +1,235 @@
+"""An administrator's mistakes end in one line: the four commands run as subprocesses, as an
+administrator runs them, against a real TILLIT_HOME with a SoftHSM token and CA.
+
+Each mistake (a settings file that is not TOML, a bad value, an unknown key, a TILLIT_CONFIG naming
+no file, a port in use, an unexpected failure) must give exactly one line on stderr naming what is
+wrong and where, a non-zero exit, no traceback (unless --debug), and touch nothing.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import socket
+import subprocess
+import sys
+import tomllib
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.daemon import PASSWORD, Daemon, make_daemon, tool
+from tests.factories import synthetic_number
+
+pytestmark = pytest.mark.integration
+
+Result = subprocess.CompletedProcess[str]
+
+
+@pytest.fixture(scope="module")
+def daemon(tmp_path_factory: pytest.TempPathFactory) -> Daemon:
+    """A home with a token, a CA and a kiosk; no daemon running (each test starts what it needs)."""
+    return make_daemon(tmp_path_factory.mktemp("admin-errors") / "home")
+
+
+def run(d: Daemon, *argv: str, stdin: str | None = None, **env: str) -> Result:
+    """One of the four commands with the home's environment plus `env`."""
+    return subprocess.run(
+        [tool(argv[0]), *argv[1:]],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env={**d.env, **env},
+        timeout=120,
+    )
+
+
+def one_line(result: Result, program: str, *fragments: str) -> str:
+    """A refusal: non-zero exit, nothing on stdout, one line on stderr from `program` holding every fragment."""
+    assert result.returncode != 0, result.stdout
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith(f"{program}: "), lines[0]
+    for fragment in fragments:
+        assert fragment in lines[0], (fragment, lines[0])
+    return lines[0]
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> Iterator[Path]:
+    """A settings file of the test's own, named by TILLIT_CONFIG (the home's default place is left alone)."""
+    yield tmp_path / "tillit.toml"
+
+
+COMMANDS = [
+    ("tillit-signer", "serve"),
+    ("tillit-signer", "customers", "list"),
+    ("tillit-signer", "config"),
+    ("tillit-hsm", "status"),
+]
+
+
+@pytest.mark.parametrize("argv", COMMANDS, ids=" ".join)
+def test_a_settings_file_that_is_not_toml_is_named_with_line_and_column(
+    daemon: Daemon, config: Path, argv: tuple[str, ...]
+) -> None:
+    config.write_text('host = "127.0.0.1"\nport = 87 00\n')
+    result = run(daemon, *argv, TILLIT_CONFIG=str(config))
+    one_line(result, argv[0], str(config), "not valid TOML", "line 2, column 11")
+
+
+def test_the_file_in_the_default_place_is_named_too(tmp_path: Path, daemon: Daemon) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "tillit.toml").write_text("[port\n")
+    result = run(daemon, "tillit-hsm", "status", TILLIT_HOME=str(home))
+    one_line(result, "tillit-hsm", str(home / "tillit.toml"), "line 1, column 6")
+    assert sorted(p.name for p in home.iterdir()) == ["tillit.toml"]  # nothing created
+
+
+def test_a_bad_value_in_the_environment_names_the_variable_and_the_fix(daemon: Daemon) -> None:
+    for argv in COMMANDS[:3]:
+        result = run(daemon, *argv, TILLIT_ORDER_TTL_SECONDS="abc")
+        one_line(
+            result,
+            "tillit-signer",
+            "TILLIT_ORDER_TTL_SECONDS='abc' (environment)",
+            "valid number",
+            "unset TILLIT_ORDER_TTL_SECONDS for the default 180.0",
+        )
+    one_line(run(daemon, "tillit-kiosk", TILLIT_KIOSK_IDLE_SECONDS="soon"), "tillit-kiosk", "TILLIT_KIOSK_IDLE_SECONDS")
+
+
+def test_a_bad_value_in_the_file_names_the_file_and_key(daemon: Daemon, config: Path) -> None:
+    config.write_text('pades_level = "B-X"\n')
+    one_line(
+        run(daemon, "tillit-signer", "customers", "list", TILLIT_CONFIG=str(config)),
+        "tillit-signer",
+        f"pades_level = 'B-X' in {config}",
+        "one of B-B, B-T, B-LT, B-LTA, or remove the line",
+    )
+    config.write_text("token_label = 5\n")
+    one_line(
+        run(daemon, "tillit-hsm", "status", TILLIT_CONFIG=str(config)), "tillit-hsm", f"token_label = 5 in {config}"
+    )
+
+
+def test_an_unknown_key_is_refused_with_the_nearest_known_one(daemon: Daemon, config: Path) -> None:
+    config.write_text("prot = 18703\n")
+    for argv in COMMANDS[:3]:
+        result = run(daemon, *argv, TILLIT_CONFIG=str(config))
+        one_line(result, "tillit-signer", str(config), "'prot' is not a setting; did you mean 'port'?")
+    # tillit-hsm cannot know the signer's keys (hsm imports no signer): a key of the signer's is no
+    # mistake for it, and the signer refuses the unknown one above.
+    config.write_text("order_ttl_seconds = 30\n")
+    assert run(daemon, "tillit-hsm", "status", TILLIT_CONFIG=str(config)).returncode == 0
+
+
+def test_an_unknown_kiosk_key_is_refused(daemon: Daemon, tmp_path: Path) -> None:
+    kiosk_toml = tmp_path / "kiosk.toml"
+    kiosk_toml.write_text("idle_secnds = 30\n")
+    result = run(daemon, "tillit-kiosk", TILLIT_KIOSK_CONFIG=str(kiosk_toml))
+    one_line(result, "tillit-kiosk", str(kiosk_toml), "did you mean 'idle_seconds'?")
+
+
+def test_an_unknown_tillit_variable_is_warned_about(daemon: Daemon) -> None:
+    result = run(daemon, "tillit-signer", "config", TILLIT_PROT="18703")
+    assert result.returncode == 0
+    assert result.stderr == "tillit: warning: TILLIT_PROT is not a setting and is ignored (did you mean TILLIT_PORT?)\n"
+
+
+def test_tillit_config_naming_no_file_is_refused(daemon: Daemon, tmp_path: Path) -> None:
+    missing = tmp_path / "nowhere.toml"
+    for argv in [*COMMANDS[:3], ("tillit-hsm", "status")]:
+        result = run(daemon, *argv, TILLIT_CONFIG=str(missing))
+        one_line(result, argv[0], f"TILLIT_CONFIG={missing}: no such file")
+
+
+def test_config_prints_the_settings_in_effect(daemon: Daemon, config: Path) -> None:
+    config.write_text('public_url = "https://bankid.example.no"\norder_ttl_seconds = 30\n')
+    result = run(daemon, "tillit-signer", "config", TILLIT_CONFIG=str(config), TILLIT_ORDER_TTL_SECONDS="42")
+    assert result.returncode == 0, result.stderr
+    effective = tomllib.loads(result.stdout)
+    assert effective["order_ttl_seconds"] == 42.0  # the environment wins over the file
+    assert effective["public_url"] == "https://bankid.example.no"
+    assert effective["port"] == daemon.port and effective["home"] == str(daemon.home)
+    assert effective["pades_level"] == "B-LTA" and "hsm_pin" not in effective
+    assert "order_ttl_seconds = 42.0  # TILLIT_ORDER_TTL_SECONDS\n" in result.stdout
+    assert f'public_url = "https://bankid.example.no"  # {config}\n' in result.stdout
+    assert tomllib.loads(run(daemon, "tillit-signer", "config", "--defaults").stdout) == {}
+    url = "postgresql://tillit:s3cret@db.bank.example/tillit"
+    shown = run(daemon, "tillit-signer", "config", TILLIT_DATABASE_URL=url).stdout
+    assert "s3cret" not in shown and 'database_url = "postgresql://tillit:***@db.bank.example/tillit"' in shown
+
+
+def test_a_synthetic_number_refused_names_the_setting(daemon: Daemon) -> None:
+    result = run(
+        daemon, "tillit-signer", "customers", "add", "--personal-number", synthetic_number(), "--name", "Kari",
+        "--mobile", "+4791234567", "--email", "kari@example.no", "--password-stdin",
+        stdin=PASSWORD + "\n", TILLIT_ALLOW_TEST_NUMBERS="0",
+    )  # fmt: skip
+    one_line(result, "tillit-signer", "synthetic test numbers", "TILLIT_ALLOW_TEST_NUMBERS=1")
+
+
+def test_serve_on_a_port_in_use_is_one_line_and_touches_nothing(daemon: Daemon, tmp_path: Path) -> None:
+    database = tmp_path / "fresh.db"
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        result = run(daemon, "tillit-signer", "serve", "--port", str(port), TILLIT_DATABASE_URL=f"sqlite:///{database}")
+    one_line(result, "tillit-signer", f"port {port} on 127.0.0.1 is in use", "--port or TILLIT_PORT")
+    assert not database.exists()  # the store was never opened (nor, before it, the HSM)
+
+
+def test_serve_still_serves(daemon: Daemon) -> None:
+    """The socket bound before startup is the one uvicorn answers on."""
+    daemon.start()
+    try:
+        with daemon.kiosk() as k:
+            assert k.get("/healthz").status_code == 200
+    finally:
+        daemon.stop()
+
+
+def test_an_unexpected_error_is_one_line_and_debug_shows_the_traceback(daemon: Daemon, tmp_path: Path) -> None:
+    not_a_database = tmp_path / "signer.db"
+    not_a_database.write_bytes(b"this is no SQLite database, whatever its name says" * 40)
+    env = {"TILLIT_DATABASE_URL": f"sqlite:///{not_a_database}"}
+    result = run(daemon, "tillit-signer", "customers", "list", **env)
+    one_line(result, "tillit-signer", "internal error: DatabaseError: file is not a database", "--debug")
+    for debugged in (run(daemon, "tillit-signer", "--debug", "customers", "list", **env),
+                     run(daemon, "tillit-signer", "customers", "list", TILLIT_DEBUG="1", **env)):  # fmt: skip
+        assert debugged.returncode != 0 and "Traceback" in debugged.stderr
+        assert "sqlite3.DatabaseError" in debugged.stderr
+
+
+@pytest.mark.parametrize("program", ["tillit-signer", "tillit-hsm", "tillit-kiosk", "tillit-phone"])
+def test_version(daemon: Daemon, program: str) -> None:
+    result = run(daemon, program, "--version")
+    assert result.returncode == 0
+    assert result.stdout == f"{program}, version {importlib.metadata.version('tillit')}\n"
+
+
+def test_a_loaded_pkcs11_module_unloads_quietly_at_exit(daemon: Daemon) -> None:
+    """python-pkcs11's `lib.__dealloc__` looks `unload` up by name: on the subclass Tillit had, the
+    lookup failed when interpreter shutdown cleared the class first (an exception in the middle of
+    a traceback's frames kept the module in the garbage with it, as when `serve` failed to bind)."""
+    script = (
+        "import sys\n"
+        "from tillit.hsm.module import load_module\n"
+        "from tillit.hsm.settings import SOFTHSM_MODULE\n"
+        "lib = load_module(SOFTHSM_MODULE)\n"
+        "class Holder: pass\n"
+        "holder = Holder(); holder.me = holder; holder.lib = lib\n"
+        "try:\n"
+        "    raise SystemExit(3)\n"
+        "except SystemExit as e:\n"
+        "    holder.error = e\n"
+        "    sys.exit(3)\n"
+    )
+    env = {**daemon.env, "SOFTHSM2_CONF": str(daemon.home / "softhsm2.conf")}
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, env=env, cwd=daemon.home, timeout=60
+    )
+    assert result.returncode == 3
+    assert result.stderr == "", result.stderr
