@@ -55,6 +55,9 @@ def bench_env(home: Path, settings: str | None = None) -> dict[str, str]:
             # dozen simulated customers on one kiosk token start in a minute.
             "TILLIT_RATE_ORDERS_PER_NUMBER": "1000000",
             "TILLIT_RATE_ORDERS_PER_KIOSK": "1000000",
+            # One public URL for the home's CA and every daemon on it, whatever free port each
+            # listens on (`serve` refuses one unlike its CA's); nothing here fetches CRLs or OCSP.
+            "TILLIT_PUBLIC_URL": "http://127.0.0.1:8700",
         }
     )
     # TILLIT_BENCH_SETTINGS="TILLIT_WORKER_THREADS=4 ...": settings to try, for the daemons only.

@@ -31,6 +31,7 @@ def test_the_walkthrough_runs_word_for_word(tmp_path: Path) -> None:
     script.write_text(SCRIPT.read_text().replace("8700", str(port)))
     env = {k: v for k, v in os.environ.items() if not k.startswith("TILLIT_") and k != "SOFTHSM2_CONF"}
     env.update({"PATH": f"{BIN}{os.pathsep}{env.get('PATH', '')}", "TMPDIR": str(tmp_path)})
+    env["TILLIT_PORT"] = str(port)  # so `ca init` writes the port `serve` listens on (it refuses another)
     result = subprocess.run(["bash", str(script)], cwd=work, env=env, capture_output=True, text=True, timeout=180)
     assert result.returncode == 0, result.stdout + result.stderr
 
