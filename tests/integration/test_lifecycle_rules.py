@@ -123,8 +123,8 @@ def test_an_administrators_block_is_in_the_crl_and_the_audit_log(daemon: Daemon,
     number = fresh_adult()
     daemon.enrol(number)
     serial = str(show(daemon, number)["certificateSerial"])
-    daemon.run("tillit-signer", "customers", "block", number, "--reason", "mista telefonen")
-    again = daemon.run("tillit-signer", "customers", "block", number, "--reason", "igjen", check=False)
+    daemon.run("tillit-signer", "customers", "block", number, "--reason", "lost-phone", "--note", "mista telefonen")
+    again = daemon.run("tillit-signer", "customers", "block", number, "--reason", "lost-phone", check=False)
     assert again.returncode == 1 and "already blocked" in again.stderr and "Traceback" not in again.stderr
     (tmp_path / "crl.der").write_bytes(httpx.get(daemon.url + "/v1/crl").content)
     (tmp_path / "chain.pem").write_text(httpx.get(daemon.url + "/v1/ca").text)

@@ -446,10 +446,12 @@ def test_a_revoked_certificate_signs_nothing_until_a_new_one_is_issued(
     old_serial = _shown(daemon, number)["certificateSerial"]
     refused = daemon.run("tillit-signer", "customers", "reissue-certificate", number, check=False)
     assert refused.returncode != 0 and "still valid" in refused.stderr and "Traceback" not in refused.stderr
-    daemon.run("tillit-signer", "customers", "revoke-certificate", number, "--reason", "key_compromise")
     with daemon.kiosk() as k:
+        # Revoked while an order is open (approved, the password not yet given): the last check
+        # before the HSM refuses it. A new sign order is refused up front (tests/integration/test_customer_admin.py).
         order = start_sign(k, number, [("a.txt", "text/plain", b"avtale")])
         approve_next(phone)
+        daemon.run("tillit-signer", "customers", "revoke-certificate", number, "--reason", "key_compromise")
         before = hsm_signatures(daemon)
         result = k.post("/v1/password", json={"orderRef": order["orderRef"], "password": PASSWORD}).json()
         assert (result["status"], result["hintCode"]) == ("failed", "signingFailed")

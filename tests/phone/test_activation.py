@@ -27,21 +27,22 @@ def other_code(code: str) -> str:
 def test_sms_email_activation_asks_again_after_wrong_answers_and_its_codes_work_once(kit: TillitSigner) -> None:
     customer = kit.enrol(name="Ola Nordmann")
     act = activation(kit, "ola", customer.personal_number, "sms-email", "--device-name", "Olas telefon")
-    act.wait_for("SMS code:")
+    before = act.wait_for("SMS code:")
+    assert "`tillit-signer outbox list`" in before, "a demo signer's codes are in its outbox: the app says so"
     sms, email = outbox_codes(kit.home, customer.mobile, customer.email)
-    code, out, err = act.finish(other_code(sms), email, WRONG_PASSWORD, sms, email, customer.password)
+    # A wrong SMS code, then a wrong password: each time the whole round again, in the same order.
+    rounds = [other_code(sms), email, customer.password, sms, email, WRONG_PASSWORD, sms, email, customer.password]
+    code, out, err = act.finish(*rounds)
     assert code == 0, err
     assert "BankID is activated on this phone for Ola Nordmann" in out
-    assert "wrong code; 4 attempts left" in err
+    assert "wrong code; 4 attempts left: the SMS code or the e-mail code is wrong" in err
     assert "wrong password" in err and "attempts left" in err
+    assert err.count("type the SMS code, the e-mail code and the password again") == 2
     assert re.findall(r"^(SMS code|E-mail code|BankID password|Code from code device): ", err, re.M) == [
         "SMS code",
         "E-mail code",
         "BankID password",
-        "SMS code",
-        "E-mail code",
-        "BankID password",
-    ]
+    ] * 3
     for secret in (sms, email, customer.password, WRONG_PASSWORD, "2580"):
         # nothing typed is ever echoed (as a whole: a printed personal number may hold its digits)
         assert not re.search(rf"(?<![0-9A-Za-z]){re.escape(secret)}(?![0-9A-Za-z])", out + err)
@@ -71,7 +72,7 @@ def test_five_wrong_codes_end_the_activation(kit: TillitSigner) -> None:
     act.wait_for("SMS code:")
     sms, email = outbox_codes(kit.home, customer.mobile, customer.email)
     wrong = other_code(sms)
-    answers = [wrong, email, customer.password] + [wrong, email] * 4 + [sms, email]  # the right codes too late
+    answers = [wrong, email, customer.password] * 5 + [sms, email, customer.password]  # the right codes too late
     code, _, err = act.finish(*answers)
     assert "1 attempts left" in err
     assert code == 1, err

@@ -246,7 +246,7 @@ def test_an_administrators_block_wakes_the_phone_polling_b(
     poller.start()
     time.sleep(0.5)
     assert poller.is_alive()
-    a.run("tillit-signer", "customers", "block", number, "--reason", "stolen phone")  # a third process
+    a.run("tillit-signer", "customers", "block", number, "--reason", "lost-phone")  # a third process
     done = time.monotonic()
     poller.join(WAIT + 15)
     assert polled["answer"].device_status == "deactivated"

@@ -38,6 +38,7 @@ def status_data(profile: Profile | None, name: str) -> dict[str, Any]:
         "activated": profile.activated and profile.deactivated_at is None,
         "deactivated": profile.deactivated_at is not None,
         "deactivatedAt": when(profile.deactivated_at),
+        "deactivatedReason": profile.deactivated_reason if profile.deactivated_at is not None else None,
         "locked": profile.locked_at is not None,
         "customerName": profile.customer_name,
         "personalNumber": profile.personal_number,
@@ -58,7 +59,8 @@ def status_text(data: dict[str, Any]) -> str:
     if data.get("locked"):
         state = f"locked on {data['deactivatedAt']} after five wrong app PINs in a row (activate BankID again)"
     elif data["deactivated"]:
-        state = f"deactivated on {data['deactivatedAt']} (BankID was activated on another device)"
+        why = data.get("deactivatedReason") or "it can approve nothing; activate BankID again"
+        state = f"deactivated on {data['deactivatedAt']}: {why}"
     else:
         state = "activated" if data["activated"] else "not activated"
     lines = [f"Profile {name}: {state}"]

@@ -11,9 +11,11 @@ anything is sent; only its public half leaves the phone, and the phone proves it
 half by signing `activation_proof_message(activationId)`. Once activated, the phone registers its
 app PIN with the signer (`POST /v1/app/pin`, signed by the new device key: the unlock key, the PIN
 verifier and the server secret, see phone/keystore.py); from then on the key opens only with the
-signer's help, which counts wrong PINs. A wrong code is reported with the attempts left and asked
-again (the signer ends the activation after five); a wrong password likewise. A code-device code is
-used up once the signer has accepted it, so after a wrong password the app asks for a fresh code too.
+signer's help, which counts wrong PINs. A wrong code is reported with the attempts left (the signer
+ends the activation after five), a wrong password likewise, and then the whole round is asked again,
+the same prompts in the same order (with a code device, a fresh code: each works once). When the
+signer's answer to the start says `"delivery": "outbox"` (a demo signer that keeps the messages in
+its outbox), the app says the codes are read with `tillit-signer outbox list`.
 
 Old device: the signer answers `complete` with 409 `notApproved` until the old phone has approved, but
 it checks the password as soon as it has, so polling with a made-up password would count a wrong
@@ -81,7 +83,7 @@ class Activator:
         if self.method == "old-device":
             done = self._old_device(activation_id, proof, str(started.get("reference", "")))
         else:
-            done = self._with_codes(activation_id, proof)
+            done = self._with_codes(activation_id, proof, started.get("delivery") == "outbox")
         profile.device_id = str(done["deviceId"])
         self._register_pin(profile, key)
         profile.personal_number = self.personal_number
@@ -149,29 +151,45 @@ class Activator:
 
     # -- the code ways ----------------------------------------------------------------------------
 
-    def _codes(self) -> dict[str, str]:
+    def _answers(self) -> dict[str, str]:
+        """One round of prompts, always the same ones in the same order: the codes, then the password."""
         if self.method == "sms-email":
-            return {"smsCode": self.prompter.secret(SMS_CODE), "emailCode": self.prompter.secret(EMAIL_CODE)}
-        return {"code": self.prompter.secret(DEVICE_CODE)}
+            codes = {"smsCode": self.prompter.secret(SMS_CODE), "emailCode": self.prompter.secret(EMAIL_CODE)}
+        else:
+            codes = {"code": self.prompter.secret(DEVICE_CODE)}
+        return {**codes, "password": self.prompter.secret(PASSWORD)}
 
-    def _with_codes(self, activation_id: str, proof: str) -> dict[str, Any]:
-        codes = self._codes()
-        password = self.prompter.secret(PASSWORD)
+    def _with_codes(self, activation_id: str, proof: str, outbox: bool) -> dict[str, Any]:
+        """Ask, send, and after a wrong code or password ask the whole round again: a person typing
+        ahead, or a script feeding lines, never sends a password to a code's prompt or to the shell."""
+        if outbox:
+            self.prompter.say(
+                "The signer does not send SMS or e-mail in this demo: read the codes with"
+                " `tillit-signer outbox list` (on the signer's machine)"
+            )
         while True:
             try:
-                return self._complete(activation_id, {"proof": proof, "password": password, **codes})[1]
+                return self._complete(activation_id, {"proof": proof, **self._answers()})[1]
             except PhoneError as e:
                 if e.code == "wrongActivationCode":
-                    self.prompter.say(f"tillit-phone: {e.reason}")
-                    codes = self._codes()
+                    which = (
+                        "the SMS code or the e-mail code is wrong (the signer does not say which)"
+                        if self.method == "sms-email"
+                        else "the code from the code device is wrong"
+                    )
+                    self.prompter.say(f"tillit-phone: {e.reason}: {which}; the password was not checked")
                 elif e.code == "wrongPassword":
                     self.prompter.say(f"tillit-phone: {e.reason}")
                     if self.method == "codedevice":
                         self.prompter.say("tillit-phone: each code works once; type the code device's next code")
-                        codes = self._codes()
-                    password = self.prompter.secret(PASSWORD)
                 else:
                     raise ActivationError(e.reason) from None
+                self.prompter.say(f"tillit-phone: type {self._round_words()} again")
+
+    def _round_words(self) -> str:
+        if self.method == "sms-email":
+            return "the SMS code, the e-mail code and the password"
+        return "a code from the code device and the password"
 
     # -- the old phone ----------------------------------------------------------------------------
 

@@ -67,7 +67,8 @@ class DeviceLocked(KeystoreError):
 
 
 class DeviceDeactivated(KeystoreError):
-    """The signer says this device is no longer the customer's (BankID was activated on another)."""
+    """The signer says this device is no longer the customer's; the message is the signer's reason
+    (BankID activated on another device, blocked, or deactivated by the bank)."""
 
 
 class SignerUnreachable(KeystoreError):
@@ -145,6 +146,7 @@ class Profile:
     deactivated_at: float | None = None
     unlock_key: str | None = None  # PEM PKCS#8, not encrypted: it signs unlock requests, it opens nothing
     locked_at: float | None = None
+    deactivated_reason: str | None = None  # the signer's words, when it said why
     # Between `Keystore.create` and the registration at activation only; never saved.
     pending_pin: PinEnrolment | None = field(default=None, repr=False, compare=False)
 
@@ -184,7 +186,7 @@ class Profile:
             if e.code == "deviceLocked":
                 raise DeviceLocked(e.reason) from None
             if e.code == "deviceDeactivated":
-                raise DeviceDeactivated("this phone has been deactivated: BankID is active on another device") from None
+                raise DeviceDeactivated(e.reason) from None
             raise KeystoreError(f"the signer refused to unlock this phone: {e.reason}") from None
         except httpx.HTTPError as e:
             raise SignerUnreachable(

@@ -88,7 +88,7 @@ def act(
         remaining = deadline - clock()
         answer = client.requests(wait=min(MAX_POLL_SECONDS, remaining) if remaining > 0.05 else 0)
         if answer.device_status != "active":
-            return Result(Exit.DEACTIVATED, "this phone has been deactivated: BankID is active on another device")
+            return Result(Exit.DEACTIVATED, "this phone has been deactivated: it can approve nothing")
         matching = [r for r in answer.requests if wanted is None or normalise_reference(r.reference) == wanted]
         if matching:
             return _decide(client, matching[0], decision, biometric)
@@ -108,7 +108,7 @@ def _decide(client: PhoneClient, request: AppRequest, decision: str, biometric: 
         if e.status == 410:
             return Result(Exit.EXPIRED, f"the request has expired: {e.reason}", request, decision)
         if e.status == 403 and e.code == "deviceDeactivated":
-            return Result(Exit.DEACTIVATED, "this phone has been deactivated", request, decision)
+            return Result(Exit.DEACTIVATED, e.reason, request, decision)
         return Result(Exit.ERROR, e.reason, request, decision)
     verb = "approved" if decision == "approve" else "declined"
     complete = decision == "approve" and request.method == "biometric"

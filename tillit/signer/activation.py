@@ -11,6 +11,9 @@ lock, counted in the transaction that binds the device, so no number of concurre
 more than the lock allows, and a right password after the lock binds nothing. Success makes the new
 key the customer's one active device, in that same transaction; the old one is deactivated at once.
 
+With the default sender (the store's outbox, no SMS or e-mail leaves), the start's answer to
+`sms-email` says `"delivery": "outbox"`, for every number alike, so the app can tell where the codes are.
+
 Unknown numbers get the same answers as known ones, and customers without a code device the same as
 customers with one, so activation reveals nobody's enrolment. Starting an activation sends messages
 or a push without any login, so it is capped per number and overall (`activations_per_number_hour`,
@@ -31,7 +34,7 @@ from cryptography.hazmat.primitives import serialization
 
 from tillit.signer import errors
 from tillit.signer.guesses import Admission, Locked, Secret
-from tillit.signer.messages import Message
+from tillit.signer.messages import OUTBOX, Message
 from tillit.signer.ratelimit import SlidingWindow
 from tillit.signer.references import new_reference
 from tillit.signer.service import load_device_key, verify_device_signature
@@ -157,6 +160,9 @@ class Activations:
         }
         if reference:
             answer["reference"] = reference
+        if method == "sms-email" and service.settings.message_sender == OUTBOX:
+            # A demo or test signer: the codes are in its outbox, and the phone can say so.
+            answer["delivery"] = OUTBOX
         return answer
 
     def complete(

@@ -27,7 +27,7 @@ answers 401 `wrongPin` with the attempts left; the `PIN_ATTEMPTS`-th wrong PIN i
 record and sets the device's status to `locked` (it then approves nothing, and no order can be started
 for it) and answers 403 `deviceLocked`, as does every later unlock, right PIN or not: the customer
 must activate BankID again. Concurrent guesses each count once and none is decided after the lock.
-A deactivated device answers 403 `deviceDeactivated`.
+A deactivated device answers 403 `deviceDeactivated`, saying why (`signer/deactivation.py`).
 """
 
 from __future__ import annotations
@@ -45,6 +45,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from pydantic import ValidationError
 
 from tillit.signer import errors
+from tillit.signer.deactivation import deactivated
 from tillit.signer.push import Notifier
 from tillit.signer.signed_requests import read_signed_headers
 from tillit.signer.store import Device, DevicePin, Store, Tx
@@ -125,7 +126,9 @@ class DevicePins:
     def register(self, device: Device, body: PinRegistration) -> None:
         """Keep the device's PIN record (the caller has checked the device key's signature)."""
         if device.status != "active":
-            raise errors.Forbidden("this device has been deactivated", "deviceDeactivated")
+            with self.store.read() as tx:
+                refusal = deactivated(tx, device)
+            raise refusal
         record = DevicePin(
             device_id=device.id,
             unlock_key=_p256_public_key(body.unlock_key),
@@ -198,7 +201,7 @@ class DevicePins:
         if record.locked_at is not None or device is None or device.status == "locked":
             return device_locked(), b"", False
         if device.status != "active":
-            return errors.Forbidden("this device has been deactivated", "deviceDeactivated"), b"", False
+            return deactivated(tx, device), b"", False
         if hmac.compare_digest(verifier_hash(verifier), record.verifier_hash):
             if tx.right_device_pin(device_id):
                 return None, record.server_secret, False

@@ -56,7 +56,7 @@ def state_text(data: dict[str, Any]) -> tuple[str, str]:
     """The headline and its class: on, off or none."""
     if data.get("deactivated"):
         since = f" ({local_time(data.get('deactivatedAt'))})" if data.get("deactivatedAt") else ""
-        return f"Deaktivert: BankID er aktivert på ei anna eining{since}", "off"
+        return f"Deaktivert{since}: aktiver BankID på nytt, eller kontakt banken", "off"
     if data.get("activated"):
         return "BankID er aktivert på denne eininga", "on"
     return "BankID er ikkje aktivert på denne eininga", "none"

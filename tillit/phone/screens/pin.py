@@ -33,7 +33,7 @@ def pin_refusal(error: KeystoreError | None) -> str:
     if isinstance(error, DeviceLocked):
         return "Appen er låst etter fem feil PIN-kodar på rad. Aktiver BankID på nytt."
     if isinstance(error, DeviceDeactivated):
-        return "Denne eininga er deaktivert: BankID er aktivert på ei anna eining."
+        return "Denne eininga er deaktivert. Aktiver BankID på nytt, eller kontakt banken."
     if isinstance(error, SignerUnreachable):
         return "Fekk ikkje kontakt med banken, som sjekkar PIN-koden. Prøv igjen."
     return str(error)

@@ -123,7 +123,7 @@ class RequestPanel(Vertical):
             with Vertical(id=DEACTIVATED):
                 yield Label("Denne eininga er deaktivert", id="deactivated-title")
                 yield Label(
-                    "BankID er aktivert på ei anna eining. Denne appen kan ikkje lenger godkjenne noko.",
+                    "Denne appen kan ikkje lenger godkjenne noko. Aktiver BankID på nytt, eller kontakt banken.",
                     id="deactivated-text",
                 )
         yield Label("", id="message", markup=False)
