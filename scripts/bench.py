@@ -8,7 +8,7 @@ SQLite, `tillit-signer serve` (uvicorn) on 127.0.0.1. One JSON object goes to st
 (and to --out); progress goes to standard error. Nothing here asserts a speed: the JSON carries
 the figures and, under "targets", whether each met the issue's target on this run.
 
-What is measured, in order (see README, "Performance"):
+What is measured, in order (see docs/performance.md):
 1. ceiling: one Argon2id verify (production parameters), one device-signature verify (ECDSA
    P-256, as the daemon does it) and one HSM signature, each alone on one thread;
    ceiling orders/s = cores / their sum. Measured before the daemon starts, right before each

@@ -13,7 +13,7 @@ standard error over the rounds of each figure, and the mean paired difference A 
 
 Why: a whole `scripts/bench` run against another moves its ratios by several hundredths on this
 kind of host with nothing changed, which hides a change of one or two milliseconds per order
-(about 2-3% of one). Paired rounds resolve about a quarter of a millisecond (README, "Comparing two
+(about 2-3% of one). Paired rounds resolve about a quarter of a millisecond (docs/performance.md, "Comparing two
 variants").
 """
 

@@ -1,7 +1,7 @@
 """`scripts/bench --quick` runs end to end with tiny sizes and prints every figure (no timing asserted).
 
 The sizes are far too small to mean anything; this only keeps the benchmark working as the code
-under it changes. The real figures come from `scripts/bench` (README, "Performance").
+under it changes. The real figures come from `scripts/bench` (docs/performance.md).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Bad input (security invariant 6: README, "What we tested"): a 4xx with a JSON {"error", "reason"}, never a 500,
+"""Bad input (security invariant 6: docs/proofs.md): a 4xx with a JSON {"error", "reason"}, never a 500,
 and no state change, on every endpoint the kiosk and the phone use; and one-line errors from
 `tillit-signer customers add`.
 

@@ -1,4 +1,4 @@
-"""Shared by the proofs: the full-run switch, figures for the README, the daemon's database, enrolment."""
+"""Shared by the proofs: the full-run switch, figures for docs/proofs.md, the daemon's database, enrolment."""
 
 from __future__ import annotations
 

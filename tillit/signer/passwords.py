@@ -55,7 +55,7 @@ class Passwords:
     cores from the rest of the request path. Callers beyond that wait their turn. The pool, rather
     than whichever request thread asks, runs them because the same few threads then reuse the same
     memory (each thread's allocator keeps its own): on the bench that made a verify 1.3 ms cheaper
-    and the sign pipeline 6% faster than the same bound kept by a semaphore (README, "Performance").
+    and the sign pipeline 6% faster than the same bound kept by a semaphore (docs/performance.md).
     Its threads run on every CPU, also when the request path that starts them is pinned to one
     (`signer.cpus`).
     """

@@ -15,7 +15,7 @@ from tillit.hsm.settings import HsmSettings, TillitSettings, default_home
 
 # The policy under which Tillit's TSA issues tokens: an OID under 2.25 (ITU-T X.667), made from a
 # random UUID (d1c0a5f2-6b8e-4f4e-9a3c-7e1b2f0c5d84), since Tillit has no arc of its own to put it
-# under. What it means is in README.md ("Signatures that last"): Tillit's own clock (NTP-disciplined host),
+# under. What it means is in docs/signatures.md: Tillit's own clock (NTP-disciplined host),
 # accuracy one second, tokens for any SHA-2 digest, keys in the HSM.
 TSA_POLICY = "2.25.278808937919972973353344460611239304580"
 
@@ -105,7 +105,7 @@ class SignerSettings(TillitSettings):
     timestamp) at every level but B-B, with the revocation data inside from B-LT on."""
 
     tsa_policy_oid: str = Field(default=TSA_POLICY, pattern=r"^[0-2](\.(0|[1-9][0-9]*))+$")
-    """The policy OID written into every timestamp token (README, "Signatures that last", says what it means);
+    """The policy OID written into every timestamp token (docs/signatures.md says what it means);
     a request asking for another policy is rejected."""
 
     tsa_accuracy_seconds: int = Field(default=1, ge=1, le=60)
