@@ -56,6 +56,8 @@ _REASON_BY_LETTERS = {rfc.lower(): rfc for rfc in REVOCATION_REASONS}
 
 # The signer's public URL when neither TILLIT_PUBLIC_URL nor host and port say otherwise.
 DEFAULT_PUBLIC_URL = "http://127.0.0.1:8700"
+# Where, under the public URL, the root's CRL is (named by the issuing CA's certificate).
+_ROOT_CRL_PATH = "/v1/crl/root"
 
 # How long the OCSP responder's certificate lives (it carries id-pkix-ocsp-nocheck, so nothing can
 # revoke it: RFC 6960 4.2.2.2.1 asks for a short life), and how long before its end it is renewed.
@@ -248,6 +250,17 @@ class CertificateAuthority:
     def initialised(self) -> bool:
         return self.hsm.certificate(ISSUING_LABEL) is not None
 
+    @property
+    def public_url(self) -> str | None:
+        """The signer's public URL this CA was made with, read back from where `init` wrote it (the
+        issuing CA's certificate names the root's CRL at `<url>/v1/crl/root`); None for a CA made
+        before certificates carried it. Certificates the CA issues belong under this URL."""
+        for point in self.issuing_certificate().crl_distribution_points:
+            for name in point["distribution_point"].native or []:
+                if isinstance(name, str) and name.endswith(_ROOT_CRL_PATH):
+                    return name.removesuffix(_ROOT_CRL_PATH)
+        return None
+
     def init(self, organisation: str = "Tillit", years: int = 10, *, public_url: str = DEFAULT_PUBLIC_URL) -> None:
         """Create the keys and certificates of the root, the issuing CA and the OCSP responder; the
         issuing CA's certificate points at the root's CRL and certificate under `public_url`, which
@@ -277,7 +290,10 @@ class CertificateAuthority:
             not_after=now + timedelta(days=365 * years - 1),
             extensions=[
                 *_ca_extensions(path_length=0),
-                _ext("crl_distribution_points", [{"distribution_point": {"full_name": [_uri(f"{base}/v1/crl/root")]}}]),
+                _ext(
+                    "crl_distribution_points",
+                    [{"distribution_point": {"full_name": [_uri(f"{base}{_ROOT_CRL_PATH}")]}}],
+                ),
                 _ext(
                     "authority_information_access",
                     [{"access_method": "ca_issuers", "access_location": _uri(f"{base}/v1/ca/root.cer")}],

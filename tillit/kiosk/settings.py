@@ -15,14 +15,12 @@ import os
 from pathlib import Path
 
 from pydantic import AliasChoices, Field, SecretStr
-from pydantic_settings import (
-    BaseSettings,
-    PydanticBaseSettingsSource,
-    SettingsConfigDict,
-    TomlConfigSettingsSource,
-)
+from pydantic_settings import SettingsConfigDict
 
+from tillit.config import FileSettings, warn_unknown_variables
 from tillit.kiosk.i18n import Language
+
+CONFIG_VARIABLE = "TILLIT_KIOSK_CONFIG"
 
 
 def tillit_home() -> Path:
@@ -31,12 +29,12 @@ def tillit_home() -> Path:
 
 
 def config_file() -> Path:
-    explicit = os.environ.get("TILLIT_KIOSK_CONFIG")
+    explicit = os.environ.get(CONFIG_VARIABLE)
     return Path(explicit) if explicit else tillit_home() / "kiosk.toml"
 
 
-class KioskSettings(BaseSettings):
-    """Settings of `tillit-kiosk`."""
+class KioskSettings(FileSettings):
+    """Settings of `tillit-kiosk`; a mistake in the file or a variable is one line (`tillit.config`)."""
 
     model_config = SettingsConfigDict(env_prefix="TILLIT_KIOSK_", extra="ignore", populate_by_name=True)
 
@@ -51,6 +49,10 @@ class KioskSettings(BaseSettings):
 
     idle_seconds: float = Field(default=60.0, gt=0)
     """Idle time after which the kiosk returns to the welcome screen and forgets the customer."""
+
+    idle_warning_seconds: float = Field(default=15.0, ge=0)
+    """How long before the idle timeout a customer with something to lose (logged in, or an order open) is
+    warned, with a countdown; any key keeps everything. At most half of `idle_seconds`."""
 
     language: Language = "nn"
     """Language on the welcome screen: nn (Nynorsk), nb (Bokmål) or en (English)."""
@@ -76,15 +78,14 @@ class KioskSettings(BaseSettings):
     """Accept synthetic test numbers (month + 80); from TILLIT_ALLOW_TEST_NUMBERS like the signer's."""
 
     @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls, config_file()))
+    def settings_file(cls) -> tuple[Path, str | None]:
+        return config_file(), CONFIG_VARIABLE if os.environ.get(CONFIG_VARIABLE) else None
+
+    @classmethod
+    def warn_about_environment(cls) -> None:
+        # TILLIT_KIOSK_DEMO_PORT: `tillit-kiosk demo` reads it itself.
+        names = {f"TILLIT_KIOSK_{name}" for name in cls.model_fields}
+        warn_unknown_variables("TILLIT_KIOSK_", names, (CONFIG_VARIABLE, "TILLIT_KIOSK_DEMO_PORT"))
 
     def kiosk_token(self) -> str | None:
         if self.token is not None:

@@ -19,6 +19,7 @@ from typing import Any, NoReturn
 import click
 import httpx
 
+from tillit.cli_errors import OneLineErrors
 from tillit.phone.account import Account, status_data, status_text, store_biometric
 from tillit.phone.activation import METHODS, ActivationError, Activator
 from tillit.phone.client import PhoneClient, PhoneError
@@ -42,8 +43,8 @@ Exit codes:
      says how many attempts are left; no request was answered)
   3  nothing pending (after waiting --wait seconds)
   4  the request expired before the decision reached the signer
-  5  this phone has been deactivated (BankID was activated on another device), or locked after
-     five wrong app PINs in a row (activate BankID again)
+  5  this phone has been deactivated (BankID activated on another device, blocked, or deactivated
+     by the bank: the message says which), or locked after five wrong app PINs in a row
 """
 
 
@@ -58,7 +59,8 @@ def fail(message: str, code: int = Exit.ERROR) -> NoReturn:
     sys.exit(code)
 
 
-@click.group()
+@click.group(cls=OneLineErrors)
+@click.version_option(package_name="tillit")
 @click.option(
     "--profile",
     default="default",
@@ -87,10 +89,11 @@ def unlocked(ctx: Context, pin_stdin: bool, prompter: Prompter) -> tuple[Profile
             fail(f"the profile '{ctx.profile}' is not activated (run `tillit-phone activate` first)", Exit.USAGE)
         key = profile.unlock(app_pin(prompter, pin_stdin))
     except (DeviceDeactivated, DeviceLocked) as e:
-        locked = isinstance(e, DeviceLocked)
+        locked, reason = isinstance(e, DeviceLocked), str(e)
 
         def change(p: Profile) -> None:
             p.deactivated_at = p.deactivated_at or time.time()
+            p.deactivated_reason = reason
             if locked:
                 p.locked_at = p.locked_at or time.time()
 
@@ -286,7 +289,7 @@ def biometric(ctx: Context, state: str, pin_stdin: bool) -> None:
         stored = client.settings(biometric=on).biometric
     except PhoneError as e:
         if e.status == 403 and e.code == "deviceDeactivated":
-            fail("this phone has been deactivated: BankID is active on another device", Exit.DEACTIVATED)
+            fail(e.reason, Exit.DEACTIVATED)
         fail(f"the signer refused the setting: {e.reason}", Exit.ERROR)
     except httpx.HTTPError as e:
         fail(f"cannot reach the signer at {profile.server}: {e}", Exit.ERROR)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import functools
 import getpass
 import json
 import logging
 import os
+import socket
 import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -16,28 +18,29 @@ from typing import Any, TypeVar
 
 import click
 
+from tillit.cli_errors import OneLineErrors
+from tillit.config import ConfigError
 from tillit.hsm.errors import HsmError
 from tillit.hsm.settings import PRIVATE_UMASK
 from tillit.signer import errors
-from tillit.signer.runtime import open_signer
+from tillit.signer.runtime import check_public_url, open_signer
 from tillit.signer.settings import SignerSettings
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
 def admin_errors(fn: F) -> F:
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except errors.SignerError as e:
-            click.echo(f"tillit-signer: {e.reason}", err=True)
-            sys.exit(1)
-        except HsmError as e:
-            click.echo(f"tillit-signer: HSM: {e}", err=True)
-            sys.exit(1)
+    """Nothing any more: the root group (`OneLineErrors`, tillit.cli_errors) turns every command's
+    errors into one line. Kept so that the commands' decorators need no edit all at once."""
+    return fn
 
-    return wrapper  # type: ignore[return-value]
+
+def _signer_error(error: errors.SignerError) -> str:
+    return error.reason
+
+
+def _hsm_error(error: HsmError) -> str:
+    return f"HSM: {error}"
 
 
 def _print(data: Any, as_json: bool, text: Callable[[Any], str]) -> None:
@@ -57,7 +60,8 @@ def read_secret(prompt: str, from_stdin: bool, confirm: bool = False) -> str:
     return value
 
 
-@click.group()
+@click.group(cls=OneLineErrors, explain={errors.SignerError: _signer_error, HsmError: _hsm_error})
+@click.version_option(package_name="tillit")
 def main() -> None:
     """The Tillit signer daemon and its administration."""
     os.umask(PRIVATE_UMASK)  # what it writes in TILLIT_HOME is for this user alone
@@ -78,7 +82,10 @@ def serve(host: str | None, port: int | None) -> None:
     settings = SignerSettings().model_copy(update=updates)
     configure_logging(settings.log_json)
     log = logging.getLogger("tillit.signer")
-    with open_signer(settings) as signer:
+    # The port first: one in use ends here, before the HSM or the store is opened.
+    listening = listen(settings.host, settings.port)
+    with listening, open_signer(settings) as signer:
+        check_public_url(signer)
         # Every key handle and certificate in one enumeration, in the background: no order searches
         # the token (linear in its objects). Lookups wait for it while it loads (about a second at
         # 10,000 customers); /healthz reports it as keyIndex.
@@ -93,7 +100,7 @@ def serve(host: str | None, port: int | None) -> None:
         log.info("serving on %s://%s:%d", scheme, settings.host, settings.port, extra={"tillit_event": "serve.start"})
         # No proxy headers: nothing here reads the client's address or scheme, and uvicorn's layer
         # for them would be one more pass over every request's headers.
-        uvicorn.run(
+        config = uvicorn.Config(
             app,
             host=settings.host,
             port=settings.port,
@@ -102,7 +109,30 @@ def serve(host: str | None, port: int | None) -> None:
             proxy_headers=False,
             **ssl,
         )
+        uvicorn.Server(config).run(sockets=[listening])
         log.info("stopped", extra={"tillit_event": "serve.stop"})
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """A TCP socket bound to host and port for `serve` (uvicorn listens on it); ConfigError, one
+    line, when the port is taken or the address is not this machine's."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    where = f"port {port} on {host}"
+    try:
+        # As uvicorn binds: SO_REUSEADDR, so that a restart need not wait for TIME_WAIT to pass.
+        return socket.create_server((host, port), family=family)
+    except OverflowError:
+        raise ConfigError(f"port {port} is no TCP port (1-65535): set --port or TILLIT_PORT") from None
+    except OSError as e:
+        if e.errno == errno.EADDRINUSE:
+            reason = f"{where} is in use (another tillit-signer?): stop it, or choose another: --port or TILLIT_PORT"
+        elif e.errno == errno.EACCES:
+            reason = f"{where}: permission denied (ports below 1024 need privileges): choose --port or TILLIT_PORT"
+        elif e.errno == errno.EADDRNOTAVAIL or isinstance(e, socket.gaierror):
+            reason = f"cannot listen on {host}: not an address of this machine: set --host or TILLIT_HOST"
+        else:
+            reason = f"cannot listen on {where}: {e.strerror}"
+        raise ConfigError(reason) from None
 
 
 # -- customers ------------------------------------------------------------------------------------
@@ -161,17 +191,79 @@ def customers_list(as_json: bool) -> None:
     )
 
 
+def _when(epoch_or_iso: float | str | None) -> str:
+    if epoch_or_iso is None:
+        return "?"
+    if isinstance(epoch_or_iso, str):
+        at = datetime.fromisoformat(epoch_or_iso)
+    else:
+        at = datetime.fromtimestamp(epoch_or_iso, UTC)
+    return at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _customer_text(d: dict[str, Any]) -> str:
+    """`customers show` for people: one fact a line, and the command that fixes what is wrong."""
+    number = d["personalNumber"]
+    status = d["status"].replace("_", " ")
+    if d["status"] == "blocked":
+        status += f" ({d.get('blockedReason') or 'no reason given'}); `customers unblock {number}` issues a new key"
+    password = "locked" if d["passwordLocked"] else f"{d['failedPasswords']} wrong attempts in a row"
+    if d["passwordLocked"]:
+        password += f"; `customers unlock {number}` or `customers reset-password {number}`"
+    cert = d["certificate"]
+    serial = cert["serial"] or "none"
+    if cert["status"] == "valid":
+        certificate = [f"{serial}, valid until {_when(cert['notAfter'])}"]
+    elif cert["status"] == "revoked":
+        certificate = [f"{serial}, REVOKED {_when(cert['revokedAt'])} ({cert['reason']}): it signs nothing"]
+    elif cert["status"] == "expired":
+        certificate = [f"{serial}, EXPIRED {_when(cert['notAfter'])}: it signs nothing"]
+    else:
+        certificate = [f"{serial}: NO CERTIFICATE, nothing can be signed"]
+    if cert["status"] != "valid":
+        fix = "unblock" if d["status"] == "blocked" else "reissue-certificate"
+        certificate.append(f"to sign again: tillit-signer customers {fix} {number}")
+    device = d["device"]
+    if device:
+        login = "login without password on" if device["biometric"] else "login without password off"
+        phone = [f"{device['name']} ({device['id']}), active since {_when(device['activatedAt'])}, {login}"]
+    else:
+        phone = ["none active: the customer activates the app (`tillit-phone activate`)"]
+    rows = [
+        ("status", [status]),
+        ("born", [d["born"]]),
+        ("mobile", [d["mobile"]]),
+        ("e-mail", [d["email"]]),
+        ("password", [password]),
+        ("control answers", ["locked" if d["controlAnswersLocked"] else "usable"]),
+        ("certificate", certificate),
+        ("app", phone),
+        ("last method", [d["lastMethod"] or "-"]),
+        ("id", [d["id"]]),
+    ]
+    lines = [f"{d['name']} ({number})"]
+    for label, values in rows:
+        lines.append(f"  {label:16} {values[0]}")
+        lines.extend(f"  {'':16} {value}" for value in values[1:])
+    return "\n".join(lines)
+
+
 @customers.command("show")
 @click.argument("personal_number")
 @click.option("--json", "as_json", is_flag=True)
 @admin_errors
 def customers_show(personal_number: str, as_json: bool) -> None:
-    """Show one customer."""
+    """Show one customer: status, password, certificate as the CA has it now, and the active app,
+    with the command that fixes what is not in order."""
+    from tillit.signer.certificate_state import certificate_state
+
     with open_signer() as signer:
         customer = signer.customer(personal_number)
         data = customer.public()
+        data["blockedReason"] = customer.blocked_reason
+        data["certificate"] = certificate_state(signer.ca, customer).public()
         data["device"] = signer.active_device_info(customer.id)
-    _print(data, as_json, lambda d: "\n".join(f"{k:18} {v}" for k, v in d.items()))
+    _print(data, as_json, _customer_text)
 
 
 @customers.command("unlock")
@@ -237,13 +329,22 @@ def customers_assign_codedevice(personal_number: str, serial: str) -> None:
 
 @customers.command("block")
 @click.argument("personal_number")
-@click.option("--reason", required=True, help="Why (lost phone, suspected misuse...); goes to the audit log.")
+@click.option(
+    "--reason",
+    default=None,
+    help="Why, one of: lost-phone, suspected-misuse, customer-request, deceased, bank-decision (required;"
+    " goes to the audit log).",
+)
+@click.option("--note", default=None, help="A few words more for the audit log (optional).")
 @admin_errors
-def customers_block(personal_number: str, reason: str) -> None:
+def customers_block(personal_number: str, reason: str | None, note: str | None) -> None:
     """Block (sperre): orders fail, the device goes, the certificate is revoked, the key stops."""
+    from tillit.signer.lifecycle import block_reason
+
+    why = block_reason(reason, note)  # before anything is opened: a wrong reason changes nothing
     with open_signer() as signer:
         signer.customer(personal_number)
-        if not signer.lifecycle.block(personal_number, reason, by="administrator"):
+        if not signer.lifecycle.block(personal_number, why, by="administrator"):
             raise errors.Conflict("the customer is already blocked")
     click.echo(f"blocked {personal_number}")
 
@@ -661,9 +762,16 @@ def archive_timestamp(files: tuple[Path, ...]) -> None:
 
 
 @main.command("config")
-@admin_errors
-def config() -> None:
-    """Print a documented configuration file with every setting and its default."""
-    from tillit.signer.settings import documented_toml
+@click.option("--defaults", is_flag=True, help="Every setting with its meaning and default, commented out.")
+def config(defaults: bool) -> None:
+    """Print the settings in effect (defaults, the file, TILLIT_* variables) as TOML, each value set
+    by the file or a variable with which; refuses, in one line, a configuration with a mistake.
+    With --defaults: a documented configuration file with every setting and its default."""
+    from tillit.hsm.settings import HsmSettings
+    from tillit.signer.settings import documented_toml, effective_toml
 
-    click.echo(documented_toml(), nl=False)
+    if defaults:
+        click.echo(documented_toml(), nl=False)
+        return
+    settings = SignerSettings()
+    click.echo(effective_toml(settings, HsmSettings(home=settings.home)), nl=False)

@@ -1,4 +1,5 @@
-"""Building a `Signer` from settings: the store, the HSM connection and the service."""
+"""Building a `Signer` from settings: the store, the HSM connection and the service; and the check
+`serve` makes that it answers where its CA's certificates point."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from contextlib import contextmanager
 
 from tillit.hsm.client import Hsm
 from tillit.hsm.settings import HsmSettings
+from tillit.signer import errors
 from tillit.signer.service import Signer
 from tillit.signer.settings import SignerSettings
 from tillit.signer.store import SqliteStore, Store
@@ -42,3 +44,19 @@ def open_signer(settings: SignerSettings | None = None) -> Iterator[Signer]:
             signer.passwords.close()
         store.close()
         hsm.close()
+
+
+def check_public_url(signer: Signer) -> None:
+    """Refuse (InvalidInput, one line) a signer whose public URL is not the one its CA was made with:
+    the certificates the CA issues point there for their CRL, OCSP and issuer, so a daemon
+    answering elsewhere leaves them unverifiable. A CA too old to record its URL passes."""
+    if not signer.ca.initialised:
+        return
+    recorded = signer.ca.public_url
+    serving = signer.settings.base_url
+    if recorded is not None and recorded != serving:
+        raise errors.InvalidInput(
+            f"the signer's public URL {serving} is not its CA's {recorded}, where the certificates point"
+            f" for CRLs and OCSP: set TILLIT_PUBLIC_URL={recorded} (or public_url in tillit.toml) and serve"
+            f" there (or, in a new home, `tillit-hsm ca init --public-url {serving}`)"
+        )

@@ -30,6 +30,8 @@ from tillit.hsm.client import Hsm
 from tillit.hsm.errors import HsmError
 from tillit.hsm.keys import Algorithm
 from tillit.signer import errors
+from tillit.signer.certificate_state import certificate_state, sign_refusal
+from tillit.signer.deactivation import deactivated
 from tillit.signer.guesses import CODE_FREE_FAILURES, Guesses, Locked, Secret
 from tillit.signer.numbers import InvalidPersonalNumber, PersonalNumber, parse
 from tillit.signer.passwords import Passwords, check_policy
@@ -317,7 +319,9 @@ class Signer:
                     customer.key_label,
                     common_name=customer.name,
                     person_id=f"TILLIT-{customer.id}",  # persistent and random: not the personal number
-                    base_url=self.settings.base_url,
+                    # The URL the CA was made with, which `serve` checks it answers at: an admin
+                    # command's own settings may name another port. A CA too old to record it: ours.
+                    base_url=self.ca.public_url or self.settings.base_url,
                 )
                 customer.cert_serial = f"{cert.serial_number:x}"
         except HsmError as e:
@@ -481,12 +485,13 @@ class Signer:
             return errors.Unauthorized("this request was already received (replay)")
         return None
 
-    @staticmethod
-    def _requesting_device(request: DeviceRequest, allow_inactive: bool) -> Device:
+    def _requesting_device(self, request: DeviceRequest, allow_inactive: bool) -> Device:
         device = request.device
         assert device is not None and request.refusal is None
         if device.status != "active" and not allow_inactive:
-            raise errors.Forbidden("this device has been deactivated", "deviceDeactivated")
+            with self.store.read() as tx:
+                refusal = deactivated(tx, device)
+            raise refusal
         return device
 
     # -- kiosks --------------------------------------------------------------------------------
@@ -557,6 +562,8 @@ class Signer:
         if kind == "sign":
             self.documents.check_inputs(documents)
         self.limits.admit(kiosk.id, number.value)  # 429 before anything is stored or pushed
+        if kind == "sign":
+            self._refuse_unusable_certificate(number.value)
         at = self.clock()
         ref = str(uuid.uuid4())
         text = user_visible_data or f"Innlogging hos {kiosk.name}"
@@ -646,6 +653,19 @@ class Signer:
         for device_id in notify:
             self.notifier.notify(device_id)
         return OrderStarted(order_ref=ref, reference=order.reference, expires_at=int(order.expires_at))
+
+    def _refuse_unusable_certificate(self, personal_number: str) -> None:
+        """Refuse (409, nothing stored or pushed) a sign order for an active customer whose
+        certificate is revoked, expired or missing: the HSM would refuse it only at the end, after the
+        phone's approval and the password. Blocked, unknown and other customers go on to fail as
+        before (`blocked`, `noDevice`), so unknown numbers still answer like customers without a phone."""
+        with self.store.read() as tx:
+            customer = tx.customer_by_number(personal_number)
+        if customer is None or customer.status != "active":
+            return
+        refusal = sign_refusal(certificate_state(self.ca, customer))
+        if refusal is not None:
+            raise refusal
 
     def remembered_method(self, kiosk: Kiosk, personal_number: str) -> str | None:
         """The customer's last login method, or None (new, just activated, or unknown: the same answer).
@@ -1048,7 +1068,7 @@ class Signer:
             if request is not None:
                 refusal = self._settle_device_request(tx, request)
                 if refusal is None and device.status != "active":
-                    refusal = errors.Forbidden("this device has been deactivated", "deviceDeactivated")
+                    refusal = deactivated(tx, device)
             if refusal is None and order is None:
                 refusal = errors.NotFound("no such request for this device")
             if refusal is None:
@@ -1056,7 +1076,7 @@ class Signer:
                 order = tx.order(ref) or order
                 current = tx.device(device.id)
                 if current is None or current.status != "active":
-                    refusal = errors.Forbidden("this device has been deactivated", "deviceDeactivated")
+                    refusal = deactivated(tx, current or device)
                 else:
                     refusal = self._decision_rejection(tx, order, device, signed, at)
                 if refusal is None:
