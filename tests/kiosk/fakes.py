@@ -23,11 +23,7 @@ AGREEMENTS = [
 ]
 
 
-QUESTIONS = [
-    "Kva heitte det første kjæledyret ditt?",
-    "I kva gate budde du då du var barn?",
-    "Kva er mellomnamnet til mor di?",
-]
+QUESTIONS = ["firstPet", "childhoodStreet", "mothersMiddleName"]  # the signer sends codes: the kiosk words them
 
 
 def clock() -> float:
@@ -93,7 +89,9 @@ class FakeClient(SignerClient):
     def feedback(self, order_ref: str, rating: int, comment: str = "") -> None:
         self.calls.append(("feedback", (order_ref, rating, comment)))
 
-    def reset_start(self, personal_number: str, method: str = "app") -> OrderStarted:
+    def reset_start(
+        self, personal_number: str, method: str = "app", user_visible_data: str | None = None
+    ) -> OrderStarted:
         self.calls.append(("reset", personal_number))
         return OrderStarted(order_ref="reset-1", reference="KLAR MÅNE", expires_at=int(NOW + 180))
 

@@ -153,7 +153,8 @@ async def test_forgotten_password_from_the_number_screen_without_control_questio
         await on_screen(pilot, "WaitingScreen")
         await phone_answers(phone)
         await on_screen(pilot, "FailedScreen")
-        assert "Ask the staff at the counter" in text_of(pilot, "#reason")
+        assert "Ask the branch staff" in text_of(pilot, "#reason")
+        assert f"tillit-signer customers reset-password {number}" in text_of(pilot, "#staff")
         assert app.order is None
         await pilot.press("enter")
         await on_screen(pilot, "WelcomeScreen")

@@ -191,13 +191,19 @@ class SignerClient:
 
     # -- forgotten password (kiosk token) ---------------------------------------------------------
 
-    def reset_start(self, personal_number: str, method: str = "app") -> OrderStarted:
-        """Start a forgotten-password reset: the customer approves on the phone first."""
+    def reset_start(
+        self, personal_number: str, method: str = "app", user_visible_data: str | None = None
+    ) -> OrderStarted:
+        """Start a forgotten-password reset: the customer approves on the phone first, which shows
+        `user_visible_data` (the kiosk's words in the customer's language)."""
         body = {"personalNumber": personal_number, "method": method}
+        if user_visible_data:
+            body["userVisibleData"] = user_visible_data
         return self._order_started(self._request("POST", "/v1/reset", json=body))
 
     def reset_questions(self, order_ref: str) -> list[str]:
-        """The customer's control questions, once the reset order is approved (409 noControlQuestions: none)."""
+        """The codes of the customer's control questions (`firstPet`, ...: the kiosk words them), once the
+        reset order is approved (409 noControlQuestions: none)."""
         data = self._json(self._request("POST", "/v1/reset/questions", json={"orderRef": order_ref}))
         questions = data.get("questions")
         if not isinstance(questions, list):

@@ -12,7 +12,12 @@ The demo data is fixed, so guides and tests can rely on it:
 - Kari Nordmann 13897248098, password Fjord-Hest-2024, phone profile `kari` (app PIN 2580), active;
   control answers (forgotten password) Pusen, Strandgata, Ingrid (homes made before them have none);
 - Ola Nordmann 02838512340, password Skog-Elg-2024, no app, a code device (file in codedevices/);
-- Emma Nordmann 15861151252 (15), password Lunde-Fjell-2024, no app; Kari approved her as guardian.
+- Emma Nordmann 15861151252 (15), password Lunde-Fjell-2024, no app and no code device; Kari approved her
+  BankID as guardian. She shows a minor's BankID and a customer with no way to approve at the kiosk: every
+  method is refused, and the kiosk sends her to the branch staff.
+
+A password changed with F5 (forgotten password) shows on the welcome screen from then on; in a later
+run, which cannot know it, the welcome screen says it was changed instead of showing the old one.
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import uvicorn
@@ -87,6 +92,8 @@ class DemoHome:
     port: int
     kiosk_token: str
     code_device: Path
+    customers: tuple[DemoCustomer, ...] = CUSTOMERS
+    """The demo customers, without the password of one who changed it at the kiosk."""
 
     @property
     def url(self) -> str:
@@ -151,6 +158,7 @@ def prepare(home: Path, port: int) -> DemoHome:
             _enrol(signer, EMMA, guardian=KARI.personal_number)
             _guardian_approves(home, signer)
             code_device = _code_device(home, signer)
+            customers = tuple(_known_password(signer, customer) for customer in CUSTOMERS)
             waiting = [a for a in signer.agreements.all(KARI.personal_number) if a.signed_at is None]
             if not waiting:
                 _say("queueing sample agreements for Kari Nordmann")
@@ -160,7 +168,7 @@ def prepare(home: Path, port: int) -> DemoHome:
         raise DemoError(f"cannot prepare the demo home {home}: {e}") from e
     except HsmError as e:
         raise DemoError(f"the HSM in {home} is not usable: {e}") from e
-    return DemoHome(home=home, port=port, kiosk_token=token, code_device=code_device)
+    return DemoHome(home=home, port=port, kiosk_token=token, code_device=code_device, customers=customers)
 
 
 def _signer_settings(home: Path, port: int) -> SignerSettings:
@@ -204,6 +212,13 @@ def _enrol(signer: Signer, customer: DemoCustomer, guardian: str | None = None) 
         guardian_number=guardian,
         control_answers=CONTROL_ANSWERS.get(customer.personal_number),
     )
+
+
+def _known_password(signer: Signer, customer: DemoCustomer) -> DemoCustomer:
+    """The customer as the welcome screen lists them: without the password when it is no longer theirs
+    (changed with F5 at the kiosk in an earlier run)."""
+    password_hash = signer.customer(customer.personal_number).password_hash
+    return customer if signer.passwords.verify(password_hash, customer.password) else replace(customer, password="")
 
 
 def _phone(home: Path, signer: Signer, port: int) -> None:
@@ -382,7 +397,7 @@ def run_demo(port: int | None = None, setup_only: bool = False) -> None:
     )
     client = SignerClient(prepared.url, prepared.kiosk_token, timeout=settings.timeout_seconds)
     demo = DemoInfo(
-        customers=CUSTOMERS,
+        customers=prepared.customers,
         admin_pin=None if configured_pin else ADMIN_PIN,  # a PIN of one's own is not shown on the screen
         side_panels=demo_side(phone, PHONE_PIN, KARI.name, [(OLA.name, code_reader(prepared.code_device))]),
     )

@@ -39,6 +39,9 @@ class Session:
     token: str
     order_ref: str = ""
     """The login order; it proves this customer's login to the signer (e.g. when blocking)."""
+    feedback_asked: bool = False
+    """The feedback question has been put to this customer (once per session: after the first receipt,
+    else at logging out)."""
 
 
 @dataclass
@@ -82,4 +85,6 @@ class DemoCustomer:
     name: str
     personal_number: str
     password: str
+    """Empty when the customer changed it at the kiosk in an earlier run (nobody here knows it)."""
     note: str
+    """A kiosk/i18n.py key: what this customer shows in the demo."""

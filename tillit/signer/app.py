@@ -72,6 +72,7 @@ from tillit.signer.wire import (
     PinRefusal,
     PinRegistration,
     ResetComplete,
+    ResetQuestions,
     ResetStart,
     SignRequest,
     UnlockGranted,
@@ -514,12 +515,14 @@ def create_app(signer: Signer) -> TillitApp:
     @app.post("/v1/reset", response_model=OrderStarted, response_model_by_alias=True, responses=ERROR_RESPONSES)
     def reset_start(body: ResetStart, k: KioskDep) -> OrderStarted:
         """Start a forgotten-password reset: the phone (or code device) approves first."""
-        return signer.lifecycle.start_reset(k, body.personal_number, body.method)
+        return signer.lifecycle.start_reset(k, body.personal_number, body.method, body.user_visible_data)
 
-    @app.post("/v1/reset/questions", responses=ERROR_RESPONSES)
-    def reset_questions(body: OrderRefRequest, k: KioskDep) -> dict[str, Any]:
-        """The customer's control questions, once the reset order is approved."""
-        return {"orderRef": body.order_ref, "questions": signer.lifecycle.questions(k, body.order_ref)}
+    @app.post(
+        "/v1/reset/questions", response_model=ResetQuestions, response_model_by_alias=True, responses=ERROR_RESPONSES
+    )
+    def reset_questions(body: OrderRefRequest, k: KioskDep) -> ResetQuestions:
+        """The customer's control questions as codes (the kiosk words them), once the reset order is approved."""
+        return ResetQuestions(order_ref=body.order_ref, questions=signer.lifecycle.questions(k, body.order_ref))
 
     @app.post("/v1/reset/complete", **COLLECT_ROUTE)
     def reset_complete(body: ResetComplete, k: KioskDep) -> CollectResponse:

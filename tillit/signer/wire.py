@@ -207,6 +207,22 @@ class BlockRequest(Wire):
 class ResetStart(Wire):
     personal_number: str = Field(alias="personalNumber", max_length=64)
     method: Literal["app", "codedevice"] = "app"
+    user_visible_data: str | None = Field(
+        alias="userVisibleData",
+        default=None,
+        max_length=2000,
+        description="the text the phone shows, in the customer's language; default a Nynorsk one",
+    )
+
+
+ControlQuestion = Literal["firstPet", "childhoodStreet", "mothersMiddleName"]
+"""The control questions by code (the first pet's name, the street lived in as a child, the mother's
+middle name): kiosks word them in the customer's language."""
+
+
+class ResetQuestions(Wire):
+    order_ref: str = Field(alias="orderRef")
+    questions: list[ControlQuestion] = Field(description="the customer's control questions as codes, in order")
 
 
 class ResetComplete(Wire):

@@ -1,4 +1,5 @@
-"""Logged in: the agreements waiting for this customer (from the customer session)."""
+"""Logged in: the agreements waiting for this customer (from the customer session). Logging out asks
+for feedback on the login, unless this customer was asked already (after a receipt)."""
 
 from __future__ import annotations
 
@@ -28,9 +29,11 @@ class AgreementsScreen(KioskScreen):
         Binding("escape", "log_out", "Log out", id="agreements.log-out"),
     ]
 
-    def __init__(self) -> None:
+    def __init__(self, feedback_for: str | None = None) -> None:
         super().__init__()
         self.agreements: list[Agreement] = []
+        self.feedback_for = feedback_for
+        """A signature just completed, to ask the customer's feedback on over this screen."""
 
     @property
     def session(self) -> Session:
@@ -46,6 +49,9 @@ class AgreementsScreen(KioskScreen):
     def on_mount(self) -> None:
         token = self.session.token
         self.call_signer(lambda: self.kiosk.client.agreements(token), self.show)
+        if self.feedback_for:
+            order_ref, self.feedback_for = self.feedback_for, None
+            self.kiosk.ask_feedback(order_ref)
 
     def show(self, agreements: list[Agreement]) -> None:
         self.agreements = agreements
@@ -79,4 +85,6 @@ class AgreementsScreen(KioskScreen):
         self.kiosk.go(BlockScreen(self.session.customer.personal_number))
 
     def action_log_out(self) -> None:
-        self.kiosk.reset(notice="welcome.logged_out", feedback_for=self.session.order_ref)
+        session = self.session
+        feedback_for = None if session.feedback_asked else session.order_ref
+        self.kiosk.reset(notice="welcome.logged_out", feedback_for=feedback_for)

@@ -61,7 +61,7 @@ def _start_auth(
     screen: KioskScreen, number: str, method: Method, remembered: bool = False
 ) -> tuple[Order, CollectResponse]:
     client = screen.kiosk.client
-    started = client.auth(number, method=method)
+    started = client.auth(number, method=method, user_visible_data=screen.t("order.text.auth"))
     order = Order(
         "auth", method, number, started.order_ref, started.reference, started.expires_at, remembered=remembered
     )
@@ -76,12 +76,13 @@ def start_reset(screen: KioskScreen, number: str, failed: Callable[[SignerError]
     kiosk = screen.kiosk
     client = kiosk.client
     open_order = kiosk.order
+    text = screen.t("order.text.reset")
 
     def call() -> tuple[Order, CollectResponse]:
         if open_order is not None:
             with contextlib.suppress(SignerError):  # already ended: nothing to cancel
                 client.cancel(open_order.order_ref)
-        started = client.reset_start(number)
+        started = client.reset_start(number, user_visible_data=text)
         order = Order("reset", "app", number, started.order_ref, started.reference, started.expires_at)
         return order, client.collect(order.order_ref)
 

@@ -1,5 +1,6 @@
-"""The BankID password, after the phone (or the code device) approved. Attempts left after a failure;
-five wrong in a row lock the password, and the failure screen explains the lock. F5: forgotten password."""
+"""The BankID password, after the phone (or the code device) approved: the lead says which approved it,
+and Enter says "Sign" when the password completes a signature. Attempts left after a failure; five wrong
+in a row lock the password, and the failure screen explains the lock. F5: forgotten password."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ class PasswordScreen(KioskScreen):
     TYPE_INTO = "#password"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("enter", "submit", "Log in", priority=True, id="password.submit"),
+        Binding("enter", "submit_signature", "Sign", priority=True, id="password.sign"),
         Binding("escape", "cancel", "Cancel", id="password.cancel"),
         Binding("f5", "forgotten", "Forgotten password", id="password.forgotten-password"),
     ]
@@ -42,7 +44,7 @@ class PasswordScreen(KioskScreen):
     def compose_body(self) -> ComposeResult:
         order = self.order
         yield Static(self.t("password.title"), classes="title")
-        yield Static(self.t("password.lead"), classes="lead")
+        yield Static(self.t(self.lead(order)), classes="lead")
         if self.note:
             yield Static(self.t(self.note), id="note")
         yield Static(f"{self.t('common.reference')}: [b]{order.reference}[/b]", id="reference", classes="muted")
@@ -50,6 +52,22 @@ class PasswordScreen(KioskScreen):
         yield Input(password=True, max_length=256, id="password")
         yield Static("", id="status")
         yield Static(self.t("password.lock_warning"), id="warning", classes="muted")
+
+    @staticmethod
+    def lead(order: Order) -> str:
+        """What approved the order (the app or the code device), and what the password does."""
+        if order.kind == "sign":
+            return "password.lead_sign"
+        return "password.lead_codedevice" if order.method == "codedevice" else "password.lead"
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # One of the two Enter bindings, so that the footer names what Enter does here.
+        signing = self.kiosk.order is not None and self.kiosk.order.kind == "sign"
+        if action == "submit":
+            return not signing
+        if action == "submit_signature":
+            return signing
+        return True
 
     def on_mount(self) -> None:
         if self.attempts_left is not None:
@@ -82,6 +100,9 @@ class PasswordScreen(KioskScreen):
             self.say(self.t("hint.wrongPassword"))
 
     def action_submit(self) -> None:
+        self.after_typing(self.submit)
+
+    def action_submit_signature(self) -> None:
         self.after_typing(self.submit)
 
     def submit(self) -> None:

@@ -1,5 +1,5 @@
-"""The receipt: what was signed, when, with which certificate, and where the signed file is; the feedback
-question shows over it once."""
+"""The receipt: what was signed, when, with which certificate, and where the signed file is. Nothing
+covers it: the feedback question comes after it, over the agreements, if this customer was not asked yet."""
 
 from __future__ import annotations
 
@@ -25,7 +25,6 @@ class ReceiptScreen(KioskScreen):
     def __init__(self, receipt: Receipt) -> None:
         super().__init__()
         self.receipt = receipt
-        self.asked = False
 
     def compose_body(self) -> ComposeResult:
         r = self.receipt
@@ -47,15 +46,13 @@ class ReceiptScreen(KioskScreen):
         yield Static("\n".join(lines), id="details")
         yield Static(self.t("receipt.next"), classes="lead muted")
 
-    def on_mount(self) -> None:
-        if not self.asked:
-            self.asked = True
-            self.kiosk.ask_feedback(self.receipt.order_ref)
-
     def action_done(self) -> None:
         from tillit.kiosk.screens.agreements import AgreementsScreen
 
-        if self.kiosk.session is not None:
-            self.kiosk.go(AgreementsScreen())
+        session = self.kiosk.session
+        if session is not None:
+            ask = not session.feedback_asked
+            session.feedback_asked = True
+            self.kiosk.go(AgreementsScreen(feedback_for=self.receipt.order_ref if ask else None))
         else:
             self.kiosk.reset()

@@ -113,15 +113,20 @@ class ResetPasswordScreen(KioskScreen):
         self.say(self.t("reset.saving"), error=False)
         order, answers, password = self.order, self._answers, new.value
         self.call_signer(
-            lambda: self.kiosk.client.reset_complete(order.order_ref, answers, password), self.answered, self.failed
+            lambda: self.kiosk.client.reset_complete(order.order_ref, answers, password),
+            lambda response: self.answered(response, password),
+            self.failed,
         )
 
-    def answered(self, response: CollectResponse) -> None:
+    def answered(self, response: CollectResponse, password: str) -> None:
         self.busy = False
         order = self.order
         if response.status == "pending" and response.hint_code == "wrongAnswers":
             self.wrong_answers(response.attempts_left)
             return
+        demo = self.kiosk.demo
+        if response.status == "complete" and demo is not None:
+            demo.password_changed(order.personal_number, password)
         route(self, order, response)  # complete: done; failed: why (wrongAnswers three times, expired, …)
 
     def wrong_answers(self, attempts_left: int | None) -> None:

@@ -1,6 +1,7 @@
 """Forgotten password, after the phone approved: the customer's control questions, one field each.
 
-The questions come from the signer (POST /v1/reset/questions); Enter goes to the next empty answer,
+The questions come from the signer (POST /v1/reset/questions) as codes, worded here in the kiosk's
+language (`reset.question.<code>` in kiosk/i18n.py); Enter goes to the next empty answer,
 then on to the new password. A customer without control questions is sent to the counter.
 """
 
@@ -72,7 +73,7 @@ class ResetQuestionsScreen(KioskScreen):
         self.questions = questions
         fields = self.query_one("#fields", Vertical)
         for index, question in enumerate(questions):
-            fields.mount(Static(f"{index + 1}. {escape(question)}", classes="question"))
+            fields.mount(Static(f"{index + 1}. {escape(self.t(f'reset.question.{question}'))}", classes="question"))
             fields.mount(Input(max_length=ANSWER_LENGTH, id=f"answer-{index}", classes="answer"))
         if self.attempts_left is not None:
             self.say(self.t("reset.wrong_answers", attempts=self.attempts_left))
