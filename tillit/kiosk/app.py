@@ -2,9 +2,10 @@
 and the language; the screens (kiosk/screens/) do the work, one step of the flow each.
 
 Kiosk behaviour lives here: no way out without the administrator's PIN (F12), the idle timer that
-returns to the welcome screen and forgets the customer, errors from the signer in a dialog (in the
-customer's words), the feedback question after a login or a signature, and in the demo the key to the
-phone beside the kiosk (F8).
+returns to the welcome screen and forgets the customer (after a warning with a countdown when someone
+is logged in or an order is open; a half-typed number is just cleared), errors from the signer in a
+dialog (in the customer's words), the feedback question once per customer, and in the demo the key to
+the phone beside the kiosk (F8).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual import events, work
@@ -38,6 +39,12 @@ class DemoInfo:
     customers: Sequence[DemoCustomer] = ()
     admin_pin: str | None = None
     side_panels: Callable[[], Iterable[Widget]] = field(default=lambda: ())
+
+    def password_changed(self, personal_number: str, password: str) -> None:
+        """A demo customer chose a new password at this kiosk (F5): the welcome screen shows that one now."""
+        self.customers = [
+            replace(c, password=password) if c.personal_number == personal_number else c for c in self.customers
+        ]
 
 
 class KioskApp(App[None]):
@@ -175,9 +182,24 @@ class KioskApp(App[None]):
     # -- idle --------------------------------------------------------------------------------------
 
     async def on_event(self, event: events.Event) -> None:
-        if isinstance(event, events.InputEvent) and not event.is_forwarded:
+        if isinstance(event, events.InputEvent | events.Paste) and not event.is_forwarded:
             self.last_activity = time.monotonic()
+        if isinstance(event, events.Paste) and not event.is_forwarded and ("\n" in event.text or "\r" in event.text):
+            self.paste_as_typed(event.text)
+            return
         await super().on_event(event)
+
+    def paste_as_typed(self, text: str) -> None:
+        """A paste with line ends, taken as typed: each line, then Enter where the line ended.
+
+        A card reader or barcode scanner (or a bracketed paste) sends the number with a line end after
+        it; Textual's fields keep the first line of a paste and drop the rest, Enter included."""
+        for line in text.splitlines(keepends=True):
+            content = line.rstrip("\r\n")
+            if content:
+                self.post_message(events.Paste(content))
+            if content != line:
+                self.post_message(events.Key("enter", "\r"))
 
     def _check_idle(self) -> None:
         from tillit.kiosk.dialogs.feedback import FeedbackDialog
@@ -189,9 +211,13 @@ class KioskApp(App[None]):
         if awake:
             self.last_activity = now
         idle = now - self.last_activity
-        if isinstance(screen, KioskScreen) and screen.IDLE_RESET and idle >= self.settings.idle_seconds:
-            self.reset(notice="welcome.logged_out")
+        resets = isinstance(screen, KioskScreen) and screen.IDLE_RESET
+        if resets and idle >= self.settings.idle_seconds:
+            # Only a customer who was logged in is told so; a half-typed number is just cleared.
+            notice = "welcome.logged_out" if self.session else "welcome.timed_out" if self.order else None
+            self.reset(notice=notice)
             return
+        self._warn_idle(idle if resets else 0.0)
         if idle >= self.settings.idle_seconds and isinstance(self.screen, FeedbackDialog):
             self.screen.dismiss(None)  # nobody answered: the next customer gets a clean welcome screen
             return
@@ -200,6 +226,24 @@ class KioskApp(App[None]):
         if busy and self.session is not None and now - self._last_keepalive >= self.settings.idle_seconds / 3:
             self._last_keepalive = now
             self._keepalive(self.session.token)
+
+    def _warn_idle(self, idle: float) -> None:
+        """The countdown before the idle timeout, for a customer with something to lose; closed once
+        they are back (a key closes it itself; the mouse counts too)."""
+        from tillit.kiosk.dialogs.idle import IdleWarning
+
+        settings = self.settings
+        lead = min(settings.idle_warning_seconds, settings.idle_seconds / 2)
+        at_stake = self.session is not None or self.order is not None
+        warning = next((s for s in self.screen_stack if isinstance(s, IdleWarning)), None)
+        if at_stake and lead > 0 and idle >= settings.idle_seconds - lead:
+            left = settings.idle_seconds - idle
+            if warning is None:
+                self.push_screen(IdleWarning("idle.logged_in" if self.session else "idle.order", left))
+            else:
+                warning.count_down(left)
+        elif warning is not None and warning is self.screen:
+            warning.dismiss(None)
 
     @work(thread=True, group="keepalive", exclusive=True, exit_on_error=False)
     def _keepalive(self, token: str) -> None:

@@ -54,8 +54,15 @@ EN: dict[str, str] = {
     # the demo customers' notes on the welcome screen
     "demo.note.app": "the app →",
     "demo.note.codedevice": "code device",
-    "demo.note.minor": "15, no app",
+    "demo.note.minor": "15, guardian approved, no app: refused",
+    "demo.note.password_changed": "password changed at the kiosk",
     "welcome.logged_out": "You have been logged out. Welcome back!",
+    "welcome.timed_out": "Nobody pressed a key for a while, so the kiosk started again.",
+    "idle.title": "Are you still there?",
+    "idle.logged_in": "You will be logged out in {seconds} s. Press any key to stay.",
+    "idle.order": "The kiosk starts again in {seconds} s. Press any key to go on.",
+    "order.text.auth": "Log in with BankID at the kiosk",
+    "order.text.reset": "Choose a new password for BankID",
     # number
     "number.title": "Log in with BankID",
     "number.label": "National identity number (11 digits)",
@@ -92,6 +99,8 @@ EN: dict[str, str] = {
     # password
     "password.title": "Your BankID password",
     "password.lead": "Approved in the app. Type your BankID password and press Enter.",
+    "password.lead_codedevice": "Approved with the code device. Type your BankID password and press Enter.",
+    "password.lead_sign": "Approved in the app. Type your BankID password and press Enter to sign.",
     "password.label": "Password",
     "password.wrong": "Wrong password. You have {attempts} attempts left.",
     "password.wrong_last": "Wrong password. You have 1 attempt left before the password is locked.",
@@ -102,6 +111,9 @@ EN: dict[str, str] = {
     # forgotten password (control questions)
     "reset.title": "Forgotten password",
     "reset.questions_lead": "Approved in the app. Answer your control questions.",
+    "reset.question.firstPet": "What was the name of your first pet?",
+    "reset.question.childhoodStreet": "Which street did you live in as a child?",
+    "reset.question.mothersMiddleName": "What is your mother's middle name?",
     "reset.loading": "Fetching your control questions …",
     "reset.answer_all": "Answer every question.",
     "reset.wrong_answers": "The answers did not match. You have {attempts} attempts left.",
@@ -130,6 +142,7 @@ EN: dict[str, str] = {
     "viewer.loading": "Fetching the agreement …",
     "viewer.scroll": "Read to the end (PgDn, arrow keys) to sign.",
     "viewer.ready": "You have read to the end. Press F2 to sign.",
+    "viewer.read_first": "Read the agreement to the end first (PgDn, End), then press F2 to sign.",
     "viewer.page": "Page {page} of {pages}",
     "viewer.sign_text": "I sign «{title}»",
     # signing
@@ -166,6 +179,9 @@ EN: dict[str, str] = {
     # failures (hint codes and other trouble)
     "failed.title": "It did not go through",
     "failed.next": "Press Enter to start again.",
+    "failed.next_method": "F4: log in another way · Enter: start again",
+    "failed.next_forgotten": "F5: a new password · Enter: start again",
+    "failed.staff": "For the branch staff: {command}",
     "hint.outstandingTransaction": "Open the BankID app on your phone and approve the request.",
     "hint.userSign": "Approved in the app. Type your password.",
     "hint.expiredTransaction": (
@@ -178,29 +194,40 @@ EN: dict[str, str] = {
         "Start again. If you did not start the other one, block your BankID."
     ),
     "hint.passwordLocked": (
-        "Your BankID password is locked after too many wrong attempts. "
-        "Ask the staff at the branch, or reset the password with your control questions."
+        "Your BankID password is locked after too many wrong attempts. Choose a new one with your control "
+        "questions (this needs the BankID app), or ask the branch staff to unlock it."
     ),
-    "hint.blocked": "This BankID is blocked. Contact the bank to get a new BankID.",
+    "hint.blocked": "This BankID is blocked. Ask the branch staff: they can give you a new BankID.",
     "hint.noDevice": (
-        "We found no active BankID app for this number. Check the number, activate the app, "
-        "or log in with a code device."
+        "We found no active BankID app for this number. Check the number, or log in with a code device. No "
+        "app and no code device? Ask the branch staff."
     ),
     "hint.wrongPassword": "Wrong password.",
+    "hint.reset.noDevice": (
+        "A new password is approved in the BankID app, and we found no active app for this number. Ask the "
+        "branch staff to unlock your password or to set a new one."
+    ),
     "hint.signingFailed": "Something went wrong while signing. Nothing was signed. Please try again or ask the staff.",
-    "hint.noCodeDevice": "No code device is registered for you. Log in with the BankID app instead.",
-    "hint.codeDeviceSuspended": "Your code device is suspended. Contact the bank.",
+    "hint.noCodeDevice": (
+        "No code device is registered for you. Log in with the BankID app, or ask the branch staff for a code device."
+    ),
+    "hint.codeDeviceSuspended": (
+        "Your code device is suspended. Log in with the BankID app, or ask the branch staff for a new code device."
+    ),
     "hint.codeThrottled": "Too many wrong codes. Wait a minute, then type the next code.",
     "hint.wrongCode": "Wrong code.",
-    "hint.wrongAnswers": "The answers to your control questions did not match. Nothing was changed.",
+    "hint.wrongAnswers": (
+        "The answers to your control questions did not match. Nothing was changed. Start again, or ask the "
+        "branch staff to set a new password."
+    ),
     "hint.answersLocked": (
-        "Too many wrong answers to the control questions."
-        " Reset the password with your code device and app, or at the counter."
+        "Too many wrong answers to the control questions. Ask the branch staff to unlock your password or "
+        "to set a new one."
     ),
     "hint.unknown": "The request stopped ({hint}). Please start again.",
     "hint.noControlQuestions": (
-        "You have no control questions with the bank, so the password cannot be reset here. "
-        "Ask the staff at the counter: they will help you."
+        "You have no control questions with the bank, so the password cannot be reset here. Ask the branch "
+        "staff: they can unlock your password or set a new one."
     ),
     "error.title": "Something went wrong",
     "error.unavailable": "The kiosk cannot reach the bank's BankID service right now. Please try again in a moment.",
@@ -234,6 +261,18 @@ EN: dict[str, str] = {
     ),
     "error.code.wrongAnswers": "The answers to your control questions did not match. Nothing was changed.",
     "error.code.badResponse": "The kiosk did not understand the BankID service's answer. Please ask the staff.",
+    "error.code.certificateRevoked": (
+        "Your BankID certificate is not valid (it has been revoked), so you cannot sign. Nothing was signed. "
+        "Ask the staff at the branch to issue a new one."
+    ),
+    "error.code.certificateExpired": (
+        "Your BankID certificate has expired, so you cannot sign. Nothing was signed. "
+        "Ask the staff at the branch to issue a new one."
+    ),
+    "error.code.noCertificate": (
+        "Your BankID has no valid certificate, so you cannot sign. Nothing was signed. "
+        "Ask the staff at the branch to issue one."
+    ),
     "error.code.saveFailed": "The signed agreement could not be saved at the kiosk. Please ask the staff.",
     "error.code.unreadablePdf": "The agreement cannot be shown at this kiosk. Please ask the staff.",
     # block
@@ -244,7 +283,7 @@ EN: dict[str, str] = {
     ),
     "block.label": "National identity number of the BankID to block",
     "block.confirm": "Block the BankID for {number}? This cannot be undone at the kiosk.",
-    "block.done": "The BankID for {number} is blocked. Contact the bank to get a new one.",
+    "block.done": "The BankID for {number} is blocked. Ask the branch staff to get a new one.",
     "block.unavailable": (
         "Blocking is not available at this kiosk yet. Call the bank's blocking service, or ask the staff."
     ),
@@ -296,8 +335,15 @@ NB: dict[str, str] = {
     "welcome.demo_phone": "Telefon: F8, så j (Ja) eller n (Nei)",
     "demo.note.app": "appen →",
     "demo.note.codedevice": "kodebrikke",
-    "demo.note.minor": "15 år, ingen app",
+    "demo.note.minor": "15 år, godkjent av verge, ingen app: avvist",
+    "demo.note.password_changed": "passordet er endret på kiosken",
     "welcome.logged_out": "Du er logget ut. Velkommen tilbake!",
+    "welcome.timed_out": "Ingen trykket på en tast på en stund, så kiosken startet på nytt.",
+    "idle.title": "Er du der fortsatt?",
+    "idle.logged_in": "Du blir logget ut om {seconds} s. Trykk på en tast for å fortsette.",
+    "idle.order": "Kiosken starter på nytt om {seconds} s. Trykk på en tast for å fortsette.",
+    "order.text.auth": "Innlogging med BankID på kiosken",
+    "order.text.reset": "Lag nytt passord for BankID",
     "number.title": "Logg inn med BankID",
     "number.label": "Fødselsnummer (11 siffer)",
     "number.placeholder": "DDMMÅÅXXXXX",
@@ -329,6 +375,8 @@ NB: dict[str, str] = {
     "code.incomplete": "Koden har 6 siffer.",
     "password.title": "BankID-passordet ditt",
     "password.lead": "Godkjent i appen. Skriv BankID-passordet ditt og trykk Enter.",
+    "password.lead_codedevice": "Godkjent med kodebrikken. Skriv BankID-passordet ditt og trykk Enter.",
+    "password.lead_sign": "Godkjent i appen. Skriv BankID-passordet ditt og trykk Enter for å signere.",
     "password.label": "Passord",
     "password.wrong": "Feil passord. Du har {attempts} forsøk igjen.",
     "password.wrong_last": "Feil passord. Du har 1 forsøk igjen før passordet blir sperret.",
@@ -338,6 +386,9 @@ NB: dict[str, str] = {
     "password.no_biometric": "Innlogging med biometri er ikke slått på i BankID-appen din. Skriv passordet i stedet.",
     "reset.title": "Glemt passord",
     "reset.questions_lead": "Godkjent i appen. Svar på kontrollspørsmålene dine.",
+    "reset.question.firstPet": "Hva het det første kjæledyret ditt?",
+    "reset.question.childhoodStreet": "I hvilken gate bodde du da du var barn?",
+    "reset.question.mothersMiddleName": "Hva er mellomnavnet til moren din?",
     "reset.loading": "Henter kontrollspørsmålene …",
     "reset.answer_all": "Svar på alle spørsmålene.",
     "reset.wrong_answers": "Svarene stemte ikke. Du har {attempts} forsøk igjen.",
@@ -364,6 +415,7 @@ NB: dict[str, str] = {
     "viewer.loading": "Henter avtalen …",
     "viewer.scroll": "Les til slutten (PgDn, piltaster) for å signere.",
     "viewer.ready": "Du har lest til slutten. Trykk F2 for å signere.",
+    "viewer.read_first": "Les avtalen til slutten først (PgDn, End), og trykk så F2 for å signere.",
     "viewer.page": "Side {page} av {pages}",
     "viewer.sign_text": "Jeg signerer «{title}»",
     "signing.title": "Signerer «{title}»",
@@ -396,6 +448,9 @@ NB: dict[str, str] = {
     "feedback.anonymous": "Svaret ditt lagres uten navn og fødselsnummer.",
     "failed.title": "Det gikk ikke",
     "failed.next": "Trykk Enter for å starte på nytt.",
+    "failed.next_method": "F4: logg inn på en annen måte · Enter: start på nytt",
+    "failed.next_forgotten": "F5: nytt passord · Enter: start på nytt",
+    "failed.staff": "For de ansatte i banken: {command}",
     "hint.outstandingTransaction": "Åpne BankID-appen på telefonen og godkjenn forespørselen.",
     "hint.userSign": "Godkjent i appen. Skriv passordet ditt.",
     "hint.expiredTransaction": "Tiden gikk ut før forespørselen ble godkjent. Ingenting skjedde. Start på nytt.",
@@ -406,28 +461,39 @@ NB: dict[str, str] = {
         "beskytte deg. Start på nytt. Hvis du ikke startet den andre, sperr BankID-en din."
     ),
     "hint.passwordLocked": (
-        "BankID-passordet ditt er sperret etter for mange feil forsøk. "
-        "Spør de ansatte i banken, eller lag nytt passord med kontrollspørsmålene dine."
+        "BankID-passordet ditt er sperret etter for mange feil forsøk. Lag et nytt med kontrollspørsmålene "
+        "dine (det krever BankID-appen), eller be de ansatte i banken om å åpne det."
     ),
-    "hint.blocked": "Denne BankID-en er sperret. Kontakt banken for å få en ny BankID.",
+    "hint.blocked": "Denne BankID-en er sperret. Spør de ansatte i banken: de kan gi deg en ny BankID.",
     "hint.noDevice": (
-        "Vi fant ingen aktiv BankID-app for dette nummeret. Kontroller nummeret, aktiver appen, "
-        "eller logg inn med kodebrikke."
+        "Vi fant ingen aktiv BankID-app for dette nummeret. Kontroller nummeret, eller logg inn med "
+        "kodebrikke. Ingen app og ingen kodebrikke? Spør de ansatte i banken."
     ),
     "hint.wrongPassword": "Feil passord.",
+    "hint.reset.noDevice": (
+        "Et nytt passord godkjennes i BankID-appen, og vi fant ingen aktiv app for dette nummeret. Be de "
+        "ansatte i banken om å åpne passordet eller lage et nytt."
+    ),
     "hint.signingFailed": "Noe gikk galt under signeringen. Ingenting ble signert. Prøv igjen eller spør de ansatte.",
-    "hint.noCodeDevice": "Du har ingen registrert kodebrikke. Logg inn med BankID-appen i stedet.",
-    "hint.codeDeviceSuspended": "Kodebrikken din er sperret. Kontakt banken.",
+    "hint.noCodeDevice": (
+        "Du har ingen registrert kodebrikke. Logg inn med BankID-appen, eller be de ansatte i banken om en kodebrikke."
+    ),
+    "hint.codeDeviceSuspended": (
+        "Kodebrikken din er sperret. Logg inn med BankID-appen, eller be de ansatte i banken om en ny kodebrikke."
+    ),
     "hint.codeThrottled": "For mange feil koder. Vent et minutt, og skriv så neste kode.",
     "hint.wrongCode": "Feil kode.",
-    "hint.wrongAnswers": "Svarene på kontrollspørsmålene stemte ikke. Ingenting ble endret.",
+    "hint.wrongAnswers": (
+        "Svarene på kontrollspørsmålene stemte ikke. Ingenting ble endret. Start på nytt, eller be de "
+        "ansatte i banken om et nytt passord."
+    ),
     "hint.answersLocked": (
-        "For mange feil svar på kontrollspørsmålene. Tilbakestill passordet med kodebrikke og app, eller i skranken."
+        "For mange feil svar på kontrollspørsmålene. Be de ansatte i banken om å åpne passordet eller lage et nytt."
     ),
     "hint.unknown": "Forespørselen stoppet ({hint}). Start på nytt.",
     "hint.noControlQuestions": (
-        "Du har ingen kontrollspørsmål hos banken, så passordet kan ikke lages på nytt her. "
-        "Spør de ansatte ved skranken: de hjelper deg."
+        "Du har ingen kontrollspørsmål hos banken, så passordet kan ikke lages på nytt her. Spør de ansatte "
+        "i banken: de kan åpne passordet eller lage et nytt."
     ),
     "error.title": "Noe gikk galt",
     "error.unavailable": "Kiosken får ikke kontakt med bankens BankID-tjeneste akkurat nå. Prøv igjen om litt.",
@@ -458,6 +524,18 @@ NB: dict[str, str] = {
     ),
     "error.code.wrongAnswers": "Svarene på kontrollspørsmålene stemte ikke. Ingenting ble endret.",
     "error.code.badResponse": "Kiosken forsto ikke svaret fra BankID-tjenesten. Spør de ansatte.",
+    "error.code.certificateRevoked": (
+        "BankID-sertifikatet ditt er ikke gyldig (det er tilbakekalt), så du kan ikke signere. Ingenting ble "
+        "signert. Be de ansatte i banken om å utstede et nytt."
+    ),
+    "error.code.certificateExpired": (
+        "BankID-sertifikatet ditt er utløpt, så du kan ikke signere. Ingenting ble signert. "
+        "Be de ansatte i banken om å utstede et nytt."
+    ),
+    "error.code.noCertificate": (
+        "BankID-en din har ikke noe gyldig sertifikat, så du kan ikke signere. Ingenting ble signert. "
+        "Be de ansatte i banken om å utstede et."
+    ),
     "error.code.saveFailed": "Den signerte avtalen kunne ikke lagres på kiosken. Spør de ansatte.",
     "error.code.unreadablePdf": "Avtalen kan ikke vises på denne kiosken. Spør de ansatte.",
     "block.title": "Sperr BankID-en min",
@@ -467,7 +545,7 @@ NB: dict[str, str] = {
     ),
     "block.label": "Fødselsnummeret til BankID-en som skal sperres",
     "block.confirm": "Sperre BankID-en for {number}? Dette kan ikke angres på kiosken.",
-    "block.done": "BankID-en for {number} er sperret. Kontakt banken for å få en ny.",
+    "block.done": "BankID-en for {number} er sperret. Spør de ansatte i banken for å få en ny.",
     "block.unavailable": (
         "Sperring er ikke tilgjengelig på denne kiosken ennå. Ring bankens sperretjeneste, eller spør de ansatte."
     ),
@@ -517,8 +595,15 @@ NN: dict[str, str] = {
     "welcome.demo_phone": "Telefon: F8, så j (Ja) eller n (Nei)",
     "demo.note.app": "appen →",
     "demo.note.codedevice": "kodebrikke",
-    "demo.note.minor": "15 år, ingen app",
+    "demo.note.minor": "15 år, godkjend av verje, ingen app: avvist",
+    "demo.note.password_changed": "passordet er endra på kiosken",
     "welcome.logged_out": "Du er logga ut. Velkomen tilbake!",
+    "welcome.timed_out": "Ingen trykte på ein tast på ei stund, så kiosken byrja på nytt.",
+    "idle.title": "Er du der framleis?",
+    "idle.logged_in": "Du vert logga ut om {seconds} s. Trykk på ein tast for å halde fram.",
+    "idle.order": "Kiosken byrjar på nytt om {seconds} s. Trykk på ein tast for å halde fram.",
+    "order.text.auth": "Innlogging med BankID på kiosken",
+    "order.text.reset": "Lag nytt passord for BankID",
     "number.title": "Logg inn med BankID",
     "number.label": "Fødselsnummer (11 siffer)",
     "number.placeholder": "DDMMÅÅXXXXX",
@@ -550,6 +635,8 @@ NN: dict[str, str] = {
     "code.incomplete": "Koden har 6 siffer.",
     "password.title": "BankID-passordet ditt",
     "password.lead": "Godkjent i appen. Skriv BankID-passordet ditt og trykk Enter.",
+    "password.lead_codedevice": "Godkjent med kodebrikka. Skriv BankID-passordet ditt og trykk Enter.",
+    "password.lead_sign": "Godkjent i appen. Skriv BankID-passordet ditt og trykk Enter for å signere.",
     "password.label": "Passord",
     "password.wrong": "Feil passord. Du har {attempts} forsøk att.",
     "password.wrong_last": "Feil passord. Du har 1 forsøk att før passordet vert sperra.",
@@ -559,6 +646,9 @@ NN: dict[str, str] = {
     "password.no_biometric": "Innlogging med biometri er ikkje slått på i BankID-appen din. Skriv passordet i staden.",
     "reset.title": "Gløymt passord",
     "reset.questions_lead": "Godkjent i appen. Svar på kontrollspørsmåla dine.",
+    "reset.question.firstPet": "Kva heitte det første kjæledyret ditt?",
+    "reset.question.childhoodStreet": "I kva gate budde du då du var barn?",
+    "reset.question.mothersMiddleName": "Kva er mellomnamnet til mor di?",
     "reset.loading": "Hentar kontrollspørsmåla …",
     "reset.answer_all": "Svar på alle spørsmåla.",
     "reset.wrong_answers": "Svara stemde ikkje. Du har {attempts} forsøk att.",
@@ -585,6 +675,7 @@ NN: dict[str, str] = {
     "viewer.loading": "Hentar avtalen …",
     "viewer.scroll": "Les til slutten (PgDn, piltastar) for å signere.",
     "viewer.ready": "Du har lese til slutten. Trykk F2 for å signere.",
+    "viewer.read_first": "Les avtalen til slutten først (PgDn, End), og trykk så F2 for å signere.",
     "viewer.page": "Side {page} av {pages}",
     "viewer.sign_text": "Eg signerer «{title}»",
     "signing.title": "Signerer «{title}»",
@@ -617,6 +708,9 @@ NN: dict[str, str] = {
     "feedback.anonymous": "Svaret ditt vert lagra utan namn og fødselsnummer.",
     "failed.title": "Det gjekk ikkje",
     "failed.next": "Trykk Enter for å byrje på nytt.",
+    "failed.next_method": "F4: logg inn på ein annan måte · Enter: byrj på nytt",
+    "failed.next_forgotten": "F5: nytt passord · Enter: byrj på nytt",
+    "failed.staff": "For dei tilsette i banken: {command}",
     "hint.outstandingTransaction": "Opne BankID-appen på telefonen og godkjenn førespurnaden.",
     "hint.userSign": "Godkjent i appen. Skriv passordet ditt.",
     "hint.expiredTransaction": "Tida gjekk ut før førespurnaden vart godkjend. Ingenting skjedde. Byrj på nytt.",
@@ -627,30 +721,41 @@ NN: dict[str, str] = {
         "verne deg. Byrj på nytt. Dersom du ikkje starta den andre, sperr BankID-en din."
     ),
     "hint.passwordLocked": (
-        "BankID-passordet ditt er sperra etter for mange feil forsøk. "
-        "Spør dei tilsette i banken, eller lag nytt passord med kontrollspørsmåla dine."
+        "BankID-passordet ditt er sperra etter for mange feil forsøk. Lag eit nytt med kontrollspørsmåla "
+        "dine (det krev BankID-appen), eller be dei tilsette i banken om å opne det."
     ),
-    "hint.blocked": "Denne BankID-en er sperra. Kontakt banken for å få ein ny BankID.",
+    "hint.blocked": "Denne BankID-en er sperra. Spør dei tilsette i banken: dei kan gje deg ein ny BankID.",
     "hint.noDevice": (
-        "Vi fann ingen aktiv BankID-app for dette nummeret. Kontroller nummeret, aktiver appen, "
-        "eller logg inn med kodebrikke."
+        "Vi fann ingen aktiv BankID-app for dette nummeret. Kontroller nummeret, eller logg inn med "
+        "kodebrikke. Ingen app og inga kodebrikke? Spør dei tilsette i banken."
     ),
     "hint.wrongPassword": "Feil passord.",
+    "hint.reset.noDevice": (
+        "Eit nytt passord vert godkjent i BankID-appen, og vi fann ingen aktiv app for dette nummeret. Be "
+        "dei tilsette i banken om å opne passordet eller lage eit nytt."
+    ),
     "hint.signingFailed": (
         "Noko gjekk gale under signeringa. Ingenting vart signert. Prøv igjen eller spør dei tilsette."
     ),
-    "hint.noCodeDevice": "Du har inga registrert kodebrikke. Logg inn med BankID-appen i staden.",
-    "hint.codeDeviceSuspended": "Kodebrikka di er sperra. Kontakt banken.",
+    "hint.noCodeDevice": (
+        "Du har inga registrert kodebrikke. Logg inn med BankID-appen, eller be dei tilsette i banken om ei kodebrikke."
+    ),
+    "hint.codeDeviceSuspended": (
+        "Kodebrikka di er sperra. Logg inn med BankID-appen, eller be dei tilsette i banken om ei ny kodebrikke."
+    ),
     "hint.codeThrottled": "For mange feil kodar. Vent eit minutt, og skriv så neste kode.",
     "hint.wrongCode": "Feil kode.",
-    "hint.wrongAnswers": "Svara på kontrollspørsmåla stemde ikkje. Ingenting vart endra.",
+    "hint.wrongAnswers": (
+        "Svara på kontrollspørsmåla stemde ikkje. Ingenting vart endra. Byrj på nytt, eller be dei tilsette "
+        "i banken om eit nytt passord."
+    ),
     "hint.answersLocked": (
-        "For mange feil svar på kontrollspørsmåla. Tilbakestill passordet med kodebrikke og app, eller i skranken."
+        "For mange feil svar på kontrollspørsmåla. Be dei tilsette i banken om å opne passordet eller lage eit nytt."
     ),
     "hint.unknown": "Førespurnaden stoppa ({hint}). Byrj på nytt.",
     "hint.noControlQuestions": (
-        "Du har ingen kontrollspørsmål hos banken, så passordet kan ikkje lagast på nytt her. "
-        "Spør dei tilsette ved skranken: dei hjelper deg."
+        "Du har ingen kontrollspørsmål hos banken, så passordet kan ikkje lagast på nytt her. Spør dei "
+        "tilsette i banken: dei kan opne passordet eller lage eit nytt."
     ),
     "error.title": "Noko gjekk gale",
     "error.unavailable": "Kiosken får ikkje kontakt med BankID-tenesta til banken no. Prøv igjen om litt.",
@@ -681,6 +786,18 @@ NN: dict[str, str] = {
     ),
     "error.code.wrongAnswers": "Svara på kontrollspørsmåla stemde ikkje. Ingenting vart endra.",
     "error.code.badResponse": "Kiosken forstod ikkje svaret frå BankID-tenesta. Spør dei tilsette.",
+    "error.code.certificateRevoked": (
+        "BankID-sertifikatet ditt er ikkje gyldig (det er tilbakekalla), så du kan ikkje signere. Ingenting vart "
+        "signert. Be dei tilsette i banken om å lage eit nytt."
+    ),
+    "error.code.certificateExpired": (
+        "BankID-sertifikatet ditt har gått ut, så du kan ikkje signere. Ingenting vart signert. "
+        "Be dei tilsette i banken om å lage eit nytt."
+    ),
+    "error.code.noCertificate": (
+        "BankID-en din har ikkje noko gyldig sertifikat, så du kan ikkje signere. Ingenting vart signert. "
+        "Be dei tilsette i banken om å lage eit."
+    ),
     "error.code.saveFailed": "Den signerte avtalen kunne ikkje lagrast på kiosken. Spør dei tilsette.",
     "error.code.unreadablePdf": "Avtalen kan ikkje visast på denne kiosken. Spør dei tilsette.",
     "block.title": "Sperr BankID-en min",
@@ -690,7 +807,7 @@ NN: dict[str, str] = {
     ),
     "block.label": "Fødselsnummeret til BankID-en som skal sperrast",
     "block.confirm": "Sperre BankID-en for {number}? Dette kan ikkje angrast på kiosken.",
-    "block.done": "BankID-en for {number} er sperra. Kontakt banken for å få ein ny.",
+    "block.done": "BankID-en for {number} er sperra. Spør dei tilsette i banken for å få ein ny.",
     "block.unavailable": (
         "Sperring er ikkje tilgjengeleg på denne kiosken enno. Ring sperretenesta til banken, eller spør dei tilsette."
     ),

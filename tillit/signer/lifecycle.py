@@ -8,12 +8,13 @@ from typing import TYPE_CHECKING, Any
 
 from tillit.hsm.errors import HsmError
 from tillit.signer import errors
+from tillit.signer.certificate_state import certificate_state
 from tillit.signer.guesses import Locked, Secret
 from tillit.signer.passwords import check_policy
 from tillit.signer.ratelimit import SlidingWindow
 from tillit.signer.references import new_reference
 from tillit.signer.store import ALL_KINDS, Customer, Kiosk, Order, Tx
-from tillit.signer.wire import CollectResponse, OrderStarted
+from tillit.signer.wire import CollectResponse, ControlQuestion, OrderStarted
 
 if TYPE_CHECKING:
     from tillit.signer.service import Signer
@@ -23,8 +24,33 @@ CONTROL_QUESTIONS = (
     "I kva gate budde du då du var barn?",
     "Kva er mellomnamnet til mor di?",
 )
+"""The questions as stored beside the answers (and asked by `tillit-signer customers add`)."""
+CONTROL_QUESTION_CODES: tuple[ControlQuestion, ...] = ("firstPet", "childhoodStreet", "mothersMiddleName")
+"""What the API sends instead of the sentences, in the same order: kiosks word them in the customer's language."""
+RESET_TEXT = "Tilbakestill passordet for BankID"
+# Why an administrator blocks (`tillit-signer customers block --reason`); kept in the audit log and shown
+# by `customers show`. A kiosk's block carries its own text.
+BLOCK_REASONS = {
+    "lost-phone": "the phone or code device is lost or stolen",
+    "suspected-misuse": "someone else may be using the BankID",
+    "customer-request": "the customer asked for it",
+    "deceased": "the customer has died",
+    "bank-decision": "the bank withdraws the BankID; say why with --note",
+}
 GUARDIAN_APPROVAL_SECONDS = 7 * 24 * 3600
 BLOCKABLE = ("pending", "approved", "verifying", "signing")
+
+
+def block_reason(reason: str | None, note: str | None = None) -> str:
+    """The text an administrator's block is recorded with: one of `BLOCK_REASONS`, then the note;
+    InvalidInput listing the accepted reasons for anything else."""
+    accepted = "; ".join(f"{code} ({meaning})" for code, meaning in BLOCK_REASONS.items())
+    code = (reason or "").strip().lower()
+    if code not in BLOCK_REASONS:
+        given = f"'{reason}' is not one of them" if reason else "it is missing"
+        raise errors.InvalidInput(f"--reason says why the BankID is blocked ({given}): {accepted}")
+    note = " ".join((note or "").split())
+    return f"{code}: {note}" if note else code
 
 
 def normalise_answer(answer: str) -> str:
@@ -117,14 +143,15 @@ class Lifecycle:
         return service.customer(personal_number)
 
     def reissue_certificate(self, personal_number: str, by: str) -> Customer:
-        """After `revoke-certificate`: a fresh key and certificate, so the customer can sign again.
+        """After `revoke-certificate` (or once the certificate has expired): a fresh key and
+        certificate, so the customer can sign again.
         The old certificate must be revoked first (two valid certificates for one customer would
         leave the old key usable by whoever kept it)."""
         service = self.service
         customer = service.customer(personal_number)
         if customer.status != "active":
             raise errors.Conflict(f"the customer is {customer.status.replace('_', ' ')}: unblock or approve first")
-        if not service.certificate_revoked(customer):
+        if certificate_state(service.ca, customer).valid:
             raise errors.Conflict("the customer's certificate is still valid: revoke it first")
         self._renew_key(customer, "certificate.reissued", by)
         return service.customer(personal_number)
@@ -148,10 +175,11 @@ class Lifecycle:
 
     # -- forgotten password --------------------------------------------------------------------
 
-    def start_reset(self, kiosk: Kiosk, personal_number: str, method: str = "app") -> OrderStarted:
-        return self.service.start_order(
-            kiosk, "reset", personal_number, "Tilbakestill passordet for BankID", method=method
-        )
+    def start_reset(
+        self, kiosk: Kiosk, personal_number: str, method: str = "app", user_visible_data: str | None = None
+    ) -> OrderStarted:
+        """A reset order; the phone shows `user_visible_data` (the kiosk's words), else a Nynorsk text."""
+        return self.service.start_order(kiosk, "reset", personal_number, user_visible_data or RESET_TEXT, method=method)
 
     def _reset_order(self, tx: Tx, kiosk: Kiosk, ref: str) -> tuple[Order, Customer]:
         order = self.service._kiosk_order(tx, kiosk, ref)
@@ -165,7 +193,8 @@ class Lifecycle:
         assert customer is not None
         return order, customer
 
-    def questions(self, kiosk: Kiosk, ref: str) -> list[str]:
+    def questions(self, kiosk: Kiosk, ref: str) -> list[ControlQuestion]:
+        """The customer's control questions as codes (`CONTROL_QUESTION_CODES`), in the order answered."""
         with self.service.store.tx() as tx:
             _, customer = self._reset_order(tx, kiosk, ref)
             stored = tx.control_answers(customer.id)
@@ -173,7 +202,8 @@ class Lifecycle:
             raise Locked(Secret.CONTROL_ANSWERS)
         if not stored:
             raise errors.Conflict("no control questions are set: ask at the counter", "noControlQuestions")
-        return [question for question, _ in stored]
+        codes = dict(zip(CONTROL_QUESTIONS, CONTROL_QUESTION_CODES, strict=True))
+        return [codes.get(question, CONTROL_QUESTION_CODES[index]) for index, (question, _) in enumerate(stored)]
 
     def complete_reset(self, kiosk: Kiosk, ref: str, answers: list[str], new_password: str) -> CollectResponse:
         """Check the control answers (one guess at them, counted per customer over every reset order:

@@ -93,12 +93,37 @@ class KioskScreen(Screen[None]):
         after_typing(self, callback)
 
     def on_key(self, event: events.Key) -> None:
+        if self.left_behind(event):
+            return
         if self.TYPE_INTO is None or self.focused is not None or not (event.is_printable and event.character):
             return
         field = self.query(self.TYPE_INTO).first(Input)
         event.stop()
         field.focus()
         field.insert_text_at_cursor(event.character)
+
+    def on_paste(self, event: events.Paste) -> None:
+        if self.left_behind(event) or self.TYPE_INTO is None or self.focused is not None:
+            return
+        field = self.query(self.TYPE_INTO).first(Input)
+        event.stop()
+        field.focus()
+        field.insert_text_at_cursor(event.text)
+
+    def left_behind(self, event: events.Key | events.Paste) -> bool:
+        """Pass a key or paste that reached this screen after another took its place on to the app again.
+
+        Textual hands each key to the screen that is current when the key arrives, but the screen
+        handles it later: keys that come in one burst (a paste, a card reader, a fast typist) are all
+        queued here before the first of them opens the next screen, and the rest must go to that one
+        (the Enter after eleven digits was lost). Sent again, they find the current screen's bindings."""
+        if self.app.screen is self:
+            return False
+        event.stop()
+        event.prevent_default()
+        again = events.Key(event.key, event.character) if isinstance(event, events.Key) else events.Paste(event.text)
+        self.app.post_message(again)
+        return True
 
     @property
     def current(self) -> bool:

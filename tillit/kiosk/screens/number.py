@@ -28,7 +28,7 @@ class NumberScreen(KioskScreen):
 
     def __init__(self, typed: str = "") -> None:
         super().__init__()
-        self.typed = typed
+        self.typed = typed[:LENGTH]
         self.busy = False
 
     def compose_body(self) -> ComposeResult:

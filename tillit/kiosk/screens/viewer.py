@@ -1,10 +1,12 @@
-"""One agreement's text (extracted from its PDF), scrollable; F2 signs once it has been read to the end."""
+"""One agreement's text (extracted from its PDF), scrollable; F2 signs once it has been read to the end,
+and before that says so ("read to the end first") instead of doing nothing."""
 
 from __future__ import annotations
 
 from typing import ClassVar
 
 from textual import events
+from textual.actions import SkipAction
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
@@ -28,6 +30,25 @@ class Document(VerticalScroll):
 
     def on_resize(self, event: events.Resize) -> None:
         self.post_message(self.Resized())
+
+    # Textual scrolls after the next refresh and animates End over a second: an F2 typed right after
+    # End (or after the PageDown that reaches the end) came before the end did, and was lost. The keys
+    # that move towards the end scroll at once, so the keys after them find the text where they left it.
+
+    def action_scroll_down(self) -> None:
+        if not self.allow_vertical_scroll:
+            raise SkipAction()
+        self.scroll_to(y=self.scroll_target_y + 1, animate=False, immediate=True)
+
+    def action_page_down(self) -> None:
+        if not self.allow_vertical_scroll:
+            raise SkipAction()
+        self.scroll_to(y=self.scroll_target_y + self.scrollable_content_region.height, animate=False, immediate=True)
+
+    def action_scroll_end(self) -> None:
+        if not self.allow_vertical_scroll:
+            raise SkipAction()
+        self.scroll_end(animate=False, immediate=True, x_axis=False)
 
 
 class ViewerScreen(KioskScreen):
@@ -95,16 +116,22 @@ class ViewerScreen(KioskScreen):
             self.read_to_end = True
             status = self.query_one("#status", Static)
             status.update(self.t("viewer.ready"))
+            status.set_class(False, "error")
             status.set_class(True, "ready")
             self.refresh_bindings()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "sign":
-            return (self.read_to_end and not self.busy) or None
+            return not self.busy or None
         return True
 
     def action_sign(self) -> None:
-        if not self.read_to_end or self.busy:
+        if self.busy:
+            return
+        if not self.read_to_end:
+            status = self.query_one("#status", Static)
+            status.update(self.t("viewer.read_first"))
+            status.set_class(True, "error")
             return
         self.busy = True
         self.refresh_bindings()

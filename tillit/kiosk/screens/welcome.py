@@ -45,7 +45,9 @@ class WelcomeScreen(KioskScreen):
             lines = [f"[b]{self.t('welcome.demo')}[/b]"]
             for c in demo.customers:
                 lines.append(f"{c.name}  [b]{c.personal_number}[/b]")
-                lines.append(f"  {c.password} · {self.t(c.note)}")
+                # No password: it was changed at the kiosk in an earlier run, and nobody here knows it.
+                password = c.password or self.t("demo.note.password_changed")
+                lines.append(f"  {password} · {self.t(c.note)}")
             lines.append(self.t("welcome.demo_phone"))
             if demo.admin_pin:
                 lines.append(self.t("welcome.demo_admin", pin=demo.admin_pin))
@@ -59,7 +61,16 @@ class WelcomeScreen(KioskScreen):
     def on_key(self, event: events.Key) -> None:
         if event.character and event.character.isdigit():
             event.stop()
+            event.prevent_default()  # taken here: not passed on again as a key left behind
             self.open_number(event.character)
+
+    def on_paste(self, event: events.Paste) -> None:
+        """A pasted (or scanned) number starts the login like typed digits; other text is ignored."""
+        digits = "".join(event.text.split())
+        if digits.isdigit():
+            event.stop()
+            event.prevent_default()
+            self.open_number(digits)
 
     def open_number(self, typed: str = "") -> None:
         """The number screen, with what has been typed; digits typed faster than it opens go there too."""
