@@ -43,10 +43,10 @@ def _allowed_cpus(pid: int, tid: int) -> set[int]:
 
 @pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="pinning needs two CPUs")
 @pytest.mark.parametrize("pinned", [True, False])
-def test_the_event_loop_runs_on_one_cpu_unless_told_otherwise(tmp_path: Path, pinned: bool) -> None:
+def test_the_event_loop_runs_on_one_cpu_only_when_told_to(tmp_path: Path, pinned: bool) -> None:
     d = make_daemon(tmp_path / "home")
-    if not pinned:
-        d.env["TILLIT_PIN_REQUEST_PATH"] = "false"
+    if pinned:
+        d.env["TILLIT_PIN_REQUEST_PATH"] = "true"
     d.start()
     try:
         assert d.process is not None

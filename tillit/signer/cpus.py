@@ -6,7 +6,8 @@ takes it back). Spread over several CPUs, each hand-over wakes a thread on anoth
 inter-processor interrupt, a cold cache, and on a virtual machine an exit to the hypervisor. On one
 CPU they stay local. Only one of those threads runs Python at a time anyway, so one CPU is what
 they can use; Argon2id, which runs without the GIL, keeps every CPU. On the 2-core bench host
-that did 7% more sign orders a second for 1.7 ms less CPU per order (docs/performance.md).
+that did 7% more sign orders a second for 1.7 ms less CPU per order (docs/performance.md). It is
+host tuning, opt-in: the daemon pins only with the setting `pin_request_path` on (off by default).
 """
 
 from __future__ import annotations

@@ -141,11 +141,13 @@ class SignerSettings(TillitSettings):
     """Worker threads beside the event loop: SQLite writes, the HSM, device-signature checks.
     Argon2id has a pool of its own, one thread per CPU core."""
 
-    pin_request_path: bool = True
-    """Run the event loop and its worker threads on one CPU, Argon2id on every CPU (`signer.cpus`):
-    the request path's threads then hand work to each other without waking another CPU. Only one of
-    them runs Python at a time anyway. Turn it off where the request path, not Argon2id, is what
-    limits the daemon (many cores for one instance)."""
+    pin_request_path: bool = False
+    """Opt-in host tuning, off by default: run the event loop and its worker threads on one CPU (the
+    one taking the disk's interrupts, where one does), Argon2id on every CPU (`signer.cpus`). The
+    request path's threads then hand work to each other without waking another CPU; only one of
+    them runs Python at a time anyway. Tuned on a 2-vCPU host, where it did about 7% more sign
+    orders a second (docs/performance.md). Leave it off for several instances on one machine (they
+    would all pick the same CPU) or where the request path, not Argon2id, limits the daemon."""
 
     gil_switch_interval_ms: float = Field(default=0.2, gt=0, le=100)
     """How long one thread of the daemon may hold Python's GIL while another waits for it, in ms
