@@ -82,7 +82,7 @@ async def test_digits_typed_while_the_number_screen_mounts_reach_the_field() -> 
 
     app = kiosk(FakeClient())
     async with app.run_test(size=SIZE) as pilot:
-        app.go(MountingScreen("1389"))
+        app.navigator.go(MountingScreen("1389"))
         await on_screen(pilot, "MountingScreen")
         await until(pilot, lambda: app.screen.query_one("#number", Input).value == "138997", what="the digits")
         await pilot.press(*"248098")
@@ -130,7 +130,7 @@ async def test_an_ended_session_goes_home() -> None:
     app = kiosk(client)
     async with app.run_test(size=SIZE) as pilot:
         app.session = Session(Customer.from_completion(CUSTOMER), "jwt.fake.token")
-        app.go(AgreementsScreen())
+        app.navigator.go(AgreementsScreen())
         await on_screen(pilot, "WelcomeScreen")
         assert app.session is None
         assert "session has ended" in text_of(pilot, "#notice")
@@ -145,7 +145,7 @@ async def test_idle_does_not_end_a_wait_for_the_phone() -> None:
     app = kiosk(idle_seconds=0.3)
     async with app.run_test(size=SIZE) as pilot:
         app.order = Order("auth", "app", "13897248098", "order-1", "BLÅ FJORD", clock() + 180)
-        app.go(WaitingScreen())
+        app.navigator.go(WaitingScreen(app.order))
         await on_screen(pilot, "WaitingScreen")
         await pilot.pause(1.0)
         assert type(app.screen).__name__ == "WaitingScreen"
@@ -179,7 +179,7 @@ async def test_feedback_failures_are_not_shown() -> None:
     client = FeedbackRefused()
     app = kiosk(client)
     async with app.run_test(size=SIZE) as pilot:
-        app.ask_feedback("order-1")
+        app.navigator.ask_feedback("order-1")
         await on_screen(pilot, "FeedbackDialog")
         await pilot.press("2", "enter")
         await on_screen(pilot, "WelcomeScreen")
@@ -195,7 +195,7 @@ async def test_an_unanswered_feedback_question_goes_away_when_idle() -> None:
     app = kiosk(idle_seconds=2.0)
     async with app.run_test(size=SIZE) as pilot:
         app.session = Session(Customer.from_completion(CUSTOMER), "jwt.fake.token", "order-1")
-        app.reset(notice="welcome.logged_out", feedback_for="order-1")
+        app.navigator.reset(notice="welcome.logged_out", feedback_for="order-1")
         await on_screen(pilot, "FeedbackDialog")
         await on_screen(pilot, "WelcomeScreen", timeout=10)
 
@@ -203,12 +203,12 @@ async def test_an_unanswered_feedback_question_goes_away_when_idle() -> None:
 async def test_signer_errors_in_the_customers_words() -> None:
     app = kiosk(language="nb")
     async with app.run_test(size=SIZE) as pilot:
-        app.show_error(SignerError(503, "hsmUnavailable", "the HSM is not available: CKR_DEVICE_ERROR"))
+        app.navigator.show_error(SignerError(503, "hsmUnavailable", "the HSM is not available: CKR_DEVICE_ERROR"))
         await on_screen(pilot, "MessageDialog")
         text = text_of(pilot, "#dialog-text")
         assert "Ingenting ble signert" in text and "CKR" not in text
         await pilot.press("enter")
-        app.show_error(SignerError(418, "teapot", "I'm a teapot"))  # a code without words: the reason
+        app.navigator.show_error(SignerError(418, "teapot", "I'm a teapot"))  # a code without words: the reason
         await on_screen(pilot, "MessageDialog")
         assert "I'm a teapot" in text_of(pilot, "#dialog-text")
 
@@ -216,7 +216,7 @@ async def test_signer_errors_in_the_customers_words() -> None:
 async def test_f8_gives_the_demo_phone_the_keys() -> None:
     from textual.widgets import Static
 
-    from tillit.kiosk.app import DemoInfo
+    from tillit.kiosk.context import DemoInfo
 
     def phone() -> list[Any]:
         panel = Static("(the phone)", id="phone", classes="side")
@@ -237,12 +237,12 @@ async def test_a_rating_typed_just_before_enter_is_kept() -> None:
     client = FakeClient()
     app = kiosk(client)
     async with app.run_test(size=SIZE) as pilot:
-        app.ask_feedback("order-1")
+        app.navigator.ask_feedback("order-1")
         await on_screen(pilot, "FeedbackDialog")
         await pilot.press("5", "enter")
         await on_screen(pilot, "WelcomeScreen")
         await until(pilot, lambda: ("feedback", ("order-1", 5, "")) in client.calls, what="5 stars sent")
-        app.ask_feedback("order-2")
+        app.navigator.ask_feedback("order-2")
         await on_screen(pilot, "FeedbackDialog")
         await pilot.press("right", "right", "left", "down", *"Raskt  og greitt ", "up", "3", "enter")
         await on_screen(pilot, "WelcomeScreen")
@@ -271,7 +271,7 @@ async def test_an_agreement_is_not_read_to_the_end_before_its_text_is_laid_out()
         try:
             app.session = Session(Customer.from_completion(CUSTOMER), "jwt.fake.token")
             viewer = ViewerScreen(AGREEMENTS[0])
-            app.go(viewer)
+            app.navigator.go(viewer)
             await on_screen(pilot, "ViewerScreen")
             viewer.show(pdf_pages(client.documents[AGREEMENTS[0].id]))
             viewer.scrolled()  # in the same step: no layout has run since the text arrived

@@ -22,7 +22,8 @@ from tests.kiosk.fakes import FakeClient as FakeSigner
 from tests.kiosk.fakes import clock
 from tests.phone.fakes import FakeClient as FakePhone
 from tests.phone.fakes import pending, request
-from tillit.kiosk.app import DemoInfo, KioskApp
+from tillit.kiosk.app import KioskApp
+from tillit.kiosk.context import DemoInfo
 from tillit.kiosk.widgets.phone import demo_side
 from tillit.phone.widgets.request_panel import RequestPanel
 

@@ -19,7 +19,8 @@ from textual.widgets import Input, Static
 import tillit.kiosk.app as kiosk_app
 from tests.kiosk.conftest import kiosk_settings, until
 from tests.kiosk.fakes import AGREEMENTS, CUSTOMER, NOW, NUMBER, QUESTIONS, FakeClient, clock
-from tillit.kiosk.app import DemoInfo, KioskApp
+from tillit.kiosk.app import KioskApp
+from tillit.kiosk.context import DemoInfo
 from tillit.kiosk.client import BlockUnavailable
 from tillit.kiosk.screens.agreements import AgreementsScreen
 from tillit.kiosk.screens.block import BlockScreen
@@ -70,9 +71,10 @@ def logged_in(app: KioskApp) -> None:
     app.session = Session(Customer.from_completion(CUSTOMER), "jwt.fake.token")
 
 
-def order(app: KioskApp, kind: str = "auth", method: str = "app", remembered: bool = False) -> None:
+def order(app: KioskApp, kind: str = "auth", method: str = "app", remembered: bool = False) -> Order:
     agreement = AGREEMENTS[0] if kind == "sign" else None
     app.order = Order(kind, method, NUMBER, "order-1", "BLÅ FJORD", NOW + 151, agreement, remembered)  # type: ignore[arg-type]
+    return app.order
 
 
 def show(make: Callable[[KioskApp], Any], then: Step | None = None) -> Step:
@@ -80,7 +82,7 @@ def show(make: Callable[[KioskApp], Any], then: Step | None = None) -> Step:
         app = pilot.app
         assert isinstance(app, KioskApp)
         screen = make(app)
-        app.go(screen)
+        app.navigator.go(screen)
         await until(pilot, lambda: screen in app.screen_stack and screen.is_mounted)  # a dialog may be on top
         await pilot.pause()
         if then is not None:
@@ -122,8 +124,7 @@ def test_method(snap_compare: Any) -> None:
 
 
 def waiting(app: KioskApp) -> WaitingScreen:
-    order(app)
-    return WaitingScreen()
+    return WaitingScreen(order(app))
 
 
 def test_waiting_for_the_app(snap_compare: Any) -> None:
@@ -138,16 +139,14 @@ def test_waiting_remembered_method(snap_compare: Any) -> None:
     """Straight to the remembered app: F4 "Vel annan BankID" in the footer (Nynorsk)."""
 
     def make(app: KioskApp) -> WaitingScreen:
-        order(app, remembered=True)
-        return WaitingScreen()
+        return WaitingScreen(order(app, remembered=True))
 
     assert snap_compare(kiosk("nn"), run_before=show(make), terminal_size=SIZE)
 
 
 def test_code_device_wrong_code(snap_compare: Any) -> None:
     def make(app: KioskApp) -> CodeScreen:
-        order(app, method="codedevice")
-        return CodeScreen()
+        return CodeScreen(order(app, method="codedevice"))
 
     async def wrong(pilot: Pilot[Any]) -> None:
         await pilot.press(*"123456", "enter")
@@ -158,16 +157,14 @@ def test_code_device_wrong_code(snap_compare: Any) -> None:
 
 def test_password_wrong(snap_compare: Any) -> None:
     def make(app: KioskApp) -> PasswordScreen:
-        order(app)
-        return PasswordScreen(attempts_left=4)
+        return PasswordScreen(order(app), attempts_left=4)
 
     assert snap_compare(kiosk(), run_before=show(make), terminal_size=SIZE)
 
 
 def test_password_biometric_not_turned_on(snap_compare: Any) -> None:
     def make(app: KioskApp) -> PasswordScreen:
-        order(app, method="biometric")
-        return PasswordScreen(note="password.no_biometric")
+        return PasswordScreen(order(app, method="biometric"), note="password.no_biometric")
 
     assert snap_compare(kiosk(), run_before=show(make), terminal_size=SIZE)
 
@@ -222,8 +219,7 @@ def test_signing(snap_compare: Any, monkeypatch: pytest.MonkeyPatch) -> None:
 
     def make(app: KioskApp) -> SigningScreen:
         logged_in(app)
-        order(app, kind="sign")
-        return SigningScreen("Fjord-Hest-2024")
+        return SigningScreen(order(app, kind="sign"), "Fjord-Hest-2024")
 
     assert snap_compare(kiosk(), run_before=show(make), terminal_size=SIZE)
 
@@ -265,8 +261,7 @@ def test_failed(snap_compare: Any, hint: str) -> None:
 
 def test_reset_waiting(snap_compare: Any) -> None:
     def make(app: KioskApp) -> WaitingScreen:
-        order(app, kind="reset")
-        return WaitingScreen()
+        return WaitingScreen(order(app, kind="reset"))
 
     assert snap_compare(kiosk(), run_before=show(make), terminal_size=SIZE)
 
@@ -275,8 +270,7 @@ def test_reset_questions(snap_compare: Any) -> None:
     """The control questions from the signer, one field each (Nynorsk, the first answered)."""
 
     def make(app: KioskApp) -> ResetQuestionsScreen:
-        order(app, kind="reset")
-        return ResetQuestionsScreen()
+        return ResetQuestionsScreen(order(app, kind="reset"))
 
     async def answer(pilot: Pilot[Any]) -> None:
         await until(pilot, lambda: bool(pilot.app.screen.query("#answer-2")))
@@ -291,8 +285,7 @@ def test_reset_new_password_refused(snap_compare: Any) -> None:
     """The new password twice; the signer's policy reason in the customer's words."""
 
     def make(app: KioskApp) -> ResetPasswordScreen:
-        order(app, kind="reset")
-        return ResetPasswordScreen(QUESTIONS, ["Pusen", "Strandgata", "Ingrid"])
+        return ResetPasswordScreen(order(app, kind="reset"), QUESTIONS, ["Pusen", "Strandgata", "Ingrid"])
 
     async def too_short(pilot: Pilot[Any]) -> None:
         await pilot.press(*"kort", "enter", *"kort", "enter")
@@ -336,7 +329,7 @@ def test_error_dialog(snap_compare: Any) -> None:
 
         app = pilot.app
         assert isinstance(app, KioskApp)
-        app.show_error(SignerError(0, "unreachable", "connection refused"))
+        app.navigator.show_error(SignerError(0, "unreachable", "connection refused"))
         await until(pilot, lambda: type(app.screen).__name__ == "MessageDialog")
 
     assert snap_compare(kiosk(), run_before=show(lambda app: NumberScreen(NUMBER), fail), terminal_size=SIZE)
@@ -350,7 +343,7 @@ def test_error_dialog_in_customer_words(snap_compare: Any) -> None:
 
         app = pilot.app
         assert isinstance(app, KioskApp)
-        app.show_error(SignerError(429, "rateLimited", "too many requests for this personal number"))
+        app.navigator.show_error(SignerError(429, "rateLimited", "too many requests for this personal number"))
         await until(pilot, lambda: type(app.screen).__name__ == "MessageDialog")
 
     assert snap_compare(kiosk("nn"), run_before=show(lambda app: NumberScreen(NUMBER), fail), terminal_size=SIZE)

@@ -36,7 +36,8 @@ from tests.kiosk.conftest import (
 from tests.kiosk.fakes import CUSTOMER, FakeClient, clock
 from tests.kiosk.test_kiosk_signing import log_in, queue_agreement
 from tillit.hsm.otp import STEP_SECONDS
-from tillit.kiosk.app import DemoInfo, KioskApp
+from tillit.kiosk.app import KioskApp
+from tillit.kiosk.context import DemoInfo
 from tillit.kiosk.client import SignerClient
 from tillit.kiosk.screens.agreements import AgreementsScreen
 from tillit.kiosk.state import Customer, DemoCustomer, Session
@@ -287,7 +288,7 @@ async def test_a_logged_in_customer_is_warned_and_any_key_keeps_the_session() ->
     app = fake_kiosk(idle_seconds=3, idle_warning_seconds=1.5)
     async with app.run_test(size=SIZE) as pilot:
         app.session = Session(Customer.from_completion(CUSTOMER), "jwt.fake.token", "order-1")
-        app.go(AgreementsScreen())
+        app.navigator.go(AgreementsScreen())
         await on_screen(pilot, "AgreementsScreen")
         await on_screen(pilot, "IdleWarning", timeout=5)
         assert "logged out in" in text_of(pilot, "#dialog-text")

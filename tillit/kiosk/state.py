@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from tillit.kiosk.client import Agreement
 
 OrderKind = Literal["auth", "sign", "reset"]
 Method = Literal["app", "codedevice", "biometric"]
+METHODS: tuple[Method, ...] = get_args(Method)
+"""The login methods, in the order the method screen offers them."""
 
 
 @dataclass(frozen=True)

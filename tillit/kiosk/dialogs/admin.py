@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hmac
-from typing import TYPE_CHECKING, ClassVar, cast
+from typing import ClassVar
 
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -11,10 +11,8 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Input, Static
 
-from tillit.kiosk.screens.base import KioskFooter, after_typing
-
-if TYPE_CHECKING:
-    from tillit.kiosk.app import KioskApp
+from tillit.kiosk.chrome import KioskFooter, after_typing
+from tillit.kiosk.context import kiosk_of
 
 
 class AdminDialog(ModalScreen[bool]):
@@ -31,7 +29,7 @@ class AdminDialog(ModalScreen[bool]):
         self.failures = 0
 
     def compose(self) -> ComposeResult:
-        t = cast("KioskApp", self.app).t
+        t = kiosk_of(self).t
         with Vertical(id="box"):
             yield Static(t("admin.title"), id="dialog-title")
             if self._pin:
@@ -55,7 +53,7 @@ class AdminDialog(ModalScreen[bool]):
             return
         self.failures += 1
         field.value = ""
-        self.query_one("#status", Static).update(cast("KioskApp", self.app).t("admin.wrong"))
+        self.query_one("#status", Static).update(kiosk_of(self).t("admin.wrong"))
         if self.failures >= 3:
             self.dismiss(False)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar, cast
+from typing import ClassVar
 
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -10,10 +10,8 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-from tillit.kiosk.screens.base import KioskFooter
-
-if TYPE_CHECKING:
-    from tillit.kiosk.app import KioskApp
+from tillit.kiosk.chrome import KioskFooter
+from tillit.kiosk.context import kiosk_of
 
 
 class ConfirmDialog(ModalScreen[bool]):
@@ -29,7 +27,7 @@ class ConfirmDialog(ModalScreen[bool]):
         self.question = question
 
     def compose(self) -> ComposeResult:
-        t = cast("KioskApp", self.app).t
+        t = kiosk_of(self).t
         with Vertical(id="box"):
             yield Static(self.title_text, id="dialog-title")
             yield Static(self.question, id="dialog-text", markup=False)

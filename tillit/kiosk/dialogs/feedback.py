@@ -1,12 +1,12 @@
 """The feedback question, "Me ynskjer di tilbakemelding!": a rating from 1 to 5 (digits or arrows)
 and an optional one-line comment, after a completed login or signature. Enter sends, Escape skips; the
-kiosk sends it in the background and never says anything about it (kiosk/app.py `ask_feedback`).
+kiosk sends it in the background and never says anything about it (kiosk/navigator.py `ask_feedback`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, ClassVar, cast
+from typing import ClassVar
 
 from textual import events
 from textual.app import ComposeResult
@@ -16,10 +16,8 @@ from textual.reactive import reactive
 from textual.screen import ModalScreen
 from textual.widgets import Input, Static
 
-from tillit.kiosk.screens.base import KioskFooter, after_typing
-
-if TYPE_CHECKING:
-    from tillit.kiosk.app import KioskApp
+from tillit.kiosk.chrome import KioskFooter, after_typing
+from tillit.kiosk.context import kiosk_of
 
 MAX_RATING = 5
 COMMENT_LENGTH = 200
@@ -45,7 +43,7 @@ class FeedbackDialog(ModalScreen[FeedbackResult | None]):
     rating: reactive[int] = reactive(0, init=False)
 
     def t(self, key: str) -> str:
-        return cast("KioskApp", self.app).t(key)
+        return kiosk_of(self).t(key)
 
     def compose(self) -> ComposeResult:
         with Vertical(id="box"):

@@ -5,7 +5,6 @@ else). The app (kiosk/app.py `_check_idle`) opens it, updates it and closes it."
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, cast
 
 from textual import events
 from textual.app import ComposeResult
@@ -13,8 +12,7 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-if TYPE_CHECKING:
-    from tillit.kiosk.app import KioskApp
+from tillit.kiosk.context import kiosk_of
 
 
 class IdleWarning(ModalScreen[None]):
@@ -27,14 +25,14 @@ class IdleWarning(ModalScreen[None]):
         self.seconds_left = seconds_left
 
     def compose(self) -> ComposeResult:
-        t = cast("KioskApp", self.app).t
+        t = kiosk_of(self).t
         with Vertical(id="box"):
             yield Static(t("idle.title"), id="dialog-title")
             yield Static(self.text(), id="dialog-text")
 
     def text(self) -> str:
         seconds = max(0, math.ceil(self.seconds_left))
-        return cast("KioskApp", self.app).t(self.text_key, seconds=seconds)
+        return kiosk_of(self).t(self.text_key, seconds=seconds)
 
     def count_down(self, seconds_left: float) -> None:
         self.seconds_left = seconds_left

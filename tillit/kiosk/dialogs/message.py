@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar, Literal, cast
+from typing import ClassVar, Literal
 
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -10,10 +10,8 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-from tillit.kiosk.screens.base import KioskFooter
-
-if TYPE_CHECKING:
-    from tillit.kiosk.app import KioskApp
+from tillit.kiosk.chrome import KioskFooter
+from tillit.kiosk.context import kiosk_of
 
 
 class MessageDialog(ModalScreen[None]):
@@ -32,7 +30,7 @@ class MessageDialog(ModalScreen[None]):
         with Vertical(id="box"):
             yield Static(self.title_text, id="dialog-title")
             yield Static(self.text, id="dialog-text", markup=False)
-            yield Static(cast("KioskApp", self.app).t("key.OK") + " (Enter)", id="dialog-keys")
+            yield Static(kiosk_of(self).t("key.OK") + " (Enter)", id="dialog-keys")
         yield KioskFooter()
 
     def action_close(self) -> None:

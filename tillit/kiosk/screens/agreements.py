@@ -12,6 +12,7 @@ from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
 from tillit.kiosk.client import Agreement
+from tillit.kiosk.navigation import AskFeedback, ShowAgreement, ShowBlock, StartOver
 from tillit.kiosk.screens.base import KioskScreen
 from tillit.kiosk.state import Session
 
@@ -51,7 +52,7 @@ class AgreementsScreen(KioskScreen):
         self.call_signer(lambda: self.kiosk.client.agreements(token), self.show)
         if self.feedback_for:
             order_ref, self.feedback_for = self.feedback_for, None
-            self.kiosk.ask_feedback(order_ref)
+            self.navigate(AskFeedback(order_ref))
 
     def show(self, agreements: list[Agreement]) -> None:
         self.agreements = agreements
@@ -75,16 +76,12 @@ class AgreementsScreen(KioskScreen):
         options = self.query_one("#agreements", OptionList)
         if options.highlighted is None or not self.agreements:
             return
-        from tillit.kiosk.screens.viewer import ViewerScreen
-
-        self.kiosk.go(ViewerScreen(self.agreements[options.highlighted]))
+        self.navigate(ShowAgreement(self.agreements[options.highlighted]))
 
     def action_block(self) -> None:
-        from tillit.kiosk.screens.block import BlockScreen
-
-        self.kiosk.go(BlockScreen(self.session.customer.personal_number))
+        self.navigate(ShowBlock(self.session.customer.personal_number))
 
     def action_log_out(self) -> None:
         session = self.session
         feedback_for = None if session.feedback_asked else session.order_ref
-        self.kiosk.reset(notice="welcome.logged_out", feedback_for=feedback_for)
+        self.navigate(StartOver(notice="welcome.logged_out", feedback_for=feedback_for))

@@ -1,55 +1,27 @@
-"""What every kiosk screen shares: the title bar, the translated footer, the demo's side panels, and
-running signer calls in thread workers (results back on the app's thread, failures in a dialog)."""
+"""What every kiosk screen shares: the frame (title bar, footer, the demo's side panels), asking the
+navigator for the next step, and running signer calls in thread workers (results back on the app's
+thread, failures in a dialog); and what the screens of an open order share (`OrderScreen`)."""
 
 from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, cast
+from typing import Any, ClassVar, TypeVar
 
 from textual import events, work
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import Footer, Input, Static
-from textual.widgets._footer import FooterKey
+from textual.widgets import Input
 
+from tillit.kiosk import orders
+from tillit.kiosk.chrome import KioskFooter, TitleBar, after_typing, time_left
 from tillit.kiosk.client import SignerError
-
-if TYPE_CHECKING:
-    from tillit.kiosk.app import KioskApp
+from tillit.kiosk.context import KioskContext, kiosk_of
+from tillit.kiosk.navigation import BackToStart, ShowError, ShowFailure, ShowMethods, ShowOrder, Step
+from tillit.kiosk.state import Order
 
 T = TypeVar("T")
-
-
-def after_typing(screen: Screen[Any], callback: Callable[[], None]) -> None:
-    """Run `callback` after the keys already sent to `screen` and to its focused widget are handled."""
-
-    def then() -> None:
-        focused = screen.focused
-        if focused is not None:
-            focused.call_later(callback)
-        else:
-            callback()
-
-    screen.call_later(then)
-
-
-class KioskFooter(Footer):
-    """The footer, with each key's description in the kiosk's language."""
-
-    def compose(self) -> ComposeResult:
-        app = cast("KioskApp", self.app)
-        for widget in super().compose():
-            if isinstance(widget, FooterKey) and widget.description:
-                key = f"key.{widget.description}"
-                translated = app.t(key)
-                widget.description = widget.description if translated == key else translated
-            yield widget
-
-
-class TitleBar(Static):
-    """One line on top: the bank, and who is logged in."""
 
 
 class KioskScreen(Screen[None]):
@@ -64,9 +36,14 @@ class KioskScreen(Screen[None]):
     TYPE_INTO: ClassVar[str | None] = None
     """The field that typing goes to while nothing has focus yet (keys typed as the screen opens)."""
 
+    def __init__(self) -> None:
+        super().__init__()
+        self.busy = False
+        """A signer call of this screen is under way: keys that would start another do nothing."""
+
     @property
-    def kiosk(self) -> KioskApp:
-        return cast("KioskApp", self.app)
+    def kiosk(self) -> KioskContext:
+        return kiosk_of(self)
 
     def t(self, key: str, /, **params: Any) -> str:
         return self.kiosk.t(key, **params)
@@ -83,6 +60,32 @@ class KioskScreen(Screen[None]):
 
     def compose_body(self) -> ComposeResult:
         raise NotImplementedError
+
+    def navigate(self, step: Step) -> None:
+        """Ask the navigator for the next step (it picks the screen)."""
+        self.kiosk.navigate(step)
+
+    def show_order(self, started: orders.Started) -> None:
+        """The screen for an order just started (or answered)."""
+        self.navigate(ShowOrder(*started))
+
+    def failed(self, error: SignerError) -> bool:
+        """A signer call of this screen failed: True when handled here, else the error dialog says it."""
+        self.busy = False
+        return False
+
+    def start_reset(self, number: str) -> None:
+        """Forgotten password: start the reset order (cancelling an open login first), then its screen."""
+        kiosk = self.kiosk
+        client, open_order, text = kiosk.client, kiosk.order, self.t("order.text.reset")
+
+        def gone(error: SignerError) -> bool:
+            if open_order is not None and kiosk.order is open_order:
+                self.navigate(BackToStart())  # the login was cancelled: the error shows over the start
+                return False
+            return self.failed(error)
+
+        self.call_signer(lambda: orders.reset_password(client, number, text, open_order), self.show_order, gone)
 
     def after_typing(self, callback: Callable[[], None]) -> None:
         """Run `callback` once the keys typed before it have reached their field.
@@ -157,4 +160,71 @@ class KioskScreen(Screen[None]):
     def _failed(self, error: SignerError, failed: Callable[[SignerError], bool] | None) -> None:
         if failed is not None and failed(error):
             return
-        self.kiosk.show_error(error)
+        self.navigate(ShowError(error))
+
+
+class OrderScreen(KioskScreen):
+    """A step of an open order (waiting for the phone, the code, the password, the reset's questions):
+    the order it shows, cancelling it, and its reference with the time left."""
+
+    def __init__(self, order: Order) -> None:
+        super().__init__()
+        self.order = order
+
+    @property
+    def still_open(self) -> bool:
+        """Whether the kiosk still waits on this screen's order (not cancelled or ended meanwhile)."""
+        return self.kiosk.order is not None
+
+    def reference_line(self) -> str:
+        """The reference and the time left: "Reference: BLÅ FJORD · expires in 2:31" (or expired)."""
+        remaining = self.order.expires_at - self.kiosk.clock()
+        left = self.t("common.expires_in", time=time_left(remaining)) if remaining > 0 else self.t("common.expired")
+        return f"{self.t('common.reference')}: [b]{self.order.reference}[/b] · {left}"
+
+    def cancel_order(self) -> None:
+        """Cancel the open order (Escape), then back to the start. An order that has already ended is fine."""
+        kiosk = self.kiosk
+        if kiosk.order is None:
+            return
+        order, kiosk.order = self.order, None
+
+        def gone(error: SignerError) -> bool:
+            self.navigate(BackToStart())
+            return not error.unreachable
+
+        self.call_signer(lambda: kiosk.client.cancel(order.order_ref), lambda _: self.navigate(BackToStart()), gone)
+
+    def choose_another(self) -> None:
+        """Choose another BankID (F4): cancel the order started with the remembered method, then the method screen."""
+        kiosk = self.kiosk
+        if kiosk.order is None:
+            return
+        order, kiosk.order = self.order, None
+
+        def choose(_: object = None) -> None:
+            self.navigate(ShowMethods(order.personal_number))
+
+        def gone(error: SignerError) -> bool:
+            choose()
+            return not error.unreachable
+
+        self.call_signer(lambda: kiosk.client.cancel(order.order_ref), choose, gone)
+
+    def reset_trouble(self, error: SignerError) -> bool:
+        """What the reset screens do with the signer's refusals; True when handled here.
+
+        No control questions: the order cannot go on, the customer is sent to the counter. An order that
+        has ended (expired, cancelled, blocked): its own status says why."""
+        if not self.still_open:
+            return False
+        order = self.order
+        if error.code == "noControlQuestions":
+            self.navigate(ShowFailure("noControlQuestions", kind="reset", number=order.personal_number, cancel=order))
+            return True
+        if error.code == "orderEnded":
+            self.call_signer(
+                lambda: self.kiosk.client.collect(order.order_ref), lambda response: self.show_order((order, response))
+            )
+            return True
+        return False

@@ -13,6 +13,8 @@ from textual.binding import Binding, BindingType
 from textual.widgets import Input, Static
 
 from tillit.kiosk.client import BlockUnavailable, SignerError
+from tillit.kiosk.dialogs.confirm import ConfirmDialog
+from tillit.kiosk.navigation import BackToStart, StartOver
 from tillit.kiosk.numbers import LENGTH, check
 from tillit.kiosk.screens.base import KioskScreen
 
@@ -29,7 +31,6 @@ class BlockScreen(KioskScreen):
     def __init__(self, number: str | None = None) -> None:
         super().__init__()
         self.number = number or ""
-        self.busy = False
         self.finished = False
         self.blocked_number: str | None = None
 
@@ -60,7 +61,6 @@ class BlockScreen(KioskScreen):
         if not verdict.complete:
             self.say(self.t(verdict.reason or "number.incomplete", **verdict.params))
             return
-        from tillit.kiosk.dialogs.confirm import ConfirmDialog
 
         def confirmed(yes: bool | None) -> None:
             if yes:
@@ -89,10 +89,8 @@ class BlockScreen(KioskScreen):
         return False
 
     def action_back(self) -> None:
-        from tillit.kiosk.screens.flow import back_to_start
-
         session = self.kiosk.session
         if session is not None and session.customer.personal_number == self.blocked_number:
-            self.kiosk.reset()  # a blocked BankID's session is over
+            self.navigate(StartOver())  # a blocked BankID's session is over
         else:
-            back_to_start(self)
+            self.navigate(BackToStart())

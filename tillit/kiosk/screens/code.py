@@ -10,15 +10,13 @@ from textual.binding import Binding, BindingType
 from textual.widgets import Input, Static
 
 from tillit.kiosk.client import SignerError
-from tillit.kiosk.screens.base import KioskScreen
-from tillit.kiosk.screens.flow import cancel_order, choose_another, route
-from tillit.kiosk.state import Order
+from tillit.kiosk.screens.base import OrderScreen
 from tillit.signer.wire import CollectResponse
 
 CODE_LENGTH = 6
 
 
-class CodeScreen(KioskScreen):
+class CodeScreen(OrderScreen):
     CSS_PATH = "code.tcss"
     AUTO_FOCUS = "#code"
     TYPE_INTO = "#code"
@@ -27,15 +25,6 @@ class CodeScreen(KioskScreen):
         Binding("escape", "cancel", "Cancel", id="code.cancel"),
         Binding("f4", "other_method", "Choose another BankID", id="code.other-method"),
     ]
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.busy = False
-
-    @property
-    def order(self) -> Order:
-        assert self.kiosk.order is not None
-        return self.kiosk.order
 
     def compose_body(self) -> ComposeResult:
         yield Static(self.t("code.title"), classes="title")
@@ -53,7 +42,7 @@ class CodeScreen(KioskScreen):
 
     def submit(self) -> None:
         field = self.query_one("#code", Input)
-        if self.busy or self.kiosk.order is None:
+        if self.busy or not self.still_open:
             return
         if len(field.value) != CODE_LENGTH:
             self.say(self.t("code.incomplete"))
@@ -71,7 +60,7 @@ class CodeScreen(KioskScreen):
             field.focus()
             self.say(self.kiosk.hint_text("wrongCode", response.attempts_left))
             return
-        route(self, self.order, response)
+        self.show_order((self.order, response))
 
     def failed(self, error: SignerError) -> bool:
         self.busy = False
@@ -91,10 +80,10 @@ class CodeScreen(KioskScreen):
         return True
 
     def action_cancel(self) -> None:
-        cancel_order(self)
+        self.cancel_order()
 
     def action_other_method(self) -> None:
         order = self.kiosk.order
         if self.busy or order is None or not order.remembered:
             return
-        choose_another(self)
+        self.choose_another()

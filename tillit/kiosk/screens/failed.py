@@ -11,9 +11,8 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.widgets import Static
 
-from tillit.kiosk.client import SignerError
+from tillit.kiosk.navigation import BackToStart, ShowBlock, ShowMethods
 from tillit.kiosk.screens.base import KioskScreen
-from tillit.kiosk.screens.flow import back_to_start, start_reset
 from tillit.kiosk.state import OrderKind
 
 OTHER_METHOD = ("noDevice", "noCodeDevice", "codeDeviceSuspended")
@@ -48,7 +47,6 @@ class FailedScreen(KioskScreen):
         self.hint = hint
         self.kind = kind
         self.number = number
-        self.busy = False
 
     def compose_body(self) -> ComposeResult:
         yield Static(self.t("failed.title"), id="failed-title", classes="title")
@@ -79,26 +77,18 @@ class FailedScreen(KioskScreen):
         return True
 
     def action_method(self) -> None:
-        from tillit.kiosk.screens.method import MethodScreen
-
         if self.number and self.check_action("method", ()):
-            self.kiosk.go(MethodScreen(self.number))
+            self.navigate(ShowMethods(self.number))
 
     def action_again(self) -> None:
-        back_to_start(self)
+        self.navigate(BackToStart())
 
     def action_forgotten(self) -> None:
         if self.busy or not self.number or self.hint != "passwordLocked":
             return
         self.busy = True
-        start_reset(self, self.number, self.failed)
-
-    def failed(self, error: SignerError) -> bool:
-        self.busy = False
-        return False
+        self.start_reset(self.number)
 
     def action_block(self) -> None:
-        from tillit.kiosk.screens.block import BlockScreen
-
         session = self.kiosk.session
-        self.kiosk.go(BlockScreen(session.customer.personal_number if session else None))
+        self.navigate(ShowBlock(session.customer.personal_number if session else None))

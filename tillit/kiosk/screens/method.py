@@ -10,12 +10,11 @@ from textual.binding import Binding, BindingType
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
+from tillit.kiosk import orders
 from tillit.kiosk.client import SignerError
+from tillit.kiosk.navigation import ShowNumber
 from tillit.kiosk.screens.base import KioskScreen
-from tillit.kiosk.screens.flow import start_login
-from tillit.kiosk.state import Method
-
-METHODS: tuple[Method, ...] = ("app", "codedevice", "biometric")
+from tillit.kiosk.state import METHODS, Method
 
 
 class MethodScreen(KioskScreen):
@@ -29,7 +28,6 @@ class MethodScreen(KioskScreen):
     def __init__(self, number: str) -> None:
         super().__init__()
         self.number = number
-        self.busy = False
 
     def compose_body(self) -> ComposeResult:
         yield Static(self.t("method.title"), classes="title")
@@ -48,7 +46,8 @@ class MethodScreen(KioskScreen):
         method: Method = next((m for m in METHODS if m == chosen), "app")
         self.busy = True
         self.query_one("#status", Static).update(self.t("common.working"))
-        start_login(self, self.number, method, self.failed)
+        client, number, text = self.kiosk.client, self.number, self.t("order.text.auth")
+        self.call_signer(lambda: orders.log_in(client, number, method, text), self.show_order, self.failed)
 
     def failed(self, error: SignerError) -> bool:
         self.busy = False
@@ -56,6 +55,4 @@ class MethodScreen(KioskScreen):
         return False
 
     def action_back(self) -> None:
-        from tillit.kiosk.screens.number import NumberScreen
-
-        self.kiosk.go(NumberScreen(self.number))
+        self.navigate(ShowNumber(self.number))

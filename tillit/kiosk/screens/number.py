@@ -9,10 +9,11 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.widgets import Input, Static
 
+from tillit.kiosk import orders
 from tillit.kiosk.client import SignerError
+from tillit.kiosk.navigation import ShowMethods, ShowWelcome
 from tillit.kiosk.numbers import LENGTH, check
 from tillit.kiosk.screens.base import KioskScreen
-from tillit.kiosk.screens.flow import log_in, start_reset
 
 
 class NumberScreen(KioskScreen):
@@ -29,7 +30,6 @@ class NumberScreen(KioskScreen):
     def __init__(self, typed: str = "") -> None:
         super().__init__()
         self.typed = typed[:LENGTH]
-        self.busy = False
 
     def compose_body(self) -> ComposeResult:
         yield Static(self.t("number.title"), classes="title")
@@ -96,7 +96,15 @@ class NumberScreen(KioskScreen):
             return
         self.busy = True
         self.query_one("#status", Static).update(self.t("common.working"))
-        log_in(self, self.number, self.failed)
+        client, number, text = self.kiosk.client, self.number, self.t("order.text.auth")
+
+        def started(result: orders.Started | None) -> None:
+            if result is None:
+                self.navigate(ShowMethods(number))
+            else:
+                self.show_order(result)
+
+        self.call_signer(lambda: orders.log_in_remembered(client, number, text), started, self.failed)
 
     def failed(self, error: SignerError) -> bool:
         self.busy = False
@@ -107,10 +115,8 @@ class NumberScreen(KioskScreen):
         self.after_typing(self.choose_method)
 
     def choose_method(self) -> None:
-        from tillit.kiosk.screens.method import MethodScreen
-
         if self.show_status(self.number, submitting=True):
-            self.kiosk.go(MethodScreen(self.number))
+            self.navigate(ShowMethods(self.number))
 
     def action_forgotten(self) -> None:
         self.after_typing(self.forgotten)
@@ -120,9 +126,7 @@ class NumberScreen(KioskScreen):
             return
         self.busy = True
         self.query_one("#status", Static).update(self.t("common.working"))
-        start_reset(self, self.number, self.failed)
+        self.start_reset(self.number)
 
     def action_back(self) -> None:
-        from tillit.kiosk.screens.welcome import WelcomeScreen
-
-        self.kiosk.go(WelcomeScreen())  # the same customer: keep the language they chose
+        self.navigate(ShowWelcome())  # the same customer: keep the language they chose

@@ -11,6 +11,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.widgets import Static
 
+from tillit.kiosk.navigation import ShowAgreements, StartOver
 from tillit.kiosk.screens.base import KioskScreen
 from tillit.kiosk.state import Receipt
 
@@ -47,12 +48,10 @@ class ReceiptScreen(KioskScreen):
         yield Static(self.t("receipt.next"), classes="lead muted")
 
     def action_done(self) -> None:
-        from tillit.kiosk.screens.agreements import AgreementsScreen
-
         session = self.kiosk.session
         if session is not None:
             ask = not session.feedback_asked
             session.feedback_asked = True
-            self.kiosk.go(AgreementsScreen(feedback_for=self.receipt.order_ref if ask else None))
+            self.navigate(ShowAgreements(feedback_for=self.receipt.order_ref if ask else None))
         else:
-            self.kiosk.reset()
+            self.navigate(StartOver())

@@ -9,6 +9,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.widgets import Static
 
+from tillit.kiosk.navigation import BackToStart, ShowAgreements, ShowNumber
 from tillit.kiosk.screens.base import KioskScreen
 
 
@@ -30,15 +31,10 @@ class ResetDoneScreen(KioskScreen):
         yield Static(self.t(next_step), classes="lead muted")
 
     def action_log_in(self) -> None:
-        from tillit.kiosk.screens.agreements import AgreementsScreen
-        from tillit.kiosk.screens.number import NumberScreen
-
         if self.kiosk.session is not None:
-            self.kiosk.go(AgreementsScreen())
+            self.navigate(ShowAgreements())
         else:
-            self.kiosk.go(NumberScreen(self.number))
+            self.navigate(ShowNumber(self.number))
 
     def action_back(self) -> None:
-        from tillit.kiosk.screens.flow import back_to_start
-
-        back_to_start(self)
+        self.navigate(BackToStart())

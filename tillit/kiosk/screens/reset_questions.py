@@ -16,32 +16,26 @@ from textual.containers import Vertical
 from textual.widgets import Input, Static
 
 from tillit.kiosk.client import SignerError
-from tillit.kiosk.screens.base import KioskScreen
-from tillit.kiosk.screens.flow import cancel_order, reset_trouble
-from tillit.kiosk.screens.waiting import time_left
+from tillit.kiosk.navigation import ShowNewPassword
+from tillit.kiosk.screens.base import OrderScreen
 from tillit.kiosk.state import Order
 
 ANSWER_LENGTH = 200
 MIN_ANSWER = 2
 
 
-class ResetQuestionsScreen(KioskScreen):
+class ResetQuestionsScreen(OrderScreen):
     CSS_PATH = "reset_questions.tcss"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("enter", "next", "Next", priority=True, id="reset-questions.next"),
         Binding("escape", "cancel", "Cancel", id="reset-questions.cancel"),
     ]
 
-    def __init__(self, questions: list[str] | None = None, attempts_left: int | None = None) -> None:
-        super().__init__()
+    def __init__(self, order: Order, questions: list[str] | None = None, attempts_left: int | None = None) -> None:
+        super().__init__(order)
         self.questions = questions
         self.attempts_left = attempts_left
         """After answers that did not match: the tries the signer still allows."""
-
-    @property
-    def order(self) -> Order:
-        assert self.kiosk.order is not None
-        return self.kiosk.order
 
     def compose_body(self) -> ComposeResult:
         yield Static(self.t("reset.title"), classes="title")
@@ -61,13 +55,8 @@ class ResetQuestionsScreen(KioskScreen):
         self.call_signer(lambda: self.kiosk.client.reset_questions(order_ref), self.show, self.failed)
 
     def tick(self) -> None:
-        if self.kiosk.order is None:
-            return
-        remaining = self.order.expires_at - self.kiosk.clock()
-        left = self.t("common.expires_in", time=time_left(remaining)) if remaining > 0 else self.t("common.expired")
-        self.query_one("#reference", Static).update(
-            f"{self.t('common.reference')}: [b]{self.order.reference}[/b] · {left}"
-        )
+        if self.still_open:
+            self.query_one("#reference", Static).update(self.reference_line())
 
     def show(self, questions: list[str]) -> None:
         self.questions = questions
@@ -97,7 +86,7 @@ class ResetQuestionsScreen(KioskScreen):
     def next(self) -> None:
         """The next empty answer; once all are given, the new password."""
         fields = list(self.query(".answer").results(Input))
-        if not fields or self.questions is None or self.kiosk.order is None:
+        if not fields or self.questions is None or not self.still_open:
             return
         empty = [f for f in fields if len(f.value.strip()) < MIN_ANSWER]
         if empty:
@@ -106,13 +95,11 @@ class ResetQuestionsScreen(KioskScreen):
             self.say(self.t("reset.answer_all") if here else "")
             (focused if isinstance(focused, Input) and here else empty[0]).focus()
             return
-        from tillit.kiosk.screens.reset_password import ResetPasswordScreen
-
-        self.kiosk.go(ResetPasswordScreen(self.questions, [f.value for f in fields]))
+        self.navigate(ShowNewPassword(self.order, self.questions, [f.value for f in fields]))
 
     def failed(self, error: SignerError) -> bool:
         self.say("")
-        return reset_trouble(self, error)
+        return self.reset_trouble(error)
 
     def action_cancel(self) -> None:
-        cancel_order(self)
+        self.cancel_order()

@@ -11,29 +11,24 @@ from textual.binding import BindingType
 from textual.widgets import Static
 
 from tillit.kiosk.client import SignerError
+from tillit.kiosk.navigation import ShowFailure, ShowPassword, ShowReceipt
 from tillit.kiosk.output import save_signed
-from tillit.kiosk.screens.base import KioskScreen
-from tillit.kiosk.screens.flow import route
+from tillit.kiosk.screens.base import OrderScreen
 from tillit.kiosk.state import Order, Receipt
 from tillit.signer.wire import CollectResponse
 
 STEPS = ("signing.approved", "signing.password", "signing.signing", "signing.saving")
 
 
-class SigningScreen(KioskScreen):
+class SigningScreen(OrderScreen):
     CSS_PATH = "signing.tcss"
     KEEP_AWAKE = True
     BINDINGS: ClassVar[list[BindingType]] = []
 
-    def __init__(self, password: str) -> None:
-        super().__init__()
+    def __init__(self, order: Order, password: str) -> None:
+        super().__init__(order)
         self._password = password
         self.done = 1
-
-    @property
-    def order(self) -> Order:
-        assert self.kiosk.order is not None
-        return self.kiosk.order
 
     def compose_body(self) -> ComposeResult:
         order = self.order
@@ -72,10 +67,11 @@ class SigningScreen(KioskScreen):
                 content = client.signed_document(order.order_ref, index)
                 files.append(save_signed(folder, order.order_ref, name, fmt, content))
         except SignerError as error:
-            self._deliver(self.failed, error)
+            self._deliver(self.not_saved, error)
             return
         except OSError as error:
-            self._deliver(self.failed, SignerError(500, "saveFailed", f"the signed file could not be saved: {error}"))
+            saving = SignerError(500, "saveFailed", f"the signed file could not be saved: {error}")
+            self._deliver(self.not_saved, saving)
             return
         customer = response.completion_data.customer
         receipt = Receipt(
@@ -90,22 +86,14 @@ class SigningScreen(KioskScreen):
         self._deliver(self.signed, receipt)
 
     def signed(self, receipt: Receipt) -> None:
-        from tillit.kiosk.screens.receipt import ReceiptScreen
-
-        self.kiosk.order = None
-        self.kiosk.go(ReceiptScreen(receipt))
+        self.navigate(ShowReceipt(receipt))
 
     def not_signed(self, order: Order, response: CollectResponse) -> None:
         if response.status == "pending" and response.hint_code == "wrongPassword":
-            from tillit.kiosk.screens.password import PasswordScreen
-
-            self.kiosk.go(PasswordScreen(attempts_left=response.attempts_left))
+            self.navigate(ShowPassword(order, attempts_left=response.attempts_left))
             return
-        route(self, order, response)
+        self.show_order((order, response))
 
-    def failed(self, error: SignerError) -> None:
-        from tillit.kiosk.screens.failed import FailedScreen
-
-        self.kiosk.order = None
-        self.kiosk.go(FailedScreen("signingFailed", kind="sign"))
-        self.kiosk.show_error(error)
+    def not_saved(self, error: SignerError) -> None:
+        """Not signed, or the signed file not saved: the failure screen, and the error over it."""
+        self.navigate(ShowFailure("signingFailed", kind="sign", error=error))

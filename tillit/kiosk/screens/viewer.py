@@ -13,10 +13,11 @@ from textual.containers import VerticalScroll
 from textual.message import Message
 from textual.widgets import Static
 
+from tillit.kiosk import orders
 from tillit.kiosk.client import Agreement, SignerError
+from tillit.kiosk.navigation import ShowAgreements
 from tillit.kiosk.pdftext import UnreadablePdf, pdf_pages
 from tillit.kiosk.screens.base import KioskScreen
-from tillit.kiosk.screens.flow import start_signing
 from tillit.kiosk.state import Session
 
 
@@ -65,7 +66,6 @@ class ViewerScreen(KioskScreen):
         self.loaded = False
         self.text_lines = 0
         self.read_to_end = False
-        self.busy = False
 
     @property
     def session(self) -> Session:
@@ -136,7 +136,9 @@ class ViewerScreen(KioskScreen):
         self.busy = True
         self.refresh_bindings()
         self.query_one("#status", Static).update(self.t("common.working"))
-        start_signing(self, self.agreement, self.t("viewer.sign_text", title=self.agreement.title), self.failed)
+        client, number, agreement = self.kiosk.client, self.session.customer.personal_number, self.agreement
+        text = self.t("viewer.sign_text", title=agreement.title)
+        self.call_signer(lambda: orders.sign(client, number, agreement, text), self.show_order, self.failed)
 
     def failed(self, error: SignerError) -> bool:
         self.busy = False
@@ -145,6 +147,4 @@ class ViewerScreen(KioskScreen):
         return False
 
     def action_back(self) -> None:
-        from tillit.kiosk.screens.agreements import AgreementsScreen
-
-        self.kiosk.go(AgreementsScreen())
+        self.navigate(ShowAgreements())

@@ -17,23 +17,18 @@ from textual.binding import Binding, BindingType
 from textual.widgets import Static
 from textual.worker import get_current_worker
 
+from tillit.kiosk.chrome import time_left
 from tillit.kiosk.client import SignerError
-from tillit.kiosk.screens.base import KioskScreen
-from tillit.kiosk.screens.flow import cancel_order, choose_another, route
+from tillit.kiosk.navigation import ShowError
+from tillit.kiosk.screens.base import OrderScreen
 from tillit.kiosk.state import Order, OrderKind
 from tillit.kiosk.widgets.big_text import BigText
 from tillit.signer.wire import CollectResponse
 
-
-def time_left(seconds: float) -> str:
-    seconds = max(0, int(seconds + 0.999))
-    return f"{seconds // 60}:{seconds % 60:02d}"
-
-
 TITLES: dict[OrderKind, str] = {"auth": "waiting.title", "sign": "waiting.sign_title", "reset": "waiting.reset_title"}
 
 
-class WaitingScreen(KioskScreen):
+class WaitingScreen(OrderScreen):
     CSS_PATH = "waiting.tcss"
     KEEP_AWAKE = True
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -41,15 +36,10 @@ class WaitingScreen(KioskScreen):
         Binding("f4", "other_method", "Choose another BankID", id="waiting.other-method"),
     ]
 
-    def __init__(self) -> None:
-        super().__init__()
+    def __init__(self, order: Order) -> None:
+        super().__init__(order)
         self.started_at = 0.0
         self.cancelling = False
-
-    @property
-    def order(self) -> Order:
-        assert self.kiosk.order is not None
-        return self.kiosk.order
 
     def compose_body(self) -> ComposeResult:
         order = self.order
@@ -94,7 +84,7 @@ class WaitingScreen(KioskScreen):
                 if error.unreachable and failures < 5:
                     time.sleep(interval * failures)
                     continue
-                self._deliver(self.kiosk.show_error, error)
+                self._deliver(self.navigate, ShowError(error))
                 return
             if response.status != "pending" or response.hint_code == "userSign":
                 self._deliver(self.answered, order_ref, response)
@@ -105,7 +95,7 @@ class WaitingScreen(KioskScreen):
         order = self.kiosk.order
         if order is None or order.order_ref != order_ref or self.cancelling:
             return
-        route(self, order, response)
+        self.show_order((order, response))
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "other_method":
@@ -118,7 +108,7 @@ class WaitingScreen(KioskScreen):
             return
         self.cancelling = True
         self.workers.cancel_group(self, "collect")
-        cancel_order(self)
+        self.cancel_order()
 
     def action_other_method(self) -> None:
         order = self.kiosk.order
@@ -126,4 +116,4 @@ class WaitingScreen(KioskScreen):
             return
         self.cancelling = True
         self.workers.cancel_group(self, "collect")
-        choose_another(self)
+        self.choose_another()

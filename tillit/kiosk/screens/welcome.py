@@ -14,6 +14,7 @@ from textual.binding import Binding, BindingType
 from textual.widgets import Static
 
 from tillit.kiosk.i18n import LANGUAGE_NAMES, next_language
+from tillit.kiosk.navigation import AskFeedback, ShowBlock, ShowNumber, TypeDigits
 from tillit.kiosk.screens.base import KioskScreen
 
 
@@ -30,7 +31,8 @@ class WelcomeScreen(KioskScreen):
         super().__init__()
         self.notice = notice
         self.feedback_for = feedback_for
-        self.opened: KioskScreen | None = None
+        self.opened = False
+        """The next screen has been asked for: digits typed from now on go to it."""
 
     def compose_body(self) -> ComposeResult:
         yield Static(self.t("welcome.title"), id="title", classes="title")
@@ -56,7 +58,7 @@ class WelcomeScreen(KioskScreen):
     def on_mount(self) -> None:
         if self.feedback_for:
             order_ref, self.feedback_for = self.feedback_for, None
-            self.kiosk.ask_feedback(order_ref)
+            self.navigate(AskFeedback(order_ref))
 
     def on_key(self, event: events.Key) -> None:
         if event.character and event.character.isdigit():
@@ -74,24 +76,19 @@ class WelcomeScreen(KioskScreen):
 
     def open_number(self, typed: str = "") -> None:
         """The number screen, with what has been typed; digits typed faster than it opens go there too."""
-        from tillit.kiosk.screens.number import NumberScreen
-
-        if self.opened is not None:
-            if isinstance(self.opened, NumberScreen):
-                self.opened.type_digits(typed)
+        if self.opened:
+            self.navigate(TypeDigits(typed))
             return
-        self.opened = NumberScreen(typed)
-        self.kiosk.go(self.opened)
+        self.opened = True
+        self.navigate(ShowNumber(typed))
 
     def action_start(self) -> None:
         self.open_number()
 
     def action_block(self) -> None:
-        from tillit.kiosk.screens.block import BlockScreen
-
-        if self.opened is None:
-            self.opened = BlockScreen()
-            self.kiosk.go(self.opened)
+        if not self.opened:
+            self.opened = True
+            self.navigate(ShowBlock())
 
     async def action_language(self) -> None:
         self.kiosk.language = next_language(self.kiosk.language)

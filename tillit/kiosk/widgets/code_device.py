@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, cast
 
 from textual.widgets import Static
 
-if TYPE_CHECKING:
-    from tillit.kiosk.app import KioskApp
+from tillit.kiosk.context import kiosk_of
 
 
 class CodeDevicePanel(Static):
@@ -27,5 +25,5 @@ class CodeDevicePanel(Static):
 
     def show(self) -> None:
         code = self.code()
-        app = cast("KioskApp", self.app)
+        app = kiosk_of(self)
         self.update(app.t("phone.code", name=self.owner, code=f"[b]{code[:3]} {code[3:]}[/b]"))
