@@ -385,7 +385,7 @@ def bulk(total: int, seed: int) -> dict[str, Any]:
     from tillit.hsm.module import load_module
     from tillit.signer.runtime import open_signer
     from tillit.signer.settings import SignerSettings
-    from tillit.signer.store import Customer
+    from tillit.signer.store.records import Customer
 
     started = time.perf_counter()
     with open_signer(SignerSettings()) as signer:

@@ -13,7 +13,7 @@ from pathlib import Path
 from tillit.hsm.client import Hsm
 from tillit.hsm.settings import HsmSettings
 from tillit.signer.audit import ANCHOR_LABEL, Checkpointer
-from tillit.signer.store import SqliteStore
+from tillit.signer.store.sqlite import SqliteStore
 
 
 def append(count: int) -> None:

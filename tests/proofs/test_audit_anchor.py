@@ -26,7 +26,7 @@ import pytest
 from tests.daemon import PASSWORD, Daemon, make_daemon
 from tests.proofs.common import enrol_many, figures, query
 from tillit.phone.client import PhoneClient
-from tillit.signer.store import audit_hash
+from tillit.signer.store.audit import audit_hash
 
 pytestmark = pytest.mark.integration
 

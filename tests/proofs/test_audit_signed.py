@@ -17,7 +17,7 @@ import pytest
 
 from tests.daemon import Daemon, make_daemon, tool
 from tests.proofs.common import audit_verify, enrol_many, figures, query
-from tillit.signer.store import audit_hash
+from tillit.signer.store.audit import audit_hash
 
 pytestmark = pytest.mark.integration
 

@@ -20,7 +20,8 @@ from tests.daemon import Daemon, make_daemon
 from tests.factories import fresh_adult
 from tillit.hsm.client import Hsm
 from tillit.signer.audit import AuditReport, Checkpointer, verify_chain
-from tillit.signer.store import GENESIS, SqliteStore, audit_hash
+from tillit.signer.store.audit import GENESIS, audit_hash
+from tillit.signer.store.sqlite import SqliteStore
 
 ENTRIES = 6
 

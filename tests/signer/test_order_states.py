@@ -37,7 +37,8 @@ from tillit.signer import errors
 from tillit.signer.audit import verify_chain
 from tillit.signer.service import Signer
 from tillit.signer.settings import SignerSettings
-from tillit.signer.store import Device, SqliteStore
+from tillit.signer.store.records import Device
+from tillit.signer.store.sqlite import SqliteStore
 from tillit.signer.wire import approval_message
 
 pytestmark = pytest.mark.hsm

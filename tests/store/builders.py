@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from tillit.signer.store import (
+from tillit.signer.store.records import (
     Activation,
     Agreement,
     CodeDevice,

@@ -21,7 +21,8 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from tillit.signer.store import SqliteStore, Store
+from tillit.signer.store.base import Store
+from tillit.signer.store.sqlite import SqliteStore
 
 PG_ENV = "TILLIT_TEST_DATABASE_URL"
 PG_SKIP = f"needs PostgreSQL: set {PG_ENV} to a postgresql:// URL (scripts/test starts a cluster and sets it)"
@@ -72,7 +73,7 @@ class Backend:
         if self.name == "sqlite":
             store = SqliteStore(Path(self.location))
         else:
-            from tillit.signer.pg_store import PostgresStore
+            from tillit.signer.store.postgres import PostgresStore
 
             store = PostgresStore(self.location, max_size=24)
         self.opened.append(store)

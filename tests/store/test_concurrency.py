@@ -16,7 +16,7 @@ from typing import TypeVar
 from tests.store import builders as b
 from tests.store.conftest import Backend
 from tillit.signer.audit import verify_chain
-from tillit.signer.store import Store
+from tillit.signer.store.base import Store
 
 T = TypeVar("T")
 T0 = b.T0

@@ -12,7 +12,7 @@ from tests.store.conftest import Backend
 from tests.store.test_concurrency import instances, together
 from tillit.signer import errors
 from tillit.signer.device_pins import DevicePins, WrongPin
-from tillit.signer.store import DevicePin
+from tillit.signer.store.records import DevicePin
 
 RIGHT = secrets.token_bytes(32)
 SECRET = secrets.token_bytes(32)

@@ -6,7 +6,7 @@ import pytest
 
 from tests.store import builders as b
 from tillit.signer.guesses import STALE_SECONDS, Busy, Guesses, Locked, Secret
-from tillit.signer.store import Store
+from tillit.signer.store.base import Store
 
 
 class Clock:

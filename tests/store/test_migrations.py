@@ -12,8 +12,10 @@ import pytest
 
 from tests.store import builders as b
 from tests.store.conftest import Backend
-from tillit.signer.pg_store import PostgresStore, postgres_ddl
-from tillit.signer.store import MIGRATIONS, SqliteStore, Store
+from tillit.signer.store.base import Store
+from tillit.signer.store.migrations import MIGRATIONS
+from tillit.signer.store.postgres import PostgresStore, postgres_ddl
+from tillit.signer.store.sqlite import SqliteStore
 
 # -- the translation ------------------------------------------------------------------------------------
 

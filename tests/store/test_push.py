@@ -13,11 +13,11 @@ import pytest
 
 from tests.store import builders as b
 from tests.store.conftest import Backend
-from tillit.signer.pg_store import PostgresStore
 from tillit.signer.push import Notifier
 from tillit.signer.runtime import open_store
 from tillit.signer.settings import SignerSettings
-from tillit.signer.store import SqliteStore
+from tillit.signer.store.postgres import PostgresStore
+from tillit.signer.store.sqlite import SqliteStore
 
 # -- one process ----------------------------------------------------------------------------------------
 

@@ -24,7 +24,7 @@ from tests.daemon import PASSWORD, Daemon, free_port, make_daemon
 from tests.factories import fresh_adult
 from tillit.phone.client import PhoneClient
 from tillit.signer.audit import verify_chain
-from tillit.signer.store import AuditEntry
+from tillit.signer.store.records import AuditEntry
 from tillit.signer.wire import AppRequest
 
 pytestmark = [pytest.mark.integration, pytest.mark.hsm, pytest.mark.postgresql]

@@ -9,7 +9,10 @@ import pytest
 
 from tests.store import builders as b
 from tillit.signer.audit import verify_chain
-from tillit.signer.store import GENESIS, KIOSK_KINDS, AuditCheckpoint, DevicePin, Store, Tx
+from tillit.signer.store.audit import GENESIS
+from tillit.signer.store.base import Store
+from tillit.signer.store.records import KIOSK_KINDS, AuditCheckpoint, DevicePin
+from tillit.signer.store.tx import Tx
 
 T0 = b.T0
 
@@ -557,7 +560,7 @@ def test_on_audit_is_called_after_commit_with_the_newest_seq(store: Store) -> No
 def test_every_tx_method_is_covered_here() -> None:
     """A new Tx method needs a test in this file, so that it is run on both engines."""
     source = Path(__file__).read_text(encoding="utf-8")
-    methods = [m for m in vars(Tx) if not m.startswith("_") and callable(getattr(Tx, m))]
+    methods = [m for m in dir(Tx) if not m.startswith("_") and callable(getattr(Tx, m))]
     missing = [m for m in methods if f".{m}(" not in source]
     assert not missing, f"Tx methods without a test in tests/store/test_tx.py (run on both engines): {missing}"
 

@@ -38,7 +38,8 @@ from tillit.signer.messages import OUTBOX, Message
 from tillit.signer.ratelimit import SlidingWindow
 from tillit.signer.references import new_reference
 from tillit.signer.service import load_device_key, verify_device_signature
-from tillit.signer.store import Activation, Customer, Order, Tx
+from tillit.signer.store.records import Activation, Customer, Order
+from tillit.signer.store.tx import Tx
 from tillit.signer.wire import activation_proof_message
 
 if TYPE_CHECKING:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from tillit.signer import errors
 from tillit.signer.signing import check_pdf
-from tillit.signer.store import Agreement, Customer, Kiosk
+from tillit.signer.store.records import Agreement, Customer, Kiosk
 from tillit.signer.tokens import verify_jwt
 
 if TYPE_CHECKING:

@@ -84,7 +84,9 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from tillit.hsm.client import Hsm, verify_public
 from tillit.hsm.errors import HsmError, KeyExists
 from tillit.hsm.keys import Algorithm
-from tillit.signer.store import GENESIS, AuditCheckpoint, AuditEntry, Store, audit_hash
+from tillit.signer.store.audit import GENESIS, audit_hash
+from tillit.signer.store.base import Store
+from tillit.signer.store.records import AuditCheckpoint, AuditEntry
 from tillit.signer.wire import canonical_json
 
 AUDIT_KEY_LABEL = "tillit-audit"

@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from tillit.hsm.ca import REVOCATION_REASONS, CertificateAuthority
 from tillit.signer import errors
-from tillit.signer.store import Customer
+from tillit.signer.store.records import Customer
 
 Status = Literal["valid", "revoked", "expired", "missing"]
 

@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING
 from tillit.hsm import otp
 from tillit.hsm.errors import HsmError, KeyNotFound
 from tillit.signer import errors
-from tillit.signer.store import CodeDevice, Tx
+from tillit.signer.store.records import CodeDevice
+from tillit.signer.store.tx import Tx
 
 if TYPE_CHECKING:
     from tillit.signer.service import Signer

@@ -9,7 +9,8 @@ of the first two is true now, so that a phone does not claim "another device" wh
 from __future__ import annotations
 
 from tillit.signer import errors
-from tillit.signer.store import Device, Tx
+from tillit.signer.store.records import Device
+from tillit.signer.store.tx import Tx
 
 BLOCKED = "BankID is blocked by the bank, so this phone is deactivated; contact the bank to open it again"
 REPLACED = "this phone is deactivated: BankID was activated on another device"

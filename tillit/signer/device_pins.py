@@ -48,7 +48,9 @@ from tillit.signer import errors
 from tillit.signer.deactivation import deactivated
 from tillit.signer.push import Notifier
 from tillit.signer.signed_requests import read_signed_headers
-from tillit.signer.store import Device, DevicePin, Store, Tx
+from tillit.signer.store.base import Store
+from tillit.signer.store.records import Device, DevicePin
+from tillit.signer.store.tx import Tx
 from tillit.signer.wire import (
     PIN_ATTEMPTS,
     REQUEST_SKEW_SECONDS,

@@ -10,7 +10,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from tillit.signer import errors
-from tillit.signer.store import Kiosk
+from tillit.signer.store.records import Kiosk
 
 if TYPE_CHECKING:
     from tillit.signer.service import Signer

@@ -33,7 +33,8 @@ from enum import StrEnum
 from typing import Any
 
 from tillit.signer import errors
-from tillit.signer.store import Customer, Tx
+from tillit.signer.store.records import Customer
+from tillit.signer.store.tx import Tx
 
 STALE_SECONDS = 120.0
 CODE_FREE_FAILURES = 5

@@ -13,7 +13,8 @@ from tillit.signer.guesses import Locked, Secret
 from tillit.signer.passwords import check_policy
 from tillit.signer.ratelimit import SlidingWindow
 from tillit.signer.references import new_reference
-from tillit.signer.store import ALL_KINDS, Customer, Kiosk, Order, Tx
+from tillit.signer.store.records import ALL_KINDS, Customer, Kiosk, Order
+from tillit.signer.store.tx import Tx
 from tillit.signer.wire import CollectResponse, ControlQuestion, OrderStarted
 
 if TYPE_CHECKING:

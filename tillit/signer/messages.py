@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 from tillit.signer import errors
-from tillit.signer.store import Store
+from tillit.signer.store.base import Store
 
 if TYPE_CHECKING:
     from tillit.signer.settings import SignerSettings

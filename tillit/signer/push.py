@@ -3,7 +3,7 @@
 One process: `Notifier.notify(device_id)` wakes that device's long-polls in this process. Several
 instances over one PostgreSQL database: the store attaches a publisher (`attach`), so each notify is
 also sent as `NOTIFY tillit_push, '<device_id>'`, and every instance's listener thread hands what it
-hears to its own notifier with `notify_local` (see `signer.pg_store`).
+hears to its own notifier with `notify_local` (see `signer.store.postgres`).
 """
 
 from __future__ import annotations

@@ -21,7 +21,7 @@ import base64
 import hashlib
 from typing import Any
 
-from tillit.signer.store import Customer, Device, Kiosk, Order
+from tillit.signer.store.records import Customer, Device, Kiosk, Order
 from tillit.signer.wire import approval_message
 
 # RFC 7515 9.2.1: the media type of a JWS in compact serialisation.

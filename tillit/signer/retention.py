@@ -23,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from tillit.signer.settings import SignerSettings
-from tillit.signer.store import Store
+from tillit.signer.store.base import Store
 
 DAY = 86400.0
 BATCH = 500

@@ -11,13 +11,14 @@ from tillit.hsm.settings import HsmSettings
 from tillit.signer import errors
 from tillit.signer.service import Signer
 from tillit.signer.settings import SignerSettings
-from tillit.signer.store import SqliteStore, Store
+from tillit.signer.store.base import Store
+from tillit.signer.store.sqlite import SqliteStore
 
 
 def open_store(settings: SignerSettings) -> Store:
     url = settings.database_url
     if url and url.startswith(("postgresql://", "postgres://")):
-        from tillit.signer.pg_store import PostgresStore
+        from tillit.signer.store.postgres import PostgresStore
 
         # Connections for the worker threads plus the event loop's own short transactions.
         return PostgresStore(url, max_size=max(16, settings.worker_threads + 8))

@@ -41,7 +41,9 @@ from tillit.signer.references import new_reference
 from tillit.signer.retention import Retention
 from tillit.signer.settings import SignerSettings
 from tillit.signer.signed_requests import read_signed_headers
-from tillit.signer.store import ALL_KINDS, Customer, Device, Kiosk, Order, Store, StoredDocument, Tx
+from tillit.signer.store.base import Store
+from tillit.signer.store.records import ALL_KINDS, Customer, Device, Kiosk, Order, StoredDocument
+from tillit.signer.store.tx import Tx
 from tillit.signer.tokens import TokenIssuer, verify_receipt
 from tillit.signer.wire import (
     REQUEST_SKEW_SECONDS,

@@ -1,0 +1,36 @@
+"""The store's interface: transactions (`tx()`, `read()`), the after-commit audit hook, push between
+processes. `SqliteStore` (store/sqlite.py) and `PostgresStore` (store/postgres.py) implement it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+
+from tillit.signer.push import Notifier
+from tillit.signer.store.tx import Tx
+
+
+class Store:
+    """The store interface; `SqliteStore` is the default implementation.
+
+    `on_audit(seq)`, when set, is called after a transaction that appended audit entries commits
+    (outside it, with the newest entry's seq); an implementation calls it after its COMMIT.
+    """
+
+    on_audit: Callable[[int], None] | None = None
+    # True when `read()` is local and never waits (SQLite): cheap enough to run on the event loop.
+    local_reads = False
+
+    def tx(self) -> AbstractContextManager[Tx]:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def read(self) -> AbstractContextManager[Tx]:
+        """A transaction that only reads. By default an ordinary `tx()`."""
+        return self.tx()
+
+    def close(self) -> None:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def connect_notifier(self, notifier: Notifier) -> None:
+        """Carry `notifier`'s wake-ups to other processes sharing this store. A single SQLite
+        process has nobody to tell, so by default nothing happens (see `PostgresStore`)."""

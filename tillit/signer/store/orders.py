@@ -1,0 +1,84 @@
+"""A transaction's queries about orders: creating them, finding the open ones, moving them between
+states."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from tillit.signer.store.documents import DocumentQueries
+from tillit.signer.store.queries import columns
+from tillit.signer.store.records import KIOSK_KINDS, OPEN_STATES, Order
+
+
+class OrderQueries(DocumentQueries):
+    def insert_order(self, o: Order) -> None:
+        self._insert("orders", o)
+
+    def order(self, ref: str) -> Order | None:
+        return self._one(Order, f"SELECT {columns(Order)} FROM orders WHERE ref=?", [ref])  # type: ignore[no-any-return]
+
+    def open_orders_for_customer(self, customer_id: str, kinds: Sequence[str] = KIOSK_KINDS) -> list[Order]:
+        """Open orders of a customer; by default only those a kiosk started (not guardian or activation)."""
+        marks = ",".join("?" * len(OPEN_STATES))
+        kind_marks = ",".join("?" * len(kinds))
+        return self._all(
+            Order,
+            f"SELECT {columns(Order)} FROM orders WHERE customer_id=? AND status IN ({marks})"
+            f" AND kind IN ({kind_marks}) ORDER BY created_at, ref",  # one order of row locks for all callers
+            [customer_id, *OPEN_STATES, *kinds],
+        )
+
+    def pending_orders_for_device(self, device_id: str, now: float) -> list[Order]:
+        return self._all(
+            Order,
+            f"SELECT {columns(Order)} FROM orders WHERE device_id=? AND status='pending' AND expires_at > ?"
+            " ORDER BY created_at",
+            [device_id, now],
+        )
+
+    def open_orders(self) -> list[Order]:
+        marks = ",".join("?" * len(OPEN_STATES))
+        return self._all(Order, f"SELECT {columns(Order)} FROM orders WHERE status IN ({marks})", OPEN_STATES)
+
+    def transition(self, ref: str, from_states: Sequence[str], to_state: str, hint: str, **changes: Any) -> bool:
+        """Move an order between states atomically; False when it was not in one of `from_states`.
+
+        The conditional UPDATE alone decides who wins, with no `SELECT ... FOR UPDATE` first: under
+        SQLite transactions are serialised; under PostgreSQL (READ COMMITTED) a second UPDATE of the
+        same row waits for the first transaction to end and then re-checks its WHERE against the row
+        as committed, so of any number of concurrent transitions out of a state exactly one matches
+        (rowcount 1) and the others see the new state (rowcount 0). Callers act on the returned bool,
+        not on an order they read earlier.
+        """
+        marks = ",".join("?" * len(from_states))
+        sets = "".join(f", {k}=?" for k in changes)
+        cur = self.execute(
+            f"UPDATE orders SET status=?, hint_code=?{sets} WHERE ref=? AND status IN ({marks})",
+            [to_state, hint, *changes.values(), ref, *from_states],
+        )
+        moved = bool(cur.rowcount == 1)
+        if moved and to_state == "failed":
+            # An order that ends unsigned keeps nothing of its documents (their digests are in the audit).
+            self.delete_documents(ref)
+        return moved
+
+    def orders_about(self, subject_id: str, kind: str) -> list[Order]:
+        return self._all(
+            Order,
+            f"SELECT {columns(Order)} FROM orders WHERE subject_id=? AND kind=? ORDER BY created_at",
+            [subject_id, kind],
+        )
+
+    def update_order(self, ref: str, **changes: Any) -> None:
+        sets = ", ".join(f"{k}=?" for k in changes)
+        self.execute(f"UPDATE orders SET {sets} WHERE ref=?", [*changes.values(), ref])
+
+    def open_orders_expired_before(self, at: float, limit: int) -> list[Order]:
+        """Open orders (other than signing) whose lifetime ended before `at`, oldest first."""
+        return self._all(
+            Order,
+            f"SELECT {columns(Order)} FROM orders WHERE status IN ('pending', 'approved', 'verifying')"
+            " AND expires_at < ? ORDER BY expires_at LIMIT ?",
+            [at, limit],
+        )

@@ -1,0 +1,200 @@
+"""The store's rows as dataclasses, one per table, and the order kinds and open states.
+
+Each dataclass holds one row of its table: the queries name the columns from the fields
+(`store.queries`), so every field is a column of the same name.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+OPEN_STATES = ("pending", "approved", "verifying", "signing")
+KIOSK_KINDS = ("auth", "sign", "reset")
+ALL_KINDS = ("auth", "sign", "reset", "activation", "guardian")
+
+
+@dataclass
+class Customer:
+    id: str
+    personal_number: str
+    name: str
+    mobile: str
+    email: str
+    born: str
+    password_hash: str
+    failed_passwords: int
+    password_locked: int
+    status: str
+    key_label: str
+    cert_serial: str | None
+    guardian_id: str | None
+    last_method: str | None
+    created_at: float
+    key_generation: int = 1
+    blocked_reason: str | None = None
+    failed_answers: int = 0
+    answers_locked: int = 0
+
+    def public(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "personalNumber": self.personal_number,
+            "name": self.name,
+            "mobile": self.mobile,
+            "email": self.email,
+            "born": self.born,
+            "status": self.status,
+            "passwordLocked": bool(self.password_locked),
+            "failedPasswords": self.failed_passwords,
+            "controlAnswersLocked": bool(self.answers_locked),
+            "certificateSerial": self.cert_serial,
+            "lastMethod": self.last_method,
+        }
+
+
+@dataclass
+class Device:
+    id: str
+    customer_id: str
+    public_key: bytes
+    name: str
+    status: str
+    activated_at: float
+    deactivated_at: float | None
+    biometric: int = 0
+
+    def public(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "name": self.name,
+            "status": self.status,
+            "activatedAt": self.activated_at,
+            "biometric": bool(self.biometric),
+        }
+
+
+@dataclass
+class Kiosk:
+    id: str
+    name: str
+    token_hash: str
+    status: str
+    created_at: float
+    role: str = "kiosk"
+    stored_bytes: int = 0
+
+
+@dataclass
+class CodeDevice:
+    serial: str
+    customer_id: str | None
+    status: str
+    failures: int
+    last_counter: int
+    assigned_at: float | None
+
+
+@dataclass
+class Activation:
+    id: str
+    customer_id: str | None
+    method: str
+    device_name: str
+    public_key: bytes
+    created_at: float
+    expires_at: float
+    status: str
+    sms_code_hash: str | None
+    email_code_hash: str | None
+    failures: int
+    order_ref: str | None
+    personal_number: str | None = None
+
+
+@dataclass
+class Order:
+    ref: str
+    kind: str
+    customer_id: str | None
+    kiosk_id: str
+    reference: str
+    user_visible_data: str
+    nonce: str
+    method: str
+    created_at: float
+    expires_at: float
+    status: str
+    hint_code: str
+    device_id: str | None
+    level: str | None
+    approved_at: float | None
+    completed_at: float | None
+    completion: str | None
+    agreement_id: str | None
+    signatures: int
+    subject_id: str | None = None
+    answer_failures: int = 0
+    feedback_given: int = 0
+    approval: str | None = None
+
+    @property
+    def open(self) -> bool:
+        return self.status in OPEN_STATES
+
+
+@dataclass
+class StoredDocument:
+    order_ref: str
+    idx: int
+    name: str
+    content_type: str
+    content: bytes
+    sha256: str
+    signed: bytes | None
+    fetched_at: float | None = None
+
+
+@dataclass
+class Agreement:
+    id: str
+    customer_id: str
+    title: str
+    name: str
+    content: bytes
+    created_at: float
+    signed_order: str | None
+    signed_at: float | None
+
+
+@dataclass
+class AuditEntry:
+    seq: int
+    at: float
+    event: str
+    subject: str
+    data: str
+    prev_hash: str
+    hash: str
+
+
+@dataclass
+class DevicePin:
+    """What the signer keeps of a device's app PIN (signer/device_pins.py)."""
+
+    device_id: str
+    unlock_key: bytes
+    verifier_hash: str
+    server_secret: bytes
+    failures: int
+    locked_at: float | None
+    created_at: float
+
+
+@dataclass
+class AuditCheckpoint:
+    seq: int
+    hash: str
+    at: int
+    reason: str
+    signature: str
