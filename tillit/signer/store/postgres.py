@@ -1,0 +1,305 @@
+"""The PostgreSQL store: several signer instances sharing one database (`TILLIT_DATABASE_URL=postgresql://...`).
+
+Same `Tx` vocabulary and the same migrations as the SQLite default (`store.migrations.MIGRATIONS`,
+turned into PostgreSQL's types by `postgres_ddl`), over a psycopg 3 connection pool.
+
+Concurrency: READ COMMITTED with row locks where a transaction writes back what it read, not
+SERIALIZABLE. A serialisable transaction that loses a conflict is aborted and must be run again from
+the start, but `Store.tx()` wraps caller code (which has already talked to the HSM, hashed passwords,
+answered nothing yet...) that cannot be replayed from here; every ordinary race (two kiosks, a phone
+and a kiosk on one order, two instances checking two passwords of one customer) would surface as an
+error. Instead each invariant has its own mechanism, each exact at READ COMMITTED:
+
+- order state changes: `Tx.transition` is a conditional UPDATE; a concurrent second one waits for the
+  row and re-checks its WHERE against the committed row, so exactly one wins (no FOR UPDATE needed);
+- wrong-password counts: `Tx.add_failure` increments in place under the row lock;
+- replayed phone requests: `Tx.use_device_nonce` inserts with ON CONFLICT DO NOTHING;
+- code devices and activations, read then written back: `SELECT ... FOR UPDATE` (`Tx(for_update=)`);
+- one active device per customer: `Tx.deactivate_devices` locks the customer row first;
+- the audit hash chain: appends are deferred to commit and serialised by an advisory lock (`PgTx`).
+
+Cross-instance push: `connect_notifier` attaches `publish` (`SELECT pg_notify('tillit_push', device)`)
+to the process's `Notifier` and starts one listener thread (`LISTEN tillit_push`) that wakes the local
+long-polls the moment a notification arrives; there is no polling on that path.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import re
+import secrets
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import psycopg
+from psycopg.adapt import Dumper
+from psycopg_pool import ConnectionPool, PoolTimeout
+
+from tillit.signer import errors
+from tillit.signer.push import Notifier
+from tillit.signer.store.base import Store
+from tillit.signer.store.migrations import MIGRATIONS
+from tillit.signer.store.tx import Tx
+
+log = logging.getLogger("tillit.store")
+
+CHANNEL = "tillit_push"
+"""The NOTIFY channel; the payload is the device id whose long-polls should wake."""
+
+LOCK_NAMESPACE = 0x54494C4C  # "TILL": first key of Tillit's advisory locks (they are per database)
+AUDIT_LOCK = 1
+MIGRATION_LOCK = 2
+
+# -- the migrations in PostgreSQL's dialect ---------------------------------------------------------
+
+_SQLITE_ONLY = re.compile(r"\b(AUTOINCREMENT|PRAGMA|WITHOUT\s+ROWID|INSERT\s+OR)\b", re.IGNORECASE)
+_TYPES = [
+    # SQLite's INTEGER PRIMARY KEY is the rowid: it numbers rows inserted without it (outbox.id).
+    (re.compile(r"\bINTEGER\s+PRIMARY\s+KEY\b", re.IGNORECASE), "BIGSERIAL PRIMARY KEY"),
+    # SQLite's integers and reals are 8 bytes; PostgreSQL's INTEGER and REAL are 4.
+    (re.compile(r"\bINTEGER\b", re.IGNORECASE), "BIGINT"),
+    (re.compile(r"\bREAL\b", re.IGNORECASE), "DOUBLE PRECISION"),
+    (re.compile(r"\bBLOB\b", re.IGNORECASE), "BYTEA"),
+]
+_LITERAL = re.compile(r"('(?:[^']|'')*')")
+_READS_AUDIT = re.compile(r"\bFROM\s+audit\b", re.IGNORECASE)
+
+
+def postgres_ddl(script: str) -> str:
+    """One migration of `store.migrations.MIGRATIONS` in PostgreSQL's types (string literals untouched).
+
+    The migrations are written once, in the portable subset both engines share; anything SQLite-only
+    raises here (and in the tests), so a new migration cannot silently diverge."""
+    parts = _LITERAL.split(script)
+    for i in range(0, len(parts), 2):  # the odd parts are the literals
+        code = parts[i]
+        found = _SQLITE_ONLY.search(code)
+        if found:
+            raise ValueError(f"migration uses SQLite-only {found.group(0)!r}; write it for both engines")
+        for pattern, replacement in _TYPES:
+            code = pattern.sub(replacement, code)
+        parts[i] = code
+    return "".join(parts)
+
+
+def _statements(script: str) -> list[str]:
+    return [s for s in script.split(";") if s.strip()]
+
+
+# -- transactions -----------------------------------------------------------------------------------
+
+
+class PgTx(Tx):
+    """A `Tx` on a psycopg cursor: `%s` placeholders, row locks on read-modify-write reads, and
+    audit appends deferred to commit.
+
+    Why the audit chain is serialised with `pg_advisory_xact_lock` and not `SELECT ... FOR UPDATE` on
+    a one-row head table: the lock needs no second copy of the chain's head that a restore or a
+    manual repair could leave disagreeing with the `audit` table, so both engines keep one schema; it
+    is scoped to the database and released at commit or rollback like a row lock. Without it, two
+    transactions would read the same last entry and both insert the next `seq` (one then fails on the
+    primary key, or, were seq not unique, the chain would fork).
+
+    Why deferred: nearly every writing transaction appends to the audit log, so its lock is the one
+    every writer shares. Taken mid-transaction, it would be held while the transaction goes on to lock
+    order and customer rows, and a transaction holding such a row and waiting for the audit lock
+    would deadlock with it. Taken last, when the transaction will lock nothing else, it can never be
+    part of a cycle, and it is held only for the inserts and the commit. Entries keep the order in
+    which the transaction made them; `seq` is assigned when they are written. (A transaction that
+    reads the audit table after appending writes its entries at that read, to see them: only the
+    audit's own verification and checkpoints do that.)
+    """
+
+    def __init__(self, cursor: Any) -> None:
+        super().__init__(cursor, placeholder="%s", for_update=" FOR UPDATE")
+        self._audit_queue: list[tuple[str, str, float, dict[str, Any]]] = []
+
+    def audit(self, event: str, subject: str, at: float, **data: Any) -> None:
+        self._audit_queue.append((event, subject, at, data))
+
+    def flush_audit(self) -> None:
+        """Write the queued audit entries under the chain's lock (the store calls this before commit)."""
+        if not self._audit_queue:
+            return
+        self.execute("SELECT pg_advisory_xact_lock(?::integer, ?::integer)", [LOCK_NAMESPACE, AUDIT_LOCK])
+        queued, self._audit_queue = self._audit_queue, []
+        for event, subject, at, data in queued:
+            super().audit(event, subject, at, **data)
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        # Whatever reads the audit table (audit_entries, count_audit, or a method added later) sees
+        # this transaction's own entries, as it would under SQLite.
+        if self._audit_queue and _READS_AUDIT.search(sql):
+            self.flush_audit()
+        return super().execute(sql, params)
+
+
+class _BoolAsInteger(Dumper):
+    """SQLite stores Python booleans as 0/1 in INTEGER columns, and the schema has no BOOLEAN: do the same."""
+
+    oid = psycopg.postgres.types["int8"].oid
+
+    def dump(self, obj: Any) -> bytes:
+        return b"1" if obj else b"0"
+
+
+def _configure(conn: psycopg.Connection[Any]) -> None:
+    conn.adapters.register_dumper(bool, _BoolAsInteger)
+    conn.isolation_level = psycopg.IsolationLevel.READ_COMMITTED
+
+
+# -- the store ---------------------------------------------------------------------------------------
+
+
+class PostgresStore(Store):
+    """PostgreSQL through a connection pool; see the module's docstring for the concurrency model.
+
+    `max_size` bounds this process's connections (plus one for the push listener): N instances
+    need about N * (max_size + 1) of the server's `max_connections`."""
+
+    def __init__(self, url: str, *, min_size: int = 1, max_size: int = 16, timeout: float = 30.0) -> None:
+        self.url = url
+        try:
+            with psycopg.connect(url, autocommit=True, connect_timeout=10) as conn:
+                _configure(conn)
+                self._migrate(conn)
+        except psycopg.OperationalError as e:
+            raise errors.Unavailable(f"cannot use the PostgreSQL database: {str(e).strip()}") from None
+        self._pool: ConnectionPool[psycopg.Connection[Any]] = ConnectionPool(
+            url,
+            min_size=min_size,
+            max_size=max_size,
+            timeout=timeout,
+            kwargs={"autocommit": True, "application_name": "tillit-signer"},
+            configure=_configure,
+            check=ConnectionPool.check_connection,  # a connection dropped while idle is replaced, not used
+            name="tillit-store",
+            open=True,
+        )
+        self._listener: _Listener | None = None
+        self._notifier: Notifier | None = None
+
+    @staticmethod
+    def _migrate(conn: psycopg.Connection[Any]) -> None:
+        """Apply the missing migrations, one transaction each, under an advisory lock so that
+        instances starting together migrate once."""
+        while True:
+            with conn.transaction():
+                conn.execute("SELECT pg_advisory_xact_lock(%s::integer, %s::integer)", (LOCK_NAMESPACE, MIGRATION_LOCK))
+                conn.execute(postgres_ddl("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)"))
+                row = conn.execute("SELECT MAX(version) FROM schema_version").fetchone()
+                current = int(row[0] or 0) if row else 0
+                if current >= len(MIGRATIONS):
+                    return
+                for statement in _statements(postgres_ddl(MIGRATIONS[current])):
+                    conn.execute(statement)  # DDL from MIGRATIONS, never input
+                conn.execute("INSERT INTO schema_version VALUES (%s)", (current + 1,))
+
+    @property
+    def schema_version(self) -> int:
+        with self._pool.connection() as conn:
+            row = conn.execute("SELECT MAX(version) FROM schema_version").fetchone()
+        return int(row[0]) if row else 0
+
+    @contextmanager
+    def tx(self) -> Iterator[Tx]:
+        try:
+            conn = self._pool.getconn()
+        except PoolTimeout as e:
+            raise errors.Unavailable(f"the database did not answer in time: {e}") from None
+        try:
+            with conn.transaction(), conn.cursor() as cur:
+                tx = PgTx(cur)
+                yield tx
+                tx.flush_audit()
+        finally:
+            self._pool.putconn(conn)
+        if tx.last_audit_seq and self.on_audit is not None:
+            self.on_audit(tx.last_audit_seq)  # after COMMIT, as SqliteStore does
+
+    # -- cross-instance push -------------------------------------------------------------------------
+
+    def publish(self, key: str) -> None:
+        """NOTIFY every instance listening on this database (this one too) that `key` has news.
+
+        Sent after the caller's transaction committed (as `Notifier.notify` is called), in a
+        transaction of its own: a listener that wakes finds the change already visible."""
+        with self._pool.connection() as conn:
+            conn.execute("SELECT pg_notify(%s, %s)", (CHANNEL, key))
+
+    def connect_notifier(self, notifier: Notifier) -> None:
+        """Publish `notifier`'s wake-ups to the other instances and deliver theirs to it. Returns once
+        LISTEN is in place, so nothing committed afterwards is missed."""
+        if self._listener is not None:
+            raise RuntimeError("this store already feeds a notifier")
+        self._listener = _Listener(self.url, notifier, self._pool)
+        self._listener.start()
+        self._notifier = notifier
+        notifier.attach(self.publish)
+
+    def close(self) -> None:
+        if self._notifier is not None:
+            self._notifier.attach(None)
+            self._notifier = None
+        if self._listener is not None:
+            self._listener.stop()
+            self._listener = None
+        self._pool.close()
+
+
+class _Listener:
+    """One thread per process: LISTEN on the push channel, hand each payload to the local notifier.
+
+    Our own notifications come back too (NOTIFY reaches every listener of the database); waking a
+    local long-poll twice costs it one extra query. After a lost connection it reconnects (with a
+    backoff on that failure path only) and wakes every local waiter, since notifications sent in
+    between are gone."""
+
+    def __init__(self, url: str, notifier: Notifier, pool: ConnectionPool[psycopg.Connection[Any]]) -> None:
+        self._url = url
+        self._notifier = notifier
+        self._pool = pool
+        self._stop_channel = f"tillit_push_stop_{secrets.token_hex(8)}"
+        self._stop = threading.Event()
+        self._ready = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="tillit-push-listener", daemon=True)
+
+    def start(self, timeout: float = 15.0) -> None:
+        self._thread.start()
+        if not self._ready.wait(timeout):
+            log.warning("the push listener could not LISTEN yet; it keeps trying")
+
+    def stop(self) -> None:
+        self._stop.set()
+        with contextlib.suppress(psycopg.Error, PoolTimeout), self._pool.connection(timeout=5) as conn:
+            conn.execute(f"NOTIFY {self._stop_channel}")  # our own identifier
+        self._thread.join(timeout=10)
+
+    def _run(self) -> None:
+        delay = 0.1
+        while not self._stop.is_set():
+            try:
+                with psycopg.connect(
+                    self._url, autocommit=True, connect_timeout=10, application_name="tillit-push"
+                ) as conn:
+                    conn.execute(f"LISTEN {CHANNEL}")
+                    conn.execute(f"LISTEN {self._stop_channel}")
+                    if self._stop.is_set():  # stop() may have sent its NOTIFY before we listened
+                        return
+                    if self._ready.is_set():
+                        self._notifier.notify_all()  # reconnected: what was sent meanwhile is lost
+                    self._ready.set()
+                    delay = 0.1
+                    for note in conn.notifies():
+                        if note.channel == self._stop_channel or self._stop.is_set():
+                            return
+                        self._notifier.notify_local(note.payload)
+            except psycopg.Error as e:
+                if self._stop.is_set():
+                    return
+                log.warning("the push listener lost the database (%s); reconnecting", str(e).strip())
+                self._stop.wait(delay)
+                delay = min(delay * 2, 5.0)
