@@ -53,7 +53,7 @@ class AuditQueries(Queries):
         self._insert("audit_checkpoints", cp, on_conflict=" ON CONFLICT (seq) DO NOTHING")
 
     def audit_checkpoint(self, seq: int) -> AuditCheckpoint | None:
-        return self._one(  # type: ignore[no-any-return]
+        return self._one(
             AuditCheckpoint, f"SELECT {columns(AuditCheckpoint)} FROM audit_checkpoints WHERE seq=?", [seq]
         )
 

@@ -12,10 +12,10 @@ class BranchQueries(Queries):
         self._insert("kiosks", k)
 
     def kiosk_by_token_hash(self, token_hash: str) -> Kiosk | None:
-        return self._one(Kiosk, f"SELECT {columns(Kiosk)} FROM kiosks WHERE token_hash=?", [token_hash])  # type: ignore[no-any-return]
+        return self._one(Kiosk, f"SELECT {columns(Kiosk)} FROM kiosks WHERE token_hash=?", [token_hash])
 
     def kiosk(self, kiosk_id: str) -> Kiosk | None:
-        return self._one(Kiosk, f"SELECT {columns(Kiosk)} FROM kiosks WHERE id=?", [kiosk_id])  # type: ignore[no-any-return]
+        return self._one(Kiosk, f"SELECT {columns(Kiosk)} FROM kiosks WHERE id=?", [kiosk_id])
 
     def kiosks(self) -> list[Kiosk]:
         return self._all(Kiosk, f"SELECT {columns(Kiosk)} FROM kiosks ORDER BY created_at")
@@ -35,7 +35,7 @@ class BranchQueries(Queries):
         self._insert("agreements", a)
 
     def agreement(self, agreement_id: str) -> Agreement | None:
-        return self._one(Agreement, f"SELECT {columns(Agreement)} FROM agreements WHERE id=?", [agreement_id])  # type: ignore[no-any-return]
+        return self._one(Agreement, f"SELECT {columns(Agreement)} FROM agreements WHERE id=?", [agreement_id])
 
     def agreements(self, customer_id: str | None = None, waiting_only: bool = False) -> list[Agreement]:
         where, params = [], []

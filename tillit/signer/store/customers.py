@@ -15,10 +15,10 @@ class CustomerQueries(Queries):
         self._insert("customers", c)
 
     def customer_by_number(self, number: str) -> Customer | None:
-        return self._one(Customer, f"SELECT {columns(Customer)} FROM customers WHERE personal_number=?", [number])  # type: ignore[no-any-return]
+        return self._one(Customer, f"SELECT {columns(Customer)} FROM customers WHERE personal_number=?", [number])
 
     def customer(self, customer_id: str) -> Customer | None:
-        return self._one(Customer, f"SELECT {columns(Customer)} FROM customers WHERE id=?", [customer_id])  # type: ignore[no-any-return]
+        return self._one(Customer, f"SELECT {columns(Customer)} FROM customers WHERE id=?", [customer_id])
 
     def customers(self) -> list[Customer]:
         return self._all(Customer, f"SELECT {columns(Customer)} FROM customers ORDER BY created_at")
@@ -30,7 +30,7 @@ class CustomerQueries(Queries):
     def lock_customer(self, customer_id: str) -> Customer | None:
         """The customer, its row locked until this transaction ends (PostgreSQL; SQLite serialises
         whole transactions): what the guesses at its secrets are decided under."""
-        return self._one(  # type: ignore[no-any-return]
+        return self._one(
             Customer, f"SELECT {columns(Customer)} FROM customers WHERE id=?{self._for_update}", [customer_id]
         )
 

@@ -17,10 +17,10 @@ class DeviceQueries(Queries):
         self.execute("UPDATE devices SET biometric=? WHERE id=?", [int(on), device_id])
 
     def device(self, device_id: str) -> Device | None:
-        return self._one(Device, f"SELECT {columns(Device)} FROM devices WHERE id=?", [device_id])  # type: ignore[no-any-return]
+        return self._one(Device, f"SELECT {columns(Device)} FROM devices WHERE id=?", [device_id])
 
     def active_device(self, customer_id: str) -> Device | None:
-        return self._one(  # type: ignore[no-any-return]
+        return self._one(
             Device, f"SELECT {columns(Device)} FROM devices WHERE customer_id=? AND status='active'", [customer_id]
         )
 
@@ -62,7 +62,7 @@ class DeviceQueries(Queries):
 
     def device_pin(self, device_id: str, lock: bool = False) -> DevicePin | None:
         """The PIN record; `lock` holds its row until this transaction ends (PostgreSQL)."""
-        return self._one(  # type: ignore[no-any-return]
+        return self._one(
             DevicePin,
             f"SELECT {columns(DevicePin)} FROM device_pins WHERE device_id=?{self._for_update if lock else ''}",
             [device_id],
@@ -99,12 +99,12 @@ class DeviceQueries(Queries):
         self._insert("code_devices", d)
 
     def code_device(self, serial: str) -> CodeDevice | None:
-        return self._one(  # type: ignore[no-any-return]
+        return self._one(
             CodeDevice, f"SELECT {columns(CodeDevice)} FROM code_devices WHERE serial=?{self._for_update}", [serial]
         )
 
     def code_device_of(self, customer_id: str) -> CodeDevice | None:
-        return self._one(  # type: ignore[no-any-return]
+        return self._one(
             CodeDevice,
             # Locked (PostgreSQL): the caller checks a code against last_counter and failures and
             # writes them back; two concurrent checks must not both accept one code.
@@ -121,7 +121,7 @@ class DeviceQueries(Queries):
         self._insert("activations", a)
 
     def activation(self, activation_id: str) -> Activation | None:
-        return self._one(  # type: ignore[no-any-return]
+        return self._one(
             Activation, f"SELECT {columns(Activation)} FROM activations WHERE id=?{self._for_update}", [activation_id]
         )
 

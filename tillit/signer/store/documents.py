@@ -19,7 +19,7 @@ class DocumentQueries(Queries):
         )
 
     def document(self, order_ref: str, idx: int) -> StoredDocument | None:
-        return self._one(  # type: ignore[no-any-return]
+        return self._one(
             StoredDocument,
             f"SELECT {columns(StoredDocument)} FROM documents WHERE order_ref=? AND idx=?",
             [order_ref, idx],

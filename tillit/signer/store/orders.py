@@ -16,7 +16,7 @@ class OrderQueries(DocumentQueries):
         self._insert("orders", o)
 
     def order(self, ref: str) -> Order | None:
-        return self._one(Order, f"SELECT {columns(Order)} FROM orders WHERE ref=?", [ref])  # type: ignore[no-any-return]
+        return self._one(Order, f"SELECT {columns(Order)} FROM orders WHERE ref=?", [ref])
 
     def open_orders_for_customer(self, customer_id: str, kinds: Sequence[str] = KIOSK_KINDS) -> list[Order]:
         """Open orders of a customer; by default only those a kiosk started (not guardian or activation)."""

@@ -9,7 +9,9 @@ from __future__ import annotations
 import functools
 from collections.abc import Sequence
 from dataclasses import fields
-from typing import Any
+from typing import Any, TypeVar
+
+Record = TypeVar("Record")
 
 
 class Queries:
@@ -33,11 +35,11 @@ class Queries:
         self._cur.execute(sql, tuple(params))
         return self._cur
 
-    def _one(self, cls: type, sql: str, params: Sequence[Any]) -> Any:
+    def _one(self, cls: type[Record], sql: str, params: Sequence[Any]) -> Record | None:
         row = self.execute(sql, params).fetchone()
         return cls(*_decode(row)) if row else None
 
-    def _all(self, cls: type, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+    def _all(self, cls: type[Record], sql: str, params: Sequence[Any] = ()) -> list[Record]:
         return [cls(*_decode(r)) for r in self.execute(sql, params).fetchall()]
 
     def _insert(self, table: str, record: Any, on_conflict: str = "") -> Any:
