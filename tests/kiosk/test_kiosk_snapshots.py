@@ -1,4 +1,6 @@
-"""Every kiosk screen and dialog at 80x24, against a fake signer with fixed data and a fixed clock.
+"""Every kiosk screen and dialog at 60x20, 80x24 and 120x40, against a fake signer with fixed data and a
+fixed clock: a snapshot of each, and a check that what the customer needs is shown whole (each part of
+the screen's body or the dialog's box, and each key in the footer), not cut by an edge.
 
 Update after a deliberate change: pytest tests/kiosk/test_kiosk_snapshots.py --snapshot-update
 (then look at snapshot_report.html or the SVGs before committing them).
@@ -14,14 +16,16 @@ from typing import Any
 import pytest
 from textual import events
 from textual.pilot import Pilot
+from textual.screen import ModalScreen
+from textual.widget import Widget
 from textual.widgets import Input, Static
 
 import tillit.kiosk.app as kiosk_app
 from tests.kiosk.conftest import kiosk_settings, until
 from tests.kiosk.fakes import AGREEMENTS, CUSTOMER, NOW, NUMBER, QUESTIONS, FakeClient, clock
 from tillit.kiosk.app import KioskApp
-from tillit.kiosk.context import DemoInfo
 from tillit.kiosk.client import BlockUnavailable
+from tillit.kiosk.context import DemoInfo
 from tillit.kiosk.screens.agreements import AgreementsScreen
 from tillit.kiosk.screens.block import BlockScreen
 from tillit.kiosk.screens.code import CodeScreen
@@ -40,8 +44,48 @@ from tillit.kiosk.state import Customer, DemoCustomer, Order, Receipt, Session, 
 
 pytestmark = pytest.mark.tui
 
-SIZE = (80, 24)
+SIZES = [(60, 20), (80, 24), (120, 40)]
 Step = Callable[[Pilot[Any]], Awaitable[None]]
+
+
+@pytest.fixture(params=SIZES, ids=[f"{w}x{h}" for w, h in SIZES])
+def size(request: pytest.FixtureRequest) -> tuple[int, int]:
+    """Each snapshot at the three terminal sizes a kiosk (or the demo in a terminal) may have."""
+    size: tuple[int, int] = request.param
+    return size
+
+
+def shown_whole(widget: Widget) -> bool:
+    """Whether the whole widget is on the screen: not clipped by a container or the screen's edge."""
+    geometry = widget.screen.find_widget(widget)
+    return geometry.region.area > 0 and geometry.visible_region == geometry.region
+
+
+def cut_off(pilot: Pilot[Any]) -> list[str]:
+    """The parts of the current screen (or dialog) the customer cannot see whole: its body's or box's
+    parts that have something to show, and the keys in the footer."""
+    screen = pilot.app.screen
+    parts = screen.query("#box > *") if isinstance(screen, ModalScreen) else screen.query("#body > *")
+    needed = [w for w in parts if w.display and not (isinstance(w, Static) and not str(w.render()).strip())]
+    needed += list(screen.query("FooterKey"))
+    return [f"{type(w).__name__}#{w.id or ''}: {str(w.render())[:40]!r}" for w in needed if not shown_whole(w)]
+
+
+def snapshot(
+    snap_compare: Any, app: KioskApp, size: tuple[int, int], run_before: Step | None = None, press: tuple[str, ...] = ()
+) -> None:
+    """The snapshot at `size` after `run_before` and the keys `press`; nothing needed is cut off."""
+    cut: list[str] = []
+
+    async def prepare(pilot: Pilot[Any]) -> None:
+        if run_before is not None:
+            await run_before(pilot)
+        await pilot.press(*press)
+        await pilot.pause()
+        cut.extend(cut_off(pilot))
+
+    assert snap_compare(app, terminal_size=size, run_before=prepare)
+    assert not cut, f"cut off at {size[0]}x{size[1]}: {cut}"
 
 
 @pytest.fixture(autouse=True)
@@ -91,15 +135,17 @@ def show(make: Callable[[KioskApp], Any], then: Step | None = None) -> Step:
     return run_before
 
 
-def test_welcome_nynorsk(snap_compare: Any) -> None:
-    assert snap_compare(kiosk("nn"), terminal_size=SIZE)
+def test_welcome_nynorsk(snap_compare: Any, size: tuple[int, int]) -> None:
+    snapshot(snap_compare, kiosk("nn"), size)
 
 
-def test_welcome_english_after_f9(snap_compare: Any) -> None:
-    assert snap_compare(kiosk("nb"), press=["f9"], terminal_size=SIZE)
+def test_welcome_english_after_f9(snap_compare: Any, size: tuple[int, int]) -> None:
+    snapshot(snap_compare, kiosk("nb"), size, press=("f9",))
 
 
-def test_welcome_demo(snap_compare: Any) -> None:
+def test_welcome_demo(snap_compare: Any, size: tuple[int, int], request: pytest.FixtureRequest) -> None:
+    if size == (60, 20):  # not fixed yet: the phone's 34 columns leave the kiosk 26, too few for the list
+        request.applymarker(pytest.mark.xfail(strict=True, reason="the demo's customer list is cut at 60x20"))
     demo = DemoInfo(
         customers=[
             DemoCustomer("Kari Nordmann", "13897248098", "Fjord-Hest-2024", "app on the phone →"),
@@ -108,43 +154,43 @@ def test_welcome_demo(snap_compare: Any) -> None:
         admin_pin="0000",
         side_panels=lambda: [Static("(the phone)", classes="side")],
     )
-    assert snap_compare(kiosk("en", demo=demo), terminal_size=SIZE)
+    snapshot(snap_compare, kiosk("en", demo=demo), size)
 
 
-def test_number_as_typed(snap_compare: Any) -> None:
-    assert snap_compare(kiosk(), press=list("138972"), terminal_size=SIZE)
+def test_number_as_typed(snap_compare: Any, size: tuple[int, int]) -> None:
+    snapshot(snap_compare, kiosk(), size, press=tuple("138972"))
 
 
-def test_number_wrong_check_digits(snap_compare: Any) -> None:
-    assert snap_compare(kiosk(), press=list("13897248099"), terminal_size=SIZE)
+def test_number_wrong_check_digits(snap_compare: Any, size: tuple[int, int]) -> None:
+    snapshot(snap_compare, kiosk(), size, press=tuple("13897248099"))
 
 
-def test_method(snap_compare: Any) -> None:
-    assert snap_compare(kiosk(), run_before=show(lambda app: MethodScreen(NUMBER)), terminal_size=SIZE)
+def test_method(snap_compare: Any, size: tuple[int, int]) -> None:
+    snapshot(snap_compare, kiosk(), size, run_before=show(lambda app: MethodScreen(NUMBER)))
 
 
 def waiting(app: KioskApp) -> WaitingScreen:
     return WaitingScreen(order(app))
 
 
-def test_waiting_for_the_app(snap_compare: Any) -> None:
-    assert snap_compare(kiosk(), run_before=show(waiting), terminal_size=SIZE)
+def test_waiting_for_the_app(snap_compare: Any, size: tuple[int, int]) -> None:
+    snapshot(snap_compare, kiosk(), size, run_before=show(waiting))
 
 
-def test_waiting_no_response_hint(snap_compare: Any) -> None:
-    assert snap_compare(kiosk(hint_after_seconds=0), run_before=show(waiting), terminal_size=SIZE)
+def test_waiting_no_response_hint(snap_compare: Any, size: tuple[int, int]) -> None:
+    snapshot(snap_compare, kiosk(hint_after_seconds=0), size, run_before=show(waiting))
 
 
-def test_waiting_remembered_method(snap_compare: Any) -> None:
+def test_waiting_remembered_method(snap_compare: Any, size: tuple[int, int]) -> None:
     """Straight to the remembered app: F4 "Vel annan BankID" in the footer (Nynorsk)."""
 
     def make(app: KioskApp) -> WaitingScreen:
         return WaitingScreen(order(app, remembered=True))
 
-    assert snap_compare(kiosk("nn"), run_before=show(make), terminal_size=SIZE)
+    snapshot(snap_compare, kiosk("nn"), size, run_before=show(make))
 
 
-def test_code_device_wrong_code(snap_compare: Any) -> None:
+def test_code_device_wrong_code(snap_compare: Any, size: tuple[int, int]) -> None:
     def make(app: KioskApp) -> CodeScreen:
         return CodeScreen(order(app, method="codedevice"))
 
@@ -152,24 +198,24 @@ def test_code_device_wrong_code(snap_compare: Any) -> None:
         await pilot.press(*"123456", "enter")
         await until(pilot, lambda: "Wrong code" in str(pilot.app.screen.query_one("#status", Static).render()))
 
-    assert snap_compare(kiosk(), run_before=show(make, wrong), terminal_size=SIZE)
+    snapshot(snap_compare, kiosk(), size, run_before=show(make, wrong))
 
 
-def test_password_wrong(snap_compare: Any) -> None:
+def test_password_wrong(snap_compare: Any, size: tuple[int, int]) -> None:
     def make(app: KioskApp) -> PasswordScreen:
         return PasswordScreen(order(app), attempts_left=4)
 
-    assert snap_compare(kiosk(), run_before=show(make), terminal_size=SIZE)
+    snapshot(snap_compare, kiosk(), size, run_before=show(make))
 
 
-def test_password_biometric_not_turned_on(snap_compare: Any) -> None:
+def test_password_biometric_not_turned_on(snap_compare: Any, size: tuple[int, int]) -> None:
     def make(app: KioskApp) -> PasswordScreen:
         return PasswordScreen(order(app, method="biometric"), note="password.no_biometric")
 
-    assert snap_compare(kiosk(), run_before=show(make), terminal_size=SIZE)
+    snapshot(snap_compare, kiosk(), size, run_before=show(make))
 
 
-def test_agreements(snap_compare: Any) -> None:
+def test_agreements(snap_compare: Any, size: tuple[int, int]) -> None:
     def make(app: KioskApp) -> AgreementsScreen:
         logged_in(app)
         return AgreementsScreen()
@@ -177,7 +223,7 @@ def test_agreements(snap_compare: Any) -> None:
     async def loaded(pilot: Pilot[Any]) -> None:
         await until(pilot, lambda: bool(pilot.app.screen.agreements))  # type: ignore[attr-defined]
 
-    assert snap_compare(kiosk(), run_before=show(make, loaded), terminal_size=SIZE)
+    snapshot(snap_compare, kiosk(), size, run_before=show(make, loaded))
 
 
 def viewer(app: KioskApp) -> ViewerScreen:
@@ -189,20 +235,20 @@ async def viewer_loaded(pilot: Pilot[Any]) -> None:
     await until(pilot, lambda: pilot.app.screen.loaded)  # type: ignore[attr-defined]
 
 
-def test_viewer(snap_compare: Any) -> None:
-    assert snap_compare(kiosk(), run_before=show(viewer, viewer_loaded), terminal_size=SIZE)
+def test_viewer(snap_compare: Any, size: tuple[int, int]) -> None:
+    snapshot(snap_compare, kiosk(), size, run_before=show(viewer, viewer_loaded))
 
 
-def test_viewer_read_to_the_end(snap_compare: Any) -> None:
+def test_viewer_read_to_the_end(snap_compare: Any, size: tuple[int, int]) -> None:
     async def to_the_end(pilot: Pilot[Any]) -> None:
         await viewer_loaded(pilot)
         await pilot.press("end")
         await until(pilot, lambda: pilot.app.screen.read_to_end)  # type: ignore[attr-defined]
 
-    assert snap_compare(kiosk(), run_before=show(viewer, to_the_end), terminal_size=SIZE)
+    snapshot(snap_compare, kiosk(), size, run_before=show(viewer, to_the_end))
 
 
-def test_viewer_read_to_the_end_beside_the_demo_phone(snap_compare: Any) -> None:
+def test_viewer_read_to_the_end_beside_the_demo_phone(snap_compare: Any, size: tuple[int, int]) -> None:
     """At 80 columns with the demo's phone beside it, the Nynorsk hint wraps: both lines show."""
 
     async def to_the_end(pilot: Pilot[Any]) -> None:
@@ -211,17 +257,17 @@ def test_viewer_read_to_the_end_beside_the_demo_phone(snap_compare: Any) -> None
         await until(pilot, lambda: pilot.app.screen.read_to_end)  # type: ignore[attr-defined]
 
     demo = DemoInfo(side_panels=lambda: [Static("(the phone)", classes="side")])
-    assert snap_compare(kiosk("nn", demo=demo), run_before=show(viewer, to_the_end), terminal_size=SIZE)
+    snapshot(snap_compare, kiosk("nn", demo=demo), size, run_before=show(viewer, to_the_end))
 
 
-def test_signing(snap_compare: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_signing(snap_compare: Any, size: tuple[int, int], monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(SigningScreen, "sign", lambda self, order, password: None)
 
     def make(app: KioskApp) -> SigningScreen:
         logged_in(app)
         return SigningScreen(order(app, kind="sign"), "Fjord-Hest-2024")
 
-    assert snap_compare(kiosk(), run_before=show(make), terminal_size=SIZE)
+    snapshot(snap_compare, kiosk(), size, run_before=show(make))
 
 
 def receipt(app: KioskApp) -> ReceiptScreen:
@@ -232,12 +278,12 @@ def receipt(app: KioskApp) -> ReceiptScreen:
     return ReceiptScreen(signed)
 
 
-def test_receipt(snap_compare: Any) -> None:
+def test_receipt(snap_compare: Any, size: tuple[int, int]) -> None:
     """Nothing covers it: the feedback question comes after it."""
-    assert snap_compare(kiosk(), run_before=show(receipt), terminal_size=SIZE)
+    snapshot(snap_compare, kiosk(), size, run_before=show(receipt))
 
 
-def test_feedback_dialog(snap_compare: Any) -> None:
+def test_feedback_dialog(snap_compare: Any, size: tuple[int, int]) -> None:
     """After the receipt, over the agreements, in Nynorsk: four stars and a comment typed."""
 
     async def rate(pilot: Pilot[Any]) -> None:
@@ -249,24 +295,24 @@ def test_feedback_dialog(snap_compare: Any) -> None:
         logged_in(app)
         return AgreementsScreen(feedback_for="order-1")
 
-    assert snap_compare(kiosk("nn"), run_before=show(after_the_receipt, rate), terminal_size=SIZE)
+    snapshot(snap_compare, kiosk("nn"), size, run_before=show(after_the_receipt, rate))
 
 
 @pytest.mark.parametrize("hint", ["userCancel", "passwordLocked", "alreadyInProgress", "noControlQuestions"])
-def test_failed(snap_compare: Any, hint: str) -> None:
+def test_failed(snap_compare: Any, size: tuple[int, int], hint: str) -> None:
     """A locked password offers F5 (forgotten password); no control questions sends the customer to the counter."""
     make = show(lambda app: FailedScreen(hint, number=NUMBER))
-    assert snap_compare(kiosk(), run_before=make, terminal_size=SIZE)
+    snapshot(snap_compare, kiosk(), size, run_before=make)
 
 
-def test_reset_waiting(snap_compare: Any) -> None:
+def test_reset_waiting(snap_compare: Any, size: tuple[int, int]) -> None:
     def make(app: KioskApp) -> WaitingScreen:
         return WaitingScreen(order(app, kind="reset"))
 
-    assert snap_compare(kiosk(), run_before=show(make), terminal_size=SIZE)
+    snapshot(snap_compare, kiosk(), size, run_before=show(make))
 
 
-def test_reset_questions(snap_compare: Any) -> None:
+def test_reset_questions(snap_compare: Any, size: tuple[int, int]) -> None:
     """The control questions from the signer, one field each (Nynorsk, the first answered)."""
 
     def make(app: KioskApp) -> ResetQuestionsScreen:
@@ -278,10 +324,10 @@ def test_reset_questions(snap_compare: Any) -> None:
         await pilot.press(*"Pusen", "enter")
         await until(pilot, lambda: getattr(pilot.app.focused, "id", None) == "answer-1")
 
-    assert snap_compare(kiosk("nn"), run_before=show(make, answer), terminal_size=SIZE)
+    snapshot(snap_compare, kiosk("nn"), size, run_before=show(make, answer))
 
 
-def test_reset_new_password_refused(snap_compare: Any) -> None:
+def test_reset_new_password_refused(snap_compare: Any, size: tuple[int, int]) -> None:
     """The new password twice; the signer's policy reason in the customer's words."""
 
     def make(app: KioskApp) -> ResetPasswordScreen:
@@ -291,22 +337,22 @@ def test_reset_new_password_refused(snap_compare: Any) -> None:
         await pilot.press(*"kort", "enter", *"kort", "enter")
         await until(pilot, lambda: "at least 8" in str(pilot.app.screen.query_one("#status", Static).render()))
 
-    assert snap_compare(kiosk(), run_before=show(make, too_short), terminal_size=SIZE)
+    snapshot(snap_compare, kiosk(), size, run_before=show(make, too_short))
 
 
-def test_reset_done(snap_compare: Any) -> None:
-    assert snap_compare(kiosk(), run_before=show(lambda app: ResetDoneScreen(NUMBER)), terminal_size=SIZE)
+def test_reset_done(snap_compare: Any, size: tuple[int, int]) -> None:
+    snapshot(snap_compare, kiosk(), size, run_before=show(lambda app: ResetDoneScreen(NUMBER)))
 
 
-def test_block(snap_compare: Any) -> None:
-    assert snap_compare(kiosk(), run_before=show(lambda app: BlockScreen(NUMBER)), terminal_size=SIZE)
+def test_block(snap_compare: Any, size: tuple[int, int]) -> None:
+    snapshot(snap_compare, kiosk(), size, run_before=show(lambda app: BlockScreen(NUMBER)))
 
 
-def test_block_confirm_dialog(snap_compare: Any) -> None:
-    assert snap_compare(kiosk(), run_before=show(lambda app: BlockScreen(NUMBER)), press=["enter"], terminal_size=SIZE)
+def test_block_confirm_dialog(snap_compare: Any, size: tuple[int, int]) -> None:
+    snapshot(snap_compare, kiosk(), size, run_before=show(lambda app: BlockScreen(NUMBER)), press=("enter",))
 
 
-def test_block_not_available(snap_compare: Any) -> None:
+def test_block_not_available(snap_compare: Any, size: tuple[int, int]) -> None:
     app = kiosk()
 
     def unavailable(number: str, order_ref: str | None = None) -> None:
@@ -320,10 +366,10 @@ def test_block_not_available(snap_compare: Any) -> None:
         await pilot.press("enter")
         await until(pilot, lambda: "not available" in str(pilot.app.screen.query_one("#status", Static).render()))
 
-    assert snap_compare(app, run_before=show(lambda app: BlockScreen(NUMBER), confirm), terminal_size=SIZE)
+    snapshot(snap_compare, app, size, run_before=show(lambda app: BlockScreen(NUMBER), confirm))
 
 
-def test_error_dialog(snap_compare: Any) -> None:
+def test_error_dialog(snap_compare: Any, size: tuple[int, int]) -> None:
     async def fail(pilot: Pilot[Any]) -> None:
         from tillit.kiosk.client import SignerError
 
@@ -332,10 +378,10 @@ def test_error_dialog(snap_compare: Any) -> None:
         app.navigator.show_error(SignerError(0, "unreachable", "connection refused"))
         await until(pilot, lambda: type(app.screen).__name__ == "MessageDialog")
 
-    assert snap_compare(kiosk(), run_before=show(lambda app: NumberScreen(NUMBER), fail), terminal_size=SIZE)
+    snapshot(snap_compare, kiosk(), size, run_before=show(lambda app: NumberScreen(NUMBER), fail))
 
 
-def test_error_dialog_in_customer_words(snap_compare: Any) -> None:
+def test_error_dialog_in_customer_words(snap_compare: Any, size: tuple[int, int]) -> None:
     """A signer error code that is not a hint code, in the customer's words (Nynorsk), not the signer's reason."""
 
     async def fail(pilot: Pilot[Any]) -> None:
@@ -346,8 +392,8 @@ def test_error_dialog_in_customer_words(snap_compare: Any) -> None:
         app.navigator.show_error(SignerError(429, "rateLimited", "too many requests for this personal number"))
         await until(pilot, lambda: type(app.screen).__name__ == "MessageDialog")
 
-    assert snap_compare(kiosk("nn"), run_before=show(lambda app: NumberScreen(NUMBER), fail), terminal_size=SIZE)
+    snapshot(snap_compare, kiosk("nn"), size, run_before=show(lambda app: NumberScreen(NUMBER), fail))
 
 
-def test_admin_dialog(snap_compare: Any) -> None:
-    assert snap_compare(kiosk(), press=["f12", *"12", "enter"], terminal_size=SIZE)
+def test_admin_dialog(snap_compare: Any, size: tuple[int, int]) -> None:
+    snapshot(snap_compare, kiosk(), size, press=("f12", *"12", "enter"))

@@ -48,6 +48,10 @@ class KioskApp(App[None]):
         Binding("f8", "phone", "Phone", id="kiosk.phone"),
     ]
 
+    # Screens get the class -short under 24 rows: app.tcss and the screens' styles fit a short terminal
+    # (the demo in a 60x20 window) with it.
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (24, "-tall")]  # noqa: RUF012 (Textual declares it a plain attribute)
+
     language: reactive[Language] = reactive("nn", init=False)
 
     def __init__(
