@@ -11,11 +11,17 @@ on a second session so that a 9 ms key generation does not hold up signatures.
 Faults: an operation that finds its session, handle or token gone recovers once (`_recover`) and is
 tried again. Recovery first logs in on fresh sessions; if the token still cannot be found it resets
 the module (`C_Finalize` + `C_Initialize`), which is the only way SoftHSM rescans a token directory
-that was moved away and back (a network HSM's library reconnects). A reset invalidates every handle
-in the process, so operations run inside a shared gate and the reset takes it exclusively. Only one
-thread recovers per failure (a generation counter tells the others that it already happened), and
-resets are at most one a second while the token stays away; meanwhile operations raise
-`TokenUnavailable`, which the daemon answers with 503.
+that was moved away and back (a remote module such as p11-kit-client connects to its server again).
+A reset invalidates every handle in the process, so operations run inside a shared gate and the
+reset takes it exclusively. A reset whose `C_Initialize` fails (SoftHSM's whole token store gone, the
+HSM's server down) leaves the module uninitialised; operations then go straight to recovery, never
+into the library, until a reset succeeds. Sessions of an earlier reset (the module's `epoch`) are
+dropped, not closed: their handle numbers may belong to new sessions by then. Only one thread
+recovers per failure (a generation counter tells the others that it already happened), and resets
+are at most one a second while the token stays away; meanwhile operations raise `TokenUnavailable`,
+which the daemon answers with 503. A search that finds nothing checks that the token is still there
+before it answers "not found" (`_confirm_token_present`): a token store that went away is searched
+as an empty one, and "no certificate" or "no record" then would be a wrong, lasting answer.
 """
 
 from __future__ import annotations
@@ -40,9 +46,16 @@ from pkcs11 import Attribute, KeyType, Mechanism, ObjectClass
 from pkcs11.util.ec import encode_ec_public_key, encode_named_curve_parameters
 from pkcs11.util.rsa import encode_rsa_public_key
 
-from tillit.hsm import errors, records
+from tillit.hsm import capabilities, errors, records
 from tillit.hsm.keys import Algorithm, KeyInfo
-from tillit.hsm.module import close_all_sessions, load_module, reset_module, softhsm_environment
+from tillit.hsm.module import (
+    close_all_sessions,
+    load_module,
+    loaded_module,
+    remote_hint,
+    reset_module,
+    softhsm_environment,
+)
 from tillit.hsm.settings import HsmSettings
 
 T = TypeVar("T")
@@ -183,7 +196,11 @@ def find_token(lib: Any, settings: HsmSettings) -> Any:
         return lib.get_token(token_label=settings.token_label)
     except pkcs11.NoSuchToken:
         where = f"serial {settings.token_serial}" if settings.token_serial else f"'{settings.token_label}'"
-        raise errors.TokenNotFound(f"token {where} not found (run `tillit-hsm init`)") from None
+        if settings.uses_softhsm:
+            raise errors.TokenNotFound(f"token {where} not found (run `tillit-hsm init`)") from None
+        raise errors.TokenNotFound(
+            f"token {where} not found on {settings.module_path}{remote_hint(settings.module_path)}"
+        ) from None
     except pkcs11.MultipleTokensReturned:
         raise errors.TokenNotFound(
             f"several tokens are labelled '{settings.token_label}': set TILLIT_TOKEN_SERIAL"
@@ -206,6 +223,8 @@ class Hsm:
     def __init__(self, settings: HsmSettings) -> None:
         self.settings = settings
         self._lib = open_module(settings)
+        self._module = loaded_module(settings.module_path)
+        self._epoch = self._module.epoch  # the module's epoch our sessions were opened in
         self._lock = threading.RLock()
         self._keys: dict[str, Any] = {}
         self._algorithms: dict[str, Algorithm] = {}
@@ -238,7 +257,8 @@ class Hsm:
                 if attempt == CONNECT_ATTEMPTS - 1 or not transient:
                     raise
                 time.sleep(0.1 * (attempt + 1))
-                with self._gate.exclusive():
+                # A reset that fails leaves the module uninitialised: the next `_connect` says so.
+                with self._gate.exclusive(), contextlib.suppress(errors.TokenUnavailable):
                     reset_module(self.settings.module_path)
 
     def _softhsm_has_tokens(self) -> bool:
@@ -252,6 +272,7 @@ class Hsm:
     # -- sessions ------------------------------------------------------------------------------
 
     def _connect(self) -> None:
+        epoch = self._module.epoch
         self._token = find_token(self._lib, self.settings)
         pin = self.settings.user_pin()
         try:
@@ -277,6 +298,7 @@ class Hsm:
         self._certificates.clear()
         self._public_keys.clear()
         self._records.clear()
+        self._epoch = epoch
         self._generation += 1
         if self._index_wanted:
             self.start_preload()
@@ -284,8 +306,10 @@ class Hsm:
     def close(self) -> None:
         with self._lock:
             sessions = ("_index_session", "_admin", "_session")
+            # After a reset the handles are void, and may name another `Hsm`'s new sessions by now.
+            alive = self._epoch == self._module.epoch and self._module.initialised
             for session in (getattr(self, name, None) for name in sessions):
-                if session is not None:
+                if session is not None and alive:
                     with contextlib.suppress(pkcs11.PKCS11Error):
                         session.close()
             self._keys.clear()
@@ -314,11 +338,15 @@ class Hsm:
             if self._generation != generation:
                 return
             self.recoveries += 1
-            try:
-                self.reconnect()
-                return
-            except (errors.TokenNotFound, errors.TokenUnavailable, pkcs11.PKCS11Error) as e:
-                first = e
+            first: Exception
+            if self._module.initialised:
+                try:
+                    self.reconnect()
+                    return
+                except (errors.TokenNotFound, errors.TokenUnavailable, pkcs11.PKCS11Error) as e:
+                    first = e
+            else:  # a reset failed: nothing but another reset can bring the module back
+                first = errors.TokenUnavailable(self._module.failure)
             if time.monotonic() - self._last_reset < RESET_INTERVAL_SECONDS:
                 raise errors.TokenUnavailable(_gone_message(self.settings.token_label, first))
             self._last_reset = time.monotonic()
@@ -333,11 +361,12 @@ class Hsm:
     def _retrying(self, operation: Callable[[], T]) -> T:
         """Run an operation; if the session, a handle or the token went away, recover once and try again."""
         generation = self._generation
-        try:
-            with self._gate.shared():
-                return operation()
-        except _SESSION_GONE:
-            pass
+        if self._epoch == self._module.epoch:  # else our sessions died in a reset: recover first
+            try:
+                with self._gate.shared():
+                    return operation()
+            except _SESSION_GONE:
+                pass
         self._recover(generation)
         try:
             with self._gate.shared():
@@ -357,6 +386,18 @@ class Hsm:
 
         self._retrying(probe)
 
+    @_translated("say what it can do")
+    def check_capabilities(self) -> None:
+        """Raise `ModuleUnsuitable`, one line naming everything missing, unless the token has what
+        the signer daemon needs (hsm/capabilities.py; called when the daemon starts)."""
+        with self._lock, self._gate.shared():
+            found = capabilities.missing(self._token, self._admin, self.settings.module_path)
+        if found:
+            raise errors.ModuleUnsuitable(
+                f"the PKCS#11 module {self.settings.module_path} (token '{self._token.label}') lacks what"
+                f" the daemon needs: {'; '.join(found)}"
+            )
+
     def close_all_sessions(self) -> int:
         """`C_CloseAllSessions` on our slot behind python-pkcs11's back: the daemon's test hook for
         "the session was closed under us" (see signer/testhooks.py). Returns the CKR value."""
@@ -373,6 +414,7 @@ class Hsm:
             try:
                 key = self._session.get_key(object_class=ObjectClass.PRIVATE_KEY, label=label)
             except pkcs11.NoSuchKey:
+                self._confirm_token_present()
                 raise errors.KeyNotFound(f"no private key labelled '{label}' on the token") from None
             except pkcs11.MultipleObjectsReturned:
                 raise errors.HsmError(f"several private keys are labelled '{label}'") from None
@@ -398,7 +440,16 @@ class Hsm:
         template: dict[Attribute, Any] = {Attribute.CLASS: object_class, Attribute.LABEL: label}
         if key_id is not None:
             template[Attribute.ID] = key_id
-        return list(self._admin.get_objects(template))
+        found = list(self._admin.get_objects(template))
+        if not found:
+            self._confirm_token_present()
+        return found
+
+    def _confirm_token_present(self) -> None:
+        """Raise (a PKCS#11 error `_retrying` recovers from) unless the token is still there, so that
+        "nothing found" is never the answer of a token that went away: SoftHSM answers a search with
+        nothing, not an error, once its token directory is gone (C_GetTokenInfo fails then)."""
+        self._token.slot.get_token()
 
     # -- key index -----------------------------------------------------------------------------
 
@@ -713,6 +764,7 @@ class Hsm:
                 try:
                     key = self._session.get_key(object_class=ObjectClass.SECRET_KEY, label=label)
                 except pkcs11.NoSuchKey:
+                    self._confirm_token_present()
                     raise errors.KeyNotFound(f"no secret labelled '{label}' on the token") from None
                 self._secrets[label] = key
             return bytes(key.sign(data, mechanism=Mechanism.SHA_1_HMAC))
@@ -752,6 +804,8 @@ class Hsm:
             if not torn:
                 break
             time.sleep(0.01)
+        if not found:
+            self._confirm_token_present()  # no record, or no token?
         self._records[label] = found
         return found
 
@@ -880,6 +934,8 @@ def _enumerate(session: Any) -> tuple[dict[str, Any], dict[str, Algorithm], dict
 def _gone_message(label: str, cause: Exception) -> str:
     if isinstance(cause, errors.TokenNotFound):
         return f"token '{label}' is not present (removed?)"
+    if isinstance(cause, errors.TokenUnavailable) and str(cause):
+        return f"token '{label}' is not answering: {cause}"
     return f"token '{label}' is not answering ({type(cause).__name__})"
 
 

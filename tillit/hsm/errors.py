@@ -15,6 +15,10 @@ class TokenNotFound(HsmError):
     pass
 
 
+class ModuleUnsuitable(HsmError):
+    """The module or its token lacks a mechanism, object type or session count the daemon needs."""
+
+
 class TokenAlreadyInitialised(HsmError):
     pass
 
