@@ -1,0 +1,92 @@
+"""`tillit-signer receipts show` and `audit ...`: what was signed, and the hash-chained audit log."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from tillit.signer.audit import AuditBroken, parse_expected
+from tillit.signer.cli.console import print_result
+from tillit.signer.runtime import open_signer
+
+
+@click.group()
+def receipts() -> None:
+    """Receipts of completed sign orders."""
+
+
+@receipts.command("show")
+@click.argument("order_ref")
+@click.option("--json", "as_json", is_flag=True, help="The receipt's claims as one JSON document.")
+@click.option("--jws", "as_jws", is_flag=True, help="The signed receipt as issued (compact JWS), on one line.")
+def receipts_show(order_ref: str, as_json: bool, as_jws: bool) -> None:
+    """Show what was signed, when, by whom and where: the signed receipt's claims once its signature
+    verifies with the service key (`--jws`: the receipt as issued, to verify elsewhere)."""
+    with open_signer() as signer:
+        if as_jws:
+            click.echo(signer.receipt_jws(order_ref))
+            return
+        receipt = signer.receipt(order_ref)
+    print_result(receipt, as_json, lambda r: json.dumps(r, indent=2, ensure_ascii=False))
+
+
+@click.group()
+def audit() -> None:
+    """The hash-chained audit log."""
+
+
+@audit.command("verify")
+@click.option(
+    "--expect",
+    "expect",
+    default=None,
+    metavar="SEQ[:HASH]",
+    help="An entry the log must still hold (as in an export's head.txt): detects a truncated tail.",
+)
+def audit_verify(expect: str | None) -> None:
+    """Check every link of the audit chain, every checkpoint signed by the HSM's audit key, and the
+    checkpoint anchored in the HSM (still there, same hash, none deleted); exit 1 at the first
+    broken one."""
+
+    try:
+        expected = parse_expected(expect) if expect else None
+    except ValueError as e:
+        raise click.BadParameter(str(e), param_hint="--expect") from None
+    with open_signer() as signer:
+        report = signer.audit_log.verify(expected)
+    if report.ok:
+        covered = (
+            f", {report.checkpoints} signed checkpoints (the newest at entry {report.covered_to})"
+            if report.checkpoints
+            else ", no signed checkpoint yet"
+        )
+        tail = f"; {report.uncovered} newer entries not yet covered" if report.checkpoints and report.uncovered else ""
+        anchored = f", anchored in the HSM at entry {report.anchored_to}" if report.anchored_to else ""
+        notes = "".join(f"; {note}" for note in report.notes if "anchor" in note)
+        click.echo(f"audit log intact: {report.entries} entries{covered}{anchored}{tail}{notes}")
+        return
+    click.echo(f"audit log broken at entry {report.broken_at}: {report.reason}", err=True)
+    sys.exit(1)
+
+
+@audit.command("export")
+@click.option("--out", "out", type=click.Path(file_okay=False, path_type=Path), required=True)
+def audit_export(out: Path) -> None:
+    """Verify the log against its checkpoints and the HSM's anchor (refusing, with nothing signed,
+    when it does not hold), sign and anchor a checkpoint at the head, then write the entries (JSON
+    lines), every checkpoint with its DER signature, the audit public key (PEM) and a README on
+    checking them with openssl."""
+
+    with open_signer() as signer:
+        try:
+            summary = signer.audit_log.export(out)
+        except AuditBroken as e:
+            click.echo(f"audit export refused, nothing signed: {e}", err=True)
+            sys.exit(1)
+    click.echo(
+        f"exported {summary['entries']} entries and {len(summary['checkpoints'])} signed checkpoints to {out}"
+        f" (head {summary['head']})"
+    )

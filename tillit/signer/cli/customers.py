@@ -1,0 +1,237 @@
+"""`tillit-signer customers ...`: enrolling customers and what an administrator does for them."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import click
+
+from tillit.signer import errors
+from tillit.signer.certificate_state import certificate_state
+from tillit.signer.cli.console import print_result, read_secret
+from tillit.signer.customers.control_questions import CONTROL_QUESTIONS
+from tillit.signer.customers.lifecycle import block_reason
+from tillit.signer.runtime import open_signer
+
+
+@click.group()
+def customers() -> None:
+    """Enrolled customers."""
+
+
+@customers.command("add")
+@click.option("--personal-number", required=True)
+@click.option("--name", required=True)
+@click.option("--mobile", required=True, help="+47 and 8 digits.")
+@click.option("--email", required=True)
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+@click.option("--guardian", default=None, help="A guardian's number, for customers aged 13-17.")
+@click.option(
+    "--control-answers-stdin",
+    is_flag=True,
+    help="Read the answers to the control questions (one a line) after the password.",
+)
+@click.option("--json", "as_json", is_flag=True)
+def customers_add(
+    personal_number: str,
+    name: str,
+    mobile: str,
+    email: str,
+    password_stdin: bool,
+    guardian: str | None,
+    control_answers_stdin: bool,
+    as_json: bool,
+) -> None:
+    """Enrol a customer: key in the HSM, certificate from the CA, Argon2id password."""
+
+    password = read_secret("Password", password_stdin, confirm=True)
+    answers = [read_secret(q, control_answers_stdin) for q in CONTROL_QUESTIONS] if control_answers_stdin else None
+    with open_signer() as signer:
+        customer = signer.enrol(personal_number, name, mobile, email, password, guardian, answers)
+    print_result(
+        customer.public(), as_json, lambda c: f"enrolled {c['name']} ({c['personalNumber']}), status {c['status']}"
+    )
+
+
+@customers.command("list")
+@click.option("--json", "as_json", is_flag=True)
+def customers_list(as_json: bool) -> None:
+    """List customers."""
+    with open_signer() as signer:
+        found = [c.public() for c in signer.customers()]
+    print_result(
+        found,
+        as_json,
+        lambda cs: "\n".join(f"{c['personalNumber']}  {c['name']:30} {c['status']}" for c in cs) or "no customers",
+    )
+
+
+def _when(epoch_or_iso: float | str | None) -> str:
+    if epoch_or_iso is None:
+        return "?"
+    if isinstance(epoch_or_iso, str):
+        at = datetime.fromisoformat(epoch_or_iso)
+    else:
+        at = datetime.fromtimestamp(epoch_or_iso, UTC)
+    return at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _customer_text(d: dict[str, Any]) -> str:
+    """`customers show` for people: one fact a line, and the command that fixes what is wrong."""
+    number = d["personalNumber"]
+    status = d["status"].replace("_", " ")
+    if d["status"] == "blocked":
+        status += f" ({d.get('blockedReason') or 'no reason given'}); `customers unblock {number}` issues a new key"
+    password = "locked" if d["passwordLocked"] else f"{d['failedPasswords']} wrong attempts in a row"
+    if d["passwordLocked"]:
+        password += f"; `customers unlock {number}` or `customers reset-password {number}`"
+    cert = d["certificate"]
+    serial = cert["serial"] or "none"
+    if cert["status"] == "valid":
+        certificate = [f"{serial}, valid until {_when(cert['notAfter'])}"]
+    elif cert["status"] == "revoked":
+        certificate = [f"{serial}, REVOKED {_when(cert['revokedAt'])} ({cert['reason']}): it signs nothing"]
+    elif cert["status"] == "expired":
+        certificate = [f"{serial}, EXPIRED {_when(cert['notAfter'])}: it signs nothing"]
+    else:
+        certificate = [f"{serial}: NO CERTIFICATE, nothing can be signed"]
+    if cert["status"] != "valid":
+        fix = "unblock" if d["status"] == "blocked" else "reissue-certificate"
+        certificate.append(f"to sign again: tillit-signer customers {fix} {number}")
+    device = d["device"]
+    if device:
+        login = "login without password on" if device["biometric"] else "login without password off"
+        phone = [f"{device['name']} ({device['id']}), active since {_when(device['activatedAt'])}, {login}"]
+    else:
+        phone = ["none active: the customer activates the app (`tillit-phone activate`)"]
+    rows = [
+        ("status", [status]),
+        ("born", [d["born"]]),
+        ("mobile", [d["mobile"]]),
+        ("e-mail", [d["email"]]),
+        ("password", [password]),
+        ("control answers", ["locked" if d["controlAnswersLocked"] else "usable"]),
+        ("certificate", certificate),
+        ("app", phone),
+        ("last method", [d["lastMethod"] or "-"]),
+        ("id", [d["id"]]),
+    ]
+    lines = [f"{d['name']} ({number})"]
+    for label, values in rows:
+        lines.append(f"  {label:16} {values[0]}")
+        lines.extend(f"  {'':16} {value}" for value in values[1:])
+    return "\n".join(lines)
+
+
+@customers.command("show")
+@click.argument("personal_number")
+@click.option("--json", "as_json", is_flag=True)
+def customers_show(personal_number: str, as_json: bool) -> None:
+    """Show one customer: status, password, certificate as the CA has it now, and the active app,
+    with the command that fixes what is not in order."""
+
+    with open_signer() as signer:
+        customer = signer.customer(personal_number)
+        data = customer.public()
+        data["blockedReason"] = customer.blocked_reason
+        data["certificate"] = certificate_state(signer.ca, customer).public()
+        data["device"] = signer.active_device_info(customer.id)
+    print_result(data, as_json, _customer_text)
+
+
+@customers.command("unlock")
+@click.argument("personal_number")
+def customers_unlock(personal_number: str) -> None:
+    """Unlock a customer's password after five wrong attempts."""
+    with open_signer() as signer:
+        signer.unlock(personal_number)
+    click.echo(f"password unlocked for {personal_number}")
+
+
+@customers.command("add-device")
+@click.argument("personal_number")
+@click.option("--public-key", "public_key", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=True)
+@click.option("--name", default="phone")
+@click.option("--json", "as_json", is_flag=True)
+def customers_add_device(personal_number: str, public_key: Path, name: str, as_json: bool) -> None:
+    """Bind a device public key (ECDSA P-256, PEM) as the customer's one active device."""
+    with open_signer() as signer:
+        device = signer.add_device(personal_number, public_key.read_bytes(), name)
+    print_result(device.public(), as_json, lambda d: f"device {d['id']} active")
+
+
+@customers.command("revoke-certificate")
+@click.argument("personal_number")
+@click.option(
+    "--reason",
+    default="unspecified",
+    show_default=True,
+    help="An RFC 5280 reason: unspecified, keyCompromise, cACompromise, affiliationChanged, superseded,"
+    " cessationOfOperation, certificateHold, privilegeWithdrawn, aACompromise (key_compromise etc. too).",
+)
+def customers_revoke_certificate(personal_number: str, reason: str) -> None:
+    """Revoke the customer's certificate (OCSP and the CRL then say so)."""
+    with open_signer() as signer:
+        customer = signer.revoke_certificate(personal_number, reason)
+    click.echo(f"certificate {customer.cert_serial} revoked")
+
+
+@customers.command("reissue-certificate")
+@click.argument("personal_number")
+def customers_reissue_certificate(personal_number: str) -> None:
+    """After revoke-certificate: a new key in the HSM and a new certificate for it."""
+    with open_signer() as signer:
+        customer = signer.lifecycle.reissue_certificate(personal_number, by="administrator")
+    click.echo(f"certificate {customer.cert_serial} issued")
+
+
+@customers.command("assign-codedevice")
+@click.argument("personal_number")
+@click.option("--serial", required=True, help="Serial of a code device issued with `tillit-hsm codedevice issue`.")
+def customers_assign_codedevice(personal_number: str, serial: str) -> None:
+    """Hand a code device (kodebrikke) to a customer."""
+    with open_signer() as signer:
+        signer.code_devices.assign(personal_number, serial)
+    click.echo(f"code device {serial} assigned to {personal_number}")
+
+
+@customers.command("block")
+@click.argument("personal_number")
+@click.option(
+    "--reason",
+    default=None,
+    help="Why, one of: lost-phone, suspected-misuse, customer-request, deceased, bank-decision (required;"
+    " goes to the audit log).",
+)
+@click.option("--note", default=None, help="A few words more for the audit log (optional).")
+def customers_block(personal_number: str, reason: str | None, note: str | None) -> None:
+    """Block (sperre): orders fail, the device goes, the certificate is revoked, the key stops."""
+
+    why = block_reason(reason, note)  # before anything is opened: a wrong reason changes nothing
+    with open_signer() as signer:
+        signer.customer(personal_number)
+        if not signer.lifecycle.block(personal_number, why, by="administrator"):
+            raise errors.Conflict("the customer is already blocked")
+    click.echo(f"blocked {personal_number}")
+
+
+@customers.command("unblock")
+@click.argument("personal_number")
+def customers_unblock(personal_number: str) -> None:
+    """Unblock with a new key and certificate; the customer activates the app again."""
+    with open_signer() as signer:
+        customer = signer.lifecycle.unblock(personal_number, by="administrator")
+    click.echo(f"unblocked {personal_number}; new certificate {customer.cert_serial}")
+
+
+@customers.command("reset-password")
+@click.argument("personal_number")
+@click.option("--password-stdin", is_flag=True, help="Read the new password from standard input.")
+def customers_reset_password(personal_number: str, password_stdin: bool) -> None:
+    """Set a new password at the counter (after identity checks there); unlocks it."""
+    password = read_secret("New password", password_stdin, confirm=True)
+    with open_signer() as signer:
+        signer.lifecycle.admin_reset_password(personal_number, password, by="administrator")
+    click.echo(f"password reset for {personal_number}")

@@ -1,0 +1,131 @@
+"""`tillit-signer serve`, `config` and `tls issue`: running the daemon, its settings and its HTTPS key."""
+
+from __future__ import annotations
+
+import errno
+import logging
+import os
+import socket
+from pathlib import Path
+from typing import Any
+
+import click
+from asn1crypto import pem
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from tillit.config import ConfigError
+from tillit.hsm.settings import HsmSettings
+from tillit.signer.logs import configure_logging
+from tillit.signer.runtime import check_public_url, open_signer
+from tillit.signer.settings import SignerSettings, documented_toml, effective_toml
+
+
+@click.command()
+@click.option("--host", default=None, help="Listen address (default from settings: 127.0.0.1).")
+@click.option("--port", type=int, default=None, help="Port (default from settings: 8700).")
+def serve(host: str | None, port: int | None) -> None:
+    """Run the HTTP API under uvicorn."""
+    import uvicorn  # the web server and the routes only for serve: the other commands start without them
+
+    from tillit.signer.app import create_app  # as uvicorn: FastAPI is loaded by serve alone
+
+    updates = {k: v for k, v in (("host", host), ("port", port)) if v is not None}
+    settings = SignerSettings().model_copy(update=updates)
+    configure_logging(settings.log_json)
+    log = logging.getLogger("tillit.signer")
+    # The port first: one in use ends here, before the HSM or the store is opened.
+    listening = listen(settings.host, settings.port)
+    with listening, open_signer(settings) as signer:
+        check_public_url(signer)
+        # Every key handle and certificate in one enumeration, in the background: no order searches
+        # the token (linear in its objects). Lookups wait for it while it loads (about a second at
+        # 10,000 customers); /healthz reports it as keyIndex.
+        signer.hsm.start_preload()
+        signer.recover()
+        signer.tokens.jwks()
+        app = create_app(signer)
+        ssl: dict[str, Any] = {}
+        if settings.tls_cert and settings.tls_key:
+            ssl = {"ssl_certfile": str(settings.tls_cert), "ssl_keyfile": str(settings.tls_key)}
+        scheme = "https" if ssl else "http"
+        log.info("serving on %s://%s:%d", scheme, settings.host, settings.port, extra={"tillit_event": "serve.start"})
+        # No proxy headers: nothing here reads the client's address or scheme, and uvicorn's layer
+        # for them would be one more pass over every request's headers.
+        config = uvicorn.Config(
+            app,
+            host=settings.host,
+            port=settings.port,
+            log_config=None,
+            access_log=False,
+            proxy_headers=False,
+            **ssl,
+        )
+        uvicorn.Server(config).run(sockets=[listening])
+        log.info("stopped", extra={"tillit_event": "serve.stop"})
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """A TCP socket bound to host and port for `serve` (uvicorn listens on it); ConfigError, one
+    line, when the port is taken or the address is not this machine's."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    where = f"port {port} on {host}"
+    try:
+        # As uvicorn binds: SO_REUSEADDR, so that a restart need not wait for TIME_WAIT to pass.
+        return socket.create_server((host, port), family=family)
+    except OverflowError:
+        raise ConfigError(f"port {port} is no TCP port (1-65535): set --port or TILLIT_PORT") from None
+    except OSError as e:
+        if e.errno == errno.EADDRINUSE:
+            reason = f"{where} is in use (another tillit-signer?): stop it, or choose another: --port or TILLIT_PORT"
+        elif e.errno == errno.EACCES:
+            reason = f"{where}: permission denied (ports below 1024 need privileges): choose --port or TILLIT_PORT"
+        elif e.errno == errno.EADDRNOTAVAIL or isinstance(e, socket.gaierror):
+            reason = f"cannot listen on {host}: not an address of this machine: set --host or TILLIT_HOST"
+        else:
+            reason = f"cannot listen on {where}: {e.strerror}"
+        raise ConfigError(reason) from None
+
+
+@click.group()
+def tls() -> None:
+    """HTTPS for the daemon's port."""
+
+
+@tls.command("issue")
+@click.option("--hostname", "hostnames", multiple=True, default=["localhost", "127.0.0.1"], show_default=True)
+@click.option("--out-dir", type=click.Path(file_okay=False, path_type=Path), required=True)
+@click.option("--days", type=int, default=365, show_default=True)
+def tls_issue(hostnames: tuple[str, ...], out_dir: Path, days: int) -> None:
+    """A server key (file, 0600) and a certificate from the HSM CA; set TILLIT_TLS_CERT/TILLIT_TLS_KEY."""
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    spki = key.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    with open_signer() as signer:
+        cert = signer.ca.issue_server_certificate(spki, list(hostnames), days)
+        chain = [cert, *signer.ca.chain()]
+    out_dir.mkdir(parents=True, exist_ok=True)
+    key_path, cert_path = out_dir / "tls-key.pem", out_dir / "tls-cert.pem"
+    fd = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(
+            key.private_bytes(
+                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+            )
+        )
+    cert_path.write_bytes(b"".join(pem.armor("CERTIFICATE", c.dump()) for c in chain))
+    click.echo(f"TILLIT_TLS_CERT={cert_path}\nTILLIT_TLS_KEY={key_path}")
+
+
+@click.command("config")
+@click.option("--defaults", is_flag=True, help="Every setting with its meaning and default, commented out.")
+def config(defaults: bool) -> None:
+    """Print the settings in effect (defaults, the file, TILLIT_* variables) as TOML, each value set
+    by the file or a variable with which; refuses, in one line, a configuration with a mistake.
+    With --defaults: a documented configuration file with every setting and its default."""
+
+    if defaults:
+        click.echo(documented_toml(), nl=False)
+        return
+    settings = SignerSettings()
+    click.echo(effective_toml(settings, HsmSettings(home=settings.home)), nl=False)

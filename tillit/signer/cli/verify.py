@@ -1,0 +1,148 @@
+"""`tillit-signer verify` and `archive-timestamp`: long-term signatures checked offline and renewed."""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import logging
+import os
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import click
+from asn1crypto import pem, x509
+
+from tillit.signer.cli.console import print_result
+from tillit.signer.longterm import validation_material
+from tillit.signer.renewal import archive_timestamp, last_document_timestamp_signer
+from tillit.signer.runtime import open_signer
+from tillit.signer.verify import FreshStatus, VerifyInputError, verify_cms, verify_pdf
+
+
+def _quiet_validation_logs() -> None:
+    """pyHanko logs each step of a validation as a warning; the verdict says what matters."""
+    for name in ("pyhanko", "pyhanko_certvalidator"):
+        logging.getLogger(name).setLevel(logging.CRITICAL)
+
+
+def _bad_input(message: str) -> None:
+    click.echo(f"tillit-signer: {message}", err=True)
+    sys.exit(2)
+
+
+def _validation_time(text: str | None) -> datetime | None:
+    """`--at`: an ISO 8601 date (midnight UTC) or date and time (UTC unless it says otherwise)."""
+    if text is None:
+        return None
+    try:
+        at = datetime.fromisoformat(text)
+    except ValueError:
+        _bad_input(f"--at: '{text}' is not an ISO 8601 date or date and time (2031-06-01, 2031-06-01T12:00Z)")
+        raise
+    return at if at.tzinfo else at.replace(tzinfo=UTC)
+
+
+def _status_today(signer: Any, certs: list[Any]) -> Any:
+    """OCSP responses for the certificates the local CA issued, and its CRLs, made now in-process."""
+
+    issuing = signer.ca.issuing_certificate()
+    ours = {c.sha256: c for c in certs if c.issuer == issuing.subject}
+    return validation_material(signer.ca, list(ours.values()), signer.current_crl(), 0)
+
+
+@click.command("verify")
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option("--content", type=click.Path(path_type=Path), default=None, help="The signed file of a detached .p7s.")
+@click.option("--at", "at_text", default=None, help="Validate at this date (ISO 8601, UTC), e.g. 2031-06-01.")
+@click.option("--root", type=click.Path(path_type=Path), default=None, help="PEM trust anchor (else the CA root).")
+@click.option("--json", "as_json", is_flag=True)
+def verify(file: Path, content: Path | None, at_text: str | None, root: Path | None, as_json: bool) -> None:
+    """Validate a signed PDF or a detached CMS signature offline (ETSI EN 319 102-1, pyHanko), with
+    the root as the only trust anchor, now or --at a date. Exit 0 only when every signature PASSED;
+    1 when one FAILED or is INDETERMINATE; 2 for input that cannot be checked."""
+
+    _quiet_validation_logs()
+    at = _validation_time(at_text)
+    try:
+        data = file.read_bytes()
+        content_bytes = content.read_bytes() if content is not None else None
+        root_bytes = root.read_bytes() if root is not None else None
+    except OSError as e:
+        _bad_input(f"{e.filename}: {e.strerror}")
+        return
+    if data.lstrip()[:5] != b"%PDF-" and content_bytes is None:
+        _bad_input(f"{file}: not a PDF; a detached signature needs --content FILE")
+    with contextlib.ExitStack() as stack:
+        fresh: FreshStatus | None = None
+        try:
+            if root_bytes is not None:  # a root given: the signature's own material alone
+                anchor = x509.Certificate.load(pem.unarmor(root_bytes)[2] if pem.detect(root_bytes) else root_bytes)
+                _ = anchor.native
+            else:  # the local CA's root, and today's status of the certificates from it (no network)
+                signer = stack.enter_context(open_signer())
+                anchor = signer.ca.root_certificate()
+                fresh = functools.partial(_status_today, signer)
+        except (ValueError, TypeError, KeyError) as e:
+            _bad_input(f"--root: not a certificate ({type(e).__name__})")
+            return
+        try:
+            if content_bytes is None:
+                verdicts = verify_pdf(data, anchor, at, fresh)
+            else:
+                verdicts = [verify_cms(data, content_bytes, anchor, at, fresh)]
+        except VerifyInputError as e:
+            _bad_input(f"{file}: {e}")
+            return
+
+    def text(found: list[dict[str, Any]]) -> str:
+        lines = []
+        for v in found:
+            lines.append(f"{v['indication']}  {v['level']}  {v['signer']}  signed {v['signingTime'] or 'unknown'}")
+            if v["indication"] != "PASSED":
+                lines.append(f"  {v['subindication']}: {v['reason']}")
+        return "\n".join(lines)
+
+    print_result([v.as_dict() for v in verdicts], as_json, text)
+    sys.exit(0 if all(v.passed for v in verdicts) else 1)
+
+
+@click.command("archive-timestamp")
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+def renew_archive_timestamps(files: tuple[Path, ...]) -> None:
+    """Renew B-LTA PDFs in place: the newest document timestamp's validation data into the DSS, then
+    a fresh document timestamp from Tillit's TSA (run yearly, and before the TSA certificate ends).
+    Files that cannot be renewed are named on stderr and left as they were (exit 2)."""
+
+    _quiet_validation_logs()
+    refused = False
+    with open_signer() as signer:
+        tsa, ca = signer.documents.tsa, signer.ca
+        for file in files:
+            try:
+                data = file.read_bytes()
+                # OCSP for the TSA certificate of the newest timestamp, and for today's if another.
+                previous, current = last_document_timestamp_signer(data), tsa.certificate()
+                end_entities = [previous] if previous.dump() == current.dump() else [previous, current]
+                crl, reuse_for = signer.current_crl(), signer.settings.ocsp_cache_seconds
+                material = validation_material(ca, end_entities, crl, reuse_for)
+                renewed = archive_timestamp(data, signer.documents.timestamper, ca.root_certificate(), material)
+            except OSError as e:
+                click.echo(f"tillit-signer: {file}: {e.strerror}", err=True)
+                refused = True
+                continue
+            except VerifyInputError as e:
+                click.echo(f"tillit-signer: {file}: {e}", err=True)
+                refused = True
+                continue
+            except Exception as e:  # pyHanko refuses a chain it cannot validate: name the file, go on
+                click.echo(f"tillit-signer: {file}: cannot renew: {type(e).__name__}: {e}".splitlines()[0], err=True)
+                refused = True
+                continue
+            partial = file.with_name(f".{file.name}.renewing")
+            partial.write_bytes(renewed)
+            os.replace(partial, file)  # whole or not at all
+            click.echo(f"{file}: document timestamp added")
+    if refused:
+        sys.exit(2)
