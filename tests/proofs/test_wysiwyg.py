@@ -1,5 +1,5 @@
 """What you see is what you sign: a PDF is admitted only when the text the kiosk shows the customer is
-what its pages render (signer/pdfcheck.py, signer/pdf_render_check.py).
+what its pages render (signer/pdf/, signer/pdf/render_check.py).
 
 Each hostile PDF of tests/proofs/wysiwyg_pdfs.py is sent to the real daemon as a kiosk's sign order
 (`POST /v1/sign`) and as a staff member's agreement (`POST /v1/agreements`): each is refused with a
@@ -25,7 +25,7 @@ from tests.daemon import Daemon, make_daemon
 from tests.proofs import pdfs, wysiwyg_pdfs
 from tests.proofs.common import enrol_many, figures, query
 from tillit.kiosk.pdftext import pdf_pages
-from tillit.signer.pdf_render_check import DPI, compare_page, rendered_text, text_layer
+from tillit.signer.pdf.render_check import DPI, compare_page, rendered_text, text_layer
 from tillit.signer.sample_documents import agreement_pdf
 
 pytestmark = pytest.mark.integration
@@ -198,7 +198,7 @@ def test_the_cost_of_reading_a_page_back() -> None:
 
 
 def test_a_document_too_long_to_check_is_refused(d: Daemon, customer: str) -> None:
-    from tillit.signer.pdf_render_check import MAX_PAGES
+    from tillit.signer.pdf.render_check import MAX_PAGES
 
     before = stored(d)
     content = agreement_pdf("Lånavtale", "Kari Nordmann", pages=MAX_PAGES + 1)

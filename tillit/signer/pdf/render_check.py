@@ -36,7 +36,7 @@ from collections import Counter, OrderedDict
 from difflib import SequenceMatcher
 from pathlib import Path
 
-from tillit.signer.pdfcheck import HostilePdf
+from tillit.signer.pdf.objects import HostilePdf
 
 DPI = 150
 MAX_PAGES = 30
