@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 from datetime import date
 
-from tillit.signer.numbers import check_digits
+from tillit.numbers import check_digits
 
 _counter = itertools.count()
 

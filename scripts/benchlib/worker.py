@@ -49,7 +49,7 @@ def log(message: str) -> None:
 
 def synthetic_numbers(seed: int = 0) -> Iterator[str]:
     """Valid synthetic national identity numbers (month + 80) of adults, all different."""
-    from tillit.signer.numbers import check_digits
+    from tillit.numbers import check_digits
 
     day_offset = seed % 28
     for year in range(1950, 2000):
@@ -200,9 +200,9 @@ def micro(
 
     from tillit.hsm.client import find_token
     from tillit.hsm.module import load_module
+    from tillit.signer.device_keys import verify_device_signature
     from tillit.signer.runtime import open_signer
     from tillit.signer.sample_documents import agreement_pdf
-    from tillit.signer.service import verify_device_signature
     from tillit.signer.settings import SignerSettings
     from tillit.signer.wire import approval_message
 
@@ -303,7 +303,7 @@ def _pades(
         return bytes(documents._pades(cms_signer, pdf, customer.name, reference, material))
 
     from tillit.signer.longterm import signing_context, validation_material
-    from tillit.signer.signing import WHOLE_FILE_TIMESTAMPED
+    from tillit.signer.orders.signing import WHOLE_FILE_TIMESTAMPED
     from tillit.signer.tsa import InProcessTimeStamper
 
     level = signer.settings.pades_level

@@ -17,7 +17,7 @@ from tillit.kiosk.i18n import CATALOGS, EN, LANGUAGES, next_language, translate
 from tillit.kiosk.output import file_name, save_signed
 from tillit.kiosk.settings import KioskSettings
 from tillit.kiosk.widgets.big_text import render_big
-from tillit.signer.numbers import InvalidPersonalNumber, parse
+from tillit.numbers import InvalidPersonalNumber, parse
 
 DATA = Path(__file__).parents[1] / "data" / "personal-numbers.tsv"
 TODAY = date(2026, 11, 24)

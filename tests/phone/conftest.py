@@ -12,7 +12,9 @@ import httpx
 import pytest
 
 from tests.daemon import Daemon, make_daemon
-from tillit.phone.pytest_plugin import StreamWatcher, TillitCustomer, TillitHome, TillitPhone, TillitSigner, tool
+from tillit.phone.pytest_plugin import TillitCustomer, TillitHome, TillitPhone, TillitSigner
+from tillit.phone.testkit.commands import tool
+from tillit.phone.testkit.signer import StreamWatcher
 
 
 @pytest.fixture(scope="package")

@@ -18,8 +18,8 @@ from tillit.phone.cli import main
 from tillit.phone.client import PhoneError
 from tillit.phone.keystore import Keystore, KeystoreError, OldProfile, WrongPin
 from tillit.phone.prompts import Prompter, PromptError, app_pin
-from tillit.phone.pytest_plugin import free_port, synthetic_number
 from tillit.phone.scripted import Exit, act
+from tillit.phone.testkit.commands import free_port, synthetic_number
 from tillit.signer.wire import PIN_PATH, AppRequest, AppRequests, parse_personal_number
 
 

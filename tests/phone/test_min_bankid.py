@@ -25,11 +25,12 @@ from tillit.phone.account import mask_personal_number, status_data, status_text
 from tillit.phone.app import PhoneApp
 from tillit.phone.client import PhoneError
 from tillit.phone.keystore import Keystore
-from tillit.phone.pytest_plugin import TillitCustomer, TillitSigner, free_port
+from tillit.phone.pytest_plugin import TillitCustomer, TillitSigner
 from tillit.phone.screens.biometric import BiometricDialog
 from tillit.phone.screens.min_bankid import MinBankIDScreen, history_lines, local_time
 from tillit.phone.screens.pin import PinDialog
 from tillit.phone.screens.requests import RequestsScreen
+from tillit.phone.testkit.commands import free_port
 from tillit.phone.widgets.request_panel import RequestPanel
 
 pytestmark = pytest.mark.tui

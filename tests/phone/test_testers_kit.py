@@ -19,15 +19,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tillit.phone.pytest_plugin import (
-    TillitCustomer,
-    TillitError,
-    TillitHome,
-    TillitPhone,
-    TillitSigner,
-    free_port,
-    tool,
-)
+from tillit.phone.pytest_plugin import TillitCustomer, TillitHome, TillitPhone, TillitSigner
+from tillit.phone.testkit.commands import TillitError, free_port, tool
 from tillit.signer.sample_documents import agreement_pdf
 
 pytestmark = pytest.mark.integration

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tillit.phone.pytest_plugin import free_port
+from tillit.phone.testkit.commands import free_port
 
 pytestmark = pytest.mark.integration
 

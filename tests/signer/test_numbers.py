@@ -1,4 +1,4 @@
-"""The national identity number validator (signer.numbers): the shared test data and properties.
+"""The national identity number validator (tillit.numbers): the shared test data and properties.
 
 Every row of tests/data/personal-numbers.tsv is checked as written. Hypothesis then checks what the
 table cannot: that every well-formed number parses to the birth date it encodes, that one changed
@@ -17,7 +17,7 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from tillit.signer.numbers import InvalidPersonalNumber, NumberKind, PersonalNumber, check_digits, is_valid, parse
+from tillit.numbers import InvalidPersonalNumber, NumberKind, PersonalNumber, check_digits, is_valid, parse
 
 TODAY = date(2026, 11, 24)
 TSV = Path(__file__).resolve().parents[1] / "data" / "personal-numbers.tsv"

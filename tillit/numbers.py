@@ -3,6 +3,8 @@
 Layout DDMMYYIIIKK: birth date, individual number, two mod-11 check digits. D-numbers add 40 to
 the day; synthetic numbers from the national test data service add 80 to the month and belong to
 nobody, so they are accepted only when test numbers are enabled.
+It imports no Tillit package, so that the signer, the testers' kit (tillit.phone) and the tests may
+all import it.
 """
 
 from __future__ import annotations
