@@ -12,7 +12,8 @@ from pathlib import Path
 
 from tillit.hsm.client import Hsm
 from tillit.hsm.settings import HsmSettings
-from tillit.signer.audit import ANCHOR_LABEL, Checkpointer
+from tillit.signer.audit.anchor import ANCHOR_LABEL
+from tillit.signer.audit.checkpoints import Checkpointer
 from tillit.signer.store.sqlite import SqliteStore
 
 

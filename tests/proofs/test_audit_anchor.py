@@ -3,7 +3,7 @@
 audit log's history (entries removed from the middle, the chain recomputed, the checkpoints after
 the edit deleted), cuts its tail with the checkpoints in it, or deletes every checkpoint. Before the
 anchor, `tillit-signer audit verify` passed all of these and `audit export` had the HSM sign the
-forged head. Now the newest checkpoint is anchored in the token (signer/audit.py): verify fails
+forged head. Now the newest checkpoint is anchored in the token (signer/audit/): verify fails
 with one line naming the problem, export refuses and signs nothing, and a running daemon refuses
 to sign a checkpoint of a forged log.
 

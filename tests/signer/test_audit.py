@@ -19,7 +19,8 @@ import pytest
 from tests.daemon import Daemon, make_daemon
 from tests.factories import fresh_adult
 from tillit.hsm.client import Hsm
-from tillit.signer.audit import AuditReport, Checkpointer, verify_chain
+from tillit.signer.audit.chain import AuditReport, verify_chain
+from tillit.signer.audit.checkpoints import Checkpointer
 from tillit.signer.store.audit import GENESIS, audit_hash
 from tillit.signer.store.sqlite import SqliteStore
 

@@ -34,7 +34,7 @@ from tillit.hsm.ca import CertificateAuthority
 from tillit.hsm.client import Hsm
 from tillit.hsm.settings import HsmSettings
 from tillit.signer import errors
-from tillit.signer.audit import verify_chain
+from tillit.signer.audit.chain import verify_chain
 from tillit.signer.service import Signer
 from tillit.signer.settings import SignerSettings
 from tillit.signer.store.records import Device

@@ -15,7 +15,7 @@ from typing import TypeVar
 
 from tests.store import builders as b
 from tests.store.conftest import Backend
-from tillit.signer.audit import verify_chain
+from tillit.signer.audit.chain import verify_chain
 from tillit.signer.store.base import Store
 
 T = TypeVar("T")

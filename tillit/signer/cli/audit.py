@@ -8,7 +8,8 @@ from pathlib import Path
 
 import click
 
-from tillit.signer.audit import AuditBroken, parse_expected
+from tillit.signer.audit.chain import AuditBroken, parse_expected
+from tillit.signer.audit.export import export_log
 from tillit.signer.cli.console import print_result
 from tillit.signer.runtime import open_signer
 
@@ -82,7 +83,7 @@ def audit_export(out: Path) -> None:
 
     with open_signer() as signer:
         try:
-            summary = signer.audit_log.export(out)
+            summary = export_log(signer.audit_log, out)
         except AuditBroken as e:
             click.echo(f"audit export refused, nothing signed: {e}", err=True)
             sys.exit(1)

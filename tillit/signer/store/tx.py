@@ -17,5 +17,5 @@ class Tx(CustomerQueries, GuessQueries, DeviceQueries, OrderQueries, DocumentQue
     `Queries` (queries.py) holds the cursor and the SQL dialect.
 
     `last_audit_seq` is the newest entry this transaction appended (0: none); after it commits the
-    store passes it to `Store.on_audit`, which signs audit checkpoints (signer/audit.py).
+    store passes it to `Store.on_audit`, which signs audit checkpoints (signer/audit/).
     """
