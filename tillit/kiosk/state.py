@@ -89,4 +89,4 @@ class DemoCustomer:
     password: str
     """Empty when the customer changed it at the kiosk in an earlier run (nobody here knows it)."""
     note: str
-    """A kiosk/i18n.py key: what this customer shows in the demo."""
+    """A key of the kiosk's catalogs (kiosk.po): what this customer shows in the demo."""

@@ -1,7 +1,7 @@
 """Forgotten password, after the phone approved: the customer's control questions, one field each.
 
 The questions come from the signer (POST /v1/reset/questions) as codes, worded here in the kiosk's
-language (`reset.question.<code>` in kiosk/i18n.py); Enter goes to the next empty answer,
+language (`reset.question.<code>` in kiosk.po); Enter goes to the next empty answer,
 then on to the new password. A customer without control questions is sent to the counter.
 """
 

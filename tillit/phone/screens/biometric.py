@@ -10,20 +10,22 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Label
 
+from tillit.phone.i18n import translate
+
 
 class BiometricDialog(ModalScreen[str | None]):
     CSS_PATH = "biometric.tcss"
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape", "cancel", "Avbryt", id="phone.biometric.cancel"),
-        Binding("f", "scan", "Skann fingeren", id="phone.biometric.scan"),
-        Binding("p", "pin", "Bruk PIN-kode", id="phone.biometric.pin"),
+        Binding("escape", "cancel", translate("key.cancel"), id="phone.biometric.cancel"),
+        Binding("f", "scan", translate("biometric.scan"), id="phone.biometric.scan"),
+        Binding("p", "pin", translate("biometric.use_pin"), id="phone.biometric.pin"),
     ]
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):
-            yield Label("Legg fingeren på sensoren", id="prompt")
-            yield Button("Skann fingeren", variant="primary", id="scan")
-            yield Button("Bruk PIN-kode", id="pin")
+            yield Label(translate("biometric.prompt"), id="prompt")
+            yield Button(translate("biometric.scan"), variant="primary", id="scan")
+            yield Button(translate("biometric.use_pin"), id="pin")
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         event.stop()

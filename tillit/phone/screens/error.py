@@ -10,24 +10,26 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Label
 
+from tillit.phone.i18n import translate
+
 
 class ErrorDialog(ModalScreen[None]):
     CSS_PATH = "error.tcss"
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape", "close", "Lukk", id="phone.error.close"),
-        Binding("enter", "close", "OK", id="phone.error.ok", show=False),
+        Binding("escape", "close", translate("key.close"), id="phone.error.close"),
+        Binding("enter", "close", translate("key.ok"), id="phone.error.ok", show=False),
     ]
 
-    def __init__(self, message: str, title: str = "Noko gjekk gale") -> None:
+    def __init__(self, message: str, title: str | None = None) -> None:
         super().__init__()
         self.message = message
-        self.title_text = title
+        self.title_text = title or translate("error.title")
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):
             yield Label(self.title_text, id="title")
             yield Label(self.message, id="message")
-            yield Button("OK", variant="primary", id="ok")
+            yield Button(translate("key.ok"), variant="primary", id="ok")
 
     def on_mount(self) -> None:
         self.query_one("#ok", Button).focus()

@@ -26,6 +26,7 @@ from textual.widgets import Footer, Label, Static
 from textual.worker import Worker, WorkerState
 
 from tillit.phone.client import PhoneError
+from tillit.phone.i18n import translate
 from tillit.phone.keystore import KeystoreError
 from tillit.phone.screens.error import ErrorDialog
 from tillit.phone.screens.pin import PinDialog, pin_refusal
@@ -33,13 +34,6 @@ from tillit.phone.widgets.request_card import kind_title
 from tillit.phone.widgets.request_panel import PhoneLike
 
 HISTORY_SHOWN = 10
-OUTCOMES = {
-    "expired": "gjekk ut på tid",
-    "ended": "alt avslutta",
-    "deactivated": "eininga var deaktivert",
-    "error": "feil",
-    "usage": "feil",
-}
 
 
 def local_time(iso: str | None) -> str:
@@ -55,32 +49,45 @@ def local_time(iso: str | None) -> str:
 def state_text(data: dict[str, Any]) -> tuple[str, str]:
     """The headline and its class: on, off or none."""
     if data.get("deactivated"):
-        since = f" ({local_time(data.get('deactivatedAt'))})" if data.get("deactivatedAt") else ""
-        return f"Deaktivert{since}: aktiver BankID på nytt, eller kontakt banken", "off"
+        if data.get("deactivatedAt"):
+            return translate("min_bankid.deactivated_at", at=local_time(data.get("deactivatedAt"))), "off"
+        return translate("min_bankid.deactivated"), "off"
     if data.get("activated"):
-        return "BankID er aktivert på denne eininga", "on"
-    return "BankID er ikkje aktivert på denne eininga", "none"
+        return translate("min_bankid.activated"), "on"
+    return translate("min_bankid.not_activated"), "none"
 
 
 def details(data: dict[str, Any]) -> list[tuple[str, str, str]]:
     """(id, what, value) of each line under the headline."""
     return [
-        ("owner", "Namn", data.get("customerName") or "–"),
-        ("number", "Fødselsnummer", data.get("personalNumberMasked") or "–"),
-        ("since", "Aktivert", local_time(data.get("activatedAt"))),
-        ("device-name", "Eining", data.get("deviceName") or "–"),
-        ("biometric", "Biometri", "På" if data.get("biometric") else "Av"),
+        ("owner", translate("min_bankid.owner"), data.get("customerName") or "–"),
+        ("number", translate("min_bankid.number"), data.get("personalNumberMasked") or "–"),
+        ("since", translate("min_bankid.since"), local_time(data.get("activatedAt"))),
+        ("device-name", translate("min_bankid.device_name"), data.get("deviceName") or "–"),
+        (
+            "biometric",
+            translate("min_bankid.biometric"),
+            translate(f"min_bankid.{'on' if data.get('biometric') else 'off'}"),
+        ),
     ]
+
+
+def outcome_text(outcome: str) -> str:
+    """How an answered request ended, in words; an outcome the catalog does not know shows as it is."""
+    key = f"history.outcome.{outcome}"
+    text = translate(key)
+    return outcome if text == key else text
 
 
 def history_lines(entry: dict[str, Any]) -> str:
     """One answered request in two lines: when and the answer; what it was, where, the reference."""
-    verb = {"approve": "Godkjent", "decline": "Avvist"}.get(entry.get("decision") or "", "?")
+    decision = entry.get("decision")
+    verb = translate(f"history.{decision}") if decision in ("approve", "decline") else "?"
     outcome = entry.get("outcome") or "done"
-    answer = verb if outcome == "done" else f"{verb} · {OUTCOMES.get(outcome, outcome)}"
+    answer = verb if outcome == "done" else f"{verb} · {outcome_text(outcome)}"
     kind = kind_title(entry.get("kind") or "")
     if entry.get("method") == "biometric":
-        kind += " utan passord"
+        kind = translate("history.without_password", kind=kind)
     where = " · ".join(part for part in (kind, entry.get("kioskName") or "", entry.get("reference") or "") if part)
     return f"{local_time(entry.get('at'))}  {answer}\n{where}"
 
@@ -93,8 +100,8 @@ def entry_text(entry: dict[str, Any]) -> Text:
 class MinBankIDScreen(Screen[None]):
     CSS_PATH = "min_bankid.tcss"
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape", "close", "Tilbake", id="phone.min_bankid.close"),
-        Binding("b", "toggle_biometric", "Biometri på/av", id="phone.min_bankid.biometric"),
+        Binding("escape", "close", translate("key.back"), id="phone.min_bankid.close"),
+        Binding("b", "toggle_biometric", translate("key.biometric"), id="phone.min_bankid.biometric"),
     ]
 
     message: reactive[str] = reactive("")
@@ -115,15 +122,15 @@ class MinBankIDScreen(Screen[None]):
         self.data: dict[str, Any] = status()
 
     def compose(self) -> ComposeResult:
-        yield Label("Min BankID", id="top")
+        yield Label(translate("min_bankid.title"), id="top")
         with VerticalScroll(id="body"):
             yield Label("", id="state", markup=False)
             with Grid(id="details"):
                 for key, what, _ in details(self.data):
                     yield Label(what, classes="what")
                     yield Label("", id=key, classes="value", markup=False)
-            yield Label("Når biometri er på, kan du logge inn på kiosken utan passord.", id="biometric-hint")
-            yield Label("Siste førespurnader", id="history-title")
+            yield Label(translate("min_bankid.biometric_hint"), id="biometric-hint")
+            yield Label(translate("min_bankid.history_title"), id="history-title")
             yield Vertical(id="history")
         yield Label("", id="message", markup=False)
         yield Footer()
@@ -147,7 +154,7 @@ class MinBankIDScreen(Screen[None]):
                 Static(entry_text(e), id=f"entry-{i}", classes="entry") for i, e in enumerate(entries)
             )
         else:
-            await history.mount(Label("Ingen førespurnader svart på enno.", id="no-history"))
+            await history.mount(Label(translate("min_bankid.no_history"), id="no-history"))
 
     def watch_message(self, message: str) -> None:
         label = self.query_one("#message", Label)
@@ -164,31 +171,31 @@ class MinBankIDScreen(Screen[None]):
     async def toggle_biometric(self) -> None:
         """The app PIN, then the signer, then the host: a failure at any step changes nothing."""
         on = not self.data.get("biometric")
-        verb = "slå på" if on else "slå av"
-        pin = await self.app.push_screen_wait(PinDialog(f"Skriv inn PIN-koden for å {verb} biometri"))
+        prompt = translate("biometric.pin_prompt_on" if on else "biometric.pin_prompt_off")
+        pin = await self.app.push_screen_wait(PinDialog(prompt))
         if pin is None:
             return
         if self.check_pin is not None:
             try:
                 right = await asyncio.to_thread(self.check_pin, pin)
             except KeystoreError as e:  # the signer's answer: attempts left, locked, deactivated, unreachable
-                self.message = f"{pin_refusal(e)} Ingenting er endra."
+                self.message = translate("biometric.pin_refused", refusal=pin_refusal(e))
                 return
             if not right:
-                self.message = "Feil PIN-kode. Ingenting er endra."
+                self.message = translate("biometric.wrong_pin")
                 return
-        self.message = "Sender til banken …"
+        self.message = translate("biometric.sending")
         remote = self.client.aio()
         try:
             stored = (await remote.settings(biometric=on)).biometric
         except PhoneError as e:
             if e.status == 403 and e.code == "deviceDeactivated":
-                self.message = "Denne eininga er deaktivert. Ingenting er endra."
+                self.message = translate("biometric.deactivated")
             else:
-                self.message = f"Banken sa nei ({e.reason}). Ingenting er endra."
+                self.message = translate("biometric.refused", reason=e.reason)
             return
         except httpx.HTTPError as e:
-            self.message = f"Fekk ikkje kontakt med banken ({type(e).__name__}). Ingenting er endra."
+            self.message = translate("biometric.unreachable", error=type(e).__name__)
             return
         finally:
             await remote.aclose()
@@ -197,7 +204,7 @@ class MinBankIDScreen(Screen[None]):
         else:
             self.on_biometric(stored)
             await self.show(self.status())
-        self.message = "Biometri er slått på." if stored else "Biometri er slått av."
+        self.message = translate("biometric.turned_on" if stored else "biometric.turned_off")
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.worker.node is self and event.state == WorkerState.ERROR:

@@ -15,37 +15,38 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label
 
+from tillit.phone.i18n import translate
 from tillit.phone.keystore import DeviceDeactivated, DeviceLocked, KeystoreError, SignerUnreachable, WrongPin
 
 
 def attempts_text(attempts_left: int) -> str:
-    if attempts_left == 1:
-        return "Siste forsøk før appen blir låst."
-    return f"{attempts_left} forsøk igjen før appen blir låst."
+    return translate("pin.attempts_left", attempts=attempts_left)
 
 
 def pin_refusal(error: KeystoreError | None) -> str:
     """Why the PIN opened nothing, for the screen (None: a PIN check that only said no)."""
     if error is None:
-        return "Feil PIN-kode. Prøv igjen."
+        return translate("pin.wrong")
     if isinstance(error, WrongPin):
-        return f"Feil PIN-kode. {attempts_text(error.attempts_left)}"
+        return translate("pin.wrong_attempts_left", attempts=error.attempts_left)
     if isinstance(error, DeviceLocked):
-        return "Appen er låst etter fem feil PIN-kodar på rad. Aktiver BankID på nytt."
+        return translate("pin.locked")
     if isinstance(error, DeviceDeactivated):
-        return "Denne eininga er deaktivert. Aktiver BankID på nytt, eller kontakt banken."
+        return translate("pin.deactivated")
     if isinstance(error, SignerUnreachable):
-        return "Fekk ikkje kontakt med banken, som sjekkar PIN-koden. Prøv igjen."
+        return translate("pin.unreachable")
     return str(error)
 
 
 class PinDialog(ModalScreen[str | None]):
     CSS_PATH = "pin.tcss"
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Avbryt", id="phone.pin.cancel")]
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "cancel", translate("key.cancel"), id="phone.pin.cancel")
+    ]
 
-    def __init__(self, prompt: str = "Skriv inn PIN-koden din", attempts_left: int | None = None) -> None:
+    def __init__(self, prompt: str | None = None, attempts_left: int | None = None) -> None:
         super().__init__()
-        self.prompt = prompt
+        self.prompt = prompt or translate("pin.prompt")
         self.attempts_left = attempts_left
 
     def compose(self) -> ComposeResult:
@@ -53,10 +54,12 @@ class PinDialog(ModalScreen[str | None]):
             yield Label(self.prompt, id="prompt")
             if self.attempts_left is not None:
                 yield Label(attempts_text(self.attempts_left), id="attempts")
-            yield Input(password=True, restrict=r"[0-9]*", max_length=12, placeholder="PIN-kode", id="pin")
+            yield Input(
+                password=True, restrict=r"[0-9]*", max_length=12, placeholder=translate("pin.placeholder"), id="pin"
+            )
             with Horizontal(id="buttons"):
-                yield Button("OK", variant="primary", id="ok")
-                yield Button("Avbryt", id="cancel")
+                yield Button(translate("key.ok"), variant="primary", id="ok")
+                yield Button(translate("key.cancel"), id="cancel")
 
     def on_mount(self) -> None:
         self.query_one("#pin", Input).focus()

@@ -10,16 +10,17 @@ from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.widgets import Footer, Label
 
+from tillit.phone.i18n import translate
 from tillit.phone.widgets.request_panel import PhoneLike, RequestPanel
 
 
 class RequestsScreen(Screen[None]):
     CSS_PATH = "requests.tcss"
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("j", "approve", "Ja, det er meg", id="phone.screen.approve"),
-        Binding("n", "decline", "Nei, avvis", id="phone.screen.decline"),
-        Binding("m", "min_bankid", "Min BankID", id="phone.screen.min_bankid"),
-        Binding("q", "app.quit", "Avslutt", id="phone.screen.quit"),
+        Binding("j", "approve", translate("answer.approve"), id="phone.screen.approve"),
+        Binding("n", "decline", translate("answer.decline"), id="phone.screen.decline"),
+        Binding("m", "min_bankid", translate("key.min_bankid"), id="phone.screen.min_bankid"),
+        Binding("q", "app.quit", translate("key.quit"), id="phone.screen.quit"),
     ]
 
     def __init__(

@@ -17,17 +17,9 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.reactive import reactive
 from textual.widgets import Button, Label, Static
 
+from tillit.phone.i18n import translate
 from tillit.phone.widgets.big_text import BigText, render_big
 from tillit.signer.wire import AppRequest
-
-KINDS = {
-    "auth": "Logg inn",
-    "sign": "Signer",
-    "activation": "Aktiver BankID på ny eining",
-    "guardian": "Godkjenn som føresett",
-    "reset": "Nytt passord",
-}
-
 
 FULL_LAYOUT_ROWS = 11
 """Rows of the full card besides the reference in large type and the buttons: the kind, two of "Frå",
@@ -37,12 +29,12 @@ BUTTONS_SIDE_BY_SIDE = 36
 """The card's least width for the two buttons side by side (16 columns each at least, with margins);
 narrower, one above the other."""
 
-LOGIN_NOW = "Innlogging utan passord"
-LOGIN_NOW_HINT = "Du blir logga inn når du godkjenner."
-
 
 def kind_title(kind: str) -> str:
-    return KINDS.get(kind, kind.capitalize())
+    """What the request is (its kind in words); a kind the catalog does not know, capitalised."""
+    key = f"kind.{kind}"
+    title = translate(key)
+    return kind.capitalize() if title == key else title
 
 
 class RequestCard(Vertical):
@@ -58,29 +50,31 @@ class RequestCard(Vertical):
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="request-details", can_focus=False):
             yield Label("", id="kind")
-            yield Label(f"[b]{LOGIN_NOW}[/b]\n{LOGIN_NOW_HINT}", id="method")
+            yield Label(f"[b]{translate('request.login_now')}[/b]\n{translate('request.login_now_hint')}", id="method")
             yield Label("", id="kiosk", markup=False)
-            yield Label("Referanse", id="reference-label")
+            yield Label(translate("request.reference"), id="reference-label")
             yield BigText("", id="reference")
             yield Label("", id="reference-line", markup=False)
             yield Static("", id="text", markup=False)
             yield Static("", id="documents", markup=False)
         with Horizontal(id="buttons"):
-            yield Button("Ja, det er meg", variant="success", id="approve")
-            yield Button("Nei, avvis", variant="error", id="decline")
+            yield Button(translate("answer.approve"), variant="success", id="approve")
+            yield Button(translate("answer.decline"), variant="error", id="decline")
 
     def show(self, request: AppRequest) -> None:
         self.query_one("#kind", Label).update(kind_title(request.kind))
         # A login that completes on this approval: the customer must know no password will follow.
         self.query_one("#method", Label).display = request.method == "biometric"
-        self.query_one("#kiosk", Label).update(f"Frå: {request.kiosk_name}")
+        self.query_one("#kiosk", Label).update(translate("request.kiosk", kiosk=request.kiosk_name))
         self.reference = request.reference
         self.query_one("#reference", BigText).text = request.reference
-        self.query_one("#reference-line", Label).update(f"Referanse: {request.reference}")
+        self.query_one("#reference-line", Label).update(
+            translate("request.reference_line", reference=request.reference)
+        )
         self.query_one("#text", Static).update(request.user_visible_data)
         names = [d.get("name", "") for d in request.documents]
         documents = self.query_one("#documents", Static)
-        documents.update("Dokument: " + ", ".join(names) if names else "")
+        documents.update(translate("request.documents", names=", ".join(names), count=len(names)) if names else "")
         documents.display = bool(names)
         self.set_buttons(enabled=True)
 

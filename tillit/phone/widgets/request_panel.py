@@ -44,6 +44,7 @@ from textual.widgets import Button, ContentSwitcher, Label
 from textual.worker import Worker, WorkerState
 
 from tillit.phone.client import AsyncRemote, PhoneError
+from tillit.phone.i18n import translate
 from tillit.phone.keystore import DeviceDeactivated, DeviceLocked, KeystoreError, WrongPin
 from tillit.phone.screens.biometric import BiometricDialog
 from tillit.phone.screens.error import ErrorDialog
@@ -65,8 +66,8 @@ class PhoneLike(Protocol):
 class RequestPanel(Vertical):
     DEFAULT_CSS = Path(__file__).with_name("request_panel.tcss").read_text()
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("j", "approve", "Ja, det er meg", id="phone.approve"),
-        Binding("n", "decline", "Nei, avvis", id="phone.decline"),
+        Binding("j", "approve", translate("answer.approve"), id="phone.approve"),
+        Binding("n", "decline", translate("answer.decline"), id="phone.decline"),
     ]
 
     class Decided(Message):
@@ -117,15 +118,12 @@ class RequestPanel(Vertical):
         with ContentSwitcher(initial=WAITING, id="views"):
             with Vertical(id=WAITING):
                 yield Label("BankID", id="logo")
-                yield Label("Ventar på førespurnader …", id="waiting-text")
-                yield Label("Når du loggar inn eller signerer, kjem førespurnaden hit.", id="waiting-hint")
+                yield Label(translate("waiting.text"), id="waiting-text")
+                yield Label(translate("waiting.hint"), id="waiting-hint")
             yield RequestCard(id=SHOWING)
             with Vertical(id=DEACTIVATED):
-                yield Label("Denne eininga er deaktivert", id="deactivated-title")
-                yield Label(
-                    "Denne appen kan ikkje lenger godkjenne noko. Aktiver BankID på nytt, eller kontakt banken.",
-                    id="deactivated-text",
-                )
+                yield Label(translate("deactivated.title"), id="deactivated-title")
+                yield Label(translate("deactivated.text"), id="deactivated-text")
         yield Label("", id="message", markup=False)
 
     # -- state ------------------------------------------------------------------------------------
@@ -171,9 +169,9 @@ class RequestPanel(Vertical):
                 failures += 1
                 if not self._told_offline:
                     self._told_offline = True
-                    problem = f"Fekk ikkje kontakt med banken ({type(e).__name__}). Prøver igjen."
+                    problem = translate("offline.dialog", error=type(e).__name__)
                     self.app.push_screen(ErrorDialog(problem))
-                self.message = "Ingen kontakt med banken – prøver igjen …"
+                self.message = translate("offline.message")
                 await asyncio.sleep(min(10.0, 0.25 * 2**failures))
                 continue
             if failures:
@@ -194,7 +192,7 @@ class RequestPanel(Vertical):
         self.queue = [r for r in requests if current is None or r.order_ref != current.order_ref]
         if current is not None and current.order_ref not in {r.order_ref for r in requests}:
             expired = current.expires_at <= time.time() + 1
-            self.drop_current("Førespurnaden gjekk ut på tid." if expired else "Førespurnaden vart avslutta.", False)
+            self.drop_current(translate("request.expired" if expired else "request.ended"), False)
         elif current is None and self.queue:
             self.show_request(self.queue.pop(0))
 
@@ -210,7 +208,7 @@ class RequestPanel(Vertical):
     def _expired(self) -> None:
         self._expiry = None
         if self.current is not None:
-            self.drop_current("Førespurnaden gjekk ut på tid.")
+            self.drop_current(translate("request.expired"))
 
     def drop_current(self, message: str, listen_again: bool = True) -> None:
         self.current = None
@@ -282,10 +280,10 @@ class RequestPanel(Vertical):
         except PhoneError as e:
             if e.status == 410:
                 self.post_message(self.Decided(request, decision, "expired"))
-                self.drop_current("Førespurnaden gjekk ut på tid.")
+                self.drop_current(translate("request.expired"))
             elif e.status == 409:
                 self.post_message(self.Decided(request, decision, "ended"))
-                self.drop_current("Førespurnaden er allereie svart på eller avslutta.")
+                self.drop_current(translate("request.answered"))
             elif e.status == 403 and e.code == "deviceDeactivated":
                 self.post_message(self.Decided(request, decision, "deactivated"))
                 self.show_deactivated()
@@ -294,11 +292,11 @@ class RequestPanel(Vertical):
             return
         self.post_message(self.Decided(request, decision, "done"))
         if decision == "decline":
-            self.drop_current("Avvist.")
+            self.drop_current(translate("request.declined"))
         elif request.method == "biometric":
-            self.drop_current("Godkjent. Du er logga inn på kiosken.")
+            self.drop_current(translate("request.approved_logged_in"))
         else:
-            self.drop_current("Godkjent. Hald fram på kiosken.")
+            self.drop_current(translate("request.approved"))
 
     async def _ask(self, dialog: ModalScreen[str | None]) -> str | None:
         """Open a dialog for the current request; it closes by itself if the request ends meanwhile."""
