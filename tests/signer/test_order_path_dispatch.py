@@ -17,8 +17,8 @@ from starlette.types import Message, Receive, Scope, Send
 
 from tillit.hsm.errors import HsmError
 from tillit.signer import errors
-from tillit.signer.order_path import Call, FastRoute, OrderPath
-from tillit.signer.store import Kiosk
+from tillit.signer.http.order_path import Call, FastRoute, OrderPath
+from tillit.signer.store.records import Kiosk
 
 
 class Body(BaseModel):

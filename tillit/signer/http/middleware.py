@@ -15,7 +15,7 @@ rule before any byte of the body is read:
 
 A route's limit is the one its endpoint declares with `body_limit`; else the JSON limit for a
 POST, PUT or PATCH route; else 0: a GET, HEAD or DELETE route accepts no body. The limit is left in the
-scope (`BODY_LIMIT`) for the layers behind that read bodies themselves (`signer.order_path`).
+scope (`BODY_LIMIT`) for the layers behind that read bodies themselves (`signer.http.order_path`).
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tillit.hsm.errors import HsmError
 from tillit.signer import errors
+from tillit.signer.settings import SignerSettings
 
 # The scope key under which the front door leaves the route's body limit for the layers behind it.
 BODY_LIMIT = "tillit.body_limit"
@@ -52,12 +53,16 @@ F = TypeVar("F", bound=Callable[..., Any])
 # Checks the Authorization header's value; raises the refusal (SignerError or HsmError).
 CredentialCheck = Callable[[str | None], Awaitable[object]]
 
+# A limit that is a setting: read from the daemon's settings when the route table is read.
+SettingLimit = Callable[[SignerSettings], int]
 
-def body_limit(limit: int) -> Callable[[F], F]:
-    """Declare the largest body (bytes) an endpoint takes; below the route decorator:
 
-    @app.post("/v1/ocsp")
-    @body_limit(4096)
+def body_limit(limit: int | SettingLimit) -> Callable[[F], F]:
+    """Declare the largest body (bytes) an endpoint takes, or the setting that says it; below the
+    route decorator:
+
+    @router.post("/v1/ocsp")
+    @body_limit(lambda settings: settings.ocsp_max_request_bytes)
     async def ocsp(request: Request) -> Response: ...
     """
 
@@ -89,11 +94,15 @@ class RouteRules:
 
     @classmethod
     def of(
-        cls, routes: Iterable[BaseRoute], json_limit: int, credentials: Mapping[Callable[..., Any], CredentialCheck]
+        cls,
+        routes: Iterable[BaseRoute],
+        settings: SignerSettings,
+        credentials: Mapping[Callable[..., Any], CredentialCheck],
     ) -> RouteRules:
-        """Rules for `routes` (FastAPI's `app.routes`): the endpoint's `body_limit`, else `json_limit`
-        for a POST, PUT or PATCH route, else 0. `credentials` maps a dependency (the kiosk's token,
-        say) to the check the front door runs on the Authorization header for the routes using it."""
+        """Rules for `routes` (FastAPI's `app.routes`): the endpoint's `body_limit`, else the JSON limit
+        of `settings` for a POST, PUT or PATCH route, else 0. `credentials` maps a dependency (the
+        kiosk's token, say) to the check the front door runs on the Authorization header for the
+        routes using it."""
         static: dict[tuple[str, str], BodyRule] = {}
         templated: list[tuple[re.Pattern[str], set[str], BodyRule]] = []
         for order, route in enumerate(routes):
@@ -105,9 +114,9 @@ class RouteRules:
             declared = getattr(getattr(route, "endpoint", None), _LIMIT_ATTRIBUTE, None)
             credential = None
             if declared is not None:
-                limit = int(declared)
+                limit = declared(settings) if callable(declared) else int(declared)
             elif _BODY_METHODS & set(methods):
-                limit = json_limit
+                limit = settings.max_json_body_bytes
             else:
                 limit = 0
             if isinstance(route, APIRoute):
@@ -283,6 +292,7 @@ __all__ = [
     "BodyRule",
     "CredentialCheck",
     "RouteRules",
+    "SettingLimit",
     "body_limit",
     "read_body",
     "replay_body",

@@ -1,0 +1,175 @@
+"""The phone's routes: activating the app, then every request signed by its device key (or its
+unlock key): the long-poll for requests, the decision on one, its settings and its app PIN."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import contextlib
+import json
+import time
+from typing import Any
+
+from fastapi import APIRouter, Response
+from fastapi.responses import JSONResponse
+from pydantic import ValidationError
+
+from tillit.signer import errors
+from tillit.signer.device_pins import WrongPin
+from tillit.signer.http.deps import DevicePinsDep, SignedRequestDep, SignerDep, WaitDep
+from tillit.signer.http.errors import validation_reason
+from tillit.signer.http.middleware import body_limit
+from tillit.signer.http.openapi import ERROR_RESPONSES, device_signed, json_answer
+from tillit.signer.http.order_path import on_order_path
+from tillit.signer.http.pool import blocking
+from tillit.signer.wire import (
+    PIN_PATH,
+    UNLOCK_PATH,
+    ActivationComplete,
+    ActivationStart,
+    AppDecision,
+    AppRequests,
+    AppSettings,
+    ErrorBody,
+    PinRefusal,
+    PinRegistration,
+    UnlockGranted,
+    UnlockRequest,
+)
+
+# The largest body of a phone's signed request (a decision, the app's settings): a few hundred bytes.
+DEVICE_BODY_BYTES = 4096
+
+router = APIRouter()
+
+
+@router.post("/v1/app/activations", status_code=201, responses=ERROR_RESPONSES)
+def activation_start(body: ActivationStart, signer: SignerDep) -> dict[str, Any]:
+    """Start activating the app on this phone (codedevice, sms-email or old-device)."""
+    return signer.activations.start(body.personal_number, body.method, body.device_name, body.public_key)
+
+
+@router.post("/v1/app/activations/{activation_id}/complete", responses=ERROR_RESPONSES)
+def activation_complete(activation_id: str, body: ActivationComplete, signer: SignerDep) -> dict[str, Any]:
+    """Finish activation with the codes (or the old phone's approval) and the password."""
+    return signer.activations.complete(
+        activation_id, body.proof, body.password, body.sms_code, body.email_code, body.code
+    )
+
+
+@router.get(
+    "/v1/app/requests",
+    response_model=AppRequests,
+    response_model_by_alias=True,
+    responses=ERROR_RESPONSES,
+    openapi_extra=device_signed(),
+)
+@on_order_path
+async def app_requests(call: SignedRequestDep, signer: SignerDep, wait: WaitDep) -> Response:
+    """Pending requests for this device; waits up to `wait` seconds for one to arrive."""
+    dev = await blocking(signer.authenticate_device, call.method, call.path, call.body, call.headers, True)
+    if dev.status != "active":
+        return json_answer(AppRequests(requests=[], device_status="deactivated"))
+    deadline = time.monotonic() + wait
+    waiter = signer.notifier.subscribe(dev.id)
+    try:
+        while True:
+            waiter[1].clear()
+            # Reads only: on the loop with SQLite, so a woken phone does not queue for the pool.
+            found, still_active = signer.poll(dev) if signer.store.local_reads else await blocking(signer.poll, dev)
+            if not still_active:
+                return json_answer(AppRequests(requests=[], device_status="deactivated"))
+            remaining = deadline - time.monotonic()
+            if found or remaining <= 0:
+                return json_answer(AppRequests(requests=found, device_status="active"))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(waiter[1].wait(), remaining)
+    finally:
+        signer.notifier.unsubscribe(dev.id, waiter)
+
+
+@router.post(
+    "/v1/app/requests/{order_ref}",
+    response_model=dict[str, str],
+    responses=ERROR_RESPONSES,
+    openapi_extra=device_signed(AppDecision),
+)
+@body_limit(DEVICE_BODY_BYTES)
+@on_order_path
+async def app_decide(order_ref: str, call: SignedRequestDep, signer: SignerDep) -> Response:
+    """Approve ("Ja, det er meg") or decline ("Nei, avvis"), signed over the challenge."""
+
+    def decide() -> str:  # the device's signature, then the decision: one hop to the pool
+        checked = signer.check_device_request(call.method, call.path, call.body, call.headers)
+        try:
+            body = AppDecision.model_validate_json(call.body)
+            signature = base64.b64decode(body.signature, validate=True)
+        except ValidationError as e:
+            signer.settle_device_request(checked)  # a refused signature answers 401 before any 400
+            raise errors.InvalidInput(validation_reason(e)) from None
+        except (binascii.Error, ValueError):
+            signer.settle_device_request(checked)
+            raise errors.InvalidInput("the signature is not valid base64") from None
+        return signer.decide_request(checked, order_ref, body.decision, signature, body.biometric)
+
+    decided = await blocking(decide)
+    return Response(f'{{"orderRef":{json.dumps(order_ref)},"decision":"{decided}"}}', media_type="application/json")
+
+
+@router.post(
+    "/v1/app/settings",
+    response_model=AppSettings,
+    responses=ERROR_RESPONSES,
+    openapi_extra=device_signed(AppSettings),
+)
+@body_limit(DEVICE_BODY_BYTES)
+async def app_settings(call: SignedRequestDep, signer: SignerDep) -> AppSettings:
+    """The app's settings the signer must know: login without password on or off."""
+
+    def apply() -> AppSettings:
+        dev = signer.authenticate_device(call.method, call.path, call.body, call.headers, False)
+        try:
+            body = AppSettings.model_validate_json(call.body)
+        except ValidationError as e:
+            raise errors.InvalidInput(validation_reason(e)) from None
+        return AppSettings(biometric=signer.set_biometric(dev, body.biometric))
+
+    return await blocking(apply)
+
+
+# -- the app PIN, checked here (signer/device_pins.py) -------------------------------------------
+
+
+@router.post(PIN_PATH, status_code=201, responses=ERROR_RESPONSES, openapi_extra=device_signed(PinRegistration))
+async def app_pin(call: SignedRequestDep, signer: SignerDep, pins: DevicePinsDep) -> dict[str, Any]:
+    """Register the app PIN's verifier, the unlock key and the wrap secret (once, signed by the device key)."""
+
+    def register() -> dict[str, Any]:
+        dev = signer.authenticate_device(call.method, call.path, call.body, call.headers, False)
+        try:
+            body = PinRegistration.model_validate_json(call.body)
+        except ValidationError as e:
+            raise errors.InvalidInput(validation_reason(e)) from None
+        pins.register(dev, body)
+        return {"deviceId": dev.id, "attempts": pins.attempts}
+
+    return await blocking(register)
+
+
+@router.post(
+    UNLOCK_PATH,
+    response_model=UnlockGranted,
+    # 401: a wrong PIN (PinRefusal, with the attempts left), or a request the unlock key did not sign.
+    responses={**ERROR_RESPONSES, 401: {"model": PinRefusal | ErrorBody}},
+    openapi_extra=device_signed(UnlockRequest, key="unlock key"),
+)
+async def app_unlock(call: SignedRequestDep, pins: DevicePinsDep) -> Response:
+    """The app PIN, checked (signed by the unlock key): the wrap secret, or 401 `wrongPin` with the
+    attempts left; the last wrong PIN locks the device (403 `deviceLocked`)."""
+    try:
+        granted = await blocking(pins.unlock, call.method, call.path, call.body, call.headers)
+    except WrongPin as e:
+        refused = PinRefusal(error=e.code, reason=e.reason, attempts_left=e.attempts_left)
+        return JSONResponse(refused.model_dump(by_alias=True), status_code=e.status)
+    return json_answer(granted)
