@@ -24,7 +24,8 @@ from typing import Any
 from pkcs11 import Mechanism, ObjectClass
 from pydantic import SecretStr
 
-from tillit.hsm.client import Hsm, find_token
+from tillit.hsm.client import Hsm
+from tillit.hsm.connection import find_token
 from tillit.hsm.keys import Algorithm
 from tillit.hsm.module import load_module
 from tillit.hsm.provision import initialise_token

@@ -198,7 +198,7 @@ def micro(
     from cryptography.hazmat.primitives.asymmetric import ec
     from pkcs11 import Mechanism, ObjectClass
 
-    from tillit.hsm.client import find_token
+    from tillit.hsm.connection import find_token
     from tillit.hsm.module import load_module
     from tillit.signer.device_keys import verify_device_signature
     from tillit.signer.runtime import open_signer
@@ -381,7 +381,8 @@ def bulk(total: int, seed: int) -> dict[str, Any]:
     from pkcs11 import Attribute, CertificateType, KeyType, ObjectClass
     from pkcs11.util.ec import encode_named_curve_parameters
 
-    from tillit.hsm.client import find_token, key_templates
+    from tillit.hsm.connection import find_token
+    from tillit.hsm.keypairs import key_templates
     from tillit.hsm.module import load_module
     from tillit.signer.runtime import open_signer
     from tillit.signer.settings import SignerSettings

@@ -17,10 +17,13 @@ from pkcs11 import Attribute, KeyType, Mechanism, ObjectClass
 from pkcs11.util.ec import encode_named_curve_parameters
 
 from tillit.hsm import errors
-from tillit.hsm.client import Hsm, find_token, key_templates, verify_public
+from tillit.hsm.client import Hsm
+from tillit.hsm.connection import find_token
+from tillit.hsm.keypairs import key_templates
 from tillit.hsm.keys import Algorithm
 from tillit.hsm.module import load_module
 from tillit.hsm.settings import HsmSettings
+from tillit.hsm.signing import verify_public
 
 pytestmark = pytest.mark.hsm
 

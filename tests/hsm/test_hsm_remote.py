@@ -22,9 +22,10 @@ import pytest
 
 from tests.proofs.p11kit import CLIENT_MODULE, P11KitServer, require_p11_kit
 from tillit.hsm import errors, module
-from tillit.hsm.client import Hsm, verify_public
+from tillit.hsm.client import Hsm
 from tillit.hsm.keys import Algorithm
 from tillit.hsm.settings import SOFTHSM_MODULE, HsmSettings
+from tillit.hsm.signing import verify_public
 
 pytestmark = pytest.mark.hsm
 

@@ -11,8 +11,9 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
-from tillit.hsm.client import Hsm, verify_public
+from tillit.hsm.client import Hsm
 from tillit.hsm.keys import Algorithm
+from tillit.hsm.signing import verify_public
 
 pytestmark = pytest.mark.hsm
 

@@ -18,9 +18,11 @@ from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from pkcs11 import Mechanism, ObjectClass, _pkcs11
 
 from tillit.hsm import module
-from tillit.hsm.client import Hsm, find_token, verify_public
+from tillit.hsm.client import Hsm
+from tillit.hsm.connection import find_token
 from tillit.hsm.keys import Algorithm
 from tillit.hsm.settings import HsmSettings
+from tillit.hsm.signing import verify_public
 
 pytestmark = pytest.mark.hsm
 

@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from tillit.hsm.client import verify_public
+from tillit.hsm.signing import verify_public
 from tillit.signer.audit.anchor import Anchor, anchor_problem
 from tillit.signer.store.audit import GENESIS, audit_hash
 from tillit.signer.store.records import AuditCheckpoint, AuditEntry
