@@ -16,7 +16,8 @@ import pytest
 from asn1crypto import crl, ocsp, pem, x509
 
 from tillit.hsm import errors
-from tillit.hsm.ca import OCSP_LABEL, CertificateAuthority, _ext, _name
+from tillit.hsm.ca import OCSP_LABEL, CertificateAuthority
+from tillit.hsm.cert_profiles import extension, organisation_name
 from tillit.hsm.client import Hsm
 from tillit.hsm.keys import Algorithm
 from tillit.hsm.settings import HsmSettings
@@ -231,15 +232,15 @@ def _plant_responder_certificate(ca: CertificateAuthority, lifetime: timedelta) 
     as one made long ago or by an older version would."""
     issuing = ca.issuing_certificate()
     cert = ca._certificate(
-        subject=_name("Tillit OCSP responder"),
+        subject=organisation_name("Tillit OCSP responder"),
         subject_label=OCSP_LABEL,
         issuer=issuing.subject,
         issuer_label="tillit-issuing-ca",
         not_after=datetime.now(UTC) + lifetime,
         extensions=[
-            _ext("key_usage", x509.KeyUsage({"digital_signature"}), critical=True),
-            _ext("extended_key_usage", ["ocsp_signing"]),
-            _ext("ocsp_no_check", None),
+            extension("key_usage", x509.KeyUsage({"digital_signature"}), critical=True),
+            extension("extended_key_usage", ["ocsp_signing"]),
+            extension("ocsp_no_check", None),
         ],
     )
     ca.hsm.store_certificate(OCSP_LABEL, cert.dump())

@@ -319,7 +319,8 @@ _RESPONDER_ON_TOKEN = """
 import sys
 from datetime import UTC, datetime, timedelta
 from asn1crypto import x509
-from tillit.hsm.ca import ISSUING_LABEL, OCSP_LABEL, CertificateAuthority, _ext, _name
+from tillit.hsm.ca import ISSUING_LABEL, OCSP_LABEL, CertificateAuthority
+from tillit.hsm.cert_profiles import extension, organisation_name
 from tillit.hsm.client import Hsm
 from tillit.hsm.settings import HsmSettings
 
@@ -327,10 +328,10 @@ with Hsm(HsmSettings()) as hsm:
     ca = CertificateAuthority.for_home(hsm)
     if sys.argv[1] == "plant":  # a responder certificate as the CA made them before: ten years
         cert = ca._certificate(
-            subject=_name("Tillit OCSP responder"), subject_label=OCSP_LABEL,
+            subject=organisation_name("Tillit OCSP responder"), subject_label=OCSP_LABEL,
             issuer=ca.issuing_certificate().subject, issuer_label=ISSUING_LABEL,
             not_after=datetime.now(UTC) + timedelta(days=3640),
-            extensions=[_ext("extended_key_usage", ["ocsp_signing"]), _ext("ocsp_no_check", None)],
+            extensions=[extension("extended_key_usage", ["ocsp_signing"]), extension("ocsp_no_check", None)],
         )
         hsm.store_certificate(OCSP_LABEL, cert.dump())
     print((x509.Certificate.load(hsm.certificate(OCSP_LABEL)).not_valid_after - datetime.now(UTC)).days)
