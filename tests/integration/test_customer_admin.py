@@ -14,7 +14,7 @@ import pytest
 
 from tests.daemon import PASSWORD, Daemon
 from tests.factories import fresh_adult
-from tillit.signer.lifecycle import BLOCK_REASONS
+from tillit.signer.customers.lifecycle import BLOCK_REASONS
 
 pytestmark = pytest.mark.integration
 

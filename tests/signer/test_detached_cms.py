@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
 from cryptography.x509.oid import NameOID
 
-from tillit.signer.signing import detached_cms
+from tillit.signer.orders.cms import detached_cms
 
 WHEN = datetime(2026, 12, 2, 7, 0, 1, tzinfo=UTC)
 

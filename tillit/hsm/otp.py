@@ -16,6 +16,7 @@ import secrets
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from tillit.hsm import errors
 from tillit.hsm.client import Hsm
@@ -39,7 +40,14 @@ def counter_at(at: float | None = None) -> int:
     return int((time.time() if at is None else at) // STEP_SECONDS)
 
 
-def hsm_code(hsm: Hsm, serial: str, counter: int) -> str:
+class HmacKeys(Protocol):
+    """Where the code devices' secrets are: an `Hsm`, or anything that computes HMAC-SHA1 as it does."""
+
+    def hmac_sha1(self, label: str, data: bytes) -> bytes: ...
+
+
+def hsm_code(hsm: HmacKeys, serial: str, counter: int) -> str:
+    """The code device's code at `counter`, computed with its secret in the HSM."""
     return truncate(hsm.hmac_sha1(secret_label(serial), counter.to_bytes(8, "big")))
 
 

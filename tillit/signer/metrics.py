@@ -4,43 +4,45 @@ exact, survive restarts and agree across instances; latencies and HSM figures ar
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-if TYPE_CHECKING:
-    from tillit.signer.service import Signer
+from tillit.hsm.client import Hsm
+from tillit.signer.passwords import Passwords
+from tillit.signer.store.base import Store
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 
 class _StoreCollector(Collector):
-    def __init__(self, service: Signer) -> None:
-        self.service = service
+    def __init__(self, store: Store, hsm: Hsm, passwords: Passwords) -> None:
+        self.store = store
+        self.hsm = hsm
+        self.passwords = passwords
 
     def collect(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
         orders = GaugeMetricFamily(
             "tillit_orders", "Orders by kind, state and hint code (outcome).", labels=["kind", "status", "hint"]
         )
-        with self.service.store.tx() as tx:
+        with self.store.tx() as tx:
             rows = tx.execute("SELECT kind, status, hint_code, COUNT(*) FROM orders GROUP BY kind, status, hint_code")
             for kind, status, hint, count in rows.fetchall():
                 orders.add_metric([str(kind), str(status), str(hint)], float(count))
         yield orders
         signatures = CounterMetricFamily("tillit_hsm_signatures", "Signatures this process asked the HSM for.")
-        signatures.add_metric([], float(self.service.hsm.signatures))
+        signatures.add_metric([], float(self.hsm.signatures))
         yield signatures
         by_key = CounterMetricFamily(
             "tillit_hsm_key_signatures",
             "Signatures this process asked the HSM for, by key (customer keys together as `customer`).",
             labels=["key"],
         )
-        for kind, count in sorted(self.service.hsm.signatures_by_key().items()):
+        for kind, count in sorted(self.hsm.signatures_by_key().items()):
             by_key.add_metric([kind], float(count))
         yield by_key
-        passwords = self.service.passwords
+        passwords = self.passwords
         computations = CounterMetricFamily("tillit_argon2_computations", "Argon2id hashes and verifications.")
         computations.add_metric([], float(passwords.computations))
         yield computations
@@ -50,9 +52,9 @@ class _StoreCollector(Collector):
 
 
 class Metrics:
-    def __init__(self, service: Signer) -> None:
+    def __init__(self, store: Store, hsm: Hsm, passwords: Passwords) -> None:
         self.registry = CollectorRegistry(auto_describe=False)
-        self.registry.register(_StoreCollector(service))
+        self.registry.register(_StoreCollector(store, hsm, passwords))
         self.http_seconds = Histogram(
             "tillit_http_request_duration_seconds",
             "HTTP request latency by route.",

@@ -1,17 +1,19 @@
 """A transaction's queries about orders: creating them, finding the open ones, moving them between
-states."""
+states (only as signer/states.py's `TRANSITIONS` allows), failing them with their audit entry."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
 
+from tillit.signer.states import EXPIRING_STATES, KIOSK_KINDS, OPEN_STATES, OrderStatus, allowed_sources
+from tillit.signer.store.audit import AuditQueries
 from tillit.signer.store.documents import DocumentQueries
 from tillit.signer.store.queries import columns
-from tillit.signer.store.records import KIOSK_KINDS, OPEN_STATES, Order
+from tillit.signer.store.records import Order
 
 
-class OrderQueries(DocumentQueries):
+class OrderQueries(DocumentQueries, AuditQueries):
     def insert_order(self, o: Order) -> None:
         self._insert("orders", o)
 
@@ -42,7 +44,8 @@ class OrderQueries(DocumentQueries):
         return self._all(Order, f"SELECT {columns(Order)} FROM orders WHERE status IN ({marks})", OPEN_STATES)
 
     def transition(self, ref: str, from_states: Sequence[str], to_state: str, hint: str, **changes: Any) -> bool:
-        """Move an order between states atomically; False when it was not in one of `from_states`.
+        """Move an order between states atomically; False when it was not in one of `from_states`
+        from which `TRANSITIONS` allows the move. `IllegalTransition` when it allows it from none.
 
         The conditional UPDATE alone decides who wins, with no `SELECT ... FOR UPDATE` first: under
         SQLite transactions are serialised; under PostgreSQL (READ COMMITTED) a second UPDATE of the
@@ -51,16 +54,25 @@ class OrderQueries(DocumentQueries):
         (rowcount 1) and the others see the new state (rowcount 0). Callers act on the returned bool,
         not on an order they read earlier.
         """
-        marks = ",".join("?" * len(from_states))
+        sources = allowed_sources(from_states, to_state)
+        marks = ",".join("?" * len(sources))
         sets = "".join(f", {k}=?" for k in changes)
         cur = self.execute(
             f"UPDATE orders SET status=?, hint_code=?{sets} WHERE ref=? AND status IN ({marks})",
-            [to_state, hint, *changes.values(), ref, *from_states],
+            [str(to_state), str(hint), *changes.values(), ref, *map(str, sources)],
         )
         moved = bool(cur.rowcount == 1)
         if moved and to_state == "failed":
             # An order that ends unsigned keeps nothing of its documents (their digests are in the audit).
             self.delete_documents(ref)
+        return moved
+
+    def fail_order(self, ref: str, from_states: Sequence[str], hint: str, at: float, **details: Any) -> bool:
+        """End an order as failed with `hint` if it is in one of `from_states`, and audit
+        `order.failed` with the hint and `details`; False (nothing written) when it was not."""
+        moved = self.transition(ref, from_states, OrderStatus.FAILED, hint, completed_at=at)
+        if moved:
+            self.audit("order.failed", ref, at, hint=str(hint), **details)
         return moved
 
     def orders_about(self, subject_id: str, kind: str) -> list[Order]:
@@ -78,7 +90,7 @@ class OrderQueries(DocumentQueries):
         """Open orders (other than signing) whose lifetime ended before `at`, oldest first."""
         return self._all(
             Order,
-            f"SELECT {columns(Order)} FROM orders WHERE status IN ('pending', 'approved', 'verifying')"
+            f"SELECT {columns(Order)} FROM orders WHERE status IN ({','.join('?' * len(EXPIRING_STATES))})"
             " AND expires_at < ? ORDER BY expires_at LIMIT ?",
-            [at, limit],
+            [*map(str, EXPIRING_STATES), at, limit],
         )

@@ -1,4 +1,4 @@
-"""The store's rows as dataclasses, one per table, and the order kinds and open states.
+"""The store's rows as dataclasses, one per table; the order states and kinds are signer/states.py.
 
 Each dataclass holds one row of its table: the queries name the columns from the fields
 (`store.queries`), so every field is a column of the same name.
@@ -6,12 +6,12 @@ Each dataclass holds one row of its table: the queries name the columns from the
 
 from __future__ import annotations
 
+import secrets
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
-OPEN_STATES = ("pending", "approved", "verifying", "signing")
-KIOSK_KINDS = ("auth", "sign", "reset")
-ALL_KINDS = ("auth", "sign", "reset", "activation", "guardian")
+from tillit.signer.states import OPEN_STATES, HintCode, OrderKind, OrderMethod, OrderStatus
 
 
 @dataclass
@@ -141,6 +141,46 @@ class Order:
     @property
     def open(self) -> bool:
         return self.status in OPEN_STATES
+
+    @classmethod
+    def new(
+        cls,
+        kind: OrderKind,
+        *,
+        kiosk_id: str,
+        reference: str,
+        user_visible_data: str,
+        method: OrderMethod,
+        at: float,
+        lifetime: float,
+        customer_id: str | None = None,
+        device_id: str | None = None,
+        agreement_id: str | None = None,
+        subject_id: str | None = None,
+    ) -> Order:
+        """A pending order made at `at`, living `lifetime` seconds, with a fresh ref and nonce."""
+        return cls(
+            ref=str(uuid.uuid4()),
+            kind=str(kind),  # plain strings in the rows: a driver may write an enum by its name
+            customer_id=customer_id,
+            kiosk_id=kiosk_id,
+            reference=reference,
+            user_visible_data=user_visible_data,
+            nonce=secrets.token_urlsafe(24),
+            method=str(method),
+            created_at=at,
+            expires_at=at + lifetime,
+            status=str(OrderStatus.PENDING),
+            hint_code=str(HintCode.OUTSTANDING_TRANSACTION),
+            device_id=device_id,
+            level=None,
+            approved_at=None,
+            completed_at=None,
+            completion=None,
+            agreement_id=agreement_id,
+            signatures=0,
+            subject_id=subject_id,
+        )
 
 
 @dataclass

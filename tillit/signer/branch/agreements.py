@@ -8,33 +8,33 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from tillit.signer import errors
-from tillit.signer.signing import check_pdf
+from tillit.signer.context import SignerContext
+from tillit.signer.customers.lookup import find_customer
+from tillit.signer.document_checks import check_pdf
 from tillit.signer.store.records import Agreement, Customer, Kiosk
 from tillit.signer.tokens import verify_jwt
 
-if TYPE_CHECKING:
-    from tillit.signer.service import Signer
-
 
 class Agreements:
-    def __init__(self, service: Signer) -> None:
-        self.service = service
+    def __init__(self, context: SignerContext) -> None:
+        self.context = context
 
     def add(self, personal_number: str, title: str, name: str, content: bytes) -> Agreement:
-        service = self.service
+        """An agreement (a PDF) waiting for the customer to sign it at a kiosk."""
+        context = self.context
         title = title.strip()
         if not title or len(title) > 200:
             raise errors.InvalidInput("a title is 1-200 characters")
         if not content:
             raise errors.InvalidInput("the agreement document is empty")
-        if len(content) > service.settings.max_document_bytes:
-            raise errors.TooLarge(f"the document is larger than {service.settings.max_document_bytes} bytes")
+        if len(content) > context.settings.max_document_bytes:
+            raise errors.TooLarge(f"the document is larger than {context.settings.max_document_bytes} bytes")
         check_pdf(content, name)
-        customer = service.customer(personal_number)
-        at = service.clock()
+        customer = find_customer(context, personal_number)
+        at = context.clock()
         agreement = Agreement(
             id=str(uuid.uuid4()),
             customer_id=customer.id,
@@ -45,7 +45,7 @@ class Agreements:
             signed_order=None,
             signed_at=None,
         )
-        with service.store.tx() as tx:
+        with context.store.tx() as tx:
             tx.insert_agreement(agreement)
             tx.audit(
                 "agreement.added", agreement.id, at, customer=customer.id, sha256=hashlib.sha256(content).hexdigest()
@@ -53,20 +53,20 @@ class Agreements:
         return agreement
 
     def all(self, personal_number: str | None = None) -> list[Agreement]:
-        customer_id = self.service.customer(personal_number).id if personal_number else None
-        with self.service.store.tx() as tx:
+        customer_id = find_customer(self.context, personal_number).id if personal_number else None
+        with self.context.store.tx() as tx:
             return tx.agreements(customer_id)
 
     def session_customer(self, kiosk: Kiosk, token: str) -> Customer:
         """The customer of a live session at `kiosk`, from the login's completion token; extends the
         session. The token opens nothing at another kiosk than the one it was issued to (`aud`)."""
-        service = self.service
-        claims = verify_jwt(token, service.tokens.jwks())
+        context = self.context
+        claims = verify_jwt(token, context.tokens.jwks())
         if claims is None or claims.get("kind") != "auth" or claims.get("aud") != kiosk.id:
             raise errors.Unauthorized("the customer session is not valid", "sessionInvalid")
-        at = service.clock()
-        with service.store.tx() as tx:
-            found = tx.touch_session(str(claims.get("jti")), at, service.settings.customer_session_seconds)
+        at = context.clock()
+        with context.store.tx() as tx:
+            found = tx.touch_session(str(claims.get("jti")), at, context.settings.customer_session_seconds)
             if found is None:
                 raise errors.Unauthorized("the customer session has ended", "sessionExpired")
             customer = tx.customer(found[0])
@@ -75,14 +75,14 @@ class Agreements:
         return customer
 
     def end_session(self, kiosk: Kiosk, token: str) -> None:
-        claims = verify_jwt(token, self.service.tokens.jwks())
+        claims = verify_jwt(token, self.context.tokens.jwks())
         if claims is not None and claims.get("aud") == kiosk.id:
-            with self.service.store.tx() as tx:
+            with self.context.store.tx() as tx:
                 tx.end_session(str(claims.get("jti")))
 
     def waiting(self, kiosk: Kiosk, token: str) -> list[dict[str, Any]]:
         customer = self.session_customer(kiosk, token)
-        with self.service.store.tx() as tx:
+        with self.context.store.tx() as tx:
             found = tx.agreements(customer.id, waiting_only=True)
         return [
             {
@@ -98,7 +98,7 @@ class Agreements:
 
     def document(self, kiosk: Kiosk, token: str, agreement_id: str) -> Agreement:
         customer = self.session_customer(kiosk, token)
-        with self.service.store.tx() as tx:
+        with self.context.store.tx() as tx:
             agreement = tx.agreement(agreement_id)
         if agreement is None or agreement.customer_id != customer.id:
             raise errors.NotFound("no such agreement for this customer")
@@ -106,7 +106,7 @@ class Agreements:
 
     def for_sign_order(self, kiosk: Kiosk, personal_number: str, agreement_id: str) -> Agreement:
         """The agreement a kiosk asks to sign: it must be this customer's and still waiting."""
-        with self.service.store.tx() as tx:
+        with self.context.store.tx() as tx:
             agreement = tx.agreement(agreement_id)
             customer = tx.customer_by_number(personal_number)
         if agreement is None or customer is None or agreement.customer_id != customer.id:

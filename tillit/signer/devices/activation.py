@@ -28,24 +28,22 @@ import hashlib
 import hmac
 import secrets
 import uuid
-from typing import TYPE_CHECKING, Any
-
-from cryptography.hazmat.primitives import serialization
+from typing import Any
 
 from tillit.signer import errors
+from tillit.signer.context import SignerContext
+from tillit.signer.device_keys import device_key_der, verify_device_signature
+from tillit.signer.devices.binding import DeviceBinding
+from tillit.signer.devices.codedevices import CodeDevices
 from tillit.signer.guesses import Admission, Locked, Secret
 from tillit.signer.messages import OUTBOX, Message
 from tillit.signer.ratelimit import SlidingWindow
 from tillit.signer.references import new_reference
-from tillit.signer.service import load_device_key, verify_device_signature
+from tillit.signer.states import ATTEMPTS_BEFORE_LOCK, HintCode, OrderKind, OrderMethod, OrderStatus
 from tillit.signer.store.records import Activation, Customer, Order
 from tillit.signer.store.tx import Tx
 from tillit.signer.wire import activation_proof_message
 
-if TYPE_CHECKING:
-    from tillit.signer.service import Signer
-
-MAX_FAILURES = 5
 METHODS = ("codedevice", "sms-email", "old-device")
 ACTIVATION_KIOSK = "activation"
 
@@ -59,11 +57,13 @@ def _new_code() -> str:
 
 
 class Activations:
-    def __init__(self, service: Signer) -> None:
-        self.service = service
-        settings = service.settings
-        self._per_number = SlidingWindow(settings.activations_per_number_hour, 3600.0, service.clock)
-        self._overall = SlidingWindow(settings.activations_per_hour, 3600.0, service.clock)
+    def __init__(self, context: SignerContext, binding: DeviceBinding, code_devices: CodeDevices) -> None:
+        self.context = context
+        self.binding = binding
+        self.code_devices = code_devices
+        settings = context.settings
+        self._per_number = SlidingWindow(settings.activations_per_number_hour, 3600.0, context.clock)
+        self._overall = SlidingWindow(settings.activations_per_hour, 3600.0, context.clock)
 
     def _admit_start(self, number: str) -> None:
         """Count one activation start against the per-number and overall hourly caps, or raise 429."""
@@ -76,15 +76,14 @@ class Activations:
         self._overall.add("")
 
     def start(self, personal_number: str, method: str, device_name: str, public_key_pem: str) -> dict[str, Any]:
-        service = self.service
+        context = self.context
         if method not in METHODS:
             raise errors.InvalidInput(f"method must be one of {', '.join(METHODS)}")
-        number = service.parse_number(personal_number)
-        key = load_device_key(public_key_pem.encode())
-        service.limits.admit(None, number.value)  # against SMS floods and push floods to the old phone
+        number = context.parse_number(personal_number)
+        der = device_key_der(public_key_pem.encode())
+        context.limits.admit(None, number.value)  # against SMS floods and push floods to the old phone
         self._admit_start(number.value)
-        der = key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
-        at = service.clock()
+        at = context.clock()
         activation = Activation(
             id=str(uuid.uuid4()),
             customer_id=None,
@@ -92,7 +91,7 @@ class Activations:
             device_name=(device_name.strip() or "phone")[:100],
             public_key=der,
             created_at=at,
-            expires_at=at + service.settings.activation_ttl_seconds,
+            expires_at=at + context.settings.activation_ttl_seconds,
             status="open",
             sms_code_hash=None,
             email_code_hash=None,
@@ -103,7 +102,7 @@ class Activations:
         reference: str | None = None
         notify: str | None = None
         messages: list[Message] = []
-        with service.store.tx() as tx:
+        with context.store.tx() as tx:
             customer = tx.customer_by_number(number.value)
             usable = customer is not None and customer.status == "active"
             if customer is not None:
@@ -123,27 +122,17 @@ class Activations:
                 old = tx.active_device(customer.id) if usable and customer is not None else None
                 reference = new_reference()
                 if old is not None and customer is not None:
-                    order = Order(
-                        ref=str(uuid.uuid4()),
-                        kind="activation",
-                        customer_id=customer.id,
+                    order = Order.new(
+                        OrderKind.ACTIVATION,
                         kiosk_id=ACTIVATION_KIOSK,
                         reference=reference,
                         # A fixed text: the device name is the requester's to choose (phishing).
                         user_visible_data="Aktiver BankID på ein ny telefon",
-                        nonce=secrets.token_urlsafe(24),
-                        method="app",
-                        created_at=at,
-                        expires_at=at + service.settings.order_ttl_seconds,
-                        status="pending",
-                        hint_code="outstandingTransaction",
+                        method=OrderMethod.APP,
+                        at=at,
+                        lifetime=context.settings.order_ttl_seconds,
+                        customer_id=customer.id,
                         device_id=old.id,
-                        level=None,
-                        approved_at=None,
-                        completed_at=None,
-                        completion=None,
-                        agreement_id=None,
-                        signatures=0,
                     )
                     tx.insert_order(order)
                     activation.order_ref = order.ref
@@ -151,9 +140,9 @@ class Activations:
             tx.insert_activation(activation)
             tx.audit("activation.started", activation.id, at, method=method, customer=activation.customer_id)
         for message in messages:  # after the commit: a rolled-back activation sends nothing
-            service.messages.send(message)
+            context.messages.send(message)
         if notify:
-            service.notifier.notify(notify)
+            context.notifier.notify(notify)
         answer: dict[str, Any] = {
             "activationId": activation.id,
             "method": method,
@@ -161,7 +150,7 @@ class Activations:
         }
         if reference:
             answer["reference"] = reference
-        if method == "sms-email" and service.settings.message_sender == OUTBOX:
+        if method == "sms-email" and context.settings.message_sender == OUTBOX:
             # A demo or test signer: the codes are in its outbox, and the phone can say so.
             answer["delivery"] = OUTBOX
         return answer
@@ -175,8 +164,8 @@ class Activations:
         email_code: str | None = None,
         code: str | None = None,
     ) -> dict[str, Any]:
-        service = self.service
-        with service.store.tx() as tx:
+        context = self.context
+        with context.store.tx() as tx:
             outcome = self._admit(tx, activation_id, proof_b64, sms_code, email_code, code)
         if isinstance(outcome, errors.SignerError):
             raise outcome  # raised after the commit, so the counted wrong code or the ended activation stays
@@ -184,23 +173,29 @@ class Activations:
         admission = self._admit_password(activation_id, customer)
         if isinstance(admission, errors.SignerError):
             raise admission  # after the commit: the activation has ended
-        correct = service.passwords.verify(customer.password_hash, password)
-        at = service.clock()
-        with service.store.tx() as tx:
-            verdict = service.guesses.decide(tx, admission, correct)
+        correct = context.passwords.verify(customer.password_hash, password)
+        at = context.clock()
+        with context.store.tx() as tx:
+            verdict = context.guesses.decide(tx, admission, correct)
             current = tx.activation(activation_id)
             bound = None
             if verdict.succeeded and current is not None and current.status == "open":
                 tx.update_activation(activation_id, status="done")
                 if activation.order_ref:
-                    tx.transition(activation.order_ref, ["approved"], "complete", "complete", completed_at=at)
-                bound = service.bind_device_in(
+                    tx.transition(
+                        activation.order_ref,
+                        [OrderStatus.APPROVED],
+                        OrderStatus.COMPLETE,
+                        HintCode.COMPLETE,
+                        completed_at=at,
+                    )
+                bound = self.binding.bind_device_in(
                     tx, customer, activation.public_key, activation.device_name, how=activation.method
                 )
             elif verdict.locked and current is not None and current.status == "open":
                 tx.update_activation(activation_id, status="failed")
         if bound is not None:
-            service.notify_rebound(*bound)
+            self.binding.notify_rebound(*bound)
             device = bound[0]
             return {"deviceId": device.id, "customer": {"name": customer.name}, "activatedAt": device.activated_at}
         # Raised after the commit: the wrong password counts.
@@ -213,13 +208,13 @@ class Activations:
 
     def _admit_password(self, activation_id: str, customer: Customer) -> Admission | errors.SignerError:
         """Admit the password guess (`signer.guesses`); a locked password ends the activation."""
-        service = self.service
-        with service.store.tx() as tx:
+        context = self.context
+        with context.store.tx() as tx:
             try:
-                return service.guesses.admit(tx, customer.id, Secret.PASSWORD, f"activation:{activation_id}")
+                return context.guesses.admit(tx, customer.id, Secret.PASSWORD, f"activation:{activation_id}")
             except Locked as locked:
                 tx.update_activation(activation_id, status="failed")
-                tx.audit("activation.failed", activation_id, service.clock(), why="passwordLocked")
+                tx.audit("activation.failed", activation_id, context.clock(), why="passwordLocked")
                 return locked
 
     def _admit(
@@ -233,7 +228,7 @@ class Activations:
     ) -> tuple[Activation, Customer] | errors.SignerError:
         """Check the proof and the codes. Failures that change state are returned, not raised, so the
         caller commits them before raising; the others raise (nothing to keep)."""
-        at = self.service.clock()
+        at = self.context.clock()
         activation = tx.activation(activation_id)
         if activation is None:
             raise errors.NotFound("no such activation")
@@ -253,19 +248,20 @@ class Activations:
         codes_ok = self._check_codes(tx, activation, customer, sms_code, email_code, code)
         if not codes_ok:
             failures = activation.failures + 1
-            ended = failures >= MAX_FAILURES
+            ended = failures >= ATTEMPTS_BEFORE_LOCK
             tx.update_activation(activation.id, failures=failures, status="failed" if ended else "open")
             tx.audit("activation.wrong_code", activation.id, at, failures=failures)
             if ended:
                 return errors.Gone("five wrong codes: the activation has ended", "activationEnded")
-            return errors.InvalidInput(f"wrong code; {MAX_FAILURES - failures} attempts left", "wrongActivationCode")
+            left = ATTEMPTS_BEFORE_LOCK - failures
+            return errors.InvalidInput(f"wrong code; {left} attempts left", "wrongActivationCode")
         if activation.method == "old-device":
             order = tx.order(activation.order_ref) if activation.order_ref else None
             if order is None or customer is None:
                 raise errors.Conflict("the old phone has not approved the new one", "notApproved")
-            if order.status == "pending" and at < order.expires_at:
+            if order.status == OrderStatus.PENDING and at < order.expires_at:
                 raise errors.Conflict("waiting for approval on your old phone", "notApproved")
-            if order.status != "approved":
+            if order.status != OrderStatus.APPROVED:
                 tx.update_activation(activation.id, status="failed")
                 tx.audit("activation.failed", activation.id, at, why=order.hint_code)
                 return errors.Gone("the old phone did not approve the new one", "activationEnded")
@@ -292,5 +288,5 @@ class Activations:
             if activation.personal_number is None:  # started before numbers were kept: start again
                 return False
             customer_id = customer.id if customer is not None else None
-            return self.service.code_devices.check(tx, activation.personal_number, customer_id, (code or "").strip())
+            return self.code_devices.check(tx, activation.personal_number, customer_id, (code or "").strip())
         return True

@@ -9,32 +9,31 @@ number must not be able to take the device away. Only codes of ASCII digits are 
 from __future__ import annotations
 
 import hmac
-from typing import TYPE_CHECKING
 
 from tillit.hsm import otp
 from tillit.hsm.errors import HsmError, KeyNotFound
 from tillit.signer import errors
+from tillit.signer.context import SignerContext
+from tillit.signer.customers.lookup import find_customer
 from tillit.signer.store.records import CodeDevice
 from tillit.signer.store.tx import Tx
 
-if TYPE_CHECKING:
-    from tillit.signer.service import Signer
-
 
 class CodeDevices:
-    def __init__(self, service: Signer) -> None:
-        self.service = service
+    def __init__(self, context: SignerContext) -> None:
+        self.context = context
 
     def assign(self, personal_number: str, serial: str) -> CodeDevice:
-        customer = self.service.customer(personal_number)
+        """Give the customer the code device whose secret the HSM holds (`tillit-hsm codedevice issue`)."""
+        customer = find_customer(self.context, personal_number)
         try:
-            otp.hsm_code(self.service.hsm, serial, 0)
+            otp.hsm_code(self.context.keys, serial, 0)
         except KeyNotFound:
             raise errors.NotFound(
                 f"no code device {serial} in the HSM (issue it with `tillit-hsm codedevice issue`)"
             ) from None
-        at = self.service.clock()
-        with self.service.store.tx() as tx:
+        at = self.context.clock()
+        with self.context.store.tx() as tx:
             existing = tx.code_device(serial)
             if existing is not None and existing.customer_id not in (None, customer.id):
                 raise errors.Conflict(f"code device {serial} belongs to another customer")
@@ -51,17 +50,17 @@ class CodeDevices:
         """Check a code for the number inside the caller's transaction: True when it is the customer's
         code device's next code. A number without a customer or without a usable code device answers
         like a wrong code, and is throttled like one. Raises `RateLimited` while throttled."""
-        guesses = self.service.guesses
+        guesses = self.context.guesses
         guesses.admit_code(tx, personal_number)
         device = tx.code_device_of(customer_id) if customer_id is not None else None
-        at = self.service.clock()
+        at = self.context.clock()
         matched: int | None = None
         if device is not None and device.status == "active" and well_formed(code):
             current = otp.counter_at(at)
             try:
                 for counter in (current - 1, current, current + 1):
                     if counter > device.last_counter and hmac.compare_digest(
-                        otp.hsm_code(self.service.hsm, device.serial, counter).encode(), code.encode()
+                        otp.hsm_code(self.context.keys, device.serial, counter).encode(), code.encode()
                     ):
                         matched = counter
                         break

@@ -7,35 +7,35 @@ order is only marked as answered, so the row cannot be joined back to the custom
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from tillit.signer import errors
+from tillit.signer.context import SignerContext
+from tillit.signer.kiosk_orders import kiosk_order
+from tillit.signer.states import OrderStatus
 from tillit.signer.store.records import Kiosk
-
-if TYPE_CHECKING:
-    from tillit.signer.service import Signer
 
 
 class Feedback:
-    def __init__(self, service: Signer) -> None:
-        self.service = service
+    def __init__(self, context: SignerContext) -> None:
+        self.context = context
 
     def give(self, kiosk: Kiosk, order_ref: str, rating: int, comment: str) -> None:
         if not 1 <= rating <= 5:
             raise errors.InvalidInput("the rating is 1 to 5")
         comment = " ".join(comment.split())[:500]
-        with self.service.store.tx() as tx:
-            order = self.service._kiosk_order(tx, kiosk, order_ref)
-            if order.status != "complete":
+        with self.context.store.tx() as tx:
+            order = kiosk_order(self.context, tx, kiosk, order_ref)
+            if order.status != OrderStatus.COMPLETE:
                 raise errors.Conflict("feedback is asked for after a completed login or signature")
             if order.feedback_given:
                 raise errors.Conflict("feedback for this order has already been given")
             tx.update_order(order_ref, feedback_given=1)
-            day = time.strftime("%Y-%m-%d", time.gmtime(self.service.clock()))
+            day = time.strftime("%Y-%m-%d", time.gmtime(self.context.clock()))
             tx.insert_feedback(day, kiosk.id, order.kind, rating, comment)
 
     def report(self) -> list[dict[str, Any]]:
-        with self.service.store.tx() as tx:
+        with self.context.store.tx() as tx:
             names = {k.id: k.name for k in tx.kiosks()}
             rows = tx.feedback_report()
         return [
