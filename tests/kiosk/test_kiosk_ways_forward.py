@@ -37,8 +37,8 @@ from tests.kiosk.fakes import CUSTOMER, FakeClient, clock
 from tests.kiosk.test_kiosk_signing import log_in, queue_agreement
 from tillit.hsm.otp import STEP_SECONDS
 from tillit.kiosk.app import KioskApp
-from tillit.kiosk.context import DemoInfo
 from tillit.kiosk.client import SignerClient
+from tillit.kiosk.context import DemoInfo
 from tillit.kiosk.screens.agreements import AgreementsScreen
 from tillit.kiosk.state import Customer, DemoCustomer, Session
 from tillit.phone.client import PhoneClient

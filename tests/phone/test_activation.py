@@ -38,11 +38,15 @@ def test_sms_email_activation_asks_again_after_wrong_answers_and_its_codes_work_
     assert "wrong code; 4 attempts left: the SMS code or the e-mail code is wrong" in err
     assert "wrong password" in err and "attempts left" in err
     assert err.count("type the SMS code, the e-mail code and the password again") == 2
-    assert re.findall(r"^(SMS code|E-mail code|BankID password|Code from code device): ", err, re.M) == [
-        "SMS code",
-        "E-mail code",
-        "BankID password",
-    ] * 3
+    assert (
+        re.findall(r"^(SMS code|E-mail code|BankID password|Code from code device): ", err, re.M)
+        == [
+            "SMS code",
+            "E-mail code",
+            "BankID password",
+        ]
+        * 3
+    )
     for secret in (sms, email, customer.password, WRONG_PASSWORD, "2580"):
         # nothing typed is ever echoed (as a whole: a printed personal number may hold its digits)
         assert not re.search(rf"(?<![0-9A-Za-z]){re.escape(secret)}(?![0-9A-Za-z])", out + err)

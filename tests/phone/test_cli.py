@@ -297,7 +297,7 @@ def test_a_deactivated_device_is_exit_5_without_a_request() -> None:
 
 def test_the_readme_example_is_the_example_test() -> None:
     readme = (Path(__file__).parents[2] / "README.md").read_text()
-    section = readme.split("### Testers' kit", 1)[1]
+    section = readme.split("## Testers' kit", 1)[1]
     example = section.split("```python\n", 1)[1].split("```", 1)[0]
     test_file = (Path(__file__).parent / "test_plugin_example.py").read_text()
     assert test_file.split('"""\n', 2)[-1].lstrip("\n") == example

@@ -23,7 +23,7 @@ import pytest
 from tests.daemon import PASSWORD, Daemon, free_port, make_daemon
 from tests.factories import fresh_adult
 from tillit.phone.client import PhoneClient
-from tillit.signer.audit import verify_chain
+from tillit.signer.audit.chain import verify_chain
 from tillit.signer.store.records import AuditEntry
 from tillit.signer.wire import AppRequest
 
@@ -39,6 +39,8 @@ def pair(tmp_path_factory: pytest.TempPathFactory, pg_database: str) -> Iterator
     a = make_daemon(home, TILLIT_DATABASE_URL=pg_database)
     b = Daemon(home=home, port=free_port(), env={**a.env}, kiosk_token=a.kiosk_token)
     b.env["TILLIT_PORT"] = str(b.port)
+    # Behind one load balancer both instances have one public URL: the one the CA was made with.
+    b.env["TILLIT_PUBLIC_URL"] = f"http://127.0.0.1:{a.port}"
     b.log = home / "daemon-b.log"
     try:
         a.start()

@@ -8,10 +8,11 @@ from pathlib import Path
 import pytest
 
 from tests.store import builders as b
-from tillit.signer.audit import verify_chain
+from tillit.signer.audit.chain import verify_chain
+from tillit.signer.states import KIOSK_KINDS, IllegalTransition
 from tillit.signer.store.audit import GENESIS
 from tillit.signer.store.base import Store
-from tillit.signer.store.records import KIOSK_KINDS, AuditCheckpoint, DevicePin
+from tillit.signer.store.records import AuditCheckpoint, DevicePin
 from tillit.signer.store.tx import Tx
 
 T0 = b.T0
@@ -654,3 +655,38 @@ def test_a_device_pin_record_is_kept_once_counted_and_locked_at_the_limit(store:
         locked = tx.device_pin(d.id)
         assert locked is not None and locked.locked_at == T0 + 12 and locked.failures == 3
         assert tx.right_device_pin(d.id) is False  # a right PIN never unlocks a locked device
+
+
+# -- the order state table ------------------------------------------------------------------------------
+
+
+def test_transition_refuses_a_move_the_state_table_does_not_allow(store: Store) -> None:
+    """Final states stay final and no order skips the phone's approval, whatever a caller asks."""
+    kid, cid = seed(store)
+    o = b.order(kid, cid)
+    with store.tx() as tx:
+        tx.insert_order(o)
+    with store.tx() as tx:
+        with pytest.raises(IllegalTransition):
+            tx.transition(o.ref, ["pending"], "complete", "complete")
+        with pytest.raises(IllegalTransition):
+            tx.transition(o.ref, ["failed"], "approved", "userSign")
+        # A move listed from several states happens only from those the table allows it from.
+        assert tx.transition(o.ref, ["pending", "verifying"], "signing", "userSign") is False
+    with store.tx() as tx:
+        got = tx.order(o.ref)
+        assert got is not None and got.status == "pending"
+
+
+def test_fail_order_ends_an_open_order_once_with_its_audit_entry(store: Store) -> None:
+    kid, cid = seed(store)
+    o = b.order(kid, cid)
+    with store.tx() as tx:
+        tx.insert_order(o)
+    with store.tx() as tx:
+        assert tx.fail_order(o.ref, ["pending", "approved"], "cancelled", T0 + 3, by="kiosk") is True
+        assert tx.fail_order(o.ref, ["pending", "approved"], "cancelled", T0 + 4) is False
+    with store.tx() as tx:
+        got = tx.order(o.ref)
+        assert got is not None and (got.status, got.hint_code, got.completed_at) == ("failed", "cancelled", T0 + 3)
+        assert tx.count_audit("order.failed", o.ref) == 1

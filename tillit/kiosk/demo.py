@@ -7,14 +7,7 @@ fixed loopback port (8700 unless told otherwise; a busy port is an error, never 
 because Kari's phone profile points there) and shows the kiosk, talking to it over HTTP like any
 kiosk, with Kari's phone beside it.
 
-The demo data is fixed, so guides and tests can rely on it:
-
-- Kari Nordmann 13897248098, password Fjord-Hest-2024, phone profile `kari` (app PIN 2580), active;
-  control answers (forgotten password) Pusen, Strandgata, Ingrid (homes made before them have none);
-- Ola Nordmann 02838512340, password Skog-Elg-2024, no app, a code device (file in codedevices/);
-- Emma Nordmann 15861151252 (15), password Lunde-Fjell-2024, no app and no code device; Kari approved her
-  BankID as guardian. She shows a minor's BankID and a customer with no way to approve at the kiosk: every
-  method is refused, and the kiosk sends her to the branch staff.
+The demo data is fixed, so guides and tests can rely on it: demo_customers.py lists it.
 
 A password changed with F5 (forgotten password) shows on the welcome screen from then on; in a later
 run, which cannot know it, the welcome screen says it was changed instead of showing the old one.
@@ -41,6 +34,19 @@ from tillit.hsm.errors import HsmError
 from tillit.hsm.otp import CodeDeviceFile, issue_code_device
 from tillit.hsm.provision import initialise_token
 from tillit.hsm.settings import HsmSettings
+from tillit.kiosk.demo_customers import (
+    AGREEMENTS,
+    CODE_DEVICE_SERIAL,
+    CONTROL_ANSWERS,
+    CUSTOMERS,
+    EMAILS,
+    EMMA,
+    KARI,
+    MOBILES,
+    OLA,
+    PHONE_PIN,
+    PHONE_PROFILE,
+)
 from tillit.kiosk.state import DemoCustomer
 from tillit.phone.keystore import Keystore, KeystoreError
 from tillit.signer.device_pins import DevicePins
@@ -52,32 +58,8 @@ from tillit.signer.settings import SignerSettings
 from tillit.signer.wire import approval_message
 
 DEMO_PORT = 8700
-PHONE_PROFILE = "kari"
-PHONE_PIN = "2580"
 ADMIN_PIN = "0000"
 KIOSK_NAME = "Tillit demo, Bergen sentrum"
-
-# The notes are kiosk/i18n.py keys: the welcome screen shows them in the kiosk's language.
-KARI = DemoCustomer("Kari Nordmann", "13897248098", "Fjord-Hest-2024", "demo.note.app")
-OLA = DemoCustomer("Ola Nordmann", "02838512340", "Skog-Elg-2024", "demo.note.codedevice")
-EMMA = DemoCustomer("Emma Nordmann", "15861151252", "Lunde-Fjell-2024", "demo.note.minor")
-CUSTOMERS = (KARI, OLA, EMMA)
-MOBILES = {KARI.personal_number: "+4791234567", OLA.personal_number: "+4792345678", EMMA.personal_number: "+4793456789"}
-EMAILS = {
-    KARI.personal_number: "kari@example.no",
-    OLA.personal_number: "ola@example.no",
-    EMMA.personal_number: "emma@example.no",
-}
-CONTROL_ANSWERS = {
-    # signer.lifecycle.CONTROL_QUESTIONS: the first pet, the street as a child, the mother's middle name
-    KARI.personal_number: ["Pusen", "Strandgata", "Ingrid"],
-}
-CODE_DEVICE_SERIAL = "DEMO-OLA-1"
-AGREEMENTS = (
-    ("Lånavtale for bustadlån", "laanavtale.pdf", 4),
-    ("Avtale om brukskonto", "brukskonto.pdf", 3),
-    ("Avtale om BankID", "bankid-avtale.pdf", 2),
-)
 
 log = logging.getLogger("tillit.demo")
 
@@ -298,7 +280,7 @@ class EmbeddedSigner:
         self.error: BaseException | None = None
 
     def start(self, timeout: float = 30.0) -> None:
-        from tillit.signer.app import create_app
+        from tillit.signer.http.app import create_app
 
         stack = self._stack
         signer = stack.enter_context(open_signer(_signer_settings(self.home, self.port)))
@@ -359,8 +341,9 @@ def code_reader(path: Path) -> Callable[[], str]:
 
 
 def run_demo(port: int | None = None, setup_only: bool = False) -> None:
-    from tillit.kiosk.app import DemoInfo, KioskApp
+    from tillit.kiosk.app import KioskApp  # the UI (Textual) loaded only to run it, not for --setup-only
     from tillit.kiosk.client import SignerClient
+    from tillit.kiosk.context import DemoInfo
     from tillit.kiosk.settings import KioskSettings
     from tillit.kiosk.widgets.phone import demo_side
     from tillit.phone.client import PhoneClient

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from tillit.hsm.ca import REVOCATION_REASONS, CertificateAuthority
+from tillit.hsm.ca import CertificateAuthority
+from tillit.hsm.cert_profiles import REVOCATION_REASONS
 from tillit.signer import errors
 from tillit.signer.store.records import Customer
 

@@ -25,8 +25,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 # The number format is part of the wire format: kiosks validate as the customer types.
-from tillit.signer.numbers import InvalidPersonalNumber, PersonalNumber, birth_century, check_digits
-from tillit.signer.numbers import parse as parse_personal_number
+from tillit.numbers import InvalidPersonalNumber, PersonalNumber, birth_century, check_digits
+from tillit.numbers import parse as parse_personal_number
 
 __all__ = ["InvalidPersonalNumber", "PersonalNumber", "birth_century", "check_digits", "parse_personal_number"]
 

@@ -11,14 +11,13 @@ from textual.binding import Binding, BindingType
 from textual.widgets import Input, Static
 
 from tillit.kiosk.client import SignerError
-from tillit.kiosk.screens.base import KioskScreen
-from tillit.kiosk.screens.flow import cancel_order, logged_in, route, start_reset
-from tillit.kiosk.screens.waiting import time_left
+from tillit.kiosk.navigation import ShowLoggedIn, ShowSigning
+from tillit.kiosk.screens.base import OrderScreen
 from tillit.kiosk.state import Order
 from tillit.signer.wire import CollectResponse
 
 
-class PasswordScreen(KioskScreen):
+class PasswordScreen(OrderScreen):
     CSS_PATH = "password.tcss"
     AUTO_FOCUS = "#password"
     TYPE_INTO = "#password"
@@ -29,17 +28,11 @@ class PasswordScreen(KioskScreen):
         Binding("f5", "forgotten", "Forgotten password", id="password.forgotten-password"),
     ]
 
-    def __init__(self, attempts_left: int | None = None, note: str | None = None) -> None:
-        super().__init__()
+    def __init__(self, order: Order, attempts_left: int | None = None, note: str | None = None) -> None:
+        super().__init__(order)
         self.attempts_left = attempts_left
         self.note = note
         """A word on why the password is asked (a biometric login not turned on in the app)."""
-        self.busy = False
-
-    @property
-    def order(self) -> Order:
-        assert self.kiosk.order is not None
-        return self.kiosk.order
 
     def compose_body(self) -> ComposeResult:
         order = self.order
@@ -76,12 +69,8 @@ class PasswordScreen(KioskScreen):
         self.set_interval(1.0, self.tick)
 
     def tick(self) -> None:
-        if self.kiosk.order is None:
-            return
-        remaining = self.order.expires_at - self.kiosk.clock()
-        left = self.t("common.expires_in", time=time_left(remaining)) if remaining > 0 else self.t("common.expired")
-        reference = f"{self.t('common.reference')}: [b]{self.order.reference}[/b] · {left}"
-        self.query_one("#reference", Static).update(reference)
+        if self.still_open:
+            self.query_one("#reference", Static).update(self.reference_line())
 
     def say(self, text: str, error: bool = True) -> None:
         status = self.query_one("#status", Static)
@@ -92,9 +81,7 @@ class PasswordScreen(KioskScreen):
         field = self.query_one("#password", Input)
         field.value = ""
         field.focus()
-        if attempts_left == 1:
-            self.say(self.t("password.wrong_last"))
-        elif attempts_left is not None:
+        if attempts_left is not None:
             self.say(self.t("password.wrong", attempts=attempts_left))
         else:
             self.say(self.t("hint.wrongPassword"))
@@ -106,7 +93,7 @@ class PasswordScreen(KioskScreen):
         self.after_typing(self.submit)
 
     def submit(self) -> None:
-        if self.busy or self.kiosk.order is None:
+        if self.busy or not self.still_open:
             return
         password = self.query_one("#password", Input).value
         if not password:
@@ -114,9 +101,7 @@ class PasswordScreen(KioskScreen):
             return
         order = self.order
         if order.kind == "sign":
-            from tillit.kiosk.screens.signing import SigningScreen
-
-            self.kiosk.go(SigningScreen(password))
+            self.navigate(ShowSigning(order, password))
             return
         self.busy = True
         self.say(self.t("password.checking"), error=False)
@@ -126,11 +111,11 @@ class PasswordScreen(KioskScreen):
         self.busy = False
         order = self.order
         if response.status == "complete" and response.completion_data is not None:
-            logged_in(self, order, response.completion_data)
+            self.navigate(ShowLoggedIn(order, response.completion_data))
         elif response.status == "pending" and response.hint_code == "wrongPassword":
             self.wrong(response.attempts_left)
         else:
-            route(self, order, response)
+            self.show_order((order, response))
 
     def failed(self, error: SignerError) -> bool:
         self.busy = False
@@ -138,12 +123,12 @@ class PasswordScreen(KioskScreen):
         return False
 
     def action_cancel(self) -> None:
-        cancel_order(self)
+        self.cancel_order()
 
     def action_forgotten(self) -> None:
         """A new password with the control questions; this order is cancelled first."""
-        if self.busy or self.kiosk.order is None:
+        if self.busy or not self.still_open:
             return
         self.busy = True
         self.say(self.t("common.working"), error=False)
-        start_reset(self, self.order.personal_number, self.failed)
+        self.start_reset(self.order.personal_number)

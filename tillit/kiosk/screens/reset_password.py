@@ -15,9 +15,8 @@ from textual.binding import Binding, BindingType
 from textual.widgets import Input, Static
 
 from tillit.kiosk.client import SignerError
-from tillit.kiosk.screens.base import KioskScreen
-from tillit.kiosk.screens.flow import cancel_order, reset_trouble, route
-from tillit.kiosk.screens.waiting import time_left
+from tillit.kiosk.navigation import ShowQuestions
+from tillit.kiosk.screens.base import OrderScreen
 from tillit.kiosk.state import Order
 from tillit.signer.wire import CollectResponse
 
@@ -37,7 +36,7 @@ def attempts_in(reason: str) -> int | None:
     return int(found.group(1)) if found else None
 
 
-class ResetPasswordScreen(KioskScreen):
+class ResetPasswordScreen(OrderScreen):
     CSS_PATH = "reset_password.tcss"
     AUTO_FOCUS = "#new"
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -45,16 +44,10 @@ class ResetPasswordScreen(KioskScreen):
         Binding("escape", "cancel", "Cancel", id="reset-password.cancel"),
     ]
 
-    def __init__(self, questions: list[str], answers: list[str]) -> None:
-        super().__init__()
+    def __init__(self, order: Order, questions: list[str], answers: list[str]) -> None:
+        super().__init__(order)
         self.questions = questions
         self._answers = answers
-        self.busy = False
-
-    @property
-    def order(self) -> Order:
-        assert self.kiosk.order is not None
-        return self.kiosk.order
 
     def compose_body(self) -> ComposeResult:
         yield Static(self.t("reset.password_title"), classes="title")
@@ -71,13 +64,8 @@ class ResetPasswordScreen(KioskScreen):
         self.set_interval(1.0, self.tick)
 
     def tick(self) -> None:
-        if self.kiosk.order is None:
-            return
-        remaining = self.order.expires_at - self.kiosk.clock()
-        left = self.t("common.expires_in", time=time_left(remaining)) if remaining > 0 else self.t("common.expired")
-        self.query_one("#reference", Static).update(
-            f"{self.t('common.reference')}: [b]{self.order.reference}[/b] · {left}"
-        )
+        if self.still_open:
+            self.query_one("#reference", Static).update(self.reference_line())
 
     def say(self, text: str, error: bool = True) -> None:
         status = self.query_one("#status", Static)
@@ -95,7 +83,7 @@ class ResetPasswordScreen(KioskScreen):
         self.after_typing(self.submit)
 
     def submit(self) -> None:
-        if self.busy or self.kiosk.order is None:
+        if self.busy or not self.still_open:
             return
         new, repeat = self.query_one("#new", Input), self.query_one("#repeat", Input)
         if self.focused is new and new.value and not repeat.value:
@@ -127,13 +115,11 @@ class ResetPasswordScreen(KioskScreen):
         demo = self.kiosk.demo
         if response.status == "complete" and demo is not None:
             demo.password_changed(order.personal_number, password)
-        route(self, order, response)  # complete: done; failed: why (wrongAnswers three times, expired, …)
+        self.show_order((order, response))  # complete: done; failed: why (wrongAnswers three times, expired, …)
 
     def wrong_answers(self, attempts_left: int | None) -> None:
-        from tillit.kiosk.screens.reset_questions import ResetQuestionsScreen
-
         self._answers = []
-        self.kiosk.go(ResetQuestionsScreen(self.questions, attempts_left=attempts_left))
+        self.navigate(ShowQuestions(self.order, self.questions, attempts_left=attempts_left))
 
     def failed(self, error: SignerError) -> bool:
         self.busy = False
@@ -144,7 +130,7 @@ class ResetPasswordScreen(KioskScreen):
             self.start_over(self.policy_text(error.reason))
             return True
         self.say("")
-        return reset_trouble(self, error)
+        return self.reset_trouble(error)
 
     def policy_text(self, reason: str) -> str:
         for words, key in POLICY_WORDS:
@@ -153,4 +139,4 @@ class ResetPasswordScreen(KioskScreen):
         return self.t("reset.policy_other", reason=reason)
 
     def action_cancel(self) -> None:
-        cancel_order(self)
+        self.cancel_order()

@@ -28,7 +28,7 @@ def serve(host: str | None, port: int | None) -> None:
     """Run the HTTP API under uvicorn."""
     import uvicorn  # the web server and the routes only for serve: the other commands start without them
 
-    from tillit.signer.app import create_app  # as uvicorn: FastAPI is loaded by serve alone
+    from tillit.signer.http.app import create_app  # as uvicorn: FastAPI is loaded by serve alone
 
     updates = {k: v for k, v in (("host", host), ("port", port)) if v is not None}
     settings = SignerSettings().model_copy(update=updates)
@@ -38,6 +38,7 @@ def serve(host: str | None, port: int | None) -> None:
     listening = listen(settings.host, settings.port)
     with listening, open_signer(settings) as signer:
         check_public_url(signer)
+        signer.hsm.check_capabilities()  # one line naming what the module lacks (docs/hsm.md)
         # Every key handle and certificate in one enumeration, in the background: no order searches
         # the token (linear in its objects). Lookups wait for it while it loads (about a second at
         # 10,000 customers); /healthz reports it as keyIndex.

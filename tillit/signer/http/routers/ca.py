@@ -14,8 +14,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import PlainTextResponse
 
-from tillit.hsm.ca import ocsp_http_headers
 from tillit.hsm.errors import CaNotInitialised, HsmError
+from tillit.hsm.ocsp_responder import ocsp_http_headers
 from tillit.signer.http.deps import SignerDep
 from tillit.signer.http.errors import error
 from tillit.signer.http.middleware import body_limit
