@@ -15,10 +15,11 @@ and its OCSP responder certificate is replaced by a short-lived one at the daemo
 
 from __future__ import annotations
 
+import ipaddress
 import threading
 from datetime import datetime, timedelta
 
-from asn1crypto import keys, x509
+from asn1crypto import keys, pem, x509
 from cryptography.hazmat.primitives import serialization
 
 from tillit.hsm import errors
@@ -233,8 +234,6 @@ class CertificateAuthority:
         return [self.issuing_certificate(), self.root_certificate()]
 
     def chain_pem(self) -> str:
-        from asn1crypto import pem
-
         return "".join(pem.armor("CERTIFICATE", c.dump()).decode() for c in self.chain())
 
     def certificate_der(self, which: str) -> bytes:
@@ -294,8 +293,6 @@ class CertificateAuthority:
         self, public_key_der: bytes, hostnames: list[str], days: int = 365
     ) -> x509.Certificate:
         """A TLS server certificate for the daemon's own port; its key lives in a file, not the token."""
-        import ipaddress
-
         names = []
         for host in hostnames:
             try:

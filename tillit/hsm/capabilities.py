@@ -16,6 +16,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import pkcs11
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 from pkcs11 import Attribute, KeyType, Mechanism, MechanismFlag, ObjectClass, TokenFlag
 from pkcs11.util.ec import encode_named_curve_parameters
 
@@ -128,11 +132,6 @@ def _tried(session: Any) -> list[str]:
 def _certificate_object() -> dict[Attribute, Any]:
     """A session X.509 certificate object, as `Hsm.store_certificate` stores one, for a throwaway
     self-signed certificate made in software."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "tillit capability check")])
     now = datetime.datetime.now(datetime.UTC)

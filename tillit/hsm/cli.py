@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import click
+from asn1crypto import pem
+from cryptography.hazmat.primitives import serialization
 
 from tillit.cli_errors import OneLineErrors
 from tillit.hsm import errors
@@ -98,8 +100,6 @@ def keys_list(as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True)
 def keys_show(label: str, as_json: bool) -> None:
     """Show one key's attributes and its public key."""
-    from cryptography.hazmat.primitives import serialization
-
     with Hsm(_settings()) as hsm:
         info = hsm.key_info(label).as_dict()
         info["public_key_pem"] = (
@@ -177,8 +177,6 @@ def ca_show() -> None:
 @click.option("--root", is_flag=True, help="The root's CRL instead (empty: only a new CA would revoke the issuing CA).")
 def ca_crl(out: Path | None, der: bool, root: bool) -> None:
     """Issue the current CRL, signed by the issuing CA (or with --root the root) in the token."""
-    from asn1crypto import pem
-
     with Hsm(_settings()) as hsm:
         authority = CertificateAuthority.for_home(hsm)
         data = authority.root_crl() if root else authority.crl()

@@ -10,6 +10,7 @@ from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from tillit.config import FileSettings
+from tillit.hsm.errors import WrongPin
 
 SOFTHSM_MODULE = "/usr/lib/softhsm/libsofthsm2.so"
 
@@ -118,8 +119,6 @@ class HsmSettings(TillitSettings):
 
 
 def _pin(value: SecretStr | None, path: Path, env: str) -> str:
-    from tillit.hsm.errors import WrongPin
-
     if value is not None:
         return value.get_secret_value()
     try:

@@ -30,8 +30,8 @@ def main(ctx: click.Context, signer_url: str | None, token_file: Path | None) ->
     os.umask(0o077)  # receipts, and the demo's whole TILLIT_HOME, are for this user alone
     if ctx.invoked_subcommand is not None:
         return
-    from tillit.kiosk.app import KioskApp
-    from tillit.kiosk.client import SignerClient
+    from tillit.kiosk.app import KioskApp  # Textual loads only to run the kiosk, not for a subcommand or --help
+    from tillit.kiosk.client import SignerClient  # with the app it serves
 
     updates: dict[str, object] = {}
     if signer_url:
@@ -69,7 +69,7 @@ def demo(port: int | None, setup_only: bool) -> None:
     TILLIT_HOME (created if missing; default ~/.local/share/tillit-demo via scripts/demo) is reused
     on the next run: the same customers, phone profile and kiosk token.
     """
-    from tillit.kiosk.demo import DemoError, run_demo
+    from tillit.kiosk.demo import DemoError, run_demo  # the demo pulls in the signer and the HSM layer: only for `demo`
 
     try:
         run_demo(port=port, setup_only=setup_only)

@@ -280,7 +280,9 @@ class EmbeddedSigner:
         self.error: BaseException | None = None
 
     def start(self, timeout: float = 30.0) -> None:
-        from tillit.signer.http.app import create_app
+        from tillit.signer.http.app import (
+            create_app,  # FastAPI and the daemon load only when the embedded signer starts
+        )
 
         stack = self._stack
         signer = stack.enter_context(open_signer(_signer_settings(self.home, self.port)))
@@ -342,11 +344,11 @@ def code_reader(path: Path) -> Callable[[], str]:
 
 def run_demo(port: int | None = None, setup_only: bool = False) -> None:
     from tillit.kiosk.app import KioskApp  # the UI (Textual) loaded only to run it, not for --setup-only
-    from tillit.kiosk.client import SignerClient
-    from tillit.kiosk.context import DemoInfo
-    from tillit.kiosk.settings import KioskSettings
-    from tillit.kiosk.widgets.phone import demo_side
-    from tillit.phone.client import PhoneClient
+    from tillit.kiosk.client import SignerClient  # with the UI, below
+    from tillit.kiosk.context import DemoInfo  # with the UI
+    from tillit.kiosk.settings import KioskSettings  # with the UI
+    from tillit.kiosk.widgets.phone import demo_side  # with the UI (Textual)
+    from tillit.phone.client import PhoneClient  # with the UI
 
     home = Path(os.environ.get("TILLIT_HOME") or default_home()).expanduser().absolute()
     os.environ["TILLIT_HOME"] = str(home)

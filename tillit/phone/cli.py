@@ -308,7 +308,7 @@ def biometric(ctx: Context, state: str, pin_stdin: bool) -> None:
 def watch(ctx: Context, pin_stdin: bool) -> None:
     """The phone screen: requests appear as they arrive; "Ja, det er meg" or "Nei, avvis"."""
     profile, client = unlocked(ctx, pin_stdin, Prompter())
-    from tillit.phone.app import PhoneApp
+    from tillit.phone.app import PhoneApp  # Textual loads only for the screen, not for the scripted commands
 
     account = Account(ctx.keystore, ctx.profile)
     try:

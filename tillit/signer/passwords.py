@@ -103,7 +103,9 @@ class Passwords:
 @functools.cache
 def common_passwords() -> frozenset[str]:
     """zxcvbn's 30,000 most common passwords with ours, loaded on first use (a few MB)."""
-    from zxcvbn.frequency_lists import FREQUENCY_LISTS
+    from zxcvbn.frequency_lists import (
+        FREQUENCY_LISTS,  # tens of thousands of words: loaded at the first policy check, not at import
+    )
 
     return frozenset(FREQUENCY_LISTS["passwords"]) | _LOCAL_COMMON
 

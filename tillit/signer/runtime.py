@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 from tillit.hsm.client import Hsm
 from tillit.hsm.settings import HsmSettings
@@ -18,13 +19,11 @@ from tillit.signer.store.sqlite import SqliteStore
 def open_store(settings: SignerSettings) -> Store:
     url = settings.database_url
     if url and url.startswith(("postgresql://", "postgres://")):
-        from tillit.signer.store.postgres import PostgresStore
+        from tillit.signer.store.postgres import PostgresStore  # psycopg loads only for a PostgreSQL URL
 
         # Connections for the worker threads plus the event loop's own short transactions.
         return PostgresStore(url, max_size=max(16, settings.worker_threads + 8))
     path = url.removeprefix("sqlite:///") if url else str(settings.home / "signer.db")
-    from pathlib import Path
-
     return SqliteStore(Path(path))
 
 

@@ -13,8 +13,10 @@ import json
 import time
 from typing import Any
 
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature, encode_dss_signature
 
 from tillit.hsm.client import Hsm
 from tillit.hsm.keys import Algorithm
@@ -97,10 +99,6 @@ def verify_receipt(receipt: str, jwks: dict[str, Any]) -> dict[str, Any] | None:
 def _verified(token: str, jwks: dict[str, Any], typ: str) -> dict[str, Any] | None:
     """The claims of an ES256 compact JWS of JOSE type `typ` whose signature verifies with the JWKS
     key its `kid` names; None otherwise (a receipt is never a completion token, nor the reverse)."""
-    from cryptography.exceptions import InvalidSignature
-    from cryptography.hazmat.primitives import hashes
-    from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
-
     try:
         head_b64, body_b64, sig_b64 = token.split(".")
         header = json.loads(b64url_decode(head_b64))

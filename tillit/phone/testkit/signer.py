@@ -95,7 +95,7 @@ class TillitSigner:
         (`pip install "tillit[testkit]"`).
         """
         try:
-            import jwt
+            import jwt  # PyJWT comes with the testkit extra: needed only by this helper
         except ImportError as e:
             raise TillitError('verify_completion needs PyJWT: pip install "tillit[testkit]"') from e
         audience = audience or self.kiosk_id

@@ -8,6 +8,10 @@ import io
 from dataclasses import dataclass, replace
 from typing import Any
 
+from pypdf import PdfReader
+from pypdf.errors import PyPdfError
+from pypdf.generic import ContentStream
+
 from tillit.signer.pdf.objects import HostilePdf
 
 MAX_OPERATIONS = 2_000_000  # content-stream operators interpreted, all pages and forms together
@@ -69,9 +73,6 @@ def _box(rect: Any) -> tuple[float, float, float, float]:
 
 def inspect_page_content(content: bytes) -> None:
     """Interpret every page's content (and its form XObjects) the way a renderer places text."""
-    from pypdf import PdfReader
-    from pypdf.errors import PyPdfError
-
     try:
         reader = PdfReader(io.BytesIO(content), strict=False)
         budget = [MAX_OPERATIONS]
@@ -91,8 +92,6 @@ def inspect_page_content(content: bytes) -> None:
 def _interpret(
     stream: Any, resources: Any, start: _Graphics, page: _Page, budget: list[int], depth: int, reader: Any
 ) -> None:
-    from pypdf.generic import ContentStream
-
     if stream is None:
         return
     contents = stream if isinstance(stream, ContentStream) else ContentStream(stream, reader)

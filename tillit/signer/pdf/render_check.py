@@ -36,6 +36,9 @@ from collections import Counter, OrderedDict
 from difflib import SequenceMatcher
 from pathlib import Path
 
+from pypdf import PdfReader
+from pypdf.errors import PyPdfError
+
 from tillit.signer.pdf.objects import HostilePdf
 
 DPI = 150
@@ -84,8 +87,6 @@ def check_rendering(content: bytes, digest: str) -> None:
 
 def text_layer(content: bytes) -> list[str]:
     """Each page's text as the kiosk shows it (pypdf's `extract_text`, as kiosk/pdftext.py)."""
-    from pypdf import PdfReader
-
     return [page.extract_text() or "" for page in PdfReader(io.BytesIO(content)).pages]
 
 
@@ -128,8 +129,6 @@ def _run(command: list[str], folder: Path, deadline: float) -> str:
 
 def _verdict(content: bytes) -> str | None:
     """None when every page shows its text layer; else the reason, for a staff member."""
-    from pypdf.errors import PyPdfError
-
     started = time.monotonic()
     try:
         layer = _bounded_text_layer(content)
