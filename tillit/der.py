@@ -10,7 +10,10 @@ tests; anything built once or rarely stays with asn1crypto.
 
 from __future__ import annotations
 
+import hashlib
 from datetime import UTC, datetime
+
+from asn1crypto import algos, core
 
 SEQUENCE = 0x30
 SET = 0x31
@@ -65,3 +68,32 @@ def utc_time(at: datetime) -> bytes:
     if not 1950 <= at.year < 2050:
         raise ValueError("UTCTime holds the years 1950 to 2049 only")
     return element(UTC_TIME, at.strftime("%y%m%d%H%M%SZ").encode())
+
+
+# -- CMS pieces every signature Tillit joins shares (the detached CMS, the timestamp token) -------
+
+SHA256_ALGORITHM = bytes(algos.DigestAlgorithm({"algorithm": "sha256"}).dump())
+"""The SHA-256 AlgorithmIdentifier, as asn1crypto encodes it."""
+VERSION_1 = integer(1)
+# By dotted number: naming them through asn1crypto's CMS types at import would build those types'
+# name maps before pyHanko registers its attributes (signing-certificate-v2), which they would then lack.
+_OID_SIGNING_TIME = bytes(core.ObjectIdentifier("1.2.840.113549.1.9.5").dump())
+_OID_MESSAGE_DIGEST = bytes(core.ObjectIdentifier("1.2.840.113549.1.9.4").dump())
+_OID_SIGNED_DATA = bytes(core.ObjectIdentifier("1.2.840.113549.1.7.2").dump())
+
+
+def signing_time_attribute(at: datetime) -> bytes:
+    """The signing-time attribute (RFC 5652 11.3; UTCTime, so 1950 to 2049)."""
+    return element(SEQUENCE, _OID_SIGNING_TIME + element(SET, utc_time(at)))
+
+
+def message_digest_attribute(content: bytes) -> bytes:
+    """The message-digest attribute over `content` (RFC 5652 11.2), SHA-256."""
+    return element(
+        SEQUENCE, _OID_MESSAGE_DIGEST + element(SET, element(OCTET_STRING, hashlib.sha256(content).digest()))
+    )
+
+
+def signed_data_content_info(signed_data: bytes) -> bytes:
+    """A ContentInfo holding the DER SignedData `signed_data`."""
+    return element(SEQUENCE, _OID_SIGNED_DATA + context(0, signed_data))

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 
-from asn1crypto import algos, core, ocsp, x509
+from asn1crypto import core, ocsp, x509
 
 from tillit import der
 from tillit.hsm.ca_ledger import CaLedger
@@ -66,7 +66,9 @@ class OcspResponder:
         request with one SHA-256 CertID and no nonce: how the daemon gathers the revocation data its
         own signatures carry, without encoding and reading a request each time."""
         name_hash, key_hash = _issuer_hashes(self._issuing(), "sha256")
-        issuer = _SHA256_ALGORITHM + der.element(der.OCTET_STRING, name_hash) + der.element(der.OCTET_STRING, key_hash)
+        issuer = (
+            der.SHA256_ALGORITHM + der.element(der.OCTET_STRING, name_hash) + der.element(der.OCTET_STRING, key_hash)
+        )
         answers = []
         for cert in certificates:
             serial = cert.serial_number
@@ -151,7 +153,6 @@ _OCSP_MALFORMED = bytes(ocsp.OCSPResponse({"response_status": "malformed_request
 _OCSP_UNAUTHORIZED = bytes(ocsp.OCSPResponse({"response_status": "unauthorized"}).dump())
 # Signed responses kept for reuse: one per recently asked certificate (or set of them).
 _OCSP_CACHE_ENTRIES = 4096
-_SHA256_ALGORITHM = bytes(algos.DigestAlgorithm({"algorithm": "sha256"}).dump())
 _STATUS_GOOD = bytes(ocsp.CertStatus(name="good", value=core.Null()).dump())
 _STATUS_UNKNOWN = bytes(ocsp.CertStatus(name="unknown", value=core.Null()).dump())
 _OID_OCSP_BASIC = bytes(core.ObjectIdentifier("1.3.6.1.5.5.7.48.1.1").dump())

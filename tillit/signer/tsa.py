@@ -144,7 +144,7 @@ class TimestampAuthority:
         now = now.replace(microsecond=now.microsecond // 1000 * 1000)  # milliseconds: within accuracy
         tst_info = der.element(
             der.SEQUENCE,
-            _VERSION_1
+            der.VERSION_1
             + parts.policy
             + imprint
             + der.integer(secrets.randbits(_SERIAL_BITS) | 1)
@@ -153,17 +153,16 @@ class TimestampAuthority:
             + (der.integer(nonce) if nonce is not None else b"")
             + parts.tsa_name,
         )
-        signing_time = der.element(der.SEQUENCE, _OID_SIGNING_TIME + der.element(der.SET, der.utc_time(now)))
-        digest = der.element(der.OCTET_STRING, hashlib.sha256(tst_info).digest())
-        message_digest = der.element(der.SEQUENCE, _OID_MESSAGE_DIGEST + der.element(der.SET, digest))
+        signing_time = der.signing_time_attribute(now)
+        message_digest = der.message_digest_attribute(tst_info)
         attributes = b"".join(sorted((_CONTENT_TYPE_TST_INFO, signing_time, message_digest, parts.signing_certificate)))
         # The signature covers the attributes as a SET OF; the SignerInfo carries them [0] IMPLICIT.
         signature = self.hsm.sign(self.key_label, der.element(der.SET, attributes))
         signer_info = der.element(
             der.SEQUENCE,
-            _VERSION_1
+            der.VERSION_1
             + parts.issuer_and_serial
-            + _SHA256
+            + der.SHA256_ALGORITHM
             + der.context(0, attributes)
             + parts.signature_algorithm
             + der.element(der.OCTET_STRING, signature),
@@ -171,17 +170,19 @@ class TimestampAuthority:
         signed_data = der.element(
             der.SEQUENCE,
             _VERSION_3
-            + der.element(der.SET, _SHA256)
+            + der.element(der.SET, der.SHA256_ALGORITHM)
             + der.element(der.SEQUENCE, _OID_TST_INFO + der.context(0, der.element(der.OCTET_STRING, tst_info)))
             + (parts.certificates if with_certificates else b"")
             + der.element(der.SET, signer_info),
         )
-        return der.element(der.SEQUENCE, _OID_SIGNED_DATA + der.context(0, signed_data))
+        return der.signed_data_content_info(signed_data)
 
     def signature_timestamp(self, signature: bytes) -> bytes:
         """A DER timestamp token over a CMS signature value (CAdES signature-time-stamp, RFC 3161
         appendix A), with the TSA's certificates in it."""
-        imprint = der.element(der.SEQUENCE, _SHA256 + der.element(der.OCTET_STRING, hashlib.sha256(signature).digest()))
+        imprint = der.element(
+            der.SEQUENCE, der.SHA256_ALGORITHM + der.element(der.OCTET_STRING, hashlib.sha256(signature).digest())
+        )
         return self.token(imprint, None, with_certificates=True)
 
 
@@ -255,12 +256,7 @@ def _token_parts(tsa_cert: x509.Certificate, issuing: x509.Certificate, policy: 
     )
 
 
-_SHA256 = bytes(algos.DigestAlgorithm({"algorithm": "sha256"}).dump())
-_VERSION_1 = der.integer(1)
 _VERSION_3 = der.integer(3)
 _GRANTED = bytes(tsp.PKIStatusInfo({"status": "granted"}).dump())
 _CONTENT_TYPE_TST_INFO = bytes(cms.CMSAttribute({"type": "content_type", "values": ["tst_info"]}).dump())
-_OID_SIGNING_TIME = bytes(cms.CMSAttributeType("signing_time").dump())
-_OID_MESSAGE_DIGEST = bytes(cms.CMSAttributeType("message_digest").dump())
 _OID_TST_INFO = bytes(cms.ContentType("tst_info").dump())
-_OID_SIGNED_DATA = bytes(cms.ContentType("signed_data").dump())

@@ -21,7 +21,6 @@ from tillit.signer.longterm import REVOCATION_VALUES_OID, ValidationMaterial
 # then only joins DER around its signing time, digest and signature value. Built afresh with
 # asn1crypto, the structure costs ~1 ms of CPU a signature, and pyHanko's whole CMS ~15 ms: more than
 # Argon2's share of a sign order. `openssl cms -verify` checks the result in the tests.
-_SHA256 = algos.DigestAlgorithm({"algorithm": "sha256"}).dump()
 _ECDSA_SHA256 = algos.SignedDigestAlgorithm({"algorithm": "sha256_ecdsa"}).dump()
 _CONTENT_TYPE_DATA = cms.CMSAttribute({"type": "content_type", "values": ["data"]}).dump()
 _ALGORITHM_PROTECTION = cms.CMSAttribute(
@@ -29,17 +28,13 @@ _ALGORITHM_PROTECTION = cms.CMSAttribute(
         "type": "cms_algorithm_protection",
         "values": [
             {
-                "digest_algorithm": algos.DigestAlgorithm.load(_SHA256),
+                "digest_algorithm": algos.DigestAlgorithm.load(der.SHA256_ALGORITHM),
                 "signature_algorithm": algos.SignedDigestAlgorithm.load(_ECDSA_SHA256),
             }
         ],
     }
 ).dump()
-_OID_SIGNING_TIME = cms.CMSAttributeType("signing_time").dump()
-_OID_MESSAGE_DIGEST = cms.CMSAttributeType("message_digest").dump()
 _OID_DATA = cms.ContentType("data").dump()
-_OID_SIGNED_DATA = cms.ContentType("signed_data").dump()
-_VERSION_1 = b"\x02\x01\x01"
 _OID_SIGNATURE_TIME_STAMP = cms.CMSAttributeType("signature_time_stamp_token").dump()
 _OID_REVOCATION_VALUES = core.ObjectIdentifier(REVOCATION_VALUES_OID).dump()
 
@@ -106,9 +101,8 @@ def detached_cms(
     go into the revocation-values unsigned attribute (ETSI TS 101 733 / EN 319 122-1)."""
     parts = _signer_parts(cert_der, tuple(bytes(c.dump()) for c in chain))
     when = now or datetime.now(UTC)  # RFC 5652: signing-time is UTCTime, so 1950 to 2049 only
-    signing_time = der.element(der.SEQUENCE, _OID_SIGNING_TIME + der.element(der.SET, der.utc_time(when)))
-    content_digest = der.element(der.OCTET_STRING, hashlib.sha256(content).digest())
-    digest = der.element(der.SEQUENCE, _OID_MESSAGE_DIGEST + der.element(der.SET, content_digest))
+    signing_time = der.signing_time_attribute(when)
+    digest = der.message_digest_attribute(content)
     attributes = b"".join(
         sorted((_CONTENT_TYPE_DATA, _ALGORITHM_PROTECTION, signing_time, digest, parts.signing_certificate_v2))
     )
@@ -116,9 +110,9 @@ def detached_cms(
     signature = sign_digest(hashlib.sha256(der.element(der.SET, attributes)).digest())
     signer_info = der.element(
         der.SEQUENCE,
-        _VERSION_1
+        der.VERSION_1
         + parts.issuer_and_serial
-        + _SHA256
+        + der.SHA256_ALGORITHM
         + der.context(0, attributes)
         + _ECDSA_SHA256
         + der.element(der.OCTET_STRING, signature)
@@ -126,10 +120,10 @@ def detached_cms(
     )
     signed_data = der.element(
         der.SEQUENCE,
-        _VERSION_1
-        + der.element(der.SET, _SHA256)
+        der.VERSION_1
+        + der.element(der.SET, der.SHA256_ALGORITHM)
         + der.element(der.SEQUENCE, _OID_DATA)
         + parts.certificates
         + der.element(der.SET, signer_info),
     )
-    return der.element(der.SEQUENCE, _OID_SIGNED_DATA + der.context(0, signed_data))
+    return der.signed_data_content_info(signed_data)
