@@ -31,10 +31,10 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench import log, run_async, worker
 from benchlib import load
 from benchlib.daemon import Daemon, parse_settings
 from benchlib.machine import busy_seconds, cpu_ticks, machine, self_cpu_seconds, steal_share
+from benchlib.runner import log, run_async, worker
 
 FIGURES = (
     "orders_per_s",
