@@ -19,6 +19,7 @@ from tillit.signer.cli.agreements import agreements, outbox
 from tillit.signer.cli.audit import audit, receipts
 from tillit.signer.cli.customers import customers
 from tillit.signer.cli.kiosks import feedback, kiosks
+from tillit.signer.cli.rps import rps
 from tillit.signer.cli.serve import config, serve, tls
 from tillit.signer.cli.verify import renew_archive_timestamps, verify
 
@@ -44,6 +45,7 @@ for command in (
     tls,
     customers,
     kiosks,
+    rps,
     feedback,
     receipts,
     audit,

@@ -9,11 +9,22 @@ from tillit.signer.store.devices import DeviceQueries
 from tillit.signer.store.documents import DocumentQueries
 from tillit.signer.store.guesses import GuessQueries
 from tillit.signer.store.orders import OrderQueries
+from tillit.signer.store.relying_parties import RelyingPartyQueries
 
 
-class Tx(CustomerQueries, GuessQueries, DeviceQueries, OrderQueries, DocumentQueries, BranchQueries, AuditQueries):
+class Tx(
+    CustomerQueries,
+    GuessQueries,
+    DeviceQueries,
+    OrderQueries,
+    DocumentQueries,
+    BranchQueries,
+    RelyingPartyQueries,
+    AuditQueries,
+):
     """One transaction. Methods are the store's whole vocabulary; each area's are in its own module
-    (customers.py, guesses.py, devices.py, orders.py, documents.py, branch.py, audit.py), and
+    (customers.py, guesses.py, devices.py, orders.py, documents.py, branch.py, relying_parties.py,
+    audit.py), and
     `Queries` (queries.py) holds the cursor and the SQL dialect.
 
     `last_audit_seq` is the newest entry this transaction appended (0: none); after it commits the
