@@ -19,9 +19,12 @@ What is measured, in order (see docs/performance.md):
    producing the same level (same TSA, same in-process revocation data).
 4. push: order start -> the waiting phone's long-poll returns it, one order at a time.
 5. pipeline: N concurrent simulated customers, login orders then sign orders (detached CMS).
-6. scale: the first sign order of each of 10 customers after a daemon restart (no handle
+6. deployments, each in alternating rounds against one daemon on the pipeline's home:
+   remote_hsm, the sign pipeline with the token behind `p11-kit server` (p11-kit-client.so);
+   two_instances_postgres, the login pipeline over two daemons on one PostgreSQL database.
+7. scale: the first sign order of each of 10 customers after a daemon restart (no handle
    cached), with 10 customers enrolled and again with 10,000 (quick: 1,000) on the same token.
-7. memory: the daemons' peak RSS (VmHWM).
+8. memory: the daemons' peak RSS (VmHWM).
 """
 
 from __future__ import annotations
@@ -39,8 +42,10 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from benchlib.daemon import parse_settings
+from benchlib.deployments import measure as measure_deployments
 from benchlib.machine import cores, cpu_ticks, machine, steal_share
 from benchlib.phases import fast_dir, pipeline_phases, scale_rounds, snapshot
+from benchlib.postgres import PostgresHome
 from benchlib.report import Measured, report
 from benchlib.runner import log, worker
 
@@ -58,6 +63,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--push-samples", type=int, help="orders in the push measurement (300; quick 100)")
     parser.add_argument("--scale-rounds", type=int, help="daemon restarts per token size (3; quick 2)")
     parser.add_argument("--pdf-pages", type=int, default=20, help="pages of the PAdES document (20)")
+    parser.add_argument(
+        "--paired-orders", type=int, help="orders per round beside the remote HSM and the two instances (300; quick 60)"
+    )
+    parser.add_argument("--paired-rounds", type=int, help="rounds of each deployment in those comparisons (4; quick 2)")
     parser.add_argument("--out", type=Path, help="also write the JSON to this file")
     parser.add_argument(
         "--profile",
@@ -79,7 +88,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args.orders = args.orders or (300 if quick else 1500)
     args.push_samples = args.push_samples or (100 if quick else 300)
     args.scale_rounds = args.scale_rounds or (2 if quick else 3)
-    if min(args.customers, args.orders, args.concurrency, args.push_samples, args.scale_rounds, args.pdf_pages) < 1:
+    args.paired_orders = args.paired_orders or (60 if quick else 300)
+    args.paired_rounds = args.paired_rounds or (2 if quick else 4)
+    sizes = (args.customers, args.orders, args.concurrency, args.push_samples, args.scale_rounds, args.pdf_pages)
+    if min(*sizes, args.paired_orders, args.paired_rounds) < 1:
         parser.error("sizes must be positive")
     try:
         parse_settings(os.environ.get("TILLIT_BENCH_SETTINGS", ""))
@@ -104,9 +116,11 @@ def main(argv: list[str] | None = None) -> None:
     tmp = Path(tempfile.mkdtemp(prefix="tillit-bench-"))
     if args.keep:
         log(f"homes in {tmp}")
+    postgres = PostgresHome(tmp / "postgres-home", args.concurrency)
     try:
-        result = run(args, tmp, info)
+        result = run(args, tmp, info, postgres)
     finally:
+        postgres.close()
         if not args.keep:
             shutil.rmtree(tmp, ignore_errors=True)
     result["seconds"] = round(time.perf_counter() - began, 1)
@@ -116,12 +130,14 @@ def main(argv: list[str] | None = None) -> None:
     print(text)
 
 
-def run(args: argparse.Namespace, tmp: Path, info: dict[str, Any]) -> dict[str, Any]:
+def run(args: argparse.Namespace, tmp: Path, info: dict[str, Any], postgres: PostgresHome) -> dict[str, Any]:
     n_cores = cores()
     pipeline_home = tmp / "pipeline"
 
-    log(f"setting up a home with {args.concurrency} customers with phones")
+    log(f"setting up a home with {args.concurrency} customers with phones, and one on PostgreSQL beside it")
+    postgres.start_preparing()
     setup = worker("setup", pipeline_home, customers=args.concurrency, seed=1)
+    postgres.ready()  # the cores are the pipeline's from here on
     first = setup["customers"][0]
     log("ceiling, HSM layer and PAdES (in-process, daemon not running)")
     micro = worker(
@@ -149,6 +165,7 @@ def run(args: argparse.Namespace, tmp: Path, info: dict[str, Any]) -> dict[str, 
     phases = pipeline_phases(pipeline_home, setup, args, measure_ceiling)
     log("ceiling again, after the pipeline")
     ceiling_after = measure_ceiling()
+    deployments = measure_deployments(tmp, pipeline_home, setup, postgres, args)
 
     baseline = min(10, args.customers)
     log(f"scale: {baseline} customers")
@@ -181,6 +198,7 @@ def run(args: argparse.Namespace, tmp: Path, info: dict[str, Any]) -> dict[str, 
         filled=filled,
         probes={"small": probe_small, "large": probe_large},
         baseline=baseline,
+        deployments=deployments,
     )
     return report(args, info, n_cores, measured)
 

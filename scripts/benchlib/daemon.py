@@ -94,12 +94,19 @@ def free_port() -> int:
 
 
 class Daemon:
-    def __init__(self, home: Path, settings: str | None = None) -> None:
+    """`tillit-signer serve` on `home` with the bench's settings (`settings` as in bench_env) and
+    `env` on top (a database URL, another PKCS#11 module); its output goes to `home/log`."""
+
+    def __init__(
+        self, home: Path, settings: str | None = None, env: dict[str, str] | None = None, log: str = "daemon.log"
+    ) -> None:
         self.home = home
         self.port = free_port()
-        self.env = bench_env(home, settings)
+        self.env = {**bench_env(home, settings), **(env or {})}
         self.env["TILLIT_PORT"] = str(self.port)
+        self.log = home / log
         self.process: subprocess.Popen[bytes] | None = None
+        self.launched = 0.0
         self.peak_rss_kb = 0
 
     @property
@@ -114,20 +121,31 @@ class Daemon:
     def start(self, timeout: float = 120) -> dict[str, float]:
         """Start and wait until /healthz answers 200 and, when the daemon reports a key index,
         until it is loaded. Returns the seconds to each."""
-        started = time.perf_counter()
-        with open(self.home / "daemon.log", "ab") as log:
+        self.launch()
+        return self.wait_ready(timeout)
+
+    def launch(self) -> None:
+        """Start the process without waiting for it (`wait_ready` waits), so that several daemons
+        can start at once."""
+        self.launched = time.perf_counter()
+        with open(self.log, "ab") as log:
             self.process = subprocess.Popen(
                 [str(BIN / "tillit-signer"), "serve", "--host", "127.0.0.1", "--port", str(self.port)],
                 env=self.env,
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
+
+    def wait_ready(self, timeout: float = 120) -> dict[str, float]:
+        """Wait until the launched daemon is ready (see `start`); the seconds since its launch."""
+        assert self.process is not None
+        started = self.launched
         healthy: float | None = None
         deadline = started + timeout
         with httpx.Client(timeout=2) as client:
             while time.perf_counter() < deadline:
                 if self.process.poll() is not None:
-                    raise RuntimeError(f"the daemon exited: {(self.home / 'daemon.log').read_text()[-2000:]}")
+                    raise RuntimeError(f"the daemon exited: {self.log.read_text()[-2000:]}")
                 try:
                     response = client.get(self.url + "/healthz")
                 except httpx.HTTPError:

@@ -144,6 +144,15 @@ def sessions(port: int, token: str, customers: list[Customer]) -> list[Session]:
     return [Session(c, Kiosk(port, token), Phone(port, c)) for c in customers]
 
 
+def spread_sessions(ports: list[int], token: str, customers: list[Customer]) -> list[Session]:
+    """The customers spread over several daemons in turn, as a load balancer that keeps each
+    customer's kiosk and phone on one instance would spread them."""
+    return [
+        Session(c, Kiosk(ports[i % len(ports)], token), Phone(ports[i % len(ports)], c))
+        for i, c in enumerate(customers)
+    ]
+
+
 async def wait_for(phone: Phone, poll: asyncio.Task[list[dict[str, Any]]], ref: str) -> dict[str, Any]:
     """The phone's long-polls until one returns the order `ref`."""
     while True:

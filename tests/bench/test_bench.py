@@ -6,13 +6,17 @@ under it changes. The real figures come from `scripts/bench` (docs/performance.m
 
 from __future__ import annotations
 
+import glob
 import json
+import os
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.bench.scripts import SCRIPTS, run_script
+
+from benchlib.remote_hsm import missing as p11_kit_missing  # isort: skip (on the path once tests.bench.scripts is)
 
 pytestmark = [pytest.mark.hsm, pytest.mark.integration]
 
@@ -25,6 +29,8 @@ TINY = [
     "--push-samples", "5",
     "--scale-rounds", "1",
     "--pdf-pages", "2",
+    "--paired-orders", "4",
+    "--paired-rounds", "1",
 ]  # fmt: skip
 
 
@@ -91,3 +97,32 @@ def test_quick_bench_prints_every_figure(tmp_path: Path) -> None:
     assert 0.0 <= _get(printed, "push_ms.machine_steal_share") < 1.0
     assert _get(printed, "scale.large.errors") == 0 and _get(printed, "scale.small.errors") == 0
     assert _get(printed, "bench.scale_customers") == {"small": 10, "large": 20}
+    _check_deployments(printed)
+
+
+def _check_deployments(printed: dict[str, Any]) -> None:
+    """The remote HSM and the two instances on PostgreSQL: a ratio with its goal, or null with the
+    reason (p11-kit or PostgreSQL not installed)."""
+    for name in ("remote_hsm", "two_instances_postgres"):
+        section, target = _get(printed, name), _get(printed, f"targets.{name}")
+        assert section["goal"] == target["target"] == ">= 0.9", name
+        assert _get(printed, f"ratios.{name}") == section["ratio"] == target["value"], name
+        if section["ratio"] is None:
+            assert section["reason"] and target["reason"] == section["reason"] and target["met"] is None, name
+            continue
+        assert section["ratio"] > 0 and isinstance(target["met"], bool), name
+        for side in ("baseline", "candidate"):
+            assert section[side]["errors"] == 0, (name, section[side])
+            assert section[side]["orders"] == 4 and section[side]["orders_per_s"] > 0, (name, side)
+    remote = _get(printed, "remote_hsm")
+    # Where scripts/bootstrap has installed them, a null ratio is a broken measurement.
+    assert (remote["ratio"] is None) == (p11_kit_missing() is not None), remote
+    if remote["ratio"] is not None:
+        assert remote["kind"] == "sign" and remote["module"].endswith("p11-kit-client.so")
+        assert remote["p11_kit_connections"] >= 1  # the daemon's token was behind the server
+    instances = _get(printed, "two_instances_postgres")
+    postgres_installed = bool(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl")) or bool(os.environ.get("PG_BIN"))
+    assert (instances["ratio"] is None) != postgres_installed, instances
+    if instances["ratio"] is not None:
+        assert instances["kind"] == "auth" and len(instances["cpu_set"]) >= 1
+        assert instances["postgres_settings"] == {"fsync": "on", "synchronous_commit": "on", "full_page_writes": "on"}
