@@ -12,7 +12,7 @@ from textual import events, work
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import Input
+from textual.widgets import Input, Static
 
 from tillit.kiosk import orders
 from tillit.kiosk.chrome import KioskFooter, TitleBar, after_typing, time_left
@@ -181,6 +181,21 @@ class OrderScreen(KioskScreen):
         remaining = self.order.expires_at - self.kiosk.clock()
         left = self.t("common.expires_in", time=time_left(remaining)) if remaining > 0 else self.t("common.expired")
         return f"{self.t('common.reference')}: [b]{self.order.reference}[/b] · {left}"
+
+    def keep_reference_line(self) -> None:
+        """Show the reference line in the screen's `#reference` now and refresh it every second."""
+        self.tick()
+        self.set_interval(1.0, self.tick)
+
+    def tick(self) -> None:
+        if self.still_open:
+            self.query_one("#reference", Static).update(self.reference_line())
+
+    def say(self, text: str, error: bool = True) -> None:
+        """`text` in the screen's status line (`#status`), shown as an error unless `error` is False."""
+        status = self.query_one("#status", Static)
+        status.update(text)
+        status.set_class(error, "error")
 
     def cancel_order(self) -> None:
         """Cancel the open order (Escape), then back to the start. An order that has already ended is fine."""

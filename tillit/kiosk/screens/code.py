@@ -32,11 +32,6 @@ class CodeScreen(OrderScreen):
         yield Input(placeholder="000000", restrict=r"[0-9]*", max_length=CODE_LENGTH, id="code")
         yield Static("", id="status")
 
-    def say(self, text: str, error: bool = True) -> None:
-        status = self.query_one("#status", Static)
-        status.update(text)
-        status.set_class(error, "error")
-
     def action_submit(self) -> None:
         self.after_typing(self.submit)
 

@@ -65,17 +65,7 @@ class PasswordScreen(OrderScreen):
     def on_mount(self) -> None:
         if self.attempts_left is not None:
             self.wrong(self.attempts_left)
-        self.tick()
-        self.set_interval(1.0, self.tick)
-
-    def tick(self) -> None:
-        if self.still_open:
-            self.query_one("#reference", Static).update(self.reference_line())
-
-    def say(self, text: str, error: bool = True) -> None:
-        status = self.query_one("#status", Static)
-        status.update(text)
-        status.set_class(error, "error")
+        self.keep_reference_line()
 
     def wrong(self, attempts_left: int | None) -> None:
         field = self.query_one("#password", Input)

@@ -60,17 +60,7 @@ class ResetPasswordScreen(OrderScreen):
         yield Static("", id="reference", classes="muted")
 
     def on_mount(self) -> None:
-        self.tick()
-        self.set_interval(1.0, self.tick)
-
-    def tick(self) -> None:
-        if self.still_open:
-            self.query_one("#reference", Static).update(self.reference_line())
-
-    def say(self, text: str, error: bool = True) -> None:
-        status = self.query_one("#status", Static)
-        status.update(text)
-        status.set_class(error, "error")
+        self.keep_reference_line()
 
     def start_over(self, text: str) -> None:
         """Both fields empty again, the first one focused, and why."""

@@ -45,18 +45,13 @@ class ResetQuestionsScreen(OrderScreen):
         yield Static("", id="reference", classes="muted")
 
     def on_mount(self) -> None:
-        self.tick()
-        self.set_interval(1.0, self.tick)
+        self.keep_reference_line()
         if self.questions is not None:
             self.show(self.questions)
             return
         self.say(self.t("reset.loading"), error=False)
         order_ref = self.order.order_ref
         self.call_signer(lambda: self.kiosk.client.reset_questions(order_ref), self.show, self.failed)
-
-    def tick(self) -> None:
-        if self.still_open:
-            self.query_one("#reference", Static).update(self.reference_line())
 
     def show(self, questions: list[str]) -> None:
         self.questions = questions
@@ -74,11 +69,6 @@ class ResetQuestionsScreen(OrderScreen):
         fields = list(self.query(".answer").results(Input))
         if fields:
             fields[0].focus()
-
-    def say(self, text: str, error: bool = True) -> None:
-        status = self.query_one("#status", Static)
-        status.update(text)
-        status.set_class(error, "error")
 
     def action_next(self) -> None:
         self.after_typing(self.next)
