@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import logging
 import os
@@ -36,7 +37,8 @@ def serve(host: str | None, port: int | None) -> None:
     log = logging.getLogger("tillit.signer")
     # The port first: one in use ends here, before the HSM or the store is opened.
     listening = listen(settings.host, settings.port)
-    with listening, open_signer(settings) as signer:
+    rp_listening = listen(settings.host, settings.rp_port) if settings.rp_port else None
+    with listening, rp_listening or contextlib.nullcontext(), open_signer(settings) as signer:
         check_public_url(signer)
         signer.hsm.check_capabilities()  # one line naming what the module lacks (docs/hsm.md)
         # Every key handle and certificate in one enumeration, in the background: no order searches
@@ -62,7 +64,16 @@ def serve(host: str | None, port: int | None) -> None:
             proxy_headers=False,
             **ssl,
         )
-        uvicorn.Server(config).run(sockets=[listening])
+        server = uvicorn.Server(config)
+        if rp_listening is None:
+            server.run(sockets=[listening])
+        else:
+            # The RP face's TLS server beside the main one: loaded by serve alone, as uvicorn is.
+            from tillit.signer.http import rp_server
+
+            rp = rp_server.companion(signer, server, host=settings.host, port=settings.rp_port)
+            log.info("RP API face on https://%s:%d/rp/v6.0/", settings.host, settings.rp_port)
+            rp_server.serve_both(server, [listening], rp, [rp_listening])
         log.info("stopped", extra={"tillit_event": "serve.stop"})
 
 

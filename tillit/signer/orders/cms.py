@@ -92,13 +92,15 @@ def detached_cms(
     *,
     timestamp: Callable[[bytes], bytes] | None = None,
     revocation: ValidationMaterial | None = None,
+    encapsulated: bool = False,
 ) -> bytes:
     """A detached CMS SignedData over `content` by the ECDSA P-256 key of `cert_der`, with the
     certificate and its chain; `sign_digest` signs the SHA-256 of the DER signed attributes.
 
     With `timestamp` (the signature value in, a DER timestamp token out) the SignerInfo gets the
     signature-time-stamp unsigned attribute (CAdES-T); with `revocation` its CRLs and OCSP responses
-    go into the revocation-values unsigned attribute (ETSI TS 101 733 / EN 319 122-1)."""
+    go into the revocation-values unsigned attribute (ETSI TS 101 733 / EN 319 122-1). With
+    `encapsulated` the content travels inside (eContent), so the signature alone shows what it signed."""
     parts = _signer_parts(cert_der, tuple(bytes(c.dump()) for c in chain))
     when = now or datetime.now(UTC)  # RFC 5652: signing-time is UTCTime, so 1950 to 2049 only
     signing_time = der.signing_time_attribute(when)
@@ -118,11 +120,12 @@ def detached_cms(
         + der.element(der.OCTET_STRING, signature)
         + _unsigned_attributes(timestamp(signature) if timestamp else None, revocation),
     )
+    e_content = der.context(0, der.element(der.OCTET_STRING, content)) if encapsulated else b""
     signed_data = der.element(
         der.SEQUENCE,
         der.VERSION_1
         + der.element(der.SET, der.SHA256_ALGORITHM)
-        + der.element(der.SEQUENCE, _OID_DATA)
+        + der.element(der.SEQUENCE, _OID_DATA + e_content)
         + parts.certificates
         + der.element(der.SET, signer_info),
     )

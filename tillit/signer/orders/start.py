@@ -9,6 +9,8 @@ customer is what phishing looks like: both are cancelled (`alreadyInProgress`), 
 from __future__ import annotations
 
 import hashlib
+import uuid
+from collections.abc import Callable
 
 from tillit.signer import errors
 from tillit.signer.certificate_state import certificate_state, sign_refusal
@@ -30,24 +32,30 @@ class OrderStarts:
         self,
         kiosk: Kiosk,
         kind: str,
-        personal_number: str,
+        personal_number: str | None,
         user_visible_data: str | None,
         documents: list[NewDocument] | None = None,
         method: str = OrderMethod.APP,
         agreement_id: str | None = None,
+        on_insert: Callable[[Tx, Order], None] | None = None,
     ) -> OrderStarted:
-        """A new order for the customer with this number, or one failed at once (and why)."""
+        """A new order for the customer with this number, or one failed at once (and why).
+
+        Without a number (an RP API order started for a QR code): a pending order for nobody yet,
+        which a phone claims (orders/rp_claims.py). `on_insert` runs in the transaction that stores
+        the order, right after it is inserted."""
         context = self.context
         settings = context.settings
-        number = context.parse_number(personal_number)
+        number = context.parse_number(personal_number) if personal_number is not None else None
         documents = documents or []
         for doc in documents:
             if len(doc.content) > settings.max_document_bytes:
                 raise errors.TooLarge(f"document '{doc.name}' is larger than {settings.max_document_bytes} bytes")
         if kind == OrderKind.SIGN:
             check_documents(documents)
-        context.limits.admit(kiosk.id, number.value)  # 429 before anything is stored or pushed
-        if kind == OrderKind.SIGN:
+        # 429 before anything is stored or pushed; an order for nobody counts against the kiosk alone.
+        context.limits.admit(kiosk.id, number.value if number else f"unnamed:{uuid.uuid4()}")
+        if kind == OrderKind.SIGN and number:
             self._refuse_unusable_certificate(number.value)
         at = context.clock()
         order = Order.new(
@@ -64,10 +72,10 @@ class OrderStarts:
         notify: list[str] = []
         digests = [hashlib.sha256(doc.content).hexdigest() for doc in documents]
         with context.store.tx() as tx:
-            customer = tx.customer_by_number(number.value)
+            customer = tx.customer_by_number(number.value) if number else None
             if customer is not None:
                 order.customer_id = customer.id
-            failure, device = self._start_failure(tx, customer, kind, method)
+            failure, device = self._start_failure(tx, customer, kind, method) if number else (None, None)
             if failure is None and customer is not None:
                 # An order past its lifetime that nobody collected is expired now, not "in progress".
                 others = [expire(context, tx, o) for o in tx.open_orders_for_customer(customer.id)]
@@ -97,6 +105,8 @@ class OrderStarts:
                         "storageQuota",
                     )
             tx.insert_order(order)
+            if on_insert is not None:
+                on_insert(tx, order)
             # An order that fails at once keeps nothing of its documents (their digests are in the audit).
             kept = documents if order.status != OrderStatus.FAILED else []
             for index, (doc, digest) in enumerate(zip(kept, digests, strict=False)):
