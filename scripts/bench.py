@@ -56,7 +56,7 @@ TUNED_SETTINGS = "TILLIT_PIN_REQUEST_PATH=true"
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="scripts/bench", description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="smaller sizes; finishes within 2 minutes")
+    parser.add_argument("--quick", action="store_true", help="smaller sizes; a few minutes")
     parser.add_argument("--customers", type=int, help="customers on the large token (10000; quick 1000)")
     parser.add_argument("--orders", type=int, help="measured orders per kind in the pipeline (1500; quick 300)")
     parser.add_argument("--concurrency", type=int, default=24, help="simulated customers at once (24)")

@@ -104,6 +104,7 @@ def remote_hsm(
         "one daemon, SoftHSM behind p11-kit server, SQLite",
         [daemon],
         load.sessions(daemon.port, setup["kiosk_token"], customers),
+        helpers=[server.pid],
     )
     result = run_async(alternate(baseline, candidate, "sign", args.paired_orders, args.paired_rounds))
     module = server.client_env()["TILLIT_PKCS11_MODULE"]
@@ -120,6 +121,7 @@ def two_instances(
         "two daemons, one PostgreSQL",
         pair,
         load.spread_sessions([d.port for d in pair], postgres.setup["kiosk_token"], customers),
+        helpers=[postgres.server_pid()],
     )
     result = run_async(alternate(baseline, candidate, "auth", args.paired_orders, args.paired_rounds))
     peak = max(d.sample_rss() for d in pair)

@@ -70,6 +70,16 @@ def proc_cpu_seconds(pid: int) -> float:
     return sum(proc_cpu_split(pid))
 
 
+def tree_cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds so far of a process and its live descendants (a server and the
+    processes it forked per connection); 0 for what is gone."""
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        children = []
+    return proc_cpu_seconds(pid) + sum(tree_cpu_seconds(int(child)) for child in children)
+
+
 def _stat_fields(stat: Path) -> list[str]:
     """The fields of a /proc `stat` file after the command name (field 3, the state, first): the
     name is in parentheses and may itself hold spaces and ")"."""

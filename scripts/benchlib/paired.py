@@ -13,19 +13,25 @@ from typing import Any
 
 from benchlib import load
 from benchlib.daemon import Daemon
+from benchlib.machine import busy_seconds, cpu_ticks, tree_cpu_seconds
 from benchlib.runner import log
 
 
 @dataclass
 class Deployment:
-    """One way of running the daemon: its processes and the simulated customers spread over them."""
+    """One way of running the daemon: its processes, the servers beside them (`helpers`: the pids
+    of a p11-kit or PostgreSQL server, whose CPU counts with their forked children) and the
+    simulated customers spread over the daemons."""
 
     name: str
     daemons: list[Daemon]
     sessions: list[load.Session]
+    helpers: list[int] = field(default_factory=list)
 
-    def cpu_seconds(self) -> float:
-        return sum(sum(daemon.cpu_seconds()) for daemon in self.daemons)
+    def cpu_seconds(self) -> tuple[float, float]:
+        """(daemons, helpers) CPU seconds so far."""
+        daemons = sum(sum(daemon.cpu_seconds()) for daemon in self.daemons)
+        return daemons, sum(tree_cpu_seconds(pid) for pid in self.helpers)
 
 
 @dataclass
@@ -37,18 +43,22 @@ class Tally:
     errors: int = 0
     error_samples: list[str] = field(default_factory=list)
     daemon_cpu_s: float = 0.0
+    helper_cpu_s: float = 0.0
+    machine_cpu_s: float = 0.0
     round_orders_per_s: list[float] = field(default_factory=list)
 
     @property
     def orders_per_s(self) -> float:
         return self.orders / self.seconds if self.seconds else 0.0
 
-    def add(self, phase: load.PhaseResult, daemon_cpu_s: float) -> None:
+    def add(self, phase: load.PhaseResult, cpu: tuple[float, float], machine_cpu_s: float) -> None:
         self.orders += phase.completed
         self.seconds += phase.seconds
         self.errors += phase.errors
         self.error_samples = (self.error_samples + phase.error_samples)[:5]
-        self.daemon_cpu_s += daemon_cpu_s
+        self.daemon_cpu_s += cpu[0]
+        self.helper_cpu_s += cpu[1]
+        self.machine_cpu_s += machine_cpu_s
         self.round_orders_per_s.append(round(phase.completed / phase.seconds, 2) if phase.seconds else 0.0)
 
     def as_dict(self, name: str) -> dict[str, Any]:
@@ -60,6 +70,10 @@ class Tally:
             "orders_per_s": round(self.orders_per_s, 2),
             "round_orders_per_s": self.round_orders_per_s,
             "daemon_cpu_ms_per_order": round(self.daemon_cpu_s * 1000 / max(1, self.orders), 2),
+            # the p11-kit or PostgreSQL server's processes; 0 where there is none
+            "server_cpu_ms_per_order": round(self.helper_cpu_s * 1000 / max(1, self.orders), 2),
+            # every core's busy time, the load generator's and anything else on the host included
+            "machine_cpu_ms_per_order": round(self.machine_cpu_s * 1000 / max(1, self.orders), 2),
         }
 
 
@@ -73,9 +87,11 @@ async def alternate(baseline: Deployment, candidate: Deployment, kind: str, orde
         for index in range(rounds * 2):
             deployment = (baseline, candidate)[(index + index // 2) % 2]
             log(f"  round {index + 1}/{rounds * 2}: {deployment.name}")
-            cpu = deployment.cpu_seconds()
+            (daemons, helpers), ticks = deployment.cpu_seconds(), cpu_ticks()
             phase = await load.pipeline(deployment.sessions, kind, orders)
-            tallies[deployment.name].add(phase, deployment.cpu_seconds() - cpu)
+            daemons_after, helpers_after = deployment.cpu_seconds()
+            spent = (daemons_after - daemons, helpers_after - helpers)
+            tallies[deployment.name].add(phase, spent, busy_seconds(ticks, cpu_ticks()))
     finally:
         for deployment in (baseline, candidate):
             for session in deployment.sessions:

@@ -72,6 +72,11 @@ class PostgresHome:
             raise self.failure
         return self.unavailable is None
 
+    def server_pid(self) -> int:
+        """The cluster's postmaster, parent of every server process (postmaster.pid's first line)."""
+        assert self.directory is not None
+        return int((self.directory / "data" / "postmaster.pid").read_text().split()[0])
+
     def _start(self) -> str:
         # Directly in the system's temporary directory: run as root, the script hands the directory to
         # the `postgres` user, who must also be able to reach it (the bench's own homes are 0700).

@@ -68,6 +68,11 @@ class P11KitServer:
                 raise RuntimeError(f"p11-kit server did not start: {(self.home / 'p11-kit-server.log').read_text()}")
             time.sleep(0.01)
 
+    @property
+    def pid(self) -> int:
+        assert self.process is not None
+        return self.process.pid
+
     def connections(self) -> int:
         """Clients connected now: the server forks one `p11-kit-remote` per connection."""
         assert self.process is not None

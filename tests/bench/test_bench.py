@@ -114,6 +114,8 @@ def _check_deployments(printed: dict[str, Any]) -> None:
         for side in ("baseline", "candidate"):
             assert section[side]["errors"] == 0, (name, section[side])
             assert section[side]["orders"] == 4 and section[side]["orders_per_s"] > 0, (name, side)
+            assert section[side]["daemon_cpu_ms_per_order"] > 0, (name, side)
+            assert section[side]["server_cpu_ms_per_order"] >= 0 and section[side]["machine_cpu_ms_per_order"] > 0
     remote = _get(printed, "remote_hsm")
     # Where scripts/bootstrap has installed them, a null ratio is a broken measurement.
     assert (remote["ratio"] is None) == (p11_kit_missing() is not None), remote
