@@ -1,9 +1,10 @@
 """Two real signer daemons on two ports over one PostgreSQL database and one SoftHSM token.
 
 The token directory stands in for a network HSM (SoftHSM serialises its processes with file locks);
-both daemons share one TILLIT_HOME, so also the CA ledger. Any instance takes any request of any
-order: started on A, approved by a phone long-polling B, the password posted to B, collected on A;
-wrong passwords spread over both lock after exactly five; one approval signs once.
+both daemons share one TILLIT_HOME (tests/proofs/test_two_machines.py gives each its own). Any
+instance takes any request of any order: started on A, approved by a phone long-polling B, the
+password posted to B, collected on A; wrong passwords spread over both lock after exactly five; one
+approval signs once; the rate window of a number is one budget over both.
 """
 
 from __future__ import annotations
@@ -264,3 +265,16 @@ def test_the_shared_audit_log_verifies(pair: tuple[Daemon, Daemon], pg_database:
     assert len(entries) > 50
     result = a.run("tillit-signer", "audit", "verify", check=False)
     assert result.returncode == 0, result.stderr
+
+
+def test_the_rate_window_of_a_number_is_one_budget_over_both_instances(pair: tuple[Daemon, Daemon]) -> None:
+    """Ten starts a minute per personal number (the default), counted in the database: alternating
+    instances gives no more, the eleventh is refused on either (issue 24; each used to count its own)."""
+    a, b = pair
+    number = fresh_adult()  # nobody's: a start counts whether or not the number is a customer's
+    for i in range(10):
+        r = post(a if i % 2 else b, "/v1/auth", {"personalNumber": number})
+        assert r.status_code == 200, (i, r.text)
+    for d in (a, b):
+        refused = post(d, "/v1/auth", {"personalNumber": number})
+        assert refused.status_code == 429 and refused.json()["error"] == "rateLimited", refused.text

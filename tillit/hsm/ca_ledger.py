@@ -1,7 +1,15 @@
 """The CA's ledger: every certificate it issued, whether and why it was revoked, and CRL numbers.
 
-A small SQLite file in TILLIT_HOME (`ca.db`); the certificates themselves are also stored on the
-token beside their keys.
+`CaLedger` is what the CA, its CRL issuer and its OCSP responder ask of it; `open_ledger` picks
+where it lives from the database URL the signer uses (`database_url`, TILLIT_DATABASE_URL):
+
+- no URL or a SQLite one: `SqliteCaLedger`, a small SQLite file in TILLIT_HOME (`ca.db`), for a
+  single machine;
+- a PostgreSQL URL: `tillit.hsm.ca_ledger_pg.PostgresCaLedger`, in that database, so that every
+  instance and admin command on every machine sees one ledger (a revocation anywhere is in every
+  instance's next OCSP answer and CRL), and CRL numbers grow across all of them.
+
+The certificates themselves are also stored on the token beside their keys.
 """
 
 from __future__ import annotations
@@ -11,6 +19,7 @@ import threading
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any, Protocol
 
 from asn1crypto import x509
 
@@ -28,9 +37,45 @@ class IssuedCertificate:
     reason: str | None
 
 
-class CaLedger:
-    """Issued certificates, revocations and the CRL numbers of the issuing CA and the root (SQLite,
-    serialised by a lock)."""
+class CaLedger(Protocol):
+    """Issued certificates, revocations and the CRL numbers of the issuing CA and the root."""
+
+    def add(self, serial: int, key_label: str, cert: x509.Certificate) -> None:
+        """Record a certificate the CA issued."""
+
+    def revoke(self, serial: int, reason: str, at: datetime) -> bool:
+        """Mark `serial` revoked at `at` for `reason`; False when it was already revoked (or unknown)."""
+
+    def get(self, serial: int) -> IssuedCertificate | None:
+        """The certificate with this serial, or None."""
+
+    def revoked(self) -> list[IssuedCertificate]:
+        """Every revoked certificate, oldest revocation first."""
+
+    def next_crl_number(self, root: bool = False) -> int:
+        """The next number of the issuing CA's CRL, or of the root's with `root`: larger than any
+        this ledger gave before, to whichever process asked."""
+
+    def close(self) -> None:
+        """Let go of the file or the connections."""
+
+
+def open_ledger(home: Path, database_url: str | None) -> CaLedger:
+    """The ledger the signer with this home and database URL uses: in PostgreSQL for a
+    postgresql:// URL (carrying `home`/ca.db's rows over, `PostgresCaLedger`), else `home`/ca.db."""
+    if database_url and database_url.startswith(("postgresql://", "postgres://")):
+        # psycopg loads only for a PostgreSQL URL: a single machine's tools start without it.
+        from tillit.hsm.ca_ledger_pg import PostgresCaLedger
+
+        return PostgresCaLedger(database_url, import_from=home / SQLITE_FILE)
+    return SqliteCaLedger(home / SQLITE_FILE)
+
+
+SQLITE_FILE = "ca.db"
+
+
+class SqliteCaLedger:
+    """The ledger in a SQLite file (`ca.db` in TILLIT_HOME), serialised by a lock: one machine."""
 
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -82,14 +127,14 @@ class CaLedger:
             " FROM certificates WHERE serial=?",
             (f"{serial:x}",),
         ).fetchone()
-        return _issued(row) if row else None
+        return issued_from_row(row) if row else None
 
     def revoked(self) -> list[IssuedCertificate]:
         rows = self._db.execute(
             "SELECT serial, key_label, subject, not_before, not_after, revoked_at, reason"
             " FROM certificates WHERE revoked_at IS NOT NULL ORDER BY revoked_at"
         ).fetchall()
-        return [_issued(r) for r in rows]
+        return [issued_from_row(r) for r in rows]
 
     def next_crl_number(self, root: bool = False) -> int:
         """The next number of the issuing CA's CRL, or of the root's with `root`."""
@@ -98,8 +143,35 @@ class CaLedger:
             cur = self._db.execute(f"INSERT INTO {table} (at) VALUES (?)", (now_seconds().isoformat(),))  # noqa: S608
             return int(cur.lastrowid or 0)
 
+    def contents(self) -> tuple[list[LedgerRow], int, int]:
+        """Every certificate row as stored (serial in hex, times in ISO 8601, the DER), and the last
+        CRL numbers of the issuing CA and of the root (0: none): what a move to PostgreSQL carries over."""
+        rows = self._db.execute(
+            "SELECT serial, key_label, subject, not_before, not_after, der, revoked_at, reason FROM certificates"
+        ).fetchall()
+        last = [
+            int(self._db.execute(f"SELECT COALESCE(MAX(number), 0) FROM {table}").fetchone()[0])  # noqa: S608
+            for table in ("crl_numbers", "root_crl_numbers")
+        ]
+        return [LedgerRow(*row) for row in rows], last[0], last[1]
 
-def _issued(row: tuple[str, ...]) -> IssuedCertificate:
+
+@dataclass(frozen=True)
+class LedgerRow:
+    """A certificate row of the ledger as both engines store it."""
+
+    serial: str
+    key_label: str
+    subject: str
+    not_before: str
+    not_after: str
+    der: bytes
+    revoked_at: str | None
+    reason: str | None
+
+
+def issued_from_row(row: tuple[Any, ...]) -> IssuedCertificate:
+    """A certificate row (`serial, key_label, subject, not_before, not_after, revoked_at, reason`)."""
     return IssuedCertificate(
         serial=int(row[0], 16),
         key_label=row[1],

@@ -49,3 +49,7 @@ class SigningError(HsmError):
 
 class CaNotInitialised(HsmError):
     pass
+
+
+class LedgerUnavailable(HsmError):
+    """The CA ledger's database did not answer (PostgreSQL down or unreachable); retrying later may work."""

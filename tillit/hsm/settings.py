@@ -74,6 +74,10 @@ class HsmSettings(TillitSettings):
     home: Path = Field(default_factory=default_home)
     """Data directory: SoftHSM config and tokens, PIN files, database."""
 
+    database_url: str | None = None
+    """Unset: SQLite at home/signer.db, the CA ledger at home/ca.db. `postgresql://...` for several
+    instances: the signer's data and the CA ledger in that database, on every machine."""
+
     pkcs11_module: str | None = None
     """Path of a PKCS#11 module; unset means SoftHSM with its config and tokens in `home`."""
 

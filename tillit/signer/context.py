@@ -23,11 +23,12 @@ from tillit.numbers import InvalidPersonalNumber, PersonalNumber, parse
 from tillit.signer import errors
 from tillit.signer.audit.checkpoints import Checkpointer
 from tillit.signer.guesses import Guesses, Secret
+from tillit.signer.leases import instance_id
 from tillit.signer.messages import MessageSender, load_sender
 from tillit.signer.metrics import Metrics
 from tillit.signer.passwords import Passwords
 from tillit.signer.push import Notifier
-from tillit.signer.ratelimit import OrderLimits
+from tillit.signer.ratelimit import OrderLimits, windows_for
 from tillit.signer.retention import Retention
 from tillit.signer.settings import SignerSettings
 from tillit.signer.store.base import Store
@@ -115,6 +116,8 @@ class SignerContext:
     tsa: TimestampAuthority
     crl: CachedCrl
     make_tokens: Callable[[], TokenIssuer]
+    instance: str
+    """This instance's id in the orders it runs (signer/leases.py)."""
     order_lock: OrderLocks = field(default_factory=OrderLocks)
 
     @functools.cached_property
@@ -155,7 +158,10 @@ def build_context(
         notifier=Notifier(),
         passwords=passwords,
         limits=OrderLimits(
-            settings.rate_orders_per_number, settings.rate_orders_per_kiosk, settings.rate_window_seconds, clock
+            windows_for(store, clock),
+            settings.rate_orders_per_number,
+            settings.rate_orders_per_kiosk,
+            settings.rate_window_seconds,
         ),
         guesses=Guesses(attempts, clock, on_failure=count_failure),
         messages=load_sender(settings, store),
@@ -164,5 +170,6 @@ def build_context(
         tsa=TimestampAuthority(hsm, ca, policy=settings.tsa_policy_oid, accuracy_seconds=settings.tsa_accuracy_seconds),
         crl=CachedCrl(ca, clock),
         make_tokens=lambda: TokenIssuer(hsm, settings.base_url),
+        instance=instance_id(settings.instance_id, settings.home),
     )
     return context, audit_log

@@ -11,20 +11,27 @@ Two sliding windows, checked together when an order (or a reset, or an app activ
   a stolen kiosk token can learn who is a customer.
 
 A refused start gets 429 with the reason and the seconds until the next one is allowed; refused
-starts are not counted (a flood does not extend its own ban). The windows live in this process:
-several instances behind one database each count their own (the per-kiosk budget is then a
-per-instance budget). A limit of 0 switches that window off.
+starts are not counted (a flood does not extend its own ban). A limit of 0 switches that window off.
+
+Where windows are counted (`Windows`): in this process (`LocalWindows`) when it is the only one
+(SQLite: no write transaction per order start), in the database (`SharedWindows`, rows of
+`rate_events`) when instances share it, so that N instances have one budget, not N. The same goes
+for the hourly windows of app activations and of blocks without login.
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Protocol
 
 from tillit.signer import errors
+from tillit.signer.store.base import Store
 
 
 class RateLimited(errors.RateLimited):
@@ -80,36 +87,110 @@ class SlidingWindow:
             return len(self._events)
 
 
-class OrderLimits:
-    """The per-number and per-kiosk windows, checked and counted together."""
+@dataclass(frozen=True)
+class Limit:
+    """At most `limit` events per `window` seconds for each key of `scope` (0: no limit)."""
 
-    def __init__(
-        self, per_number: int, per_kiosk: int, window: float, clock: Callable[[], float] = time.monotonic
-    ) -> None:
-        self.numbers = SlidingWindow(per_number, window, clock)
-        self.kiosks = SlidingWindow(per_kiosk, window, clock)
+    scope: str
+    limit: int
+    window: float
+
+
+class Windows(Protocol):
+    """Where the events of the limits are counted."""
+
+    def admit(self, checks: Sequence[tuple[Limit, str]]) -> tuple[Limit, float] | None:
+        """Count one event for each (limit, key) of `checks`, or, when one of them is full, none:
+        then the first full one and the seconds until it has room."""
+
+
+class LocalWindows:
+    """The windows of this process alone (a `SlidingWindow` per scope); thread-safe."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self.clock = clock
+        self._windows: dict[Limit, SlidingWindow] = {}
         self._lock = threading.Lock()
+
+    def admit(self, checks: Sequence[tuple[Limit, str]]) -> tuple[Limit, float] | None:
+        with self._lock:  # check all, then count all: no event counted against half the limits
+            windows = [(self._window(limit), limit, key) for limit, key in checks]
+            for window, limit, key in windows:
+                wait = window.wait_time(key)
+                if wait > 0:
+                    return limit, wait
+            for window, _, key in windows:
+                window.add(key)
+        return None
+
+    def _window(self, limit: Limit) -> SlidingWindow:
+        window = self._windows.get(limit)
+        if window is None:
+            window = self._windows[limit] = SlidingWindow(limit.limit, limit.window, self.clock)
+        return window
+
+
+class SharedWindows:
+    """The windows in the store, one budget for every instance sharing it: each admission is one
+    transaction that locks its keys (`Tx.rate_window`), counts and adds. Keys are stored as their
+    SHA-256, not as personal numbers; events older than their window are deleted now and then.
+    `clock` must be wall time (`time.time`), which the instances share."""
+
+    PRUNE_EVERY = 256
+
+    def __init__(self, store: Store, clock: Callable[[], float] = time.time) -> None:
+        self.store = store
+        self.clock = clock
+        self._admitted = 0
+        self._lock = threading.Lock()
+
+    def admit(self, checks: Sequence[tuple[Limit, str]]) -> tuple[Limit, float] | None:
+        active = [(limit, hashlib.sha256(key.encode()).hexdigest()) for limit, key in checks if limit.limit > 0]
+        if not active:
+            return None
+        now = self.clock()
+        with self.store.tx() as tx:
+            for limit, key in active:  # every admission locks its keys in this one order
+                count, oldest = tx.rate_window(limit.scope, key, now - limit.window)
+                if count >= limit.limit:
+                    return limit, (oldest if oldest is not None else now) + limit.window - now
+            for limit, key in active:
+                tx.add_rate_event(limit.scope, key, now)
+            with self._lock:
+                self._admitted += 1
+                prune = self._admitted % self.PRUNE_EVERY == 0
+            if prune:
+                for limit in {limit for limit, _ in active}:
+                    tx.forget_rate_events(limit.scope, now - limit.window)
+        return None
+
+
+def windows_for(store: Store, clock: Callable[[], float]) -> Windows:
+    """Shared windows for a store other processes share, this process's own otherwise."""
+    return SharedWindows(store, clock) if store.shared else LocalWindows(clock)
+
+
+class OrderLimits:
+    """The per-number and per-kiosk windows, checked and counted together in `windows`."""
+
+    def __init__(self, windows: Windows, per_number: int, per_kiosk: int, window: float) -> None:
+        self.windows = windows
+        self.numbers = Limit("number", per_number, window)
+        self.kiosks = Limit("kiosk", per_kiosk, window)
         self.refused = 0
 
     def admit(self, kiosk_id: str | None, number: str) -> None:
         """Count one start, or raise `RateLimited` (429) without counting it."""
-        with self._lock:  # check both, then count both: no start counted against half the limits
-            wait = self.numbers.wait_time(number)
-            if wait > 0:
-                self.refused += 1
-                raise RateLimited(
-                    f"too many requests for this personal number: at most {self.numbers.limit} every "
-                    f"{self.numbers.window:g} s; try again in {math.ceil(wait)} s",
-                    wait,
-                )
-            if kiosk_id is not None:
-                wait = self.kiosks.wait_time(kiosk_id)
-                if wait > 0:
-                    self.refused += 1
-                    raise RateLimited(
-                        f"this kiosk has started too many orders: at most {self.kiosks.limit} every "
-                        f"{self.kiosks.window:g} s; try again in {math.ceil(wait)} s",
-                        wait,
-                    )
-                self.kiosks.add(kiosk_id)
-            self.numbers.add(number)
+        checks = [(self.numbers, number)]
+        if kiosk_id is not None:
+            checks.append((self.kiosks, kiosk_id))
+        full = self.windows.admit(checks)
+        if full is None:
+            return
+        self.refused += 1
+        limit, wait = full
+        if limit is self.numbers:
+            reason = f"too many requests for this personal number: at most {limit.limit} every {limit.window:g} s"
+        else:
+            reason = f"this kiosk has started too many orders: at most {limit.limit} every {limit.window:g} s"
+        raise RateLimited(f"{reason}; try again in {math.ceil(wait)} s", wait)

@@ -30,7 +30,8 @@ def open_store(settings: SignerSettings) -> Store:
 @contextmanager
 def open_signer(settings: SignerSettings | None = None) -> Iterator[Signer]:
     settings = settings or SignerSettings()
-    hsm = Hsm(HsmSettings(home=settings.home))
+    # The CA ledger follows the signer's database (`tillit.hsm.ca_ledger.open_ledger`).
+    hsm = Hsm(HsmSettings(home=settings.home, database_url=settings.database_url))
     store = open_store(settings)
     signer: Signer | None = None
     try:
@@ -42,6 +43,7 @@ def open_signer(settings: SignerSettings | None = None) -> Iterator[Signer]:
     finally:
         if signer is not None:
             signer.passwords.close()
+            signer.ca.ledger.close()
         store.close()
         hsm.close()
 

@@ -13,7 +13,7 @@ from tillit.signer.customers.lookup import find_customer
 from tillit.signer.guesses import Secret
 from tillit.signer.kiosk_orders import collect
 from tillit.signer.passwords import check_policy
-from tillit.signer.ratelimit import SlidingWindow
+from tillit.signer.ratelimit import Limit
 from tillit.signer.states import ALL_KINDS, OPEN_STATES, HintCode
 from tillit.signer.store.records import Customer, Kiosk
 
@@ -44,7 +44,7 @@ class Lifecycle:
     def __init__(self, context: SignerContext, keys: CustomerKeys) -> None:
         self.context = context
         self.keys = keys
-        self._unproven_blocks = SlidingWindow(context.settings.kiosk_blocks_per_hour, 3600.0, context.clock)
+        self._unproven_blocks = Limit("kiosk-block", context.settings.kiosk_blocks_per_hour, 3600.0)
 
     def block_from_kiosk(self, kiosk: Kiosk, personal_number: str, reason: str, order_ref: str | None) -> None:
         """A block asked for at a kiosk. With `order_ref`, a completed login of this customer at this
@@ -58,15 +58,15 @@ class Lifecycle:
             if collected.status != "complete" or customer.get("personalNumber") != number.value:
                 raise errors.Forbidden("the order does not authenticate this customer")
         else:
-            wait = self._unproven_blocks.wait_time(kiosk.id)
-            if wait > 0:
+            full = self.context.limits.windows.admit([(self._unproven_blocks, kiosk.id)])
+            if full is not None:
+                wait = full[1]
                 raise errors.RateLimited(
                     "this kiosk has blocked too many BankIDs without the customer's login; the customer "
                     f"can block with a login, or the bank's staff; try again in {int(wait) + 1} s",
                     "rateLimited",
                     wait,
                 )
-            self._unproven_blocks.add(kiosk.id)
         self.block(number.value, reason, by=f"kiosk:{kiosk.id}" + ("" if order_ref else " (without login)"))
 
     def block(self, personal_number: str, reason: str, by: str) -> bool:

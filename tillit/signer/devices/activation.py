@@ -37,7 +37,7 @@ from tillit.signer.devices.binding import DeviceBinding
 from tillit.signer.devices.codedevices import CodeDevices
 from tillit.signer.guesses import Admission, Locked, Secret
 from tillit.signer.messages import OUTBOX, Message
-from tillit.signer.ratelimit import SlidingWindow
+from tillit.signer.ratelimit import Limit
 from tillit.signer.references import new_reference
 from tillit.signer.states import ATTEMPTS_BEFORE_LOCK, HintCode, OrderKind, OrderMethod, OrderStatus
 from tillit.signer.store.records import Activation, Customer, Order
@@ -62,18 +62,17 @@ class Activations:
         self.binding = binding
         self.code_devices = code_devices
         settings = context.settings
-        self._per_number = SlidingWindow(settings.activations_per_number_hour, 3600.0, context.clock)
-        self._overall = SlidingWindow(settings.activations_per_hour, 3600.0, context.clock)
+        self._per_number = Limit("activation-number", settings.activations_per_number_hour, 3600.0)
+        self._overall = Limit("activation", settings.activations_per_hour, 3600.0)
 
     def _admit_start(self, number: str) -> None:
         """Count one activation start against the per-number and overall hourly caps, or raise 429."""
-        for window, key, what in ((self._per_number, number, "for this personal number"), (self._overall, "", "")):
-            wait = window.wait_time(key)
-            if wait > 0:
-                reason = f"too many app activations {what}".rstrip() + f"; try again in {int(wait) + 1} s"
-                raise errors.RateLimited(reason, "rateLimited", wait)
-        self._per_number.add(number)
-        self._overall.add("")
+        full = self.context.limits.windows.admit([(self._per_number, number), (self._overall, "")])
+        if full is not None:
+            limit, wait = full
+            what = " for this personal number" if limit is self._per_number else ""
+            reason = f"too many app activations{what}; try again in {int(wait) + 1} s"
+            raise errors.RateLimited(reason, "rateLimited", wait)
 
     def start(self, personal_number: str, method: str, device_name: str, public_key_pem: str) -> dict[str, Any]:
         context = self.context

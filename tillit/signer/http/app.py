@@ -58,15 +58,19 @@ class TillitApp(FastAPI):
 
 async def sweep_store(signer: Signer) -> None:
     """Run the store's retention sweep (`signer.retention`) every `maintenance_interval_seconds`, on
-    the pool; a failed sweep is logged and tried again next time."""
+    the pool, and take over other instances' expired leases (`signer.leases`); a failed sweep is
+    logged and tried again next time."""
     log = logging.getLogger("tillit.retention")
     while True:
         await asyncio.sleep(signer.settings.maintenance_interval_seconds)
         try:
+            taken = await blocking(signer.take_over_expired)
             report = await blocking(signer.retention.sweep)
         except Exception as e:  # the next sweep tries again; the daemon must not stop for it
             log.warning("the store's retention sweep failed: %s", e)
             continue
+        if taken:
+            log.warning("took over %d orders of other instances whose lease ran out", taken)
         if report.expired_orders or report.purged_orders:
             log.info(
                 "retention: %d abandoned orders expired, %d orders' documents deleted",

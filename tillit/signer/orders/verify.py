@@ -1,5 +1,6 @@
 """The steps after the phone's approval: the password check (one at a time per order), the
-code-device login's code, and after a crash, the checks and signings that were running.
+code-device login's code, and after a crash, the checks and signings that were running (this
+instance's, or another's whose lease ran out: `signer.leases`).
 
 A guess is counted in the transaction that decides it (`signer.guesses`), whatever became of the
 order meanwhile. The HSM going away while completing hands the order back to `approved`, so the
@@ -30,8 +31,10 @@ class Verification:
         self.code_devices = code_devices
 
     def recover(self) -> None:
-        """After a crash: a password check that was running is undone (the kiosk sends the password
-        again); a signing that was running is resumed.
+        """At start: the password checks and signings this instance was running when it died, and
+        those of other instances whose lease ran out (`signer.leases`), are taken over: a password
+        check is undone (the kiosk sends the password again), a signing is resumed. Those another
+        instance holds a live lease on are left to it.
 
         Resuming cannot sign twice: the signatures of an interrupted signing existed only in the dead
         process, because they are stored in the one transaction that completes the order. Signing
@@ -41,26 +44,47 @@ class Verification:
         at every start; a daemon merely killed twice in a row (as the crash proofs do) still
         completes the order.
         """
+        self._take_over(own=True)
+
+    def take_over_expired(self) -> int:
+        """While serving (the maintenance sweep): take over, as `recover` does, the orders of other
+        instances whose lease ran out; never this instance's own, which may be running here. How many."""
+        return self._take_over(own=False)
+
+    def _take_over(self, *, own: bool) -> int:
         context = self.context
         at = context.clock()
+        me = context.instance
+        until = at + context.settings.lease_seconds
         resume: list[str] = []
+        taken = 0
         with context.store.tx() as tx:
-            for order in tx.open_orders():
-                resumed = tx.count_audit("order.resumed", order.ref) if order.status == OrderStatus.SIGNING else 0
+            for order in tx.running_orders():
+                if order.runner == me and not own:
+                    continue
+                if not own and (order.lease_until is None or order.lease_until > at):
+                    continue  # held by its live runner (or by an instance too old to record leases)
+                if not tx.take_over(order.ref, order.status, me, at, until):
+                    continue  # another instance holds a live lease on it, or it moved on meanwhile
+                taken += 1
+                was = {"runner": order.runner} if order.runner not in (None, me) else {}
                 if order.status == OrderStatus.VERIFYING:
                     tx.transition(order.ref, [OrderStatus.VERIFYING], OrderStatus.APPROVED, HintCode.USER_SIGN)
-                    tx.audit("order.recovered", order.ref, at, state="approved")
-                elif order.status == OrderStatus.SIGNING and resumed >= MAX_SIGNING_RESUMES:
+                    tx.audit("order.recovered", order.ref, at, state="approved", **was)
+                    continue
+                resumed = tx.count_audit("order.resumed", order.ref)
+                if resumed >= MAX_SIGNING_RESUMES:
                     why = f"interrupted {MAX_SIGNING_RESUMES + 1} times"
                     tx.fail_order(order.ref, [OrderStatus.SIGNING], HintCode.SIGNING_FAILED, at, why=why)
-                elif order.status == OrderStatus.SIGNING:
-                    tx.audit("order.resumed", order.ref, at)
+                else:
+                    tx.audit("order.resumed", order.ref, at, **was)
                     resume.append(order.ref)
         for ref in resume:
             try:
                 self.documents.sign_order(ref)
             except HsmError:  # the HSM is away: back to 'approved', the password may come again
                 self._release_verifying(ref, "hsm unavailable")
+        return taken
 
     def submit_code(self, kiosk: Kiosk, ref: str, code: str) -> CollectResponse:
         """A code-device login: the one-time code stands where the phone's approval would."""
@@ -128,7 +152,8 @@ class Verification:
         assert customer is not None
         at = context.clock()
         with context.store.tx() as tx:
-            if not tx.transition(ref, [OrderStatus.APPROVED], OrderStatus.VERIFYING, HintCode.USER_SIGN):
+            lease = {"runner": context.instance, "lease_until": at + context.settings.lease_seconds}
+            if not tx.transition(ref, [OrderStatus.APPROVED], OrderStatus.VERIFYING, HintCode.USER_SIGN, **lease):
                 order = tx.order(ref) or order
                 if order.status in (OrderStatus.VERIFYING, OrderStatus.SIGNING):
                     raise errors.Conflict("a password check for this order is already running")
@@ -173,7 +198,9 @@ class Verification:
                 response.attempts_left = verdict.attempts_left
                 return response
             if order.kind == OrderKind.SIGN:
-                tx.transition(ref, verifying, OrderStatus.SIGNING, HintCode.USER_SIGN)
+                # The lease starts again for the signing: the password check may have taken a while.
+                lease = {"runner": context.instance, "lease_until": at + context.settings.lease_seconds}
+                tx.transition(ref, verifying, OrderStatus.SIGNING, HintCode.USER_SIGN, **lease)
             else:
                 assert completion is not None
                 tx.transition(

@@ -20,6 +20,9 @@ class Store:
     on_audit: Callable[[int], None] | None = None
     # True when `read()` is local and never waits (SQLite): cheap enough to run on the event loop.
     local_reads = False
+    # True when other processes (instances on other machines) share the data: what must be counted
+    # across instances, the rate windows, is then counted in the store (signer/ratelimit.py).
+    shared = False
 
     def tx(self) -> AbstractContextManager[Tx]:  # pragma: no cover - interface
         raise NotImplementedError

@@ -1,5 +1,6 @@
 """A transaction's queries about guesses at customer secrets (signer/guesses.py): the guesses
-admitted and not yet decided, and the throttle on code-device codes per personal number."""
+admitted and not yet decided, the throttle on code-device codes per personal number, and the
+start-rate windows counted in the database when instances share it (signer/ratelimit.py)."""
 
 from __future__ import annotations
 
@@ -46,3 +47,19 @@ class GuessQueries(Queries):
 
     def prune_code_throttles(self, before: float) -> None:
         self.execute("DELETE FROM code_throttles WHERE throttled_until < ?", [before])
+
+    def rate_window(self, scope: str, key: str, since: float) -> tuple[int, float | None]:
+        """How many events (`scope`, `key`) has after `since`, and the oldest of them; locks the key
+        until the transaction ends, so that a count and the event added after it are one step."""
+        self._lock_key(scope, key)
+        row = self.execute(
+            "SELECT COUNT(*), MIN(at) FROM rate_events WHERE scope=? AND key=? AND at > ?", [scope, key, since]
+        ).fetchone()
+        return int(row[0]), (float(row[1]) if row[1] is not None else None)
+
+    def add_rate_event(self, scope: str, key: str, at: float) -> None:
+        self.execute("INSERT INTO rate_events (scope, key, at) VALUES (?, ?, ?)", [scope, key, at])
+
+    def forget_rate_events(self, scope: str, before: float) -> int:
+        """Delete the events of `scope` at or before `before` (out of its window); how many."""
+        return int(self.execute("DELETE FROM rate_events WHERE scope=? AND at <= ?", [scope, before]).rowcount)

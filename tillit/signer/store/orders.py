@@ -1,5 +1,6 @@
 """A transaction's queries about orders: creating them, finding the open ones, moving them between
-states (only as signer/states.py's `TRANSITIONS` allows), failing them with their audit entry."""
+states (only as signer/states.py's `TRANSITIONS` allows), failing them with their audit entry, and
+the leases of the instances running them (signer/leases.py)."""
 
 from __future__ import annotations
 
@@ -42,6 +43,26 @@ class OrderQueries(DocumentQueries, AuditQueries):
     def open_orders(self) -> list[Order]:
         marks = ",".join("?" * len(OPEN_STATES))
         return self._all(Order, f"SELECT {columns(Order)} FROM orders WHERE status IN ({marks})", OPEN_STATES)
+
+    def running_orders(self) -> list[Order]:
+        """Orders in a password check or a signing (`verifying`, `signing`), with their runner and lease."""
+        return self._all(
+            Order,
+            f"SELECT {columns(Order)} FROM orders WHERE status IN (?, ?) ORDER BY created_at, ref",
+            [str(OrderStatus.VERIFYING), str(OrderStatus.SIGNING)],
+        )
+
+    def take_over(self, ref: str, status: str, runner: str, at: float, lease_until: float) -> bool:
+        """Make `runner` the order's runner until `lease_until` if it is still in `status` and its
+        lease is free to take at `at`: run by `runner` itself, by nobody recorded, or expired.
+        False (nothing changed) when another instance holds it, or it moved on. A conditional
+        UPDATE, like `transition`: of instances taking over at once exactly one gets True."""
+        cur = self.execute(
+            "UPDATE orders SET runner=?, lease_until=? WHERE ref=? AND status=?"
+            " AND (runner IS NULL OR runner=? OR lease_until IS NULL OR lease_until <= ?)",
+            [runner, lease_until, ref, str(status), runner, at],
+        )
+        return bool(cur.rowcount == 1)
 
     def transition(self, ref: str, from_states: Sequence[str], to_state: str, hint: str, **changes: Any) -> bool:
         """Move an order between states atomically; False when it was not in one of `from_states`

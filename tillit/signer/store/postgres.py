@@ -129,6 +129,11 @@ class PgTx(Tx):
         for event, subject, at, data in queued:
             super().audit(event, subject, at, **data)
 
+    def _lock_key(self, scope: str, key: str) -> None:
+        # Keyed by the scope's hash and the key's: a transaction locking a number then a kiosk (the
+        # rate windows) never waits in the opposite order for another, whatever the hashes.
+        self.execute("SELECT pg_advisory_xact_lock(hashtext(?), hashtext(?))", [scope, key])
+
     def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
         # Whatever reads the audit table (audit_entries, count_audit, or a method added later) sees
         # this transaction's own entries, as it would under SQLite.
@@ -159,6 +164,8 @@ class PostgresStore(Store):
 
     `max_size` bounds this process's connections (plus one for the push listener): N instances
     need about N * (max_size + 1) of the server's `max_connections`."""
+
+    shared = True
 
     def __init__(self, url: str, *, min_size: int = 1, max_size: int = 16, timeout: float = 30.0) -> None:
         self.url = url

@@ -35,6 +35,11 @@ class Queries:
         self._cur.execute(sql, tuple(params))
         return self._cur
 
+    def _lock_key(self, scope: str, key: str) -> None:
+        """Hold a lock on (`scope`, `key`) until this transaction ends, for a read-then-write on rows
+        that may not exist yet. SQLite serialises whole transactions, so nothing to do here;
+        `PgTx` takes an advisory lock."""
+
     def _one(self, cls: type[Record], sql: str, params: Sequence[Any]) -> Record | None:
         row = self.execute(sql, params).fetchone()
         return cls(*_decode(row)) if row else None

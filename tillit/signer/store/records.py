@@ -137,6 +137,10 @@ class Order:
     answer_failures: int = 0
     feedback_given: int = 0
     approval: str | None = None
+    runner: str | None = None
+    """The instance running this order's password check or signing (`SignerSettings.instance_id`)."""
+    lease_until: float | None = None
+    """Until when `runner` holds it: after that another instance may take the order over."""
 
     @property
     def open(self) -> bool:
