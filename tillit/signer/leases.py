@@ -38,7 +38,8 @@ def instance_id(configured: str | None, home: Path) -> str:
     # Written whole under another name, then linked into place: two processes starting at once
     # agree on the first one linked, and neither reads a half-written file.
     draft = home / f".{INSTANCE_FILE}.{secrets.token_hex(4)}"
-    draft.write_text(made + "\n", encoding="utf-8")
+    with os.fdopen(os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w", encoding="utf-8") as f:
+        f.write(made + "\n")  # this user's alone, like everything under TILLIT_HOME
     try:
         os.link(draft, path)
     except FileExistsError:
