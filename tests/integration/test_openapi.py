@@ -43,6 +43,9 @@ DEVICE_SIGNED = {
     ("POST", "/v1/app/settings"),
     ("POST", "/v1/app/pin"),
     ("POST", "/v1/app/unlock"),
+    ("POST", "/v1/app/scan"),
+    ("POST", "/v1/app/autostart"),
+    ("POST", "/v1/app/requests/{order_ref}/password"),
 }
 
 
@@ -178,6 +181,9 @@ def test_real_answers_match_the_document(daemon: Daemon, document: dict[str, Any
 
         # -- the phone's other signed requests
         check(phone.request("POST", "/v1/app/settings", {"biometric": False}), 200)
+        check(phone.request("POST", "/v1/app/scan", {"qrContent": "bankid.nothing"}), 400)
+        check(phone.request("POST", "/v1/app/autostart", {"autoStartToken": UNKNOWN_REF}), 404)
+        check(phone.request("POST", f"/v1/app/requests/{ref}/password", {"password": PASSWORD}), 409)  # a kiosk's
         check(phone.request("POST", "/v1/app/pin", {"unexpected": 1}), 400)
         check(public.post("/v1/app/unlock", json={"pinVerifier": "AAAA"}), 401)
         check(public.post("/v1/app/activations", json={}), 400)

@@ -159,6 +159,15 @@ class AppRequest(Wire):
     documents: list[dict[str, str]]
     expires_at: int = Field(alias="expiresAt")
     challenge: dict[str, Any]
+    password_by: Literal["kiosk", "phone"] = Field(
+        alias="passwordBy",
+        default="kiosk",
+        description="where the password is asked after the approval: 'phone' (orders from the RP API"
+        " face) sends it to POST /v1/app/requests/{orderRef}/password",
+    )
+    user_visible_data_format: Literal["plaintext", "simpleMarkdownV1"] = Field(
+        alias="userVisibleDataFormat", default="plaintext"
+    )
 
 
 class AppRequests(Wire):
@@ -170,6 +179,30 @@ class AppDecision(Wire):
     decision: Decision
     signature: str = Field(description="base64 DER ECDSA over approval_message(challenge, decision)")
     biometric: bool = False
+
+
+# -- orders from the RP API face, taken by the phone (signer/orders/rp_claims.py) ----------------
+
+SCAN_PATH = "/v1/app/scan"
+AUTOSTART_PATH = "/v1/app/autostart"
+
+
+class ScanRequest(Wire):
+    """`POST /v1/app/scan`: the animated QR code's content, bankid.<qrStartToken>.<qrTime>.<qrAuthCode>."""
+
+    qr_content: str = Field(alias="qrContent", max_length=200)
+
+
+class AutostartRequest(Wire):
+    """`POST /v1/app/autostart`: the app started on the same device with the order's autoStartToken."""
+
+    auto_start_token: str = Field(alias="autoStartToken", max_length=64)
+
+
+class PhonePassword(Wire):
+    """`POST /v1/app/requests/{orderRef}/password`, for an approved order whose `passwordBy` is phone."""
+
+    password: str = Field(max_length=256)
 
 
 class AppSettings(Wire):

@@ -24,6 +24,27 @@ from tillit.signer.store.tx import Tx
 from tillit.signer.wire import AppRequest, approval_message
 
 
+def app_request(tx: Tx, order: Order) -> AppRequest:
+    """A pending order as the phone sees it. An RP API order's password is asked by the phone, and
+    its text may be simpleMarkdownV1."""
+    asked = challenge(tx, order)
+    rp = tx.rp_order(order.ref)
+    markdown = rp is not None and rp.visible_data_format == "simpleMarkdownV1"
+    return AppRequest(
+        order_ref=order.ref,
+        reference=order.reference,
+        kind=order.kind,
+        method=order.method,
+        kiosk_name=asked["kiosk"]["name"],
+        user_visible_data=order.user_visible_data,
+        documents=[{"name": d["name"], "sha256": d["sha256"]} for d in asked["documents"]],
+        expires_at=int(order.expires_at),
+        challenge=asked,
+        password_by="phone" if rp is not None else "kiosk",
+        user_visible_data_format="simpleMarkdownV1" if markdown else "plaintext",
+    )
+
+
 class Approvals:
     def __init__(self, context: SignerContext, requests: DeviceAuth, guardians: Guardians) -> None:
         self.context = context
@@ -41,23 +62,7 @@ class Approvals:
             return self._pending_requests(tx, device), current is not None and current.status == "active"
 
     def _pending_requests(self, tx: Tx, device: Device) -> list[AppRequest]:
-        result = []
-        for order in tx.pending_orders_for_device(device.id, self.context.clock()):
-            asked = challenge(tx, order)
-            result.append(
-                AppRequest(
-                    order_ref=order.ref,
-                    reference=order.reference,
-                    kind=order.kind,
-                    method=order.method,
-                    kiosk_name=asked["kiosk"]["name"],
-                    user_visible_data=order.user_visible_data,
-                    documents=[{"name": d["name"], "sha256": d["sha256"]} for d in asked["documents"]],
-                    expires_at=int(order.expires_at),
-                    challenge=asked,
-                )
-            )
-        return result
+        return [app_request(tx, order) for order in tx.pending_orders_for_device(device.id, self.context.clock())]
 
     def decide(self, device: Device, ref: str, decision: str, signature: bytes, biometric: bool = False) -> str:
         """Apply a device's approve/decline. The signature must cover this order's exact challenge."""

@@ -24,16 +24,23 @@ from tillit.signer.http.openapi import ERROR_RESPONSES, device_signed, json_answ
 from tillit.signer.http.order_path import on_order_path
 from tillit.signer.http.pool import blocking
 from tillit.signer.wire import (
+    AUTOSTART_PATH,
     PIN_PATH,
+    SCAN_PATH,
     UNLOCK_PATH,
     ActivationComplete,
     ActivationStart,
     AppDecision,
+    AppRequest,
     AppRequests,
     AppSettings,
+    AutostartRequest,
+    CollectResponse,
     ErrorBody,
+    PhonePassword,
     PinRefusal,
     PinRegistration,
+    ScanRequest,
     UnlockGranted,
     UnlockRequest,
 )
@@ -115,6 +122,76 @@ async def app_decide(order_ref: str, call: SignedRequestDep, signer: SignerDep) 
 
     decided = await blocking(decide)
     return Response(f'{{"orderRef":{json.dumps(order_ref)},"decision":"{decided}"}}', media_type="application/json")
+
+
+# -- orders from the RP API face (signer/orders/rp_claims.py) ----------------------------------
+
+
+@router.post(
+    SCAN_PATH,
+    response_model=AppRequest,
+    responses={**ERROR_RESPONSES, 410: {"model": ErrorBody, "description": "qrExpired: a stale QR code"}},
+    openapi_extra=device_signed(ScanRequest),
+)
+@body_limit(DEVICE_BODY_BYTES)
+async def app_scan(call: SignedRequestDep, signer: SignerDep) -> Response:
+    """Take the order of a scanned animated QR code (checked here: its HMAC and its age): 400
+    `invalidQr`, 410 `qrExpired`, 404 `notFound`, 409 `alreadyClaimed`, 403 `wrongCustomer`."""
+
+    def scan() -> AppRequest:
+        dev = signer.authenticate_device(call.method, call.path, call.body, call.headers, False)
+        try:
+            body = ScanRequest.model_validate_json(call.body)
+        except ValidationError as e:
+            raise errors.InvalidInput(validation_reason(e), "invalidQr") from None
+        return signer.rp_claims.scan(dev, body.qr_content)
+
+    return json_answer(await blocking(scan))
+
+
+@router.post(
+    AUTOSTART_PATH,
+    response_model=AppRequest,
+    responses=ERROR_RESPONSES,
+    openapi_extra=device_signed(AutostartRequest),
+)
+@body_limit(DEVICE_BODY_BYTES)
+async def app_autostart(call: SignedRequestDep, signer: SignerDep) -> Response:
+    """Take the order of an autostart token (the app started on the device the user is on)."""
+
+    def autostart() -> AppRequest:
+        dev = signer.authenticate_device(call.method, call.path, call.body, call.headers, False)
+        try:
+            body = AutostartRequest.model_validate_json(call.body)
+        except ValidationError as e:
+            raise errors.InvalidInput(validation_reason(e)) from None
+        return signer.rp_claims.autostart(dev, body.auto_start_token)
+
+    return json_answer(await blocking(autostart))
+
+
+@router.post(
+    "/v1/app/requests/{order_ref}/password",
+    response_model=CollectResponse,
+    response_model_exclude_none=True,
+    responses=ERROR_RESPONSES,
+    openapi_extra=device_signed(PhonePassword),
+)
+@body_limit(DEVICE_BODY_BYTES)
+async def app_password(order_ref: str, call: SignedRequestDep, signer: SignerDep) -> Response:
+    """The password of an approved order whose `passwordBy` is phone: the kiosk's check (the same
+    Argon2id, failure count and lock), answered as /v1/password answers the kiosk. 403 from any
+    device but the one that approved; 409 `passwordAtKiosk` for a kiosk's order."""
+
+    def check() -> CollectResponse:
+        dev = signer.authenticate_device(call.method, call.path, call.body, call.headers, False)
+        try:
+            body = PhonePassword.model_validate_json(call.body)
+        except ValidationError as e:
+            raise errors.InvalidInput(validation_reason(e)) from None
+        return signer.rp_claims.password(dev, order_ref, body.password)
+
+    return json_answer(await blocking(check), exclude_none=True)
 
 
 @router.post(
