@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.daemon import Daemon, make_daemon
+from tests.daemon import Daemon, free_port, make_daemon
 from tillit.phone.pytest_plugin import TillitCustomer, TillitHome, TillitPhone, TillitSigner
 from tillit.phone.testkit.commands import tool
 from tillit.phone.testkit.signer import StreamWatcher
@@ -21,7 +21,12 @@ from tillit.phone.testkit.signer import StreamWatcher
 def daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Daemon]:
     """One running signer for all of tests/phone (each test makes its own customers)."""
     # Kari (below) starts more orders than a customer may in a minute: lift the per-number rate limit.
-    d = make_daemon(tmp_path_factory.mktemp("phone-daemon") / "home", TILLIT_RATE_ORDERS_PER_NUMBER="1000")
+    # The BankID RP API face on too, for the relying parties' orders the phone scans (test_scan.py).
+    d = make_daemon(
+        tmp_path_factory.mktemp("phone-daemon") / "home",
+        TILLIT_RATE_ORDERS_PER_NUMBER="1000",
+        TILLIT_RP_PORT=str(free_port()),
+    )
     d.start()
     yield d
     d.stop()

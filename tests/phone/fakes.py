@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any
+from typing import Any, Literal
 
-from tillit.signer.wire import AppRequest, AppRequests, AppSettings
+from tillit.signer.wire import AppRequest, AppRequests, AppSettings, CollectResponse
 
 FOREVER = 4102444800  # 2100-01-01: never expires during a test
 
@@ -19,14 +19,19 @@ def request(
     expires_at: int = FOREVER,
     order_ref: str = "00000000-0000-4000-8000-000000000001",
     method: str = "app",
+    requester: str = "Bergen sentrum",
+    text_format: Literal["plaintext", "simpleMarkdownV1"] = "plaintext",
+    password_by: Literal["kiosk", "phone"] = "kiosk",  # noqa: S107 (who asks it, not a password)
 ) -> AppRequest:
     return AppRequest(
         order_ref=order_ref,
         reference=reference,
         kind=kind,
         method=method,
-        kiosk_name="Bergen sentrum",
+        kiosk_name=requester,
         user_visible_data=text,
+        user_visible_data_format=text_format,
+        password_by=password_by,
         documents=[{"name": name, "sha256": "0" * 64} for name in documents],
         expires_at=expires_at,
         challenge={"orderRef": order_ref},
@@ -42,12 +47,15 @@ class FakeRemote:
         repeat_last: bool = False,
         decide_error: Exception | None = None,
         settings_error: Exception | None = None,
+        password_answers: list[CollectResponse] | None = None,
     ) -> None:
         self.answers = list(answers)
+        self.password_answers = list(password_answers or [])
         self.repeat_last = repeat_last
         self.decide_error = decide_error
         self.settings_error = settings_error
         self.settings_sent: list[bool] = []
+        self.passwords: list[tuple[str, str]] = []
         self.decisions: list[tuple[str, str, bool]] = []
         self.closed = False
         self.polls = 0
@@ -83,6 +91,13 @@ class FakeRemote:
         self.settings_sent.append(biometric)
         return AppSettings(biometric=biometric)
 
+    async def password(self, order_ref: str, password: str) -> CollectResponse:
+        """The scripted answers in turn (`password_answers`), then: right."""
+        self.passwords.append((order_ref, password))
+        if self.password_answers:
+            return self.password_answers.pop(0)
+        return CollectResponse(order_ref=order_ref, status="complete")
+
     async def aclose(self) -> None:
         self.closed = True
 
@@ -94,8 +109,9 @@ class FakeClient:
         repeat_last: bool = False,
         decide_error: Exception | None = None,
         settings_error: Exception | None = None,
+        password_answers: list[CollectResponse] | None = None,
     ) -> None:
-        self.remote = FakeRemote(list(answers), repeat_last, decide_error, settings_error)
+        self.remote = FakeRemote(list(answers), repeat_last, decide_error, settings_error, password_answers)
 
     def aio(self) -> FakeRemote:
         return self.remote

@@ -28,6 +28,8 @@ def test_approve_completes_a_login(kiosk: httpx.Client, kari: TillitCustomer) ->
         "method": "app",
         "kioskName": "Bergen sentrum",
         "userVisibleData": approved.request["userVisibleData"] if approved.request else None,
+        "userVisibleDataFormat": "plaintext",
+        "passwordBy": "kiosk",
         "documents": [],
         "decision": "approve",
         "outcome": "done",

@@ -408,3 +408,11 @@ def test_the_plugin_imports_nothing_of_the_signer_or_the_hsm() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_the_testers_kit_relying_party_example_is_the_example_test() -> None:
+    guide = (Path(__file__).parents[2] / "docs" / "testers-kit.md").read_text()
+    section = guide.split("`TillitRelyingParty` (the `tillit_relying_party` fixture)", 1)[1]
+    example = section.split("```python\n", 1)[1].split("```", 1)[0]
+    test_file = (Path(__file__).parent / "test_plugin_rp_example.py").read_text()
+    assert test_file.split('"""\n', 1)[1].lstrip("\n") == example

@@ -45,7 +45,8 @@ def test_every_key_the_phone_names_is_in_its_catalog() -> None:
     # keys made from the signer's values: request kinds, answers and outcomes, biometric on/off
     named |= {f"kind.{kind}" for kind in ("auth", "sign", "activation", "guardian", "reset")}
     named |= {f"history.{decision}" for decision in ("approve", "decline")}
-    named |= {f"history.outcome.{outcome}" for outcome in ("expired", "ended", "deactivated", "error", "usage")}
+    outcomes = ("expired", "ended", "deactivated", "error", "usage", "passwordLocked")
+    named |= {f"history.outcome.{outcome}" for outcome in outcomes}
     named |= {"min_bankid.on", "min_bankid.off"}
     assert len(named) > 60
     assert named <= set(WORDS.forms), sorted(named - set(WORDS.forms))
@@ -82,4 +83,12 @@ def test_texts_that_count_take_the_plural_form() -> None:
     assert translate("pin.wrong_attempts_left", attempts=1) == "Feil PIN-kode. Siste forsøk før appen blir låst."
     assert translate("request.documents", names="a.pdf", count=1) == "Dokument: a.pdf"
     assert translate("request.documents", names="a.pdf, b.pdf", count=2) == "Dokument: a.pdf, b.pdf"
-    assert WORDS.plural_keys == {"pin.attempts_left", "pin.wrong_attempts_left", "request.documents"}
+    assert translate("password.wrong_attempts_left", attempts=1) == (
+        "Feil passord. Siste forsøk før passordet blir sperra."
+    )
+    assert WORDS.plural_keys == {
+        "pin.attempts_left",
+        "pin.wrong_attempts_left",
+        "password.wrong_attempts_left",
+        "request.documents",
+    }

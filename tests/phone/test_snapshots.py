@@ -16,11 +16,15 @@ from tests.phone.fakes import FakeClient, deactivated, pending, request
 from tests.phone.screen_helpers import wait_until
 from tillit.phone.app import PhoneApp
 from tillit.phone.screens.min_bankid import MinBankIDScreen
+from tillit.phone.screens.password import PasswordDialog
+from tillit.phone.screens.pin import PinDialog
 from tillit.phone.widgets.request_panel import RequestPanel
+from tillit.signer.wire import CollectResponse
 
 pytestmark = pytest.mark.tui
 
 SIZE = (50, 24)
+ORDER = "00000000-0000-4000-8000-000000000001"  # the fake requests' orderRef
 SnapCompare = Callable[..., bool]
 
 
@@ -87,6 +91,56 @@ def test_min_bankid(snap_compare: SnapCompare) -> None:
         await settled("waiting")(pilot)
         await pilot.press("m")
         await wait_until(pilot, lambda: isinstance(pilot.app.screen, MinBankIDScreen), what="Min BankID")
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+
+
+AGREEMENT = """# Låneavtale 2024-117
+Eg godtek *vilkåra* og +angrefristen+.
+
+| Lån | Rente |
+|---|---|
+| 2 500 000 kr | 5,1 % |
+---
+* Nedbetaling over 25 år"""
+
+
+def relying_party_sign() -> Any:
+    return request(
+        reference="RAUD BÅT",
+        requester="Fjordbanken nettbank",
+        text=AGREEMENT,
+        text_format="simpleMarkdownV1",
+        password_by="phone",
+        documents=(),
+    )
+
+
+def test_a_relying_partys_formatted_request_shown(snap_compare: SnapCompare) -> None:
+    """simpleMarkdownV1 rendered: the heading and *bold* in bold, +italic+, the table's columns aligned,
+    the rule, the bullet; the relying party's name as the requester."""
+    client = FakeClient(pending(relying_party_sign()), repeat_last=True)
+    app = PhoneApp(client, owner="Kari Nordmann", device="Karis telefon")
+    assert snap_compare(app, terminal_size=(50, 40), run_before=settled("request"))
+
+
+def test_the_password_asked_again_after_a_wrong_one(snap_compare: SnapCompare) -> None:
+    """After "Ja, det er meg" and the app PIN, the phone asks the BankID password; a wrong one: the
+    dialog again, with the attempts left."""
+    wrong = CollectResponse(order_ref=ORDER, status="pending", hint_code="wrongPassword", attempts_left=2)
+    client = FakeClient(pending(relying_party_sign()), repeat_last=True, password_answers=[wrong])
+    app = PhoneApp(client, owner="Kari Nordmann", device="Karis telefon")
+
+    async def run_before(pilot: Pilot[Any]) -> None:
+        await settled("request")(pilot)
+        await pilot.press("j")
+        await wait_until(pilot, lambda: isinstance(pilot.app.screen, PinDialog), what="the PIN dialog")
+        await pilot.press(*"2580", "enter")
+        await wait_until(pilot, lambda: isinstance(pilot.app.screen, PasswordDialog), what="the password dialog")
+        await pilot.press(*"feil", "enter")
+        await wait_until(pilot, lambda: client.remote.passwords == [(ORDER, "feil")], what="the password sent")
+        await wait_until(pilot, lambda: pilot.app.screen.query("#attempts").first() is not None, what="attempts")
         await pilot.pause()
 
     assert snap_compare(app, terminal_size=SIZE, run_before=run_before)

@@ -154,7 +154,8 @@ def test_a_customer_an_admin_command_with_other_settings_enrolled_gets_the_daemo
 def test_serve_refuses_a_public_url_that_is_not_its_cas(tillit_signer: TillitSigner) -> None:
     home = tillit_signer.home
     other = free_port()
-    env = {k: v for k, v in home.env.items() if k != "TILLIT_PUBLIC_URL"}
+    # Without the public URL, and without the RP face's port, which the kit's signer holds.
+    env = {k: v for k, v in home.env.items() if k not in ("TILLIT_PUBLIC_URL", "TILLIT_RP_PORT")}
     refused = subprocess.run(
         [tool("tillit-signer"), "serve", "--host", "127.0.0.1", "--port", str(other)],
         env=env,

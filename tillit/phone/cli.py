@@ -11,10 +11,7 @@ read one line each from standard input when it is not a terminal.
 from __future__ import annotations
 
 import json
-import sys
-import time
-from dataclasses import dataclass
-from typing import Any, NoReturn
+from typing import Any
 
 import click
 import httpx
@@ -22,41 +19,22 @@ import httpx
 from tillit.cli_errors import OneLineErrors
 from tillit.phone.account import Account, status_data, status_text, store_biometric
 from tillit.phone.activation import METHODS, ActivationError, Activator
-from tillit.phone.client import PhoneClient, PhoneError
-from tillit.phone.keystore import (
-    DeviceDeactivated,
-    DeviceLocked,
-    Keystore,
-    KeystoreError,
-    Profile,
-    SignerUnreachable,
+from tillit.phone.cli_answer import (
+    CLAIM_EXIT_CODES,
+    EXIT_CODES,
+    Context,
+    answer_command,
+    claim_command,
+    claim_options,
+    fail,
+    unlocked,
 )
+from tillit.phone.client import PhoneError
+from tillit.phone.keystore import Keystore, KeystoreError
 from tillit.phone.prompts import Prompter, PromptError, app_pin
-from tillit.phone.scripted import Exit, Result, act
+from tillit.phone.qr import MalformedStart, parse_autostart_token, parse_qr_content
+from tillit.phone.scripted import Exit, act
 from tillit.signer.wire import InvalidPersonalNumber, parse_personal_number
-
-EXIT_CODES = """\b
-Exit codes:
-  0  done: the request was approved (or declined)
-  1  another error (the signer unreachable, the request answered elsewhere, ...)
-  2  usage error, no such profile, not activated, or a wrong app PIN (the signer checks it and
-     says how many attempts are left; no request was answered)
-  3  nothing pending (after waiting --wait seconds)
-  4  the request expired before the decision reached the signer
-  5  this phone has been deactivated (BankID activated on another device, blocked, or deactivated
-     by the bank: the message says which), or locked after five wrong app PINs in a row
-"""
-
-
-@dataclass
-class Context:
-    profile: str
-    keystore: Keystore
-
-
-def fail(message: str, code: int = Exit.ERROR) -> NoReturn:
-    click.echo(f"tillit-phone: {message}", err=True)
-    sys.exit(code)
 
 
 @click.group(cls=OneLineErrors)
@@ -72,38 +50,11 @@ def main(ctx: click.Context, profile: str) -> None:
     """The Tillit BankID app on a simulated phone.
 
     Activate it once (`activate`), then approve or decline requests on the phone screen (`watch`) or
-    from a script (`approve`, `decline`). The app PIN comes from $TILLIT_PHONE_PIN, --pin-stdin, or a
+    from a script (`approve`, `decline`); start a relying party's order with its QR code (`scan`) or
+    autostart token (`autostart`). The app PIN comes from $TILLIT_PHONE_PIN, --pin-stdin, or a
     prompt; it is never taken from the command line.
     """
     ctx.obj = Context(profile=profile, keystore=Keystore())
-
-
-def unlocked(ctx: Context, pin_stdin: bool, prompter: Prompter) -> tuple[Profile, PhoneClient]:
-    """The activated profile and a client holding its unlocked key (the signer checks the PIN).
-
-    Exit 2 for a user error or a wrong PIN (with the attempts left), 5 when the signer says the
-    device is deactivated or locked (kept in the profile), 1 when the signer cannot be reached."""
-    try:
-        profile = ctx.keystore.load(ctx.profile)
-        if not profile.activated or profile.device_id is None:
-            fail(f"the profile '{ctx.profile}' is not activated (run `tillit-phone activate` first)", Exit.USAGE)
-        key = profile.unlock(app_pin(prompter, pin_stdin))
-    except (DeviceDeactivated, DeviceLocked) as e:
-        locked, reason = isinstance(e, DeviceLocked), str(e)
-
-        def change(p: Profile) -> None:
-            p.deactivated_at = p.deactivated_at or time.time()
-            p.deactivated_reason = reason
-            if locked:
-                p.locked_at = p.locked_at or time.time()
-
-        ctx.keystore.update(ctx.profile, change)
-        fail(str(e), Exit.DEACTIVATED)
-    except SignerUnreachable as e:
-        fail(str(e), Exit.ERROR)
-    except (KeystoreError, PromptError) as e:
-        fail(str(e), Exit.USAGE)
-    return profile, PhoneClient(profile.server, profile.device_id, key)
 
 
 # -- activate -------------------------------------------------------------------------------------
@@ -184,37 +135,9 @@ def activate(
 def decide_command(ctx: Context, decision: str, wait: float, reference: str | None, pin_stdin: bool) -> None:
     if wait < 0:
         fail("--wait must be 0 or more seconds", Exit.USAGE)
-    profile, client = unlocked(ctx, pin_stdin, Prompter())
-    try:
-        result = act(client, decision, wait=wait, reference=reference, biometric=profile.biometric)
-    except PhoneError as e:
-        fail(e.reason, Exit.ERROR)
-    except httpx.HTTPError as e:
-        fail(f"cannot reach the signer at {profile.server}: {e}", Exit.ERROR)
-    finally:
-        client.close()
-    record(ctx, result)
-    if result.request is not None:
-        click.echo(json.dumps(result.as_json(), ensure_ascii=False))
-    if result.exit != Exit.DONE:
-        fail(result.message, result.exit)
-    click.echo(f"tillit-phone: {result.message}", err=True)
-
-
-def record(ctx: Context, result: Result) -> None:
-    """Every decision goes into the profile's history; learning of a deactivation is kept too."""
-
-    def change(profile: Profile) -> None:
-        if result.request is not None:
-            entry = result.as_json()
-            profile.remember(
-                {k: entry[k] for k in ("orderRef", "reference", "kind", "method", "kioskName", "decision", "outcome")}
-            )
-        if result.exit == Exit.DEACTIVATED and profile.deactivated_at is None:
-            profile.deactivated_at = time.time()
-
-    if result.request is not None or result.exit == Exit.DEACTIVATED:
-        ctx.keystore.update(ctx.profile, change)
+    answer_command(
+        ctx, pin_stdin, lambda client, profile: act(client, decision, wait, reference, biometric=profile.biometric)
+    )
 
 
 def decide_options(fn: Any) -> Any:
@@ -252,6 +175,44 @@ def decline(ctx: Context, wait: float, reference: str | None, pin_stdin: bool) -
     and outcome. The app PIN is needed ($TILLIT_PHONE_PIN, --pin-stdin, or a prompt).
     """
     decide_command(ctx, "decline", wait, reference, pin_stdin)
+
+
+# -- scan / autostart ------------------------------------------------------------------------------
+
+
+@main.command(epilog=CLAIM_EXIT_CODES)
+@click.argument("qr_content")
+@claim_options
+@click.pass_obj
+def scan(ctx: Context, qr_content: str, approve: bool, pin_stdin: bool) -> None:
+    """Scan a BankID QR code: QR_CONTENT is what the animated code holds now,
+    bankid.<qrStartToken>.<seconds>.<qrAuthCode> (pybankid's generate_qr_code_content).
+
+    The signer checks the code (its HMAC, and that it is a few seconds old at most) and gives the
+    order to this phone's customer; the request is shown (requester and text on standard error),
+    approved (default) or declined, and printed as JSON as `approve` does. When the phone asks the
+    BankID password (JSON "passwordBy": "phone"), it is prompted after the approval (one line of
+    standard input when it is not a terminal) and asked again after a wrong one.
+    """
+    try:
+        content = parse_qr_content(qr_content)
+    except MalformedStart as e:
+        fail(str(e), Exit.USAGE)
+    claim_command(ctx, lambda client: client.scan(content.text), approve, pin_stdin)
+
+
+@main.command(epilog=CLAIM_EXIT_CODES)
+@click.argument("token")
+@claim_options
+@click.pass_obj
+def autostart(ctx: Context, token: str, approve: bool, pin_stdin: bool) -> None:
+    """Start the app with an order's autoStartToken (TOKEN, a UUID), as a relying party's page on the same
+    device does; then as `scan`."""
+    try:
+        canonical = parse_autostart_token(token)
+    except MalformedStart as e:
+        fail(str(e), Exit.USAGE)
+    claim_command(ctx, lambda client: client.autostart(canonical), approve, pin_stdin)
 
 
 # -- status, biometric, watch ---------------------------------------------------------------------

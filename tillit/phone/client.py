@@ -2,6 +2,10 @@
 
 `unlock_secret` is the one request signed by the profile's unlock key instead: it asks the signer to
 check the app PIN and release the secret that, with the PIN, opens the device key (phone/keystore.py).
+
+Besides the requests addressed to this phone's customer, the phone claims an order by the content of
+its QR code (`scan`) or its autostart token (`autostart`), and for an order whose `passwordBy` is
+"phone" sends the BankID password itself after approving (`password`).
 """
 
 from __future__ import annotations
@@ -17,16 +21,22 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from tillit.signer.wire import (
+    AUTOSTART_PATH,
     DEVICE_HEADER,
     NONCE_HEADER,
     PIN_PATH,
+    SCAN_PATH,
     SIGNATURE_HEADER,
     TIMESTAMP_HEADER,
     UNLOCK_PATH,
     AppRequest,
     AppRequests,
     AppSettings,
+    AutostartRequest,
+    CollectResponse,
+    PhonePassword,
     PinRegistration,
+    ScanRequest,
     UnlockGranted,
     UnlockRequest,
     approval_message,
@@ -34,6 +44,10 @@ from tillit.signer.wire import (
 )
 
 SETTINGS_PATH = "/v1/app/settings"
+
+
+def password_path(order_ref: str) -> str:
+    return f"/v1/app/requests/{order_ref}/password"
 
 
 class PhoneError(Exception):
@@ -144,6 +158,29 @@ class PhoneClient:
         raise_for_error(response)
         return AppSettings.model_validate(response.json())
 
+    def scan(self, qr_content: str) -> AppRequest:
+        """`POST /v1/app/scan`: claim the order whose animated QR code this is; the request, now this
+        customer's. PhoneError `invalidQr` (400), `wrongCustomer` (403), `notFound` (404),
+        `alreadyClaimed` (409) or `qrExpired` (410) when the signer refuses."""
+        response = self.request("POST", SCAN_PATH, ScanRequest(qr_content=qr_content).model_dump(by_alias=True))
+        raise_for_error(response)
+        return AppRequest.model_validate(response.json())
+
+    def autostart(self, token: str) -> AppRequest:
+        """`POST /v1/app/autostart`: claim the order started on this device; answers as `scan`."""
+        body = AutostartRequest(auto_start_token=token).model_dump(by_alias=True)
+        response = self.request("POST", AUTOSTART_PATH, body)
+        raise_for_error(response)
+        return AppRequest.model_validate(response.json())
+
+    def password(self, order_ref: str, password: str) -> CollectResponse:
+        """`POST /v1/app/requests/{orderRef}/password` after approving an order whose password the phone
+        asks: the order's status (a wrong one: pending, `wrongPassword`, `attemptsLeft`; locked: failed,
+        `passwordLocked`)."""
+        response = self.request("POST", password_path(order_ref), PhonePassword(password=password).model_dump())
+        raise_for_error(response)
+        return CollectResponse.model_validate(response.json())
+
     def register_pin(self, registration: PinRegistration) -> None:
         """`POST /v1/app/pin`, once after activation: what the signer needs to check the app PIN."""
         response = self.request("POST", PIN_PATH, registration.model_dump(by_alias=True))
@@ -162,6 +199,8 @@ class AsyncRemote(Protocol):
     async def decide(self, request: AppRequest, decision: str, biometric: bool = False) -> dict[str, Any]: ...
 
     async def settings(self, *, biometric: bool) -> AppSettings: ...
+
+    async def password(self, order_ref: str, password: str) -> CollectResponse: ...
 
     async def aclose(self) -> None: ...
 
@@ -212,3 +251,9 @@ class AsyncPhoneClient:
         response = await self.request("POST", SETTINGS_PATH, AppSettings(biometric=biometric).model_dump())
         raise_for_error(response)
         return AppSettings.model_validate(response.json())
+
+    async def password(self, order_ref: str, password: str) -> CollectResponse:
+        """`POST /v1/app/requests/{orderRef}/password`, as `PhoneClient.password`."""
+        response = await self.request("POST", password_path(order_ref), PhonePassword(password=password).model_dump())
+        raise_for_error(response)
+        return CollectResponse.model_validate(response.json())

@@ -18,14 +18,19 @@ guide, with every argument:
   way a customer does it: SMS and e-mail codes read from the signer's outbox, then the password.
   `.personal_number`, `.name`, `.password`, `.mobile`, `.email`, `.phone`.
 - `tillit_phone`: that customer's phone (`TillitPhone`), driving the real `tillit-phone` command:
-  `.approve(wait=10)`, `.decline(wait=10, reference=None)`, `.status()`, `.run(...)`.
+  `.approve(wait=10)`, `.decline(wait=10, reference=None)`, `.scan(qr_content)`, `.autostart(token)`,
+  `.status()`, `.run(...)`.
+- `tillit_relying_party` (session): a relying party on the signer's BankID RP API face
+  (`tillit-signer rps add`): `.cert`, `.key`, `.certificates` (pybankid's tuple), `.ca` (the CA file
+  to trust), `.url` (https://127.0.0.1:<port>/rp/v6.0/), `.client()`.
 
 A command that fails while a fixture is set up fails the test with one line (the command and what it
 said), not a traceback.
 
 Everything goes through the commands and the HTTP API, as an integrator's tests would: neither this
 module nor the kit's parts (`tillit.phone.testkit`) import anything of the signer or the HSM layer.
-The classes a tester's tests name (`TillitSigner`, `TillitCustomer`, `TillitPhone`, `TillitHome`)
+The classes a tester's tests name (`TillitSigner`, `TillitCustomer`, `TillitPhone`, `TillitHome`,
+`TillitRelyingParty`)
 are importable from here, as docs/testers-kit.md shows.
 """
 
@@ -39,10 +44,11 @@ import pytest
 from tillit.phone.testkit.commands import TillitError
 from tillit.phone.testkit.home import TillitHome, dropped_variables, make_home
 from tillit.phone.testkit.phone import TillitCustomer, TillitPhone
+from tillit.phone.testkit.relying_party import TillitRelyingParty
 from tillit.phone.testkit.signer import TillitSigner, start_signer
 
 # What a tester's tests import from the plugin (docs/testers-kit.md); the fixtures return them.
-__all__ = ["TillitCustomer", "TillitHome", "TillitPhone", "TillitSigner"]
+__all__ = ["TillitCustomer", "TillitHome", "TillitPhone", "TillitRelyingParty", "TillitSigner"]
 
 T = TypeVar("T")
 
@@ -98,3 +104,10 @@ def tillit_phone(tillit_customer: TillitCustomer) -> TillitPhone:
     """The customer's phone: `.approve(wait=...)`, `.decline(...)`, `.status()` run `tillit-phone`."""
     assert tillit_customer.phone is not None
     return tillit_customer.phone
+
+
+@pytest.fixture(scope="session")
+def tillit_relying_party(tillit_signer: TillitSigner) -> TillitRelyingParty:
+    """A relying party of the signer's BankID RP API face (`TillitSigner.add_relying_party()`): its
+    client certificate and key, the CA file to trust and the base URL."""
+    return failing_in_one_line(tillit_signer.add_relying_party)

@@ -1,7 +1,11 @@
-"""`tillit-phone approve` and `decline` without a screen: act on the next pending request.
+"""`tillit-phone approve`, `decline`, `scan` and `autostart` without a screen.
 
-The request is found with the same long-poll the phone screen uses (`GET /v1/app/requests?wait=S`),
-so a request that arrives while the command waits is acted on the moment it arrives.
+`act`: the next pending request is found with the same long-poll the phone screen uses
+(`GET /v1/app/requests?wait=S`), so a request that arrives while the command waits is acted on the
+moment it arrives. `claim`: the order is claimed by its QR code's content or its autostart token
+(the signer checks them and addresses the order to this phone's customer), then answered.
+`give_password`: after an approval of a request whose `passwordBy` is "phone", the BankID password,
+asked again after a wrong one until the signer takes it, locks it, or the order ends.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ class Exit(IntEnum):
     NOTHING_PENDING = 3
     EXPIRED = 4
     DEACTIVATED = 5
+    PASSWORD_LOCKED = 6
 
 
 @dataclass
@@ -37,8 +42,8 @@ class Result:
     decision: str | None = None
 
     def as_json(self) -> dict[str, Any]:
-        """The request as printed: orderRef, reference, kind, method, kioskName, userVisibleData, documents,
-        decision, outcome."""
+        """The request as printed: orderRef, reference, kind, method, kioskName, userVisibleData,
+        userVisibleDataFormat, passwordBy, documents, decision, outcome."""
         assert self.request is not None
         r = self.request
         return {
@@ -48,6 +53,8 @@ class Result:
             "method": r.method,
             "kioskName": r.kiosk_name,
             "userVisibleData": r.user_visible_data,
+            "userVisibleDataFormat": r.user_visible_data_format,
+            "passwordBy": r.password_by,
             "documents": [{"name": d.get("name", ""), "sha256": d.get("sha256", "")} for d in r.documents],
             "decision": self.decision,
             "outcome": OUTCOMES[self.exit],
@@ -61,7 +68,13 @@ OUTCOMES = {
     Exit.NOTHING_PENDING: "nothingPending",
     Exit.EXPIRED: "expired",
     Exit.DEACTIVATED: "deactivated",
+    Exit.PASSWORD_LOCKED: "passwordLocked",
 }
+
+CLAIM_REFUSALS = {400: Exit.USAGE, 404: Exit.NOTHING_PENDING, 410: Exit.EXPIRED}
+"""The exit for a signer's refusal of a QR code or autostart token, by HTTP status: invalidQr (400) is
+a code that is not a real one; notFound (404): no such order, or it is over; qrExpired (410): a code
+older than the signer allows. Others (alreadyClaimed, wrongCustomer): Exit.ERROR."""
 
 
 def normalise_reference(text: str) -> str:
@@ -91,7 +104,7 @@ def act(
             return Result(Exit.DEACTIVATED, "this phone has been deactivated: it can approve nothing")
         matching = [r for r in answer.requests if wanted is None or normalise_reference(r.reference) == wanted]
         if matching:
-            return _decide(client, matching[0], decision, biometric)
+            return decide_request(client, matching[0], decision, biometric)
         if deadline - clock() <= 0.05:
             what = f"with reference {wanted}" if wanted else "for this phone"
             return Result(Exit.NOTHING_PENDING, f"no request {what} is pending")
@@ -100,7 +113,27 @@ def act(
             sleep(min(0.2, max(0.0, deadline - clock())))
 
 
-def _decide(client: PhoneClient, request: AppRequest, decision: str, biometric: bool) -> Result:
+def claim(
+    client: PhoneClient,
+    start: Callable[[PhoneClient], AppRequest],
+    decision: str,
+    biometric: bool = False,
+    show: Callable[[AppRequest], None] | None = None,
+) -> Result:
+    """Claim an order with `start` (`PhoneClient.scan` or `.autostart` with its argument bound), `show`
+    the request, then approve or decline it as `act` does."""
+    try:
+        request = start(client)
+    except PhoneError as e:
+        if e.status == 403 and e.code == "deviceDeactivated":
+            return Result(Exit.DEACTIVATED, e.reason)
+        return Result(CLAIM_REFUSALS.get(e.status, Exit.ERROR), f"the signer refused it ({e.code}): {e.reason}")
+    if show is not None:
+        show(request)
+    return decide_request(client, request, decision, biometric)
+
+
+def decide_request(client: PhoneClient, request: AppRequest, decision: str, biometric: bool) -> Result:
     fingerprint = biometric and decision == "approve" and request.method == "biometric"
     try:
         client.decide(request, decision, biometric=fingerprint)
@@ -114,3 +147,38 @@ def _decide(client: PhoneClient, request: AppRequest, decision: str, biometric: 
     complete = decision == "approve" and request.method == "biometric"
     note = " (a login without password: complete now)" if complete else ""
     return Result(Exit.DONE, f"{verb} {request.reference} from {request.kiosk_name}{note}", request, decision)
+
+
+def give_password(
+    client: PhoneClient,
+    request: AppRequest,
+    ask: Callable[[], str],
+    tell: Callable[[str], None],
+) -> Result:
+    """The BankID password for an approved request whose `passwordBy` is "phone": `ask()` for it (a
+    PromptError passes through), send it, `tell` the attempts left after a wrong one and ask again.
+    Done once the signer takes it; PASSWORD_LOCKED when it locks; EXPIRED or ERROR when the order ends."""
+    while True:
+        try:
+            answer = client.password(request.order_ref, ask())
+        except PhoneError as e:
+            if e.status == 410:
+                return Result(Exit.EXPIRED, f"the request has expired: {e.reason}", request, "approve")
+            if e.status == 403 and e.code == "deviceDeactivated":
+                return Result(Exit.DEACTIVATED, e.reason, request, "approve")
+            return Result(Exit.ERROR, f"the signer refused the password: {e.reason}", request, "approve")
+        if answer.status == "failed":
+            if answer.hint_code == "passwordLocked":
+                locked = "the BankID password is locked after too many wrong attempts; the order failed"
+                return Result(Exit.PASSWORD_LOCKED, locked, request, "approve")
+            ended = Exit.EXPIRED if answer.hint_code == "expiredTransaction" else Exit.ERROR
+            return Result(ended, f"the order failed ({answer.hint_code})", request, "approve")
+        if answer.hint_code != "wrongPassword":  # complete, or a signing order still signing
+            done = f"approved {request.reference} from {request.kiosk_name}; the password was accepted"
+            return Result(Exit.DONE, done, request, "approve")
+        left = answer.attempts_left
+        tell(
+            f"wrong BankID password: {left} attempt{'' if left == 1 else 's'} left"
+            if left is not None
+            else "wrong BankID password"
+        )

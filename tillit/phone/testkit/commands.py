@@ -18,8 +18,16 @@ DEFAULT_PIN = "2580"
 CODE = re.compile(r"\b(\d{6})\b")
 TRACEBACK = "Traceback (most recent call last):"
 
-# Exit codes of `tillit-phone approve` / `decline`.
-OUTCOMES = {0: "done", 1: "error", 2: "usage", 3: "nothingPending", 4: "expired", 5: "deactivated"}
+# Exit codes of `tillit-phone approve` / `decline` / `scan` / `autostart`.
+OUTCOMES = {
+    0: "done",
+    1: "error",
+    2: "usage",
+    3: "nothingPending",
+    4: "expired",
+    5: "deactivated",
+    6: "passwordLocked",
+}
 
 
 class TillitError(AssertionError):

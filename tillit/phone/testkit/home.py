@@ -38,6 +38,13 @@ class TillitHome:
             return self.env["TILLIT_PUBLIC_URL"].rstrip("/")
         return f"http://{self.env.get('TILLIT_HOST', '127.0.0.1')}:{self.env.get('TILLIT_PORT', '8700')}"
 
+    @property
+    def rp_url(self) -> str | None:
+        """The base URL of the signer's BankID RP API face in this home (TILLIT_RP_PORT), with its
+        trailing slash: https://127.0.0.1:<port>/rp/v6.0/. None when the face is off (unset or 0)."""
+        port = self.env.get("TILLIT_RP_PORT", "")
+        return f"https://127.0.0.1:{port}/rp/v6.0/" if port.strip() not in ("", "0") else None
+
     def run(
         self, name: str, *args: str, stdin: str | None = None, check: bool = True, timeout: float = 120
     ) -> subprocess.CompletedProcess[str]:
@@ -70,9 +77,10 @@ def make_home(path: Path, settings: Mapping[str, str] | None = None, port: int |
     """Create a home in `path`: `tillit-hsm init` (a SoftHSM token) and `tillit-hsm ca init`.
 
     `settings` are TILLIT_* variables (name -> text) for every command in the home, over the kit's
-    own (TILLIT_ALLOW_TEST_NUMBERS=1, TILLIT_HOST, TILLIT_PORT, TILLIT_PUBLIC_URL). `port` is the
-    loopback port its signer will serve on (default: a free one, chosen now): the CA writes
-    http://127.0.0.1:<port> into its certificates, so their CRL and OCSP URLs point at that signer.
+    own (TILLIT_ALLOW_TEST_NUMBERS=1, TILLIT_HOST, TILLIT_PORT, TILLIT_PUBLIC_URL, TILLIT_RP_PORT).
+    `port` is the loopback port its signer will serve on (default: a free one, chosen now): the CA
+    writes http://127.0.0.1:<port> into its certificates, so their CRL and OCSP URLs point at that
+    signer. The BankID RP API face gets another free port (TILLIT_RP_PORT; "0" turns it off).
     Returns the home.
     """
     path.mkdir(parents=True, exist_ok=True)
@@ -86,6 +94,7 @@ def make_home(path: Path, settings: Mapping[str, str] | None = None, port: int |
             "TILLIT_HOST": "127.0.0.1",
             "TILLIT_PORT": str(port),
             "TILLIT_PUBLIC_URL": f"http://127.0.0.1:{port}",
+            "TILLIT_RP_PORT": str(free_port()),
             **(settings or {}),
         }
     )

@@ -7,10 +7,12 @@ import json
 import os
 import signal
 import subprocess
+import tempfile
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import IO, Any
 
 import httpx
@@ -27,6 +29,7 @@ from tillit.phone.testkit.commands import (
 )
 from tillit.phone.testkit.home import TillitHome
 from tillit.phone.testkit.phone import TillitCustomer, TillitPhone
+from tillit.phone.testkit.relying_party import TillitRelyingParty
 
 
 class StreamWatcher:
@@ -170,7 +173,7 @@ class TillitSigner:
         it is given; `timeout`: seconds to wait for each step. Returns the TillitPhone, also set as
         `customer.phone`. Raises TillitError (one line) when the activation fails.
         """
-        phone = TillitPhone(self.home, profile or f"customer-{customer.personal_number}", pin)
+        phone = TillitPhone(self.home, profile or f"customer-{customer.personal_number}", pin, customer.password)
         command = [tool("tillit-phone"), "--profile", phone.profile, "activate", "--server", self.url]
         command += ["--personal-number", customer.personal_number, "--method", "sms-email", "--json"]
         process = subprocess.Popen(
@@ -211,6 +214,19 @@ class TillitSigner:
         customer = self.enrol(name=name, password=password)
         self.activate(customer)
         return customer
+
+    def add_relying_party(self, name: str = "Tillit test RP") -> TillitRelyingParty:
+        """A relying party on the signer's BankID RP API face: `tillit-signer rps add --name <name>`, its
+        certificate, key and CA file written under the home's `rps/` directory. `name` is what the phone
+        shows as the requester (unique). Raises TillitError (one line) when the command refuses or the
+        face is off (TILLIT_RP_PORT unset or 0)."""
+        url = self.home.rp_url
+        if url is None:
+            raise TillitError("the signer's RP API face is off: TILLIT_RP_PORT is unset or 0 in tillit_settings")
+        (self.home.path / "rps").mkdir(exist_ok=True)
+        folder = Path(tempfile.mkdtemp(prefix="rp-", dir=self.home.path / "rps"))
+        self.home.run("tillit-signer", "rps", "add", "--name", name, "--out", str(folder))
+        return TillitRelyingParty(name, folder / "rp.crt", folder / "rp.key", folder / "ca.pem", url)
 
     def stop(self) -> None:
         """Stop the signer the kit started (SIGTERM, then SIGKILL after 15 s); nothing for one it did not."""

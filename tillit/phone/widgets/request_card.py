@@ -1,5 +1,6 @@
 """One request as the phone shows it: what it is (and when it is a login without password), from which
-kiosk, the reference in large type, the text to approve, the documents' names, and the two buttons.
+kiosk, the reference in large type, the text to approve (simpleMarkdownV1 rendered:
+phone/visible_text.py), the documents' names, and the two buttons.
 
 The buttons stay at the bottom, always in view; what is above them scrolls (Up and Down) when it is
 longer than the card. A card too short for the reference in large type (the demo's phone beside the
@@ -18,6 +19,7 @@ from textual.reactive import reactive
 from textual.widgets import Button, Label, Static
 
 from tillit.phone.i18n import translate
+from tillit.phone.visible_text import render
 from tillit.phone.widgets.big_text import BigText, render_big
 from tillit.signer.wire import AppRequest
 
@@ -71,7 +73,7 @@ class RequestCard(Vertical):
         self.query_one("#reference-line", Label).update(
             translate("request.reference_line", reference=request.reference)
         )
-        self.query_one("#text", Static).update(request.user_visible_data)
+        self.query_one("#text", Static).update(render(request.user_visible_data, request.user_visible_data_format))
         names = [d.get("name", "") for d in request.documents]
         documents = self.query_one("#documents", Static)
         documents.update(translate("request.documents", names=", ".join(names), count=len(names)) if names else "")

@@ -6,8 +6,8 @@
 anything with an `aio()` method returning a `phone.client.AsyncRemote`. The panel long-polls
 `GET /v1/app/requests` in an async `@work` worker (a request shows the moment the signer creates it;
 no polling sleeps while waiting), shows each request with its kiosk, its reference in large type, the
-text to approve and the documents' names, and answers it with "Ja, det er meg" (key `j`) or
-"Nei, avvis" (key `n`). "Ja" asks for the app PIN in a `PinDialog`, unless `pin_provider` is given, in
+text to approve (simpleMarkdownV1 rendered) and the documents' names, and answers it with "Ja, det er
+meg" (key `j`) or "Nei, avvis" (key `n`). "Ja" asks for the app PIN in a `PinDialog`, unless `pin_provider` is given, in
 which case the PIN is taken from it (the kiosk's demo, where nobody should need to type it).
 
 Keyword options: `check_pin(pin) -> bool` verifies a PIN (the phone app unlocks the keystore with it,
@@ -15,6 +15,8 @@ which asks the signer; called in a thread; without it any PIN is accepted; a `Ke
 raises is shown: the attempts left, which the next PIN dialog repeats, or a locked device),
 `biometric=True` offers the simulated fingerprint first (and the decision says whether it was used).
 A login without password (`method` "biometric") says so on the card: it completes on this approval.
+For a request whose `passwordBy` is "phone" (a relying party's), an approval is followed by the
+BankID password in a `PasswordDialog` (screens/password.py), asked again after a wrong one.
 A request that expires disappears with a message; a deactivated (or locked) device shows that instead
 of requests. Worker failures open an `ErrorDialog`. The panel posts `RequestPanel.Decided` after each
 answer and `RequestPanel.Deactivated` once, for the host to record.
@@ -48,6 +50,7 @@ from tillit.phone.i18n import translate
 from tillit.phone.keystore import DeviceDeactivated, DeviceLocked, KeystoreError, WrongPin
 from tillit.phone.screens.biometric import BiometricDialog
 from tillit.phone.screens.error import ErrorDialog
+from tillit.phone.screens.password import ENDED, LOCKED, ask_password, outcome_text
 from tillit.phone.screens.pin import PinDialog, pin_refusal
 from tillit.phone.widgets.request_card import RequestCard
 from tillit.signer.wire import AppRequest
@@ -111,6 +114,7 @@ class RequestPanel(Vertical):
         self._expiry: Timer | None = None
         self._told_offline = False
         self._answering = False
+        self._awaiting_password = False  # approved, the password dialog open: it left the pending list
         self._dialog: ModalScreen[str | None] | None = None
         self.attempts_left: int | None = None  # after a wrong PIN: what the next PIN dialog shows
 
@@ -190,7 +194,8 @@ class RequestPanel(Vertical):
         """Show the oldest pending request; one that left the list has ended (expired or cancelled)."""
         current = self.current
         self.queue = [r for r in requests if current is None or r.order_ref != current.order_ref]
-        if current is not None and current.order_ref not in {r.order_ref for r in requests}:
+        gone = current is not None and current.order_ref not in {r.order_ref for r in requests}
+        if current is not None and gone and not self._awaiting_password:
             expired = current.expires_at <= time.time() + 1
             self.drop_current(translate("request.expired" if expired else "request.ended"), False)
         elif current is None and self.queue:
@@ -275,8 +280,12 @@ class RequestPanel(Vertical):
         if self.current is None or self.current.order_ref != request.order_ref or self._remote is None:
             return  # it ended while the dialog was open; the message is already shown
         self.query_one(RequestCard).set_buttons(enabled=False)
+        password_outcome: str | None = None
         try:
             await self._remote.decide(request, decision, biometric=biometric)
+            if decision == "approve" and request.password_by == "phone":  # noqa: S105 (who asks it)
+                self._awaiting_password = True
+                password_outcome = await ask_password(self._ask, self._remote, request)
         except PhoneError as e:
             if e.status == 410:
                 self.post_message(self.Decided(request, decision, "expired"))
@@ -289,6 +298,14 @@ class RequestPanel(Vertical):
                 self.show_deactivated()
             else:
                 raise
+            return
+        finally:
+            self._awaiting_password = False
+        if password_outcome is not None:
+            outcome = {LOCKED: "passwordLocked", ENDED: "ended"}.get(password_outcome, "done")
+            self.post_message(self.Decided(request, decision, outcome))
+            if self.current is not None and self.current.order_ref == request.order_ref:  # not expired meanwhile
+                self.drop_current(outcome_text(password_outcome, request.kiosk_name))
             return
         self.post_message(self.Decided(request, decision, "done"))
         if decision == "decline":
