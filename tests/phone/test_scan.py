@@ -114,6 +114,15 @@ def test_a_sign_order_shows_its_formatted_text_and_a_wrong_password_is_asked_aga
     assert collect(rp, order.order_ref)["status"] == "complete"
 
 
+def test_a_password_the_signer_will_not_check_is_asked_again(rp: httpx.Client, kari: TillitCustomer) -> None:
+    order = start(rp)
+    scanned = phone_of(kari).run("scan", order.qr_content(), stdin=f"{'x' * 300}\n{kari.password}\n")
+    assert scanned.returncode == 0, scanned.stderr
+    assert "the signer refused the password" in scanned.stderr and "Traceback" not in scanned.stderr
+    assert "wrong BankID password" not in scanned.stderr  # not counted as a guess
+    assert collect(rp, order.order_ref)["status"] == "complete"
+
+
 def test_the_password_locked_by_wrong_ones_fails_the_order(rp: httpx.Client, kit: TillitSigner) -> None:
     phone = phone_of(kit.new_customer(name="Per Nordmann"))
     order = start(rp)

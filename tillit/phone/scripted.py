@@ -156,7 +156,8 @@ def give_password(
     tell: Callable[[str], None],
 ) -> Result:
     """The BankID password for an approved request whose `passwordBy` is "phone": `ask()` for it (a
-    PromptError passes through), send it, `tell` the attempts left after a wrong one and ask again.
+    PromptError passes through), send it, `tell` the attempts left after a wrong one (or why the
+    signer refused to check it) and ask again.
     Done once the signer takes it; PASSWORD_LOCKED when it locks; EXPIRED or ERROR when the order ends."""
     while True:
         try:
@@ -166,6 +167,9 @@ def give_password(
                 return Result(Exit.EXPIRED, f"the request has expired: {e.reason}", request, "approve")
             if e.status == 403 and e.code == "deviceDeactivated":
                 return Result(Exit.DEACTIVATED, e.reason, request, "approve")
+            if e.status == 400:  # not a password it checks (too long): no attempt counted, ask again
+                tell(f"the signer refused the password: {e.reason}")
+                continue
             return Result(Exit.ERROR, f"the signer refused the password: {e.reason}", request, "approve")
         if answer.status == "failed":
             if answer.hint_code == "passwordLocked":
