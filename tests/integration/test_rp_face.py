@@ -12,6 +12,7 @@ import hashlib
 import hmac
 import json
 import math
+import shutil
 import ssl
 import subprocess
 import time
@@ -508,3 +509,51 @@ def test_the_faces_openapi_document_lists_bankids_operations_and_errors(rp: http
     assert "HTTPValidationError" not in document["components"]["schemas"]
     collected = document["components"]["schemas"]["Collected"]["properties"]
     assert {"orderRef", "status", "hintCode", "completionData"} <= set(collected)
+
+
+def test_rps_commands_refuse_in_one_line(rp_daemon: tuple[Daemon, int, Path]) -> None:
+    daemon, _, folder = rp_daemon
+    for args in (
+        ("add", "--name", RP_NAME, "--out", str(folder.parent / "again")),  # the name is taken
+        ("add", "--name", " ", "--out", str(folder.parent / "blank")),
+        ("revoke", "Ingen slik bank"),
+    ):
+        result = daemon.run("tillit-signer", "rps", *args, check=False)
+        assert result.returncode != 0 and len(result.stderr.strip().splitlines()) == 1, result.stderr
+        assert "Traceback" not in result.stderr
+    assert not (folder.parent / "again").exists()
+
+
+def test_the_hsm_away_is_maintenance_and_the_completion_data_follows_its_return(
+    person: People, rp_daemon: tuple[Daemon, int, Path], rp: httpx.Client
+) -> None:
+    """SoftHSM's token store moved away after the password was accepted: the completion data cannot
+    be signed, so collect answers 503 maintenance (pybankid: MaintenanceError, try again), never a
+    500; once the store is back the same collect completes, in the same process."""
+    daemon, _, _ = rp_daemon
+    number, phone = person()
+    ref = rp.post("auth", json={"endUserIp": "192.0.2.15", "requirement": {"personalNumber": number}}).json()[
+        "orderRef"
+    ]
+    approve(phone, ref)
+    assert send_password(phone, ref).json()["status"] == "complete"
+    tokens, away = daemon.home / "tokens", daemon.home / "tokens-away"
+    shutil.move(str(tokens), str(away))
+    try:
+        deadline = time.monotonic() + 10
+        while httpx.get(daemon.url + "/healthz", timeout=5).status_code != 503:
+            assert time.monotonic() < deadline, "the HSM's absence was not noticed"
+            time.sleep(0.1)
+        answer = rp.post("collect", json={"orderRef": ref})
+        assert answer.status_code == 503, answer.text
+        assert answer.json()["errorCode"] == "maintenance"
+    finally:
+        shutil.move(str(away), str(tokens))
+    deadline = time.monotonic() + 15
+    while True:
+        answer = rp.post("collect", json={"orderRef": ref})
+        if answer.status_code == 200:
+            break
+        assert answer.status_code == 503 and time.monotonic() < deadline, answer.text
+        time.sleep(0.2)
+    assert answer.json()["status"] == "complete" and answer.json()["completionData"]["user"]["personalNumber"] == number

@@ -40,7 +40,7 @@ class RelyingParties:
             raise errors.InvalidInput("a relying party's name is 1-100 printable characters")
         with context.store.read() as tx:
             if tx.relying_party(name) is not None:
-                raise errors.Conflict(f"a relying party named '{name}' exists (revoke it, or choose another name)")
+                raise errors.Conflict(f"a relying party named '{name}' exists (names are never reused: choose another)")
         cert = context.ca.issue_server_certificate(public_key_der, [name], days, purpose="client_auth")
         at = context.clock()
         print_ = fingerprint(cert.dump())
