@@ -13,6 +13,7 @@ from tillit.signer.states import KIOSK_KINDS, IllegalTransition
 from tillit.signer.store.audit import GENESIS
 from tillit.signer.store.base import Store
 from tillit.signer.store.records import AuditCheckpoint, DevicePin
+from tillit.signer.store.relying_parties import RelyingParty, RpOrder
 from tillit.signer.store.tx import Tx
 
 T0 = b.T0
@@ -690,3 +691,109 @@ def test_fail_order_ends_an_open_order_once_with_its_audit_entry(store: Store) -
         got = tx.order(o.ref)
         assert got is not None and (got.status, got.hint_code, got.completed_at) == ("failed", "cancelled", T0 + 3)
         assert tx.count_audit("order.failed", o.ref) == 1
+
+
+# -- leases of the instances running orders, shared rate windows (issue 24) -----------------------------
+
+
+def test_running_orders_and_take_over_honour_a_live_lease(store: Store) -> None:
+    kid, cid = seed(store)
+    mine = b.order(kid, cid, status="signing", runner="a", lease_until=T0 + 30, created_at=T0 + 1)
+    theirs = b.order(kid, cid, status="verifying", runner="b", lease_until=T0 + 30, created_at=T0 + 2)
+    legacy = b.order(kid, cid, status="signing", created_at=T0 + 3)  # from before leases: no runner
+    idle = b.order(kid, cid, status="approved", runner="b", lease_until=T0)
+    with store.tx() as tx:
+        for o in (legacy, theirs, mine, idle):
+            tx.insert_order(o)
+    with store.tx() as tx:
+        assert [o.ref for o in tx.running_orders()] == [mine.ref, theirs.ref, legacy.ref]
+        assert tx.take_over(theirs.ref, "verifying", "a", T0 + 29, T0 + 59) is False  # b's lease is live
+        assert tx.take_over(mine.ref, "signing", "a", T0 + 5, T0 + 35) is True  # a's own, after a restart
+        assert tx.take_over(legacy.ref, "signing", "a", T0 + 5, T0 + 35) is True
+        assert tx.take_over(idle.ref, "signing", "a", T0 + 50, T0 + 80) is False  # not in that state
+        assert tx.take_over(theirs.ref, "verifying", "a", T0 + 30, T0 + 60) is True  # expired
+        assert tx.take_over(theirs.ref, "verifying", "c", T0 + 31, T0 + 61) is False  # now a's, live
+    with store.tx() as tx:
+        got = {o.ref: (o.runner, o.lease_until) for o in tx.running_orders()}
+    assert got == {mine.ref: ("a", T0 + 35), legacy.ref: ("a", T0 + 35), theirs.ref: ("a", T0 + 60)}
+
+
+def test_a_transition_records_the_runner_and_its_lease(store: Store) -> None:
+    kid, cid = seed(store)
+    o = b.order(kid, cid, status="approved")
+    with store.tx() as tx:
+        tx.insert_order(o)
+        assert tx.transition(o.ref, ["approved"], "verifying", "userSign", runner="a", lease_until=T0 + 30)
+    with store.tx() as tx:
+        got = tx.order(o.ref)
+    assert got is not None and (got.status, got.runner, got.lease_until) == ("verifying", "a", T0 + 30)
+
+
+def test_rate_windows_count_per_scope_and_key_and_forget_old_events(store: Store) -> None:
+    with store.tx() as tx:
+        assert tx.rate_window("number", "k1", T0 - 60) == (0, None)
+        tx.add_rate_event("number", "k1", T0)
+        tx.add_rate_event("number", "k1", T0 + 10)
+        tx.add_rate_event("kiosk", "k1", T0 + 5)
+        tx.add_rate_event("number", "k2", T0 + 1)
+    with store.tx() as tx:
+        assert tx.rate_window("number", "k1", T0 - 60) == (2, T0)
+        assert tx.rate_window("number", "k1", T0) == (1, T0 + 10)  # an event at `since` is out
+        assert tx.rate_window("kiosk", "k1", T0 - 60) == (1, T0 + 5)
+        assert tx.forget_rate_events("number", T0 + 1) == 2
+        assert tx.rate_window("number", "k1", T0 - 60) == (1, T0 + 10)
+        assert tx.rate_window("number", "k2", T0 - 60) == (0, None)
+        assert tx.rate_window("kiosk", "k1", T0 - 60) == (1, T0 + 5)  # another scope is kept
+
+
+# -- relying parties of the RP API face and their orders -------------------------------------------------
+
+
+def test_relying_parties_are_found_by_name_and_certificate_and_revoked_once(store: Store) -> None:
+    kid, _ = seed(store)
+    rp = RelyingParty(name="Nettbanken AS", kiosk_id=kid, cert_serial="5bc7", fingerprint="ab" * 32, issued_at=T0)
+    with store.tx() as tx:
+        tx.insert_relying_party(rp)
+    with store.tx() as tx:
+        assert tx.relying_party("Nettbanken AS") == rp and tx.relying_party("Andre") is None
+        assert tx.relying_party_by_fingerprint("ab" * 32) == rp and tx.relying_party_by_fingerprint("cd") is None
+        assert tx.relying_parties() == [rp]
+        assert tx.revoke_relying_party("Nettbanken AS", T0 + 5) is True
+        assert tx.revoke_relying_party("Nettbanken AS", T0 + 6) is False
+        assert tx.revoke_relying_party("Andre", T0) is False
+    with store.tx() as tx:
+        assert tx.relying_party("Nettbanken AS").revoked_at == T0 + 5  # type: ignore[union-attr]
+        assert tx.kiosk(kid).status == "revoked"  # type: ignore[union-attr]
+
+
+def test_an_rp_order_is_found_by_its_tokens_claimed_once_and_completed_once(store: Store) -> None:
+    kid, cid = seed(store)
+    dev = b.device(cid)
+    o = b.order(kid)
+    rp = RpOrder(
+        order_ref=o.ref,
+        auto_start_token=b.uid(),
+        qr_start_token=b.uid(),
+        qr_start_secret="s3cret",
+        end_user_ip="192.0.2.1",
+        user_non_visible_data=None,
+        visible_data_format="plaintext",
+        named_customer=0,
+    )
+    with store.tx() as tx:
+        tx.insert_device(dev)
+        tx.insert_order(o)
+        tx.insert_rp_order(rp)
+    with store.tx() as tx:
+        assert tx.rp_order(o.ref) == rp and tx.rp_order("nope") is None
+        assert tx.rp_order_by_qr_token(rp.qr_start_token) == rp and tx.rp_order_by_qr_token("x") is None
+        assert tx.rp_order_by_auto_start_token(rp.auto_start_token) == rp
+        assert tx.claim_rp_order(o.ref, cid, dev.id, T0 + 1) is True
+        assert tx.claim_rp_order(o.ref, cid, dev.id, T0 + 2) is False
+        assert tx.set_rp_completion(o.ref, '{"user":{}}') is True
+        assert tx.set_rp_completion(o.ref, '{"other":1}') is False
+    with store.tx() as tx:
+        claimed = tx.order(o.ref)
+        assert claimed is not None and (claimed.customer_id, claimed.device_id) == (cid, dev.id)
+        kept = tx.rp_order(o.ref)
+        assert kept is not None and kept.claimed_at == T0 + 1 and kept.completion == '{"user":{}}'

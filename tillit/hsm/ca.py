@@ -1,9 +1,9 @@
 """A certificate authority whose keys live in the token: root, issuing CA and OCSP responder.
 
 Certificates are built with asn1crypto (contents from `cert_profiles`), their to-be-signed part
-signed in the HSM. Beside it: the ledger of issued and revoked certificates (`ca_ledger`, SQLite in
-TILLIT_HOME; certificates are also on the token), CRLs (`crl_issuer`), the OCSP responder
-(`ocsp_responder`), each built here and reached through `CertificateAuthority`.
+signed in the HSM. Beside it: the ledger of issued and revoked certificates (`ca_ledger`: SQLite in
+TILLIT_HOME, or the signer's PostgreSQL; certificates are also on the token), CRLs (`crl_issuer`),
+the OCSP responder (`ocsp_responder`), each built here and reached through `CertificateAuthority`.
 
 The chain validates end to end with revocation checking: the issuing CA's certificate names the
 root's CRL and the root's certificate (DER) under the public URL given to `init`, which must be the
@@ -23,7 +23,7 @@ from asn1crypto import keys, pem, x509
 from cryptography.hazmat.primitives import serialization
 
 from tillit.hsm import errors
-from tillit.hsm.ca_ledger import CaLedger, IssuedCertificate
+from tillit.hsm.ca_ledger import CaLedger, IssuedCertificate, open_ledger
 from tillit.hsm.cert_profiles import (
     ETSI_NCP_OID,
     OCSP_CERTIFICATE_LIFETIME,
@@ -77,7 +77,8 @@ class CertificateAuthority:
 
     @classmethod
     def for_home(cls, hsm: Hsm) -> CertificateAuthority:
-        return cls(hsm, CaLedger(hsm.settings.home / "ca.db"))
+        """The CA over `hsm`, its ledger where the settings say (`ca_ledger.open_ledger`)."""
+        return cls(hsm, open_ledger(hsm.settings.home, hsm.settings.database_url))
 
     # -- setup ---------------------------------------------------------------------------------
 
@@ -290,15 +291,17 @@ class CertificateAuthority:
         return cert
 
     def issue_server_certificate(
-        self, public_key_der: bytes, hostnames: list[str], days: int = 365
+        self, public_key_der: bytes, hostnames: list[str], days: int = 365, purpose: str = "server_auth"
     ) -> x509.Certificate:
-        """A TLS server certificate for the daemon's own port; its key lives in a file, not the token."""
+        """A TLS server certificate for the daemon's own port; its key lives in a file, not the token.
+        `purpose` "client_auth": a relying party's TLS client certificate, `hostnames` its one name."""
         names = []
-        for host in hostnames:
+        for host in hostnames if purpose == "server_auth" else []:
             try:
                 names.append({"ip_address": str(ipaddress.ip_address(host))})
             except ValueError:
                 names.append({"dns_name": host})
+        alt_names = [x509.GeneralName(name=k, value=v) for n in names for k, v in n.items()]
         issuing = self.issuing_certificate()
         cert = self._certificate(
             subject=organisation_name(hostnames[0]),
@@ -309,12 +312,12 @@ class CertificateAuthority:
             extensions=[
                 extension("basic_constraints", {"ca": False}, critical=True),
                 extension("key_usage", x509.KeyUsage({"digital_signature"}), critical=True),
-                extension("extended_key_usage", ["server_auth"]),
-                extension("subject_alt_name", [x509.GeneralName(name=k, value=v) for n in names for k, v in n.items()]),
+                extension("extended_key_usage", [purpose]),
+                *([extension("subject_alt_name", alt_names)] if alt_names else []),
             ],
             public_key_der=public_key_der,
         )
-        self.ledger.add(cert.serial_number, f"tls:{hostnames[0]}", cert)
+        self.ledger.add(cert.serial_number, f"{'tls' if purpose == 'server_auth' else 'rp'}:{hostnames[0]}", cert)
         return cert
 
     def _certificate(

@@ -18,6 +18,7 @@ from tillit.hsm.errors import HsmError
 from tillit.signer.branch.agreements import Agreements
 from tillit.signer.branch.feedback import Feedback
 from tillit.signer.branch.kiosks import Kiosks
+from tillit.signer.branch.relying_parties import RelyingParties
 from tillit.signer.context import build_context, now
 from tillit.signer.customers.enrolment import Enrolment
 from tillit.signer.customers.guardians import Guardians
@@ -32,6 +33,8 @@ from tillit.signer.document_checks import NewDocument
 from tillit.signer.orders.approvals import Approvals
 from tillit.signer.orders.collect import OrderOutcomes
 from tillit.signer.orders.reset import PasswordResets
+from tillit.signer.orders.rp import RpOrders
+from tillit.signer.orders.rp_claims import RpClaims
 from tillit.signer.orders.signing import DocumentSigner
 from tillit.signer.orders.start import OrderStarts
 from tillit.signer.orders.verify import Verification
@@ -62,6 +65,7 @@ class Signer:
         self.code_devices = CodeDevices(context)
         self.activations = Activations(context, self.binding, self.code_devices)
         self.kiosk_registry = Kiosks(context)
+        self.relying_parties = RelyingParties(context)
         self.agreements = Agreements(context)
         self.feedback = Feedback(context)
         self.documents = DocumentSigner(context)
@@ -70,6 +74,8 @@ class Signer:
         self.approvals = Approvals(context, self.device_auth, guardians)
         self.verification = Verification(context, self.documents, self.code_devices)
         self.resets = PasswordResets(context, self.starts)
+        self.rp_orders = RpOrders(context, self.starts, self.outcomes)
+        self.rp_claims = RpClaims(context, self.verification)
 
     @property
     def tokens(self) -> TokenIssuer:
@@ -78,6 +84,10 @@ class Signer:
     def recover(self) -> None:
         """After a crash: see `Verification.recover`."""
         self.verification.recover()
+
+    def take_over_expired(self) -> int:
+        """Other instances' expired leases taken over: see `Verification.take_over_expired`."""
+        return self.verification.take_over_expired()
 
     # -- customers -----------------------------------------------------------------------------
 

@@ -52,7 +52,8 @@ class SignerSettings(TillitSettings):
     """Data directory: SoftHSM config and tokens, database, CA ledger."""
 
     database_url: str | None = None
-    """Unset: SQLite at home/signer.db. `postgresql://...` for several instances."""
+    """Unset: SQLite at home/signer.db, the CA ledger at home/ca.db. `postgresql://...` for several
+    instances: the signer's data and the CA ledger in that database, on every machine."""
 
     host: str = "127.0.0.1"
     """Address `serve` listens on."""
@@ -195,6 +196,15 @@ class SignerSettings(TillitSettings):
     """How often the daemon sweeps the store (`signer.retention`): abandoned orders expired,
     signed documents past retention deleted."""
 
+    instance_id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9._-]{1,64}$")
+    """This instance's name in the orders it runs (a password check, a signing). Unset: a random one
+    made once into home/instance-id. Instances sharing one home must each set their own."""
+
+    lease_seconds: float = Field(default=30.0, ge=5)
+    """How long an instance holds an order whose password check or signing it runs: longer than
+    any of them takes. A restarting instance resumes only its own orders and those whose lease
+    ran out; a running one takes over expired leases at each maintenance sweep."""
+
     audit_checkpoint_every: int = 100
     """Sign an audit checkpoint with the HSM's audit key after this many new entries (also at every
     clean shutdown and `audit export`). 0: only at shutdown and export."""
@@ -207,6 +217,26 @@ class SignerSettings(TillitSettings):
 
     log_json: bool = False
     """Write logs as JSON lines."""
+
+    rp_port: int | None = Field(default=None, ge=0, le=65535)
+    """Port of the BankID RP API v6.0 face (/rp/v6.0/..., docs/rp-api.md), HTTPS with client
+    certificates from `tillit-signer rps add`, served by `serve` beside the main port. Unset or 0:
+    the face is off."""
+
+    rp_tls_cert: Path | None = None
+    """PEM certificate chain of the RP face's server. Unset: home/rp-tls/cert.pem, issued by the
+    Tillit CA for `rp_hostnames` when `serve` starts and it is missing or about to expire."""
+
+    rp_tls_key: Path | None = None
+    """PEM private key of the RP face's server (with `rp_tls_cert`). Unset: home/rp-tls/key.pem."""
+
+    rp_hostnames: str = Field(default="localhost,127.0.0.1", min_length=1)
+    """Names and addresses, separated by commas, the RP face's own certificate is issued for (the
+    public host name the relying parties connect to)."""
+
+    rp_qr_max_age_seconds: float = Field(default=10.0, gt=0)
+    """How far a scanned QR code's time (seconds since the order started) may be from the real time
+    since the start: an older code, say a photographed one, is refused (qrExpired)."""
 
     @property
     def base_url(self) -> str:
