@@ -181,6 +181,19 @@ def test_serve_on_a_port_in_use_is_one_line_and_touches_nothing(daemon: Daemon, 
     assert not database.exists()  # the store was never opened (nor, before it, the HSM)
 
 
+def test_serve_on_an_rp_port_in_use_names_the_rp_port_setting(daemon: Daemon, tmp_path: Path) -> None:
+    database = tmp_path / "fresh.db"
+    with socket.create_server(("127.0.0.1", 0)) as free, socket.create_server(("127.0.0.1", 0)) as taken:
+        port, rp_port = free.getsockname()[1], taken.getsockname()[1]
+        free.close()
+        result = run(
+            daemon, "tillit-signer", "serve", "--port", str(port),
+            TILLIT_RP_PORT=str(rp_port), TILLIT_DATABASE_URL=f"sqlite:///{database}",
+        )  # fmt: skip
+    one_line(result, "tillit-signer", f"port {rp_port} on 127.0.0.1 is in use", "choose another: TILLIT_RP_PORT")
+    assert not database.exists()
+
+
 def test_serve_still_serves(daemon: Daemon) -> None:
     """The socket bound before startup is the one uvicorn answers on."""
     daemon.start()

@@ -37,7 +37,7 @@ def serve(host: str | None, port: int | None) -> None:
     log = logging.getLogger("tillit.signer")
     # The port first: one in use ends here, before the HSM or the store is opened.
     listening = listen(settings.host, settings.port)
-    rp_listening = listen(settings.host, settings.rp_port) if settings.rp_port else None
+    rp_listening = listen(settings.host, settings.rp_port, "TILLIT_RP_PORT") if settings.rp_port else None
     with listening, rp_listening or contextlib.nullcontext(), open_signer(settings) as signer:
         check_public_url(signer)
         signer.hsm.check_capabilities()  # one line naming what the module lacks (docs/hsm.md)
@@ -77,21 +77,22 @@ def serve(host: str | None, port: int | None) -> None:
         log.info("stopped", extra={"tillit_event": "serve.stop"})
 
 
-def listen(host: str, port: int) -> socket.socket:
+def listen(host: str, port: int, choose: str = "--port or TILLIT_PORT") -> socket.socket:
     """A TCP socket bound to host and port for `serve` (uvicorn listens on it); ConfigError, one
-    line, when the port is taken or the address is not this machine's."""
+    line naming the setting to `choose` another port with, when the port is taken or the address is
+    not this machine's."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     where = f"port {port} on {host}"
     try:
         # As uvicorn binds: SO_REUSEADDR, so that a restart need not wait for TIME_WAIT to pass.
         return socket.create_server((host, port), family=family)
     except OverflowError:
-        raise ConfigError(f"port {port} is no TCP port (1-65535): set --port or TILLIT_PORT") from None
+        raise ConfigError(f"port {port} is no TCP port (1-65535): set {choose}") from None
     except OSError as e:
         if e.errno == errno.EADDRINUSE:
-            reason = f"{where} is in use (another tillit-signer?): stop it, or choose another: --port or TILLIT_PORT"
+            reason = f"{where} is in use (another tillit-signer?): stop it, or choose another: {choose}"
         elif e.errno == errno.EACCES:
-            reason = f"{where}: permission denied (ports below 1024 need privileges): choose --port or TILLIT_PORT"
+            reason = f"{where}: permission denied (ports below 1024 need privileges): choose {choose}"
         elif e.errno == errno.EADDRNOTAVAIL or isinstance(e, socket.gaierror):
             reason = f"cannot listen on {host}: not an address of this machine: set --host or TILLIT_HOST"
         else:
