@@ -230,6 +230,10 @@ def test_auth_without_a_number_is_taken_by_the_phone_that_scans_it(person: Peopl
     assert collect(rp, ref)["hintCode"] == "userSign"
 
     approve(phone, ref)
+    approved_then_scanned = other_phone.request(
+        "POST", "/v1/app/scan", {"qrContent": qr_content(order["qrStartToken"], order["qrStartSecret"], start)}
+    )  # approved, its password not yet sent: the order is open and still the first phone's
+    assert approved_then_scanned.status_code == 409 and approved_then_scanned.json()["error"] == "alreadyClaimed"
     assert send_password(phone, ref).json()["status"] == "complete"
     assert collect(rp, ref)["completionData"]["user"]["personalNumber"] == number
 

@@ -87,6 +87,8 @@ class RpClaims:
             order = expire(context, tx, order)
             if check is not None:
                 check(order, rp)
+            if order.open and rp.claimed_at is not None:  # approved or being checked: still someone's
+                raise errors.Conflict("another phone has already taken this order", "alreadyClaimed")
             if order.status != OrderStatus.PENDING:
                 raise errors.NotFound("the order is over", "notFound")
             if rp.named_customer and order.customer_id != device.customer_id:
