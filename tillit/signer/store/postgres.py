@@ -21,6 +21,12 @@ error. Instead each invariant has its own mechanism, each exact at READ COMMITTE
 Cross-instance push: `connect_notifier` attaches `publish` (`SELECT pg_notify('tillit_push', device)`)
 to the process's `Notifier` and starts one listener thread (`LISTEN tillit_push`) that wakes the local
 long-polls the moment a notification arrives; there is no polling on that path.
+
+Round trips, each about 0.1 ms of CPU between psycopg and the server (docs/performance.md): `read()`
+runs its SELECTs without BEGIN and COMMIT (autocommit; the same rows at READ COMMITTED), `tx()`
+sends BEGIN, its statements and COMMIT, and the pool does not test a connection on checkout (the
+first statement does, `_checked_out`). psycopg prepares a statement on a connection after its fifth
+use, and the pool keeps its connections, so the hot statements run prepared.
 """
 
 from __future__ import annotations
@@ -30,9 +36,9 @@ import logging
 import re
 import secrets
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 import psycopg
 from psycopg.adapt import Dumper
@@ -45,6 +51,7 @@ from tillit.signer.store.migrations import MIGRATIONS
 from tillit.signer.store.tx import Tx
 
 log = logging.getLogger("tillit.store")
+T = TypeVar("T")
 
 CHANNEL = "tillit_push"
 """The NOTIFY channel; the payload is the device id whose long-polls should wake."""
@@ -66,6 +73,7 @@ _TYPES = [
 ]
 _LITERAL = re.compile(r"('(?:[^']|'')*')")
 _READS_AUDIT = re.compile(r"\bFROM\s+audit\b", re.IGNORECASE)
+_SELECT = re.compile(r"\s*SELECT\b", re.IGNORECASE)
 
 
 def postgres_ddl(script: str) -> str:
@@ -113,11 +121,18 @@ class PgTx(Tx):
     audit's own verification and checkpoints do that.)
     """
 
-    def __init__(self, cursor: Any) -> None:
-        super().__init__(cursor, placeholder="%s", for_update=" FOR UPDATE")
+    def __init__(self, cursor: Any, connect: Callable[[str, tuple[Any, ...]], Any] | None = None) -> None:
+        """`connect` makes a read (`PostgresStore.read`): there is no cursor yet, `connect` runs the
+        first statement on a connection it takes and returns the cursor; every statement then runs on
+        its own (autocommit), and anything but a SELECT is refused."""
+        super().__init__(cursor, placeholder="%s", for_update="" if connect else " FOR UPDATE")
         self._audit_queue: list[tuple[str, str, float, dict[str, Any]]] = []
+        self._connect = connect
+        self._read_only = connect is not None
 
     def audit(self, event: str, subject: str, at: float, **data: Any) -> None:
+        if self._read_only:
+            raise RuntimeError("Store.read() cannot append to the audit log; use Store.tx()")
         self._audit_queue.append((event, subject, at, data))
 
     def flush_audit(self) -> None:
@@ -139,6 +154,15 @@ class PgTx(Tx):
         # this transaction's own entries, as it would under SQLite.
         if self._audit_queue and _READS_AUDIT.search(sql):
             self.flush_audit()
+        if self._read_only:
+            # Outside a transaction a write would commit at once, alone: refused, as SQLite's read-only
+            # reader connection refuses it.
+            if not _SELECT.match(sql):
+                raise RuntimeError(f"Store.read() runs only SELECTs, not {sql.split(None, 1)[0]!r}; use Store.tx()")
+            if self._connect is not None:
+                connect, self._connect = self._connect, None
+                self._cur = connect(sql.replace("?", "%s"), tuple(params))
+                return self._cur
         return super().execute(sql, params)
 
 
@@ -182,7 +206,8 @@ class PostgresStore(Store):
             timeout=timeout,
             kwargs={"autocommit": True, "application_name": "tillit-signer"},
             configure=_configure,
-            check=ConnectionPool.check_connection,  # a connection dropped while idle is replaced, not used
+            # No `check` on checkout: it costs a round trip per transaction. `_checked_out` replaces a
+            # connection that broke while idle when its first statement fails, before the caller's work.
             name="tillit-store",
             open=True,
         )
@@ -207,25 +232,73 @@ class PostgresStore(Store):
 
     @property
     def schema_version(self) -> int:
-        with self._pool.connection() as conn:
-            row = conn.execute("SELECT MAX(version) FROM schema_version").fetchone()
+        conn, cur = self._checked_out(lambda c: c.execute("SELECT MAX(version) FROM schema_version"))
+        row = cur.fetchone()
+        self._pool.putconn(conn)
         return int(row[0]) if row else 0
+
+    def _checked_out(self, first: Callable[[psycopg.Connection[Any]], T]) -> tuple[psycopg.Connection[Any], T]:
+        """A connection from the pool, on which `first` (the caller's first round trip) succeeded, and
+        what `first` returned; the caller gives the connection back (`putconn`).
+
+        The pool does not test a connection as it hands it out (one more round trip per transaction):
+        one that broke while idle (the server restarted, an administrator ended it) fails in `first`
+        instead, before any of the caller's work, and is dropped for the next, up to a pool's worth."""
+        failure = ""
+        for _ in range(self._pool.max_size + 1):
+            try:
+                conn = self._pool.getconn()
+            except PoolTimeout as e:
+                raise errors.Unavailable(f"the database did not answer in time: {e}") from None
+            try:
+                return conn, first(conn)
+            except psycopg.OperationalError as e:
+                self._pool.putconn(conn)  # a broken connection is discarded here
+                if not conn.broken:
+                    raise
+                failure = str(e).strip()
+            except BaseException:
+                self._pool.putconn(conn)
+                raise
+        raise errors.Unavailable(f"cannot use the PostgreSQL database: {failure}")
 
     @contextmanager
     def tx(self) -> Iterator[Tx]:
+        # BEGIN and COMMIT by hand rather than psycopg's conn.transaction(): BEGIN is `first`, the
+        # statement that finds a broken connection, and the Python around each costs less.
+        conn, cur = self._checked_out(_begin)
         try:
-            conn = self._pool.getconn()
-        except PoolTimeout as e:
-            raise errors.Unavailable(f"the database did not answer in time: {e}") from None
-        try:
-            with conn.transaction(), conn.cursor() as cur:
-                tx = PgTx(cur)
+            tx = PgTx(cur)
+            try:
                 yield tx
                 tx.flush_audit()
+            except BaseException:
+                with contextlib.suppress(psycopg.Error):  # a broken connection has no transaction left
+                    cur.execute("ROLLBACK", prepare=False)
+                raise
+            cur.execute("COMMIT", prepare=False)
         finally:
             self._pool.putconn(conn)
         if tx.last_audit_seq and self.on_audit is not None:
             self.on_audit(tx.last_audit_seq)  # after COMMIT, as SqliteStore does
+
+    @contextmanager
+    def read(self) -> Iterator[Tx]:
+        """Reads without BEGIN and COMMIT, each statement on its own (autocommit): at READ COMMITTED
+        each statement of a transaction sees its own snapshot anyway, so the rows are the same, two
+        round trips sooner. The connection is taken at the first statement; only SELECTs run."""
+        taken: list[psycopg.Connection[Any]] = []
+
+        def connect(sql: str, params: tuple[Any, ...]) -> psycopg.Cursor[Any]:
+            conn, cur = self._checked_out(lambda c: c.execute(sql, params))
+            taken.append(conn)
+            return cur
+
+        try:
+            yield PgTx(None, connect=connect)
+        finally:
+            for conn in taken:
+                self._pool.putconn(conn)
 
     # -- cross-instance push -------------------------------------------------------------------------
 
@@ -234,8 +307,8 @@ class PostgresStore(Store):
 
         Sent after the caller's transaction committed (as `Notifier.notify` is called), in a
         transaction of its own: a listener that wakes finds the change already visible."""
-        with self._pool.connection() as conn:
-            conn.execute("SELECT pg_notify(%s, %s)", (CHANNEL, key))
+        conn, _ = self._checked_out(lambda c: c.execute("SELECT pg_notify(%s, %s)", (CHANNEL, key)))
+        self._pool.putconn(conn)
 
     def connect_notifier(self, notifier: Notifier) -> None:
         """Publish `notifier`'s wake-ups to the other instances and deliver theirs to it. Returns once
@@ -255,6 +328,12 @@ class PostgresStore(Store):
             self._listener.stop()
             self._listener = None
         self._pool.close()
+
+
+def _begin(conn: psycopg.Connection[Any]) -> psycopg.Cursor[Any]:
+    cur = conn.cursor()
+    cur.execute("BEGIN ISOLATION LEVEL READ COMMITTED", prepare=False)
+    return cur
 
 
 class _Listener:

@@ -1,0 +1,105 @@
+"""The PostgreSQL store's connections: one that broke while idle in the pool is replaced before use
+(the pool does not test it on checkout), and reads, run without a transaction, refuse to write."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from tests.daemon import PASSWORD, Daemon, make_daemon
+from tests.factories import fresh_adult
+from tests.store import builders as b
+from tillit.phone.client import PhoneClient
+from tillit.signer.store.postgres import PostgresStore
+from tillit.signer.wire import AppRequest
+
+pytestmark = [pytest.mark.postgresql]
+
+
+def end_store_connections(url: str) -> int:
+    """Terminate every pooled connection of the signer on this database (as a server restart or an
+    administrator would); how many there were."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        rows = conn.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE application_name = 'tillit-signer' AND datname = current_database()"
+        ).fetchall()
+    return len(rows)
+
+
+@pytest.fixture
+def store(pg_database: str) -> Iterator[PostgresStore]:
+    opened = PostgresStore(pg_database, min_size=4, max_size=4)
+    opened._pool.wait()  # all four connections open, so that all four are ended below
+    try:
+        yield opened
+    finally:
+        opened.close()
+
+
+def test_transactions_reads_and_notifications_survive_connections_ended_while_idle(
+    store: PostgresStore, pg_database: str
+) -> None:
+    customer = b.customer()
+    with store.tx() as tx:
+        tx.insert_customer(customer)
+    for attempt in range(3):
+        assert end_store_connections(pg_database) >= 1
+        time.sleep(0.2)  # the server has closed them; the pool has not noticed
+        with store.tx() as tx:  # a write: its BEGIN finds the broken connections
+            tx.add_failure(customer.id, "failed_passwords")
+        with store.read() as tx:  # a read: its first SELECT does
+            found = tx.customer(customer.id)
+        assert found is not None and found.failed_passwords == attempt + 1
+        end_store_connections(pg_database)
+        time.sleep(0.2)
+        store.publish("dev-1")  # and a notification
+
+
+def test_a_read_refuses_writes_and_audit_entries(store: PostgresStore) -> None:
+    customer = b.customer()
+    with pytest.raises(RuntimeError, match="only SELECTs"), store.read() as tx:
+        tx.insert_customer(customer)
+    with pytest.raises(RuntimeError, match="audit"), store.read() as tx:
+        tx.audit("customer.enrolled", customer.id, 1.0)
+    with store.read() as tx:
+        assert tx.customer(customer.id) is None
+
+
+def test_the_daemon_serves_orders_after_its_connections_were_ended(tmp_path: Path, pg_database: str) -> None:
+    daemon = make_daemon(tmp_path / "home", TILLIT_DATABASE_URL=pg_database)
+    daemon.start()
+    try:
+        number = fresh_adult()
+        daemon.enrol(number)
+        phone = daemon.add_device(number)
+        for _ in range(2):
+            assert end_store_connections(pg_database) >= 1
+            time.sleep(0.2)
+            login(daemon, phone, number)
+        phone.close()
+    finally:
+        daemon.stop()
+
+
+def login(daemon: Daemon, phone: PhoneClient, number: str) -> None:
+    with daemon.kiosk() as kiosk:
+        started = kiosk.post("/v1/auth", json={"personalNumber": number})
+        assert started.status_code == 200, started.text
+        ref = started.json()["orderRef"]
+        deadline = time.monotonic() + 10
+        requests: list[AppRequest] = []
+        while not requests and time.monotonic() < deadline:
+            requests = [r for r in phone.requests(wait=5).requests if r.order_ref == ref]
+        assert requests, "the phone never saw the order"
+        assert phone.decide(requests[0], "approve")
+        answer = kiosk.post("/v1/password", json={"orderRef": ref, "password": PASSWORD})
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["status"] == "complete"
+        collected = kiosk.post("/v1/collect", json={"orderRef": ref})
+        assert collected.status_code == 200, collected.text
+        assert collected.json()["status"] == "complete"
