@@ -70,6 +70,8 @@ def test_a_read_refuses_writes_and_audit_entries(store: PostgresStore) -> None:
         assert tx.customer(customer.id) is None
 
 
+@pytest.mark.integration
+@pytest.mark.hsm
 def test_the_daemon_serves_orders_after_its_connections_were_ended(tmp_path: Path, pg_database: str) -> None:
     daemon = make_daemon(tmp_path / "home", TILLIT_DATABASE_URL=pg_database)
     daemon.start()
