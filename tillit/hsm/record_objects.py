@@ -13,7 +13,8 @@ from pkcs11 import Attribute
 from tillit.hsm import errors, records
 from tillit.hsm.connection import Connection, translated
 
-# Searches of a record while one of its objects reads as torn (being written by another process).
+# Searches of a record while one of its objects reads as torn (being written by another process) or
+# vanishes between the search and the read (destroyed by the process that superseded it).
 TORN_RECORD_READS = 20
 
 
@@ -35,12 +36,15 @@ class RecordObjects(Connection):
                 pass
         for _ in range(TORN_RECORD_READS):
             found, torn = [], False
-            for obj in self._admin.get_objects(records.search_template(label)):
-                record = records.decode(bytes(obj[Attribute.VALUE]))
-                if record is None:
-                    torn = True  # another process is writing it: its older record must not be the answer
-                else:
-                    found.append((obj, record))
+            try:
+                for obj in self._admin.get_objects(records.search_template(label)):
+                    record = records.decode(bytes(obj[Attribute.VALUE]))
+                    if record is None:
+                        torn = True  # another process is writing it: its older record must not be the answer
+                    else:
+                        found.append((obj, record))
+            except pkcs11.ObjectHandleInvalid:
+                torn = True  # found, then destroyed by the process that superseded it: search again
             if not torn:
                 break
             time.sleep(0.01)

@@ -8,6 +8,7 @@ never stand in for a login."""
 from __future__ import annotations
 
 import base64
+import fcntl
 import hashlib
 import json
 import time
@@ -38,8 +39,15 @@ class TokenIssuer:
     def __init__(self, hsm: Hsm, issuer: str) -> None:
         self.hsm = hsm
         self.issuer = issuer
-        if not hsm.has_key(SERVICE_KEY_LABEL):
-            hsm.generate_key(SERVICE_KEY_LABEL, Algorithm.EC_P256)
+        # Made by the first signer process to open the token. Instances that start together on one
+        # home would each find no key and each make one (PKCS#11 labels are not unique), and every
+        # later lookup would then refuse the label: a lock in the home makes it one key.
+        lock_path = hsm.settings.home / "service-key.lock"
+        lock_path.parent.mkdir(parents=True, exist_ok=True)
+        with lock_path.open("a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if not hsm.has_key(SERVICE_KEY_LABEL):
+                hsm.generate_key(SERVICE_KEY_LABEL, Algorithm.EC_P256)
         public = hsm.public_key(SERVICE_KEY_LABEL)
         assert isinstance(public, ec.EllipticCurvePublicKey)
         numbers = public.public_numbers()
