@@ -103,14 +103,7 @@ class SqliteCaLedger:
             self._db.execute(
                 "INSERT INTO certificates (serial, key_label, subject, not_before, not_after, der)"
                 " VALUES (?,?,?,?,?,?)",
-                (
-                    f"{serial:x}",
-                    key_label,
-                    cert.subject.human_friendly,
-                    cert.not_valid_before.isoformat(),
-                    cert.not_valid_after.isoformat(),
-                    cert.dump(),
-                ),
+                new_certificate_values(serial, key_label, cert),
             )
 
     def revoke(self, serial: int, reason: str, at: datetime) -> bool:
@@ -168,6 +161,18 @@ class LedgerRow:
     der: bytes
     revoked_at: str | None
     reason: str | None
+
+
+def new_certificate_values(serial: int, key_label: str, cert: x509.Certificate) -> tuple[Any, ...]:
+    """A newly issued certificate's values for `serial, key_label, subject, not_before, not_after, der`."""
+    return (
+        f"{serial:x}",
+        key_label,
+        cert.subject.human_friendly,
+        cert.not_valid_before.isoformat(),
+        cert.not_valid_after.isoformat(),
+        cert.dump(),
+    )
 
 
 def issued_from_row(row: tuple[Any, ...]) -> IssuedCertificate:

@@ -25,7 +25,13 @@ import psycopg
 from asn1crypto import x509
 from psycopg_pool import ConnectionPool, PoolTimeout
 
-from tillit.hsm.ca_ledger import IssuedCertificate, LedgerRow, SqliteCaLedger, issued_from_row
+from tillit.hsm.ca_ledger import (
+    IssuedCertificate,
+    LedgerRow,
+    SqliteCaLedger,
+    issued_from_row,
+    new_certificate_values,
+)
 from tillit.hsm.errors import LedgerUnavailable
 
 # Tillit's advisory locks take two keys, the first "TILL" (tillit/signer/store/postgres.py numbers
@@ -108,14 +114,7 @@ class PostgresCaLedger:
         self._execute(
             "INSERT INTO ca_certificates (serial, key_label, subject, not_before, not_after, der)"
             " VALUES (%s, %s, %s, %s, %s, %s)",
-            (
-                f"{serial:x}",
-                key_label,
-                cert.subject.human_friendly,
-                cert.not_valid_before.isoformat(),
-                cert.not_valid_after.isoformat(),
-                cert.dump(),
-            ),
+            new_certificate_values(serial, key_label, cert),
         )
 
     def revoke(self, serial: int, reason: str, at: datetime) -> bool:
