@@ -9,11 +9,11 @@ import binascii
 import contextlib
 import json
 import time
-from typing import Any
+from typing import Any, TypeVar
 
 from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from tillit.signer import errors
 from tillit.signer.device_pins import WrongPin
@@ -21,8 +21,10 @@ from tillit.signer.http.deps import DevicePinsDep, SignedRequestDep, SignerDep, 
 from tillit.signer.http.errors import validation_reason
 from tillit.signer.http.middleware import body_limit
 from tillit.signer.http.openapi import ERROR_RESPONSES, device_signed, json_answer
-from tillit.signer.http.order_path import on_order_path
+from tillit.signer.http.order_path import SignedCall, on_order_path
 from tillit.signer.http.pool import blocking
+from tillit.signer.service import Signer
+from tillit.signer.store.records import Device
 from tillit.signer.wire import (
     AUTOSTART_PATH,
     PIN_PATH,
@@ -49,6 +51,17 @@ from tillit.signer.wire import (
 DEVICE_BODY_BYTES = 4096
 
 router = APIRouter()
+M = TypeVar("M", bound=BaseModel)
+
+
+def signed_body(signer: Signer, call: SignedCall, model: type[M], code: str | None = None) -> tuple[Device, M]:
+    """The device that signed `call` (active or not) and the body read as `model`; a request the
+    device did not sign answers 401 before a body the model refuses answers 400 (with `code`)."""
+    dev = signer.authenticate_device(call.method, call.path, call.body, call.headers, False)
+    try:
+        return dev, model.model_validate_json(call.body)
+    except ValidationError as e:
+        raise errors.InvalidInput(validation_reason(e), code) from None
 
 
 @router.post("/v1/app/activations", status_code=201, responses=ERROR_RESPONSES)
@@ -139,11 +152,7 @@ async def app_scan(call: SignedRequestDep, signer: SignerDep) -> Response:
     `invalidQr`, 410 `qrExpired`, 404 `notFound`, 409 `alreadyClaimed`, 403 `wrongCustomer`."""
 
     def scan() -> AppRequest:
-        dev = signer.authenticate_device(call.method, call.path, call.body, call.headers, False)
-        try:
-            body = ScanRequest.model_validate_json(call.body)
-        except ValidationError as e:
-            raise errors.InvalidInput(validation_reason(e), "invalidQr") from None
+        dev, body = signed_body(signer, call, ScanRequest, "invalidQr")
         return signer.rp_claims.scan(dev, body.qr_content)
 
     return json_answer(await blocking(scan))
@@ -160,11 +169,7 @@ async def app_autostart(call: SignedRequestDep, signer: SignerDep) -> Response:
     """Take the order of an autostart token (the app started on the device the user is on)."""
 
     def autostart() -> AppRequest:
-        dev = signer.authenticate_device(call.method, call.path, call.body, call.headers, False)
-        try:
-            body = AutostartRequest.model_validate_json(call.body)
-        except ValidationError as e:
-            raise errors.InvalidInput(validation_reason(e)) from None
+        dev, body = signed_body(signer, call, AutostartRequest)
         return signer.rp_claims.autostart(dev, body.auto_start_token)
 
     return json_answer(await blocking(autostart))
@@ -184,11 +189,7 @@ async def app_password(order_ref: str, call: SignedRequestDep, signer: SignerDep
     device but the one that approved; 409 `passwordAtKiosk` for a kiosk's order."""
 
     def check() -> CollectResponse:
-        dev = signer.authenticate_device(call.method, call.path, call.body, call.headers, False)
-        try:
-            body = PhonePassword.model_validate_json(call.body)
-        except ValidationError as e:
-            raise errors.InvalidInput(validation_reason(e)) from None
+        dev, body = signed_body(signer, call, PhonePassword)
         return signer.rp_claims.password(dev, order_ref, body.password)
 
     return json_answer(await blocking(check), exclude_none=True)
@@ -205,11 +206,7 @@ async def app_settings(call: SignedRequestDep, signer: SignerDep) -> AppSettings
     """The app's settings the signer must know: login without password on or off."""
 
     def apply() -> AppSettings:
-        dev = signer.authenticate_device(call.method, call.path, call.body, call.headers, False)
-        try:
-            body = AppSettings.model_validate_json(call.body)
-        except ValidationError as e:
-            raise errors.InvalidInput(validation_reason(e)) from None
+        dev, body = signed_body(signer, call, AppSettings)
         return AppSettings(biometric=signer.set_biometric(dev, body.biometric))
 
     return await blocking(apply)
@@ -223,11 +220,7 @@ async def app_pin(call: SignedRequestDep, signer: SignerDep, pins: DevicePinsDep
     """Register the app PIN's verifier, the unlock key and the wrap secret (once, signed by the device key)."""
 
     def register() -> dict[str, Any]:
-        dev = signer.authenticate_device(call.method, call.path, call.body, call.headers, False)
-        try:
-            body = PinRegistration.model_validate_json(call.body)
-        except ValidationError as e:
-            raise errors.InvalidInput(validation_reason(e)) from None
+        dev, body = signed_body(signer, call, PinRegistration)
         pins.register(dev, body)
         return {"deviceId": dev.id, "attempts": pins.attempts}
 
