@@ -9,14 +9,12 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import ClassVar
 
-from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, Vertical
-from textual.screen import ModalScreen
-from textual.widgets import Button, Input, Label
+from textual.widgets import Input
 
 from tillit.phone.client import AsyncRemote
 from tillit.phone.i18n import translate
+from tillit.phone.screens.secret import SecretDialog
 from tillit.signer.wire import AppRequest
 
 ACCEPTED, LOCKED, NOT_SENT, ENDED = "accepted", "locked", "notSent", "ended"
@@ -34,48 +32,17 @@ def outcome_text(outcome: str, requester: str) -> str:
     return translate("request.ended")
 
 
-class PasswordDialog(ModalScreen[str | None]):
-    CSS_PATH = "password.tcss"
+class PasswordDialog(SecretDialog):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "cancel", translate("key.cancel"), id="phone.password.cancel")
     ]
 
     def __init__(self, attempts_left: int | None = None) -> None:
-        super().__init__()
-        self.attempts_left = attempts_left
-
-    def compose(self) -> ComposeResult:
-        with Vertical(id="dialog"):
-            yield Label(translate("password.prompt"), id="prompt")
-            if self.attempts_left is not None:
-                wrong = translate("password.wrong_attempts_left", attempts=self.attempts_left)
-                yield Label(wrong, id="attempts")
-            yield Input(password=True, max_length=256, placeholder=translate("password.placeholder"), id="password")
-            with Horizontal(id="buttons"):
-                yield Button(translate("key.ok"), variant="primary", id="ok")
-                yield Button(translate("key.cancel"), id="cancel")
-
-    def on_mount(self) -> None:
-        self.query_one("#password", Input).focus()
-
-    def on_input_submitted(self, event: Input.Submitted) -> None:
-        event.stop()
-        self._submit()
-
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        event.stop()
-        if event.button.id == "ok":
-            self._submit()
-        else:
-            self.dismiss(None)
-
-    def _submit(self) -> None:
-        password = self.query_one("#password", Input).value
-        if password:
-            self.dismiss(password)
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)
+        field = Input(password=True, max_length=256, placeholder=translate("password.placeholder"), id="password")
+        attempts = (
+            translate("password.wrong_attempts_left", attempts=attempts_left) if attempts_left is not None else None
+        )
+        super().__init__(translate("password.prompt"), attempts, field)
 
 
 async def ask_password(

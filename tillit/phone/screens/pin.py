@@ -9,14 +9,12 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, Vertical
-from textual.screen import ModalScreen
-from textual.widgets import Button, Input, Label
+from textual.widgets import Input
 
 from tillit.phone.i18n import translate
 from tillit.phone.keystore import DeviceDeactivated, DeviceLocked, KeystoreError, SignerUnreachable, WrongPin
+from tillit.phone.screens.secret import SecretDialog
 
 
 def attempts_text(attempts_left: int) -> str:
@@ -38,47 +36,14 @@ def pin_refusal(error: KeystoreError | None) -> str:
     return str(error)
 
 
-class PinDialog(ModalScreen[str | None]):
-    CSS_PATH = "pin.tcss"
+class PinDialog(SecretDialog):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "cancel", translate("key.cancel"), id="phone.pin.cancel")
     ]
 
     def __init__(self, prompt: str | None = None, attempts_left: int | None = None) -> None:
-        super().__init__()
-        self.prompt = prompt or translate("pin.prompt")
-        self.attempts_left = attempts_left
-
-    def compose(self) -> ComposeResult:
-        with Vertical(id="dialog"):
-            yield Label(self.prompt, id="prompt")
-            if self.attempts_left is not None:
-                yield Label(attempts_text(self.attempts_left), id="attempts")
-            yield Input(
-                password=True, restrict=r"[0-9]*", max_length=12, placeholder=translate("pin.placeholder"), id="pin"
-            )
-            with Horizontal(id="buttons"):
-                yield Button(translate("key.ok"), variant="primary", id="ok")
-                yield Button(translate("key.cancel"), id="cancel")
-
-    def on_mount(self) -> None:
-        self.query_one("#pin", Input).focus()
-
-    def on_input_submitted(self, event: Input.Submitted) -> None:
-        event.stop()
-        self._submit()
-
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        event.stop()
-        if event.button.id == "ok":
-            self._submit()
-        else:
-            self.dismiss(None)
-
-    def _submit(self) -> None:
-        pin = self.query_one("#pin", Input).value
-        if pin:
-            self.dismiss(pin)
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)
+        field = Input(
+            password=True, restrict=r"[0-9]*", max_length=12, placeholder=translate("pin.placeholder"), id="pin"
+        )
+        attempts = attempts_text(attempts_left) if attempts_left is not None else None
+        super().__init__(prompt or translate("pin.prompt"), attempts, field)
