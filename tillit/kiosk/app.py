@@ -51,6 +51,8 @@ class KioskApp(App[None]):
     # Screens get the class -short under 24 rows: app.tcss and the screens' styles fit a short terminal
     # (the demo in a 60x20 window) with it.
     VERTICAL_BREAKPOINTS = [(0, "-short"), (24, "-tall")]  # noqa: RUF012 (Textual declares it a plain attribute)
+    # And -narrow under 80 columns, where the demo's phone (34 columns) would leave the kiosk too little.
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (80, "-wide")]  # noqa: RUF012
 
     language: reactive[Language] = reactive("nn", init=False)
 
