@@ -89,6 +89,37 @@ async def test_digits_typed_while_the_number_screen_mounts_reach_the_field() -> 
         await until(pilot, lambda: app.screen.query_one("#number", Input).value == "13899724809", what="all digits")
 
 
+async def test_digits_typed_between_building_the_field_and_mounting_it_reach_the_field() -> None:
+    """A digit that came after the field was built (it holds the digits typed until then) but before
+    it could be found in the screen was lost: the field showed 10 of 11 digits (seen in the tmux test
+    at 60x20 on a loaded machine)."""
+    from collections.abc import Iterator
+    from pathlib import Path
+
+    from textual.widget import Widget
+
+    from tillit.kiosk.screens import number
+    from tillit.kiosk.screens.number import NumberScreen
+
+    class BuildingScreen(NumberScreen):
+        CSS_PATH = str(Path(number.__file__).with_name("number.tcss"))
+
+        def compose_body(self) -> Iterator[Widget]:  # type: ignore[override]
+            for widget in super().compose_body():
+                yield widget
+                if isinstance(widget, Input):
+                    assert not self.query("#number")  # built, not yet in the screen
+                    self.type_digits("7")
+
+    app = kiosk(FakeClient())
+    async with app.run_test(size=SIZE) as pilot:
+        app.navigator.go(BuildingScreen("1389"))
+        await on_screen(pilot, "BuildingScreen")
+        await until(pilot, lambda: app.screen.query_one("#number", Input).value == "13897", what="the digits")
+        await pilot.press(*"248098")
+        await until(pilot, lambda: app.screen.query_one("#number", Input).value == "13897248098", what="all digits")
+
+
 async def test_invalid_number_is_explained_and_not_sent() -> None:
     client = FakeClient()
     app = kiosk(client, allow_test_numbers=False)

@@ -30,10 +30,14 @@ class NumberScreen(KioskScreen):
     def __init__(self, typed: str = "") -> None:
         super().__init__()
         self.typed = typed[:LENGTH]
+        """Every digit typed before the field could take it (the field starts with these)."""
+        self._built_with = ""
+        """What `typed` was when the field was built: digits after it came while the field was being mounted."""
 
     def compose_body(self) -> ComposeResult:
         yield Static(self.t("number.title"), classes="title")
         yield Static(self.t("number.label"), id="label", classes="lead")
+        self._built_with = self.typed
         yield Input(
             self.typed,
             placeholder=self.t("number.placeholder"),
@@ -47,9 +51,10 @@ class NumberScreen(KioskScreen):
     def type_digits(self, digits: str) -> None:
         """Digits that reached the screen rather than the field (typed while the screen was opening).
 
-        They go to the field as soon as it exists: the screen counts as mounted only after its
+        They go to the field as soon as it can be found: the screen counts as mounted only after its
         children have mounted and its own Mount has run, and a digit kept for a field that was
-        already built would be lost (a tmux test typing at full speed lost one)."""
+        already there would be lost (a tmux test typing at full speed lost one). Until then they are
+        kept in `typed`, which `on_mount` gives the field."""
         field = next(iter(self.query("#number").results(Input)), None)
         if field is None:
             self.typed = (self.typed + digits)[:LENGTH]
@@ -61,6 +66,10 @@ class NumberScreen(KioskScreen):
 
     def on_mount(self) -> None:
         field = self.query_one("#number", Input)
+        # Digits that came after the field was built but before it could be found (while it mounted)
+        # went to `typed`; they precede any the field took itself since (a tmux test lost one).
+        if len(self.typed) > len(self._built_with):
+            field.value = (self.typed + field.value[len(self._built_with) :])[:LENGTH]
         self.show_status(field.value)
         field.cursor_position = len(field.value)
 
