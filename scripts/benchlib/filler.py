@@ -9,14 +9,13 @@ import uuid
 from datetime import date
 from typing import Any
 
-from asn1crypto import x509
-from pkcs11 import Attribute, CertificateType, KeyType, ObjectClass
+from pkcs11 import Attribute, KeyType
 from pkcs11.util.ec import encode_named_curve_parameters
 
 from benchlib.runner import log
 from benchlib.synthetic import PASSWORD, synthetic_numbers
 from tillit.hsm.connection import find_token
-from tillit.hsm.keypairs import key_templates
+from tillit.hsm.keypairs import certificate_template, key_templates
 from tillit.hsm.module import load_module
 from tillit.signer.runtime import open_signer
 from tillit.signer.settings import SignerSettings
@@ -31,7 +30,6 @@ def bulk(total: int, seed: int) -> dict[str, Any]:
         cert_der = signer.hsm.certificate(template.key_label)
         assert cert_der is not None
 
-        cert = x509.Certificate.load(cert_der)
         password_hash = signer.passwords.hash(PASSWORD)
         session = find_token(load_module(signer.hsm.settings.module_path), signer.hsm.settings).open(rw=True)
         taken = {c.personal_number for c in existing}
@@ -49,20 +47,7 @@ def bulk(total: int, seed: int) -> dict[str, Any]:
                 )
                 public_template, private_template = key_templates(label, key_id)
                 params.generate_keypair(store=True, public_template=public_template, private_template=private_template)
-                session.create_object(
-                    {
-                        Attribute.CLASS: ObjectClass.CERTIFICATE,
-                        Attribute.CERTIFICATE_TYPE: CertificateType.X_509,
-                        Attribute.TOKEN: True,
-                        Attribute.PRIVATE: False,
-                        Attribute.LABEL: label,
-                        Attribute.ID: key_id,
-                        Attribute.SUBJECT: cert.subject.dump(),
-                        Attribute.ISSUER: cert.issuer.dump(),
-                        Attribute.SERIAL_NUMBER: cert["tbs_certificate"]["serial_number"].dump(),
-                        Attribute.VALUE: cert_der,
-                    }
-                )
+                session.create_object(certificate_template(label, key_id, cert_der))
                 number = next(numbers)
                 born = date(1900 + int(number[4:6]), int(number[2:4]) - 80, int(number[0:2]))
                 batch.append(

@@ -34,7 +34,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import psycopg
 import pytest
 from asn1crypto import pem, x509
 
@@ -43,7 +42,11 @@ from tests.factories import fresh_adult
 from tests.proofs.common import FULL, enrol_many
 from tests.proofs.p11kit import P11KitServer, require_p11_kit, start_and_approve
 from tests.proofs.test_hsm_outages import Load
-from tests.store.conftest import pg_database  # noqa: F401 - the fixture: one database for both machines
+from tests.store.conftest import (
+    audit_count,
+    pg_database,  # noqa: F401 - the fixture: one database for both machines
+    pg_query,
+)
 from tillit.phone.client import PhoneClient
 
 pytestmark = [pytest.mark.integration, pytest.mark.hsm, pytest.mark.postgresql]
@@ -92,30 +95,12 @@ def machines(tmp_path_factory: pytest.TempPathFactory, pg_database: str) -> Iter
         server.kill()
 
 
-def query(url: str, sql: str, *params: Any) -> list[tuple[Any, ...]]:
-    with psycopg.connect(url) as conn:
-        return conn.execute(sql, params).fetchall()
-
-
-def audit_count(url: str, event: str, subject: str) -> int:
-    return int(query(url, "SELECT COUNT(*) FROM audit WHERE event=%s AND subject=%s", event, subject)[0][0])
-
-
 def enrolled(m: Machines, *extra: str) -> tuple[str, PhoneClient, PhoneClient]:
     """A customer enrolled with A's home, and their phone as it talks to A and to B."""
     number = fresh_adult()
     m.a.enrol(number, "Kari Nordmann", PASSWORD, *extra)
     on_a = m.a.add_device(number)
     return number, on_a, PhoneClient(m.b.url, on_a.device_id, on_a.key)
-
-
-def request_for(phone: PhoneClient, ref: str) -> Any:
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        found = [r for r in phone.requests(wait=5).requests if r.order_ref == ref]
-        if found:
-            return found[0]
-    raise AssertionError(f"the phone never saw {ref}")
 
 
 def test_the_homes_share_no_file_and_differ_in_instance_id(machines: Machines) -> None:
@@ -151,7 +136,7 @@ def test_an_order_crosses_the_machines(machines: Machines) -> None:
         collected = k.post("/v1/collect", json={"orderRef": ref}).json()
     assert collected["status"] == "complete"
     assert collected["completionData"]["customer"]["personalNumber"] == number
-    (runner,) = query(machines.url, "SELECT runner FROM orders WHERE ref=%s", ref)[0]
+    (runner,) = pg_query(machines.url, "SELECT runner FROM orders WHERE ref=%s", ref)[0]
     assert runner == (b.home / "instance-id").read_text().strip()
     assert audit_count(machines.url, "order.completed", ref) == 1
     phone_a.close()
@@ -166,7 +151,7 @@ def test_a_revocation_on_machine_a_shows_at_once_in_b_ocsp_and_crl(machines: Mac
     a, b = machines.a, machines.b
     number, phone_a, phone_b = enrolled(machines)
     shown = json.loads(a.run("tillit-signer", "customers", "show", number, "--json").stdout)
-    ((der,),) = query(machines.url, "SELECT der FROM ca_certificates WHERE serial=%s", shown["certificateSerial"])
+    ((der,),) = pg_query(machines.url, "SELECT der FROM ca_certificates WHERE serial=%s", shown["certificateSerial"])
     customer = x509.Certificate.load(bytes(der))
     cert = tmp_path / "customer.pem"
     cert.write_bytes(pem.armor("CERTIFICATE", customer.dump()))
@@ -230,7 +215,7 @@ def test_a_password_check_running_on_a_is_not_taken_over_by_b_restarting(machine
     checking = threading.Thread(target=password_on_a)
     checking.start()
     deadline = time.monotonic() + 10
-    while query(machines.url, "SELECT status FROM orders WHERE ref=%s", ref)[0][0] != "verifying":
+    while pg_query(machines.url, "SELECT status FROM orders WHERE ref=%s", ref)[0][0] != "verifying":
         assert time.monotonic() < deadline, "the password check never started"
         time.sleep(0.005)
     assert a.process is not None
@@ -240,8 +225,8 @@ def test_a_password_check_running_on_a_is_not_taken_over_by_b_restarting(machine
         b.stop()
         b.start()  # B's recovery at start sees A's order in 'verifying', under A's live lease
         restarted = time.monotonic() - stopped
-        status, runner = query(machines.url, "SELECT status, runner FROM orders WHERE ref=%s", ref)[0]
-        events = query(machines.url, "SELECT event, data FROM audit WHERE subject=%s ORDER BY seq", ref)
+        status, runner = pg_query(machines.url, "SELECT status, runner FROM orders WHERE ref=%s", ref)[0]
+        events = pg_query(machines.url, "SELECT event, data FROM audit WHERE subject=%s ORDER BY seq", ref)
         assert restarted < LEASE, f"B took {restarted:.1f} s to restart: A's lease ran out meanwhile"
         assert status == "verifying", events
         assert runner == (a.home / "instance-id").read_text().strip()
@@ -278,17 +263,18 @@ def test_killing_a_during_signings_never_releases_a_second_signature(machines: M
     with ThreadPoolExecutor(len(refs)) as pool:
         futures = [pool.submit(password, ref) for ref in refs]
         deadline = time.monotonic() + 20
-        while not query(machines.url, "SELECT 1 FROM orders WHERE status='signing' AND ref = ANY(%s)", refs):
+        while not pg_query(machines.url, "SELECT 1 FROM orders WHERE status='signing' AND ref = ANY(%s)", refs):
             assert time.monotonic() < deadline, "no signing started"
             time.sleep(0.002)
         a.stop(kill=True)
         [f.result() for f in futures]
     # B's sweep takes over what A held once the leases run out (maintenance every second here).
     deadline = time.monotonic() + LEASE + 30
-    while query(machines.url, "SELECT 1 FROM orders WHERE status IN ('verifying','signing') AND ref = ANY(%s)", refs):
+    running = "SELECT 1 FROM orders WHERE status IN ('verifying','signing') AND ref = ANY(%s)"
+    while pg_query(machines.url, running, refs):
         assert time.monotonic() < deadline, "B never took the signings of the dead A over"
         time.sleep(0.2)
-    taken = query(
+    taken = pg_query(
         machines.url,
         "SELECT event, COUNT(*) FROM audit WHERE event IN ('order.resumed', 'order.recovered')"
         " AND subject = ANY(%s) GROUP BY event",
@@ -297,10 +283,10 @@ def test_killing_a_during_signings_never_releases_a_second_signature(machines: M
     a.start()
     print(f"\nA killed during {len(refs)} password checks and signings; B took over: {dict(taken)}")
     for ref in refs:
-        status = query(machines.url, "SELECT status FROM orders WHERE ref=%s", ref)[0][0]
+        status = pg_query(machines.url, "SELECT status FROM orders WHERE ref=%s", ref)[0][0]
         created = audit_count(machines.url, "signature.created", ref)
         signed = "SELECT COUNT(*) FROM documents WHERE order_ref=%s AND signed IS NOT NULL"
-        stored = query(machines.url, signed, ref)[0][0]
+        stored = pg_query(machines.url, signed, ref)[0][0]
         if status == "complete":
             assert (created, stored) == (1, 1), ref
         else:
@@ -341,9 +327,9 @@ def test_the_hsm_server_killed_and_restarted_under_load_on_both_machines(machine
         assert set(load.refused) <= {"hsmUnavailable"}, load.refused
     completed = [ref for load in loads for ref in load.completed]
     assert completed and len(set(completed)) == len(completed)
-    lost = query(machines.url, "SELECT ref FROM orders WHERE ref = ANY(%s) AND status != 'complete'", completed)
+    lost = pg_query(machines.url, "SELECT ref FROM orders WHERE ref = ANY(%s) AND status != 'complete'", completed)
     assert lost == [], lost
-    twice = query(
+    twice = pg_query(
         machines.url,
         "SELECT subject, event FROM audit WHERE event IN ('order.completed', 'signature.created')"
         " GROUP BY subject, event HAVING COUNT(*) > 1",

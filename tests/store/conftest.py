@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
 import psycopg
@@ -43,6 +44,17 @@ def with_param(url: str, key: str, value: str) -> str:
     parts = urlsplit(url)
     query = "&".join(q for q in (parts.query, f"{key}={quote(value, safe='')}") if q)
     return urlunsplit(parts._replace(query=query))
+
+
+def pg_query(url: str, statement: str, *params: Any) -> list[tuple[Any, ...]]:
+    """The rows of one statement on the database at `url` (a test's look behind the daemons' backs)."""
+    with psycopg.connect(url) as conn:
+        return conn.execute(statement, params).fetchall()  # type: ignore[arg-type]
+
+
+def audit_count(url: str, event: str, subject: str) -> int:
+    """How many audit entries of `event` name `subject` in the database at `url`."""
+    return int(pg_query(url, "SELECT COUNT(*) FROM audit WHERE event=%s AND subject=%s", event, subject)[0][0])
 
 
 @pytest.fixture(scope="module")

@@ -18,11 +18,11 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
-import psycopg
 import pytest
 
 from tests.daemon import PASSWORD, Daemon, free_port, make_daemon
 from tests.factories import fresh_adult
+from tests.store.conftest import audit_count, pg_query
 from tillit.phone.client import PhoneClient
 from tillit.signer.audit.chain import verify_chain
 from tillit.signer.store.records import AuditEntry
@@ -63,15 +63,6 @@ def customer(pair: tuple[Daemon, Daemon]) -> Iterator[tuple[str, PhoneClient, Ph
     yield number, on_a, on_b
     on_a.close()
     on_b.close()
-
-
-def query(url: str, sql: str, *params: Any) -> Any:
-    with psycopg.connect(url) as conn:
-        return conn.execute(sql, params).fetchall()  # type: ignore[arg-type]
-
-
-def audit_count(url: str, event: str, subject: str) -> int:
-    return int(query(url, "SELECT COUNT(*) FROM audit WHERE event=%s AND subject=%s", event, subject)[0][0])
 
 
 def customer_row(d: Daemon, number: str) -> dict[str, Any]:
@@ -258,7 +249,7 @@ def test_an_administrators_block_wakes_the_phone_polling_b(
 
 def test_the_shared_audit_log_verifies(pair: tuple[Daemon, Daemon], pg_database: str) -> None:
     a, _ = pair
-    rows = query(pg_database, "SELECT seq, at, event, subject, data, prev_hash, hash FROM audit ORDER BY seq")
+    rows = pg_query(pg_database, "SELECT seq, at, event, subject, data, prev_hash, hash FROM audit ORDER BY seq")
     entries = [AuditEntry(*row) for row in rows]
     report = verify_chain(entries)
     assert report.ok, report.reason

@@ -158,25 +158,11 @@ class KeyPairs(KeyLookup):
     @translated("store the certificate")
     def store_certificate(self, label: str, der: bytes) -> None:
         """Store an X.509 certificate beside its key (same label and id), replacing an older one."""
-        cert = x509.Certificate.load(der)
         with self._lock:
             key_id = bytes.fromhex(self.key_info(label).id_hex)
             for old in self._find(ObjectClass.CERTIFICATE, label):
                 old.destroy()
-            self._admin.create_object(
-                {
-                    Attribute.CLASS: ObjectClass.CERTIFICATE,
-                    Attribute.CERTIFICATE_TYPE: pkcs11.CertificateType.X_509,
-                    Attribute.TOKEN: True,
-                    Attribute.PRIVATE: False,
-                    Attribute.LABEL: label,
-                    Attribute.ID: key_id,
-                    Attribute.SUBJECT: cert.subject.dump(),
-                    Attribute.ISSUER: cert.issuer.dump(),
-                    Attribute.SERIAL_NUMBER: cert["tbs_certificate"]["serial_number"].dump(),
-                    Attribute.VALUE: der,
-                }
-            )
+            self._admin.create_object(certificate_template(label, key_id, der))
             self._certificates[label] = der
 
     @translated("give the certificate")
@@ -196,6 +182,24 @@ class KeyPairs(KeyLookup):
         if der is not None:
             self._certificates[label] = der
         return der
+
+
+def certificate_template(label: str, key_id: bytes, der: bytes) -> dict[Attribute, Any]:
+    """The template of an X.509 certificate stored beside its key pair (the same label and id): a
+    public token object, with the subject, issuer and serial number PKCS#11 asks for."""
+    cert = x509.Certificate.load(der)
+    return {
+        Attribute.CLASS: ObjectClass.CERTIFICATE,
+        Attribute.CERTIFICATE_TYPE: pkcs11.CertificateType.X_509,
+        Attribute.TOKEN: True,
+        Attribute.PRIVATE: False,
+        Attribute.LABEL: label,
+        Attribute.ID: key_id,
+        Attribute.SUBJECT: cert.subject.dump(),
+        Attribute.ISSUER: cert.issuer.dump(),
+        Attribute.SERIAL_NUMBER: cert["tbs_certificate"]["serial_number"].dump(),
+        Attribute.VALUE: der,
+    }
 
 
 def key_templates(label: str, key_id: bytes) -> tuple[dict[Attribute, Any], dict[Attribute, Any]]:
