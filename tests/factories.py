@@ -1,9 +1,15 @@
-"""Test data: fresh synthetic national identity numbers (month + 80, valid check digits)."""
+"""Test data: fresh synthetic national identity numbers (month + 80, valid check digits), and
+self-signed certificates from nobody Tillit knows."""
 
 from __future__ import annotations
 
 import itertools
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 from tillit.numbers import check_digits
 
@@ -27,3 +33,21 @@ def fresh_adult() -> str:
     i = next(_counter)
     born = date(1950 + i % 50, 1 + (i // 50) % 12, 1 + (i // 600) % 28)
     return synthetic_number(born, start=(i * 7) % 400)
+
+
+def self_signed(common_name: str) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
+    """A P-256 key and a certificate it signed itself, valid from five minutes ago for a day."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+    now = datetime.now(UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(now + timedelta(days=1))
+        .sign(key, hashes.SHA256())
+    )
+    return key, cert

@@ -22,7 +22,7 @@ import pytest
 from asn1crypto import crl, ocsp, pem, x509
 
 from tests.daemon import Daemon
-from tests.factories import fresh_adult
+from tests.factories import fresh_adult, self_signed
 
 pytestmark = pytest.mark.integration
 
@@ -288,25 +288,10 @@ def test_a_get_request_longer_than_a_post_may_be_is_refused(daemon: Daemon) -> N
 
 def test_a_certificate_of_another_ca_is_still_unauthorized_by_get(daemon: Daemon, tmp_path: Path) -> None:
     """The responder answers only for its own CA (kept from before GET existed)."""
-    from cryptography import x509 as cx509
     from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
     from cryptography.x509 import ocsp as cocsp
-    from cryptography.x509.oid import NameOID
 
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = cx509.Name([cx509.NameAttribute(NameOID.COMMON_NAME, "Someone else")])
-    now = datetime.now(UTC)
-    other = (
-        cx509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(7)
-        .not_valid_before(now)
-        .not_valid_after(now.replace(year=now.year + 1))
-        .sign(key, hashes.SHA256())
-    )
+    _, other = self_signed("Someone else")
     request = cocsp.OCSPRequestBuilder().add_certificate(other, other, hashes.SHA1()).build()  # noqa: S303
     encoded = base64.b64encode(request.public_bytes(serialization.Encoding.DER)).decode()
     answer = httpx.get(f"{daemon.url}/v1/ocsp/{encoded}")

@@ -18,19 +18,16 @@ import subprocess
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
+from cryptography.hazmat.primitives import serialization
 
 from tests.daemon import PASSWORD, Daemon, free_port, make_daemon
-from tests.factories import fresh_adult
+from tests.factories import fresh_adult, self_signed
 from tillit.phone.client import PhoneClient, sign_bytes
 from tillit.signer.wire import approval_message
 
@@ -365,19 +362,7 @@ def test_a_certificate_tillit_did_not_issue_is_refused_at_the_handshake(
     rp_daemon: tuple[Daemon, int, Path], tmp_path: Path
 ) -> None:
     _, port, folder = rp_daemon
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, RP_NAME)])
-    now = datetime.now(UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - timedelta(minutes=5))
-        .not_valid_after(now + timedelta(days=1))
-        .sign(key, hashes.SHA256())
-    )
+    key, cert = self_signed(RP_NAME)
     (tmp_path / "rp.crt").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
     (tmp_path / "rp.key").write_bytes(
         key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
