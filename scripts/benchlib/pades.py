@@ -20,8 +20,7 @@ from pyhanko.sign.pkcs11 import PKCS11Signer
 from pyhanko.stamp import TextStampStyle
 
 from tillit.signer.longterm import signing_context, validation_material
-from tillit.signer.orders.signing import WHOLE_FILE_TIMESTAMPED
-from tillit.signer.tsa import InProcessTimeStamper
+from tillit.signer.orders.signing import WHOLE_FILE_TIMESTAMPED, InProcessTimeStamper
 
 
 def pades_vs_pyhanko(

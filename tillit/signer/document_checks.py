@@ -7,15 +7,8 @@ import hashlib
 import io
 from dataclasses import dataclass
 
-from pyhanko.pdf_utils.misc import PdfError
-from pyhanko.pdf_utils.reader import PdfFileReader
-
 from tillit.signer import errors
-from tillit.signer.pdf.content import inspect_page_content
-from tillit.signer.pdf.objects import HostilePdf, inspect_pdf
-from tillit.signer.pdf.render_check import RenderCheckUnavailable, check_rendering
-from tillit.signer.pdf.revisions import inspect_revisions
-from tillit.signer.pdf.sniffing import inspect_layout, looks_like_pdf
+from tillit.signer.pdf.sniffing import HostilePdf, inspect_layout, looks_like_pdf
 
 
 @dataclass(frozen=True)
@@ -44,6 +37,16 @@ def check_pdf(content: bytes, name: str) -> None:
     """Refuse (`errors.InvalidInput`, with the reason) a PDF whose pages may not show what the kiosk
     shows the customer, or that is hostile otherwise: the exact checks of signer/pdf/ first (cheap),
     then the rendering compared with the text (signer/pdf/render_check.py, cached by SHA-256)."""
+    # Imported here: pypdf and pyHanko's PDF reader take about 0.2 s to import, which every
+    # administrator's command would pay, and only an order's or an agreement's PDF needs them.
+    from pyhanko.pdf_utils.misc import PdfError
+    from pyhanko.pdf_utils.reader import PdfFileReader
+
+    from tillit.signer.pdf.content import inspect_page_content
+    from tillit.signer.pdf.objects import inspect_pdf
+    from tillit.signer.pdf.render_check import RenderCheckUnavailable, check_rendering
+    from tillit.signer.pdf.revisions import inspect_revisions
+
     try:
         inspect_layout(content)
         reader = PdfFileReader(io.BytesIO(content), strict=False)

@@ -10,8 +10,9 @@ subsystems, and the order states and their moves in signer/states.py.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tillit.hsm.client import Hsm
 from tillit.hsm.errors import HsmError
@@ -35,7 +36,6 @@ from tillit.signer.orders.collect import OrderOutcomes
 from tillit.signer.orders.reset import PasswordResets
 from tillit.signer.orders.rp import RpOrders
 from tillit.signer.orders.rp_claims import RpClaims
-from tillit.signer.orders.signing import DocumentSigner
 from tillit.signer.orders.start import OrderStarts
 from tillit.signer.orders.verify import Verification
 from tillit.signer.settings import SignerSettings
@@ -44,6 +44,9 @@ from tillit.signer.store.base import Store
 from tillit.signer.store.records import Customer, Device, Kiosk
 from tillit.signer.tokens import TokenIssuer
 from tillit.signer.wire import AppRequest, CollectResponse, OrderStarted
+
+if TYPE_CHECKING:
+    from tillit.signer.orders.signing import DocumentSigner
 
 
 class Signer:
@@ -68,14 +71,26 @@ class Signer:
         self.relying_parties = RelyingParties(context)
         self.agreements = Agreements(context)
         self.feedback = Feedback(context)
-        self.documents = DocumentSigner(context)
         self.starts = OrderStarts(context)
         self.outcomes = OrderOutcomes(context)
         self.approvals = Approvals(context, self.device_auth, guardians)
-        self.verification = Verification(context, self.documents, self.code_devices)
+        self.verification = Verification(context, self.sign_order, self.code_devices)
         self.resets = PasswordResets(context, self.starts)
         self.rp_orders = RpOrders(context, self.starts, self.outcomes)
         self.rp_claims = RpClaims(context, self.verification)
+
+    @functools.cached_property
+    def documents(self) -> DocumentSigner:
+        """The signer of orders' documents, built at the first signature."""
+        # Imported here: pyHanko's signers take about 0.4 s to import, which every administrator's
+        # command would pay, and none of them signs a document (`serve` builds it at start).
+        from tillit.signer.orders.signing import DocumentSigner
+
+        return DocumentSigner(self.context)
+
+    def sign_order(self, ref: str) -> None:
+        """Sign the documents of an order in state `signing` and complete it: `DocumentSigner.sign_order`."""
+        self.documents.sign_order(ref)
 
     @property
     def tokens(self) -> TokenIssuer:

@@ -13,8 +13,8 @@ TSA, the first time a daemon needs it. Every token carries:
 A request the TSA will not answer (not DER, another version, an unknown hash algorithm or a digest
 of the wrong length, another policy, extensions) gets a `rejection` TimeStampResp whose
 statusString says why (RFC 3161 2.4.2; asn1crypto cannot build one, so its DER is joined here).
-`InProcessTimeStamper` is pyHanko's `TimeStamper` over the same code, so the daemon's PAdES and
-CAdES signatures get their timestamps without HTTP.
+The daemon's own PAdES and CAdES signatures get their tokens from the same code without HTTP
+(`orders.signing.InProcessTimeStamper`).
 """
 
 from __future__ import annotations
@@ -26,8 +26,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from asn1crypto import algos, cms, core, tsp, x509
-from pyhanko.sign.timestamps.api import TimeStamper
-from pyhanko.sign.timestamps.common_utils import TimestampRequestError
 
 from tillit import der
 from tillit.hsm.ca import TSA_LABEL, CertificateAuthority
@@ -184,20 +182,6 @@ class TimestampAuthority:
             der.SEQUENCE, der.SHA256_ALGORITHM + der.element(der.OCTET_STRING, hashlib.sha256(signature).digest())
         )
         return self.token(imprint, None, with_certificates=True)
-
-
-class InProcessTimeStamper(TimeStamper):  # type: ignore[misc]
-    """pyHanko's timestamper over the daemon's own TSA: no HTTP, no network."""
-
-    def __init__(self, authority: TimestampAuthority) -> None:
-        super().__init__(include_nonce=True)
-        self.authority = authority
-
-    async def async_request_tsa_response(self, req: tsp.TimeStampReq) -> tsp.TimeStampResp:
-        try:
-            return self.authority.respond(req)
-        except TimestampRejected as e:  # pyHanko's own requests are well formed: never seen in practice
-            raise TimestampRequestError(f"the TSA refused: {e.reason}") from e
 
 
 def rejection(fail_info: str, reason: str) -> bytes:

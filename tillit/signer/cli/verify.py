@@ -15,10 +15,11 @@ import click
 from asn1crypto import pem, x509
 
 from tillit.signer.cli.console import print_result
-from tillit.signer.longterm import validation_material
-from tillit.signer.renewal import archive_timestamp, last_document_timestamp_signer
 from tillit.signer.runtime import open_signer
-from tillit.signer.verify import FreshStatus, VerifyInputError, verify_cms, verify_pdf
+
+# pyHanko's validation and signing (tillit.signer.verify, .longterm, .renewal) are imported in the
+# commands that use them: they take about 0.5 s to import, which every other command of
+# `tillit-signer` would pay, since click loads every command's module at start.
 
 
 def _quiet_validation_logs() -> None:
@@ -46,6 +47,7 @@ def _validation_time(text: str | None) -> datetime | None:
 
 def _status_today(signer: Any, certs: list[Any]) -> Any:
     """OCSP responses for the certificates the local CA issued, and its CRLs, made now in-process."""
+    from tillit.signer.longterm import validation_material  # see the top of the module
 
     issuing = signer.ca.issuing_certificate()
     ours = {c.sha256: c for c in certs if c.issuer == issuing.subject}
@@ -62,6 +64,7 @@ def verify(file: Path, content: Path | None, at_text: str | None, root: Path | N
     """Validate a signed PDF or a detached CMS signature offline (ETSI EN 319 102-1, pyHanko), with
     the root as the only trust anchor, now or --at a date. Exit 0 only when every signature PASSED;
     1 when one FAILED or is INDETERMINATE; 2 for input that cannot be checked."""
+    from tillit.signer.verify import FreshStatus, VerifyInputError, verify_cms, verify_pdf  # see the top
 
     _quiet_validation_logs()
     at = _validation_time(at_text)
@@ -114,6 +117,9 @@ def renew_archive_timestamps(files: tuple[Path, ...]) -> None:
     """Renew B-LTA PDFs in place: the newest document timestamp's validation data into the DSS, then
     a fresh document timestamp from Tillit's TSA (run yearly, and before the TSA certificate ends).
     Files that cannot be renewed are named on stderr and left as they were (exit 2)."""
+    from tillit.signer.longterm import validation_material  # see the top of the module
+    from tillit.signer.renewal import archive_timestamp, last_document_timestamp_signer
+    from tillit.signer.verify import VerifyInputError
 
     _quiet_validation_logs()
     refused = False

@@ -138,6 +138,7 @@ def create_app(signer: Signer) -> TillitApp:
     for router in ROUTERS:
         app.include_router(router)
     ca.renew_ocsp_certificate(signer)
+    signer.documents  # noqa: B018 (built now, with pyHanko's import, rather than in the first sign order)
     if testhooks.enabled():
         testhooks.install(app, signer)
 

@@ -8,6 +8,7 @@ moves an order once.
 from __future__ import annotations
 
 import base64
+from dataclasses import replace
 
 from tillit.signer import errors
 from tillit.signer.context import SignerContext
@@ -110,7 +111,8 @@ class Approvals:
                 else:
                     refusal = self._decision_rejection(tx, order, device, signed, at)
                 if refusal is None:
-                    self._apply_decision(tx, order, device, decision, signature, biometric, at)
+                    assert current is not None
+                    self._apply_decision(tx, order, current, decision, signature, biometric, at)
         if refusal is not None:
             raise refusal  # after the commit, so the audit keeps the rejected attempt
         return decision
@@ -141,18 +143,21 @@ class Approvals:
             if not moved:
                 raise errors.Conflict("the request has already been answered or has ended", "alreadyAnswered")
             tx.audit("order.approved", ref, at, device=device.id, biometric=biometric)
-            order = tx.order(ref) or order
+            # What the transition wrote, without reading the order back.
+            order = replace(
+                order, status=OrderStatus.APPROVED, hint_code=HintCode.USER_SIGN, approved_at=at, approval=approval
+            )
             if order.kind == OrderKind.GUARDIAN:
                 self.guardians.decided(tx, order, approved=True)
             elif order.kind == OrderKind.AUTH and order.method == OrderMethod.BIOMETRIC:
-                self._complete_without_password(tx, order, biometric)
+                self._complete_without_password(tx, order, device, biometric)
         else:
             if not tx.fail_order(ref, [OrderStatus.PENDING], HintCode.USER_CANCEL, at, device=device.id):
                 raise errors.Conflict("the request has already been answered or has ended", "alreadyAnswered")
             if order.kind == OrderKind.GUARDIAN:
                 self.guardians.decided(tx, order, approved=False)
 
-    def _complete_without_password(self, tx: Tx, order: Order, biometric: bool) -> None:
+    def _complete_without_password(self, tx: Tx, order: Order, device: Device, biometric: bool) -> None:
         """A biometric/app-PIN login: complete at the lower level (`substantial`); never for signing."""
         assert order.kind == OrderKind.AUTH and order.customer_id is not None
         context = self.context
@@ -160,7 +165,7 @@ class Approvals:
         assert customer is not None
         at = context.clock()
         completion = completion_data(
-            context, tx, order, customer, level="substantial", amr=["app", "bio" if biometric else "pin"]
+            context, order, customer, device, level="substantial", amr=["app", "bio" if biometric else "pin"]
         )
         tx.transition(
             order.ref,

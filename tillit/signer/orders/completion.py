@@ -5,22 +5,21 @@ from __future__ import annotations
 from typing import Any
 
 from tillit.signer.context import SignerContext
-from tillit.signer.store.records import Customer, Order
-from tillit.signer.store.tx import Tx
+from tillit.signer.store.records import Customer, Device, Order
 from tillit.signer.wire import CompletionData
 
 
 def completion_data(
     context: SignerContext,
-    tx: Tx,
     order: Order,
     customer: Customer,
+    device: Device | None,
     level: str,
     signatures: list[dict[str, Any]] | None = None,
     amr: list[str] | None = None,
 ) -> str:
-    """The completion data (JSON) with a completion token for the order's kiosk, signed in the HSM."""
-    device = tx.device(order.device_id) if order.device_id else None
+    """The completion data (JSON) with a completion token for the order's kiosk, signed in the HSM.
+    `device` is the phone that approved the order, read by the caller (in a read it makes anyway)."""
     token = context.tokens.issue(
         subject=customer.id,
         audience=order.kiosk_id,

@@ -13,13 +13,15 @@ import io
 from datetime import UTC, datetime
 from typing import Any
 
-from asn1crypto import algos, x509
+from asn1crypto import algos, tsp, x509
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.misc import PdfError
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign import fields, signers
 from pyhanko.sign.fields import SigFieldSpec
 from pyhanko.sign.signers.pdf_signer import DSSContentSettings, TimestampDSSContentSettings
+from pyhanko.sign.timestamps.api import TimeStamper
+from pyhanko.sign.timestamps.common_utils import TimestampRequestError
 from pyhanko.stamp import TextStampStyle
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 
@@ -36,8 +38,22 @@ from tillit.signer.orders.completion import completion_data
 from tillit.signer.receipts import receipt_claims
 from tillit.signer.states import HintCode, OrderStatus
 from tillit.signer.store.records import Device
-from tillit.signer.tsa import InProcessTimeStamper
+from tillit.signer.tsa import TimestampAuthority, TimestampRejected
 from tillit.signer.wire import approval_message
+
+
+class InProcessTimeStamper(TimeStamper):  # type: ignore[misc]
+    """pyHanko's timestamper over the daemon's own TSA: no HTTP, no network."""
+
+    def __init__(self, authority: TimestampAuthority) -> None:
+        super().__init__(include_nonce=True)
+        self.authority = authority
+
+    async def async_request_tsa_response(self, req: tsp.TimeStampReq) -> tsp.TimeStampResp:
+        try:
+            return self.authority.respond(req)
+        except TimestampRejected as e:  # pyHanko's own requests are well formed: never seen in practice
+            raise TimestampRequestError(f"the TSA refused: {e.reason}") from e
 
 
 class HsmCmsSigner(signers.Signer):  # type: ignore[misc]
@@ -200,7 +216,8 @@ class DocumentSigner:
                 }
                 for (_, _, kind), doc in zip(signed, documents, strict=True)
             ]
-            completion = completion_data(context, tx, order, customer, level="high", signatures=summary)
+            device = tx.device(order.device_id) if order.device_id else None
+            completion = completion_data(context, order, customer, device, level="high", signatures=summary)
             if not tx.transition(
                 ref,
                 [OrderStatus.SIGNING],

@@ -9,6 +9,9 @@ password can be sent again.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import replace
+
 from tillit.hsm.errors import HsmError
 from tillit.signer import errors
 from tillit.signer.context import SignerContext
@@ -16,18 +19,17 @@ from tillit.signer.devices.codedevices import CodeDevices
 from tillit.signer.guesses import CODE_FREE_FAILURES, Locked, Secret
 from tillit.signer.kiosk_orders import collect_response, kiosk_order, readable_kiosk_order
 from tillit.signer.orders.completion import completion_data
-from tillit.signer.orders.signing import DocumentSigner
 from tillit.signer.states import HintCode, OrderKind, OrderMethod, OrderStatus
-from tillit.signer.store.records import Kiosk
+from tillit.signer.store.records import Device, Kiosk
 from tillit.signer.wire import CollectResponse
 
 MAX_SIGNING_RESUMES = 3
 
 
 class Verification:
-    def __init__(self, context: SignerContext, documents: DocumentSigner, code_devices: CodeDevices) -> None:
+    def __init__(self, context: SignerContext, sign_order: Callable[[str], None], code_devices: CodeDevices) -> None:
         self.context = context
-        self.documents = documents
+        self.sign_order = sign_order  # `DocumentSigner.sign_order`: signs an order in 'signing' and completes it
         self.code_devices = code_devices
 
     def recover(self) -> None:
@@ -81,7 +83,7 @@ class Verification:
                     resume.append(order.ref)
         for ref in resume:
             try:
-                self.documents.sign_order(ref)
+                self.sign_order(ref)
             except HsmError:  # the HSM is away: back to 'approved', the password may come again
                 self._release_verifying(ref, "hsm unavailable")
         return taken
@@ -136,9 +138,12 @@ class Verification:
         # admission (`Guesses.admit`, under the customer's row lock) are what decide whether this
         # check may run.
         context = self.context
+        device: Device | None = None
         with context.store.read() as rtx:
             found = readable_kiosk_order(context, rtx, kiosk, ref)
             customer = rtx.customer(found.customer_id) if found is not None and found.customer_id else None
+            if found is not None and found.kind == OrderKind.AUTH and found.device_id:
+                device = rtx.device(found.device_id)  # for the completion data, made before the lock
         if found is None:  # past its lifetime: record the expiry
             with context.store.tx() as tx:
                 found = kiosk_order(context, tx, kiosk, ref)
@@ -172,8 +177,7 @@ class Verification:
             # The token (an HSM signature) is made before the writer's lock is taken; it is released
             # only if the transaction below completes the order.
             try:
-                with context.store.read() as rtx:
-                    completion = completion_data(context, rtx, order, customer, level="high")
+                completion = completion_data(context, order, customer, device, level="high")
             except HsmError:
                 with context.store.tx() as tx:  # the guess was computed: decide it before giving up
                     context.guesses.decide(tx, admission, correct)
@@ -214,7 +218,17 @@ class Verification:
                 )
                 tx.insert_session(ref, customer.id, order.kiosk_id, at, at + context.settings.token_lifetime_seconds)
                 tx.audit("order.completed", ref, at, level="high")
-        if order.kind == OrderKind.SIGN:
-            self.documents.sign_order(ref)
+                # What the transaction wrote, without reading the order back.
+                completed = replace(
+                    order,
+                    status=OrderStatus.COMPLETE,
+                    hint_code=HintCode.COMPLETE,
+                    completed_at=at,
+                    completion=completion,
+                    level="high",
+                )
+        if order.kind != OrderKind.SIGN:
+            return collect_response(context, completed, customer)
+        self.sign_order(ref)
         with context.store.read() as rtx:
             return collect_response(context, rtx.order(ref) or order, customer)

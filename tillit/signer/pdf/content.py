@@ -12,7 +12,7 @@ from pypdf import PdfReader
 from pypdf.errors import PyPdfError
 from pypdf.generic import ContentStream
 
-from tillit.signer.pdf.objects import HostilePdf
+from tillit.signer.pdf.sniffing import HostilePdf
 
 MAX_OPERATIONS = 2_000_000  # content-stream operators interpreted, all pages and forms together
 MAX_CONTENT_BYTES = 16 * 1024 * 1024  # decoded content of one page or form

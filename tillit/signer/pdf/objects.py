@@ -9,6 +9,8 @@ from typing import Any
 from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.reader import PdfFileReader
 
+from tillit.signer.pdf.sniffing import HostilePdf
+
 MAX_OBJECTS = 200_000
 MAX_PAGES = 10_000
 MAX_DEPTH = 64
@@ -34,10 +36,6 @@ ACTIVE_ACTIONS = {
 # What may run by itself (the catalog's /OpenAction, any /AA): only going to a place in the document.
 AUTOMATIC_ACTIONS_ALLOWED = {"/GoTo"}
 URI_SCHEMES_ALLOWED = ("http:", "https:", "mailto:")
-
-
-class HostilePdf(Exception):
-    pass
 
 
 def inspect_pdf(reader: PdfFileReader) -> int:

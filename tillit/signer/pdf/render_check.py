@@ -39,7 +39,7 @@ from pathlib import Path
 from pypdf import PdfReader
 from pypdf.errors import PyPdfError
 
-from tillit.signer.pdf.objects import HostilePdf
+from tillit.signer.pdf.sniffing import HostilePdf
 
 DPI = 150
 MAX_PAGES = 30

@@ -9,7 +9,8 @@ from typing import Any
 from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.reader import PdfFileReader
 
-from tillit.signer.pdf.objects import MAX_DEPTH, HostilePdf, resolve
+from tillit.signer.pdf.objects import MAX_DEPTH, resolve
+from tillit.signer.pdf.sniffing import HostilePdf
 
 PAGE_KEYS_COMPARED = ("/Contents", "/Resources", "/MediaBox", "/CropBox", "/Rotate", "/UserUnit", "/Group")
 MAX_FINGERPRINT_OBJECTS = 100_000

@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-from tillit.signer.pdf.objects import HostilePdf
-
 PDF_CONTENT_TYPES = {
     "application/pdf",
     "application/x-pdf",
@@ -15,6 +13,10 @@ PDF_CONTENT_TYPES = {
 }
 HEADER_WINDOW = 1024  # where viewers look for "%PDF-"
 TRAILER_WINDOW = 1024  # where viewers look for "startxref"
+
+
+class HostilePdf(Exception):
+    """A PDF refused by one of the checks of this package; the message says why, to the customer."""
 
 
 def looks_like_pdf(content_type: str, content: bytes) -> bool:
