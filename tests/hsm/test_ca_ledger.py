@@ -14,7 +14,8 @@ from asn1crypto import x509
 
 from tests.store.conftest import pg_backend_for, pg_database  # noqa: F401 - the fixture, for the PostgreSQL ledgers
 from tillit.hsm.ca import CertificateAuthority
-from tillit.hsm.ca_ledger import CaLedger, SqliteCaLedger, open_ledger
+from tillit.hsm.ca_ledger import CaLedger, SqliteCaLedger
+from tillit.hsm.ca_ledger_open import open_ledger
 
 AT = datetime(2026, 12, 5, 9, 0, tzinfo=UTC)
 

@@ -1,16 +1,15 @@
 """A certificate authority whose keys live in the token: root, issuing CA and OCSP responder.
 
 Certificates are built with asn1crypto (contents from `cert_profiles`), their to-be-signed part
-signed in the HSM. Beside it: the ledger of issued and revoked certificates (`ca_ledger`: SQLite in
-TILLIT_HOME, or the signer's PostgreSQL; certificates are also on the token), CRLs (`crl_issuer`),
-the OCSP responder (`ocsp_responder`), each built here and reached through `CertificateAuthority`.
+signed in the HSM. Beside it: the ledger of issued and revoked certificates (`ca_ledger`, in
+TILLIT_HOME or the signer's PostgreSQL), CRLs (`crl_issuer`), the OCSP responder (`ocsp_responder`),
+each built here and reached through `CertificateAuthority`.
 
 The chain validates end to end with revocation checking: the issuing CA's certificate names the
 root's CRL and the root's certificate (DER) under the public URL given to `init`, which must be the
 signer's (`tillit-hsm ca init --public-url`, by default the signer's own setting). A CA made before
-these pointers existed keeps its issuing CA certificate without them (`init` refuses to run again;
-the way forward is a new token and CA), while its customers' new certificates get the new profile
-and its OCSP responder certificate is replaced by a short-lived one at the daemon's next start.
+these pointers keeps its issuing CA certificate without them; its customers' new certificates get
+the new profile, its OCSP responder a short-lived certificate at the daemon's next start.
 """
 
 from __future__ import annotations
@@ -23,7 +22,8 @@ from asn1crypto import keys, pem, x509
 from cryptography.hazmat.primitives import serialization
 
 from tillit.hsm import errors
-from tillit.hsm.ca_ledger import CaLedger, IssuedCertificate, open_ledger
+from tillit.hsm.ca_ledger import CaLedger, IssuedCertificate
+from tillit.hsm.ca_ledger_open import open_ledger
 from tillit.hsm.cert_profiles import (
     ETSI_NCP_OID,
     OCSP_CERTIFICATE_LIFETIME,
@@ -77,7 +77,7 @@ class CertificateAuthority:
 
     @classmethod
     def for_home(cls, hsm: Hsm) -> CertificateAuthority:
-        """The CA over `hsm`, its ledger where the settings say (`ca_ledger.open_ledger`)."""
+        """The CA over `hsm`, its ledger where the settings say (`ca_ledger_open.open_ledger`)."""
         return cls(hsm, open_ledger(hsm.settings.home, hsm.settings.database_url))
 
     # -- setup ---------------------------------------------------------------------------------

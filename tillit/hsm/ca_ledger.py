@@ -1,7 +1,8 @@
 """The CA's ledger: every certificate it issued, whether and why it was revoked, and CRL numbers.
 
-`CaLedger` is what the CA, its CRL issuer and its OCSP responder ask of it; `open_ledger` picks
-where it lives from the database URL the signer uses (`database_url`, TILLIT_DATABASE_URL):
+`CaLedger` is what the CA, its CRL issuer and its OCSP responder ask of it;
+`tillit.hsm.ca_ledger_open.open_ledger` picks where it lives from the database URL the signer uses
+(`database_url`, TILLIT_DATABASE_URL):
 
 - no URL or a SQLite one: `SqliteCaLedger`, a small SQLite file in TILLIT_HOME (`ca.db`), for a
   single machine;
@@ -58,17 +59,6 @@ class CaLedger(Protocol):
 
     def close(self) -> None:
         """Let go of the file or the connections."""
-
-
-def open_ledger(home: Path, database_url: str | None) -> CaLedger:
-    """The ledger the signer with this home and database URL uses: in PostgreSQL for a
-    postgresql:// URL (carrying `home`/ca.db's rows over, `PostgresCaLedger`), else `home`/ca.db."""
-    if database_url and database_url.startswith(("postgresql://", "postgres://")):
-        # psycopg loads only for a PostgreSQL URL: a single machine's tools start without it.
-        from tillit.hsm.ca_ledger_pg import PostgresCaLedger
-
-        return PostgresCaLedger(database_url, import_from=home / SQLITE_FILE)
-    return SqliteCaLedger(home / SQLITE_FILE)
 
 
 SQLITE_FILE = "ca.db"

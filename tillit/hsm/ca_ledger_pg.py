@@ -1,5 +1,5 @@
 """The CA ledger in PostgreSQL: one ledger for every signer instance and admin command on every
-machine that shares the database (`tillit.hsm.ca_ledger.open_ledger` picks it for a postgresql://
+machine that shares the database (`tillit.hsm.ca_ledger_open.open_ledger` picks it for a postgresql://
 database URL).
 
 Its tables (`ca_certificates`, `ca_crl_numbers`) are made here, idempotently, not by the signer's

@@ -30,7 +30,7 @@ def open_store(settings: SignerSettings) -> Store:
 @contextmanager
 def open_signer(settings: SignerSettings | None = None) -> Iterator[Signer]:
     settings = settings or SignerSettings()
-    # The CA ledger follows the signer's database (`tillit.hsm.ca_ledger.open_ledger`).
+    # The CA ledger follows the signer's database (`tillit.hsm.ca_ledger_open.open_ledger`).
     hsm = Hsm(HsmSettings(home=settings.home, database_url=settings.database_url))
     store = open_store(settings)
     signer: Signer | None = None

@@ -146,8 +146,6 @@ def _verdict(content: bytes) -> str | None:
 
 def _bounded_text_layer(content: bytes) -> list[str]:
     """`text_layer`, refusing (`HostilePdf`) documents beyond the pages and sizes we check."""
-    from pypdf import PdfReader
-
     reader = PdfReader(io.BytesIO(content))
     if len(reader.pages) > MAX_PAGES:
         raise HostilePdf(f"it has {len(reader.pages)} pages; the signer checks what at most {MAX_PAGES} pages show")
