@@ -120,6 +120,24 @@ async def test_digits_typed_between_building_the_field_and_mounting_it_reach_the
         await until(pilot, lambda: app.screen.query_one("#number", Input).value == "13897248098", what="all digits")
 
 
+async def test_digits_typed_as_the_number_field_takes_focus_are_added_not_typed_over() -> None:
+    """The field took focus with digits already in it (handed on from the welcome screen) and selected
+    them, as a Textual Input does on focus: the next digit replaced them all. In the tmux burst test the
+    field held the one digit it was built with when it took focus, the next digit replaced it, and the
+    screen's own digits then went back in front: 10 of 11 digits, the eighth lost (seen in CI)."""
+    app = kiosk(FakeClient())
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("1", "3", "8")
+        await on_screen(pilot, "NumberScreen")
+        field = app.screen.query_one("#number", Input)
+        await until(pilot, lambda: field.value == "138" and app.screen.focused is field, what="the digits")
+        app.screen.set_focus(None)
+        field.focus()  # focus taken again with digits in the field
+        await pilot.press(*"97248098")
+        await until(pilot, lambda: field.value == "13897248098", what="all digits")
+        assert app.screen.focused is field
+
+
 async def test_invalid_number_is_explained_and_not_sent() -> None:
     client = FakeClient()
     app = kiosk(client, allow_test_numbers=False)

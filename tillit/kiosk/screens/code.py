@@ -29,7 +29,8 @@ class CodeScreen(OrderScreen):
     def compose_body(self) -> ComposeResult:
         yield Static(self.t("code.title"), classes="title")
         yield Static(self.t("code.label"), classes="lead")
-        yield Input(placeholder="000000", restrict=r"[0-9]*", max_length=CODE_LENGTH, id="code")
+        # Not selected on focus: a digit typed before the field had focus is already in it (TYPE_INTO).
+        yield Input(placeholder="000000", restrict=r"[0-9]*", max_length=CODE_LENGTH, id="code", select_on_focus=False)
         yield Static("", id="status")
 
     def action_submit(self) -> None:

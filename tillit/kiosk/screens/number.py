@@ -44,6 +44,9 @@ class NumberScreen(KioskScreen):
             restrict=r"[0-9]*",
             max_length=LENGTH,
             id="number",
+            # Digits keep coming after the field takes focus (a burst, a fast typist): selecting what
+            # is already there on focus would let the next digit replace it all.
+            select_on_focus=False,
         )
         yield Static("", id="status")
         yield Static(self.t("number.enter"), id="help", classes="muted")
