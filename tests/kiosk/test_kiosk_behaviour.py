@@ -4,9 +4,12 @@ failures in a dialog, an ended session sends the customer home."""
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
+from textual.widget import Widget
 from textual.widgets import Input
 
 from tests.kiosk.conftest import SIZE, focus_on, kiosk_settings, on_screen, text_of, until
@@ -14,6 +17,8 @@ from tests.kiosk.fakes import AGREEMENTS, CUSTOMER, FakeClient, clock
 from tillit.kiosk.app import KioskApp
 from tillit.kiosk.client import SignerClient, SignerError
 from tillit.kiosk.pdftext import pdf_pages
+from tillit.kiosk.screens import number
+from tillit.kiosk.screens.number import NumberScreen
 from tillit.kiosk.screens.viewer import ViewerScreen
 from tillit.kiosk.state import Customer, Session
 
@@ -64,45 +69,43 @@ async def test_fast_typing_reaches_the_field() -> None:
         assert client.calls[:2] == [("login_method", "13897248098"), ("auth", "13897248098")]
 
 
+# A subclass of the number screen keeps its style sheet (Textual looks for CSS_PATH beside the subclass).
+NUMBER_CSS = str(Path(number.__file__).with_name("number.tcss"))
+
+
+async def type_on(screen: NumberScreen, handed_on: str, typed: str, whole: str) -> None:
+    """`screen` shown: its field holds `handed_on` once it is up, and `whole` after `typed` on top."""
+    app = kiosk(FakeClient())
+    async with app.run_test(size=SIZE) as pilot:
+        app.navigator.go(screen)
+        await on_screen(pilot, type(screen).__name__)
+        await until(pilot, lambda: app.screen.query_one("#number", Input).value == handed_on, what="the digits")
+        await pilot.press(*typed)
+        await until(pilot, lambda: app.screen.query_one("#number", Input).value == whole, what="all digits")
+
+
 async def test_digits_typed_while_the_number_screen_mounts_reach_the_field() -> None:
     """The welcome screen hands on digits typed before the number screen is up. One that came after
     the field was built but before the screen counted as mounted was lost (seen in the tmux test)."""
-    from pathlib import Path
-
-    from tillit.kiosk.screens import number
-    from tillit.kiosk.screens.number import NumberScreen
 
     class MountingScreen(NumberScreen):
-        CSS_PATH = str(Path(number.__file__).with_name("number.tcss"))
+        CSS_PATH = NUMBER_CSS
 
         def on_mount(self) -> None:
             assert not self.is_mounted  # the window the digit arrives in
             self.type_digits("97")
             super().on_mount()
 
-    app = kiosk(FakeClient())
-    async with app.run_test(size=SIZE) as pilot:
-        app.navigator.go(MountingScreen("1389"))
-        await on_screen(pilot, "MountingScreen")
-        await until(pilot, lambda: app.screen.query_one("#number", Input).value == "138997", what="the digits")
-        await pilot.press(*"248098")
-        await until(pilot, lambda: app.screen.query_one("#number", Input).value == "13899724809", what="all digits")
+    await type_on(MountingScreen("1389"), "138997", "248098", "13899724809")
 
 
 async def test_digits_typed_between_building_the_field_and_mounting_it_reach_the_field() -> None:
     """A digit that came after the field was built (it holds the digits typed until then) but before
     it could be found in the screen was lost: the field showed 10 of 11 digits (seen in the tmux test
     at 60x20 on a loaded machine)."""
-    from collections.abc import Iterator
-    from pathlib import Path
-
-    from textual.widget import Widget
-
-    from tillit.kiosk.screens import number
-    from tillit.kiosk.screens.number import NumberScreen
 
     class BuildingScreen(NumberScreen):
-        CSS_PATH = str(Path(number.__file__).with_name("number.tcss"))
+        CSS_PATH = NUMBER_CSS
 
         def compose_body(self) -> Iterator[Widget]:  # type: ignore[override]
             for widget in super().compose_body():
@@ -111,13 +114,7 @@ async def test_digits_typed_between_building_the_field_and_mounting_it_reach_the
                     assert not self.query("#number")  # built, not yet in the screen
                     self.type_digits("7")
 
-    app = kiosk(FakeClient())
-    async with app.run_test(size=SIZE) as pilot:
-        app.navigator.go(BuildingScreen("1389"))
-        await on_screen(pilot, "BuildingScreen")
-        await until(pilot, lambda: app.screen.query_one("#number", Input).value == "13897", what="the digits")
-        await pilot.press(*"248098")
-        await until(pilot, lambda: app.screen.query_one("#number", Input).value == "13897248098", what="all digits")
+    await type_on(BuildingScreen("1389"), "13897", "248098", "13897248098")
 
 
 async def test_digits_typed_as_the_number_field_takes_focus_are_added_not_typed_over() -> None:

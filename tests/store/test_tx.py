@@ -283,6 +283,23 @@ def test_transition_moves_only_from_the_given_states(store: Store) -> None:
         assert (got.status, got.completion, got.level, got.completed_at) == ("complete", "{}", "high", T0 + 9)
 
 
+def test_move_returns_the_order_as_it_was_written(store: Store) -> None:
+    kid, cid = seed(store)
+    o = b.order(kid, cid)
+    with store.tx() as tx:
+        tx.insert_order(o)
+    with store.tx() as tx:
+        assert tx.move(o, ["approved"], "verifying", "userSign") is None
+        moved = tx.move(o, ["pending"], "approved", "userSign", approved_at=T0 + 7.5, approval="c2ln")
+        assert moved is not None and moved == tx.order(o.ref)
+        assert (moved.status, moved.hint_code, moved.approved_at, moved.approval) == (
+            "approved",
+            "userSign",
+            T0 + 7.5,
+            "c2ln",
+        )
+
+
 def test_update_order_and_orders_about(store: Store) -> None:
     kid, cid = seed(store)
     first = b.order(kid, cid, kind="guardian", subject_id="minor", created_at=T0 + 1)

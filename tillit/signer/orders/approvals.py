@@ -8,7 +8,6 @@ moves an order once.
 from __future__ import annotations
 
 import base64
-from dataclasses import replace
 
 from tillit.signer import errors
 from tillit.signer.context import SignerContext
@@ -137,16 +136,18 @@ class Approvals:
         ref = order.ref
         if decision == "approve":
             approval = base64.b64encode(signature).decode()
-            moved = tx.transition(
-                ref, [OrderStatus.PENDING], OrderStatus.APPROVED, HintCode.USER_SIGN, approved_at=at, approval=approval
+            approved = tx.move(
+                order,
+                [OrderStatus.PENDING],
+                OrderStatus.APPROVED,
+                HintCode.USER_SIGN,
+                approved_at=at,
+                approval=approval,
             )
-            if not moved:
+            if approved is None:
                 raise errors.Conflict("the request has already been answered or has ended", "alreadyAnswered")
             tx.audit("order.approved", ref, at, device=device.id, biometric=biometric)
-            # What the transition wrote, without reading the order back.
-            order = replace(
-                order, status=OrderStatus.APPROVED, hint_code=HintCode.USER_SIGN, approved_at=at, approval=approval
-            )
+            order = approved
             if order.kind == OrderKind.GUARDIAN:
                 self.guardians.decided(tx, order, approved=True)
             elif order.kind == OrderKind.AUTH and order.method == OrderMethod.BIOMETRIC:

@@ -10,7 +10,6 @@ password can be sent again.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import replace
 
 from tillit.hsm.errors import HsmError
 from tillit.signer import errors
@@ -207,8 +206,8 @@ class Verification:
                 tx.transition(ref, verifying, OrderStatus.SIGNING, HintCode.USER_SIGN, **lease)
             else:
                 assert completion is not None
-                tx.transition(
-                    ref,
+                completed = tx.move(
+                    order,
                     verifying,
                     OrderStatus.COMPLETE,
                     HintCode.COMPLETE,
@@ -218,16 +217,8 @@ class Verification:
                 )
                 tx.insert_session(ref, customer.id, order.kiosk_id, at, at + context.settings.token_lifetime_seconds)
                 tx.audit("order.completed", ref, at, level="high")
-                # What the transaction wrote, without reading the order back.
-                completed = replace(
-                    order,
-                    status=OrderStatus.COMPLETE,
-                    hint_code=HintCode.COMPLETE,
-                    completed_at=at,
-                    completion=completion,
-                    level="high",
-                )
         if order.kind != OrderKind.SIGN:
+            assert completed is not None  # it was read as 'verifying' in the transaction that moved it
             return collect_response(context, completed, customer)
         self.sign_order(ref)
         with context.store.read() as rtx:

@@ -5,6 +5,7 @@ the leases of the instances running them (signer/leases.py)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 from tillit.signer.states import EXPIRING_STATES, KIOSK_KINDS, OPEN_STATES, OrderStatus, allowed_sources
@@ -87,6 +88,13 @@ class OrderQueries(DocumentQueries, AuditQueries):
             # An order that ends unsigned keeps nothing of its documents (their digests are in the audit).
             self.delete_documents(ref)
         return moved
+
+    def move(self, order: Order, from_states: Sequence[str], to_state: str, hint: str, **changes: Any) -> Order | None:
+        """`transition` of `order`, and the order as the move left it (built from what was written, not
+        read back); None when it did not move."""
+        if not self.transition(order.ref, from_states, to_state, hint, **changes):
+            return None
+        return replace(order, status=str(to_state), hint_code=str(hint), **changes)
 
     def fail_order(self, ref: str, from_states: Sequence[str], hint: str, at: float, **details: Any) -> bool:
         """End an order as failed with `hint` if it is in one of `from_states`, and audit
