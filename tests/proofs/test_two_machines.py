@@ -10,7 +10,10 @@ the token's PIN and the public URL, nothing else. Proven here:
 - a revocation by an admin command with A's home shows at once in B's OCSP answer (`openssl ocsp`)
   and CRL (`openssl crl`), though B had just answered both (the answers B keeps for reuse);
 - a password check running on A (A stopped with SIGSTOP in the middle of it) is not taken over by
-  B restarting: A's live lease keeps it A's, and A completes it once it runs again.
+  B restarting: A's live lease keeps it A's, and A completes it once it runs again;
+- a signing on A that waits on a stalled HSM (the p11-kit server stopped) for longer than the lease
+  is not taken over by B's maintenance sweep: A renews its lease while it waits, and completes the
+  order with one signature once the HSM answers.
 
 Behind TILLIT_FULL_TESTS=1: A killed with SIGKILL during signings, and B taking the orders over
 once their leases ran out, never releases a second signature: every complete order has exactly
@@ -237,6 +240,47 @@ def test_a_password_check_running_on_a_is_not_taken_over_by_b_restarting(machine
     assert answer["a"].status_code == 200 and answer["a"].json()["status"] == "complete", answer["a"].text
     assert audit_count(machines.url, "order.completed", ref) == 1
     phone.close()
+
+
+def test_a_signing_stalled_on_the_hsm_past_its_lease_stays_a_s(machines: Machines) -> None:
+    """The HSM stalls while A signs (its p11-kit server and the processes it forked stopped with
+    SIGSTOP, as a network HSM failing over), for longer than the lease. A, alive, renews its lease,
+    so B's maintenance sweep (every second) never takes the order over to sign it a second time;
+    once the HSM answers again A completes the order with one signature."""
+    a, server = machines.a, machines.server
+    assert server.process is not None
+    number, phone_a, phone_b = enrolled(machines)
+    with a.kiosk() as k:
+        ref = start_and_approve(k, number, phone_a, sign=True)
+    answer: dict[str, httpx.Response] = {}
+
+    def password_on_a() -> None:
+        with a.kiosk() as k:
+            k.timeout = httpx.Timeout(4 * LEASE)
+            answer["a"] = k.post("/v1/password", json={"orderRef": ref, "password": PASSWORD})
+
+    os.killpg(server.process.pid, signal.SIGSTOP)
+    checking = threading.Thread(target=password_on_a)
+    try:
+        checking.start()
+        deadline = time.monotonic() + 20
+        running = ("verifying", "signing")
+        while pg_query(machines.url, "SELECT status FROM orders WHERE ref=%s", ref)[0][0] not in running:
+            assert time.monotonic() < deadline, "the password check never started"
+            time.sleep(0.01)
+        time.sleep(1.5 * LEASE)  # the lease taken at the start would have run out by now
+        status, runner = pg_query(machines.url, "SELECT status, runner FROM orders WHERE ref=%s", ref)[0]
+        taken = audit_count(machines.url, "order.resumed", ref) + audit_count(machines.url, "order.recovered", ref)
+        assert status in running and taken == 0, (status, runner, taken)
+        assert runner == (a.home / "instance-id").read_text().strip()
+    finally:
+        os.killpg(server.process.pid, signal.SIGCONT)
+    checking.join(4 * LEASE)
+    assert answer["a"].status_code == 200 and answer["a"].json()["status"] == "complete", answer["a"].text
+    assert audit_count(machines.url, "signature.created", ref) == 1
+    assert audit_count(machines.url, "signature.discarded", ref) == 0
+    phone_a.close()
+    phone_b.close()
 
 
 @pytest.mark.skipif(not FULL, reason="long: TILLIT_FULL_TESTS=1")

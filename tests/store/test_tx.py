@@ -735,6 +735,22 @@ def test_running_orders_and_take_over_honour_a_live_lease(store: Store) -> None:
     assert got == {mine.ref: ("a", T0 + 35), legacy.ref: ("a", T0 + 35), theirs.ref: ("a", T0 + 60)}
 
 
+def test_renew_lease_extends_only_the_runner_s_own_running_order(store: Store) -> None:
+    kid, cid = seed(store)
+    running = b.order(kid, cid, status="signing", runner="a", lease_until=T0 + 30)
+    done = b.order(kid, cid, status="complete", runner="a", lease_until=T0 + 30)
+    with store.tx() as tx:
+        for o in (running, done):
+            tx.insert_order(o)
+    with store.tx() as tx:
+        assert tx.renew_lease(running.ref, "b", T0 + 99) is False  # not b's: never taken back by a renewal
+        assert tx.renew_lease(done.ref, "a", T0 + 99) is False  # no longer running
+        assert tx.renew_lease(running.ref, "a", T0 + 60) is True
+    with store.tx() as tx:
+        got = {o.ref: (o.runner, o.lease_until) for o in (tx.order(running.ref), tx.order(done.ref)) if o}
+    assert got == {running.ref: ("a", T0 + 60), done.ref: ("a", T0 + 30)}
+
+
 def test_a_transition_records_the_runner_and_its_lease(store: Store) -> None:
     kid, cid = seed(store)
     o = b.order(kid, cid, status="approved")

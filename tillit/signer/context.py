@@ -23,7 +23,7 @@ from tillit.numbers import InvalidPersonalNumber, PersonalNumber, parse
 from tillit.signer import errors
 from tillit.signer.audit.checkpoints import Checkpointer
 from tillit.signer.guesses import Guesses, Secret
-from tillit.signer.leases import instance_id
+from tillit.signer.leases import LeaseKeeper, instance_id
 from tillit.signer.messages import MessageSender, load_sender
 from tillit.signer.metrics import Metrics
 from tillit.signer.passwords import Passwords
@@ -118,6 +118,8 @@ class SignerContext:
     make_tokens: Callable[[], TokenIssuer]
     instance: str
     """This instance's id in the orders it runs (signer/leases.py)."""
+    leases: LeaseKeeper
+    """Renews the leases of the orders this instance is running (signer/leases.py)."""
     order_lock: OrderLocks = field(default_factory=OrderLocks)
 
     @functools.cached_property
@@ -148,6 +150,7 @@ def build_context(
 
     attempts = {Secret.PASSWORD: settings.password_attempts, Secret.CONTROL_ANSWERS: settings.control_answer_attempts}
     audit_log = Checkpointer(store, hsm, settings.audit_checkpoint_every, clock)
+    instance = instance_id(settings.instance_id, settings.home)
     store.on_audit = audit_log.maybe
     context = SignerContext(
         settings=settings,
@@ -170,6 +173,7 @@ def build_context(
         tsa=TimestampAuthority(hsm, ca, policy=settings.tsa_policy_oid, accuracy_seconds=settings.tsa_accuracy_seconds),
         crl=CachedCrl(ca, clock),
         make_tokens=lambda: TokenIssuer(hsm, settings.base_url),
-        instance=instance_id(settings.instance_id, settings.home),
+        instance=instance,
+        leases=LeaseKeeper(store, clock, instance, settings.lease_seconds),
     )
     return context, audit_log

@@ -7,17 +7,28 @@ takes. At start an instance resumes or undoes only the orders whose runner is it
 running them) or whose lease ran out (their runner died); while it serves, each maintenance sweep
 takes over the expired leases of others. An order whose runner is alive is never touched, so a
 restart does not run another instance's signing a second time.
+
+A runner renews its leases while it works (`LeaseKeeper`): a check or signing that waits on a
+stalled HSM longer than `lease_seconds` keeps its order, and only one whose runner stopped (died,
+or was frozen) runs out.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import secrets
 import socket
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from tillit.hsm.settings import private_dir
+from tillit.signer.store.base import Store
+
+log = logging.getLogger("tillit.leases")
 
 INSTANCE_FILE = "instance-id"
 
@@ -47,3 +58,74 @@ def instance_id(configured: str | None, home: Path) -> str:
     finally:
         draft.unlink()
     return made
+
+
+class LeaseKeeper:
+    """Renews the leases of the orders this instance is running, for as long as it runs them.
+
+    A password check or signing is registered with `holding` for its whole run. One thread per
+    instance (started with the first order) wakes every sixth of the lease and renews, to
+    `lease_seconds` from then, each registered order not renewed for a third of it: the lease never
+    comes within two thirds of running out while its runner lives. A run that ends in milliseconds,
+    as nearly all do, is never written to. Renewals stop when the process stops or freezes, and
+    the lease then runs out as before; a renewal that finds the order moved on or taken over
+    (`Tx.renew_lease` is False) stops renewing it.
+    """
+
+    def __init__(self, store: Store, clock: Callable[[], float], instance: str, lease_seconds: float) -> None:
+        self._store = store
+        self._clock = clock
+        self._instance = instance
+        self._lease_seconds = lease_seconds
+        self._lock = threading.Lock()
+        self._held: dict[str, list[float]] = {}  # ref -> [runs holding it, when last renewed]
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    @contextmanager
+    def holding(self, ref: str) -> Iterator[None]:
+        """Keep `ref`'s lease renewed (if this instance holds it) until the block ends."""
+        with self._lock:
+            held = self._held.setdefault(ref, [0, self._clock()])
+            held[0] += 1
+            if self._thread is None and not self._stop.is_set():
+                self._thread = threading.Thread(target=self._run, name="tillit-lease-keeper", daemon=True)
+                self._thread.start()
+        try:
+            yield
+        finally:
+            with self._lock:
+                held[0] -= 1
+                if held[0] == 0:
+                    self._held.pop(ref, None)
+
+    def renew_due(self) -> list[str]:
+        """Renew the registered leases due for it now; the orders renewed."""
+        at = self._clock()
+        with self._lock:
+            due = [ref for ref, (_, renewed) in self._held.items() if at - renewed >= self._lease_seconds / 3]
+        renewed = []
+        for ref in due:
+            try:
+                with self._store.tx() as tx:
+                    kept = tx.renew_lease(ref, self._instance, at + self._lease_seconds)
+            except Exception as e:  # the database away: try again at the next wake-up
+                log.warning("could not renew the lease on order %s: %s", ref, e)
+                continue
+            with self._lock:
+                held = self._held.get(ref)
+                if held is not None:
+                    # Moved on or taken over: nothing to renew any more (the run ends by itself).
+                    held[1] = at if kept else float("inf")
+            if kept:
+                renewed.append(ref)
+        return renewed
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._lease_seconds / 6):
+            self.renew_due()
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)

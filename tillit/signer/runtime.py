@@ -43,6 +43,7 @@ def open_signer(settings: SignerSettings | None = None) -> Iterator[Signer]:
     finally:
         if signer is not None:
             signer.passwords.close()
+            signer.context.leases.close()  # before the store: it writes renewals there
             signer.ca.ledger.close()
         store.close()
         hsm.close()

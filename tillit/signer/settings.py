@@ -201,9 +201,10 @@ class SignerSettings(TillitSettings):
     made once into home/instance-id. Instances sharing one home must each set their own."""
 
     lease_seconds: float = Field(default=30.0, ge=5)
-    """How long an instance holds an order whose password check or signing it runs: longer than
-    any of them takes. A restarting instance resumes only its own orders and those whose lease
-    ran out; a running one takes over expired leases at each maintenance sweep."""
+    """How long an instance holds an order whose password check or signing it runs, renewed every
+    third of it while the run lasts (a stalled HSM does not cost the lease). A restarting instance
+    resumes only its own orders and those whose lease ran out (their runner died or froze); a
+    running one takes over expired leases at each maintenance sweep."""
 
     audit_checkpoint_every: int = 100
     """Sign an audit checkpoint with the HSM's audit key after this many new entries (also at every

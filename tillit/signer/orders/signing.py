@@ -196,12 +196,17 @@ class DocumentSigner:
                 failure = f"signing failed: {e}" if known else f"signing failed: {type(e).__name__}"
         at = context.clock()
         with context.store.tx() as tx:
+            order = tx.order(ref)
+            assert order is not None
+            if order.status == OrderStatus.SIGNING and order.runner not in (None, context.instance):
+                # Another instance took the order over while this one worked (its lease ran out: this
+                # process was frozen, say). The order is that instance's to sign and to end.
+                tx.audit("signature.discarded", ref, at, why="taken over", runner=order.runner)
+                return
             if failure is not None:
                 tx.audit("signature.refused", ref, at, why=failure)
                 tx.fail_order(ref, [OrderStatus.SIGNING], HintCode.SIGNING_FAILED, at)
                 return
-            order = tx.order(ref)
-            assert order is not None
             if order.status != OrderStatus.SIGNING:
                 # Blocked or otherwise ended while the HSM worked: the signatures are not released.
                 tx.audit("signature.discarded", ref, at, why=order.hint_code)

@@ -82,7 +82,8 @@ class Verification:
                     resume.append(order.ref)
         for ref in resume:
             try:
-                self.sign_order(ref)
+                with context.leases.holding(ref):
+                    self.sign_order(ref)
             except HsmError:  # the HSM is away: back to 'approved', the password may come again
                 self._release_verifying(ref, "hsm unavailable")
         return taken
@@ -112,7 +113,9 @@ class Verification:
 
     def submit_password(self, kiosk: Kiosk, ref: str, password: str) -> CollectResponse:
         """Check the password of an approved order. One check per order runs at a time."""
-        with self.context.order_lock(ref):
+        # The lease, taken when the check starts, is renewed until the order is complete: a check or
+        # signing waiting on a stalled HSM stays this instance's (signer/leases.py).
+        with self.context.order_lock(ref), self.context.leases.holding(ref):
             try:
                 return self._submit_password(kiosk, ref, password)
             except HsmError:

@@ -65,6 +65,16 @@ class OrderQueries(DocumentQueries, AuditQueries):
         )
         return bool(cur.rowcount == 1)
 
+    def renew_lease(self, ref: str, runner: str, lease_until: float) -> bool:
+        """Extend `runner`'s lease on an order it is still running (`verifying` or `signing`) to
+        `lease_until`. False (nothing changed) when the order moved on or another instance took it
+        over: a conditional UPDATE, like `take_over`, so a renewal never takes a lease back."""
+        cur = self.execute(
+            "UPDATE orders SET lease_until=? WHERE ref=? AND runner=? AND status IN (?, ?)",
+            [lease_until, ref, runner, str(OrderStatus.VERIFYING), str(OrderStatus.SIGNING)],
+        )
+        return bool(cur.rowcount == 1)
+
     def transition(self, ref: str, from_states: Sequence[str], to_state: str, hint: str, **changes: Any) -> bool:
         """Move an order between states atomically; False when it was not in one of `from_states`
         from which `TRANSITIONS` allows the move. `IllegalTransition` when it allows it from none.
