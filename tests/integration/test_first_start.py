@@ -11,8 +11,11 @@ import threading
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.daemon import Daemon, free_port, make_daemon
+from tests.proofs.p11kit import SOFTHSM_MODULE
+from tests.store.conftest import pg_database  # noqa: F401 - the fixture: the database both machines share
 
 INSTANCES = 3
 
@@ -46,15 +49,21 @@ def test_instances_starting_together_on_a_fresh_token_make_one_service_key(tmp_p
     assert first.run("tillit-hsm", "keys", "list").stdout.count("tillit-service-jwt") == 1
 
 
-# Run in a process of its own (SoftHSM reads its configuration once per process): three signers'
-# TokenIssuers made at once on one fresh token, with the HSM slow to answer whether the service key
-# exists, so that all three have looked before any has made it. Without the lock in the home each
-# would make a key; the lock must leave exactly one.
+# Run in a process of its own (SoftHSM reads its configuration once per process): signers'
+# TokenIssuers made at once on one fresh token, each on a store of its own over the home's database
+# (or the PostgreSQL one in TILLIT_DATABASE_URL), with the HSM slow to answer whether the service key
+# exists, so that all have looked before any has made it. Without the store's lock each would make a
+# key; the lock must leave exactly one. The threads of every process sharing RACE_BARRIER start
+# together: each adds a file there and waits until RACE_PARTIES files are there.
 _RACE = """
-import sys, threading, time
+import os, sys, threading, time
+from pathlib import Path
 from tillit.hsm.client import open_hsm
+from tillit.signer.runtime import open_store
+from tillit.signer.settings import SignerSettings
 from tillit.signer.tokens import SERVICE_KEY_LABEL, TokenIssuer
 
+barrier_dir, parties = Path(os.environ["RACE_BARRIER"]), int(os.environ["RACE_PARTIES"])
 with open_hsm() as hsm:
     look = hsm.has_key
 
@@ -64,29 +73,68 @@ with open_hsm() as hsm:
         return found
 
     hsm.has_key = slow_look
-    barrier = threading.Barrier(3)
     kids, failures = [], []
 
-    def start():
-        barrier.wait()
+    def start(n):
+        store = open_store(SignerSettings())
+        (barrier_dir / f"{os.getpid()}-{n}").touch()
+        while len(list(barrier_dir.iterdir())) < parties:
+            time.sleep(0.01)
         try:
-            kids.append(TokenIssuer(hsm, "http://127.0.0.1:8700").jwks()["keys"][0]["kid"])
+            kids.append(TokenIssuer(hsm, "http://127.0.0.1:8700", store).jwks()["keys"][0]["kid"])
         except Exception as e:
             failures.append(repr(e))
+        finally:
+            store.close()
 
-    threads = [threading.Thread(target=start) for _ in range(3)]
+    threads = [threading.Thread(target=start, args=(n,)) for n in range(int(sys.argv[1]))]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    print(len(set(kids)), len(failures), failures)
+    print(len(set(kids)), len(failures), " ".join(sorted(set(kids))), failures)
 """
+
+
+def race(env: dict[str, str], threads: int, barrier: Path, parties: int) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-c", _RACE, str(threads)],
+        env={**env, "RACE_BARRIER": str(barrier), "RACE_PARTIES": str(parties)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def test_three_issuers_that_looked_at_once_still_make_one_service_key(tmp_path: Path) -> None:
     home = make_daemon(tmp_path / "home")
-    result = subprocess.run(
-        [sys.executable, "-c", _RACE], env=home.env, capture_output=True, text=True, timeout=120, check=True
-    )
-    assert result.stdout.split()[:2] == ["1", "0"], result.stdout + result.stderr
+    barrier = tmp_path / "barrier"
+    barrier.mkdir()
+    out, err = race(home.env, 3, barrier, 3).communicate(timeout=120)
+    assert out.split()[:2] == ["1", "0"], out + err
     assert home.run("tillit-hsm", "keys", "list").stdout.count("tillit-service-jwt") == 1
+
+
+@pytest.mark.postgresql
+def test_two_machines_sharing_the_hsm_and_postgresql_make_one_service_key(
+    tmp_path: Path,
+    pg_database: str,  # noqa: F811
+) -> None:
+    """Two homes (two machines: no lock file in common), one token and one PostgreSQL database: the
+    lock is the database's, so the two processes' four issuers still make one key."""
+    a = make_daemon(tmp_path / "machine-a", TILLIT_DATABASE_URL=pg_database)
+    home_b = tmp_path / "machine-b"
+    home_b.mkdir()
+    env_b = {**a.env, "TILLIT_HOME": str(home_b), "TILLIT_HSM_PIN": (a.home / "hsm-pin").read_text().strip()}
+    # The same token, which both machines use: SoftHSM named as any PKCS#11 module, with A's configuration.
+    env_b.update({"TILLIT_PKCS11_MODULE": SOFTHSM_MODULE, "SOFTHSM2_CONF": str(a.home / "softhsm2.conf")})
+    barrier = tmp_path / "barrier"
+    barrier.mkdir()
+    machines = [race(a.env, 2, barrier, 4), race(env_b, 2, barrier, 4)]
+    answers = [m.communicate(timeout=120) for m in machines]
+    kids = set()
+    for out, err in answers:
+        assert out.split()[1:2] == ["0"], out + err
+        kids.update(out.split()[2:3])
+    assert len(kids) == 1, answers
+    assert a.run("tillit-hsm", "keys", "list").stdout.count("tillit-service-jwt") == 1

@@ -257,3 +257,22 @@ def test_code_device_and_activation_counters_are_exact(backend: Backend) -> None
         d, a = tx.code_device(device.serial), tx.activation(activation.id)
     assert d is not None and (d.failures, d.last_counter) == (10, 10)
     assert a is not None and a.failures == 10
+
+
+def test_an_exclusive_section_is_held_by_one_instance_at_a_time(backend: Backend) -> None:
+    stores = instances(backend, 4)
+    inside: list[int] = []
+    overlaps: list[int] = []
+
+    def work(i: int) -> None:
+        with stores[i].exclusive("own-key:test"):
+            if inside:
+                overlaps.append(i)
+            inside.append(i)
+            time.sleep(HOLD * 5)
+            inside.remove(i)
+        with stores[i].exclusive("own-key:test"):  # released: taken again at once
+            pass
+
+    together(len(stores), work)
+    assert overlaps == []

@@ -172,7 +172,7 @@ def build_context(
         metrics=metrics,
         tsa=TimestampAuthority(hsm, ca, policy=settings.tsa_policy_oid, accuracy_seconds=settings.tsa_accuracy_seconds),
         crl=CachedCrl(ca, clock),
-        make_tokens=lambda: TokenIssuer(hsm, settings.base_url),
+        make_tokens=lambda: TokenIssuer(hsm, settings.base_url, store),
         instance=instance,
         leases=LeaseKeeper(store, clock, instance, settings.lease_seconds),
     )

@@ -8,7 +8,6 @@ never stand in for a login."""
 from __future__ import annotations
 
 import base64
-import fcntl
 import hashlib
 import json
 import time
@@ -20,7 +19,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature, encode_dss_signature
 
 from tillit.hsm.client import Hsm
-from tillit.hsm.keys import Algorithm
+from tillit.signer.own_keys import ensure_own_key
+from tillit.signer.store.base import Store
 
 SERVICE_KEY_LABEL = "tillit-service-jwt"
 # The JOSE `typ` of a signed receipt (RFC 8725 3.11: explicit typing keeps it apart from the tokens).
@@ -36,18 +36,10 @@ def b64url_decode(text: str) -> bytes:
 
 
 class TokenIssuer:
-    def __init__(self, hsm: Hsm, issuer: str) -> None:
+    def __init__(self, hsm: Hsm, issuer: str, store: Store) -> None:
         self.hsm = hsm
         self.issuer = issuer
-        # Made by the first signer process to open the token. Instances that start together on one
-        # home would each find no key and each make one (PKCS#11 labels are not unique), and every
-        # later lookup would then refuse the label: a lock in the home makes it one key.
-        lock_path = hsm.settings.home / "service-key.lock"
-        lock_path.parent.mkdir(parents=True, exist_ok=True)
-        with lock_path.open("a") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            if not hsm.has_key(SERVICE_KEY_LABEL):
-                hsm.generate_key(SERVICE_KEY_LABEL, Algorithm.EC_P256)
+        ensure_own_key(store, hsm, SERVICE_KEY_LABEL)  # by the first instance to need it, once
         public = hsm.public_key(SERVICE_KEY_LABEL)
         assert isinstance(public, ec.EllipticCurvePublicKey)
         numbers = public.public_numbers()

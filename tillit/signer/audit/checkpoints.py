@@ -13,7 +13,6 @@ the newest anchor, i.e. after another process moved it) and the entries since it
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import threading
 from collections.abc import Callable
@@ -22,8 +21,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from tillit.hsm.client import Hsm
-from tillit.hsm.errors import HsmError, KeyExists
-from tillit.hsm.keys import Algorithm
+from tillit.hsm.errors import HsmError
 from tillit.signer.audit.anchor import ANCHOR_LABEL, Anchor, anchor_problem
 from tillit.signer.audit.chain import (
     AUDIT_KEY_LABEL,
@@ -33,6 +31,7 @@ from tillit.signer.audit.chain import (
     verify_chain,
     verify_log,
 )
+from tillit.signer.own_keys import ensure_own_key
 from tillit.signer.store.base import Store
 from tillit.signer.store.records import AuditCheckpoint
 
@@ -60,8 +59,7 @@ class Checkpointer:
         if not self.hsm.has_key(AUDIT_KEY_LABEL):
             if not create:
                 return None
-            with contextlib.suppress(KeyExists):  # another process made it first
-                self.hsm.generate_key(AUDIT_KEY_LABEL, Algorithm.EC_P256)
+            ensure_own_key(self.store, self.hsm, AUDIT_KEY_LABEL)  # one key, however many instances
         key = self.hsm.public_key(AUDIT_KEY_LABEL)
         assert isinstance(key, ec.EllipticCurvePublicKey)
         return key

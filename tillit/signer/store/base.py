@@ -31,6 +31,11 @@ class Store:
         """A transaction that only reads. By default an ordinary `tx()`."""
         return self.tx()
 
+    def exclusive(self, name: str) -> AbstractContextManager[None]:  # pragma: no cover - interface
+        """Held by one process at a time among all sharing this store, whatever they do meanwhile
+        (make a key on the token, say); not a transaction, and may be taken inside one."""
+        raise NotImplementedError
+
     def close(self) -> None:  # pragma: no cover - interface
         raise NotImplementedError
 

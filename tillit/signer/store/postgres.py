@@ -59,6 +59,7 @@ CHANNEL = "tillit_push"
 LOCK_NAMESPACE = 0x54494C4C  # "TILL": first key of Tillit's advisory locks (they are per database)
 AUDIT_LOCK = 1
 MIGRATION_LOCK = 2
+NAMED_LOCKS = LOCK_NAMESPACE + 1  # first key of `PostgresStore.exclusive`'s locks, the name's hash second
 
 # -- the migrations in PostgreSQL's dialect ---------------------------------------------------------
 
@@ -299,6 +300,22 @@ class PostgresStore(Store):
         finally:
             for conn in taken:
                 self._pool.putconn(conn)
+
+    @contextmanager
+    def exclusive(self, name: str) -> Iterator[None]:
+        """A session advisory lock on a connection of its own, held until the block ends: every
+        instance on this database waits for it (`NAMED_LOCKS`, the name's hash)."""
+        conn, _ = self._checked_out(
+            lambda c: c.execute("SELECT pg_advisory_lock(%s::integer, hashtext(%s))", (NAMED_LOCKS, name))
+        )
+        try:
+            yield
+        finally:
+            try:
+                conn.execute("SELECT pg_advisory_unlock(%s::integer, hashtext(%s))", (NAMED_LOCKS, name))
+            except psycopg.Error:
+                conn.close()  # the server ends a session's locks with it
+            self._pool.putconn(conn)
 
     # -- cross-instance push -------------------------------------------------------------------------
 

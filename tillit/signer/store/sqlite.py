@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -96,6 +97,15 @@ class SqliteStore(Store):
         finally:
             cur.execute("COMMIT")
             cur.close()
+
+    @contextmanager
+    def exclusive(self, name: str) -> Iterator[None]:
+        """A lock file beside the database (`<file>.lock`), held with flock: every process on this
+        database takes the same one, for any `name` (what it guards is made rarely)."""
+        lock_path = self.path.with_name(self.path.name + ".lock")
+        with open(lock_path, "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            yield  # released when the file closes
 
     def close(self) -> None:
         with self._lock:
