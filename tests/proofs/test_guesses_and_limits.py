@@ -495,6 +495,8 @@ def test_the_home_and_the_database_are_private_whatever_the_umask(tmp_path: Path
         "tillit-signer", "customers", "add", "--personal-number", fresh_adult(), "--name", "Kari Nordmann",
         "--mobile", "+4791234567", "--email", "kari@example.no", "--password-stdin", stdin=PASSWORD + "\n",
     )  # fmt: skip
+    run("tillit-signer", "audit", "export", "--out", str(tmp_path / "export"))  # makes the audit key, under locks
+    assert (home / "own-keys.lock").exists()
     loose = []
     for path in [home, *home.rglob("*")]:
         mode = stat.S_IMODE(path.stat().st_mode)

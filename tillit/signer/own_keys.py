@@ -17,6 +17,7 @@ from pathlib import Path
 
 from tillit.hsm.client import Hsm
 from tillit.hsm.keys import Algorithm
+from tillit.hsm.settings import private_dir, private_file
 from tillit.signer.store.base import Store
 
 
@@ -31,7 +32,7 @@ def ensure_own_key(store: Store, hsm: Hsm, label: str) -> None:
 
 @contextmanager
 def _home_lock(home: Path) -> Iterator[None]:
-    home.mkdir(parents=True, exist_ok=True)
-    with open(home / "own-keys.lock", "a") as lock:
+    private_dir(home)
+    with open(private_file(home / "own-keys.lock"), "a") as lock:  # this user's, like all of the home
         fcntl.flock(lock, fcntl.LOCK_EX)
         yield  # released when the file closes

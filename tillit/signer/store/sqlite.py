@@ -102,7 +102,7 @@ class SqliteStore(Store):
     def exclusive(self, name: str) -> Iterator[None]:
         """A lock file beside the database (`<file>.lock`), held with flock: every process on this
         database takes the same one, for any `name` (what it guards is made rarely)."""
-        lock_path = self.path.with_name(self.path.name + ".lock")
+        lock_path = private_file(self.path.with_name(self.path.name + ".lock"))  # private, as the database
         with open(lock_path, "a") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             yield  # released when the file closes
