@@ -268,7 +268,8 @@ def test_a_signing_stalled_on_the_hsm_past_its_lease_stays_a_s(machines: Machine
         while pg_query(machines.url, "SELECT status FROM orders WHERE ref=%s", ref)[0][0] not in running:
             assert time.monotonic() < deadline, "the password check never started"
             time.sleep(0.01)
-        time.sleep(1.5 * LEASE)  # the lease taken at the start would have run out by now
+        # The lease taken at the start has run out by now, and B's sweep (every second) has looked since.
+        time.sleep(LEASE + 3)
         status, runner = pg_query(machines.url, "SELECT status, runner FROM orders WHERE ref=%s", ref)[0]
         taken = audit_count(machines.url, "order.resumed", ref) + audit_count(machines.url, "order.recovered", ref)
         assert status in running and taken == 0, (status, runner, taken)
