@@ -3,13 +3,17 @@ runs them (tillit/signer/leases.py)."""
 
 from __future__ import annotations
 
+import sqlite3
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 from tests.store import builders as b
 from tillit.signer.leases import INSTANCE_FILE, LeaseKeeper, instance_id
+from tillit.signer.store.base import Store
 from tillit.signer.store.records import Order
 from tillit.signer.store.sqlite import SqliteStore
+from tillit.signer.store.tx import Tx
 
 LEASE = 30.0
 
@@ -90,6 +94,36 @@ def test_a_lease_taken_over_is_not_renewed_again(tmp_path: Path) -> None:
                 assert tx.take_over(order.ref, "signing", "a", clock.at + LEASE, clock.at + 2 * LEASE)
             clock.at += LEASE
             assert keeper.renew_due() == []
+    finally:
+        keeper.close()
+        store.close()
+
+
+class FlakyStore(Store):
+    """A real SQLite store that refuses every transaction while `down`, as a database gone away."""
+
+    def __init__(self, store: SqliteStore) -> None:
+        self.store = store
+        self.down = True
+
+    def tx(self) -> AbstractContextManager[Tx]:
+        if self.down:
+            raise sqlite3.OperationalError("unable to open database file")
+        return self.store.tx()
+
+
+def test_a_renewal_the_database_refuses_is_tried_again_at_the_next_wake_up(tmp_path: Path) -> None:
+    store, clock = SqliteStore(tmp_path / "signer.db"), Clock()
+    order = running_order(store)
+    flaky = FlakyStore(store)
+    keeper = LeaseKeeper(flaky, clock, "a", LEASE)
+    try:
+        with keeper.holding(order.ref):
+            clock.at += LEASE / 3
+            assert keeper.renew_due() == []  # logged, not raised: the run goes on
+            flaky.down = False
+            assert keeper.renew_due() == [order.ref]  # still due: tried again
+        assert lease_until(store, order.ref) == clock.at + LEASE
     finally:
         keeper.close()
         store.close()
