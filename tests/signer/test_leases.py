@@ -8,6 +8,8 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager
 from pathlib import Path
 
+import pytest
+
 from tests.store import builders as b
 from tillit.signer.leases import INSTANCE_FILE, LeaseKeeper, instance_id
 from tillit.signer.store.base import Store
@@ -59,7 +61,9 @@ def lease_until(store: SqliteStore, ref: str) -> float | None:
     return found.lease_until
 
 
-def test_a_held_lease_is_renewed_every_third_of_it_and_no_longer_once_released(tmp_path: Path) -> None:
+def test_a_held_lease_is_renewed_every_third_of_it_and_no_longer_once_released(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     store, clock = SqliteStore(tmp_path / "signer.db"), Clock()
     keeper = LeaseKeeper(store, clock, "a", LEASE)
     order = running_order(store)
@@ -70,6 +74,7 @@ def test_a_held_lease_is_renewed_every_third_of_it_and_no_longer_once_released(t
             clock.at += 1
             assert keeper.renew_due() == [order.ref]
             assert lease_until(store, order.ref) == clock.at + LEASE
+            assert f"order {order.ref} still running after 10 s" in caplog.text  # what operators see
             with keeper.holding(order.ref):  # held twice (a resume inside a check): released once
                 pass
             clock.at += LEASE / 3

@@ -78,7 +78,7 @@ class LeaseKeeper:
         self._instance = instance
         self._lease_seconds = lease_seconds
         self._lock = threading.Lock()
-        self._held: dict[str, list[float]] = {}  # ref -> [runs holding it, when last renewed]
+        self._held: dict[str, list[float]] = {}  # ref -> [runs holding it, when last renewed, since when]
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -86,7 +86,8 @@ class LeaseKeeper:
     def holding(self, ref: str) -> Iterator[None]:
         """Keep `ref`'s lease renewed (if this instance holds it) until the block ends."""
         with self._lock:
-            held = self._held.setdefault(ref, [0, self._clock()])
+            at = self._clock()
+            held = self._held.setdefault(ref, [0, at, at])
             held[0] += 1
             if self._thread is None and not self._stop.is_set():
                 self._thread = threading.Thread(target=self._run, name="tillit-lease-keeper", daemon=True)
@@ -103,9 +104,10 @@ class LeaseKeeper:
         """Renew the registered leases due for it now; the orders renewed."""
         at = self._clock()
         with self._lock:
-            due = [ref for ref, (_, renewed) in self._held.items() if at - renewed >= self._lease_seconds / 3]
+            every = self._lease_seconds / 3
+            due = [(ref, since) for ref, (_, renewed, since) in self._held.items() if at - renewed >= every]
         renewed = []
-        for ref in due:
+        for ref, since in due:
             try:
                 with self._store.tx() as tx:
                     kept = tx.renew_lease(ref, self._instance, at + self._lease_seconds)
@@ -118,6 +120,8 @@ class LeaseKeeper:
                     # Moved on or taken over: nothing to renew any more (the run ends by itself).
                     held[1] = at if kept else float("inf")
             if kept:
+                # A check or signing seldom runs this long: the HSM (or Argon2id's queue) is slow.
+                log.warning("order %s still running after %.0f s: its lease renewed", ref, at - since)
                 renewed.append(ref)
         return renewed
 
