@@ -65,11 +65,11 @@ class LeaseKeeper:
 
     A password check or signing is registered with `holding` for its whole run. One thread per
     instance (started with the first order) wakes every sixth of the lease and renews, to
-    `lease_seconds` from then, each registered order not renewed for a third of it: the lease never
-    comes within two thirds of running out while its runner lives. A run that ends in milliseconds,
-    as nearly all do, is never written to. Renewals stop when the process stops or freezes, and
-    the lease then runs out as before; a renewal that finds the order moved on or taken over
-    (`Tx.renew_lease` is False) stops renewing it.
+    `lease_seconds` from then, each registered order not renewed for a third of it: while its runner
+    lives, at least half of a lease is always left. A run that ends in milliseconds, as nearly all
+    do, is never written to. Renewals stop when the process stops or freezes, and the lease then
+    runs out as before; a renewal that finds the order moved on or taken over (`Tx.renew_lease` is
+    False) stops renewing it.
     """
 
     def __init__(self, store: Store, clock: Callable[[], float], instance: str, lease_seconds: float) -> None:
