@@ -197,6 +197,15 @@ async def test_idle_does_not_end_a_wait_for_the_phone() -> None:
         assert type(app.screen).__name__ == "WaitingScreen"
 
 
+async def test_an_idle_check_while_the_app_closes_does_nothing() -> None:
+    """The idle timer may tick after the app has taken its screens down (CI saw ScreenStackError)."""
+    app = kiosk()
+    async with app.run_test(size=SIZE):
+        pass
+    assert not app.screen_stack
+    app._check_idle()
+
+
 class RateLimited(FakeClient):
     def login_method(self, personal_number: str) -> str | None:
         raise SignerError(429, "rateLimited", "too many requests for this personal number")

@@ -127,6 +127,8 @@ class KioskApp(App[None]):
                 self.post_message(events.Key("enter", "\r"))
 
     def _check_idle(self) -> None:
+        if not self.screen_stack:
+            return  # a tick that lands while the app closes, its screens already gone
         screen = self.screen_stack[1] if len(self.screen_stack) > 1 else self.screen
         awake = isinstance(screen, KioskScreen) and screen.KEEP_AWAKE
         now = time.monotonic()
