@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from pydantic import Field, SecretStr
@@ -38,6 +41,15 @@ def private_file(path: Path) -> Path:
     if path.stat().st_mode & 0o077:
         path.chmod(0o600)
     return path
+
+
+@contextmanager
+def held_lock_file(path: Path) -> Iterator[None]:
+    """Hold an exclusive flock on the private file `path` (made if missing) until the block ends:
+    one process (or thread, each with its own open file) at a time, on this machine."""
+    with open(private_file(path), "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield  # released when the file closes
 
 
 CONFIG_VARIABLE = "TILLIT_CONFIG"

@@ -23,6 +23,7 @@ import socket
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 from tillit.hsm.settings import private_dir
@@ -60,6 +61,16 @@ def instance_id(configured: str | None, home: Path) -> str:
     return made
 
 
+@dataclass
+class _Run:
+    """An order this instance runs, as `LeaseKeeper` follows it."""
+
+    since: float
+    renewed: float  # when its lease was last set (taken or renewed)
+    holders: int = 0  # `holding` blocks around it (a resumed signing inside a check, say)
+    lost: bool = False  # moved on or taken over: not renewed any more
+
+
 class LeaseKeeper:
     """Renews the leases of the orders this instance is running, for as long as it runs them.
 
@@ -78,7 +89,7 @@ class LeaseKeeper:
         self._instance = instance
         self._lease_seconds = lease_seconds
         self._lock = threading.Lock()
-        self._held: dict[str, list[float]] = {}  # ref -> [runs holding it, when last renewed, since when]
+        self._runs: dict[str, _Run] = {}
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -87,8 +98,8 @@ class LeaseKeeper:
         """Keep `ref`'s lease renewed (if this instance holds it) until the block ends."""
         with self._lock:
             at = self._clock()
-            held = self._held.setdefault(ref, [0, at, at])
-            held[0] += 1
+            run = self._runs.setdefault(ref, _Run(since=at, renewed=at))
+            run.holders += 1
             if self._thread is None and not self._stop.is_set():
                 self._thread = threading.Thread(target=self._run, name="tillit-lease-keeper", daemon=True)
                 self._thread.start()
@@ -96,18 +107,18 @@ class LeaseKeeper:
             yield
         finally:
             with self._lock:
-                held[0] -= 1
-                if held[0] == 0:
-                    self._held.pop(ref, None)
+                run.holders -= 1
+                if run.holders == 0:
+                    self._runs.pop(ref, None)
 
     def renew_due(self) -> list[str]:
         """Renew the registered leases due for it now; the orders renewed."""
         at = self._clock()
         with self._lock:
             every = self._lease_seconds / 3
-            due = [(ref, since) for ref, (_, renewed, since) in self._held.items() if at - renewed >= every]
+            due = [(ref, run) for ref, run in self._runs.items() if not run.lost and at - run.renewed >= every]
         renewed = []
-        for ref, since in due:
+        for ref, run in due:
             try:
                 with self._store.tx() as tx:
                     kept = tx.renew_lease(ref, self._instance, at + self._lease_seconds)
@@ -115,13 +126,11 @@ class LeaseKeeper:
                 log.warning("could not renew the lease on order %s: %s", ref, e)
                 continue
             with self._lock:
-                held = self._held.get(ref)
-                if held is not None:
-                    # Moved on or taken over: nothing to renew any more (the run ends by itself).
-                    held[1] = at if kept else float("inf")
+                run.renewed = at
+                run.lost = not kept  # moved on or taken over: the run ends by itself
             if kept:
                 # A check or signing seldom runs this long: the HSM (or Argon2id's queue) is slow.
-                log.warning("order %s still running after %.0f s: its lease renewed", ref, at - since)
+                log.warning("order %s still running after %.0f s: its lease renewed", ref, at - run.since)
                 renewed.append(ref)
         return renewed
 

@@ -10,14 +10,9 @@ database it uses, and the store's (`Store.exclusive`), which every instance shar
 
 from __future__ import annotations
 
-import fcntl
-from collections.abc import Iterator
-from contextlib import contextmanager
-from pathlib import Path
-
 from tillit.hsm.client import Hsm
 from tillit.hsm.keys import Algorithm
-from tillit.hsm.settings import private_dir, private_file
+from tillit.hsm.settings import held_lock_file, private_dir
 from tillit.signer.store.base import Store
 
 
@@ -25,14 +20,7 @@ def ensure_own_key(store: Store, hsm: Hsm, label: str) -> None:
     """Make the EC P-256 key pair `label` on the token unless it is there (one instance at a time)."""
     if hsm.has_key(label):
         return
-    with _home_lock(hsm.settings.home), store.exclusive(f"own-key:{label}"):
+    home = private_dir(hsm.settings.home)
+    with held_lock_file(home / "own-keys.lock"), store.exclusive(f"own-key:{label}"):
         if not hsm.has_key(label):
             hsm.generate_key(label, Algorithm.EC_P256)
-
-
-@contextmanager
-def _home_lock(home: Path) -> Iterator[None]:
-    private_dir(home)
-    with open(private_file(home / "own-keys.lock"), "a") as lock:  # this user's, like all of the home
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        yield  # released when the file closes

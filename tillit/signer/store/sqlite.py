@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import fcntl
 import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from tillit.hsm.settings import private_dir, private_file
+from tillit.hsm.settings import held_lock_file, private_dir, private_file
 from tillit.signer.store.base import Store
 from tillit.signer.store.migrations import MIGRATIONS
 from tillit.signer.store.tx import Tx
@@ -102,10 +101,8 @@ class SqliteStore(Store):
     def exclusive(self, name: str) -> Iterator[None]:
         """A lock file beside the database (`<file>.lock`), held with flock: every process on this
         database takes the same one, for any `name` (what it guards is made rarely)."""
-        lock_path = private_file(self.path.with_name(self.path.name + ".lock"))  # private, as the database
-        with open(lock_path, "a") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            yield  # released when the file closes
+        with held_lock_file(self.path.with_name(self.path.name + ".lock")):
+            yield
 
     def close(self) -> None:
         with self._lock:
