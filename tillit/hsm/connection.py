@@ -68,7 +68,7 @@ def translated(what: str) -> Callable[[F], F]:
     return decorate
 
 
-_SESSION_GONE = (
+SESSION_GONE = (
     pkcs11.SessionHandleInvalid,
     pkcs11.SessionClosed,
     pkcs11.TokenNotPresent,
@@ -261,7 +261,7 @@ class Connection:
             try:
                 with self._gate.shared():
                     return operation()
-            except _SESSION_GONE:
+            except SESSION_GONE:
                 pass
         self._recover(generation)
         try:

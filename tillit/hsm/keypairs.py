@@ -6,7 +6,10 @@ not hold up signatures.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import secrets
+import time
 from typing import Any
 
 import pkcs11
@@ -19,9 +22,18 @@ from pkcs11.util.ec import encode_ec_public_key, encode_named_curve_parameters
 from pkcs11.util.rsa import encode_rsa_public_key
 
 from tillit.hsm import errors
-from tillit.hsm.connection import translated
+from tillit.hsm.connection import SESSION_GONE, translated
 from tillit.hsm.keys import Algorithm, KeyInfo
 from tillit.hsm.lookup import KeyLookup
+
+# SoftHSM's file store loses writes while other processes read the token: a generation now and then
+# fails (FunctionFailed, ObjectHandleInvalid), or succeeds but leaves a private key that lost its
+# label, id and sensitivity (a few generations in a hundred with two processes listing the token's
+# keys; seen when signers sharing a home start together). A generation is therefore checked, and one
+# that did not leave a whole pair is undone and tried again with a fresh id, at most this many times.
+GENERATE_ATTEMPTS = 5
+CONTENDED_GENERATION = (pkcs11.FunctionFailed, *SESSION_GONE)
+_PAIR = (ObjectClass.PRIVATE_KEY, ObjectClass.PUBLIC_KEY)
 
 
 class KeyPairs(KeyLookup):
@@ -33,31 +45,68 @@ class KeyPairs(KeyLookup):
         if not label or len(label) > 128:
             raise errors.HsmError("a key label is 1 to 128 characters")
         with self._lock:
-            if self._find(ObjectClass.PRIVATE_KEY, label):
+            if self._retrying(lambda: self._find(ObjectClass.PRIVATE_KEY, label)):
                 raise errors.KeyExists(f"a key labelled '{label}' already exists")
-            key_id = secrets.token_bytes(16)
-            public_template, private_template = key_templates(label, key_id)
-            try:
-                if algorithm.is_ec:
-                    params = self._admin.create_domain_parameters(
-                        KeyType.EC,
-                        {Attribute.EC_PARAMS: encode_named_curve_parameters("secp256r1")},
-                        local=True,
-                    )
-                    params.generate_keypair(
-                        store=True, public_template=public_template, private_template=private_template
-                    )
-                else:
-                    self._admin.generate_keypair(
-                        KeyType.RSA,
-                        algorithm.rsa_bits,
-                        store=True,
-                        public_template=public_template,
-                        private_template=private_template,
-                    )
-            except pkcs11.PKCS11Error as e:
-                raise errors.HsmError(f"the token could not generate the key: {type(e).__name__}") from e
-        return self.key_info(label)
+            failure = "the pair was not whole"
+            for attempt in range(1, GENERATE_ATTEMPTS + 1):
+                key_id = secrets.token_bytes(16)
+                made: tuple[Any, ...] = ()
+                try:
+                    with self._gate.shared():
+                        made = self._generate_pair(label, key_id, algorithm)
+                except CONTENDED_GENERATION as e:
+                    failure = type(e).__name__  # whether anything was stored is looked at below
+                except pkcs11.PKCS11Error as e:
+                    raise errors.HsmError(f"the token could not generate the key: {type(e).__name__}") from e
+                if self._retrying(functools.partial(self._is_whole, label, key_id)):
+                    try:  # found as every later use finds it, by label
+                        info = self.key_info(label)
+                        self.public_key(label)
+                        if info.sensitive and not info.extractable and info.can_sign:
+                            return info
+                        failure = "the private key lost its attributes"
+                    except errors.KeyNotFound:
+                        failure = "the pair lost its label"
+                self._forget(label)
+                self._retrying(functools.partial(self._destroy_attempt, label, key_id, made))
+                time.sleep(0.01 * attempt)
+            raise errors.HsmError(f"the token could not generate the key: {failure}")
+
+    def _generate_pair(self, label: str, key_id: bytes, algorithm: Algorithm) -> tuple[Any, Any]:
+        """Generate the pair; python-pkcs11's (public, private) objects."""
+        public_template, private_template = key_templates(label, key_id)
+        if algorithm.is_ec:
+            params = self._admin.create_domain_parameters(
+                KeyType.EC, {Attribute.EC_PARAMS: encode_named_curve_parameters("secp256r1")}, local=True
+            )
+            return params.generate_keypair(  # type: ignore[no-any-return]
+                store=True, public_template=public_template, private_template=private_template
+            )
+        return self._admin.generate_keypair(  # type: ignore[no-any-return]
+            KeyType.RSA,
+            algorithm.rsa_bits,
+            store=True,
+            public_template=public_template,
+            private_template=private_template,
+        )
+
+    def _is_whole(self, label: str, key_id: bytes) -> bool:
+        """Whether one private and one public key carry the label and this attempt's id."""
+        found = [obj.object_class for cls in _PAIR for obj in self._find(cls, label, key_id)]
+        return sorted(found) == sorted(_PAIR)
+
+    def _destroy_attempt(self, label: str, key_id: bytes, made: tuple[Any, ...]) -> None:
+        """Destroy what a generation that did not leave a whole pair stored: the objects found with
+        its id, and the ones it returned (which may have lost their label and id)."""
+        for obj in (*[obj for cls in _PAIR for obj in self._find(cls, label, key_id)], *made):
+            with contextlib.suppress(pkcs11.PKCS11Error):
+                obj.destroy()
+
+    def _forget(self, label: str) -> None:
+        """Drop the cached handles, public key and certificate of `label`."""
+        self._keys.pop(label, None)
+        self._certificates.pop(label, None)
+        self._public_keys.pop(label, None)
 
     @translated("read the key's attributes")
     def key_info(self, label: str) -> KeyInfo:
@@ -89,9 +138,12 @@ class KeyPairs(KeyLookup):
 
     @translated("list its keys")
     def list_keys(self) -> list[KeyInfo]:
+        """Every labelled key pair. A private key without a label is not Tillit's: SoftHSM leaves
+        one behind when a contended generation loses its attributes (see `generate_key`)."""
+
         def labels() -> list[str]:
             keys = self._admin.get_objects({Attribute.CLASS: ObjectClass.PRIVATE_KEY})
-            return sorted(k.label for k in keys)
+            return sorted(label for k in keys if (label := k.label))
 
         return [self.key_info(label) for label in self._retrying(labels)]
 
@@ -106,9 +158,7 @@ class KeyPairs(KeyLookup):
             ]
             if not any(o.object_class == ObjectClass.PRIVATE_KEY for o in found):
                 raise errors.KeyNotFound(f"no private key labelled '{label}' on the token")
-            self._keys.pop(label, None)
-            self._certificates.pop(label, None)
-            self._public_keys.pop(label, None)
+            self._forget(label)
             for obj in found:
                 obj.destroy()
 
