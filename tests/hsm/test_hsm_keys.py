@@ -374,56 +374,64 @@ def test_a_digest_of_the_wrong_length_is_refused(hsm: Hsm, hsm_keys: dict[Algori
         hsm.sign_digest(hsm_keys[Algorithm.EC_P256], b"short")
 
 
-# Key generation while other processes read the same token, as signers sharing a home do when they
-# start together. SoftHSM's file store then loses writes now and then: a generation fails
-# (FunctionFailed, ObjectHandleInvalid), or succeeds and leaves a key that lost its label and id.
-# `Hsm.generate_key` checks what it made and tries again; without that, every run of this test sees
-# such failures. (SoftHSM also, more rarely, takes the token for gone for a moment; that is the
-# recovery's business, counted apart here.) All of it runs in processes of their own on a token of
-# their own: SoftHSM reads its configuration once per process, and the session token's many keys
-# would slow the reads that make the race.
+# Key generation while other processes use the same token, as signers and admin commands sharing
+# a home do. SoftHSM's file store then fails now and then: a generation raises (FunctionFailed,
+# ObjectHandleInvalid) or leaves a key that lost its label and id, and since every C_Login rewrites
+# the token's own file, a process that reads it half-written takes the token for gone. `Hsm` checks
+# what it made and makes it again, and initialises the module afresh through such a torn read;
+# without either, every run of this test sees failures. All of it runs in processes of their own on a
+# token of their own: SoftHSM reads its configuration once per process, and the session token's
+# many keys would slow the reads that make the race.
 CONTENDED_SECONDS = 6.0
-SEARCHERS = 2
 
-# Lists the token's keys, reading each one's attributes, until killed.
-_SEARCH = """
+# Until killed: `list` lists the token's keys, reading each one's attributes, in one session;
+# `login` connects (C_Login), looks a key up and disconnects, over and over.
+_OTHER_PROCESS = """
+import sys
 from tillit.hsm.client import open_hsm
 from tillit.hsm.errors import HsmError
 
-with open_hsm() as hsm:
+if sys.argv[1] == "list":
+    with open_hsm() as hsm:
+        print("ready", flush=True)
+        while True:
+            try:
+                hsm.list_keys()
+            except HsmError:
+                pass  # a key read half-written or destroyed meanwhile: this process only makes contention
+else:
     print("ready", flush=True)
     while True:
         try:
-            hsm.list_keys()
+            with open_hsm() as hsm:
+                hsm.has_key("contended-0")
         except HsmError:
-            pass  # a key read half-written or destroyed meanwhile: the searchers only make the contention
+            pass
 """
 
 # Makes key pairs for CONTENDED_SECONDS and looks each one up as it is returned; prints, as JSON, how
-# many were made, the failures, and how many times the token was taken for gone.
+# many were made and every failure.
 _GENERATE = """
 import json, sys, time
 from tillit.hsm.client import open_hsm
-from tillit.hsm.errors import HsmError, TokenUnavailable
+from tillit.hsm.errors import HsmError
 
-made, failed, outages = 0, [], 0
+made, failed = 0, []
 with open_hsm() as hsm:
     end = time.monotonic() + float(sys.argv[1])
     while time.monotonic() < end:
-        label = f"contended-{made + len(failed) + outages}"
+        label = f"contended-{made + len(failed)}"
         try:
             hsm.generate_key(label)
             hsm.public_key(label)
             made += 1
-        except TokenUnavailable:
-            outages += 1
         except HsmError as e:
             failed.append(str(e))
-print(json.dumps({"made": made, "failed": failed, "outages": outages}))
+print(json.dumps({"made": made, "failed": failed[:20], "failures": len(failed)}))
 """
 
 
-def test_generations_while_other_processes_read_the_token_each_make_one_whole_pair(
+def test_generations_while_other_processes_use_the_token_each_make_one_whole_pair(
     tmp_path: Path,
     tillit_hsm: Callable[..., subprocess.CompletedProcess[str]],
     check_ok: Callable[[subprocess.CompletedProcess[str]], subprocess.CompletedProcess[str]],
@@ -432,13 +440,13 @@ def test_generations_while_other_processes_read_the_token_each_make_one_whole_pa
     home = tmp_path / "home"
     check_ok(tillit_hsm("init", home=home))
     env = subprocess_env(TILLIT_HOME=str(home))
-    searchers = [
-        subprocess.Popen([sys.executable, "-c", _SEARCH], env=env, stdout=subprocess.PIPE, text=True)
-        for _ in range(SEARCHERS)
+    others = [
+        subprocess.Popen([sys.executable, "-c", _OTHER_PROCESS, what], env=env, stdout=subprocess.PIPE, text=True)
+        for what in ("list", "list", "login")
     ]
     try:
-        for searcher in searchers:
-            assert searcher.stdout is not None and searcher.stdout.readline().strip() == "ready"
+        for other in others:
+            assert other.stdout is not None and other.stdout.readline().strip() == "ready"
         generator = subprocess.run(
             [sys.executable, "-c", _GENERATE, str(CONTENDED_SECONDS)],
             env=env,
@@ -447,12 +455,12 @@ def test_generations_while_other_processes_read_the_token_each_make_one_whole_pa
             timeout=120,
         )
     finally:
-        for searcher in searchers:
-            searcher.kill()
-            searcher.communicate()
+        for other in others:
+            other.kill()
+            other.communicate()
     assert generator.returncode == 0, generator.stderr[-3000:]
     outcome = json.loads(generator.stdout)
-    assert outcome["failed"] == [], outcome
+    assert outcome["failures"] == 0, outcome
     assert outcome["made"] > 50, outcome  # enough generations for the race to have been run
     # The keys SoftHSM left without a label are not listed, and do not stop the listing.
     listed = check_ok(tillit_hsm("keys", "list", home=home)).stdout

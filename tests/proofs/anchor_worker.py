@@ -1,7 +1,8 @@
 """A process of its own on a daemon's database and token (TILLIT_HOME), for
 tests/proofs/test_audit_anchor.py: `append N` appends N audit entries, one transaction each, and
 signs and anchors a checkpoint after every third, as a second daemon on the same token would;
-`watch SECONDS` reads the token's anchor over and over and prints every seq it saw, as JSON."""
+`watch SECONDS` reads the token's anchor once, prints `watching`, then reads it over and over and
+prints every seq it saw, as JSON."""
 
 from __future__ import annotations
 
@@ -34,6 +35,9 @@ def append(count: int) -> None:
 def watch(seconds: float) -> None:
     seen: list[int] = []
     with Hsm(HsmSettings()) as hsm:
+        first = hsm.read_record(ANCHOR_LABEL)
+        seen.extend([first.counter] if first is not None else [])
+        print("watching", flush=True)  # the writers start now, not while this process connects
         deadline = time.monotonic() + seconds
         while time.monotonic() < deadline:
             record = hsm.read_record(ANCHOR_LABEL)

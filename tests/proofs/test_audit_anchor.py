@@ -240,6 +240,7 @@ def test_two_processes_checkpointing_one_token_never_move_the_anchor_back(d: Dae
     """Two processes on the daemon's database and token append and checkpoint as fast as they can
     (a checkpoint every third entry each), while a third reads the anchor over and over."""
     watcher = _worker(d, "watch", "8")
+    assert watcher.stdout is not None and watcher.stdout.readline().strip() == "watching"
     writers = [_worker(d, "append", "150") for _ in range(2)]
     for w in writers:
         out, err = w.communicate(timeout=120)

@@ -16,6 +16,8 @@ from tillit.hsm.connection import Connection, translated
 # Searches of a record while one of its objects reads as torn (being written by another process) or
 # vanishes between the search and the read (destroyed by the process that superseded it).
 TORN_RECORD_READS = 20
+# Writes of a record's object, each read back, before the token is taken to refuse it.
+STORE_ATTEMPTS = 5
 
 
 class RecordObjects(Connection):
@@ -78,7 +80,7 @@ class RecordObjects(Connection):
             current = records.newest(found)
             if current is not None and current.counter >= counter:
                 return False
-            created = self._admin.create_object(records.template(label, record))
+            created = self._stored_record(label, record)
             kept = [(created, record)]
             for obj, old in found:
                 if old.counter < counter:
@@ -91,6 +93,22 @@ class RecordObjects(Connection):
 
         with self._lock:
             return self._retrying(write)
+
+    def _stored_record(self, label: str, record: records.Record) -> Any:
+        """Create the record's object and find it again by a fresh search before anything older is
+        destroyed: SoftHSM's file store may lose a new object's attributes while other processes
+        use the token (see `KeyPairs.generate_key`), and an older record destroyed in favour of a
+        lost one would move the record back. A lost one is destroyed and written again."""
+        for attempt in range(1, STORE_ATTEMPTS + 1):
+            created = self._admin.create_object(records.template(label, record))
+            for obj in self._admin.get_objects(records.search_template(label)):
+                with contextlib.suppress(pkcs11.ObjectHandleInvalid):  # another writer's, destroyed meanwhile
+                    if records.decode(bytes(obj[Attribute.VALUE])) == record:
+                        return created
+            with contextlib.suppress(pkcs11.PKCS11Error):
+                created.destroy()
+            time.sleep(0.01 * attempt)
+        raise errors.HsmError(f"the token did not keep the record '{label}'")
 
     @translated("destroy the record")
     def destroy_record(self, label: str) -> int:
