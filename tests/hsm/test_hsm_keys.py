@@ -384,24 +384,26 @@ def test_a_digest_of_the_wrong_length_is_refused(hsm: Hsm, hsm_keys: dict[Algori
 # many keys would slow the reads that make the race.
 CONTENDED_SECONDS = 6.0
 
-# Until killed: `list` lists the token's keys, reading each one's attributes, in one session;
-# `login` connects (C_Login), looks a key up and disconnects, over and over.
+# For SECONDS (then it ends by itself: killed in the middle of a login, it would leave the token's own
+# file half-written for good): `list` lists the token's keys, reading each one's attributes, in one
+# session; `login` connects (C_Login), looks a key up and disconnects, over and over.
 _OTHER_PROCESS = """
-import sys
+import sys, time
 from tillit.hsm.client import open_hsm
 from tillit.hsm.errors import HsmError
 
+end = time.monotonic() + float(sys.argv[2])
 if sys.argv[1] == "list":
     with open_hsm() as hsm:
         print("ready", flush=True)
-        while True:
+        while time.monotonic() < end:
             try:
                 hsm.list_keys()
             except HsmError:
                 pass  # a key read half-written or destroyed meanwhile: this process only makes contention
 else:
     print("ready", flush=True)
-    while True:
+    while time.monotonic() < end:
         try:
             with open_hsm() as hsm:
                 hsm.has_key("contended-0")
@@ -441,7 +443,12 @@ def test_generations_while_other_processes_use_the_token_each_make_one_whole_pai
     check_ok(tillit_hsm("init", home=home))
     env = subprocess_env(TILLIT_HOME=str(home))
     others = [
-        subprocess.Popen([sys.executable, "-c", _OTHER_PROCESS, what], env=env, stdout=subprocess.PIPE, text=True)
+        subprocess.Popen(
+            [sys.executable, "-c", _OTHER_PROCESS, what, str(CONTENDED_SECONDS + 1)],
+            env=env,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
         for what in ("list", "list", "login")
     ]
     try:
@@ -456,8 +463,11 @@ def test_generations_while_other_processes_use_the_token_each_make_one_whole_pai
         )
     finally:
         for other in others:
-            other.kill()
-            other.communicate()
+            try:
+                other.communicate(timeout=60)
+            except subprocess.TimeoutExpired:
+                other.kill()
+                other.communicate()
     assert generator.returncode == 0, generator.stderr[-3000:]
     outcome = json.loads(generator.stdout)
     assert outcome["failures"] == 0, outcome

@@ -47,7 +47,6 @@ class KeyPairs(KeyLookup):
         with self._lock:
             if self._retrying(lambda: self._find(ObjectClass.PRIVATE_KEY, label)):
                 raise errors.KeyExists(f"a key labelled '{label}' already exists")
-            failure = "the pair was not whole"
             for attempt in range(1, GENERATE_ATTEMPTS + 1):
                 key_id = secrets.token_bytes(16)
                 made: tuple[Any, ...] = ()
@@ -58,18 +57,18 @@ class KeyPairs(KeyLookup):
                     failure = type(e).__name__  # whether anything was stored is looked at below
                 except pkcs11.PKCS11Error as e:
                     raise errors.HsmError(f"the token could not generate the key: {type(e).__name__}") from e
-                if self._retrying(functools.partial(self._is_whole, label, key_id)):
-                    try:  # found as every later use finds it, by label
-                        info = self.key_info(label)
-                        self.public_key(label)
-                        if info.sensitive and not info.extractable and info.can_sign:
-                            return info
-                        failure = "the private key lost its attributes"
-                    except errors.KeyNotFound:
-                        failure = "the pair lost its label"
+                try:  # found as every later use finds it: the private key by label, its public half by id
+                    info = self.key_info(label)
+                    self.public_key(label)
+                    if info.id_hex == key_id.hex() and info.sensitive and not info.extractable and info.can_sign:
+                        return info
+                    failure = "the private key lost its attributes"
+                except errors.KeyNotFound:
+                    failure = "the pair was not whole"
                 self._forget(label)
                 self._retrying(functools.partial(self._destroy_attempt, label, key_id, made))
-                time.sleep(0.01 * attempt)
+                if attempt < GENERATE_ATTEMPTS:
+                    time.sleep(0.01 * attempt)
             raise errors.HsmError(f"the token could not generate the key: {failure}")
 
     def _generate_pair(self, label: str, key_id: bytes, algorithm: Algorithm) -> tuple[Any, Any]:
@@ -89,11 +88,6 @@ class KeyPairs(KeyLookup):
             public_template=public_template,
             private_template=private_template,
         )
-
-    def _is_whole(self, label: str, key_id: bytes) -> bool:
-        """Whether one private and one public key carry the label and this attempt's id."""
-        found = [obj.object_class for cls in _PAIR for obj in self._find(cls, label, key_id)]
-        return sorted(found) == sorted(_PAIR)
 
     def _destroy_attempt(self, label: str, key_id: bytes, made: tuple[Any, ...]) -> None:
         """Destroy what a generation that did not leave a whole pair stored: the objects found with

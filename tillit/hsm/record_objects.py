@@ -101,13 +101,13 @@ class RecordObjects(Connection):
         lost one would move the record back. A lost one is destroyed and written again."""
         for attempt in range(1, STORE_ATTEMPTS + 1):
             created = self._admin.create_object(records.template(label, record))
-            for obj in self._admin.get_objects(records.search_template(label)):
-                with contextlib.suppress(pkcs11.ObjectHandleInvalid):  # another writer's, destroyed meanwhile
-                    if records.decode(bytes(obj[Attribute.VALUE])) == record:
-                        return created
+            self._records.pop(label, None)  # a search, not the handles known from before
+            if any(stored == record for _, stored in self._record_objects(label)):
+                return created
             with contextlib.suppress(pkcs11.PKCS11Error):
                 created.destroy()
-            time.sleep(0.01 * attempt)
+            if attempt < STORE_ATTEMPTS:
+                time.sleep(0.01 * attempt)
         raise errors.HsmError(f"the token did not keep the record '{label}'")
 
     @translated("destroy the record")
