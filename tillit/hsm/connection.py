@@ -25,9 +25,11 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import itertools
+import random
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
 import pkcs11
@@ -46,6 +48,7 @@ from tillit.hsm.module import (
     softhsm_environment,
 )
 from tillit.hsm.settings import HsmSettings
+from tillit.hsm.store_lock import StoreLock
 
 T = TypeVar("T")
 F = TypeVar("F", bound=Callable[..., Any])
@@ -82,8 +85,9 @@ SESSION_GONE = (
     pkcs11.SlotIDInvalid,  # a module reset renumbered the slots
 )
 RESET_INTERVAL_SECONDS = 1.0
-# Searches of a record while one of its objects reads as torn (being written by another process).
-TORN_RECORD_READS = 20
+# How long a connect keeps initialising the module afresh while a SoftHSM token only seems gone (see
+# `_connect_through_torn_reads`), and how many times an operation recovers in that case.
+TORN_READ_SECONDS = 3.0
 CONNECT_ATTEMPTS = 5
 
 
@@ -107,10 +111,16 @@ def find_token(lib: Any, settings: HsmSettings) -> Any:
         raise errors.TokenUnavailable(f"cannot list the module's tokens: {type(e).__name__}") from e
 
 
+def require_softhsm_conf(settings: HsmSettings) -> None:
+    """Raise TokenNotFound when the token is SoftHSM's and `tillit-hsm init` has not written its
+    configuration (nor, so, the home the store lock lives in)."""
+    if settings.uses_softhsm and not settings.softhsm_conf.exists():
+        raise errors.TokenNotFound(f"no SoftHSM configuration at {settings.softhsm_conf} (run `tillit-hsm init`)")
+
+
 def open_module(settings: HsmSettings) -> Any:
+    require_softhsm_conf(settings)
     if settings.uses_softhsm:
-        if not settings.softhsm_conf.exists():
-            raise errors.TokenNotFound(f"no SoftHSM configuration at {settings.softhsm_conf} (run `tillit-hsm init`)")
         softhsm_environment(settings.softhsm_conf)
     return load_module(settings.module_path)
 
@@ -122,7 +132,10 @@ class Connection:
 
     def __init__(self, settings: HsmSettings) -> None:
         self.settings = settings
-        self._lib = open_module(settings)
+        require_softhsm_conf(settings)
+        self._store = StoreLock(settings.home if settings.uses_softhsm else None)
+        with self._store.exclusive():  # C_Initialize reads the token's files, C_Login writes one
+            self._lib = open_module(settings)
         self._module = loaded_module(settings.module_path)
         self._epoch = self._module.epoch  # the module's epoch our sessions were opened in
         self._lock = threading.RLock()
@@ -144,25 +157,33 @@ class Connection:
         self._last_reset = 0.0
         self.recoveries = 0
         self.resets = 0
-        self._connect_through_torn_reads(torn_if_unavailable=True)
+        with self._store.exclusive():
+            self._connect_through_torn_reads(torn_if_unavailable=True)
 
     def _connect_through_torn_reads(self, torn_if_unavailable: bool) -> None:
         """`_connect`, tried again a few times with the module initialised afresh in between while
         the token may only seem gone. SoftHSM reads the token's files when it is initialised and
         whenever another process changed them, and every C_Login rewrites the token's own file (its
         flags): a read that meets a file half-written takes the token for gone, or misses a key, until
-        the module is initialised again. So: initialise again and retry shortly. A SoftHSM token
-        whose directory is empty, or (unless `torn_if_unavailable`) a module that answers nothing,
-        fails at once. The caller holds the gate exclusively, or is alone on the connection."""
-        for attempt in range(CONNECT_ATTEMPTS):
+        the module is initialised again. So: initialise again and retry shortly, for up to
+        TORN_READ_SECONDS while the token's files are there. A SoftHSM token whose directory is
+        empty fails at once; a module that answers nothing fails at once too, or (with
+        `torn_if_unavailable`) after CONNECT_ATTEMPTS tries. The caller holds the store lock alone,
+        and the gate alone or is the connection's only user."""
+        deadline = time.monotonic() + TORN_READ_SECONDS
+        for attempt in itertools.count(1):
             try:
                 self._connect()
                 return
             except (errors.TokenUnavailable, errors.TokenNotFound) as e:
-                torn = (torn_if_unavailable and isinstance(e, errors.TokenUnavailable)) or self._softhsm_has_tokens()
-                if attempt == CONNECT_ATTEMPTS - 1 or not torn:
+                files_there = self._softhsm_has_tokens()
+                if not (files_there or (torn_if_unavailable and isinstance(e, errors.TokenUnavailable))):
                     raise
-                time.sleep(0.1 * (attempt + 1))
+                if time.monotonic() >= deadline if files_there else attempt == CONNECT_ATTEMPTS:
+                    raise
+                # Random pauses, growing: a process logging in over and over rewrites the file at a
+                # steady pace, and fixed ones could keep meeting its writes.
+                time.sleep(random.uniform(0.02, 0.1) * min(attempt, 4))
                 # A reset that fails leaves the module uninitialised: the next `_connect` says so.
                 with contextlib.suppress(errors.TokenUnavailable):
                     reset_module(self.settings.module_path)
@@ -212,7 +233,7 @@ class Connection:
         """Called after every (re)connect, the caches empty: a part that loads them ahead overrides it."""
 
     def close(self) -> None:
-        with self._lock:
+        with self._lock, self._store.shared():
             sessions = ("_index_session", "_admin", "_session")
             # After a reset the handles are void, and may name another `Hsm`'s new sessions by now.
             alive = self._epoch == self._module.epoch and self._module.initialised
@@ -226,9 +247,16 @@ class Connection:
             self._public_keys.clear()
             self._records.clear()
 
+    @contextlib.contextmanager
+    def _writing(self) -> Iterator[None]:
+        """Around an operation that writes to the token: the connection's lock, then the store lock
+        alone (always in this order; `_retrying` takes the store lock, shared, without the first)."""
+        with self._lock, self._store.exclusive():
+            yield
+
     def reconnect(self) -> None:
         """Drop the sessions and cached handles and log in again (after the token came back)."""
-        with self._lock:
+        with self._writing():
             self.close()
             self._connect()
 
@@ -236,7 +264,7 @@ class Connection:
         """After an operation found its session or token gone: log in again on fresh sessions, and if
         the token is still not there, reset the module and look once more. Nothing happens when
         another thread already recovered since `generation` was read."""
-        with self._lock:
+        with self._writing():
             if self._generation != generation:
                 return
             self.recoveries += 1
@@ -270,7 +298,7 @@ class Connection:
         generation = self._generation
         if self._epoch == self._module.epoch:  # else our sessions died in a reset: recover first
             try:
-                with self._gate.shared():
+                with self._store.shared(), self._gate.shared():
                     return operation()
             except SESSION_GONE:
                 pass
@@ -279,7 +307,7 @@ class Connection:
             self._recover(generation)
             generation = self._generation
             try:
-                with self._gate.shared():
+                with self._store.shared(), self._gate.shared():
                     return operation()
             except errors.HsmError:
                 raise
@@ -304,7 +332,7 @@ class Connection:
     def check_capabilities(self) -> None:
         """Raise `ModuleUnsuitable`, one line naming everything missing, unless the token has what
         the signer daemon needs (hsm/capabilities.py; called when the daemon starts)."""
-        with self._lock, self._gate.shared():
+        with self._writing(), self._gate.shared():  # the checks make and destroy objects
             found = capabilities.missing(self._token, self._admin, self.settings.module_path)
         if found:
             raise errors.ModuleUnsuitable(
@@ -315,7 +343,7 @@ class Connection:
     def close_all_sessions(self) -> int:
         """`C_CloseAllSessions` on our slot behind python-pkcs11's back: the daemon's test hook for
         "the session was closed under us" (see signer/testhooks.py). Returns the CKR value."""
-        with self._gate.shared():
+        with self._store.shared(), self._gate.shared():
             return close_all_sessions(self.settings.module_path, int(self._token.slot.slot_id))
 
     def _find(self, object_class: ObjectClass, label: str, key_id: bytes | None = None) -> list[Any]:

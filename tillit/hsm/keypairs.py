@@ -44,7 +44,7 @@ class KeyPairs(KeyLookup):
         """Generate a sign-only key pair in the token; the private key can never leave it."""
         if not label or len(label) > 128:
             raise errors.HsmError("a key label is 1 to 128 characters")
-        with self._lock:
+        with self._writing():
             if self._retrying(lambda: self._find(ObjectClass.PRIVATE_KEY, label)):
                 raise errors.KeyExists(f"a key labelled '{label}' already exists")
             for attempt in range(1, GENERATE_ATTEMPTS + 1):
@@ -144,7 +144,7 @@ class KeyPairs(KeyLookup):
     @translated("destroy the key")
     def destroy_key(self, label: str) -> None:
         """Destroy the key pair and any certificate stored beside it."""
-        with self._lock:
+        with self._writing():
             found = [
                 obj
                 for cls in (ObjectClass.PRIVATE_KEY, ObjectClass.PUBLIC_KEY, ObjectClass.CERTIFICATE)
@@ -192,7 +192,7 @@ class KeyPairs(KeyLookup):
     @translated("change whether the key may sign")
     def set_signing_allowed(self, label: str, allowed: bool) -> None:
         """Mark a key usable or unusable for signing (CKA_SIGN)."""
-        with self._lock:
+        with self._writing():
             for obj in self._find(ObjectClass.PRIVATE_KEY, label):
                 obj[Attribute.SIGN] = allowed
             self._keys.pop(label, None)
@@ -202,7 +202,7 @@ class KeyPairs(KeyLookup):
     @translated("store the certificate")
     def store_certificate(self, label: str, der: bytes) -> None:
         """Store an X.509 certificate beside its key (same label and id), replacing an older one."""
-        with self._lock:
+        with self._writing():
             key_id = bytes.fromhex(self.key_info(label).id_hex)
             for old in self._find(ObjectClass.CERTIFICATE, label):
                 old.destroy()

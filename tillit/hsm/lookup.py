@@ -86,7 +86,8 @@ class KeyLookup(Connection):
         self._index_ready.clear()
         generation = self._generation
         try:
-            with self._gate.shared():
+            # Unqueued: lookups inside the store lock wait for this load (`_await_index`).
+            with self._store.shared(queue=False), self._gate.shared():
                 keys, algorithms, certificates = _enumerate(self._index_session)
         except pkcs11.PKCS11Error:
             keys, algorithms, certificates = {}, {}, {}
@@ -110,8 +111,9 @@ class KeyLookup(Connection):
     def _await_index(self, timeout: float = 60.0) -> bool:
         """While the index loads, wait for it; True when the caller should look in the caches again.
         Gives up (and the caller searches) when a module reset waits for the gate, which the load
-        may not be able to enter before this caller leaves it."""
-        if self._index_ready.is_set():
+        may not be able to enter before this caller leaves it, and at once when this thread holds
+        the store lock alone (a key generation, a recovery), which the load waits for."""
+        if self._index_ready.is_set() or self._store.held_alone():
             return False
         deadline = time.monotonic() + timeout
         while not self._index_ready.wait(0.05):

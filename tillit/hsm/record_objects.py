@@ -1,5 +1,6 @@
 """`RecordObjects`: the token's records (hsm/records.py: a named counter that only moves forward),
-read by a cached handle and advanced without a lock among processes."""
+read by a cached handle and advanced without a lock among processes (on a real HSM; on SoftHSM
+every write holds the store lock, hsm/store_lock.py, for SoftHSM's own sake)."""
 
 from __future__ import annotations
 
@@ -68,7 +69,8 @@ class RecordObjects(Connection):
 
         Creates the new object first and only then destroys the ones it supersedes, so that a crash
         in between leaves two records (the readers take the newer one) and never none. Among several
-        processes no lock is needed for the record to stay monotonic (see hsm/records.py)."""
+        processes no lock is needed for the record to stay monotonic (see hsm/records.py); the store
+        lock `_writing` takes is SoftHSM's, and a no-op on any other module."""
         if not 0 < counter < 2**63:
             raise errors.HsmError("a record's counter is 1 to 2**63-1")
         if len(payload) > records.MAX_PAYLOAD:
@@ -91,7 +93,7 @@ class RecordObjects(Connection):
             self._records[label] = kept
             return True
 
-        with self._lock:
+        with self._writing():
             return self._retrying(write)
 
     def _stored_record(self, label: str, record: records.Record) -> Any:
@@ -113,7 +115,7 @@ class RecordObjects(Connection):
     @translated("destroy the record")
     def destroy_record(self, label: str) -> int:
         """Destroy every object of the record (an administrator's reset); returns how many."""
-        with self._lock:
+        with self._writing():
             self._records.pop(label, None)
             found = list(self._admin.get_objects(records.search_template(label)))
             for obj in found:

@@ -76,7 +76,7 @@ class Signing(KeyLookup):
     @translated("import the secret")
     def import_secret(self, label: str, secret: bytes) -> None:
         """Import an HMAC secret as a sensitive, non-extractable generic secret."""
-        with self._lock:
+        with self._writing():
             if self._find(ObjectClass.SECRET_KEY, label):
                 raise errors.KeyExists(f"a secret labelled '{label}' already exists")
             self._admin.create_object(
@@ -111,7 +111,7 @@ class Signing(KeyLookup):
 
     @translated("destroy the secret")
     def destroy_secret(self, label: str) -> None:
-        with self._lock:
+        with self._writing():
             self._secrets.pop(label, None)
             for obj in self._find(ObjectClass.SECRET_KEY, label):
                 obj.destroy()
