@@ -13,6 +13,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from tillit.hsm.client import Hsm
+from tillit.hsm.settings import HsmSettings
 from tillit.hsm.store_lock import StoreLock
 
 WAIT = 5.0
@@ -20,7 +22,7 @@ WAIT = 5.0
 SETTLE = 0.2
 
 
-def _in_thread(action: Callable[[], None]) -> tuple[threading.Thread, threading.Event]:
+def _in_thread(action: Callable[[], object]) -> tuple[threading.Thread, threading.Event]:
     done = threading.Event()
 
     def run() -> None:
@@ -130,3 +132,27 @@ def test_without_a_directory_the_lock_is_a_no_op(tmp_path: Path) -> None:
     with lock.exclusive(), lock.shared():
         assert not lock.held_alone()
     assert os.listdir(tmp_path) == []
+
+
+def test_a_lookup_waiting_for_the_key_index_gives_way_to_a_writer(hsm_settings: HsmSettings) -> None:
+    """A lookup inside the lock (shared) waits for the key index to load; a recovery (or any write)
+    holding the connection's lock waits for the lookup to leave the store lock; and the load ends in
+    the connection's lock. The lookup must give up waiting (and search) rather than close that
+    circle until its 60-s timeout: a daemon's /healthz once hung so."""
+    with Hsm(hsm_settings) as hsm:
+        hsm._index_ready.clear()  # as while `preload` enumerates the token
+        _, looked_up = _in_thread(lambda: hsm.has_key("no-such-key"))
+        time.sleep(SETTLE)
+        assert not looked_up.is_set()  # waiting for the index
+
+        def writer() -> None:
+            with hsm._writing():
+                pass
+
+        def index_load_ends() -> None:
+            with hsm._lock:
+                hsm._index_ready.set()
+
+        _, written = _in_thread(writer)
+        _, loaded = _in_thread(index_load_ends)
+        assert looked_up.wait(WAIT) and written.wait(WAIT) and loaded.wait(WAIT)

@@ -25,8 +25,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import itertools
-import random
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -85,9 +83,8 @@ SESSION_GONE = (
     pkcs11.SlotIDInvalid,  # a module reset renumbered the slots
 )
 RESET_INTERVAL_SECONDS = 1.0
-# How long a connect keeps initialising the module afresh while a SoftHSM token only seems gone (see
-# `_connect_through_torn_reads`), and how many times an operation recovers in that case.
-TORN_READ_SECONDS = 3.0
+# How many times a connect initialises the module afresh while a SoftHSM token only seems gone (see
+# `_connect_through_torn_reads`), and an operation recovers in that case.
 CONNECT_ATTEMPTS = 5
 
 
@@ -165,25 +162,21 @@ class Connection:
         the token may only seem gone. SoftHSM reads the token's files when it is initialised and
         whenever another process changed them, and every C_Login rewrites the token's own file (its
         flags): a read that meets a file half-written takes the token for gone, or misses a key, until
-        the module is initialised again. So: initialise again and retry shortly, for up to
-        TORN_READ_SECONDS while the token's files are there. A SoftHSM token whose directory is
-        empty fails at once; a module that answers nothing fails at once too, or (with
-        `torn_if_unavailable`) after CONNECT_ATTEMPTS tries. The caller holds the store lock alone,
-        and the gate alone or is the connection's only user."""
-        deadline = time.monotonic() + TORN_READ_SECONDS
-        for attempt in itertools.count(1):
+        the module is initialised again. So: initialise again and retry shortly (at most
+        CONNECT_ATTEMPTS times, about a second). Tillit's own processes no longer write while
+        another reads (the store lock); this is for other programs using the token. A SoftHSM token
+        whose directory is empty, or (unless `torn_if_unavailable`) a module that answers nothing,
+        fails at once. The caller holds the store lock alone, and the gate alone or is the
+        connection's only user."""
+        for attempt in range(CONNECT_ATTEMPTS):
             try:
                 self._connect()
                 return
             except (errors.TokenUnavailable, errors.TokenNotFound) as e:
-                files_there = self._softhsm_has_tokens()
-                if not (files_there or (torn_if_unavailable and isinstance(e, errors.TokenUnavailable))):
+                torn = (torn_if_unavailable and isinstance(e, errors.TokenUnavailable)) or self._softhsm_has_tokens()
+                if attempt == CONNECT_ATTEMPTS - 1 or not torn:
                     raise
-                if time.monotonic() >= deadline if files_there else attempt == CONNECT_ATTEMPTS:
-                    raise
-                # Random pauses, growing: a process logging in over and over rewrites the file at a
-                # steady pace, and fixed ones could keep meeting its writes.
-                time.sleep(random.uniform(0.02, 0.1) * min(attempt, 4))
+                time.sleep(0.1 * (attempt + 1))
                 # A reset that fails leaves the module uninitialised: the next `_connect` says so.
                 with contextlib.suppress(errors.TokenUnavailable):
                     reset_module(self.settings.module_path)

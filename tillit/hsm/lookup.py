@@ -111,13 +111,15 @@ class KeyLookup(Connection):
     def _await_index(self, timeout: float = 60.0) -> bool:
         """While the index loads, wait for it; True when the caller should look in the caches again.
         Gives up (and the caller searches) when a module reset waits for the gate, which the load
-        may not be able to enter before this caller leaves it, and at once when this thread holds
-        the store lock alone (a key generation, a recovery), which the load waits for."""
+        may not be able to enter before this caller leaves it; when a thread waits for the store
+        lock alone, which waits for this caller and may hold the connection's lock the load ends
+        in; and at once when this thread holds the store lock alone (a key generation, a recovery),
+        which the load waits for."""
         if self._index_ready.is_set() or self._store.held_alone():
             return False
         deadline = time.monotonic() + timeout
         while not self._index_ready.wait(0.05):
-            if self._gate._writers_waiting or time.monotonic() > deadline:
+            if self._gate._writers_waiting or self._store.writers_waiting or time.monotonic() > deadline:
                 return False
         return True
 

@@ -43,6 +43,8 @@ class StoreLock:
         """`directory` holds the lock files (the Tillit home of a SoftHSM token); None: a no-op."""
         self._paths = None if directory is None else (directory / QUEUE_FILE, directory / LOCK_FILE)
         self._local = threading.local()
+        self._count_lock = threading.Lock()
+        self.writers_waiting = 0  # threads of this process waiting to hold the lock alone
         self._shared = _Hold(self, fcntl.LOCK_SH, queue=True)
         self._shared_unqueued = _Hold(self, fcntl.LOCK_SH, queue=False)
         self._exclusive = _Hold(self, fcntl.LOCK_EX, queue=True)
@@ -82,7 +84,16 @@ class StoreLock:
             fcntl.flock(descriptors.lock, fcntl.LOCK_UN)
             local.mode = 0
         stack.append(held)
-        _acquire(descriptors, mode, queue)
+        if mode == fcntl.LOCK_EX:
+            with self._count_lock:
+                self.writers_waiting += 1
+            try:
+                _acquire(descriptors, mode, queue)
+            finally:
+                with self._count_lock:
+                    self.writers_waiting -= 1
+        else:
+            _acquire(descriptors, mode, queue)
         local.mode = mode
 
     def _exit(self) -> None:
