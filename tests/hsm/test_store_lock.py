@@ -156,3 +156,15 @@ def test_a_lookup_waiting_for_the_key_index_gives_way_to_a_writer(hsm_settings: 
         _, written = _in_thread(writer)
         _, loaded = _in_thread(index_load_ends)
         assert looked_up.wait(WAIT) and written.wait(WAIT) and loaded.wait(WAIT)
+
+
+def test_connections_to_one_token_share_the_lock(hsm: Hsm, hsm_settings: HsmSettings) -> None:
+    """A thread writing through one connection may use another to the same token meanwhile."""
+    with Hsm(hsm_settings) as other:
+        _, done = _in_thread(lambda: _write_then_read(hsm, other))
+        assert done.wait(WAIT)
+
+
+def _write_then_read(writer: Hsm, reader: Hsm) -> None:
+    with writer._writing():
+        reader.has_key("no-such-key")

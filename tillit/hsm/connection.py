@@ -46,7 +46,7 @@ from tillit.hsm.module import (
     softhsm_environment,
 )
 from tillit.hsm.settings import HsmSettings
-from tillit.hsm.store_lock import StoreLock
+from tillit.hsm.store_lock import store_lock_for
 
 T = TypeVar("T")
 F = TypeVar("F", bound=Callable[..., Any])
@@ -130,7 +130,7 @@ class Connection:
     def __init__(self, settings: HsmSettings) -> None:
         self.settings = settings
         require_softhsm_conf(settings)
-        self._store = StoreLock(settings.home if settings.uses_softhsm else None)
+        self._store = store_lock_for(settings.home if settings.uses_softhsm else None)
         with self._store.exclusive():  # C_Initialize reads the token's files, C_Login writes one
             self._lib = open_module(settings)
         self._module = loaded_module(settings.module_path)

@@ -8,7 +8,8 @@ processes read the token can lose its label, id and sensitivity on disk, even wh
 made it still reads it whole (measured: docs/hsm.md, "SoftHSM shared by several processes"). So
 every Tillit process using a SoftHSM token takes this lock, shared around each PKCS#11 operation
 and alone around everything that writes (login, key generation, records, certificates, a module
-reset). Other programs (pkcs11-tool, a second SoftHSM user) do not take it.
+reset). Other programs (pkcs11-tool, a second SoftHSM user) do not take it. A process has one
+lock per token directory (`store_lock_for`), shared by all its connections to that token.
 
 It is two `flock` files beside the token's configuration. A writer queues on the first, alone,
 before waiting for the second, and a reader passes the first (shared) before taking the second:
@@ -34,6 +35,22 @@ from tillit.hsm import errors
 
 QUEUE_FILE = "softhsm-store.queue"
 LOCK_FILE = "softhsm-store.lock"
+
+_LOCKS: dict[Path, StoreLock] = {}
+_LOCKS_GUARD = threading.Lock()
+
+
+def store_lock_for(directory: Path | None) -> StoreLock:
+    """The process's one `StoreLock` for `directory`: every connection to the token shares it, so a
+    thread holding it through one connection is not kept waiting by itself through another."""
+    if directory is None:
+        return StoreLock(None)
+    key = directory.resolve()
+    with _LOCKS_GUARD:
+        lock = _LOCKS.get(key)
+        if lock is None:
+            lock = _LOCKS[key] = StoreLock(key)
+        return lock
 
 
 class StoreLock:
