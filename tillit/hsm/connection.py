@@ -116,7 +116,7 @@ def require_softhsm_conf(settings: HsmSettings) -> None:
 
 
 def open_module(settings: HsmSettings) -> Any:
-    require_softhsm_conf(settings)
+    """Load and initialise the module (`require_softhsm_conf` first)."""
     if settings.uses_softhsm:
         softhsm_environment(settings.softhsm_conf)
     return load_module(settings.module_path)
@@ -131,10 +131,6 @@ class Connection:
         self.settings = settings
         require_softhsm_conf(settings)
         self._store = store_lock_for(settings.home if settings.uses_softhsm else None)
-        with self._store.exclusive():  # C_Initialize reads the token's files, C_Login writes one
-            self._lib = open_module(settings)
-        self._module = loaded_module(settings.module_path)
-        self._epoch = self._module.epoch  # the module's epoch our sessions were opened in
         self._lock = threading.RLock()
         self._keys: dict[str, Any] = {}
         self._algorithms: dict[str, Algorithm] = {}
@@ -154,7 +150,10 @@ class Connection:
         self._last_reset = 0.0
         self.recoveries = 0
         self.resets = 0
-        with self._store.exclusive():
+        with self._store.exclusive():  # C_Initialize reads the token's files, C_Login writes one
+            self._lib = open_module(settings)
+            self._module = loaded_module(settings.module_path)
+            self._epoch = self._module.epoch  # the module's epoch our sessions were opened in
             self._connect_through_torn_reads(torn_if_unavailable=True)
 
     def _connect_through_torn_reads(self, torn_if_unavailable: bool) -> None:

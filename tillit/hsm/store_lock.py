@@ -59,7 +59,7 @@ class StoreLock:
     def __init__(self, directory: Path | None) -> None:
         """`directory` holds the lock files (the Tillit home of a SoftHSM token); None: a no-op."""
         self._paths = None if directory is None else (directory / QUEUE_FILE, directory / LOCK_FILE)
-        self._local = threading.local()
+        self._local = _ThreadState()
         self._count_lock = threading.Lock()
         self.writers_waiting = 0  # threads of this process waiting to hold the lock alone
         self._shared = _Hold(self, fcntl.LOCK_SH, queue=True)
@@ -77,11 +77,11 @@ class StoreLock:
 
     def held_alone(self) -> bool:
         """Whether this thread holds the lock alone (so no other thread can take it meanwhile)."""
-        return bool(self._local.__dict__.get("mode", 0) == fcntl.LOCK_EX)
+        return self._local.mode == fcntl.LOCK_EX
 
     def _descriptors(self) -> _Descriptors:
         assert self._paths is not None
-        held = getattr(self._local, "descriptors", None)
+        held = self._local.descriptors
         if held is None or held.pid != os.getpid():
             held = _Descriptors(*self._paths)
             self._local.descriptors = held
@@ -91,8 +91,8 @@ class StoreLock:
         if self._paths is None:
             return
         local = self._local
-        stack: list[int | None] = local.__dict__.setdefault("stack", [])
-        held = local.__dict__.get("mode", 0)
+        stack = local.stack
+        held = local.mode
         if held == fcntl.LOCK_EX or (held == fcntl.LOCK_SH and mode == fcntl.LOCK_SH):
             stack.append(None)  # already covered
             return
@@ -137,6 +137,16 @@ def _acquire(descriptors: _Descriptors, mode: int, queue: bool) -> None:
         fcntl.flock(descriptors.lock, mode)
     finally:
         fcntl.flock(descriptors.queue, fcntl.LOCK_UN)
+
+
+class _ThreadState(threading.local):
+    """One thread's hold: its mode (0, LOCK_SH or LOCK_EX), for each `_enter` the mode to go back to
+    (None: nested, nothing to undo), and its open lock files."""
+
+    def __init__(self) -> None:
+        self.mode = 0
+        self.stack: list[int | None] = []
+        self.descriptors: _Descriptors | None = None
 
 
 class _Descriptors:
