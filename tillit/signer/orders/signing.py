@@ -195,6 +195,28 @@ class DocumentSigner:
                 known = isinstance(e, HsmError | errors.SignerError | PdfError | ValueError)
                 failure = f"signing failed: {e}" if known else f"signing failed: {type(e).__name__}"
         at = context.clock()
+        completion: str | None = None
+        receipt: str | None = None
+        if failure is None:
+            summary = [
+                {
+                    "index": doc.idx,
+                    "name": doc.name,
+                    "sha256": doc.sha256,
+                    "format": kind,
+                    "path": f"/v1/orders/{ref}/documents/{doc.idx}",
+                }
+                for (_, _, kind), doc in zip(signed, documents, strict=True)
+            ]
+            # The completion token and the receipt (two HSM signatures over what was read and signed
+            # above) are made before the writer's lock is taken, as a login's token is, so that the
+            # store's other writers do not wait on the HSM, however far away it is. They are
+            # released only if the transaction below completes the order.
+            completion = completion_data(context, order, customer, device, level="high", signatures=summary)
+            claims = receipt_claims(
+                order, customer, kiosk, device, approved_challenge, summary, {idx: out for idx, out, _ in signed}, at
+            )
+            receipt = context.tokens.sign_receipt(claims, at)
         with context.store.tx() as tx:
             order = tx.order(ref)
             assert order is not None
@@ -211,18 +233,7 @@ class DocumentSigner:
                 # Blocked or otherwise ended while the HSM worked: the signatures are not released.
                 tx.audit("signature.discarded", ref, at, why=order.hint_code)
                 return
-            summary = [
-                {
-                    "index": doc.idx,
-                    "name": doc.name,
-                    "sha256": doc.sha256,
-                    "format": kind,
-                    "path": f"/v1/orders/{ref}/documents/{doc.idx}",
-                }
-                for (_, _, kind), doc in zip(signed, documents, strict=True)
-            ]
-            device = tx.device(order.device_id) if order.device_id else None
-            completion = completion_data(context, order, customer, device, level="high", signatures=summary)
+            assert completion is not None and receipt is not None
             if not tx.transition(
                 ref,
                 [OrderStatus.SIGNING],
@@ -245,11 +256,7 @@ class DocumentSigner:
                     signed_sha256=hashlib.sha256(output).hexdigest(),
                     format=kind,
                 )
-            # Signed by the service key (signer/receipts.py), in this transaction as the completion token is.
-            claims = receipt_claims(
-                order, customer, kiosk, device, approved_challenge, summary, {idx: out for idx, out, _ in signed}, at
-            )
-            tx.insert_receipt(ref, customer.id, at, context.tokens.sign_receipt(claims, at))
+            tx.insert_receipt(ref, customer.id, at, receipt)
             if order.agreement_id:
                 tx.mark_agreement_signed(order.agreement_id, ref, at)
             tx.audit("order.completed", ref, at, level="high", signatures=len(signed))
