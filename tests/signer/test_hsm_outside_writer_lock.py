@@ -1,10 +1,11 @@
-"""A login and a signing ask the HSM for their signatures outside the store's write transactions.
+"""Logins and signings ask the HSM for their signatures outside the store's write transactions.
 
 SQLite has one writer at a time: an HSM signature made inside `Store.tx()` keeps every other writer
 of the process waiting for the HSM, which behind p11-kit or on a network HSM is a round trip or more
-each. An in-process `Signer` on a real SoftHSM token completes a login and a signing; every HSM
-signature (the customer's, the timestamp token, the OCSP answer, the completion token and the
-receipt) is recorded with whether the thread that asked was inside a write transaction.
+each. An in-process `Signer` on a real SoftHSM token completes a login with the password, a
+biometric login (the phone's approval completes it) and a signing; every HSM signature (the
+completion tokens, and the signing's customer signature, timestamp token, OCSP answer and receipt)
+is recorded with whether the thread that asked was inside a write transaction.
 """
 
 from __future__ import annotations
@@ -52,7 +53,7 @@ class WatchedStore(SqliteStore):
                 self.writing.now = False
 
 
-def test_login_and_signing_sign_in_the_hsm_outside_write_transactions(
+def test_logins_and_signing_sign_in_the_hsm_outside_write_transactions(
     hsm: Hsm, hsm_settings: HsmSettings, ca: CertificateAuthority, tmp_path: Path
 ) -> None:
     settings = SignerSettings(home=hsm_settings.home, allow_test_numbers=True, pades_level="B-LTA")
@@ -60,10 +61,18 @@ def test_login_and_signing_sign_in_the_hsm_outside_write_transactions(
     signer = Signer(settings, store, hsm)
     asked: list[tuple[str, bool]] = []
 
+    inside_sign = threading.local()
+
     def watched(operation: Callable[..., bytes]) -> Callable[..., bytes]:
         def sign(label: str, data: bytes) -> bytes:
+            if getattr(inside_sign, "now", False):  # `sign` hashes, then calls `sign_digest`: one signature
+                return operation(label, data)
             asked.append((label, getattr(store.writing, "now", False)))
-            return operation(label, data)
+            inside_sign.now = True
+            try:
+                return operation(label, data)
+            finally:
+                inside_sign.now = False
 
         return sign
 
@@ -80,22 +89,28 @@ def test_login_and_signing_sign_in_the_hsm_outside_write_transactions(
         hsm.sign = watched(hsm.sign)  # type: ignore[method-assign]
         hsm.sign_digest = watched(hsm.sign_digest)  # type: ignore[method-assign]
 
-        def complete(kind: str, documents: list[Any]) -> str:
-            ref = signer.start_order(kiosk, kind, number, "Eg signerer", documents).order_ref
+        def approve(kind: str, documents: list[Any], method: str = "app") -> str:
+            ref = signer.start_order(kiosk, kind, number, "Eg signerer", documents, method=method).order_ref
             (request,) = signer.pending_requests(device)
             approval = key.sign(approval_message(request.challenge, "approve"), ec.ECDSA(hashes.SHA256()))
-            signer.decide(device, ref, "approve", approval)
-            return signer.submit_password(kiosk, ref, PASSWORD).status
+            signer.decide(device, ref, "approve", approval, biometric=method == "biometric")
+            return ref
 
-        assert complete("auth", []) == "complete"
-        login_signatures = len(asked)
+        assert signer.submit_password(kiosk, approve("auth", []), PASSWORD).status == "complete"
+        after_login = len(asked)
+        assert after_login == 1  # the completion token
+        signer.set_biometric(device, True)
+        biometric = approve("auth", [], method="biometric")
+        assert signer.collect(kiosk, biometric).status == "complete"
+        after_biometric = len(asked)
+        assert after_biometric == 2
         document = NewDocument("avtale.txt", "text/plain", b"Avtale om brukskonto\n")
-        assert complete("sign", [document]) == "complete"
+        assert signer.submit_password(kiosk, approve("sign", [document]), PASSWORD).status == "complete"
     finally:
         store.close()
 
-    # The login's completion token; the signing's customer signature, timestamp, OCSP answers (made
-    # at most once a cache period), completion token and receipt.
-    assert login_signatures >= 1 and len(asked) - login_signatures >= 4, asked
+    # The signing's customer signature, timestamp, OCSP answers (made at most once a cache period),
+    # completion token and receipt.
+    assert len(asked) - after_biometric >= 4, asked
     inside = [label for label, writing in asked if writing]
     assert inside == [], f"HSM signatures made inside a write transaction: {inside}"

@@ -19,7 +19,7 @@ from tillit.signer.kiosk_orders import expire
 from tillit.signer.orders.challenge import challenge
 from tillit.signer.orders.completion import completion_data
 from tillit.signer.states import HintCode, OrderKind, OrderMethod, OrderStatus
-from tillit.signer.store.records import Device, Order
+from tillit.signer.store.records import Customer, Device, Order
 from tillit.signer.store.tx import Tx
 from tillit.signer.wire import AppRequest, approval_message
 
@@ -86,13 +86,22 @@ class Approvals:
         message = b""
         # A challenge never changes once the order exists: check the signature over it before taking
         # the writer's lock; the decision itself is then one conditional transition.
+        customer: Customer | None = None
         with context.store.read() as tx:
             order = tx.order(ref)
             if order is None or order.device_id != device.id or order.customer_id != device.customer_id:
                 order = None
             else:
                 message = approval_message(challenge(tx, order), decision)
+                if decision == "approve" and _completes_on_approval(order) and order.customer_id:
+                    customer = tx.customer(order.customer_id)
         signed = order is not None and verify_device_signature(device.public_key, signature, message)
+        completion: str | None = None
+        if signed and order is not None and customer is not None:
+            # A biometric login completes with this approval. Its token (an HSM signature) is made
+            # before the writer's lock is taken and released only if the transaction below
+            # completes the order, as for a password (orders/verify.py).
+            completion = self._completion_without_password(order, customer, device, biometric)
         refusal: errors.SignerError | None = None
         with context.store.tx() as tx:
             if request is not None:
@@ -111,7 +120,7 @@ class Approvals:
                     refusal = self._decision_rejection(tx, order, device, signed, at)
                 if refusal is None:
                     assert current is not None
-                    self._apply_decision(tx, order, current, decision, signature, biometric, at)
+                    self._apply_decision(tx, order, current, decision, signature, biometric, at, completion)
         if refusal is not None:
             raise refusal  # after the commit, so the audit keeps the rejected attempt
         return decision
@@ -131,8 +140,17 @@ class Approvals:
         return None
 
     def _apply_decision(
-        self, tx: Tx, order: Order, device: Device, decision: str, signature: bytes, biometric: bool, at: float
+        self,
+        tx: Tx,
+        order: Order,
+        device: Device,
+        decision: str,
+        signature: bytes,
+        biometric: bool,
+        at: float,
+        completion: str | None,
     ) -> None:
+        """`completion`: a biometric login's completion data, made before the transaction."""
         ref = order.ref
         if decision == "approve":
             approval = base64.b64encode(signature).decode()
@@ -150,24 +168,32 @@ class Approvals:
             order = approved
             if order.kind == OrderKind.GUARDIAN:
                 self.guardians.decided(tx, order, approved=True)
-            elif order.kind == OrderKind.AUTH and order.method == OrderMethod.BIOMETRIC:
-                self._complete_without_password(tx, order, device, biometric)
+            elif _completes_on_approval(order):
+                self._complete_without_password(tx, order, device, biometric, completion)
         else:
             if not tx.fail_order(ref, [OrderStatus.PENDING], HintCode.USER_CANCEL, at, device=device.id):
                 raise errors.Conflict("the request has already been answered or has ended", "alreadyAnswered")
             if order.kind == OrderKind.GUARDIAN:
                 self.guardians.decided(tx, order, approved=False)
 
-    def _complete_without_password(self, tx: Tx, order: Order, device: Device, biometric: bool) -> None:
-        """A biometric/app-PIN login: complete at the lower level (`substantial`); never for signing."""
+    def _completion_without_password(self, order: Order, customer: Customer, device: Device, biometric: bool) -> str:
+        """A biometric/app-PIN login's completion data, at the lower level (`substantial`)."""
+        amr = ["app", "bio" if biometric else "pin"]
+        return completion_data(self.context, order, customer, device, level="substantial", amr=amr)
+
+    def _complete_without_password(
+        self, tx: Tx, order: Order, device: Device, biometric: bool, completion: str | None
+    ) -> None:
+        """A biometric/app-PIN login: complete at the lower level (`substantial`); never for signing.
+        `completion` was made before the transaction; should it be missing (the order read before
+        did not say so), it is made here."""
         assert order.kind == OrderKind.AUTH and order.customer_id is not None
         context = self.context
         customer = tx.customer(order.customer_id)
         assert customer is not None
         at = context.clock()
-        completion = completion_data(
-            context, order, customer, device, level="substantial", amr=["app", "bio" if biometric else "pin"]
-        )
+        if completion is None:
+            completion = self._completion_without_password(order, customer, device, biometric)
         tx.transition(
             order.ref,
             [OrderStatus.APPROVED],
@@ -180,3 +206,8 @@ class Approvals:
         tx.insert_session(order.ref, customer.id, order.kiosk_id, at, at + context.settings.token_lifetime_seconds)
         tx.update_customer(customer.id, last_method="biometric")
         tx.audit("order.completed", order.ref, at, level="substantial")
+
+
+def _completes_on_approval(order: Order) -> bool:
+    """A biometric login: the phone's approval completes it, without a password."""
+    return order.kind == OrderKind.AUTH and order.method == OrderMethod.BIOMETRIC
