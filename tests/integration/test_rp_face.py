@@ -13,6 +13,7 @@ import hmac
 import json
 import math
 import shutil
+import socket
 import ssl
 import subprocess
 import time
@@ -47,6 +48,9 @@ def qr_content(token: str, secret: str, started: float, shift: int = 0) -> str:
     return f"bankid.{token}.{seconds}.{code}"
 
 
+RP_BODY_SECONDS = 2.0
+
+
 def rp_client(port: int, folder: Path) -> httpx.Client:
     """An RP's client: the server checked against ca.pem, rp.crt and rp.key presented."""
     context = ssl.create_default_context(cafile=str(folder / "ca.pem"))
@@ -59,7 +63,8 @@ def rp_daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Daemon
     """A daemon with the RP face on its own port, and one relying party's files."""
     home = tmp_path_factory.mktemp("rp") / "home"
     port = free_port()
-    daemon = make_daemon(home, TILLIT_RP_PORT=str(port))
+    # Bodies due within 2 s (the default is 10): the slow-body test waits for that.
+    daemon = make_daemon(home, TILLIT_RP_PORT=str(port), TILLIT_REQUEST_BODY_SECONDS=str(RP_BODY_SECONDS))
     folder = home.parent / "rp"
     daemon.run("tillit-signer", "rps", "add", "--name", RP_NAME, "--out", str(folder))
     daemon.start()
@@ -498,6 +503,36 @@ def test_the_faces_openapi_document_lists_bankids_operations_and_errors(rp: http
     assert "HTTPValidationError" not in document["components"]["schemas"]
     collected = document["components"]["schemas"]["Collected"]["properties"]
     assert {"orderRef", "status", "hintCode", "completionData"} <= set(collected)
+
+
+def test_a_body_that_does_not_all_arrive_is_request_timeout(rp_daemon: tuple[Daemon, int, Path]) -> None:
+    """An RP that announces a body and sends part of it is answered 408 requestTimeout when the
+    body's deadline passes (as BankID answers), and the connection is closed; without the deadline
+    the face would wait for the rest as long as the connection lasts."""
+    _, port, folder = rp_daemon
+    context = ssl.create_default_context(cafile=str(folder / "ca.pem"))
+    context.load_cert_chain(str(folder / "rp.crt"), str(folder / "rp.key"))
+    head = b"POST /rp/v6.0/collect HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+    with (
+        socket.create_connection(("127.0.0.1", port), timeout=10) as raw,
+        context.wrap_socket(raw, server_hostname="127.0.0.1") as s,
+    ):
+        started = time.monotonic()
+        s.sendall(head + b"Content-Length: 100\r\n\r\n" + b'{"orderRef":')
+        answer = b""
+        while b"\r\n\r\n" not in answer or not answer.rstrip().endswith(b"}"):
+            got = s.recv(65536)
+            if not got:
+                break
+            answer += got
+        seconds = time.monotonic() - started
+        closed = s.recv(1) == b""
+    status_line, _, rest = answer.partition(b"\r\n")
+    headers, _, body = rest.partition(b"\r\n\r\n")
+    assert status_line.split()[1] == b"408", answer
+    assert json.loads(body)["errorCode"] == "requestTimeout", body
+    assert RP_BODY_SECONDS <= seconds < RP_BODY_SECONDS + 3, seconds
+    assert b"connection: close" in headers.lower() and closed, answer
 
 
 def test_rps_commands_refuse_in_one_line(rp_daemon: tuple[Daemon, int, Path]) -> None:

@@ -7,6 +7,12 @@ routes that do not exist: each is answered 4xx while the client has sent a slive
 the daemon then closes the connection instead of reading on. Several connections streaming hundreds
 of MB at once leave the daemon's RSS (sampled from /proc/PID/status) under 400 MB.
 
+Slow bodies: a client that trickles a body (a few bytes a second) held a connection and a request
+for as long as it liked. Here a body that has not all arrived by its deadline (`request_body_seconds`,
+1 s for this module's second daemon, plus 1 s for every `request_body_bytes_per_second` bytes
+received) is answered 408 `requestTimeout` and the connection closed, by Content-Length or chunked,
+while a slow but steady upload that takes longer than `request_body_seconds` is not cut off.
+
 M7: an OCSP CertID with NULL for its hash algorithm gave 500; 40,000 CertIDs in one request kept
 /healthz waiting 88 s. Here every malformed CertID gets a `malformedRequest` OCSP response, a
 certificate of another CA `unauthorized`, a request of 40,000 CertIDs is refused at once, and while
@@ -207,6 +213,100 @@ def test_ordinary_requests_still_work(d: Daemon) -> None:
         r = k.post("/v1/auth", json={"personalNumber": number})
         assert r.status_code == 200, r.text
         assert k.post("/v1/collect", json={"orderRef": r.json()["orderRef"]}).status_code == 200
+
+
+# -- slow bodies -----------------------------------------------------------------------------------
+
+BODY_SECONDS = 1.0
+
+
+@pytest.fixture(scope="module")
+def slow(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Daemon]:
+    """A daemon whose bodies must arrive within a second (and 1 s more for every 64 KiB)."""
+    daemon = make_daemon(tmp_path_factory.mktemp("slow") / "home", TILLIT_REQUEST_BODY_SECONDS=str(BODY_SECONDS))
+    daemon.start()
+    yield daemon
+    daemon.stop()
+
+
+def trickle(d: Daemon, path: str, *, chunked: bool, pieces: list[bytes], every: float, length: int = 0) -> Answer:
+    """Send a request's head, then `pieces` of its body one every `every` seconds (framed as chunks,
+    or under `Content-Length: length`) until the daemon answers; the answer, and whether the daemon
+    then hung up."""
+    lines = [f"POST {path} HTTP/1.1", f"Host: 127.0.0.1:{d.port}", "Content-Type: application/json"]
+    lines += [f"Authorization: Bearer {d.kiosk_token}"]
+    lines.append("Transfer-Encoding: chunked" if chunked else f"Content-Length: {length}")
+    started = time.monotonic()
+    with socket.create_connection(("127.0.0.1", d.port), timeout=10) as s:
+        s.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
+        s.settimeout(every)
+        received = b""
+        sent = 0
+        for piece in pieces:
+            try:
+                s.sendall(_chunk(piece) if chunked else piece)
+                sent += len(piece)
+            except (BrokenPipeError, ConnectionResetError):
+                break
+            try:
+                received += s.recv(65536)
+                break  # answered before the body was all sent
+            except TimeoutError:
+                continue
+        s.settimeout(5)
+        try:
+            while b"\r\n\r\n" not in received:
+                got = s.recv(65536)
+                if not got:
+                    break
+                received += got
+            seconds = time.monotonic() - started
+            head, _, body = received.partition(b"\r\n\r\n")
+            announced = re.search(rb"(?im)^content-length: *([0-9]+)", head)
+            while announced and len(body) < int(announced.group(1)):
+                got = s.recv(65536)
+                if not got:
+                    break
+                body += got
+        except TimeoutError:
+            raise AssertionError(f"{path}: no answer within 5 s after the last of {sent} body bytes") from None
+        assert head.startswith(b"HTTP/1.1 "), received
+        answer = Answer(int(head.split()[1]), head, body, seconds, sent)
+        try:
+            answer.closed = s.recv(1) == b""
+        except (ConnectionResetError, TimeoutError):
+            answer.closed = True
+        return answer
+
+
+@pytest.mark.parametrize("chunked", [True, False], ids=["chunked", "content-length"])
+def test_a_trickled_body_is_408_by_its_deadline_and_the_connection_closed(slow: Daemon, chunked: bool) -> None:
+    """One byte every 0.2 s would take minutes to send 1,000 bytes; the body's deadline (1 s and
+    a few milliseconds for what arrived) answers long before. Without it the daemon waits for the
+    rest, and this client gives up after its 60 pieces without an answer."""
+    answer = trickle(
+        slow, "/v1/collect", chunked=chunked, pieces=[b'{"orderRef":'] + [b" "] * 60, every=0.2, length=1000
+    )
+    assert answer.status == 408, answer.head
+    assert json.loads(answer.body)["error"] == "requestTimeout", answer.body
+    assert BODY_SECONDS <= answer.seconds < BODY_SECONDS + 2, answer
+    assert b"connection: close" in answer.head.lower(), answer.head
+    assert answer.closed, "the daemon kept the connection open after 408"
+    assert httpx.get(slow.url + "/healthz", timeout=5).status_code == 200
+    figures("slow bodies", **{f"408 after s ({'chunked' if chunked else 'length'})": round(answer.seconds, 2)})
+
+
+def test_a_slow_but_steady_upload_is_not_cut_off(slow: Daemon) -> None:
+    """192 KiB at about 96 KiB a second takes 2 s, twice `request_body_seconds`: the bytes that arrive
+    buy the time (1 s for every 64 KiB), so the body is read whole and judged on what it is (400:
+    not a sign order) instead of 408."""
+    piece = b" " * (16 * 1024)
+    pieces = [b"{"] + [piece] * 12 + [b"}"]
+    length = sum(len(p) for p in pieces)
+    answer = trickle(slow, "/v1/sign", chunked=False, pieces=pieces, every=1 / 6, length=length)
+    assert answer.seconds > BODY_SECONDS + 0.5, answer
+    assert answer.status == 400, (answer.head, answer.body)
+    assert json.loads(answer.body)["error"] == "invalidParameters", answer.body
 
 
 # -- memory --------------------------------------------------------------------------------------

@@ -44,6 +44,13 @@ class Gone(SignerError):
     code = "expired"
 
 
+class RequestTimeout(SignerError):
+    """The client did not send the whole request body in time (`request_body_seconds`)."""
+
+    status = 408
+    code = "requestTimeout"
+
+
 class TooLarge(SignerError):
     status = 413
     code = "tooLarge"

@@ -83,6 +83,17 @@ class SignerSettings(TillitSettings):
     """Largest body of a request without documents (every JSON route but /v1/sign and the staff's
     POST /v1/agreements, which take `max_body_bytes`). Routes that read no body accept none."""
 
+    request_body_seconds: float = Field(default=10.0, gt=0, le=600)
+    """Time a client has to send a request's body once its headers are in, on the daemon's port and
+    the RP API face, plus 1 s for every `request_body_bytes_per_second` bytes that have arrived; a
+    body still incomplete then is answered 408 `requestTimeout` and the connection closed. Against
+    clients that trickle bodies to hold the daemon's connections."""
+
+    request_body_bytes_per_second: int = Field(default=64 * 1024, ge=1024)
+    """The slowest upload that still gets its whole time: each byte of a body that arrives extends
+    the body's deadline (`request_body_seconds`) by 1/this s, so a large document on a slow line
+    arrives, while a body trickled a few bytes at a time does not keep the connection."""
+
     ocsp_max_request_bytes: int = Field(default=4096, ge=256)
     """Largest OCSP request (DER) /v1/ocsp reads; a bigger one is refused with 413."""
 

@@ -24,7 +24,7 @@ from tillit.signer import cpus, testhooks
 from tillit.signer.audit.chain import AuditBroken
 from tillit.signer.http import deps
 from tillit.signer.http.errors import EXCEPTION_HANDLERS, refusal
-from tillit.signer.http.middleware import BodyLimits, RouteRules
+from tillit.signer.http.middleware import BodyDeadline, BodyLimits, RouteRules
 from tillit.signer.http.openapi import describe_refusals
 from tillit.signer.http.order_path import OrderPath, order_routes
 from tillit.signer.http.pool import blocking
@@ -149,6 +149,10 @@ def create_app(signer: Signer) -> TillitApp:
     kiosk_for = functools.partial(deps.kiosk_token, signer)
     order_path = OrderPath(app.fastapi, kiosk_for=kiosk_for, refusal=answer_refusal, routes=fast_routes)
     app.front = BodyLimits(
-        order_path, rules, refusal=answer_refusal, observe=functools.partial(observe_latency, signer.metrics)
+        order_path,
+        rules,
+        refusal=answer_refusal,
+        observe=functools.partial(observe_latency, signer.metrics),
+        body_deadline=BodyDeadline.of(signer.settings),
     )
     return app

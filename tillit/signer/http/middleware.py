@@ -8,8 +8,10 @@ rule before any byte of the body is read:
 - on a route whose credential is a bearer token in the headers, the token is checked first when
   it is missing or when the body is chunked or larger than what uvicorn holds anyway (64 KiB),
   so that an unauthenticated client cannot make the daemon read a large body (401);
-- a chunked body (any method, GET included) is read here up to the limit and handed on as read,
-  413 as soon as it grows past it;
+- the body is then read here, up to the limit and by its deadline (`BodyDeadline`: a few seconds,
+  and more as bytes arrive), and handed on as read: 413 as soon as a chunked body grows past the
+  limit, 408 when the body has not all arrived in time (a client trickling bodies would otherwise
+  hold a connection and a request for as long as it likes);
 - a response that leaves part of the body unread carries `Connection: close`, so that uvicorn
   drops the connection instead of reading (and discarding) what the client still sends.
 
@@ -20,6 +22,7 @@ scope (`BODY_LIMIT`) for the layers behind that read bodies themselves (`signer.
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
@@ -168,11 +171,13 @@ class BodyLimits:
         rules: RouteRules,
         refusal: Callable[[errors.SignerError | HsmError], Response],
         observe: Callable[[Scope, int, float], None],
+        body_deadline: BodyDeadline,
     ) -> None:
         self.app = app
         self.rules = rules
         self.refusal = refusal
         self.observe = observe
+        self.body_deadline = body_deadline
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -220,30 +225,23 @@ class BodyLimits:
                 await credential(authorization.decode("latin-1") if authorization is not None else None)
             except (errors.SignerError, HsmError) as e:
                 refused = self.refusal(e)
-        if refused is None and chunked and rule is not None:
-            buffered = await read_body(receive, limit)
-            if buffered is None:
-                refused = self.refusal(_too_large(limit))
+        if refused is None and unread and rule is not None:
+            try:
+                buffered = await read_body_within(receive, limit, self.body_deadline)
+            except errors.RequestTimeout as e:
+                refused = self.refusal(e)
             else:
-                unread = False
-                receive = replay_body(buffered, receive)
+                if buffered is None:
+                    refused = self.refusal(_too_large(limit))
+                else:
+                    unread = False
+                    receive = replay_body(buffered, receive)
         if refused is not None:
             if rule is not None:
                 scope["route"] = rule.route  # the latency metric's label
             await refused(scope, receive, send_status)
         else:
             scope[BODY_LIMIT] = limit
-            if unread:
-                inner = receive
-
-                async def tracked() -> Message:
-                    nonlocal unread
-                    message = await inner()
-                    if message["type"] != "http.request" or not message.get("more_body", False):
-                        unread = False
-                    return message
-
-                receive = tracked
             await self.app(scope, receive, send_status)
         self.observe(scope, status, time.perf_counter() - started)
 
@@ -271,6 +269,43 @@ async def read_body(receive: Receive, limit: int | None = None) -> bytes | None:
     return b"".join(chunks)
 
 
+@dataclass(frozen=True)
+class BodyDeadline:
+    """How long a request's body may take to arrive: `seconds`, plus 1 s for every
+    `bytes_per_second` bytes that have arrived (the settings `request_body_seconds` and
+    `request_body_bytes_per_second`)."""
+
+    seconds: float
+    bytes_per_second: int
+
+    @classmethod
+    def of(cls, settings: SignerSettings) -> BodyDeadline:
+        return cls(settings.request_body_seconds, settings.request_body_bytes_per_second)
+
+
+async def read_body_within(receive: Receive, limit: int | None, deadline: BodyDeadline) -> bytes | None:
+    """`read_body` by `deadline`, else `errors.RequestTimeout` (408). A body that uvicorn already
+    holds whole (most are) is read without waiting."""
+    loop = asyncio.get_running_loop()
+    due = loop.time() + deadline.seconds
+    try:
+        async with asyncio.timeout_at(due) as timeout:
+
+            async def timed() -> Message:
+                nonlocal due
+                message = await receive()
+                due += len(message.get("body", b"")) / deadline.bytes_per_second
+                timeout.reschedule(due)
+                return message
+
+            return await read_body(timed, limit)
+    except TimeoutError:
+        raise errors.RequestTimeout(
+            f"the request body did not all arrive in time ({deadline.seconds:g} s, "
+            f"and 1 s more for every {deadline.bytes_per_second} bytes received)"
+        ) from None
+
+
 def replay_body(body: bytes, receive: Receive) -> Receive:
     """A `receive` that hands out an already read body once, then waits on the real one
     (for the disconnect)."""
@@ -288,6 +323,7 @@ def replay_body(body: bytes, receive: Receive) -> Receive:
 
 __all__ = [
     "BODY_LIMIT",
+    "BodyDeadline",
     "BodyLimits",
     "BodyRule",
     "CredentialCheck",
@@ -295,5 +331,6 @@ __all__ = [
     "SettingLimit",
     "body_limit",
     "read_body",
+    "read_body_within",
     "replay_body",
 ]

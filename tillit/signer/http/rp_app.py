@@ -4,7 +4,8 @@ refusal as BankID does, {"errorCode", "details"} with BankID's statuses (docs/rp
 
 - 400 invalidParameters (a body the face cannot take, no such order) or alreadyInProgress;
 - 401 unauthorized (no client certificate of a relying party, or a revoked one's), 403 likewise;
-- 404 notFound (no such path), 405 methodNotAllowed, 415 unsupportedMediaType;
+- 404 notFound (no such path), 405 methodNotAllowed, 408 requestTimeout (the body did not all
+  arrive in time: `TimelyBodies`), 415 unsupportedMediaType;
 - 500 internalError; 503 maintenance (the HSM away, the store unavailable, a rate limit: try later).
 """
 
@@ -17,10 +18,12 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from tillit.hsm.errors import HsmError
-from tillit.signer.errors import SignerError
+from tillit.signer.errors import RequestTimeout, SignerError
 from tillit.signer.http.errors import validation_reason
+from tillit.signer.http.middleware import BodyDeadline, read_body_within, replay_body
 from tillit.signer.http.routers import rp
 from tillit.signer.service import Signer
 
@@ -67,6 +70,40 @@ async def internal(request: Request, exc: Exception) -> JSONResponse:
     return rp_error(500, "internalError", "internal error")
 
 
+class TimelyBodies:
+    """Every request body read before the face's routes see it, up to `limit` bytes and by its
+    `deadline`: a body still incomplete then is answered 408 requestTimeout and the connection
+    closed, as BankID does. A body declared larger than `limit` is left to the route, which refuses
+    it from its Content-Length (400)."""
+
+    def __init__(self, app: ASGIApp, deadline: BodyDeadline, limit: int) -> None:
+        self.app = app
+        self.deadline = deadline
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        length = next((value for name, value in scope["headers"] if name == b"content-length"), None)
+        chunked = any(name == b"transfer-encoding" for name, _ in scope["headers"])
+        declared = int(length) if length is not None and length.isdigit() and len(length) < 19 else None
+        if not chunked and (declared is None or declared == 0 or declared > self.limit):
+            await self.app(scope, receive, send)
+            return
+        try:
+            body = await read_body_within(receive, self.limit, self.deadline)
+        except RequestTimeout as e:
+            refused = rp_error(408, "requestTimeout", e.reason)
+        else:
+            if body is not None:
+                await self.app(scope, replay_body(body, receive), send)
+                return
+            refused = rp_error(400, "invalidParameters", f"the body is larger than {self.limit} bytes")
+        refused.headers["Connection"] = "close"  # the rest of the body is not read
+        await refused(scope, receive, send)
+
+
 class RpApp(FastAPI):
     def openapi(self) -> dict[str, Any]:
         """FastAPI's document without its 422: a body this face cannot take is 400 invalidParameters."""
@@ -100,4 +137,5 @@ def create_rp_app(signer: Signer) -> FastAPI:
     )
     app.state.signer = signer
     app.include_router(rp.router)
+    app.add_middleware(TimelyBodies, deadline=BodyDeadline.of(signer.settings), limit=rp.RP_BODY_BYTES)
     return app
