@@ -63,8 +63,13 @@ def rp_daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Daemon
     """A daemon with the RP face on its own port, and one relying party's files."""
     home = tmp_path_factory.mktemp("rp") / "home"
     port = free_port()
-    # Bodies due within 2 s (the default is 10): the slow-body test waits for that.
-    daemon = make_daemon(home, TILLIT_RP_PORT=str(port), TILLIT_REQUEST_BODY_SECONDS=str(RP_BODY_SECONDS))
+    # Heads and bodies due within 2 s (the default is 10): the slow-request tests wait for that.
+    daemon = make_daemon(
+        home,
+        TILLIT_RP_PORT=str(port),
+        TILLIT_REQUEST_HEAD_SECONDS=str(RP_BODY_SECONDS),
+        TILLIT_REQUEST_BODY_SECONDS=str(RP_BODY_SECONDS),
+    )
     folder = home.parent / "rp"
     daemon.run("tillit-signer", "rps", "add", "--name", RP_NAME, "--out", str(folder))
     daemon.start()
@@ -505,20 +510,22 @@ def test_the_faces_openapi_document_lists_bankids_operations_and_errors(rp: http
     assert {"orderRef", "status", "hintCode", "completionData"} <= set(collected)
 
 
-def test_a_body_that_does_not_all_arrive_is_request_timeout(rp_daemon: tuple[Daemon, int, Path]) -> None:
-    """An RP that announces a body and sends part of it is answered 408 requestTimeout when the
-    body's deadline passes (as BankID answers), and the connection is closed; without the deadline
-    the face would wait for the rest as long as the connection lasts."""
+@pytest.mark.parametrize("late", ["body", "head"])
+def test_a_request_that_does_not_all_arrive_is_request_timeout(rp_daemon: tuple[Daemon, int, Path], late: str) -> None:
+    """An RP that sends part of a request's head, or announces a body and sends part of it, is
+    answered 408 requestTimeout when the deadline passes (as BankID answers), and the connection is
+    closed; without the deadlines the face would wait for the rest as long as the connection lasts."""
     _, port, folder = rp_daemon
     context = ssl.create_default_context(cafile=str(folder / "ca.pem"))
     context.load_cert_chain(str(folder / "rp.crt"), str(folder / "rp.key"))
     head = b"POST /rp/v6.0/collect HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+    partial = head if late == "head" else head + b"Content-Length: 100\r\n\r\n" + b'{"orderRef":'
     with (
         socket.create_connection(("127.0.0.1", port), timeout=10) as raw,
         context.wrap_socket(raw, server_hostname="127.0.0.1") as s,
     ):
         started = time.monotonic()
-        s.sendall(head + b"Content-Length: 100\r\n\r\n" + b'{"orderRef":')
+        s.sendall(partial)
         answer = b""
         while b"\r\n\r\n" not in answer or not answer.rstrip().endswith(b"}"):
             got = s.recv(65536)

@@ -7,11 +7,15 @@ routes that do not exist: each is answered 4xx while the client has sent a slive
 the daemon then closes the connection instead of reading on. Several connections streaming hundreds
 of MB at once leave the daemon's RSS (sampled from /proc/PID/status) under 400 MB.
 
-Slow bodies: a client that trickles a body (a few bytes a second) held a connection and a request
-for as long as it liked. Here a body that has not all arrived by its deadline (`request_body_seconds`,
-1 s for this module's second daemon, plus 1 s for every `request_body_bytes_per_second` bytes
-received) is answered 408 `requestTimeout` and the connection closed, by Content-Length or chunked,
-while a slow but steady upload that takes longer than `request_body_seconds` is not cut off.
+Slow heads and bodies: a client that trickles a request's head or body (a few bytes a second), or
+opens a connection and sends nothing, held a connection (and for a body a request) for as long as
+it liked ("slowloris"). Here, on this module's second daemon (1 s for each deadline):
+- a head that has not all arrived within `request_head_seconds` of its first byte, or of the
+  connection, is answered 408 and the connection closed, on a new connection and on a kept-alive one;
+- a body that has not all arrived by its deadline (`request_body_seconds`, plus 1 s for every
+  `request_body_bytes_per_second` bytes received) is answered 408 `requestTimeout` and the
+  connection closed, by Content-Length or chunked;
+- a slow but steady upload that takes longer than `request_body_seconds` is not cut off.
 
 M7: an OCSP CertID with NULL for its hash algorithm gave 500; 40,000 CertIDs in one request kept
 /healthz waiting 88 s. Here every malformed CertID gets a `malformedRequest` OCSP response, a
@@ -218,12 +222,18 @@ def test_ordinary_requests_still_work(d: Daemon) -> None:
 # -- slow bodies -----------------------------------------------------------------------------------
 
 BODY_SECONDS = 1.0
+HEAD_SECONDS = 1.0
 
 
 @pytest.fixture(scope="module")
 def slow(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Daemon]:
-    """A daemon whose bodies must arrive within a second (and 1 s more for every 64 KiB)."""
-    daemon = make_daemon(tmp_path_factory.mktemp("slow") / "home", TILLIT_REQUEST_BODY_SECONDS=str(BODY_SECONDS))
+    """A daemon whose request heads must arrive within a second, and bodies too (and 1 s more for
+    every 64 KiB)."""
+    daemon = make_daemon(
+        tmp_path_factory.mktemp("slow") / "home",
+        TILLIT_REQUEST_HEAD_SECONDS=str(HEAD_SECONDS),
+        TILLIT_REQUEST_BODY_SECONDS=str(BODY_SECONDS),
+    )
     daemon.start()
     yield daemon
     daemon.stop()
@@ -277,6 +287,77 @@ def trickle(d: Daemon, path: str, *, chunked: bool, pieces: list[bytes], every: 
         except (ConnectionResetError, TimeoutError):
             answer.closed = True
         return answer
+
+
+def late_head(d: Daemon, before: bytes, pieces: list[bytes], every: float) -> tuple[bytes, float, bool]:
+    """Send `before` (whole requests, say), then `pieces` of a request head one every `every` seconds
+    until the daemon answers or hangs up; what it sent after `before`'s answers, the seconds from
+    the first piece (or from `before`), and whether it then hung up."""
+    with socket.create_connection(("127.0.0.1", d.port), timeout=10) as s:
+        if before:
+            s.sendall(before)
+            s.settimeout(5)
+            answered = b""
+            while not answered.endswith(b"}"):  # each of our `before` answers ends its JSON body
+                answered += s.recv(65536)
+        started = time.monotonic()
+        s.settimeout(every)
+        received = b""
+        for piece in [*pieces, *([b""] * 60)]:
+            if piece:
+                try:
+                    s.sendall(piece)
+                except (BrokenPipeError, ConnectionResetError):
+                    break
+            try:
+                got = s.recv(65536)
+            except TimeoutError:
+                continue
+            received += got
+            break
+        s.settimeout(2)
+        try:
+            while got := s.recv(65536):
+                received += got
+            closed = True
+        except TimeoutError:
+            closed = False
+        except ConnectionResetError:
+            closed = True
+        return received, time.monotonic() - started, closed
+
+
+HEAD = b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: slowloris\r\nAccept: */*\r\n"
+WHOLE = b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+
+
+@pytest.mark.parametrize(
+    ("before", "pieces"),
+    [
+        (b"", [HEAD[i : i + 3] for i in range(0, len(HEAD), 3)]),
+        (b"", []),
+        (WHOLE, [HEAD[i : i + 3] for i in range(0, len(HEAD), 3)]),
+    ],
+    ids=["trickled-head", "silent-connection", "trickled-head-after-a-kept-alive-answer"],
+)
+def test_a_late_request_head_is_408_and_the_connection_closed(slow: Daemon, before: bytes, pieces: list[bytes]) -> None:
+    """Three bytes of a head every 0.3 s, or nothing at all, on a new connection or after an answer
+    on a kept-alive one: 408 `requestTimeout` once `request_head_seconds` has passed, and the
+    connection closed. Without the deadline the daemon waits on all three for as long as the client
+    likes (uvicorn times out only a connection idle after an answer), and this client gives up after
+    18 s without an answer."""
+    received, seconds, closed = late_head(slow, before, pieces, every=0.3)
+    assert received.startswith(b"HTTP/1.1 408 "), received
+    assert json.loads(received.partition(b"\r\n\r\n")[2])["error"] == "requestTimeout", received
+    assert HEAD_SECONDS - 0.1 <= seconds < HEAD_SECONDS + 2, seconds
+    assert closed, "the daemon kept the connection open after 408"
+    assert httpx.get(slow.url + "/healthz", timeout=5).status_code == 200
+
+
+def test_a_head_that_arrives_in_time_is_answered(slow: Daemon) -> None:
+    """A head sent in pieces over half the deadline is read and answered as usual."""
+    received, _, _ = late_head(slow, b"", [WHOLE[:10], WHOLE[10:30], WHOLE[30:]], every=0.15)
+    assert received.startswith(b"HTTP/1.1 200 "), received
 
 
 @pytest.mark.parametrize("chunked", [True, False], ids=["chunked", "content-length"])

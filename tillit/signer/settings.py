@@ -83,6 +83,12 @@ class SignerSettings(TillitSettings):
     """Largest body of a request without documents (every JSON route but /v1/sign and the staff's
     POST /v1/agreements, which take `max_body_bytes`). Routes that read no body accept none."""
 
+    request_head_seconds: float = Field(default=10.0, gt=0, le=600)
+    """Time a client has to send a request's line and headers, from its first byte (for a new
+    connection, from the connection), on the daemon's port and the RP API face; a head still
+    incomplete then is answered 408 `requestTimeout` and the connection closed. Against clients
+    that hold connections open with heads that never end ("slowloris")."""
+
     request_body_seconds: float = Field(default=10.0, gt=0, le=600)
     """Time a client has to send a request's body once its headers are in, on the daemon's port and
     the RP API face, plus 1 s for every `request_body_bytes_per_second` bytes that have arrived; a

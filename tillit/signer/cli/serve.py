@@ -30,6 +30,7 @@ def serve(host: str | None, port: int | None) -> None:
     import uvicorn  # the web server and the routes only for serve: the other commands start without them
 
     from tillit.signer.http.app import create_app  # as uvicorn: FastAPI is loaded by serve alone
+    from tillit.signer.http.protocol import timely_heads
 
     updates = {k: v for k, v in (("host", host), ("port", port)) if v is not None}
     settings = SignerSettings().model_copy(update=updates)
@@ -55,10 +56,12 @@ def serve(host: str | None, port: int | None) -> None:
         log.info("serving on %s://%s:%d", scheme, settings.host, settings.port, extra={"tillit_event": "serve.start"})
         # No proxy headers: nothing here reads the client's address or scheme, and uvicorn's layer
         # for them would be one more pass over every request's headers.
+        late_head = {"error": "requestTimeout", "reason": "the request's head did not all arrive in time"}
         config = uvicorn.Config(
             app,
             host=settings.host,
             port=settings.port,
+            http=timely_heads(settings.request_head_seconds, late_head),
             log_config=None,
             access_log=False,
             proxy_headers=False,

@@ -6,8 +6,9 @@ worker pool and the `Signer` of the main one, and stopping when it stops.
   which relying party a certificate belongs to, and whether it is revoked, the app decides per
   request (`routers.rp.relying_party`).
 - uvicorn puts no TLS details into the ASGI scope, so `ClientCertificateProtocol` (uvicorn's
-  httptools protocol) adds the ASGI TLS extension's `client_cert_chain` from the connection's SSL
-  object to every request on that connection.
+  httptools protocol, with the deadline on request heads of `signer.http.protocol`) adds the ASGI
+  TLS extension's `client_cert_chain` from the connection's SSL object to every request on that
+  connection.
 - The server's own certificate is issued by the Tillit CA for `rp_hostnames` into home/rp-tls/ when
   it is missing or expires within `RENEW_BEFORE` (unless `rp_tls_cert` and `rp_tls_key` are set).
 """
@@ -29,8 +30,8 @@ from asn1crypto import pem, x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from starlette.types import ASGIApp, Receive, Scope, Send
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from tillit.signer.http.protocol import TimelyHeadsProtocol, timely_heads
 from tillit.signer.http.rp_app import create_rp_app
 from tillit.signer.service import Signer
 
@@ -38,7 +39,7 @@ RENEW_BEFORE = timedelta(days=7)
 CERTIFICATE_DAYS = 365
 
 
-class ClientCertificateProtocol(HttpToolsProtocol):
+class ClientCertificateProtocol(TimelyHeadsProtocol):
     """uvicorn's HTTP/1.1 protocol, adding to each request's scope the ASGI TLS extension with the
     connection's client certificate: scope["extensions"]["tls"]["client_cert_chain"], PEM."""
 
@@ -114,7 +115,11 @@ def companion(signer: Signer, main: uvicorn.Server, **options: Any) -> Companion
     config = uvicorn.Config(
         create_rp_app(signer),
         lifespan="off",  # the main app's lifespan sets up the pool and the sweep for both
-        http=ClientCertificateProtocol,
+        http=timely_heads(
+            signer.settings.request_head_seconds,
+            {"errorCode": "requestTimeout", "details": "the request's head did not all arrive in time"},
+            base=ClientCertificateProtocol,
+        ),
         ssl_certfile=str(cert_path),
         ssl_keyfile=str(key_path),
         ssl_cert_reqs=ssl.CERT_REQUIRED,

@@ -1,0 +1,83 @@
+"""uvicorn's HTTP/1.1 protocol with a deadline on each request's head (its request line and headers).
+
+uvicorn closes a keep-alive connection that stays idle after an answer, but it times nothing else
+out: a connection that never sends a byte, or a request head sent a byte at a time and never
+finished, holds its socket and its slot in the server for as long as the client likes, and a few
+thousand such connections take every file descriptor the daemon has (the "slowloris" attack). The
+body has its own deadline (`signer.http.middleware.BodyDeadline`); the app never sees a head.
+
+`TimelyHeadsProtocol` gives a new connection, and every later request on it from its first byte,
+`head_seconds` for the whole head; when it passes, the connection is answered 408 and closed.
+`timely_heads` makes the protocol class for one server: its deadline and the body of its 408 (each
+face answers in its own shape).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+
+class TimelyHeadsProtocol(HttpToolsProtocol):
+    """uvicorn's httptools protocol, answering 408 and closing a connection whose request head has
+    not all arrived in time (the module's docstring). Made for a server by `timely_heads`."""
+
+    head_seconds: float = 10.0
+    timeout_answer: bytes = b""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._head_timer: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._arm_head_timer()  # a connection that sends nothing is timed too
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self._arm_head_timer()  # a request's first byte, on a new or a kept-alive connection
+
+    def on_headers_complete(self) -> None:
+        self._disarm_head_timer()
+        super().on_headers_complete()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm_head_timer()
+        super().connection_lost(exc)
+
+    def _arm_head_timer(self) -> None:
+        if self._head_timer is None:
+            self._head_timer = self.loop.call_later(self.head_seconds, self._head_too_slow)
+
+    def _disarm_head_timer(self) -> None:
+        if self._head_timer is not None:
+            self._head_timer.cancel()
+            self._head_timer = None
+
+    def _head_too_slow(self) -> None:
+        self._head_timer = None
+        if self.transport.is_closing():
+            return
+        if self.cycle is not None and not self.cycle.response_complete:
+            # The head of a request pipelined behind one still being answered (a long-poll): it is
+            # read after that answer, so it gets its time again.
+            self._arm_head_timer()
+            return
+        self.transport.write(self.timeout_answer)
+        self.transport.close()
+
+
+def timely_heads(
+    head_seconds: float, error: dict[str, str], base: type[TimelyHeadsProtocol] = TimelyHeadsProtocol
+) -> type[TimelyHeadsProtocol]:
+    """A subclass of `base` for one server: heads due within `head_seconds`, and `error` as the JSON
+    body of the 408 that closes a connection whose head is late."""
+    body = json.dumps(error, separators=(",", ":")).encode()
+    answer = (
+        b"HTTP/1.1 408 Request Timeout\r\ncontent-type: application/json\r\nconnection: close\r\n"
+        b"content-length: %d\r\n\r\n%s" % (len(body), body)
+    )
+    return type(base.__name__, (base,), {"head_seconds": head_seconds, "timeout_answer": answer})
