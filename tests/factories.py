@@ -1,17 +1,22 @@
-"""Test data: fresh synthetic national identity numbers (month + 80, valid check digits), and
-self-signed certificates from nobody Tillit knows."""
+"""Test data: fresh synthetic national identity numbers (month + 80, valid check digits), customers
+with a phone on an in-process signer, and self-signed certificates from nobody Tillit knows."""
 
 from __future__ import annotations
 
 import itertools
 from datetime import UTC, date, datetime, timedelta
+from typing import TYPE_CHECKING
 
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from tillit.numbers import check_digits
+
+if TYPE_CHECKING:  # the signer's service is heavy to import, and most tests here need none of it
+    from tillit.signer.service import Signer
+    from tillit.signer.store.records import Device
 
 _counter = itertools.count()
 
@@ -33,6 +38,16 @@ def fresh_adult() -> str:
     i = next(_counter)
     born = date(1950 + i % 50, 1 + (i // 50) % 12, 1 + (i // 600) % 28)
     return synthetic_number(born, start=(i * 7) % 400)
+
+
+def customer_with_phone(signer: Signer, password: str) -> tuple[str, ec.EllipticCurvePrivateKey, Device]:
+    """A fresh adult enrolled on `signer` with `password`, and a new phone key bound as their
+    device: the number, the phone's private key and the device."""
+    number = fresh_adult()
+    signer.enrol(number, "Kari Nordmann", "+4791234567", "kari@example.no", password)
+    key = ec.generate_private_key(ec.SECP256R1())
+    public = key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    return number, key, signer.add_device(number, public)
 
 
 def self_signed(common_name: str) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:

@@ -8,9 +8,8 @@ import json
 import sys
 
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec
 
-from tests.factories import fresh_adult
+from tests.factories import customer_with_phone, fresh_adult
 from tillit.signer.runtime import open_signer
 
 
@@ -23,13 +22,7 @@ def main() -> None:
         fresh_adult()
     with open_signer() as signer:
         for _ in range(count):
-            number = fresh_adult()
-            signer.enrol(number, "Kari Nordmann", "+4791234567", "kari@example.no", password)
-            key = ec.generate_private_key(ec.SECP256R1())
-            public = key.public_key().public_bytes(
-                serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-            )
-            device = signer.add_device(number, public)
+            number, key, device = customer_with_phone(signer, password)
             pem = key.private_bytes(
                 serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
             )

@@ -68,7 +68,7 @@ class Answer:
     status: int
     head: bytes
     body: bytes
-    seconds: float  # from the request's first byte to the answer's status line
+    seconds: float  # from the request's first byte to the whole answer
     body_sent: int  # body bytes the client had sent when the answer came
     sent_after: int = 0  # body bytes the client could still send after the answer, before the daemon hung up
     closed: bool = field(default=False)  # whether the daemon hung up within `sent_after`
@@ -76,6 +76,24 @@ class Answer:
 
 def _chunk(data: bytes) -> bytes:
     return b"%x\r\n" % len(data) + data + b"\r\n"
+
+
+def read_answer(s: socket.socket, received: bytes, method: str) -> tuple[bytes, bytes]:
+    """An answer's head and body from `s`, after `received` (what came of it already); TimeoutError
+    when it does not come within the socket's timeout."""
+    while b"\r\n\r\n" not in received:
+        got = s.recv(65536)
+        if not got:
+            break
+        received += got
+    head, _, body = received.partition(b"\r\n\r\n")
+    announced = re.search(rb"(?im)^content-length: *([0-9]+)", head)
+    while announced and method != "HEAD" and len(body) < int(announced.group(1)):
+        got = s.recv(65536)
+        if not got:
+            break
+        body += got
+    return head, body
 
 
 def hostile(
@@ -107,21 +125,9 @@ def hostile(
         except (BrokenPipeError, ConnectionResetError):
             pass  # answered and hung up already: the answer is still there to read
         s.settimeout(5)
-        head = b""
         try:
-            while b"\r\n\r\n" not in head:
-                got = s.recv(65536)
-                if not got:
-                    break
-                head += got
+            head, body = read_answer(s, b"", method)
             seconds = time.monotonic() - started
-            head, _, body = head.partition(b"\r\n\r\n")
-            announced = re.search(rb"(?im)^content-length: *([0-9]+)", head)
-            while announced and method != "HEAD" and len(body) < int(announced.group(1)):
-                got = s.recv(65536)
-                if not got:
-                    break
-                body += got
         except TimeoutError:
             raise AssertionError(f"{method} {path}: no answer within 5 s after {sent} body bytes") from None
         assert head.startswith(b"HTTP/1.1 "), head
@@ -265,22 +271,11 @@ def trickle(d: Daemon, path: str, *, chunked: bool, pieces: list[bytes], every: 
                 continue
         s.settimeout(5)
         try:
-            while b"\r\n\r\n" not in received:
-                got = s.recv(65536)
-                if not got:
-                    break
-                received += got
+            head, body = read_answer(s, received, "POST")
             seconds = time.monotonic() - started
-            head, _, body = received.partition(b"\r\n\r\n")
-            announced = re.search(rb"(?im)^content-length: *([0-9]+)", head)
-            while announced and len(body) < int(announced.group(1)):
-                got = s.recv(65536)
-                if not got:
-                    break
-                body += got
         except TimeoutError:
             raise AssertionError(f"{path}: no answer within 5 s after the last of {sent} body bytes") from None
-        assert head.startswith(b"HTTP/1.1 "), received
+        assert head.startswith(b"HTTP/1.1 "), head
         answer = Answer(int(head.split()[1]), head, body, seconds, sent)
         try:
             answer.closed = s.recv(1) == b""

@@ -17,10 +17,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from tests.factories import fresh_adult
+from tests.factories import customer_with_phone
 from tillit.hsm.ca import CertificateAuthority
 from tillit.hsm.client import Hsm
 from tillit.hsm.settings import HsmSettings
@@ -78,13 +78,7 @@ def test_logins_and_signing_sign_in_the_hsm_outside_write_transactions(
 
     try:
         kiosk, _ = signer.add_kiosk("Bergen sentrum")
-        number = fresh_adult()
-        signer.enrol(number, "Kari Nordmann", "+4791234567", "kari@example.no", PASSWORD)
-        key = ec.generate_private_key(ec.SECP256R1())
-        public = key.public_key().public_bytes(
-            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-        )
-        device = signer.add_device(number, public)
+        number, key, device = customer_with_phone(signer, PASSWORD)
         # The instance's own methods, so that every caller in the signer goes through them.
         hsm.sign = watched(hsm.sign)  # type: ignore[method-assign]
         hsm.sign_digest = watched(hsm.sign_digest)  # type: ignore[method-assign]

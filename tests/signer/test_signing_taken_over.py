@@ -11,10 +11,10 @@ import json
 from pathlib import Path
 
 import pytest
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from tests.factories import fresh_adult
+from tests.factories import customer_with_phone
 from tillit.hsm.ca import CertificateAuthority
 from tillit.hsm.client import Hsm
 from tillit.hsm.settings import HsmSettings
@@ -37,13 +37,7 @@ def test_a_signing_taken_over_by_another_instance_is_not_released(
     signer = Signer(settings, store, hsm)
     try:
         kiosk, _ = signer.add_kiosk("Bergen sentrum")
-        number = fresh_adult()
-        signer.enrol(number, "Kari Nordmann", "+4791234567", "kari@example.no", PASSWORD)
-        key = ec.generate_private_key(ec.SECP256R1())
-        public = key.public_key().public_bytes(
-            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-        )
-        device = signer.add_device(number, public)
+        number, key, device = customer_with_phone(signer, PASSWORD)
         document = NewDocument("avtale.txt", "text/plain", b"Avtale om brukskonto\n")
         ref = signer.start_order(kiosk, "sign", number, "Eg signerer", [document]).order_ref
         (request,) = signer.pending_requests(device)
