@@ -31,6 +31,7 @@ import re
 import secrets
 import socket
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -347,6 +348,26 @@ def test_a_late_request_head_is_408_and_the_connection_closed(slow: Daemon, befo
     assert HEAD_SECONDS - 0.1 <= seconds < HEAD_SECONDS + 2, seconds
     assert closed, "the daemon kept the connection open after 408"
     assert httpx.get(slow.url + "/healthz", timeout=5).status_code == 200
+
+
+OPEN_FILES = """
+import resource
+from tillit.signer.cli.serve import raise_open_file_limit
+soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+resource.setrlimit(resource.RLIMIT_NOFILE, (256, hard))
+print(raise_open_file_limit(), hard)
+"""
+
+
+def test_serve_lifts_its_open_file_limit_to_the_hard_one(slow: Daemon) -> None:
+    """Every connection is a file. The deadlines bound how long a slow client holds one; with the
+    soft limit systemd gives services (1,024) a few hundred would still take them all. `serve`
+    raises its soft limit to the hard one at start (here from 256), and says so in its log."""
+    measured = subprocess.run([sys.executable, "-c", OPEN_FILES], capture_output=True, text=True, check=True)
+    raised, hard = map(int, measured.stdout.split())
+    assert raised == (hard if hard != -1 else 1 << 20) > 256, (raised, hard)
+    log = slow.log.read_text()
+    assert "open files allowed" in log, log[-2000:]
 
 
 def test_a_head_that_arrives_in_time_is_answered(slow: Daemon) -> None:

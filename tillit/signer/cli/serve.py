@@ -6,6 +6,7 @@ import contextlib
 import errno
 import logging
 import os
+import resource
 import socket
 from pathlib import Path
 from typing import Any
@@ -36,6 +37,7 @@ def serve(host: str | None, port: int | None) -> None:
     settings = SignerSettings().model_copy(update=updates)
     configure_logging(settings.log_json)
     log = logging.getLogger("tillit.signer")
+    open_files = raise_open_file_limit()
     # The port first: one in use ends here, before the HSM or the store is opened.
     listening = listen(settings.host, settings.port)
     rp_listening = listen(settings.host, settings.rp_port, "TILLIT_RP_PORT") if settings.rp_port else None
@@ -54,6 +56,7 @@ def serve(host: str | None, port: int | None) -> None:
             ssl = {"ssl_certfile": str(settings.tls_cert), "ssl_keyfile": str(settings.tls_key)}
         scheme = "https" if ssl else "http"
         log.info("serving on %s://%s:%d", scheme, settings.host, settings.port, extra={"tillit_event": "serve.start"})
+        log.info("open files allowed: %d", open_files, extra={"tillit_event": "serve.open_files"})
         # No proxy headers: nothing here reads the client's address or scheme, and uvicorn's layer
         # for them would be one more pass over every request's headers.
         late_head = {"error": "requestTimeout", "reason": "the request's head did not all arrive in time"}
@@ -78,6 +81,22 @@ def serve(host: str | None, port: int | None) -> None:
             log.info("RP API face on https://%s:%d/rp/v6.0/", settings.host, settings.rp_port)
             rp_server.serve_both(server, [listening], rp, [rp_listening])
         log.info("stopped", extra={"tillit_event": "serve.stop"})
+
+
+def raise_open_file_limit() -> int:
+    """Raise this process's soft limit on open files to its hard limit; the limit now in force.
+
+    Every connection is a file. systemd starts services with a soft limit of 1,024 (the hard one is
+    far higher), which a few hundred slow clients would use up; the request deadlines
+    (`signer.http.protocol`, `BodyDeadline`) bound how long each is held, this how many. Go's runtime
+    does the same at start. A system without the limit (or one that refuses) keeps what it has."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    # An unlimited soft limit is refused (the kernel's nr_open caps it): take 2^20 there.
+    wanted = hard if hard != resource.RLIM_INFINITY else max(soft, 1 << 20)
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        with contextlib.suppress(OSError, ValueError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
 
 
 def listen(host: str, port: int, choose: str = "--port or TILLIT_PORT") -> socket.socket:
