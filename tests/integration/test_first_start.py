@@ -54,7 +54,10 @@ def test_instances_starting_together_on_a_fresh_token_make_one_service_key(tmp_p
 # (or the PostgreSQL one in TILLIT_DATABASE_URL), with the HSM slow to answer whether the service key
 # exists, so that all have looked before any has made it. Without the store's lock each would make a
 # key; the lock must leave exactly one. The threads of every process sharing RACE_BARRIER start
-# together: each adds a file there and waits until RACE_PARTIES files are there.
+# together: each adds a file there and waits until RACE_PARTIES files are there. A thread whose store
+# does not open, or a process that never gets there, is reported as a failure after BARRIER_SECONDS
+# instead of keeping the others waiting (once, in CI, the two-machine race hung for 120 s: whatever
+# it was, it must say what it was).
 _RACE = """
 import os, sys, threading, time
 from pathlib import Path
@@ -64,6 +67,7 @@ from tillit.signer.settings import SignerSettings
 from tillit.signer.tokens import SERVICE_KEY_LABEL, TokenIssuer
 
 barrier_dir, parties = Path(os.environ["RACE_BARRIER"]), int(os.environ["RACE_PARTIES"])
+BARRIER_SECONDS = 60
 with open_hsm() as hsm:
     look = hsm.has_key
 
@@ -76,15 +80,26 @@ with open_hsm() as hsm:
     kids, failures = [], []
 
     def start(n):
-        store = open_store(SignerSettings())
-        (barrier_dir / f"{os.getpid()}-{n}").touch()
-        while len(list(barrier_dir.iterdir())) < parties:
-            time.sleep(0.01)
+        store = None
         try:
-            kids.append(TokenIssuer(hsm, "http://127.0.0.1:8700", store).jwks()["keys"][0]["kid"])
+            store = open_store(SignerSettings())
         except Exception as e:
-            failures.append(repr(e))
+            failures.append("open_store: " + repr(e))
         finally:
+            (barrier_dir / f"{os.getpid()}-{n}").touch()  # the others do not wait for a failed one
+        deadline = time.monotonic() + BARRIER_SECONDS
+        while len(arrived := list(barrier_dir.iterdir())) < parties:
+            if time.monotonic() > deadline:
+                failures.append(f"{len(arrived)} of {parties} threads reached the barrier in {BARRIER_SECONDS} s")
+                break
+            time.sleep(0.01)
+        else:
+            if store is not None:
+                try:
+                    kids.append(TokenIssuer(hsm, "http://127.0.0.1:8700", store).jwks()["keys"][0]["kid"])
+                except Exception as e:
+                    failures.append(repr(e))
+        if store is not None:
             store.close()
 
     threads = [threading.Thread(target=start, args=(n,)) for n in range(int(sys.argv[1]))]
@@ -106,11 +121,25 @@ def race(env: dict[str, str], threads: int, barrier: Path, parties: int) -> subp
     )
 
 
+def settled(races: list[subprocess.Popen[str]]) -> list[tuple[str, str]]:
+    """Each race's output once it ends; one still running after two minutes is killed (its output
+    then shows how far it got), so that no process outlives the test."""
+    answers = []
+    for process in races:
+        try:
+            answers.append(process.communicate(timeout=120))
+        except subprocess.TimeoutExpired:
+            process.kill()
+            out, err = process.communicate()
+            answers.append((out, err + "\n(killed after 120 s)"))
+    return answers
+
+
 def test_three_issuers_that_looked_at_once_still_make_one_service_key(tmp_path: Path) -> None:
     home = make_daemon(tmp_path / "home")
     barrier = tmp_path / "barrier"
     barrier.mkdir()
-    out, err = race(home.env, 3, barrier, 3).communicate(timeout=120)
+    ((out, err),) = settled([race(home.env, 3, barrier, 3)])
     assert out.split()[:2] == ["1", "0"], out + err
     assert home.run("tillit-hsm", "keys", "list").stdout.count("tillit-service-jwt") == 1
 
@@ -130,8 +159,7 @@ def test_two_machines_sharing_the_hsm_and_postgresql_make_one_service_key(
     env_b.update({"TILLIT_PKCS11_MODULE": SOFTHSM_MODULE, "SOFTHSM2_CONF": str(a.home / "softhsm2.conf")})
     barrier = tmp_path / "barrier"
     barrier.mkdir()
-    machines = [race(a.env, 2, barrier, 4), race(env_b, 2, barrier, 4)]
-    answers = [m.communicate(timeout=120) for m in machines]
+    answers = settled([race(a.env, 2, barrier, 4), race(env_b, 2, barrier, 4)])
     kids = set()
     for out, err in answers:
         assert out.split()[1:2] == ["0"], out + err
