@@ -101,8 +101,8 @@ def device_signed(body: type[BaseModel] | None = None, key: str = "device key") 
 def describe_refusals(document: dict[str, Any]) -> dict[str, Any]:
     """The OpenAPI document as the daemon answers: no 422 (a request FastAPI refuses is answered 400
     {error, reason}: `signer.http.errors.validation_error`), and on every operation the refusals of
-    the front door (`signer.http.middleware`: 400 for a bad Content-Length, 408 for a body that did
-    not all arrive in time, 413 for a body over the route's limit)."""
+    the front door (`signer.http.middleware`: 400 for a bad Content-Length, 408 for a head or body
+    that did not all arrive in time, 413 for a body over the route's limit)."""
     error = {"$ref": "#/components/schemas/ErrorBody"}
     for path_item in document.get("paths", {}).values():
         for operation in path_item.values():
@@ -110,7 +110,7 @@ def describe_refusals(document: dict[str, Any]) -> dict[str, Any]:
             responses.pop("422", None)
             for status, text in (
                 ("400", "Malformed request"),
-                ("408", "The body did not all arrive in time (request_body_seconds)"),
+                ("408", "The request's head or body did not all arrive in time"),
                 ("413", "The body is larger than the route takes"),
             ):
                 responses.setdefault(status, {"description": text, "content": {"application/json": {"schema": error}}})

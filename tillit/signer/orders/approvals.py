@@ -150,7 +150,8 @@ class Approvals:
         at: float,
         completion: str | None,
     ) -> None:
-        """`completion`: a biometric login's completion data, made before the transaction."""
+        """`completion`: a biometric login's completion data, made before the transaction (None for
+        every other order)."""
         ref = order.ref
         if decision == "approve":
             approval = base64.b64encode(signature).decode()
@@ -169,7 +170,9 @@ class Approvals:
             if order.kind == OrderKind.GUARDIAN:
                 self.guardians.decided(tx, order, approved=True)
             elif _completes_on_approval(order):
-                self._complete_without_password(tx, order, device, biometric, completion)
+                # Made before the transaction from the same order (its kind and method never change).
+                assert completion is not None
+                self._complete_without_password(tx, order, completion)
         else:
             if not tx.fail_order(ref, [OrderStatus.PENDING], HintCode.USER_CANCEL, at, device=device.id):
                 raise errors.Conflict("the request has already been answered or has ended", "alreadyAnswered")
@@ -181,19 +184,12 @@ class Approvals:
         amr = ["app", "bio" if biometric else "pin"]
         return completion_data(self.context, order, customer, device, level="substantial", amr=amr)
 
-    def _complete_without_password(
-        self, tx: Tx, order: Order, device: Device, biometric: bool, completion: str | None
-    ) -> None:
-        """A biometric/app-PIN login: complete at the lower level (`substantial`); never for signing.
-        `completion` was made before the transaction; should it be missing (the order read before
-        did not say so), it is made here."""
+    def _complete_without_password(self, tx: Tx, order: Order, completion: str) -> None:
+        """A biometric/app-PIN login: complete at the lower level (`substantial`) with `completion`,
+        made before the transaction (`_completion_without_password`); never for signing."""
         assert order.kind == OrderKind.AUTH and order.customer_id is not None
         context = self.context
-        customer = tx.customer(order.customer_id)
-        assert customer is not None
         at = context.clock()
-        if completion is None:
-            completion = self._completion_without_password(order, customer, device, biometric)
         tx.transition(
             order.ref,
             [OrderStatus.APPROVED],
@@ -203,8 +199,10 @@ class Approvals:
             completion=completion,
             level="substantial",
         )
-        tx.insert_session(order.ref, customer.id, order.kiosk_id, at, at + context.settings.token_lifetime_seconds)
-        tx.update_customer(customer.id, last_method="biometric")
+        tx.insert_session(
+            order.ref, order.customer_id, order.kiosk_id, at, at + context.settings.token_lifetime_seconds
+        )
+        tx.update_customer(order.customer_id, last_method="biometric")
         tx.audit("order.completed", order.ref, at, level="substantial")
 
 
