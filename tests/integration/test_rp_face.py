@@ -329,6 +329,21 @@ def test_a_second_order_for_the_same_person_is_already_in_progress(person: Peopl
     assert collect(rp, first) == {"orderRef": first, "status": "failed", "hintCode": "cancelled"}
 
 
+def test_an_order_for_someone_without_tillit_answers_as_a_customers_does(person: People, rp: httpx.Client) -> None:
+    """An RP may not learn who has Tillit from the orders it starts (BankID: a person without BankID
+    gets an order nobody takes). Before, an unknown number's order was failed/startFailed at the
+    first collect and could not be cancelled, while a customer's was pending."""
+    customer, _ = person()
+    answers = {}
+    for who, number in (("customer", customer), ("unknown", fresh_adult())):
+        body = {"endUserIp": "192.0.2.11", "requirement": {"personalNumber": number}}
+        ref = rp.post("auth", json=body).json()["orderRef"]
+        pending = collect(rp, ref)
+        cancelled = rp.post("cancel", json={"orderRef": ref})
+        answers[who] = (pending["status"], pending["hintCode"], cancelled.status_code, collect(rp, ref)["hintCode"])
+    assert answers["unknown"] == answers["customer"] == ("pending", "outstandingTransaction", 200, "cancelled")
+
+
 @pytest.mark.parametrize(
     "body",
     [
@@ -490,8 +505,19 @@ def test_guessing_the_password_through_the_phone_locks_as_at_the_kiosk(
     with daemon.kiosk() as kiosk:
         locked = kiosk.post("/v1/auth", json={"personalNumber": number}).json()["orderRef"]
         assert kiosk.post("/v1/collect", json={"orderRef": locked}).json()["hintCode"] == "passwordLocked"
+    # A relying party's next order is not failed at once (that would tell it who is locked): it is
+    # pushed to no phone, and the customer's own phone that starts it is told, the order then failing.
     again = rp.post("auth", json={"endUserIp": "192.0.2.14", "requirement": {"personalNumber": number}}).json()
-    assert collect(rp, again["orderRef"])["status"] == "failed"
+    assert collect(rp, again["orderRef"])["hintCode"] == "outstandingTransaction"
+    pending = phone.request("GET", "/v1/app/requests?wait=0").json()["requests"]
+    assert again["orderRef"] not in [r["orderRef"] for r in pending]
+    started = phone.request("POST", "/v1/app/autostart", {"autoStartToken": again["autoStartToken"]})
+    assert started.status_code == 403 and started.json()["error"] == "passwordLocked", started.text
+    assert collect(rp, again["orderRef"]) == {
+        "orderRef": again["orderRef"],
+        "status": "failed",
+        "hintCode": "certificateErr",
+    }
 
 
 def test_the_faces_openapi_document_lists_bankids_operations_and_errors(rp: httpx.Client) -> None:

@@ -179,8 +179,9 @@ class OrderLimits:
         self.kiosks = Limit("kiosk", per_kiosk, window)
         self.refused = 0
 
-    def admit(self, kiosk_id: str | None, number: str) -> None:
-        """Count one start, or raise `RateLimited` (429) without counting it."""
+    def admit(self, kiosk_id: str | None, number: str, starter: str = "kiosk") -> None:
+        """Count one start, or raise `RateLimited` (429) without counting it. `starter` names the
+        kiosk's kind in the refusal ("kiosk", "relying party")."""
         checks = [(self.numbers, number)]
         if kiosk_id is not None:
             checks.append((self.kiosks, kiosk_id))
@@ -192,5 +193,5 @@ class OrderLimits:
         if limit is self.numbers:
             reason = f"too many requests for this personal number: at most {limit.limit} every {limit.window:g} s"
         else:
-            reason = f"this kiosk has started too many orders: at most {limit.limit} every {limit.window:g} s"
+            reason = f"this {starter} has started too many orders: at most {limit.limit} every {limit.window:g} s"
         raise RateLimited(f"{reason}; try again in {math.ceil(wait)} s", wait)

@@ -152,7 +152,9 @@ class Completion(RpWire):
     device: CompletionDevice
     step_up: StepUp = Field(alias="stepUp")
     bank_id_issue_date: str = Field(alias="bankIdIssueDate", description="YYYY-MM-DD")
-    signature: str = Field(description="base64 DER CMS SignedData, detached (docs/rp-api.md)")
+    signature: str = Field(
+        description="base64 DER CMS SignedData with the signed JSON inside (encapsulated; docs/rp-api.md)"
+    )
     ocsp_response: str = Field(alias="ocspResponse", description="base64 DER OCSPResponse")
 
 

@@ -44,8 +44,13 @@ NO_SUCH_ORDER = "No such order"
 
 def rp_hint(order: Order, rp: RpOrder) -> str:
     """BankID's hint code for the order as it stands: outstandingTransaction until a phone has it in
-    hand (scanned, started, or, for a named customer, opened), userSign from then on; the failure's."""
+    hand (scanned, started, or, for a named customer, opened), userSign from then on; the failure's.
+    An order whose time ran out before a phone took it or approved it is `startFailed` (the user
+    never started the app), as it is for a person without BankID, whose order no phone could take."""
     if order.status == OrderStatus.FAILED:
+        untouched = rp.claimed_at is None and order.approval is None
+        if order.hint_code == HintCode.EXPIRED_TRANSACTION and untouched:
+            return "startFailed"
         return _FAILED_HINTS.get(HintCode(order.hint_code), "startFailed")
     if order.status == OrderStatus.PENDING and rp.claimed_at is None:
         return "outstandingTransaction"
@@ -98,7 +103,9 @@ class RpOrders:
                 self.context.parse_number(personal_number)
             except errors.InvalidInput as e:
                 raise errors.InvalidInput(f"requirement.personalNumber: {e.reason}") from None
-        started = self.starts.start_order(rp, kind, personal_number, visible_text, on_insert=keep)
+        started = self.starts.start_order(
+            rp, kind, personal_number, visible_text, on_insert=keep, withhold_failure=True
+        )
         with self.context.store.read() as tx:
             order = tx.order(started.order_ref)
         if order is not None and order.hint_code == HintCode.ALREADY_IN_PROGRESS:

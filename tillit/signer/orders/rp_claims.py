@@ -98,8 +98,9 @@ class RpClaims:
             customer = tx.customer(device.customer_id)
             assert customer is not None
             at = context.clock()
-            if not rp.named_customer:  # a named customer passed these checks when the order started
-                refusal = self._customer_refusal(tx, order, customer, at)
+            # Also for a named customer: a start that would have failed for them (blocked, password
+            # locked) was withheld, the order left pending for nobody to tell (orders/start.py).
+            refusal = self._customer_refusal(tx, order, customer, at)
             if refusal is None:
                 if not tx.claim_rp_order(order.ref, customer.id, device.id, at):
                     raise errors.Conflict("another phone has already taken this order", "alreadyClaimed")

@@ -4,6 +4,11 @@ and the push to the customer's phone.
 A number without a customer fails like a customer without the chosen method (`noDevice`,
 `noCodeDevice`), so starting an order does not reveal who is a customer. Two open orders for one
 customer is what phishing looks like: both are cancelled (`alreadyInProgress`), as BankID does.
+
+A relying party's order (the BankID RP API face) does not fail at once: BankID's answer for a
+person without BankID is an order nobody takes, pending until its time is up (`startFailed`), so
+an RP learns nothing from the start. The order is kept pending with no phone asked
+(`withhold_failure`); the reason is in the audit.
 """
 
 from __future__ import annotations
@@ -38,12 +43,16 @@ class OrderStarts:
         method: str = OrderMethod.APP,
         agreement_id: str | None = None,
         on_insert: Callable[[Tx, Order], None] | None = None,
+        withhold_failure: bool = False,
     ) -> OrderStarted:
         """A new order for the customer with this number, or one failed at once (and why).
 
         Without a number (an RP API order started for a QR code): a pending order for nobody yet,
         which a phone claims (orders/rp_claims.py). `on_insert` runs in the transaction that stores
-        the order, right after it is inserted."""
+        the order, right after it is inserted. With `withhold_failure` an order that would fail at
+        once for the person (unknown, no active app, blocked, password locked) is stored pending
+        instead, pushed to no phone, and ends when its lifetime does; `alreadyInProgress` still
+        fails at once (the RP face's starts)."""
         context = self.context
         settings = context.settings
         number = context.parse_number(personal_number) if personal_number is not None else None
@@ -54,7 +63,8 @@ class OrderStarts:
         if kind == OrderKind.SIGN:
             check_documents(documents)
         # 429 before anything is stored or pushed; an order for nobody counts against the kiosk alone.
-        context.limits.admit(kiosk.id, number.value if number else f"unnamed:{uuid.uuid4()}")
+        starter = "relying party" if kiosk.role == "rp" else "kiosk"
+        context.limits.admit(kiosk.id, number.value if number else f"unnamed:{uuid.uuid4()}", starter)
         if kind == OrderKind.SIGN and number:
             self._refuse_unusable_certificate(number.value)
         at = context.clock()
@@ -93,6 +103,9 @@ class OrderStarts:
                     if method == OrderMethod.BIOMETRIC and not device.biometric:
                         # Not turned on in the app: an ordinary app login, the password after the approval.
                         order.method = str(OrderMethod.APP)
+            withheld = None
+            if failure and withhold_failure and failure != HintCode.ALREADY_IN_PROGRESS:
+                withheld, failure = failure, None
             if failure:
                 order.status, order.hint_code, order.completed_at = str(OrderStatus.FAILED), str(failure), at
             elif documents:
@@ -131,6 +144,7 @@ class OrderStarts:
                 status=order.status,
                 hint=order.hint_code,
                 documents=digests,
+                **({"withheld": str(withheld)} if withheld else {}),
             )
         for device_id in notify:
             context.notifier.notify(device_id)
