@@ -351,6 +351,7 @@ def test_an_order_for_someone_without_tillit_answers_as_a_customers_does(person:
         {"endUserIp": "not an address"},
         {"endUserIp": "192.0.2.1", "userVisibleData": "not base64!"},
         {"endUserIp": "192.0.2.1", "userVisibleData": base64.b64encode(b"\xff\xfe").decode()},  # not UTF-8
+        {"endUserIp": "192.0.2.1", "userVisibleData": b64("Betal \u202e001 kr")},  # shown reversed: hidden text
         {"endUserIp": "192.0.2.1", "userVisibleDataFormat": "html"},
         {"endUserIp": "192.0.2.1", "requirement": {"personalNumber": "12345"}},
         {"endUserIp": "192.0.2.1", "requirement": {"flavour": "mint"}},

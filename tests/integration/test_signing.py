@@ -510,3 +510,58 @@ def test_pades_signs_the_documents_own_field_with_a_visible_stamp_and_cades_subf
         capture_output=True, text=True, check=True,
     ).stdout  # fmt: skip
     assert "signingTime" in printed and "id-smime-aa-signingCertificateV2" in printed, printed
+
+
+def test_a_documents_name_is_sent_back_as_a_safe_download_name(
+    daemon: Daemon, customer: tuple[str, PhoneClient]
+) -> None:
+    """The kiosk chooses a document's name, and the signed file is downloaded under it. Before, the
+    name went into Content-Disposition quoted raw: a name outside Latin-1 made every download of the
+    signed file a 500, and a quote or a semicolon in it named another file."""
+    number, phone = customer
+    names = ["Lånavtale 文件.txt", "a\";filename*=UTF-8''evil.exe", "plain.txt"]
+    with daemon.kiosk() as k:
+        order = start_sign(k, number, [(name, "text/plain", b"avtale") for name in names])
+        approve_next(phone)
+        done = k.post("/v1/password", json={"orderRef": order["orderRef"], "password": PASSWORD}).json()
+        assert done["status"] == "complete", done
+        dispositions = []
+        for index in range(len(names)):
+            response = k.get(f"/v1/orders/{order['orderRef']}/documents/{index}")
+            assert response.status_code == 200, response.text
+            dispositions.append(response.headers["content-disposition"])
+    assert dispositions[0] == (
+        "attachment; filename=\"L_navtale __.txt.p7s\"; filename*=UTF-8''L%C3%A5navtale%20%E6%96%87%E4%BB%B6.txt.p7s"
+    )
+    assert dispositions[1].startswith(
+        "attachment; filename=\"a__filename*=UTF-8''evil.exe.p7s\"; filename*=UTF-8''a%22%3B"
+    )
+    assert dispositions[2] == 'attachment; filename="plain.txt.p7s"'
+
+
+@pytest.mark.parametrize(
+    "field,value,says",
+    [
+        ("userVisibleData", "Betal \u202e001 kr", "U+202E"),
+        ("userVisibleData", "Betal 100 kr\x00", "U+0000"),
+        ("name", "avtale\r\nX-Header: 1.txt", "U+000D"),
+        ("name", "\u2066avtale.txt", "U+2066"),
+    ],
+)
+def test_text_a_person_reads_has_no_hidden_characters(
+    daemon: Daemon, customer: tuple[str, PhoneClient], field: str, value: str, says: str
+) -> None:
+    """What the phone shows is what is signed: text with a bidi override ("Betal 001 kr" shown for
+    "Betal 100 kr") or control characters is refused before anything is stored or pushed."""
+    number, phone = customer
+    document = {"name": "avtale.txt", "contentType": "text/plain", "content": b64(b"avtale")}
+    body: dict[str, Any] = {"personalNumber": number, "userVisibleData": "Eg signerer", "documents": [document]}
+    if field == "name":
+        document["name"] = value
+    else:
+        body[field] = value
+    with daemon.kiosk() as k:
+        response = k.post("/v1/sign", json=body)
+    assert response.status_code == 400, response.text
+    assert says in response.json()["reason"]
+    assert phone.requests(wait=0).requests == []

@@ -300,6 +300,42 @@ def test_guessed_order_refs_find_nothing(d: Daemon, people: list[tuple[str, Phon
 # -- floods and enumeration ------------------------------------------------------------------------
 
 
+def audit_entries(d: Daemon) -> int:
+    return int(query(d, "SELECT COUNT(*) FROM audit")[0][0])
+
+
+def test_refused_phone_requests_cannot_fill_the_audit_log(d: Daemon, people: list[tuple[str, PhoneClient]]) -> None:
+    """Without a key, a client can make the daemon refuse as often as it likes. Before, every refusal
+    was an audit entry and a write transaction: 300 requests naming no device added 300 entries (and
+    an HSM-signed checkpoint every 100). Now a request naming no device writes nothing, and refusals
+    for a real device (its id without its key) are audited up to 10 a minute."""
+    _, phone = people[9]
+    path = "/v1/app/requests"
+
+    def forged(device_id: str) -> dict[str, str]:
+        return {
+            "X-Tillit-Device": device_id,
+            "X-Tillit-Timestamp": str(int(time.time())),
+            "X-Tillit-Nonce": uuid.uuid4().hex,
+            "X-Tillit-Signature": base64.b64encode(b"\1" * 70).decode(),
+        }
+
+    before = audit_entries(d)
+    for _ in range(100):
+        assert phone.http.get(phone.server + path, headers=forged(str(uuid.uuid4()))).status_code == 401
+    assert audit_entries(d) == before
+    for _ in range(30):
+        assert phone.http.get(phone.server + path, headers=forged(phone.device_id)).status_code == 401
+    audited = query(
+        d,
+        "SELECT COUNT(*) FROM audit WHERE seq > ? AND event = 'device.refused' AND subject = ?",
+        (before, phone.device_id),
+    )[0][0]
+    assert 1 <= audited <= 10, audited
+    assert phone.requests(wait=0).requests == []  # the phone itself is not locked out by the flood
+    figures("attacks", refused_phone_requests_unaudited=130 - audited)
+
+
 def test_a_flood_of_push_requests_is_rate_limited(d: Daemon, people: list[tuple[str, PhoneClient]]) -> None:
     number, phone = people[8]
     unknown = fresh_adult()

@@ -18,6 +18,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from tillit.signer.wire import visible_text_problem
+
 # BankID's limits on the base64 text: userVisibleData 1-40,000 characters, userNonVisibleData 1-200,000.
 VISIBLE_DATA_CHARS = 40_000
 NON_VISIBLE_DATA_CHARS = 200_000
@@ -45,9 +47,12 @@ def _text(value: str | None) -> str | None:
     if value is None:
         return None
     try:
-        base64.b64decode(value, validate=True).decode("utf-8")
+        text = base64.b64decode(value, validate=True).decode("utf-8")
     except (binascii.Error, ValueError, UnicodeDecodeError):
         raise ValueError("must be base64 of UTF-8 text") from None
+    problem = visible_text_problem(text, lines=True)
+    if problem:
+        raise ValueError(f"the decoded text {problem}")
     return value
 
 

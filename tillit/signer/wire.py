@@ -20,9 +20,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any, Literal
+import unicodedata
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 # The number format is part of the wire format: kiosks validate as the customer types.
 from tillit.numbers import InvalidPersonalNumber, PersonalNumber, birth_century, check_digits
@@ -82,25 +83,62 @@ def request_message(method: str, path: str, body: bytes, timestamp: str, nonce: 
     return REQUEST_CONTEXT + "\n".join([method.upper(), path, digest, timestamp, nonce]).encode()
 
 
+# Characters that change how text around them is shown without being seen themselves: the bidi
+# embeddings, overrides and isolates (U+202A-U+202E, U+2066-U+2069). With U+202E a phone would show
+# "Betal 001 kr" for text that says "Betal 100 kr" to the signer: refused wherever a person reads it.
+_BIDI_CONTROLS = frozenset(chr(c) for c in (*range(0x202A, 0x202F), *range(0x2066, 0x206A)))
+
+
+def visible_text_problem(text: str, *, lines: bool) -> str | None:
+    """Why `text` may not be shown to a person as it stands (or None): a control character (other
+    than line breaks and tabs where `lines`) or a bidi embedding, override or isolate."""
+    allowed = "\n\r\t" if lines else ""
+    for char in text:
+        if char in _BIDI_CONTROLS:
+            return f"must not contain the bidi control U+{ord(char):04X}, which reorders what is shown"
+        if unicodedata.category(char) == "Cc" and char not in allowed:
+            return f"must not contain the control character U+{ord(char):04X}"
+    return None
+
+
+def _one_line(text: str) -> str:
+    problem = visible_text_problem(text, lines=False)
+    if problem:
+        raise ValueError(problem)
+    return text
+
+
+def _lines(text: str) -> str:
+    problem = visible_text_problem(text, lines=True)
+    if problem:
+        raise ValueError(problem)
+    return text
+
+
+# Text a person reads (the phone, the kiosk, a file name in a download): no hidden characters.
+Name = Annotated[str, AfterValidator(_one_line)]
+VisibleText = Annotated[str, AfterValidator(_lines)]
+
+
 class Wire(BaseModel):
     model_config = ConfigDict(populate_by_name=True, extra="forbid")
 
 
 class Document(Wire):
-    name: str = Field(min_length=1, max_length=200)
+    name: Name = Field(min_length=1, max_length=200)
     content_type: str = Field(alias="contentType", default="application/octet-stream", max_length=100)
     content: str = Field(description="base64")
 
 
 class AuthRequest(Wire):
     personal_number: str = Field(alias="personalNumber", max_length=64)
-    user_visible_data: str | None = Field(alias="userVisibleData", default=None, max_length=2000)
+    user_visible_data: VisibleText | None = Field(alias="userVisibleData", default=None, max_length=2000)
     method: Literal["app", "codedevice", "biometric"] = "app"
 
 
 class SignRequest(Wire):
     personal_number: str = Field(alias="personalNumber", max_length=64)
-    user_visible_data: str = Field(alias="userVisibleData", min_length=1, max_length=2000)
+    user_visible_data: VisibleText = Field(alias="userVisibleData", min_length=1, max_length=2000)
     documents: list[Document] = Field(default_factory=list, max_length=10)
     agreement_id: str | None = Field(alias="agreementId", default=None, max_length=64)
 
@@ -212,7 +250,7 @@ class AppSettings(Wire):
 class ActivationStart(Wire):
     personal_number: str = Field(alias="personalNumber", max_length=64)
     method: Literal["codedevice", "sms-email", "old-device"]
-    device_name: str = Field(alias="deviceName", default="phone", max_length=100)
+    device_name: Name = Field(alias="deviceName", default="phone", max_length=100)
     public_key: str = Field(alias="publicKey", max_length=4000, description="PEM, ECDSA P-256")
 
 
@@ -226,8 +264,8 @@ class ActivationComplete(Wire):
 
 class AgreementIn(Wire):
     personal_number: str = Field(alias="personalNumber", max_length=64)
-    title: str = Field(min_length=1, max_length=200)
-    name: str = Field(default="avtale.pdf", max_length=200)
+    title: Name = Field(min_length=1, max_length=200)
+    name: Name = Field(default="avtale.pdf", min_length=1, max_length=200)
     document: str = Field(description="base64 PDF")
 
 

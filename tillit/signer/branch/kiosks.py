@@ -9,6 +9,7 @@ import uuid
 from tillit.signer import errors
 from tillit.signer.context import SignerContext
 from tillit.signer.store.records import Kiosk
+from tillit.signer.wire import visible_text_problem
 
 
 def hash_token(token: str) -> str:
@@ -25,6 +26,9 @@ class Kiosks:
         name = name.strip()
         if not name or len(name) > 100:
             raise errors.InvalidInput("a kiosk name is 1-100 characters")
+        problem = visible_text_problem(name, lines=False)  # phones show it: "Innlogging hos <name>"
+        if problem:
+            raise errors.InvalidInput(f"a kiosk name {problem}")
         token = "tk_" + secrets.token_urlsafe(32)
         kiosk = Kiosk(
             id=str(uuid.uuid4()),

@@ -13,6 +13,7 @@ from tillit.signer.customers.keys import CustomerKeys
 from tillit.signer.customers.lookup import find_customer
 from tillit.signer.passwords import check_policy
 from tillit.signer.store.records import Customer
+from tillit.signer.wire import visible_text_problem
 
 ADULT_AGE = 18
 MINIMUM_AGE = 13
@@ -72,6 +73,9 @@ class Enrolment:
         name = name.strip()
         if not name or len(name) > 200:
             raise errors.InvalidInput("a name is 1-200 characters")
+        problem = visible_text_problem(name, lines=False)  # in the certificate, on receipts and kiosks
+        if problem:
+            raise errors.InvalidInput(f"a name {problem}")
         mobile = validate_mobile(mobile)
         email = validate_email(email)
         check_policy(password, number.value)

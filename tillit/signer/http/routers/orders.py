@@ -6,6 +6,7 @@ import base64
 import binascii
 import functools
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Response
 
@@ -136,9 +137,19 @@ async def signed_document(order_ref: str, index: int, k: KioskDep, signer: Signe
     else:
         found = await blocking(signer.signed_document, k, order_ref, index)
     content, media_type, filename = found
-    return Response(
-        content, media_type=media_type, headers={"Content-Disposition": f'attachment; filename="{filename}"'}
-    )
+    return Response(content, media_type=media_type, headers={"Content-Disposition": attachment(filename)})
+
+
+def attachment(filename: str) -> str:
+    """A Content-Disposition naming the download `filename` (RFC 6266): the name itself when it is
+    plain ASCII, else an ASCII stand-in for old clients and the UTF-8 name percent-encoded in
+    `filename*`. A document's name is the kiosk's to choose; quoted raw, a quote or a semicolon in it
+    would name another file, and a character outside Latin-1 could not be sent at all."""
+    encoded = quote(filename, safe="")
+    if encoded == filename:
+        return f'attachment; filename="{filename}"'
+    fallback = "".join(c if c.isascii() and c.isprintable() and c not in '"\\/;%' else "_" for c in filename)
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{encoded}"
 
 
 @router.get(
