@@ -89,6 +89,11 @@ class SignerSettings(TillitSettings):
     incomplete then is answered 408 `requestTimeout` and the connection closed. Against clients
     that hold connections open with heads that never end ("slowloris")."""
 
+    request_head_bytes: int = Field(default=65536, ge=8192, le=1048576)
+    """The most a request's line and headers may take, in bytes, on the daemon's port and the RP API
+    face; a longer head is answered 431 and the connection closed. Against heads that grow without
+    end, which the HTTP parser would otherwise buffer whole."""
+
     request_body_seconds: float = Field(default=10.0, gt=0, le=600)
     """Time a client has to send a request's body once its headers are in, on the daemon's port and
     the RP API face, plus 1 s for every `request_body_bytes_per_second` bytes that have arrived; a

@@ -60,11 +60,15 @@ def serve(host: str | None, port: int | None) -> None:
         # No proxy headers: nothing here reads the client's address or scheme, and uvicorn's layer
         # for them would be one more pass over every request's headers.
         late_head = {"error": "requestTimeout", "reason": "the request's head did not all arrive in time"}
+        big_head = {
+            "error": "headTooLarge",
+            "reason": f"the request's line and headers are longer than {settings.request_head_bytes} bytes",
+        }
         config = uvicorn.Config(
             app,
             host=settings.host,
             port=settings.port,
-            http=timely_heads(settings.request_head_seconds, late_head),
+            http=timely_heads(settings.request_head_seconds, settings.request_head_bytes, late_head, big_head),
             log_config=None,
             access_log=False,
             proxy_headers=False,

@@ -102,7 +102,8 @@ def describe_refusals(document: dict[str, Any]) -> dict[str, Any]:
     """The OpenAPI document as the daemon answers: no 422 (a request FastAPI refuses is answered 400
     {error, reason}: `signer.http.errors.validation_error`), and on every operation the refusals of
     the front door (`signer.http.middleware`: 400 for a bad Content-Length, 408 for a head or body
-    that did not all arrive in time, 413 for a body over the route's limit)."""
+    that did not all arrive in time, 413 for a body over the route's limit) and of the protocol
+    (`signer.http.protocol`: 431 for a head over `request_head_bytes`)."""
     error = {"$ref": "#/components/schemas/ErrorBody"}
     for path_item in document.get("paths", {}).values():
         for operation in path_item.values():
@@ -112,6 +113,7 @@ def describe_refusals(document: dict[str, Any]) -> dict[str, Any]:
                 ("400", "Malformed request"),
                 ("408", "The request's head or body did not all arrive in time"),
                 ("413", "The body is larger than the route takes"),
+                ("431", "The request's line and headers are longer than the daemon takes"),
             ):
                 responses.setdefault(status, {"description": text, "content": {"application/json": {"schema": error}}})
     schemas = document.get("components", {}).get("schemas", {})

@@ -1,4 +1,5 @@
-"""uvicorn's HTTP/1.1 protocol with a deadline on each request's head (its request line and headers).
+"""uvicorn's HTTP/1.1 protocol with a deadline and a size limit on each request's head (its request
+line and headers).
 
 uvicorn closes a keep-alive connection that stays idle after an answer, but it times nothing else
 out: a connection that never sends a byte, or a request head sent a byte at a time and never
@@ -8,8 +9,13 @@ body has its own deadline (`signer.http.middleware.BodyDeadline`); the app never
 
 `TimelyHeadsProtocol` gives a new connection, and every later request on it from its first byte,
 `head_seconds` for the whole head; when it passes, the connection is answered 408 and closed.
-`timely_heads` makes the protocol class for one server: its deadline and the body of its 408 (each
-face answers in its own shape).
+Nor does uvicorn bound a head's size: httptools buffers a header for as long as it grows, so a few
+connections each sending a header of tens of MiB took hundreds of MB of the daemon's memory and
+stalled its event loop while they were parsed. A head still incomplete after `head_bytes` is
+answered 431 and the connection closed. (Counted per read from the socket, a read that completes a
+head may take it up to one read past the limit: the transport reads at most 256 KiB at a time.)
+`timely_heads` makes the protocol class for one server: its limits and the bodies of its 408 and
+431 (each face answers in its own shape).
 """
 
 from __future__ import annotations
@@ -26,11 +32,26 @@ class TimelyHeadsProtocol(HttpToolsProtocol):
     not all arrived in time (the module's docstring). Made for a server by `timely_heads`."""
 
     head_seconds: float = 10.0
+    head_bytes: int = 65536
     timeout_answer: bytes = b""
+    too_large_answer: bytes = b""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._head_timer: asyncio.TimerHandle | None = None
+        self._reading_head = True  # the next bytes are a request's head (not a body)
+        self._head_so_far = 0
+
+    def data_received(self, data: bytes) -> None:
+        if not self._reading_head:
+            super().data_received(data)
+            return
+        self._head_so_far += len(data)
+        super().data_received(data)
+        if self._reading_head and self._head_so_far > self.head_bytes and not self.transport.is_closing():
+            self._disarm_head_timer()
+            self.transport.write(self.too_large_answer)
+            self.transport.close()
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -42,7 +63,12 @@ class TimelyHeadsProtocol(HttpToolsProtocol):
 
     def on_headers_complete(self) -> None:
         self._disarm_head_timer()
+        self._reading_head, self._head_so_far = False, 0
         super().on_headers_complete()
+
+    def on_message_complete(self) -> None:
+        super().on_message_complete()
+        self._reading_head = True  # what follows is the next request's head
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm_head_timer()
@@ -71,13 +97,30 @@ class TimelyHeadsProtocol(HttpToolsProtocol):
 
 
 def timely_heads(
-    head_seconds: float, error: dict[str, str], base: type[TimelyHeadsProtocol] = TimelyHeadsProtocol
+    head_seconds: float,
+    head_bytes: int,
+    late: dict[str, str],
+    too_large: dict[str, str],
+    base: type[TimelyHeadsProtocol] = TimelyHeadsProtocol,
 ) -> type[TimelyHeadsProtocol]:
-    """A subclass of `base` for one server: heads due within `head_seconds`, and `error` as the JSON
-    body of the 408 that closes a connection whose head is late."""
-    body = json.dumps(error, separators=(",", ":")).encode()
-    answer = (
-        b"HTTP/1.1 408 Request Timeout\r\ncontent-type: application/json\r\nconnection: close\r\n"
-        b"content-length: %d\r\n\r\n%s" % (len(body), body)
+    """A subclass of `base` for one server: heads due within `head_seconds` and at most `head_bytes`
+    long, `late` the JSON body of the 408 and `too_large` of the 431 that close the connection."""
+    return type(
+        base.__name__,
+        (base,),
+        {
+            "head_seconds": head_seconds,
+            "head_bytes": head_bytes,
+            "timeout_answer": _closing_answer(b"408 Request Timeout", late),
+            "too_large_answer": _closing_answer(b"431 Request Header Fields Too Large", too_large),
+        },
     )
-    return type(base.__name__, (base,), {"head_seconds": head_seconds, "timeout_answer": answer})
+
+
+def _closing_answer(status: bytes, error: dict[str, str]) -> bytes:
+    body = json.dumps(error, separators=(",", ":")).encode()
+    return b"HTTP/1.1 %s\r\ncontent-type: application/json\r\nconnection: close\r\ncontent-length: %d\r\n\r\n%s" % (
+        status,
+        len(body),
+        body,
+    )

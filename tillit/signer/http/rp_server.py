@@ -117,7 +117,12 @@ def companion(signer: Signer, main: uvicorn.Server, **options: Any) -> Companion
         lifespan="off",  # the main app's lifespan sets up the pool and the sweep for both
         http=timely_heads(
             signer.settings.request_head_seconds,
+            signer.settings.request_head_bytes,
             {"errorCode": "requestTimeout", "details": "the request's head did not all arrive in time"},
+            {
+                "errorCode": "invalidParameters",
+                "details": f"the request's line and headers are longer than {signer.settings.request_head_bytes} bytes",
+            },
             base=ClientCertificateProtocol,
         ),
         ssl_certfile=str(cert_path),

@@ -35,7 +35,7 @@ RP_BODY_BYTES = 256 * 1024
 NO_END_USER_IP = "0.0.0.0"  # noqa: S104 (a placeholder in the order, not an address listened on)
 
 RP_ERRORS: dict[int | str, dict[str, Any]] = {
-    status: {"model": RpError} for status in (400, 401, 403, 404, 405, 408, 415, 500, 503)
+    status: {"model": RpError} for status in (400, 401, 403, 404, 405, 408, 415, 431, 500, 503)
 }
 
 
