@@ -105,3 +105,44 @@ def login(daemon: Daemon, phone: PhoneClient, number: str) -> None:
         collected = kiosk.post("/v1/collect", json={"orderRef": ref})
         assert collected.status_code == 200, collected.text
         assert collected.json()["status"] == "complete"
+
+
+def test_the_health_check_answers_within_its_timeout_when_the_database_takes_no_connections(
+    store: PostgresStore, pg_database: str
+) -> None:
+    """/healthz asks `Store.check`: with the database refusing connections, it waited for the pool's
+    30 s and then said only `unavailable: Unavailable`. Now it answers in about its timeout, saying why."""
+    store.check(timeout=2)
+    name = pg_database.rsplit("/", 1)[1].split("?")[0]
+    admin = pg_database.rsplit("/", 1)[0] + "/postgres"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'ALTER DATABASE "{name}" WITH ALLOW_CONNECTIONS false')
+    try:
+        end_store_connections_as(admin, name)
+        for _ in range(6):  # the broken connections first, then none left to hand out
+            started = time.monotonic()
+            with pytest.raises(Exception) as refused:
+                store.check(timeout=1)
+            assert time.monotonic() - started < 5
+            assert str(refused.value)
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'ALTER DATABASE "{name}" WITH ALLOW_CONNECTIONS true')
+    deadline = time.monotonic() + 20
+    while True:  # the pool reconnects in the background
+        try:
+            store.check(timeout=2)
+            break
+        except Exception:
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
+
+
+def end_store_connections_as(admin_url: str, database: str) -> None:
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'tillit-signer'"
+            " AND datname = %s",
+            (database,),
+        )
+    time.sleep(0.2)  # the server has closed them; the pool has not noticed

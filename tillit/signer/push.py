@@ -25,6 +25,8 @@ class Notifier:
         self._lock = threading.Lock()
         self._waiters: dict[str, set[tuple[asyncio.AbstractEventLoop, asyncio.Event]]] = defaultdict(set)
         self._publisher: Callable[[str], None] | None = None
+        # Set once the server stops: long-polls answer what they have at once instead of waiting.
+        self.draining = False
 
     def attach(self, publisher: Callable[[str], None] | None) -> None:
         """Also send every `notify` to other processes through `publisher` (None: stop)."""
@@ -68,6 +70,12 @@ class Notifier:
         with self._lock:
             waiters = [w for ws in self._waiters.values() for w in ws]
         self._wake(waiters)
+
+    def drain(self) -> None:
+        """The server is stopping: wake every waiter, and let no long-poll wait from now on (each
+        answers what it has), so that the server's shutdown does not wait out the phones' waits."""
+        self.draining = True
+        self.notify_all()
 
     @staticmethod
     def _wake(waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Event]]) -> None:

@@ -45,6 +45,9 @@ from tillit.signer.store.records import Customer, Device, Kiosk
 from tillit.signer.tokens import TokenIssuer
 from tillit.signer.wire import AppRequest, CollectResponse, OrderStarted
 
+# /healthz waits this long for the store: a load balancer's health check must not hang on it.
+HEALTH_STORE_SECONDS = 2.0
+
 if TYPE_CHECKING:
     from tillit.signer.orders.signing import DocumentSigner
 
@@ -243,10 +246,10 @@ class Signer:
             report["hsm"] = f"unavailable: {e}"
             report["status"] = "unavailable"
         try:
-            with self.store.tx() as tx:
-                tx.execute("SELECT COUNT(*) FROM schema_version")
+            self.store.check(timeout=HEALTH_STORE_SECONDS)
             report["store"] = "ok"
         except Exception as e:  # any driver error means the store is not usable
-            report["store"] = f"unavailable: {type(e).__name__}"
+            reason = " ".join(str(e).split())[:200] or type(e).__name__  # one line: a driver's can be several
+            report["store"] = f"unavailable: {reason}"
             report["status"] = "unavailable"
         return report

@@ -89,6 +89,11 @@ class SignerSettings(TillitSettings):
     incomplete then is answered 408 `requestTimeout` and the connection closed. Against clients
     that hold connections open with heads that never end ("slowloris")."""
 
+    shutdown_grace_seconds: int = Field(default=10, ge=1, le=3600)
+    """At a stop (SIGTERM), how long `serve` waits for the requests in flight to be answered before
+    it cancels them. Phones' long-polls are answered at once when the stop begins; keep this under
+    the service manager's stop timeout (deploy/tillit-signer.service: `TimeoutStopSec=20`)."""
+
     request_head_bytes: int = Field(default=65536, ge=8192, le=1048576)
     """The most a request's line and headers may take, in bytes, on the daemon's port and the RP API
     face; a longer head is answered 431 and the connection closed. Against heads that grow without

@@ -32,6 +32,7 @@ def serve(host: str | None, port: int | None) -> None:
 
     from tillit.signer.http.app import create_app  # as uvicorn: FastAPI is loaded by serve alone
     from tillit.signer.http.protocol import timely_heads
+    from tillit.signer.http.server import DrainingServer
 
     updates = {k: v for k, v in (("host", host), ("port", port)) if v is not None}
     settings = SignerSettings().model_copy(update=updates)
@@ -72,9 +73,10 @@ def serve(host: str | None, port: int | None) -> None:
             log_config=None,
             access_log=False,
             proxy_headers=False,
+            timeout_graceful_shutdown=settings.shutdown_grace_seconds,
             **ssl,
         )
-        server = uvicorn.Server(config)
+        server = DrainingServer(config, signer.notifier)
         if rp_listening is None:
             server.run(sockets=[listening])
         else:

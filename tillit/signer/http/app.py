@@ -20,7 +20,7 @@ from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from tillit.hsm.errors import HsmError
-from tillit.signer import cpus, testhooks
+from tillit.signer import cpus, errors, testhooks
 from tillit.signer.audit.chain import AuditBroken
 from tillit.signer.http import deps
 from tillit.signer.http.errors import EXCEPTION_HANDLERS, refusal
@@ -102,7 +102,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         sys.setswitchinterval(switch_interval)
     try:
         signer.audit_log.checkpoint("shutdown")
-    except HsmError as e:
+    except (HsmError, errors.Unavailable) as e:  # the HSM or the database away: a warning, not a traceback
         logging.getLogger("tillit.audit").warning("no audit checkpoint at shutdown: %s", e)
     except AuditBroken as e:  # the database no longer extends the anchor in the HSM
         logging.getLogger("tillit.audit").error("audit checkpoint refused at shutdown, nothing signed: %s", e)

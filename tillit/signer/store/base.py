@@ -36,6 +36,12 @@ class Store:
         (make a key on the token, say); not a transaction, and may be taken inside one."""
         raise NotImplementedError
 
+    def check(self, timeout: float) -> None:
+        """Raise unless the store answers a read within about `timeout` seconds (for /healthz: an
+        unreachable database is reported at once, not after the connection pool's own wait)."""
+        with self.read() as tx:
+            tx.execute("SELECT COUNT(*) FROM schema_version")
+
     def close(self) -> None:  # pragma: no cover - interface
         raise NotImplementedError
 

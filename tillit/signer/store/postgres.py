@@ -301,6 +301,16 @@ class PostgresStore(Store):
             for conn in taken:
                 self._pool.putconn(conn)
 
+    def check(self, timeout: float) -> None:
+        try:
+            conn = self._pool.getconn(timeout=timeout)
+        except PoolTimeout:
+            raise errors.Unavailable(f"no connection to the database within {timeout:g} s") from None
+        try:
+            conn.execute("SELECT COUNT(*) FROM schema_version")
+        finally:
+            self._pool.putconn(conn)
+
     @contextmanager
     def exclusive(self, name: str) -> Iterator[None]:
         """A session advisory lock on a connection of its own, held until the block ends: every

@@ -101,7 +101,7 @@ async def app_requests(call: SignedRequestDep, signer: SignerDep, wait: WaitDep)
             if not still_active:
                 return json_answer(AppRequests(requests=[], device_status="deactivated"))
             remaining = deadline - time.monotonic()
-            if found or remaining <= 0:
+            if found or remaining <= 0 or signer.notifier.draining:
                 return json_answer(AppRequests(requests=found, device_status="active"))
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(waiter[1].wait(), remaining)
