@@ -142,7 +142,7 @@ def _describe(cls: type[FileSettings], error: ValidationError, given: Mapping[st
     problems = error.errors()
     first = problems[0]
     more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
-    reason = str(first["msg"])
+    reason = str(first["msg"]).removeprefix("Value error, ")  # a validator's own words say it all
     path, _ = cls.settings_file()
     if not first["loc"]:  # a rule between settings: no one value to blame
         prefix = cls.model_config.get("env_prefix", "")
@@ -152,16 +152,20 @@ def _describe(cls: type[FileSettings], error: ValidationError, given: Mapping[st
     variable = next((v for v in os.environ if v.upper() in variables), None)
     secret = field is not None and "Secret" in str(field.annotation)
     value = "'***'" if secret else repr(first.get("input"))
-    default = "" if field is None else f" for the default {field.get_default(call_default_factory=True)!r}"
+    default_value = None if field is None else field.get_default(call_default_factory=True)
+    default = "" if default_value is None else f" for the default {default_value!r}"
     if name in given:
-        source, undo = f"{name}={value} (given on the command line)", f"give {_expected(field)}"
+        source, undo = f"{name}={value} (given on the command line)", f"; give {_expected(field)}"
+    elif first["type"] == "value_error":  # the validator said what to set: only where it came from
+        source = f"{variable}={value} (environment)" if variable is not None else f"{name} = {value} in {path}"
+        undo = ""
     elif variable is not None:
         source = f"{variable}={value} (environment)"
-        undo = f"set {_expected(field)}, or unset {variable}{default}"
+        undo = f"; set {_expected(field)}, or unset {variable}{default}"
     else:
         source = f"{name} = {value} in {path}"
-        undo = f"set {_expected(field)}, or remove the line{default}"
-    return f"{source}: {reason[:1].lower()}{reason[1:]}; {undo}{more}"
+        undo = f"; set {_expected(field)}, or remove the line{default}"
+    return f"{source}: {reason[:1].lower()}{reason[1:]}{undo}{more}"
 
 
 def _field_of(cls: type[FileSettings], loc: str) -> tuple[str, FieldInfo | None]:

@@ -9,6 +9,7 @@ wrong and where, a non-zero exit, no traceback (unless --debug), and touch nothi
 from __future__ import annotations
 
 import importlib.metadata
+import os
 import socket
 import subprocess
 import sys
@@ -246,3 +247,29 @@ def test_a_loaded_pkcs11_module_unloads_quietly_at_exit(daemon: Daemon) -> None:
     )
     assert result.returncode == 3
     assert result.stderr == "", result.stderr
+
+
+@pytest.mark.parametrize(
+    "name,value,says",
+    [
+        ("TILLIT_DATABASE_URL", "mysql://x", "give a postgresql://... URL, or sqlite:///PATH"),
+        ("TILLIT_DATABASE_URL", "postgresq://u@h/x", "give a postgresql://... URL"),
+        ("TILLIT_ORDER_TTL_SECONDS", "-5", "greater than 0"),
+        ("TILLIT_WORKER_THREADS", "0", "greater than or equal to 1"),
+        ("TILLIT_PASSWORD_ATTEMPTS", "0", "greater than or equal to 1"),
+    ],
+)
+def test_a_setting_out_of_its_range_is_refused_in_one_line_and_nothing_is_made(
+    tmp_path: Path, name: str, value: str, says: str
+) -> None:
+    """A misspelt database scheme used to become a SQLite file of that name in the working directory,
+    and a negative order lifetime was taken."""
+    env = {**os.environ, "TILLIT_HOME": str(tmp_path / "home"), name: value}
+    result = subprocess.run(
+        [tool("tillit-signer"), "customers", "list"], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=60
+    )
+    assert result.returncode != 0
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"tillit-signer: {name}="), result.stderr
+    assert says in lines[0]
+    assert sorted(p.name for p in tmp_path.iterdir()) == []  # no database, no home

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import ClassVar, Literal
 from urllib.parse import urlsplit, urlunsplit
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from tillit.config import read_toml, warn_unknown_variables
 from tillit.hsm.settings import HsmSettings, TillitSettings, default_home
@@ -53,12 +53,23 @@ class SignerSettings(TillitSettings):
 
     database_url: str | None = None
     """Unset: SQLite at home/signer.db, the CA ledger at home/ca.db. `postgresql://...` for several
-    instances: the signer's data and the CA ledger in that database, on every machine."""
+    instances: the signer's data and the CA ledger in that database, on every machine.
+    `sqlite:///PATH`: SQLite at PATH. Anything else is refused (a misspelt scheme used to become a
+    SQLite file of that name in the working directory)."""
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_database(cls, url: str | None) -> str | None:
+        if not url:
+            return None
+        if url.startswith(("postgresql://", "postgres://")) or (url.startswith("sqlite:///") and len(url) > 10):
+            return url
+        raise ValueError("give a postgresql://... URL, or sqlite:///PATH, or leave it unset for SQLite in the home")
 
     host: str = "127.0.0.1"
     """Address `serve` listens on."""
 
-    port: int = 8700
+    port: int = Field(default=8700, ge=1, le=65535)
     """Port `serve` listens on."""
 
     public_url: str | None = None
@@ -67,16 +78,16 @@ class SignerSettings(TillitSettings):
     allow_test_numbers: bool = False
     """Accept synthetic test numbers (month + 80). Never in production."""
 
-    order_ttl_seconds: float = 180.0
+    order_ttl_seconds: float = Field(default=180.0, gt=0, le=86400)
     """How long an order lives."""
 
-    activation_ttl_seconds: float = 600.0
+    activation_ttl_seconds: float = Field(default=600.0, gt=0, le=86400)
     """How long an app activation and its SMS and e-mail codes live."""
 
-    max_document_bytes: int = 10 * 1024 * 1024
+    max_document_bytes: int = Field(default=10 * 1024 * 1024, ge=1)
     """Largest document in a sign order, after base64 decoding."""
 
-    max_documents: int = 10
+    max_documents: int = Field(default=10, ge=1, le=100)
     """Most documents in one sign order."""
 
     max_json_body_bytes: int = Field(default=64 * 1024, ge=1024)
@@ -146,26 +157,26 @@ class SignerSettings(TillitSettings):
     """Timestamp requests POST /v1/tsa answers at once (each takes an HSM signature); one more is
     refused with 503 and Retry-After. The daemon's own signing does not wait for these slots."""
 
-    password_attempts: int = 5
+    password_attempts: int = Field(default=5, ge=1, le=100)
     """Wrong passwords in a row before the password locks."""
 
-    control_answer_attempts: int = 3
+    control_answer_attempts: int = Field(default=3, ge=1, le=100)
     """Wrong sets of control answers in a row, over all reset orders, before a reset by control
     questions locks (an administrator unlocks; code device and app still reset)."""
 
-    argon2_time_cost: int = 2
+    argon2_time_cost: int = Field(default=2, ge=2, le=1000)
     """Argon2id iterations (at least 2)."""
 
-    argon2_memory_kib: int = 19456
+    argon2_memory_kib: int = Field(default=19456, ge=19456, le=4 * 1024 * 1024)
     """Argon2id memory in KiB (at least 19 MiB)."""
 
-    customer_session_seconds: float = 60.0
+    customer_session_seconds: float = Field(default=60.0, gt=0, le=86400)
     """Idle lifetime of a customer session at a kiosk (the kiosk's idle timeout)."""
 
-    token_lifetime_seconds: int = 600
+    token_lifetime_seconds: int = Field(default=600, ge=1, le=86400)
     """Lifetime of the completion JWT."""
 
-    worker_threads: int = 8
+    worker_threads: int = Field(default=8, ge=1, le=256)
     """Worker threads beside the event loop: SQLite writes, the HSM, device-signature checks.
     Argon2id has a pool of its own, one thread per CPU core."""
 
@@ -187,34 +198,34 @@ class SignerSettings(TillitSettings):
     """Where SMS and e-mail go: `outbox` (the store, read with `tillit-signer outbox list`), or a
     gateway's `package.module:factory`, called with these settings, whose `send(message)` delivers."""
 
-    rate_orders_per_number: int = 10
+    rate_orders_per_number: int = Field(default=10, ge=0)
     """Orders (logins, signings, resets) and app activations one personal number may start per
     rate window, known or unknown; against push floods. 0: no limit."""
 
-    rate_orders_per_kiosk: int = 300
+    rate_orders_per_kiosk: int = Field(default=300, ge=0)
     """Orders one kiosk token may start per rate window over all numbers; bounds how fast a kiosk
     token can probe who is a customer. 0: no limit."""
 
-    rate_window_seconds: float = 60.0
+    rate_window_seconds: float = Field(default=60.0, gt=0, le=86400)
     """The sliding window of the two rate limits, in seconds."""
 
-    activations_per_number_hour: int = 3
+    activations_per_number_hour: int = Field(default=3, ge=0)
     """App activations one personal number may start per hour, known or unknown: each sends an SMS
     and an e-mail, or asks the old phone. 0: no limit."""
 
-    activations_per_hour: int = 600
+    activations_per_hour: int = Field(default=600, ge=0)
     """App activations all numbers together may start per hour: the cap on SMS, e-mail and pushes
     that anyone can cause without logging in. 0: no limit."""
 
-    kiosk_blocks_per_hour: int = 5
+    kiosk_blocks_per_hour: int = Field(default=5, ge=0)
     """Blocks one kiosk may make per hour without the customer's proof (a completed login of the
     customer on that kiosk): a lost phone at the counter, not a list of numbers. 0: no limit."""
 
-    document_retention_days: float = 30.0
+    document_retention_days: float = Field(default=30.0, gt=0)
     """Days a signed document is kept after signing once the kiosk has fetched it (twice this when
     never fetched). Documents of orders that end unsigned are deleted when the order ends."""
 
-    kiosk_storage_bytes: int = 500 * 1024 * 1024
+    kiosk_storage_bytes: int = Field(default=500 * 1024 * 1024, ge=0)
     """Most document bytes one kiosk's orders may hold in the store at once (open orders and signed
     documents not yet past retention); a sign order beyond it is refused with 413 `storageQuota`.
     0: no limit."""
@@ -233,7 +244,7 @@ class SignerSettings(TillitSettings):
     resumes only its own orders and those whose lease ran out (their runner died or froze); a
     running one takes over expired leases at each maintenance sweep."""
 
-    audit_checkpoint_every: int = 100
+    audit_checkpoint_every: int = Field(default=100, ge=0)
     """Sign an audit checkpoint with the HSM's audit key after this many new entries (also at every
     clean shutdown and `audit export`). 0: only at shutdown and export."""
 
