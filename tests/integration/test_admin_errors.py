@@ -273,3 +273,16 @@ def test_a_setting_out_of_its_range_is_refused_in_one_line_and_nothing_is_made(
     assert len(lines) == 1 and lines[0].startswith(f"tillit-signer: {name}="), result.stderr
     assert says in lines[0]
     assert sorted(p.name for p in tmp_path.iterdir()) == []  # no database, no home
+
+
+def test_serve_without_a_ca_is_refused_in_one_line(tmp_path: Path) -> None:
+    """Before, it served: customers were enrolled without certificates and nothing could be signed."""
+    env = {**os.environ, "TILLIT_HOME": str(tmp_path / "home")}
+    subprocess.run([tool("tillit-hsm"), "init"], env=env, check=True, capture_output=True, timeout=120)
+    result = subprocess.run(
+        [tool("tillit-signer"), "serve", "--port", "0"], capture_output=True, text=True, env=env, timeout=120
+    )
+    assert result.returncode != 0
+    assert result.stderr.strip().splitlines() == [
+        "tillit-signer: HSM: the CA is not initialised: run `tillit-hsm ca init` before `serve`"
+    ]

@@ -8,6 +8,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from tillit.hsm.client import Hsm
+from tillit.hsm.errors import CaNotInitialised
 from tillit.hsm.settings import HsmSettings
 from tillit.signer import errors
 from tillit.signer.service import Signer
@@ -50,11 +51,12 @@ def open_signer(settings: SignerSettings | None = None) -> Iterator[Signer]:
 
 
 def check_public_url(signer: Signer) -> None:
-    """Refuse (InvalidInput, one line) a signer whose public URL is not the one its CA was made with:
+    """Refuse (one line) a signer without a CA, or whose public URL is not the one its CA was made with:
     the certificates the CA issues point there for their CRL, OCSP and issuer, so a daemon
     answering elsewhere leaves them unverifiable. A CA too old to record its URL passes."""
     if not signer.ca.initialised:
-        return
+        # Without a CA a daemon enrols customers without certificates and can sign nothing.
+        raise CaNotInitialised("the CA is not initialised: run `tillit-hsm ca init` before `serve`")
     recorded = signer.ca.public_url
     serving = signer.settings.base_url
     if recorded is not None and recorded != serving:
