@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.daemon import PASSWORD, Daemon, make_daemon, tool
+from tests.daemon import PASSWORD, Daemon, free_port, make_daemon, tool
 from tests.factories import synthetic_number
 
 pytestmark = pytest.mark.integration
@@ -286,3 +286,14 @@ def test_serve_without_a_ca_is_refused_in_one_line(tmp_path: Path) -> None:
     assert result.stderr.strip().splitlines() == [
         "tillit-signer: HSM: the CA is not initialised: run `tillit-hsm ca init` before `serve`"
     ]
+
+
+def test_a_second_serve_on_one_sqlite_home_is_refused_in_one_line(daemon: Daemon) -> None:
+    """Before, it served beside the first, with the first's instance id, rate windows of its own,
+    and no way to wake the phones long-polling the first."""
+    daemon.start()
+    try:
+        second = run(daemon, "tillit-signer", "serve", "--port", str(free_port()), TILLIT_PUBLIC_URL=daemon.url)
+    finally:
+        daemon.stop()
+    one_line(second, "tillit-signer", "another tillit-signer serves", "PostgreSQL")

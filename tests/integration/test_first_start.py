@@ -20,10 +20,16 @@ from tests.store.conftest import pg_database  # noqa: F401 - the fixture: the da
 INSTANCES = 3
 
 
-def test_instances_starting_together_on_a_fresh_token_make_one_service_key(tmp_path: Path) -> None:
-    first = make_daemon(tmp_path / "home", TILLIT_PUBLIC_URL="http://127.0.0.1:8700")
+@pytest.mark.postgresql
+def test_instances_starting_together_on_a_fresh_token_make_one_service_key(
+    tmp_path: Path,
+    pg_database: str,  # noqa: F811 - several instances serve one database only on PostgreSQL
+) -> None:
+    first = make_daemon(tmp_path / "home", TILLIT_PUBLIC_URL="http://127.0.0.1:8700", TILLIT_DATABASE_URL=pg_database)
     assert "tillit-service-jwt" not in first.run("tillit-hsm", "keys", "list").stdout  # no signer has served yet
     daemons = [first] + [Daemon(home=first.home, port=free_port(), env={**first.env}) for _ in range(INSTANCES - 1)]
+    for n, daemon in enumerate(daemons):  # instances sharing a home each name themselves
+        daemon.env["TILLIT_INSTANCE_ID"] = f"instance-{n}"
     for daemon in daemons[1:]:
         daemon.env["TILLIT_PORT"] = str(daemon.port)
     failures: list[BaseException] = []

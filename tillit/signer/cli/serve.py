@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import fcntl
 import logging
 import os
 import resource
 import socket
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +19,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from tillit.config import ConfigError
-from tillit.hsm.settings import HsmSettings
+from tillit.hsm.settings import HsmSettings, private_file
 from tillit.signer.logs import configure_logging
 from tillit.signer.runtime import check_public_url, open_signer
 from tillit.signer.settings import SignerSettings, documented_toml, effective_toml
@@ -42,7 +44,14 @@ def serve(host: str | None, port: int | None) -> None:
     # The port first: one in use ends here, before the HSM or the store is opened.
     listening = listen(settings.host, settings.port)
     rp_listening = listen(settings.host, settings.rp_port, "TILLIT_RP_PORT") if settings.rp_port else None
-    with listening, rp_listening or contextlib.nullcontext(), open_signer(settings) as signer:
+    with (
+        listening,
+        rp_listening or contextlib.nullcontext(),
+        open_signer(settings) as signer,
+        contextlib.ExitStack() as held,
+    ):
+        if not signer.store.shared:
+            held.enter_context(sole_server(settings.home))
         check_public_url(signer)
         signer.hsm.check_capabilities()  # one line naming what the module lacks (docs/hsm.md)
         # Every key handle and certificate in one enumeration, in the background: no order searches
@@ -87,6 +96,22 @@ def serve(host: str | None, port: int | None) -> None:
             log.info("RP API face on https://%s:%d/rp/v6.0/", settings.host, settings.rp_port)
             rp_server.serve_both(server, [listening], rp, [rp_listening])
         log.info("stopped", extra={"tillit_event": "serve.stop"})
+
+
+@contextlib.contextmanager
+def sole_server(home: Path) -> Iterator[None]:
+    """Hold home/serve.lock while serving the SQLite database: one daemon per SQLite home. A second
+    one would share the first's instance id (and so its orders' leases), keep rate windows of its own,
+    and never wake the phones long-polling the first. Several instances need PostgreSQL."""
+    with open(private_file(home / "serve.lock"), "a") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise ConfigError(
+                f"another tillit-signer serves {home} already: one daemon per SQLite database (several"
+                " instances need PostgreSQL: TILLIT_DATABASE_URL, docs/operations.md)"
+            ) from None
+        yield
 
 
 def raise_open_file_limit() -> int:
