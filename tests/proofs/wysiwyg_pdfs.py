@@ -208,6 +208,30 @@ def link_to_a_file() -> bytes:
     )
 
 
+def embedded_file() -> bytes:
+    """An attachment in the catalog's name tree: signed with the pages, shown nowhere (an outside
+    probe had pypdf's `add_attachment` signed)."""
+    attachment = b"MZ" + b"\0" * 62
+    return one_page(
+        HONEST_TEXT,
+        b"<< /Names [(x.exe) 7 0 R] >>",
+        b"<< /Type /Filespec /F (x.exe) /EF << /F 8 0 R >> >>",
+        b"<< /Type /EmbeddedFile /Length %d >>\nstream\n%s\nendstream" % (len(attachment), attachment),
+        catalog=b"<< /Type /Catalog /Pages 2 0 R /Names << /EmbeddedFiles 6 0 R >> >>",
+    )
+
+
+def file_attachment_annotation() -> bytes:
+    attachment = b"MZ" + b"\0" * 62
+    return one_page(
+        HONEST_TEXT,
+        b"<< /Type /Annot /Subtype /FileAttachment /Rect [72 750 90 770] /FS 7 0 R >>",
+        b"<< /Type /Filespec /F (x.exe) /EF << /F 8 0 R >> >>",
+        b"<< /Type /EmbeddedFile /Length %d >>\nstream\n%s\nendstream" % (len(attachment), attachment),
+        annots=b"/Annots [6 0 R]",
+    )
+
+
 # -- a PDF by another name -------------------------------------------------------------------------
 
 
@@ -258,6 +282,8 @@ HOSTILE: list[tuple[str, str, Callable[[], bytes]]] = [
     ("open-javascript", "application/pdf", open_action_javascript),
     ("page-aa-set-ocg-state", "application/pdf", page_open_set_ocg_state),
     ("link-to-file", "application/pdf", link_to_a_file),
+    ("embedded-file", "application/pdf", embedded_file),
+    ("file-attachment-annotation", "application/pdf", file_attachment_annotation),
     ("leading-newline-octet-stream", "application/octet-stream", leading_newline),
     ("leading-newline-upper-case-type", "application/PDF", leading_newline),
     ("junk-before-header-octet-stream", "application/octet-stream", junk_before_the_header),

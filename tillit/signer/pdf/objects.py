@@ -1,5 +1,6 @@
 """A PDF's objects: a page tree that is a tree, every object readable, no decompression bomb, no
-active or remote content, and automatic actions only within the document (`inspect_pdf`)."""
+active or remote content, no embedded files, and automatic actions only within the document
+(`inspect_pdf`)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,16 @@ MAX_PAGES = 10_000
 MAX_DEPTH = 64
 MAX_STREAM_BYTES = 64 * 1024 * 1024
 MAX_TOTAL_BYTES = 256 * 1024 * 1024
-ACTIVE_KEYS = {"/JS": "JavaScript", "/JavaScript": "JavaScript", "/XFA": "an XFA form", "/RichMedia": "rich media"}
+ACTIVE_KEYS = {
+    "/JS": "JavaScript",
+    "/JavaScript": "JavaScript",
+    "/XFA": "an XFA form",
+    "/RichMedia": "rich media",
+    # An attachment is signed with the pages, but neither the kiosk nor the phone shows it: the
+    # customer would sign a file they never saw (the catalog's name tree, or a file specification's).
+    "/EmbeddedFiles": "an embedded file (an attachment, which the customer is not shown)",
+    "/EF": "an embedded file (an attachment, which the customer is not shown)",
+}
 ACTIVE_ACTIONS = {
     "/JavaScript": "JavaScript",
     "/Launch": "a launch action (it starts a program or opens a file)",
