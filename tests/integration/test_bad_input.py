@@ -521,3 +521,14 @@ def test_a_customer_cannot_be_enrolled_twice(world: World) -> None:
         result = _add(world.d, world.number)
     assert result.returncode == 1 and "already enrolled" in result.stderr
     assert result.stderr.count("\n") == 1
+
+
+def test_a_path_with_a_slash_too_many_is_404_not_a_redirect_to_the_clients_host(world: World) -> None:
+    """Before, POST /v1/collect/ was a 307 whose Location was built from the Host header:
+    `Host: evil.example` sent the client to http://evil.example/v1/collect."""
+    with unchanged(world):
+        r = world.kiosk.post(
+            "/v1/collect/", json={"orderRef": world.ref}, headers={"Host": "evil.example"}, follow_redirects=False
+        )
+        refused(r, 404)
+    assert "location" not in r.headers

@@ -69,3 +69,8 @@ class RateLimited(SignerError):
 class Unavailable(SignerError):
     status = 503
     code = "unavailable"
+
+
+def attempts_left(count: int) -> str:
+    """ "1 attempt left", "3 attempts left": the tail of a refusal that counts down."""
+    return f"{count} attempt{'' if count == 1 else 's'} left"

@@ -203,7 +203,7 @@ class Activations:
             raise errors.Forbidden(why, "passwordLocked")
         if correct:  # another completion of this activation won
             raise errors.Gone("this activation has ended; start a new one", "activationEnded")
-        raise errors.InvalidInput(f"wrong password; {verdict.attempts_left} attempts left", "wrongPassword")
+        raise errors.InvalidInput(f"wrong password; {errors.attempts_left(verdict.attempts_left)}", "wrongPassword")
 
     def _admit_password(self, activation_id: str, customer: Customer) -> Admission | errors.SignerError:
         """Admit the password guess (`signer.guesses`); a locked password ends the activation."""
@@ -253,7 +253,7 @@ class Activations:
             if ended:
                 return errors.Gone("five wrong codes: the activation has ended", "activationEnded")
             left = ATTEMPTS_BEFORE_LOCK - failures
-            return errors.InvalidInput(f"wrong code; {left} attempts left", "wrongActivationCode")
+            return errors.InvalidInput(f"wrong code; {errors.attempts_left(left)}", "wrongActivationCode")
         if activation.method == "old-device":
             order = tx.order(activation.order_ref) if activation.order_ref else None
             if order is None or customer is None:

@@ -132,6 +132,9 @@ def create_app(signer: Signer) -> TillitApp:
         description="BankID-style login and signing with keys in a PKCS#11 HSM.",
         lifespan=lifespan,
         exception_handlers=EXCEPTION_HANDLERS,
+        # No 307 from /v1/collect/ to /v1/collect: its Location was built from the request's Host
+        # header, whatever a client put there. A path with a slash too many is a 404 like any other.
+        redirect_slashes=False,
     )
     app.state.signer = signer
     app.state.answer_slots = ca.AnswerSlots.of(signer.settings)

@@ -125,6 +125,7 @@ def create_rp_app(signer: Signer) -> FastAPI:
         version="6.0",
         description="BankID's relying-party API over TLS with client certificates (docs/rp-api.md).",
         openapi_url=f"{rp.PREFIX}/openapi.json",
+        redirect_slashes=False,  # no redirect built from the client's Host header (as the main app)
         docs_url=None,
         redoc_url=None,
         exception_handlers={

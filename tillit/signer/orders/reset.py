@@ -98,7 +98,7 @@ class PasswordResets:
                     tx.fail_order(ref, [OrderStatus.APPROVED], HintCode.ANSWERS_LOCKED, at)
                     return collect_response(context, tx.order(ref) or current, customer)
                 ended = errors.InvalidInput(
-                    f"the answers do not match; {verdict.attempts_left} attempts left", "wrongAnswers"
+                    f"the answers do not match; {errors.attempts_left(verdict.attempts_left)}", "wrongAnswers"
                 )
             else:
                 tx.update_customer(customer.id, password_hash=new_hash)

@@ -70,7 +70,13 @@ def activation_start(body: ActivationStart, signer: SignerDep) -> dict[str, Any]
     return signer.activations.start(body.personal_number, body.method, body.device_name, body.public_key)
 
 
-@router.post("/v1/app/activations/{activation_id}/complete", responses=ERROR_RESPONSES)
+@router.post(
+    "/v1/app/activations/{activation_id}/complete",
+    responses={
+        **ERROR_RESPONSES,
+        410: {"model": ErrorBody, "description": "activationEnded: expired, or too many wrong codes"},
+    },
+)
 def activation_complete(activation_id: str, body: ActivationComplete, signer: SignerDep) -> dict[str, Any]:
     """Finish activation with the codes (or the old phone's approval) and the password."""
     return signer.activations.complete(
@@ -112,7 +118,7 @@ async def app_requests(call: SignedRequestDep, signer: SignerDep, wait: WaitDep)
 @router.post(
     "/v1/app/requests/{order_ref}",
     response_model=dict[str, str],
-    responses=ERROR_RESPONSES,
+    responses={**ERROR_RESPONSES, 410: {"model": ErrorBody, "description": "expired: the order's time is up"}},
     openapi_extra=device_signed(AppDecision),
 )
 @body_limit(DEVICE_BODY_BYTES)
