@@ -140,6 +140,31 @@ def test_keys_generate_defaults_to_ec_p256(
     assert re.search(r"^default-alg\s+ec-p256\s+id [0-9a-f]{32}$", out, re.MULTILINE)
 
 
+TILLIT_KEYS = ["tillit-root-ca", "tillit-issuing-ca", "tillit-ocsp", "tillit-tsa", "tillit-audit", "customer:c1:2"]
+
+
+@pytest.mark.parametrize("label", TILLIT_KEYS)
+def test_keys_tillit_depends_on_are_not_destroyed_nor_made_by_hand(
+    home: Path, tillit_hsm: Callable[..., Result], label: str
+) -> None:
+    before = _json(tillit_hsm("keys", "list", "--json", home=home))
+    _fails(tillit_hsm("keys", "destroy", label, "--yes", home=home), "Tillit depends on it, so it is not destroyed")
+    _fails(tillit_hsm("keys", "generate", "--label", label, home=home), "is a label Tillit uses for")
+    assert _json(tillit_hsm("keys", "list", "--json", home=home)) == before
+    assert _json(tillit_hsm("status", "--json", home=home))["ca_initialised"] is True
+
+
+def test_the_labels_kept_from_keys_destroy_are_the_signers() -> None:
+    """hsm cannot import the signer, so its list of the signer's labels is a copy: held to them here."""
+    import tillit.hsm.cli as hsm_cli
+    from tillit.signer.audit.anchor import ANCHOR_LABEL
+    from tillit.signer.audit.chain import AUDIT_KEY_LABEL
+    from tillit.signer.tokens import SERVICE_KEY_LABEL
+
+    for label in (SERVICE_KEY_LABEL, AUDIT_KEY_LABEL, ANCHOR_LABEL):
+        assert label in hsm_cli.TILLIT_LABELS
+
+
 def test_keys_generate_rejects_unknown_algorithms(home: Path, tillit_hsm: Callable[..., Result]) -> None:
     result = tillit_hsm("keys", "generate", "--label", "y", "--algorithm", "dsa-1024", home=home)
     assert result.returncode == 2  # click's usage error
@@ -190,6 +215,25 @@ def test_ca_crl_pem_and_der(
 
 def test_ca_init_twice_is_refused(home: Path, tillit_hsm: Callable[..., Result]) -> None:
     _fails(tillit_hsm("ca", "init", home=home), "the CA is already initialised")
+
+
+@pytest.mark.parametrize(
+    ("organisation", "message"),
+    [("", "the organisation is blank"), ("  ", "the organisation is blank"), (" Bank", "blanks around it"),
+     ("B" * 54, "longer than 53 characters")],
+    ids=["empty", "blank", "padded", "long"],
+)  # fmt: skip
+def test_ca_init_refuses_an_organisation_that_cannot_name_the_cas(
+    tmp_path: Path,
+    tillit_hsm: Callable[..., Result],
+    check_ok: Callable[..., Result],
+    organisation: str,
+    message: str,
+) -> None:
+    check_ok(tillit_hsm("init", home=tmp_path))
+    _fails(tillit_hsm("ca", "init", "--organisation", organisation, home=tmp_path), message)
+    status = _json(tillit_hsm("status", "--json", home=tmp_path))
+    assert status["keys"] == 0 and status["ca_initialised"] is False  # nothing made
 
 
 def test_ca_commands_before_ca_init(
@@ -259,6 +303,33 @@ def test_codedevice_issue_and_show_match_the_token(
         "a secret labelled 'codedevice:S1' already exists",
     )
     _fails(tillit_hsm("codedevice", "show", tmp_path / "missing.json", home=home), "no code device file")
+
+
+def test_codedevice_issue_to_a_file_that_cannot_be_written_leaves_the_serial_unused(
+    home: Path, tmp_path: Path, tillit_hsm: Callable[..., Result], check_ok: Callable[..., Result]
+) -> None:
+    a_file = tmp_path / "a-file"
+    a_file.write_text("")
+    for out, message in [
+        (tmp_path / "nodir" / "d.json", "No such file or directory"),
+        (a_file / "d.json", "Not a directory"),
+        (a_file, "exists; choose another --out"),
+    ]:
+        _fails(tillit_hsm("codedevice", "issue", "--serial", "S2", "--out", out, home=home), message)
+    _fails(
+        tillit_hsm("codedevice", "issue", "--serial", "no serial", "--out", tmp_path / "bad.json", home=home),
+        "a code device serial is 1-64 letters, digits or dashes",
+    )
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file"]
+    good = tmp_path / "d.json"
+    check_ok(tillit_hsm("codedevice", "issue", "--serial", "S2", "--out", good, home=home))
+    assert json.loads(good.read_text())["serial"] == "S2"
+    # The token refusing (the serial is taken now) leaves no file behind.
+    _fails(
+        tillit_hsm("codedevice", "issue", "--serial", "S2", "--out", tmp_path / "again.json", home=home),
+        "already exists",
+    )
+    assert not (tmp_path / "again.json").exists()
 
 
 # -- errors an administrator meets --------------------------------------------------------------

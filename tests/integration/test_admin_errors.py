@@ -9,18 +9,21 @@ wrong and where, a non-zero exit, no traceback (unless --debug), and touch nothi
 from __future__ import annotations
 
 import importlib.metadata
+import json
 import os
 import socket
+import sqlite3
 import subprocess
 import sys
 import tomllib
 from collections.abc import Iterator
 from pathlib import Path
 
+import click
 import pytest
 
 from tests.daemon import PASSWORD, Daemon, free_port, make_daemon, tool
-from tests.factories import synthetic_number
+from tests.factories import fresh_adult, synthetic_number
 
 pytestmark = pytest.mark.integration
 
@@ -297,3 +300,174 @@ def test_a_second_serve_on_one_sqlite_home_is_refused_in_one_line(daemon: Daemon
     finally:
         daemon.stop()
     one_line(second, "tillit-signer", "another tillit-signer serves", "PostgreSQL")
+
+
+# -- a command that fails changes nothing, and says so in one line ------------------------------
+
+
+def not_a_folder(tmp_path: Path) -> Path:
+    """A path no process can make a folder at, whoever runs the tests (root writes anywhere)."""
+    plain = tmp_path / "a-file"
+    plain.write_text("")
+    return plain / "out"
+
+
+def rows(d: Daemon, table: str) -> int:
+    db = sqlite3.connect(d.home / "signer.db")
+    try:
+        return int(db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0])  # noqa: S608 - fixed names
+    finally:
+        db.close()
+
+
+def add_customer(d: Daemon, number: str, *extra: str, **env: str) -> Result:
+    return run(
+        d, "tillit-signer", "customers", "add", "--personal-number", number, "--name", "Kari Nordmann",
+        "--mobile", "+4791234567", "--email", "kari@example.no", "--password-stdin", *extra,
+        stdin=PASSWORD + "\n", **env,
+    )  # fmt: skip
+
+
+def test_rps_add_to_a_folder_it_cannot_write_registers_nothing(daemon: Daemon, tmp_path: Path) -> None:
+    one_line(run(daemon, "tillit-signer", "rps", "add", "--name", "Skrivebanken", "--out", str(not_a_folder(tmp_path))),
+             "tillit-signer", "Not a directory")  # fmt: skip
+    assert "Skrivebanken" not in run(daemon, "tillit-signer", "rps", "list").stdout
+    folder = tmp_path / "rp"
+    assert run(daemon, "tillit-signer", "rps", "add", "--name", "Skrivebanken", "--out", str(folder)).returncode == 0
+    assert sorted(p.name for p in folder.iterdir()) == ["ca.pem", "rp.crt", "rp.key"]
+    # Files already there are not overwritten, and nothing is registered.
+    one_line(run(daemon, "tillit-signer", "rps", "add", "--name", "Andre", "--out", str(folder)),
+             "tillit-signer", "rp.key exists")  # fmt: skip
+    assert "Andre" not in run(daemon, "tillit-signer", "rps", "list").stdout
+    # A relying party is no kiosk: `kiosks list` leaves it out, `kiosks revoke` points to `rps revoke`.
+    listed = json.loads(run(daemon, "tillit-signer", "kiosks", "list", "--json").stdout)
+    assert "Skrivebanken" not in {k["name"] for k in listed} and {k["role"] for k in listed} <= {"kiosk", "staff"}
+    one_line(run(daemon, "tillit-signer", "kiosks", "revoke", "Skrivebanken"), "tillit-signer", "rps revoke")
+
+
+def test_kiosks_sharing_a_name_are_revoked_by_id_and_a_second_revoke_says_already_revoked(daemon: Daemon) -> None:
+    """A branch's kiosks may all carry its name; a revoke by that name then asks for the id."""
+    assert run(daemon, "tillit-signer", "kiosks", "add", "--name", "Voss").returncode == 0
+    assert run(daemon, "tillit-signer", "kiosks", "add", "--name", "Voss").returncode == 0
+    one_line(run(daemon, "tillit-signer", "kiosks", "revoke", "Voss"), "tillit-signer", "2 active kiosks", "by its id")
+    listed = json.loads(run(daemon, "tillit-signer", "kiosks", "list", "--json").stdout)
+    ids = [k["id"] for k in listed if k["name"] == "Voss"]
+    for kiosk_id in ids:
+        assert run(daemon, "tillit-signer", "kiosks", "revoke", kiosk_id).returncode == 0
+    one_line(run(daemon, "tillit-signer", "kiosks", "revoke", ids[0]), "tillit-signer", "already revoked")
+    one_line(run(daemon, "tillit-signer", "kiosks", "revoke", "Ingen"), "tillit-signer", "no kiosk with the id or name")
+
+
+def test_audit_export_to_a_folder_it_cannot_write_signs_nothing(daemon: Daemon, tmp_path: Path) -> None:
+    before = rows(daemon, "audit_checkpoints")
+    result = run(daemon, "tillit-signer", "audit", "export", "--out", str(not_a_folder(tmp_path)))
+    one_line(result, "tillit-signer", "Not a directory")
+    assert rows(daemon, "audit_checkpoints") == before
+    one_line(run(daemon, "tillit-signer", "audit", "verify", "--expect", "999999"), "tillit-signer",
+             "audit log broken at entry", "entry 999999 was expected")  # fmt: skip
+    one_line(run(daemon, "tillit-signer", "audit", "verify", "--expect", "x"), "tillit-signer", "--expect")
+
+
+def test_a_guardian_for_an_adult_is_refused(daemon: Daemon) -> None:
+    guardian, adult = fresh_adult(), fresh_adult()
+    daemon.enrol(guardian, "Anne Verje")
+    one_line(add_customer(daemon, adult, "--guardian", guardian), "tillit-signer", "leave out --guardian")
+    assert "no such customer" in run(daemon, "tillit-signer", "customers", "show", adult).stderr
+
+
+def test_a_second_revoke_certificate_says_it_is_already_revoked(daemon: Daemon) -> None:
+    number = fresh_adult()
+    daemon.enrol(number)
+    assert run(daemon, "tillit-signer", "customers", "revoke-certificate", number).returncode == 0
+    one_line(run(daemon, "tillit-signer", "customers", "revoke-certificate", number), "tillit-signer",
+             "is already revoked")  # fmt: skip
+
+
+def test_customers_need_the_ca(tmp_path: Path) -> None:
+    """A token without a CA (`tillit-hsm init` alone): no customer is enrolled without a certificate."""
+    d = Daemon(home=tmp_path / "home", port=0, env={})
+    d.home.mkdir()
+    d.env = {k: v for k, v in os.environ.items() if not k.startswith("TILLIT_") and k != "SOFTHSM2_CONF"}
+    d.env.update({"TILLIT_HOME": str(d.home), "TILLIT_ALLOW_TEST_NUMBERS": "1"})
+    d.run("tillit-hsm", "init")
+    number = fresh_adult()
+    one_line(add_customer(d, number), "tillit-signer", "run `tillit-hsm ca init`")
+    assert json.loads(run(d, "tillit-signer", "customers", "list", "--json").stdout) == []
+    one_line(run(d, "tillit-signer", "customers", "reissue-certificate", number), "tillit-signer", "tillit-hsm ca init")
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--days", "-5"], "--days: a certificate lives at least 1 day"),
+        (["--days", "5000"], "--days: a server certificate lives at most 825 days"),
+        (["--hostname", "bad host!"], "--hostname: 'bad host!' is neither a DNS name nor an IP address"),
+    ],
+    ids=["negative-days", "too-many-days", "bad-hostname"],
+)
+def test_tls_issue_refuses_bad_input_and_issues_nothing(
+    daemon: Daemon, tmp_path: Path, args: list[str], message: str
+) -> None:
+    out = tmp_path / "tls"
+    one_line(run(daemon, "tillit-signer", "tls", "issue", "--out-dir", str(out), *args), "tillit-signer", message)
+    assert not out.exists()
+
+
+def test_tls_issue_prints_absolute_paths_and_keeps_a_key(daemon: Daemon, tmp_path: Path) -> None:
+    issue = [
+        tool("tillit-signer"),
+        "tls",
+        "issue",
+        "--out-dir",
+        "tls",
+        "--hostname",
+        "bank.example",
+        "--hostname",
+        "::1",
+    ]
+    done = subprocess.run(issue, capture_output=True, text=True, env=daemon.env, cwd=tmp_path, timeout=120)
+    assert done.returncode == 0, done.stderr
+    folder = tmp_path / "tls"
+    assert done.stdout == f"TILLIT_TLS_CERT={folder / 'tls-cert.pem'}\nTILLIT_TLS_KEY={folder / 'tls-key.pem'}\n"
+    key = (folder / "tls-key.pem").read_bytes()
+    again = subprocess.run(issue, capture_output=True, text=True, env=daemon.env, cwd=tmp_path, timeout=120)
+    one_line(again, "tillit-signer", "tls-key.pem exists; add --replace")
+    assert (folder / "tls-key.pem").read_bytes() == key
+    replaced = subprocess.run([*issue, "--replace"], capture_output=True, text=True, env=daemon.env, cwd=tmp_path)
+    assert replaced.returncode == 0 and (folder / "tls-key.pem").read_bytes() != key
+    assert sorted(p.name for p in folder.iterdir()) == ["tls-cert.pem", "tls-key.pem"]
+
+
+def test_agreements_add_says_a_file_that_is_not_a_pdf_is_not_one(daemon: Daemon, tmp_path: Path) -> None:
+    number = fresh_adult()
+    daemon.enrol(number)
+    plan = tmp_path / "plan.txt"
+    plan.write_text("Termin 1: 4 250 kr\n")
+    result = run(
+        daemon, "tillit-signer", "agreements", "add", "--personal-number", number, "--title", "Plan", str(plan)
+    )
+    line = one_line(result, "tillit-signer", "document 'plan.txt' is not a PDF")
+    assert "cannot be signed" not in line
+
+
+# Every option of every administrator's command says what it is for, --json always in one wording.
+def _options(group: click.Group, path: tuple[str, ...]) -> Iterator[tuple[str, click.Option]]:
+    for name, command in group.commands.items():
+        if isinstance(command, click.Group):
+            yield from _options(command, (*path, name))
+        else:
+            for param in command.params:
+                if isinstance(param, click.Option):
+                    yield " ".join((*path, name, param.opts[0])), param
+
+
+@pytest.mark.parametrize("program", ["tillit-signer", "tillit-hsm", "tillit-phone"])
+def test_every_option_has_help(program: str) -> None:
+    from tillit.hsm.cli import main as hsm_main
+    from tillit.phone.cli import main as phone_main
+    from tillit.signer.cli import main as signer_main
+
+    root = {"tillit-signer": signer_main, "tillit-hsm": hsm_main, "tillit-phone": phone_main}[program]
+    options = list(_options(root, (program,)))
+    assert [where for where, option in options if not option.help] == []
+    assert {option.help for where, option in options if where.endswith(" --json")} == {"Print JSON instead of text."}

@@ -33,7 +33,7 @@ from pyhanko_certvalidator.context import CertValidationPolicySpec
 from pyhanko_certvalidator.policy_decl import REQUIRE_REVINFO, CertRevTrustPolicy
 from pyhanko_certvalidator.registry import SimpleTrustManager
 
-from tests.daemon import PASSWORD, Daemon, make_daemon
+from tests.daemon import PASSWORD, Daemon, make_daemon, tool
 from tests.factories import fresh_adult
 from tests.integration.test_signing import approve_next, start_sign
 from tillit.phone.client import PhoneClient
@@ -337,3 +337,34 @@ def test_verify_bad_input_is_one_line_and_exit_2(daemon: Daemon, tmp_path: Path)
         result = daemon.run("tillit-signer", "verify", *args, check=False)
         assert result.returncode == 2, (args, result.stdout, result.stderr)
         assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr, result.stderr
+
+
+def test_verify_explains_a_date_before_a_chain_given_as_root_and_a_missing_root(
+    daemon: Daemon, trust: dict[str, Path], tmp_path: Path
+) -> None:
+    _, pdf, _ = sign_pdf_and_text(daemon, tmp_path / "signed")
+
+    def refused(*args: str, **env: str) -> str:
+        result = subprocess.run(
+            [tool("tillit-signer"), "verify", *args],
+            capture_output=True,
+            text=True,
+            env={**daemon.env, **env},
+            timeout=120,
+        )
+        assert result.returncode == 2, (args, result.stdout, result.stderr)
+        lines = result.stderr.splitlines()
+        assert len(lines) == 1 and lines[0].startswith("tillit-signer: "), result.stderr
+        assert "Error)" not in lines[0] and "Traceback" not in result.stderr, lines[0]
+        return lines[0]
+
+    assert "before the trust anchor" in refused(str(pdf), "--at", "1990-01-01")
+    garbage = tmp_path / "garbage.pdf"
+    garbage.write_bytes(b"%PDF-1.4 not really\n")
+    assert refused(str(garbage)).endswith("not a readable PDF")
+    assert "not a certificate" in refused(str(pdf), "--root", str(garbage))
+    # No home to take the CA's root from: the administrator is told to give one.
+    assert "give --root" in refused(str(pdf), TILLIT_HOME=str(tmp_path / "no-home"))
+    # The whole chain as --root: its self-signed root is the anchor.
+    code, verdicts, stderr = verify(daemon, str(pdf), "--root", str(trust["chain"]))
+    assert code == 0 and [v["indication"] for v in verdicts] == ["PASSED"], (verdicts, stderr)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import functools
 import io
 import json
 from pathlib import Path
@@ -104,6 +105,25 @@ def test_activation_gives_up_when_the_signer_cannot_be_reached(home: Path) -> No
         with pytest.raises(ActivationError, match="cannot reach the signer"):
             activator.run("2580")
     assert not Keystore().load("kari").activated
+
+
+def test_an_activation_that_fails_leaves_the_profile_as_it_was(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("tillit.phone.cli.Activator", functools.partial(Activator, connect_wait=0.2))
+    server = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    activate = ["activate", "--server", server, "--method", "sms-email", "--personal-number", synthetic_number()]
+    result = tillit_phone("--profile", "n1", *activate, TILLIT_PHONE_PIN="2580")
+    assert result.exit_code == 1 and "cannot reach the signer" in result.output
+    assert not Keystore().exists("n1")  # no profile that is not activated is left behind
+    assert json.loads(tillit_phone("--profile", "n1", "status", "--json").output)["exists"] is False
+
+    profile, _ = Keystore().create("kari", "2580", server)
+    profile.device_id = "device"
+    Keystore().save(profile)
+    before = Keystore().path("kari").read_bytes()
+    result = tillit_phone("--profile", "kari", *activate, "--replace", TILLIT_PHONE_PIN="2580")
+    assert result.exit_code == 1 and "cannot reach the signer" in result.output
+    assert Keystore().path("kari").read_bytes() == before  # the activated profile is kept
+    assert sorted(p.name for p in (home / "phone").iterdir()) == ["kari.json"]
 
 
 # -- prompts and the keystore ---------------------------------------------------------------------

@@ -166,11 +166,11 @@ def _assert_refused(d: Daemon, tmp_path: Path, *names: str) -> None:
     code, out, err = _cli(d, "audit", "verify")
     assert code == 1, out
     assert "Traceback" not in err and err.count("\n") == 0, err
-    assert err.startswith("audit log broken at entry ") and any(n in err for n in names), err
+    assert err.startswith("tillit-signer: audit log broken at entry ") and any(n in err for n in names), err
     code, out, err = _cli(d, "audit", "export", "--out", str(tmp_path / "export"))
     assert code == 1, out
     assert "Traceback" not in err and err.count("\n") == 0, err
-    assert err.startswith("audit export refused, nothing signed: audit log broken at entry "), err
+    assert err.startswith("tillit-signer: audit export refused, nothing signed: audit log broken at entry "), err
     assert not (tmp_path / "export").exists()
     assert _checkpoints(d) == checkpoints  # the forged head was not signed
 

@@ -167,5 +167,5 @@ def test_verify_finds_tampering(d: Daemon, tmp_path: Path, case: str) -> None:
         # ... and as before, the head kept from an earlier export or verify finds it too.
         code, output = verify_copy(d, tmp_path, *statements, expect=f"{last}:{entries[-1][6]}")
     assert code == 1, output
-    assert output.startswith("audit log broken at entry"), output
+    assert output.startswith("tillit-signer: audit log broken at entry"), output
     assert "Traceback" not in output

@@ -293,15 +293,15 @@ def _restore(d: Daemon, dump: bytes) -> None:
     "statements,message",
     [
         ([], None),
-        (["UPDATE audit SET data='{}' WHERE seq=2"], "audit log broken at entry 2: entry 2 was edited"),
-        (["DELETE FROM audit WHERE seq=2"], "audit log broken at entry 3: entry 2 is missing (found 3)"),
+        (["UPDATE audit SET data='{}' WHERE seq=2"], "tillit-signer: audit log broken at entry 2: entry 2 was edited"),
+        (["DELETE FROM audit WHERE seq=2"], "tillit-signer: audit log broken at entry 3: entry 2 is missing (found 3)"),
         (
             [
                 "UPDATE audit SET seq=-1 WHERE seq=2",
                 "UPDATE audit SET seq=2 WHERE seq=3",
                 "UPDATE audit SET seq=3 WHERE seq=-1",
             ],
-            "audit log broken at entry 2: entry 2 does not follow entry 1",
+            "tillit-signer: audit log broken at entry 2: entry 2 does not follow entry 1",
         ),
     ],
     ids=["untouched", "edited", "removed", "reordered"],
@@ -351,6 +351,6 @@ def test_the_cli_finds_a_truncated_or_rewritten_tail_after_an_export(
     result = d.run("tillit-signer", "audit", "verify", check=False)
     assert "Traceback" not in result.stderr
     assert result.returncode == 1, result.stdout
-    assert result.stderr.startswith(f"audit log broken at entry {head_seq}: ")
+    assert result.stderr.startswith(f"tillit-signer: audit log broken at entry {head_seq}: ")
     assert how in result.stderr
     assert result.stderr.count("\n") == 1

@@ -15,6 +15,7 @@ the new profile, its OCSP responder a short-lived certificate at the daemon's ne
 from __future__ import annotations
 
 import ipaddress
+import re
 import threading
 from datetime import datetime, timedelta
 
@@ -56,6 +57,53 @@ TSA_LABEL = "tillit-tsa"
 DEFAULT_PUBLIC_URL = "http://127.0.0.1:8700"
 # Where, under the public URL, the root's CRL is (named by the issuing CA's certificate).
 _ROOT_CRL_PATH = "/v1/crl/root"
+
+
+# The longest common name X.509 allows (RFC 5280 appendix A, ub-common-name), less " Issuing CA".
+_ORGANISATION_MAX = 64 - len(" Issuing CA")
+
+
+def check_organisation(organisation: str) -> None:
+    """HsmError unless `organisation` can name the CAs ("<organisation> Root CA"): not blank, no
+    blanks around it, printable, at most `_ORGANISATION_MAX` characters."""
+    if not organisation.strip():
+        raise errors.HsmError("the organisation is blank: give --organisation the name the CAs are to carry")
+    if organisation != organisation.strip() or not organisation.isprintable():
+        raise errors.HsmError(f"the organisation {organisation!r} has blanks around it or control characters")
+    if len(organisation) > _ORGANISATION_MAX:
+        raise errors.HsmError(f"the organisation is longer than {_ORGANISATION_MAX} characters")
+
+
+# Browsers and Apple's platforms refuse a TLS server certificate valid for longer.
+MAX_SERVER_CERTIFICATE_DAYS = 825
+
+# A DNS name as RFC 1123 allows a host's (letters, digits and hyphens, not at a label's ends; at
+# most 63 characters a label), optionally a wildcard's "*." in front.
+_DNS_LABEL = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
+
+
+def server_name(host: str) -> dict[str, str]:
+    """`host` as a subjectAltName entry: {"ip_address": ...} for an IP address, else
+    {"dns_name": ...}; ValueError (naming it) for anything that is neither."""
+    try:
+        return {"ip_address": str(ipaddress.ip_address(host))}
+    except ValueError:
+        pass
+    labels = host.removeprefix("*.").split(".")
+    if len(host) > 253 or not all(_DNS_LABEL.fullmatch(label) for label in labels):
+        raise ValueError(f"'{host}' is neither a DNS name nor an IP address")
+    return {"dns_name": host}
+
+
+def check_server_days(days: int, purpose: str = "server_auth") -> None:
+    """ValueError unless a TLS certificate may live `days` days: at least one, and for a server's at
+    most `MAX_SERVER_CERTIFICATE_DAYS`."""
+    if days < 1:
+        raise ValueError(f"a certificate lives at least 1 day, not {days}")
+    if purpose == "server_auth" and days > MAX_SERVER_CERTIFICATE_DAYS:
+        raise ValueError(
+            f"a server certificate lives at most {MAX_SERVER_CERTIFICATE_DAYS} days (clients refuse longer), not {days}"
+        )
 
 
 class CertificateAuthority:
@@ -103,6 +151,7 @@ class CertificateAuthority:
         must be the signer's public URL. Refused when a root certificate is already in the token."""
         if self.hsm.certificate(ROOT_LABEL) is not None:
             raise errors.HsmError("the CA is already initialised (`tillit-hsm ca show` prints it)")
+        check_organisation(organisation)
         base = public_url.rstrip("/")
         now = now_seconds()
         for label in (ROOT_LABEL, ISSUING_LABEL, OCSP_LABEL):
@@ -294,15 +343,23 @@ class CertificateAuthority:
         self, public_key_der: bytes, hostnames: list[str], days: int = 365, purpose: str = "server_auth"
     ) -> x509.Certificate:
         """A TLS server certificate for the daemon's own port; its key lives in a file, not the token.
-        `purpose` "client_auth": a relying party's TLS client certificate, `hostnames` its one name."""
+        `purpose` "client_auth": a relying party's TLS client certificate, `hostnames` its one name.
+        HsmError for a server certificate's name that is neither a DNS name nor an IP address, or a
+        lifetime outside `check_server_days`; nothing is issued then."""
         names = []
-        for host in hostnames if purpose == "server_auth" else []:
-            try:
-                names.append({"ip_address": str(ipaddress.ip_address(host))})
-            except ValueError:
-                names.append({"dns_name": host})
+        try:
+            for host in hostnames if purpose == "server_auth" else []:
+                names.append(server_name(host))
+            if purpose == "server_auth" and not names:
+                raise ValueError("a server certificate needs a host name or address")
+            check_server_days(days, purpose)
+        except ValueError as e:
+            raise errors.HsmError(str(e)) from None
         alt_names = [x509.GeneralName(name=k, value=v) for n in names for k, v in n.items()]
         issuing = self.issuing_certificate()
+        if now_seconds() + timedelta(days=days) > issuing.not_valid_after:
+            until = f"{issuing.not_valid_after:%Y-%m-%d}"
+            raise errors.HsmError(f"a certificate for {days} days would outlive the issuing CA's (until {until})")
         cert = self._certificate(
             subject=organisation_name(hostnames[0]),
             subject_label="",

@@ -15,10 +15,10 @@ from cryptography.hazmat.primitives import serialization
 
 from tillit.cli_errors import OneLineErrors
 from tillit.hsm import errors
-from tillit.hsm.ca import CertificateAuthority
+from tillit.hsm.ca import ISSUING_LABEL, OCSP_LABEL, ROOT_LABEL, TSA_LABEL, CertificateAuthority
 from tillit.hsm.client import Hsm
 from tillit.hsm.keys import Algorithm
-from tillit.hsm.otp import CodeDeviceFile, issue_code_device
+from tillit.hsm.otp import CodeDeviceFile, check_serial, issue_code_device
 from tillit.hsm.provision import initialise_token
 from tillit.hsm.settings import PRIVATE_UMASK, HsmSettings, TillitSettings
 
@@ -28,6 +28,33 @@ def _settings(label: str | None = None) -> HsmSettings:
     if label:
         settings = settings.model_copy(update={"token_label": label})
     return settings
+
+
+JSON_HELP = "Print JSON instead of text."
+
+# The labels Tillit makes and depends on, and what each is: `keys destroy` and `keys generate` leave
+# them alone. hsm imports nothing of the signer, so the signer's own are named here as well
+# (tests/hsm/test_hsm_cli.py holds them to tillit.signer's constants).
+TILLIT_LABELS = {
+    ROOT_LABEL: "the CA's root key",
+    ISSUING_LABEL: "the issuing CA's key",
+    OCSP_LABEL: "the OCSP responder's key",
+    TSA_LABEL: "the timestamp authority's key",
+    "tillit-service-jwt": "the signer's service key (tokens, receipts)",
+    "tillit-audit": "the signer's audit key (audit checkpoints)",
+    "tillit-audit-anchor": "the signer's audit anchor",
+}
+TILLIT_PREFIXES = {
+    "customer:": "a customer's key, which `tillit-signer customers` commands manage",
+    "codedevice:": "a code device's secret, which `tillit-hsm codedevice issue` makes",
+}
+
+
+def tillit_owned(label: str) -> str | None:
+    """What `label` is to Tillit when Tillit makes and uses it itself, else None."""
+    if label in TILLIT_LABELS:
+        return TILLIT_LABELS[label]
+    return next((what for prefix, what in TILLIT_PREFIXES.items() if label.startswith(prefix)), None)
 
 
 def _emit(data: Any, as_json: bool, text: Callable[[Any], str]) -> None:
@@ -52,7 +79,7 @@ def init(label: str | None, slot: int | None) -> None:
 
 
 @main.command()
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.option("--json", "as_json", is_flag=True, help=JSON_HELP)
 def status(as_json: bool) -> None:
     """Show the module, the token and how many keys it holds."""
     with Hsm(_settings()) as hsm:
@@ -67,23 +94,28 @@ def keys() -> None:
 
 
 @keys.command("generate")
-@click.option("--label", required=True)
+@click.option("--label", required=True, help="The new key's label (unique on the token).")
 @click.option(
     "--algorithm",
     type=click.Choice([a.value for a in Algorithm]),
     default=Algorithm.EC_P256.value,
     show_default=True,
+    help="Key algorithm.",
 )
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help=JSON_HELP)
 def keys_generate(label: str, algorithm: str, as_json: bool) -> None:
-    """Generate a sign-only key pair; the private key never leaves the token."""
+    """Generate a sign-only key pair; the private key never leaves the token. Labels Tillit uses
+    itself (its CA's and the signer's keys, customer:*, codedevice:*) are refused."""
+    owned = tillit_owned(label)
+    if owned:
+        raise errors.HsmError(f"'{label}' is a label Tillit uses for {owned}: choose another label")
     with Hsm(_settings()) as hsm:
         info = hsm.generate_key(label, Algorithm(algorithm))
     _emit(info.as_dict(), as_json, lambda d: f"generated {d['algorithm']} key '{d['label']}' id {d['id']}")
 
 
 @keys.command("list")
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help=JSON_HELP)
 def keys_list(as_json: bool) -> None:
     """List the key pairs."""
     with Hsm(_settings()) as hsm:
@@ -97,7 +129,7 @@ def keys_list(as_json: bool) -> None:
 
 @keys.command("show")
 @click.argument("label")
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help=JSON_HELP)
 def keys_show(label: str, as_json: bool) -> None:
     """Show one key's attributes and its public key."""
     with Hsm(_settings()) as hsm:
@@ -114,7 +146,11 @@ def keys_show(label: str, as_json: bool) -> None:
 @click.argument("label")
 @click.option("--yes", is_flag=True, help="Confirm: the key is gone for good.")
 def keys_destroy(label: str, yes: bool) -> None:
-    """Destroy a key pair and its certificate."""
+    """Destroy a key pair and its certificate; refused for the keys Tillit depends on (its CA's,
+    the signer's own, customers')."""
+    owned = tillit_owned(label)
+    if owned:
+        raise errors.HsmError(f"'{label}' is {owned}; Tillit depends on it, so it is not destroyed")
     if not yes:
         raise errors.HsmError("destroying a key cannot be undone: add --yes")
     with Hsm(_settings()) as hsm:
@@ -143,7 +179,12 @@ class _PublicUrlSettings(TillitSettings):
 
 
 @ca.command("init")
-@click.option("--organisation", default="Tillit", show_default=True)
+@click.option(
+    "--organisation",
+    default="Tillit",
+    show_default=True,
+    help="The name in the CAs' common names ('<organisation> Root CA', '<organisation> Issuing CA').",
+)
 @click.option(
     "--public-url",
     default=None,
@@ -172,7 +213,12 @@ def ca_show() -> None:
 
 
 @ca.command("crl")
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None)
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write the CRL to this file (replacing it); without --out, to standard output.",
+)
 @click.option("--der", is_flag=True, help="DER instead of PEM.")
 @click.option("--root", is_flag=True, help="The root's CRL instead (empty: only a new CA would revoke the issuing CA).")
 def ca_crl(out: Path | None, der: bool, root: bool) -> None:
@@ -194,15 +240,30 @@ def codedevice() -> None:
 
 
 @codedevice.command("issue")
-@click.option("--serial", required=True)
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True)
+@click.option("--serial", required=True, help="The device's serial: 1-64 letters, digits or dashes, not used before.")
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="The device file to write (it holds the secret, 0600); it must not exist yet.",
+)
 def codedevice_issue(serial: str, out: Path) -> None:
     """Create a code device: the secret goes into the token, the device file to OUT."""
-    if out.exists():
-        raise errors.HsmError(f"{out} exists; choose another --out")
-    with Hsm(_settings()) as hsm:
-        device = issue_code_device(hsm, serial)
-    device.dump(out)
+    check_serial(serial)
+    # OUT is made (exclusively) before the token is touched: a file that cannot be written stops the
+    # command with the serial unused, and a token that refuses the secret leaves no file behind.
+    try:
+        fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        raise errors.HsmError(f"{out} exists; choose another --out") from None
+    with os.fdopen(fd, "w") as file:
+        try:
+            with Hsm(_settings()) as hsm:
+                device = issue_code_device(hsm, serial)
+        except BaseException:
+            out.unlink(missing_ok=True)
+            raise
+        file.write(device.dumps())
     click.echo(f"code device {serial} issued; device file {out}")
 
 

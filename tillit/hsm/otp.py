@@ -60,7 +60,8 @@ class CodeDeviceFile:
         mac = hmac.new(self.secret, counter_at(at).to_bytes(8, "big"), hashlib.sha1).digest()
         return truncate(mac)
 
-    def dump(self, path: Path) -> None:
+    def dumps(self) -> str:
+        """The device file's text (JSON): the serial, the secret in base32 and the TOTP parameters."""
         data = {
             "serial": self.serial,
             "secret": base64.b32encode(self.secret).decode(),
@@ -68,10 +69,13 @@ class CodeDeviceFile:
             "digits": DIGITS,
             "period": STEP_SECONDS,
         }
+        return json.dumps(data, indent=2) + "\n"
+
+    def dump(self, path: Path) -> None:
+        """Write the device file to `path` (0600, replacing what is there)."""
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as f:
-            json.dump(data, f, indent=2)
-            f.write("\n")
+            f.write(self.dumps())
 
     @classmethod
     def load(cls, path: Path) -> CodeDeviceFile:
@@ -84,10 +88,15 @@ class CodeDeviceFile:
             raise errors.HsmError(f"{path} is not a code device file") from None
 
 
-def issue_code_device(hsm: Hsm, serial: str) -> CodeDeviceFile:
-    """Create a secret, import it into the HSM as a non-extractable generic secret."""
+def check_serial(serial: str) -> None:
+    """HsmError unless `serial` is 1-64 letters, digits or dashes."""
     if not serial or len(serial) > 64 or not serial.replace("-", "").isalnum():
         raise errors.HsmError("a code device serial is 1-64 letters, digits or dashes")
+
+
+def issue_code_device(hsm: Hsm, serial: str) -> CodeDeviceFile:
+    """Create a secret, import it into the HSM as a non-extractable generic secret."""
+    check_serial(serial)
     secret = secrets.token_bytes(20)
     hsm.import_secret(secret_label(serial), secret)
     return CodeDeviceFile(serial=serial, secret=secret)

@@ -10,7 +10,11 @@ read one line each from standard input when it is not a terminal.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import click
@@ -67,7 +71,7 @@ def main(ctx: click.Context, profile: str) -> None:
 @click.option("--device-name", default="phone", show_default=True, help="The name the bank shows for this phone.")
 @click.option("--pin-stdin", is_flag=True, help="Read the new app PIN from the first line of standard input.")
 @click.option("--replace", is_flag=True, help="Activate anew a profile that is already activated (new key).")
-@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
 @click.pass_obj
 def activate(
     ctx: Context,
@@ -88,7 +92,8 @@ def activate(
 
     Prompts read one line each from standard input when it is not a terminal. A wrong code or
     password is reported with the attempts left and asked again. Activating deactivates the
-    customer's old phone at once. Exit codes: 0 activated, 1 failed, 2 usage error.
+    customer's old phone at once. An activation that fails leaves the profile as it was (none, or
+    the one --replace was to replace). Exit codes: 0 activated, 1 failed, 2 usage error.
     """
     prompter = Prompter()
     try:
@@ -118,7 +123,8 @@ def activate(
             http=http,
         )
         try:
-            profile = activator.run(pin)
+            with _as_before_unless_done(ctx.keystore.path(ctx.profile)):
+                profile = activator.run(pin)
         except ActivationError as e:
             fail(str(e), Exit.USAGE if e.usage else Exit.ERROR)
         except PromptError as e:
@@ -127,6 +133,25 @@ def activate(
         click.echo(json.dumps(status_data(profile, ctx.profile), ensure_ascii=False))
     else:
         click.echo(f"BankID is activated on this phone for {profile.customer_name} (profile {ctx.profile})")
+
+
+@contextlib.contextmanager
+def _as_before_unless_done(path: Path) -> Iterator[None]:
+    """Put the profile file `path` back as it was (none, or the one before `--replace`) when the body
+    raises: an activation makes the profile's new key before it asks the signer, and one that fails
+    must leave no profile that is not activated behind, nor lose the one it was to replace."""
+    before = path.read_bytes() if path.exists() else None
+    try:
+        yield
+    except BaseException:
+        if before is None:
+            path.unlink(missing_ok=True)
+        else:
+            partial = path.with_name(f".{path.name}.{os.getpid()}.restore")
+            with os.fdopen(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as f:
+                f.write(before)
+            os.replace(partial, path)
+        raise
 
 
 # -- approve / decline ----------------------------------------------------------------------------
@@ -219,7 +244,7 @@ def autostart(ctx: Context, token: str, approve: bool, pin_stdin: bool) -> None:
 
 
 @main.command()
-@click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
 @click.pass_obj
 def status(ctx: Context, as_json: bool) -> None:
     """Whether this phone is activated, for whom and since when, and the requests it answered."""

@@ -3,7 +3,9 @@ with a README telling anyone how to check them with openssl and a few lines of P
 
 from __future__ import annotations
 
+import contextlib
 import json
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -18,8 +20,8 @@ def export_log(audit_log: Checkpointer, out: Path) -> dict[str, Any]:
     report = audit_log.verify()
     if not report.ok:
         raise AuditBroken(report)
+    _writable(out)  # a folder that cannot take the export stops it before anything is signed
     audit_log.checkpoint("export")
-    out.mkdir(parents=True, exist_ok=True)
     with audit_log.store.tx() as tx:
         entries = tx.audit_entries()
         checkpoints = tx.audit_checkpoints()
@@ -46,6 +48,21 @@ def export_log(audit_log: Checkpointer, out: Path) -> dict[str, Any]:
     (out / "head.txt").write_text(head)
     (out / "README.txt").write_text(_README.format(last=names[-1] if names else "N"), encoding="utf-8")
     return {"entries": len(entries), "checkpoints": names, "head": head.strip()}
+
+
+def _writable(out: Path) -> None:
+    """Make the folder `out` (with its parents) and write a file in it, or raise the OSError that
+    stops it, with the folders made here removed again."""
+    made = [p for p in (out, *out.parents) if not p.exists()]
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=out):
+            pass
+    except OSError:
+        for folder in made:  # the deepest first
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+        raise
 
 
 _README = """Tillit audit log export

@@ -14,6 +14,7 @@ from tillit.signer import errors
 from tillit.signer.context import SignerContext
 from tillit.signer.customers.lookup import find_customer
 from tillit.signer.document_checks import check_pdf
+from tillit.signer.pdf.sniffing import looks_like_pdf
 from tillit.signer.store.records import Agreement, Customer, Kiosk
 from tillit.signer.tokens import verify_jwt
 
@@ -32,6 +33,8 @@ class Agreements:
             raise errors.InvalidInput("the agreement document is empty")
         if len(content) > context.settings.max_document_bytes:
             raise errors.TooLarge(f"the document is larger than {context.settings.max_document_bytes} bytes")
+        if not looks_like_pdf("", content):  # check_pdf would call it "a PDF that cannot be signed"
+            raise errors.InvalidInput(f"document '{name}' is not a PDF (it has no %PDF- header): agreements are PDFs")
         check_pdf(content, name)
         customer = find_customer(context, personal_number)
         at = context.clock()

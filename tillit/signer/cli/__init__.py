@@ -20,7 +20,8 @@ from tillit.signer.cli.audit import audit, receipts
 from tillit.signer.cli.customers import customers
 from tillit.signer.cli.kiosks import feedback, kiosks
 from tillit.signer.cli.rps import rps
-from tillit.signer.cli.serve import config, serve, tls
+from tillit.signer.cli.serve import config, serve
+from tillit.signer.cli.tls import tls
 from tillit.signer.cli.verify import renew_archive_timestamps, verify
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from tillit.signer.cli.console import print_result
+from tillit.signer.cli.console import JSON_HELP, print_result
 from tillit.signer.runtime import open_signer
 
 
@@ -16,20 +16,20 @@ def agreements() -> None:
 
 
 @agreements.command("add")
-@click.option("--personal-number", required=True)
-@click.option("--title", required=True)
+@click.option("--personal-number", required=True, help="The customer's national identity number (11 digits).")
+@click.option("--title", required=True, help="What the kiosk lists the agreement as (1-200 characters).")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help=JSON_HELP)
 def agreements_add(personal_number: str, title: str, file: Path, as_json: bool) -> None:
-    """Queue a PDF agreement for a customer."""
+    """Queue the PDF agreement FILE for a customer to sign at a kiosk."""
     with open_signer() as signer:
         added = signer.agreements.add(personal_number, title, file.name, file.read_bytes())
     print_result({"id": added.id, "title": added.title}, as_json, lambda a: f"agreement {a['id']} queued: {a['title']}")
 
 
 @agreements.command("list")
-@click.option("--personal-number", default=None)
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--personal-number", default=None, help="Only this customer's agreements (default: everyone's).")
+@click.option("--json", "as_json", is_flag=True, help=JSON_HELP)
 def agreements_list(personal_number: str | None, as_json: bool) -> None:
     """List agreements, waiting and signed."""
     with open_signer() as signer:
@@ -53,7 +53,7 @@ def outbox() -> None:
 
 
 @outbox.command("list")
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help=JSON_HELP)
 def outbox_list(as_json: bool) -> None:
     """List the outbox, oldest first."""
     with open_signer() as signer, signer.store.tx() as tx:

@@ -10,7 +10,7 @@ import click
 
 from tillit.signer.audit.chain import AuditBroken, parse_expected
 from tillit.signer.audit.export import export_log
-from tillit.signer.cli.console import print_result
+from tillit.signer.cli.console import JSON_HELP, counted, print_result
 from tillit.signer.runtime import open_signer
 
 
@@ -21,7 +21,7 @@ def receipts() -> None:
 
 @receipts.command("show")
 @click.argument("order_ref")
-@click.option("--json", "as_json", is_flag=True, help="The receipt's claims as one JSON document.")
+@click.option("--json", "as_json", is_flag=True, help=JSON_HELP)
 @click.option("--jws", "as_jws", is_flag=True, help="The signed receipt as issued (compact JWS), on one line.")
 def receipts_show(order_ref: str, as_json: bool, as_jws: bool) -> None:
     """Show what was signed, when, by whom and where: the signed receipt's claims once its signature
@@ -55,26 +55,35 @@ def audit_verify(expect: str | None) -> None:
     try:
         expected = parse_expected(expect) if expect else None
     except ValueError as e:
-        raise click.BadParameter(str(e), param_hint="--expect") from None
+        # Exit 2 as for click's usage errors: 1 says the log is broken.
+        click.echo(f"tillit-signer: --expect: {e}", err=True)
+        sys.exit(2)
     with open_signer() as signer:
         report = signer.audit_log.verify(expected)
     if report.ok:
         covered = (
-            f", {report.checkpoints} signed checkpoints (the newest at entry {report.covered_to})"
+            f", {counted(report.checkpoints, 'signed checkpoint')} (the newest at entry {report.covered_to})"
             if report.checkpoints
             else ", no signed checkpoint yet"
         )
-        tail = f"; {report.uncovered} newer entries not yet covered" if report.checkpoints and report.uncovered else ""
+        newer = counted(report.uncovered, "newer entry", "newer entries")
+        tail = f"; {newer} not yet covered" if report.checkpoints and report.uncovered else ""
         anchored = f", anchored in the HSM at entry {report.anchored_to}" if report.anchored_to else ""
         notes = "".join(f"; {note}" for note in report.notes if "anchor" in note)
-        click.echo(f"audit log intact: {report.entries} entries{covered}{anchored}{tail}{notes}")
+        click.echo(f"audit log intact: {counted(report.entries, 'entry', 'entries')}{covered}{anchored}{tail}{notes}")
         return
-    click.echo(f"audit log broken at entry {report.broken_at}: {report.reason}", err=True)
+    click.echo(f"tillit-signer: audit log broken at entry {report.broken_at}: {report.reason}", err=True)
     sys.exit(1)
 
 
 @audit.command("export")
-@click.option("--out", "out", type=click.Path(file_okay=False, path_type=Path), required=True)
+@click.option(
+    "--out",
+    "out",
+    type=click.Path(file_okay=False, path_type=Path),
+    required=True,
+    help="Folder to write the export to (made if missing; files of an earlier export there are replaced).",
+)
 def audit_export(out: Path) -> None:
     """Verify the log against its checkpoints and the HSM's anchor (refusing, with nothing signed,
     when it does not hold), sign and anchor a checkpoint at the head, then write the entries (JSON
@@ -85,9 +94,8 @@ def audit_export(out: Path) -> None:
         try:
             summary = export_log(signer.audit_log, out)
         except AuditBroken as e:
-            click.echo(f"audit export refused, nothing signed: {e}", err=True)
+            click.echo(f"tillit-signer: audit export refused, nothing signed: {e}", err=True)
             sys.exit(1)
-    click.echo(
-        f"exported {summary['entries']} entries and {len(summary['checkpoints'])} signed checkpoints to {out}"
-        f" (head {summary['head']})"
-    )
+    entries = counted(summary["entries"], "entry", "entries")
+    checkpoints = counted(len(summary["checkpoints"]), "signed checkpoint")
+    click.echo(f"exported {entries} and {checkpoints} to {out} (head {summary['head']})")

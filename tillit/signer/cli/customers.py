@@ -10,10 +10,18 @@ import click
 
 from tillit.signer import errors
 from tillit.signer.certificate_state import certificate_state
-from tillit.signer.cli.console import print_result, read_secret
+from tillit.signer.cli.console import JSON_HELP, print_result, read_secret
 from tillit.signer.customers.control_questions import CONTROL_QUESTIONS
 from tillit.signer.customers.lifecycle import block_reason
 from tillit.signer.runtime import open_signer
+from tillit.signer.service import Signer
+
+
+def _ca_needed(signer: Signer) -> None:
+    """Refuse, before anything changes, a command that issues a customer's certificate on a token
+    without a CA: the customer would be left with a key and no certificate."""
+    if not signer.ca.initialised:
+        raise errors.Conflict("the CA is not initialised, so no certificate can be issued: run `tillit-hsm ca init`")
 
 
 @click.group()
@@ -22,18 +30,22 @@ def customers() -> None:
 
 
 @customers.command("add")
-@click.option("--personal-number", required=True)
-@click.option("--name", required=True)
+@click.option("--personal-number", required=True, help="The customer's national identity number (11 digits).")
+@click.option("--name", required=True, help="Full name, as in the certificate (the last word is the surname).")
 @click.option("--mobile", required=True, help="+47 and 8 digits.")
-@click.option("--email", required=True)
+@click.option("--email", required=True, help="E-mail address (activation codes go to it).")
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
-@click.option("--guardian", default=None, help="A guardian's number, for customers aged 13-17.")
+@click.option(
+    "--guardian",
+    default=None,
+    help="A guardian's number, for customers aged 13-17 (required for them, refused for adults).",
+)
 @click.option(
     "--control-answers-stdin",
     is_flag=True,
     help="Read the answers to the control questions (one a line) after the password.",
 )
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help=JSON_HELP)
 def customers_add(
     personal_number: str,
     name: str,
@@ -49,6 +61,7 @@ def customers_add(
     password = read_secret("Password", password_stdin, confirm=True)
     answers = [read_secret(q, control_answers_stdin) for q in CONTROL_QUESTIONS] if control_answers_stdin else None
     with open_signer() as signer:
+        _ca_needed(signer)
         customer = signer.enrol(personal_number, name, mobile, email, password, guardian, answers)
     print_result(
         customer.public(), as_json, lambda c: f"enrolled {c['name']} ({c['personalNumber']}), status {c['status']}"
@@ -56,7 +69,7 @@ def customers_add(
 
 
 @customers.command("list")
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help=JSON_HELP)
 def customers_list(as_json: bool) -> None:
     """List customers."""
     with open_signer() as signer:
@@ -68,10 +81,12 @@ def customers_list(as_json: bool) -> None:
     )
 
 
-def _when(epoch_or_iso: float | str | None) -> str:
+def _when(epoch_or_iso: datetime | float | str | None) -> str:
     if epoch_or_iso is None:
         return "?"
-    if isinstance(epoch_or_iso, str):
+    if isinstance(epoch_or_iso, datetime):
+        at = epoch_or_iso
+    elif isinstance(epoch_or_iso, str):
         at = datetime.fromisoformat(epoch_or_iso)
     else:
         at = datetime.fromtimestamp(epoch_or_iso, UTC)
@@ -127,7 +142,7 @@ def _customer_text(d: dict[str, Any]) -> str:
 
 @customers.command("show")
 @click.argument("personal_number")
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help=JSON_HELP)
 def customers_show(personal_number: str, as_json: bool) -> None:
     """Show one customer: status, password, certificate as the CA has it now, and the active app,
     with the command that fixes what is not in order."""
@@ -152,9 +167,15 @@ def customers_unlock(personal_number: str) -> None:
 
 @customers.command("add-device")
 @click.argument("personal_number")
-@click.option("--public-key", "public_key", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=True)
-@click.option("--name", default="phone")
-@click.option("--json", "as_json", is_flag=True)
+@click.option(
+    "--public-key",
+    "public_key",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    required=True,
+    help="The device's public key: ECDSA P-256, PEM.",
+)
+@click.option("--name", default="phone", show_default=True, help="The device's name, as the bank shows it.")
+@click.option("--json", "as_json", is_flag=True, help=JSON_HELP)
 def customers_add_device(personal_number: str, public_key: Path, name: str, as_json: bool) -> None:
     """Bind a device public key (ECDSA P-256, PEM) as the customer's one active device."""
     with open_signer() as signer:
@@ -172,8 +193,13 @@ def customers_add_device(personal_number: str, public_key: Path, name: str, as_j
     " cessationOfOperation, certificateHold, privilegeWithdrawn, aACompromise (key_compromise etc. too).",
 )
 def customers_revoke_certificate(personal_number: str, reason: str) -> None:
-    """Revoke the customer's certificate (OCSP and the CRL then say so)."""
+    """Revoke the customer's certificate (OCSP and the CRL then say so); refused when it is revoked already."""
     with open_signer() as signer:
+        state = certificate_state(signer.ca, signer.customer(personal_number))
+        if state.status == "revoked":
+            raise errors.Conflict(
+                f"certificate {state.serial} is already revoked ({_when(state.revoked_at)}, {state.reason})"
+            )
         customer = signer.revoke_certificate(personal_number, reason)
     click.echo(f"certificate {customer.cert_serial} revoked")
 
@@ -183,6 +209,7 @@ def customers_revoke_certificate(personal_number: str, reason: str) -> None:
 def customers_reissue_certificate(personal_number: str) -> None:
     """After revoke-certificate: a new key in the HSM and a new certificate for it."""
     with open_signer() as signer:
+        _ca_needed(signer)
         customer = signer.lifecycle.reissue_certificate(personal_number, by="administrator")
     click.echo(f"certificate {customer.cert_serial} issued")
 
@@ -202,8 +229,10 @@ def customers_assign_codedevice(personal_number: str, serial: str) -> None:
 @click.option(
     "--reason",
     default=None,
-    help="Why, one of: lost-phone, suspected-misuse, customer-request, deceased, bank-decision (required;"
-    " goes to the audit log).",
+    # Checked by block_reason rather than click's required=True: a missing reason is then refused in
+    # one line listing the reasons, as a wrong one is.
+    help="Required: why, one of lost-phone, suspected-misuse, customer-request, deceased, bank-decision"
+    " (goes to the audit log).",
 )
 @click.option("--note", default=None, help="A few words more for the audit log (optional).")
 def customers_block(personal_number: str, reason: str | None, note: str | None) -> None:
@@ -222,6 +251,7 @@ def customers_block(personal_number: str, reason: str | None, note: str | None) 
 def customers_unblock(personal_number: str) -> None:
     """Unblock with a new key and certificate; the customer activates the app again."""
     with open_signer() as signer:
+        _ca_needed(signer)
         customer = signer.lifecycle.unblock(personal_number, by="administrator")
     click.echo(f"unblocked {personal_number}; new certificate {customer.cert_serial}")
 

@@ -4,17 +4,22 @@ from __future__ import annotations
 
 import click
 
-from tillit.signer.cli.console import print_result
+from tillit.signer.cli.console import JSON_HELP, print_result
 from tillit.signer.runtime import open_signer
 
 
 @click.group()
 def kiosks() -> None:
-    """Kiosks (relying parties) and their bearer tokens."""
+    """Kiosks at the branches and staff clients, and their bearer tokens (not relying parties: those
+    are `rps`)."""
 
 
 @kiosks.command("add")
-@click.option("--name", required=True)
+@click.option(
+    "--name",
+    required=True,
+    help="The branch's name, which phones show (\"Innlogging hos <name>\"); no other active kiosk's.",
+)
 @click.option("--staff", is_flag=True, help="A back-office token that may queue agreements, not a kiosk.")
 def kiosks_add(name: str, staff: bool) -> None:
     """Register a kiosk and print its bearer token (shown once; only its hash is stored)."""
@@ -24,16 +29,18 @@ def kiosks_add(name: str, staff: bool) -> None:
 
 
 @kiosks.command("list")
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help=JSON_HELP)
 def kiosks_list(as_json: bool) -> None:
-    """List kiosks."""
+    """List kiosks and staff clients (relying parties: `rps list`)."""
     with open_signer() as signer:
         found = [
             {"id": k.id, "name": k.name, "role": k.role, "status": k.status, "createdAt": k.created_at}
             for k in signer.kiosks()
         ]
     print_result(
-        found, as_json, lambda ks: "\n".join(f"{k['id']}  {k['name']:30} {k['status']}" for k in ks) or "no kiosks"
+        found,
+        as_json,
+        lambda ks: "\n".join(f"{k['id']}  {k['name']:30} {k['role']:6} {k['status']}" for k in ks) or "no kiosks",
     )
 
 
@@ -52,7 +59,7 @@ def feedback() -> None:
 
 
 @feedback.command("report")
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help=JSON_HELP)
 def feedback_report(as_json: bool) -> None:
     """Counts and average rating per kiosk and kind of order."""
     with open_signer() as signer:

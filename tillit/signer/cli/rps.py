@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -11,7 +10,7 @@ from asn1crypto import pem
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from tillit.signer.cli.console import print_result
+from tillit.signer.cli.console import JSON_HELP, new_files, print_result
 from tillit.signer.runtime import open_signer
 
 
@@ -22,31 +21,37 @@ def rps() -> None:
 
 @rps.command("add")
 @click.option("--name", required=True, help="The RP's name: what the phone shows as the requester.")
-@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), required=True)
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    required=True,
+    help="Folder for rp.crt, rp.key and ca.pem (made if missing; none of them may be there yet).",
+)
 def rps_add(name: str, out_dir: Path) -> None:
     """Issue an RP's client certificate from the Tillit CA into OUT: rp.crt, rp.key (PEM, no
     passphrase, 0600: the RP's own key, made here for it) and ca.pem (the chain that issued the RP
     face's server certificate, for the RP to trust)."""
     key = ec.generate_private_key(ec.SECP256R1())
     spki = key.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
-    with open_signer() as signer:
-        cert = signer.relying_parties.add(name, spki)
-        chain = signer.ca.chain_pem()
-    out_dir.mkdir(parents=True, exist_ok=True)
-    fd = os.open(out_dir / "rp.key", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as f:
-        f.write(
+    # The files first: a folder that cannot take them stops the command before the RP is registered
+    # (its name could never be used again), and a refused registration leaves no files.
+    with new_files(out_dir, ("rp.key", "rp.crt", "ca.pem")) as files:
+        with open_signer() as signer:
+            cert = signer.relying_parties.add(name, spki)
+            chain = signer.ca.chain_pem()
+        files["rp.key"].write_bytes(
             key.private_bytes(
                 serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
             )
         )
-    (out_dir / "rp.crt").write_bytes(pem.armor("CERTIFICATE", cert.dump()))
-    (out_dir / "ca.pem").write_text(chain)
+        files["rp.crt"].write_bytes(pem.armor("CERTIFICATE", cert.dump()))
+        files["ca.pem"].write_text(chain)
     click.echo(f"relying party {name}: serial {cert.serial_number:x}, files in {out_dir}")
 
 
 @rps.command("list")
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help=JSON_HELP)
 def rps_list(as_json: bool) -> None:
     """Relying parties: name, certificate serial and SHA-256 fingerprint, issued, revoked."""
     with open_signer() as signer:

@@ -1,4 +1,4 @@
-"""`tillit-signer serve`, `config` and `tls issue`: running the daemon, its settings and its HTTPS key."""
+"""`tillit-signer serve` and `config`: running the daemon and its settings (`tls issue`: cli/tls.py)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ import contextlib
 import errno
 import fcntl
 import logging
-import os
 import resource
 import socket
 from collections.abc import Iterator
@@ -14,9 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import click
-from asn1crypto import pem
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec
 
 from tillit.config import ConfigError
 from tillit.hsm.settings import HsmSettings, private_file
@@ -151,36 +147,6 @@ def listen(host: str, port: int, choose: str = "--port or TILLIT_PORT") -> socke
         else:
             reason = f"cannot listen on {where}: {e.strerror}"
         raise ConfigError(reason) from None
-
-
-@click.group()
-def tls() -> None:
-    """HTTPS for the daemon's port."""
-
-
-@tls.command("issue")
-@click.option("--hostname", "hostnames", multiple=True, default=["localhost", "127.0.0.1"], show_default=True)
-@click.option("--out-dir", type=click.Path(file_okay=False, path_type=Path), required=True)
-@click.option("--days", type=int, default=365, show_default=True)
-def tls_issue(hostnames: tuple[str, ...], out_dir: Path, days: int) -> None:
-    """A server key (file, 0600) and a certificate from the HSM CA; set TILLIT_TLS_CERT/TILLIT_TLS_KEY."""
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    spki = key.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
-    with open_signer() as signer:
-        cert = signer.ca.issue_server_certificate(spki, list(hostnames), days)
-        chain = [cert, *signer.ca.chain()]
-    out_dir.mkdir(parents=True, exist_ok=True)
-    key_path, cert_path = out_dir / "tls-key.pem", out_dir / "tls-cert.pem"
-    fd = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as f:
-        f.write(
-            key.private_bytes(
-                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-            )
-        )
-    cert_path.write_bytes(b"".join(pem.armor("CERTIFICATE", c.dump()) for c in chain))
-    click.echo(f"TILLIT_TLS_CERT={cert_path}\nTILLIT_TLS_KEY={key_path}")
 
 
 @click.command("config")

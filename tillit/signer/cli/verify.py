@@ -6,15 +6,17 @@ import contextlib
 import functools
 import logging
 import os
+import re
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 from asn1crypto import pem, x509
 
-from tillit.signer.cli.console import print_result
+from tillit.hsm.errors import CaNotInitialised, TokenNotFound
+from tillit.signer.cli.console import JSON_HELP, print_result
 from tillit.signer.runtime import open_signer
 
 # pyHanko's validation and signing (tillit.signer.verify, .longterm, .renewal) are imported in the
@@ -28,7 +30,7 @@ def _quiet_validation_logs() -> None:
         logging.getLogger(name).setLevel(logging.CRITICAL)
 
 
-def _bad_input(message: str) -> None:
+def _bad_input(message: str) -> NoReturn:
     click.echo(f"tillit-signer: {message}", err=True)
     sys.exit(2)
 
@@ -54,12 +56,47 @@ def _status_today(signer: Any, certs: list[Any]) -> Any:
     return validation_material(signer.ca, list(ours.values()), signer.current_crl(), 0)
 
 
+def _without_exception_name(message: str) -> str:
+    """`message` without the exception class name the verification names its cause by ("not a
+    readable PDF (PdfReadError)"): a Python name says nothing to the administrator."""
+    return re.sub(r" \(\w+(Error|Exception)\)$", "", message)
+
+
+def _trust_anchor(path: Path, data: bytes) -> x509.Certificate:
+    """The root certificate in `path` (PEM or DER): the one certificate there, or of a PEM chain the
+    self-signed one; exit 2 naming the problem for anything else."""
+    blocks = (
+        [der for kind, _, der in pem.unarmor(data, multiple=True) if kind == "CERTIFICATE"]
+        if pem.detect(data)
+        else [data]
+    )
+    certificates = []
+    for der in blocks:
+        try:
+            certificate = x509.Certificate.load(der)
+            _ = certificate.native  # parsed whole here: a broken one fails now, not in the validation
+        except (ValueError, TypeError, KeyError):
+            _bad_input(f"--root: {path} is not a certificate (PEM or DER)")
+        certificates.append(certificate)
+    if not certificates:
+        _bad_input(f"--root: {path} holds no certificate")
+    roots = [c for c in certificates if c.self_signed != "no"]
+    if len(certificates) > 1 and len(roots) != 1:
+        _bad_input(f"--root: {path} holds {len(certificates)} certificates and {len(roots)} roots: give the root alone")
+    return roots[0] if len(certificates) > 1 else certificates[0]
+
+
 @click.command("verify")
 @click.argument("file", type=click.Path(path_type=Path))
 @click.option("--content", type=click.Path(path_type=Path), default=None, help="The signed file of a detached .p7s.")
 @click.option("--at", "at_text", default=None, help="Validate at this date (ISO 8601, UTC), e.g. 2031-06-01.")
-@click.option("--root", type=click.Path(path_type=Path), default=None, help="PEM trust anchor (else the CA root).")
-@click.option("--json", "as_json", is_flag=True)
+@click.option(
+    "--root",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="The trust anchor, PEM or DER; of a PEM chain, its self-signed root (default: this machine's CA root).",
+)
+@click.option("--json", "as_json", is_flag=True, help=JSON_HELP)
 def verify(file: Path, content: Path | None, at_text: str | None, root: Path | None, as_json: bool) -> None:
     """Validate a signed PDF or a detached CMS signature offline (ETSI EN 319 102-1, pyHanko), with
     the root as the only trust anchor, now or --at a date. Exit 0 only when every signature PASSED;
@@ -79,24 +116,29 @@ def verify(file: Path, content: Path | None, at_text: str | None, root: Path | N
         _bad_input(f"{file}: not a PDF; a detached signature needs --content FILE")
     with contextlib.ExitStack() as stack:
         fresh: FreshStatus | None = None
-        try:
-            if root_bytes is not None:  # a root given: the signature's own material alone
-                anchor = x509.Certificate.load(pem.unarmor(root_bytes)[2] if pem.detect(root_bytes) else root_bytes)
-                _ = anchor.native
-            else:  # the local CA's root, and today's status of the certificates from it (no network)
+        if root_bytes is not None:  # a root given: the signature's own material alone
+            assert root is not None
+            anchor = _trust_anchor(root, root_bytes)
+        else:  # the local CA's root, and today's status of the certificates from it (no network)
+            try:
                 signer = stack.enter_context(open_signer())
                 anchor = signer.ca.root_certificate()
-                fresh = functools.partial(_status_today, signer)
-        except (ValueError, TypeError, KeyError) as e:
-            _bad_input(f"--root: not a certificate ({type(e).__name__})")
-            return
+            except (TokenNotFound, CaNotInitialised):  # no CA here: the signature's own material, and a root
+                _bad_input("no trust anchor: give --root ROOT.pem, the root of the CA that issued the signature")
+                return
+            fresh = functools.partial(_status_today, signer)
+        if at is not None and at < anchor.not_valid_before:
+            _bad_input(
+                f"--at {at_text}: before the trust anchor {anchor.subject.human_friendly} existed"
+                f" ({anchor.not_valid_before:%Y-%m-%d}), so before any signature under it was made"
+            )
         try:
             if content_bytes is None:
                 verdicts = verify_pdf(data, anchor, at, fresh)
             else:
                 verdicts = [verify_cms(data, content_bytes, anchor, at, fresh)]
         except VerifyInputError as e:
-            _bad_input(f"{file}: {e}")
+            _bad_input(f"{file}: {_without_exception_name(str(e))}")
             return
 
     def text(found: list[dict[str, Any]]) -> str:
@@ -105,6 +147,9 @@ def verify(file: Path, content: Path | None, at_text: str | None, root: Path | N
             lines.append(f"{v['indication']}  {v['level']}  {v['signer']}  signed {v['signingTime'] or 'unknown'}")
             if v["indication"] != "PASSED":
                 lines.append(f"  {v['subindication']}: {v['reason']}")
+                made = datetime.fromisoformat(v["signingTime"]) if v["signingTime"] else None
+                if at is not None and made is not None and at < made:
+                    lines.append(f"  --at {at_text} is before the signature was made ({v['signingTime']})")
         return "\n".join(lines)
 
     print_result([v.as_dict() for v in verdicts], as_json, text)

@@ -50,7 +50,8 @@ class Enrolment:
         guardian_number: str | None = None,
         control_answers: list[str] | None = None,
     ) -> Customer:
-        """A new customer with a key and certificate; a minor (13-17) waits for the guardian's approval."""
+        """A new customer with a key and certificate; a minor (13-17) waits for the guardian's approval.
+        A guardian is refused for an adult, as is a minor without one."""
         context = self.context
         number = context.parse_number(personal_number)
         age = number.age(date.today())
@@ -60,6 +61,10 @@ class Enrolment:
             raise errors.InvalidInput(f"a BankID needs the customer to be at least {MINIMUM_AGE} years old")
         status = "active"
         guardian: Customer | None = None
+        if guardian_number and age >= ADULT_AGE:  # ignoring it would leave the admin believing it was taken
+            raise errors.InvalidInput(
+                f"the customer is {age}: only customers aged 13-17 have a guardian; leave out --guardian"
+            )
         if age < ADULT_AGE:
             if not guardian_number:
                 raise errors.InvalidInput(
