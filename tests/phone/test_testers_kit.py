@@ -10,9 +10,11 @@ from __future__ import annotations
 import base64
 import os
 import re
+import signal
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 from typing import Any
 
@@ -277,3 +279,50 @@ def test_a_setting_error_in_a_fixture_fails_the_test_in_one_line_and_the_header_
     assert "Traceback" not in out and "pytest_plugin.py" not in setup, out
     assert said[0].startswith("tillit-") and " failed (exit code 1): " in said[0], said  # the command, its line
     assert "order_ttl_seconds" in said[0].lower(), said
+
+
+def test_a_session_ended_by_sigterm_stops_the_kits_signer(tmp_path: Path) -> None:
+    """A CI job's time limit sends SIGTERM. Before, the test process died at once and its
+    `tillit-signer serve` went on running (Ctrl-C already stopped it)."""
+    pid_file = tmp_path / "signer.pid"
+    (tmp_path / "test_waits.py").write_text(
+        textwrap.dedent(
+            f"""
+            import pathlib, time
+
+            def test_waits(tillit_signer):
+                pathlib.Path({str(pid_file)!r}).write_text(str(tillit_signer.process.pid))
+                time.sleep(120)
+            """
+        )
+    )
+    session = subprocess.Popen(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p", "no:xdist", "-q"],
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while not pid_file.exists():
+            assert session.poll() is None and time.monotonic() < deadline, "the kit's signer did not start"
+            time.sleep(0.1)
+        time.sleep(0.2)
+        signer = int(pid_file.read_text())
+        session.send_signal(signal.SIGTERM)
+        session.wait(60)
+        gone = time.monotonic() + 30
+        while Path(f"/proc/{signer}").exists() and "zombie" not in _state(signer) and time.monotonic() < gone:
+            time.sleep(0.1)
+        assert not Path(f"/proc/{signer}").exists() or "zombie" in _state(signer), "the signer outlived the session"
+    finally:
+        if session.poll() is None:
+            session.kill()
+            session.wait()
+
+
+def _state(pid: int) -> str:
+    try:
+        return next(line for line in Path(f"/proc/{pid}/status").read_text().splitlines() if line.startswith("State:"))
+    except (OSError, StopIteration):
+        return "gone"

@@ -36,6 +36,9 @@ are importable from here, as docs/testers-kit.md shows.
 
 from __future__ import annotations
 
+import contextlib
+import signal
+import threading
 from collections.abc import Callable, Iterator, Mapping
 from typing import TypeVar
 
@@ -87,10 +90,33 @@ def tillit_home(tmp_path_factory: pytest.TempPathFactory, tillit_settings: Mappi
 @pytest.fixture(scope="session")
 def tillit_signer(tillit_home: TillitHome) -> Iterator[TillitSigner]:
     """`tillit-signer serve` on 127.0.0.1 and the home's port, with one kiosk (`start_signer`);
-    stopped at the end of the session."""
-    signer = failing_in_one_line(lambda: start_signer(tillit_home))
-    yield signer
-    signer.stop()
+    stopped at the end of the session, also when the session is ended by SIGTERM (`stopped_on_sigterm`)."""
+    with stopped_on_sigterm():
+        signer = failing_in_one_line(lambda: start_signer(tillit_home))
+        try:
+            yield signer
+        finally:
+            signer.stop()
+
+
+@contextlib.contextmanager
+def stopped_on_sigterm() -> Iterator[None]:
+    """While the kit's signer runs, SIGTERM to the test process (a CI job's time limit, `kill`) ends
+    the session as Ctrl-C does, so that the fixtures' teardown stops the signer; by Python's default
+    the process died at once and left `tillit-signer serve` running. Only where nobody else handles
+    SIGTERM, and only while the signer runs: a project that uses none of the kit is left alone."""
+    if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGTERM) != signal.SIG_DFL:
+        yield
+        return
+
+    def interrupted(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt("SIGTERM")
+
+    signal.signal(signal.SIGTERM, interrupted)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 @pytest.fixture
