@@ -208,26 +208,30 @@ def link_to_a_file() -> bytes:
     )
 
 
+_ATTACHMENT = b"MZ" + b"\0" * 62
+# Objects 7 and 8: a file specification of x.exe and the embedded file itself.
+_FILESPEC_AND_FILE = (
+    b"<< /Type /Filespec /F (x.exe) /EF << /F 8 0 R >> >>",
+    b"<< /Type /EmbeddedFile /Length %d >>\nstream\n%s\nendstream" % (len(_ATTACHMENT), _ATTACHMENT),
+)
+
+
 def embedded_file() -> bytes:
     """An attachment in the catalog's name tree: signed with the pages, shown nowhere (an outside
     probe had pypdf's `add_attachment` signed)."""
-    attachment = b"MZ" + b"\0" * 62
     return one_page(
         HONEST_TEXT,
         b"<< /Names [(x.exe) 7 0 R] >>",
-        b"<< /Type /Filespec /F (x.exe) /EF << /F 8 0 R >> >>",
-        b"<< /Type /EmbeddedFile /Length %d >>\nstream\n%s\nendstream" % (len(attachment), attachment),
+        *_FILESPEC_AND_FILE,
         catalog=b"<< /Type /Catalog /Pages 2 0 R /Names << /EmbeddedFiles 6 0 R >> >>",
     )
 
 
 def file_attachment_annotation() -> bytes:
-    attachment = b"MZ" + b"\0" * 62
     return one_page(
         HONEST_TEXT,
         b"<< /Type /Annot /Subtype /FileAttachment /Rect [72 750 90 770] /FS 7 0 R >>",
-        b"<< /Type /Filespec /F (x.exe) /EF << /F 8 0 R >> >>",
-        b"<< /Type /EmbeddedFile /Length %d >>\nstream\n%s\nendstream" % (len(attachment), attachment),
+        *_FILESPEC_AND_FILE,
         annots=b"/Annots [6 0 R]",
     )
 
