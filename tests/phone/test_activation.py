@@ -78,7 +78,7 @@ def test_five_wrong_codes_end_the_activation(kit: TillitSigner) -> None:
     wrong = other_code(sms)
     answers = [wrong, email, customer.password] * 5 + [sms, email, customer.password]  # the right codes too late
     code, _, err = act.finish(*answers)
-    assert "1 attempts left" in err
+    assert "1 attempt left" in err
     assert code == 1, err
     assert "the activation has ended" in err
     assert not TillitPhone(kit.home, "five").status()["activated"]

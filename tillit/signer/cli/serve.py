@@ -46,10 +46,10 @@ def serve(host: str | None, port: int | None) -> None:
         open_signer(settings) as signer,
         contextlib.ExitStack() as held,
     ):
-        if not signer.store.shared:
-            held.enter_context(sole_server(settings.home))
         check_public_url(signer)
         signer.hsm.check_capabilities()  # one line naming what the module lacks (docs/hsm.md)
+        if not signer.store.shared:  # after the checks of this daemon's own settings and module
+            held.enter_context(sole_server(settings.home))
         # Every key handle and certificate in one enumeration, in the background: no order searches
         # the token (linear in its objects). Lookups wait for it while it loads (about a second at
         # 10,000 customers); /healthz reports it as keyIndex.
