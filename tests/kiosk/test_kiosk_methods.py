@@ -1,4 +1,4 @@
-"""The remembered login method, "Vel annan BankID", and the login without password (biometrics or the
+"""The remembered login method, "Anna innlogging", and the login without password (biometrics or the
 app PIN), at the kiosk (Pilot, 80x24) against the real daemon, the phone answering from outside."""
 
 from __future__ import annotations
@@ -79,7 +79,7 @@ async def test_first_login_after_activation_shows_the_method_screen(
 async def test_remembered_method_and_choose_another_bankid(
     make_app, customer: tuple[str, PhoneClient], daemon: Daemon, tmp_path
 ) -> None:
-    """Straight to the remembered app; F4 "Vel annan BankID" cancels that order and offers the methods."""
+    """Straight to the remembered app; F4 "Anna innlogging" cancels that order and offers the methods."""
     number, phone = customer
     device = code_device(daemon, number, tmp_path)
     app: KioskApp = make_app(language="nn")
@@ -91,7 +91,7 @@ async def test_remembered_method_and_choose_another_bankid(
 
         await pilot.press(*number, "enter")
         await on_screen(pilot, "WaitingScreen")
-        await until(pilot, lambda: "Vel annan BankID" in footer_text(pilot), what="F4 in the footer")
+        await until(pilot, lambda: "Anna innlogging" in footer_text(pilot), what="F4 in the footer")
         assert app.order is not None
         first = app.order.order_ref
         await until(pilot, lambda: bool(phone.requests().requests), what="the phone to see the request")
@@ -103,20 +103,21 @@ async def test_remembered_method_and_choose_another_bankid(
 
         await pilot.press("down", "enter")  # the code device this time
         await on_screen(pilot, "CodeScreen")
-        assert "Vel annan BankID" not in footer_text(pilot)  # chosen, not remembered
+        assert "Anna innlogging" not in footer_text(pilot)  # chosen, not remembered
         await focus_on(pilot, "code")
         await pilot.press(*device.code(), "enter")  # type: ignore[attr-defined]
         await on_screen(pilot, "PasswordScreen")
         await focus_on(pilot, "password")
         await pilot.press(*PASSWORD, "enter")
         await on_screen(pilot, "AgreementsScreen")
-        await log_out(pilot)
+        await pilot.press("escape")  # log out: asked for feedback at the first logout, not again
+        await on_screen(pilot, "WelcomeScreen")
 
         # The code device is remembered now, and F4 is offered there too.
         await pilot.press(*number, "enter")
         await on_screen(pilot, "CodeScreen")
         assert app.order is not None and app.order.method == "codedevice" and app.order.remembered
-        await until(pilot, lambda: "Vel annan BankID" in footer_text(pilot), what="F4 on the code screen")
+        await until(pilot, lambda: "Anna innlogging" in footer_text(pilot), what="F4 on the code screen")
         await pilot.press("f4")
         await on_screen(pilot, "MethodScreen")
 

@@ -180,7 +180,7 @@ def test_waiting_no_response_hint(snap_compare: Any, size: tuple[int, int]) -> N
 
 
 def test_waiting_remembered_method(snap_compare: Any, size: tuple[int, int]) -> None:
-    """Straight to the remembered app: F4 "Vel annan BankID" in the footer (Nynorsk)."""
+    """Straight to the remembered app: F4 "Anna innlogging" in the footer (Nynorsk)."""
 
     def make(app: KioskApp) -> WaitingScreen:
         return WaitingScreen(order(app, remembered=True))

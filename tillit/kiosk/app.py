@@ -23,6 +23,7 @@ from textual.reactive import reactive
 from textual.screen import ModalScreen
 from textual.widget import Widget
 
+from tillit.kiosk.chrome import MIN_HEIGHT, MIN_WIDTH
 from tillit.kiosk.client import SignerClient, SignerError
 from tillit.kiosk.context import DemoInfo
 from tillit.kiosk.dialogs.admin import AdminDialog
@@ -50,9 +51,10 @@ class KioskApp(App[None]):
 
     # Screens get the class -short under 24 rows: app.tcss and the screens' styles fit a short terminal
     # (the demo in a 60x20 window) with it.
-    VERTICAL_BREAKPOINTS = [(0, "-short"), (24, "-tall")]  # noqa: RUF012 (Textual declares it a plain attribute)
+    VERTICAL_BREAKPOINTS = [(0, "-too-short"), (MIN_HEIGHT, "-short"), (24, "-tall")]  # noqa: RUF012 (Textual declares it a plain attribute)
     # And -narrow under 80 columns, where the demo's phone (34 columns) would leave the kiosk too little.
-    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (80, "-wide")]  # noqa: RUF012
+    # Below MIN_WIDTH x MIN_HEIGHT nothing fits: -too-narrow and -too-short show only a notice (TooSmall).
+    HORIZONTAL_BREAKPOINTS = [(0, "-too-narrow"), (MIN_WIDTH, "-narrow"), (80, "-wide")]  # noqa: RUF012
 
     language: reactive[Language] = reactive("nn", init=False)
 
@@ -84,6 +86,8 @@ class KioskApp(App[None]):
         key = f"hint.{hint}"
         if hint == "wrongPassword" and attempts_left is not None:
             return self.t("password.wrong", attempts=attempts_left)
+        if hint == "wrongCode" and attempts_left == 0:
+            return self.t("hint.codeThrottled")  # the next code is refused for a while: say so now, not then
         if hint == "wrongCode" and attempts_left is not None:
             return self.t("code.wrong", attempts=attempts_left)
         text = self.t(key)
@@ -142,8 +146,13 @@ class KioskApp(App[None]):
             self.navigator.reset(notice=notice)
             return
         self._warn_idle(idle if resets else 0.0)
-        if idle >= self.settings.idle_seconds and isinstance(self.screen, FeedbackDialog):
+        if isinstance(self.screen, FeedbackDialog) and idle >= min(
+            FeedbackDialog.IDLE_SECONDS, self.settings.idle_seconds
+        ):
             self.screen.dismiss(None)  # nobody answered: the next customer gets a clean welcome screen
+            return
+        if not resets and idle >= self.settings.idle_seconds:
+            self.navigator.next_customer()  # the last customer's language and notice go
             return
         # Keep the signer's customer session alive while the customer is busy at the kiosk.
         busy = self.session is not None and idle < self.settings.idle_seconds

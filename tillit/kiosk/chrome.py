@@ -1,5 +1,6 @@
 """The kiosk's frame around every screen and dialog: the title bar, the footer with the keys in the
-customer's language; and what screens and dialogs share about typing and time."""
+customer's language, the notice for a window too small for the kiosk; and what screens and dialogs
+share about typing and time."""
 
 from __future__ import annotations
 
@@ -12,6 +13,10 @@ from textual.widgets import Footer, Static
 from textual.widgets._footer import FooterKey
 
 from tillit.kiosk.context import kiosk_of
+
+MIN_WIDTH, MIN_HEIGHT = 60, 20
+"""The smallest terminal the kiosk's screens fit (the demo in a 60x20 window, its snapshots check it).
+Below it each screen and dialog shows only `TooSmall` (app.tcss), never a layout cut off."""
 
 
 def after_typing(screen: Screen[Any], callback: Callable[[], None]) -> None:
@@ -48,3 +53,14 @@ class KioskFooter(Footer):
 
 class TitleBar(Static):
     """One line on top: the bank, and who is logged in."""
+
+
+class TooSmall(Static):
+    """ "The window is too small for the kiosk; make it at least 60x20", in the customer's language, in
+    place of everything else while the terminal is smaller than MIN_WIDTH x MIN_HEIGHT (app.tcss)."""
+
+    def __init__(self) -> None:
+        super().__init__(classes="too-small")
+
+    def on_mount(self) -> None:
+        self.update(kiosk_of(self).t("app.too_small", width=MIN_WIDTH, height=MIN_HEIGHT))

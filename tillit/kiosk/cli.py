@@ -5,11 +5,18 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
+from typing import NoReturn
 
 import click
 
 from tillit.cli_errors import OneLineErrors
 from tillit.kiosk.settings import KioskSettings
+
+
+def refuse(message: str) -> NoReturn:
+    """Bad input: one line on stderr, `tillit-kiosk: <message>`, and exit 1 (no traceback, no UI)."""
+    click.echo(f"tillit-kiosk: {message}", err=True)
+    sys.exit(1)
 
 
 @click.group(cls=OneLineErrors, invoke_without_command=True)
@@ -39,12 +46,16 @@ def main(ctx: click.Context, signer_url: str | None, token_file: Path | None) ->
     if token_file:
         updates["token_file"] = token_file
     settings = KioskSettings(**updates)  # type: ignore[arg-type]
+    if not settings.signer_url.startswith(("http://", "https://")):
+        refuse(f"the signer URL must be an http:// or https:// URL, not {settings.signer_url!r}")
     try:
         token = settings.kiosk_token()
     except OSError as e:
-        raise click.ClickException(f"cannot read the kiosk token: {e}") from e
+        refuse(f"cannot read the kiosk token: {e}")
+    except UnicodeDecodeError:
+        refuse(f"cannot read the kiosk token: {settings.token_file} is not a text file (a token is one line)")
     if not token:
-        raise click.ClickException(
+        refuse(
             "no kiosk token: set TILLIT_KIOSK_TOKEN_FILE (a file from `tillit-signer kiosks add`) "
             "or token_file in kiosk.toml"
         )
@@ -74,5 +85,4 @@ def demo(port: int | None, setup_only: bool) -> None:
     try:
         run_demo(port=port, setup_only=setup_only)
     except DemoError as e:
-        click.echo(f"tillit-kiosk demo: {e}", err=True)
-        sys.exit(1)
+        refuse(f"demo: {e}")

@@ -87,9 +87,16 @@ def default_home() -> Path:
 
 
 def demo_port(port: int | None = None) -> int:
-    if port is not None:
-        return port
-    return int(os.environ.get("TILLIT_KIOSK_DEMO_PORT") or DEMO_PORT)
+    """--port, else TILLIT_KIOSK_DEMO_PORT, else 8700; a port that cannot be one is a DemoError."""
+    if port is None:
+        given = os.environ.get("TILLIT_KIOSK_DEMO_PORT") or str(DEMO_PORT)
+        try:
+            port = int(given)
+        except ValueError:
+            raise DemoError(f"TILLIT_KIOSK_DEMO_PORT={given!r} is not a port number (1-65535)") from None
+    if not 1 <= port <= 65535:
+        raise DemoError(f"port {port} is not a port number (1-65535)")
+    return port
 
 
 def check_port_free(port: int) -> None:

@@ -23,7 +23,8 @@ class ShowWelcome:
 @dataclass(frozen=True)
 class StartOver:
     """Back to the welcome screen for the next customer: the open order cancelled, the session ended.
-    `feedback_for`: a completed order to ask the customer's feedback on, over the welcome screen."""
+    `feedback_for`: a completed order to ask the customer's feedback on, over the welcome screen. The
+    notice and the question are in the customer's language; the kiosk's own comes back once idle."""
 
     notice: str | None = None
     feedback_for: str | None = None

@@ -68,6 +68,9 @@ class Navigator:
         """The same app, as the kiosk's state (settings, client, session, order, words)."""
         self.typing_into: NumberScreen | None = None
         """The number screen the welcome screen opened, for the digits typed while it opens."""
+        self.asked_feedback: set[str] = set()
+        """The customers (their id at the signer, not their number) asked for feedback while the kiosk
+        runs: at most once each, whether they log in once or again."""
 
     def navigate(self, step: Step) -> None:
         kiosk = self.kiosk
@@ -75,7 +78,7 @@ class Navigator:
             case ShowWelcome():
                 self.go(WelcomeScreen())
             case StartOver(notice, feedback_for):
-                self.reset(notice, feedback_for)
+                self.reset(notice, self.feedback_from(feedback_for))
             case BackToStart():
                 self.back_to_start()
             case ShowNumber(typed):
@@ -101,7 +104,7 @@ class Navigator:
                 kiosk.order = None
                 self.go(ReceiptScreen(receipt))
             case ShowAgreements(feedback_for):
-                self.go(AgreementsScreen(feedback_for=feedback_for))
+                self.go(AgreementsScreen(feedback_for=self.feedback_from(feedback_for)))
             case ShowAgreement(agreement):
                 self.go(ViewerScreen(agreement))
             case ShowQuestions(order, questions, attempts_left):
@@ -168,32 +171,62 @@ class Navigator:
             self.kiosk.order = None
             self.go(ResetDoneScreen(order.personal_number))
 
+    def feedback_from(self, order_ref: str | None) -> str | None:
+        """`order_ref` to ask the logged-in customer's feedback on, unless they were asked before (in
+        this session or an earlier one); from now on they count as asked."""
+        session = self.kiosk.session
+        if not order_ref or session is None:
+            return order_ref
+        customer = session.customer.id or session.token  # no id from the signer: this session alone
+        if customer in self.asked_feedback:
+            return None
+        session.feedback_asked = True
+        self.asked_feedback.add(customer)
+        return order_ref
+
     def logged_in(self, order: Order, data: CompletionData) -> None:
         """A completed login: the completion token is the customer session; their agreements next."""
         kiosk = self.kiosk
-        kiosk.session = Session(Customer.from_completion(data.customer), data.token, order.order_ref)
+        customer = Customer.from_completion(data.customer)
+        kiosk.session = Session(customer, data.token, order.order_ref)
+        kiosk.session.feedback_asked = bool(customer.id) and customer.id in self.asked_feedback
         kiosk.order = None
         self.go(AgreementsScreen())
 
     def back_to_start(self) -> None:
-        """After an order ends: the agreements when someone is logged in, else the welcome screen."""
+        """After an order ends: the agreements when someone is logged in, else the welcome screen (the
+        same customer, in the language they chose)."""
         self.kiosk.order = None
         if self.kiosk.session is not None:
             self.go(AgreementsScreen())
         else:
-            self.reset()
+            self.go(WelcomeScreen())
 
     def reset(self, notice: str | None = None, feedback_for: str | None = None) -> None:
         """Back to the welcome screen: cancel an open order, end the customer session, forget both.
-        `feedback_for`: a completed order to ask the customer's feedback on, over the welcome screen."""
+        `feedback_for`: a completed order to ask the customer's feedback on, over the welcome screen.
+
+        The notice and the feedback question are in the language the customer used; the welcome screen
+        goes back to the kiosk's own language when nobody uses it (`next_customer`)."""
         kiosk = self.kiosk
         order, session = kiosk.order, kiosk.session
         kiosk.order, kiosk.session = None, None
         if order is not None or session is not None:
             self.forget(order.order_ref if order else None, session.token if session else None)
-        kiosk.language = kiosk.settings.language
         kiosk.last_activity = time.monotonic()
         self.go(WelcomeScreen(notice=notice, feedback_for=feedback_for))
+
+    def next_customer(self) -> None:
+        """A welcome screen nobody uses: back to the kiosk's own language, without the last customer's
+        notice, for whoever comes next. Nothing happens when it is so already, or something covers it."""
+        kiosk, screen = self.kiosk, self.app.screen
+        if not isinstance(screen, WelcomeScreen) or screen.opened:
+            return
+        if kiosk.language == kiosk.settings.language and not screen.notice:
+            return
+        kiosk.language = kiosk.settings.language
+        kiosk.last_activity = time.monotonic()
+        self.go(WelcomeScreen())
 
     def forget(self, order_ref: str | None, token: str | None) -> None:
         """Cancel an order and end a session at the signer, in the background."""
@@ -229,7 +262,8 @@ class Navigator:
 
     def ask_feedback(self, order_ref: str) -> None:
         """The feedback question ("Me ynskjer di tilbakemelding!") over the current screen; a rating goes
-        to the signer in the background. Skipped, a signer away, feedback already given: nothing is said."""
+        to the signer in the background, with a thank-you. Skipped, a signer away, feedback already
+        given: nothing more is said."""
         if not order_ref:
             return
         client = self.kiosk.client
@@ -238,8 +272,11 @@ class Navigator:
             with contextlib.suppress(SignerError):
                 client.feedback(order_ref, result.rating, result.comment)
 
+        thanks = self.kiosk.t("feedback.thanks")  # in the language of the customer who answers
+
         def answered(result: FeedbackResult | None) -> None:
             if result is not None:
+                self.app.notify(thanks, timeout=4)
                 self.app.run_worker(lambda: send(result), thread=True, group="feedback", exit_on_error=False)
 
         self.app.push_screen(FeedbackDialog(), answered)

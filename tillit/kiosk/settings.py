@@ -6,15 +6,18 @@ File: $TILLIT_KIOSK_CONFIG, else $TILLIT_HOME/kiosk.toml (when it exists). Examp
     token_file = "/etc/tillit/kiosk.token"
     idle_seconds = 60
     language = "nn"
+    time_zone = "Europe/Oslo"
     output_dir = "/srv/tillit/signed"
 """
 
 from __future__ import annotations
 
 import os
+from datetime import tzinfo
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from tillit.config import FileSettings, warn_unknown_variables
@@ -57,6 +60,10 @@ class KioskSettings(FileSettings):
     language: Language = "nn"
     """Language on the welcome screen: nn (Nynorsk), nb (Bokmål) or en (English)."""
 
+    time_zone: str = "Europe/Oslo"
+    """The time zone of the times a customer is shown (the receipt's "Signed"), an IANA name: the
+    branch's own, whatever zone the computer runs in (a container's is often UTC)."""
+
     output_dir: Path | None = None
     """Folder the signed PDFs are written to; unset means $TILLIT_HOME/signed."""
 
@@ -76,6 +83,19 @@ class KioskSettings(FileSettings):
         default=False, validation_alias=AliasChoices("TILLIT_KIOSK_ALLOW_TEST_NUMBERS", "TILLIT_ALLOW_TEST_NUMBERS")
     )
     """Accept synthetic test numbers (month + 80); from TILLIT_ALLOW_TEST_NUMBERS like the signer's."""
+
+    @field_validator("time_zone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError("not a known time zone: an IANA name such as Europe/Oslo") from None
+        return value
+
+    def zone(self) -> tzinfo:
+        """`time_zone` as a tzinfo."""
+        return ZoneInfo(self.time_zone)
 
     @classmethod
     def settings_file(cls) -> tuple[Path, str | None]:

@@ -58,7 +58,7 @@ class Order:
     expires_at: float
     agreement: Agreement | None = None
     remembered: bool = False
-    """Started with the customer's remembered login method, without asking: "Choose another BankID" is offered."""
+    """Started with the customer's remembered login method, without asking: "Other login" (F4) is offered."""
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Input, Static
 
-from tillit.kiosk.chrome import KioskFooter, after_typing
+from tillit.kiosk.chrome import KioskFooter, TooSmall, after_typing
 from tillit.kiosk.context import kiosk_of
 
 
@@ -30,6 +30,7 @@ class AdminDialog(ModalScreen[bool]):
 
     def compose(self) -> ComposeResult:
         t = kiosk_of(self).t
+        yield TooSmall()
         with Vertical(id="box"):
             yield Static(t("admin.title"), id="dialog-title")
             if self._pin:
@@ -55,6 +56,7 @@ class AdminDialog(ModalScreen[bool]):
         field.value = ""
         self.query_one("#status", Static).update(kiosk_of(self).t("admin.wrong"))
         if self.failures >= 3:
+            self.app.notify(kiosk_of(self).t("admin.too_many"), severity="warning", timeout=6)
             self.dismiss(False)
 
     def action_close(self) -> None:

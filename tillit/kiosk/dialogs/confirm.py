@@ -10,7 +10,7 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-from tillit.kiosk.chrome import KioskFooter
+from tillit.kiosk.chrome import KioskFooter, TooSmall
 from tillit.kiosk.context import kiosk_of
 
 
@@ -28,6 +28,7 @@ class ConfirmDialog(ModalScreen[bool]):
 
     def compose(self) -> ComposeResult:
         t = kiosk_of(self).t
+        yield TooSmall()
         with Vertical(id="box"):
             yield Static(self.title_text, id="dialog-title")
             yield Static(self.question, id="dialog-text", markup=False)

@@ -12,6 +12,7 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
+from tillit.kiosk.chrome import TooSmall
 from tillit.kiosk.context import kiosk_of
 
 
@@ -26,6 +27,7 @@ class IdleWarning(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         t = kiosk_of(self).t
+        yield TooSmall()
         with Vertical(id="box"):
             yield Static(t("idle.title"), id="dialog-title")
             yield Static(self.text(), id="dialog-text")

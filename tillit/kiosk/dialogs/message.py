@@ -10,7 +10,7 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-from tillit.kiosk.chrome import KioskFooter
+from tillit.kiosk.chrome import KioskFooter, TooSmall
 from tillit.kiosk.context import kiosk_of
 
 
@@ -27,6 +27,7 @@ class MessageDialog(ModalScreen[None]):
         self.text = text
 
     def compose(self) -> ComposeResult:
+        yield TooSmall()
         with Vertical(id="box"):
             yield Static(self.title_text, id="dialog-title")
             yield Static(self.text, id="dialog-text", markup=False)

@@ -15,7 +15,7 @@ from textual.screen import Screen
 from textual.widgets import Input, Static
 
 from tillit.kiosk import orders
-from tillit.kiosk.chrome import KioskFooter, TitleBar, after_typing, time_left
+from tillit.kiosk.chrome import KioskFooter, TitleBar, TooSmall, after_typing, time_left
 from tillit.kiosk.client import SignerError
 from tillit.kiosk.context import KioskContext, kiosk_of
 from tillit.kiosk.navigation import BackToStart, ShowError, ShowFailure, ShowMethods, ShowOrder, Step
@@ -51,6 +51,7 @@ class KioskScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         session = self.kiosk.session
         who = f" · {session.customer.name}" if session else ""
+        yield TooSmall()
         yield TitleBar(f" {self.t('app.title')} · {self.t('app.subtitle')}{who}", id="titlebar")
         with Horizontal(id="frame"):
             with Vertical(id="body"):
@@ -198,11 +199,14 @@ class OrderScreen(KioskScreen):
         status.set_class(error, "error")
 
     def cancel_order(self) -> None:
-        """Cancel the open order (Escape), then back to the start. An order that has already ended is fine."""
+        """Cancel the open order (Escape), then back to the start; a signing cancelled says that nothing
+        was signed. An order that has already ended is fine."""
         kiosk = self.kiosk
         if kiosk.order is None:
             return
         order, kiosk.order = self.order, None
+        if order.kind == "sign":  # back at the list, the customer must not wonder whether it was signed
+            self.app.notify(self.t("signing.cancelled"), timeout=6)
 
         def gone(error: SignerError) -> bool:
             self.navigate(BackToStart())
@@ -211,7 +215,8 @@ class OrderScreen(KioskScreen):
         self.call_signer(lambda: kiosk.client.cancel(order.order_ref), lambda _: self.navigate(BackToStart()), gone)
 
     def choose_another(self) -> None:
-        """Choose another BankID (F4): cancel the order started with the remembered method, then the method screen."""
+        """Another way to log in (F4, "Other login"): cancel the order started with the remembered method,
+        then the method screen."""
         kiosk = self.kiosk
         if kiosk.order is None:
             return

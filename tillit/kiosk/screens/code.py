@@ -1,5 +1,5 @@
 """The one-time code from the customer's code device (kodebrikke), where the app's approval would be; for
-a login started with the remembered method, "Choose another BankID" (F4)."""
+a login started with the remembered method, "Other login" (F4)."""
 
 from __future__ import annotations
 
@@ -23,14 +23,20 @@ class CodeScreen(OrderScreen):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("enter", "submit", "Confirm", priority=True, id="code.submit"),
         Binding("escape", "cancel", "Cancel", id="code.cancel"),
-        Binding("f4", "other_method", "Choose another BankID", id="code.other-method"),
+        Binding("f4", "other_method", "Other login", id="code.other-method"),
     ]
 
     def compose_body(self) -> ComposeResult:
         yield Static(self.t("code.title"), classes="title")
         yield Static(self.t("code.label"), classes="lead")
         # Not selected on focus: a digit typed before the field had focus is already in it (TYPE_INTO).
-        yield Input(placeholder="000000", restrict=r"[0-9]*", max_length=CODE_LENGTH, id="code", select_on_focus=False)
+        yield Input(
+            placeholder=self.t("code.placeholder"),
+            restrict=r"[0-9]*",
+            max_length=CODE_LENGTH,
+            id="code",
+            select_on_focus=False,
+        )
         yield Static("", id="status")
 
     def action_submit(self) -> None:

@@ -25,11 +25,21 @@ STAFF_COMMANDS: dict[str, str] = {
     "wrongAnswers": "tillit-signer customers reset-password {number}",
     "noControlQuestions": "tillit-signer customers reset-password {number}",
     "blocked": "tillit-signer customers unblock {number}",
-    "noDevice": "tillit-signer customers assign-codedevice {number} SERIAL",
-    "noCodeDevice": "tillit-signer customers assign-codedevice {number} SERIAL",
-    "codeDeviceSuspended": "tillit-signer customers assign-codedevice {number} SERIAL",
+    "codeDeviceSuspended": "tillit-signer customers assign-codedevice {number} --serial SERIAL",
 }
 """What the branch staff run when the customer cannot go on alone (by `kind.hint`, else by hint)."""
+
+SET_UP = ("noDevice", "noCodeDevice")
+"""Failures where the person may have no BankID at all: the signer answers an unknown number like a
+customer without that method (the kiosk must not reveal who is a customer), so the staff are shown how
+to find out what is missing and how to set each part up."""
+
+SET_UP_COMMANDS: dict[str, str] = {
+    "show": "tillit-signer customers show {number}",
+    "add": "tillit-signer customers add --personal-number {number} …",
+    "assign": "tillit-signer customers assign-codedevice {number} --serial SERIAL",
+    "activate": "tillit-phone activate",
+}
 
 
 class FailedScreen(KioskScreen):
@@ -38,7 +48,7 @@ class FailedScreen(KioskScreen):
         Binding("enter", "again", "Start again", id="failed.again"),
         Binding("escape", "again", "Back", show=False, id="failed.back"),
         Binding("f3", "block", "Block BankID", id="failed.block"),
-        Binding("f4", "method", "Other method", id="failed.other-method"),
+        Binding("f4", "method", "Other login", id="failed.other-method"),
         Binding("f5", "forgotten", "Forgotten password", id="failed.forgotten-password"),
     ]
 
@@ -52,10 +62,18 @@ class FailedScreen(KioskScreen):
         yield Static(self.t("failed.title"), id="failed-title", classes="title")
         yield Static(self.reason(), id="reason", classes="lead")
         yield Static(self.t(self.next_step()), id="next", classes="lead muted")
+        staff = self.staff_text()
+        if staff:
+            yield Static(staff, id="staff", classes="muted", markup=False)
+
+    def staff_text(self) -> str | None:
+        """What to ask the branch staff for, with their commands; None where the customer goes on alone."""
+        number = self.number or "<number>"
+        if self.kind == "auth" and self.hint in SET_UP:
+            commands = {name: command.format(number=number) for name, command in SET_UP_COMMANDS.items()}
+            return self.t("failed.staff_setup", **commands)
         command = STAFF_COMMANDS.get(f"{self.kind}.{self.hint}") or STAFF_COMMANDS.get(self.hint or "")
-        if command:
-            command = command.format(number=self.number or "<number>")
-            yield Static(self.t("failed.staff", command=command), id="staff", classes="muted", markup=False)
+        return self.t("failed.staff", command=command.format(number=number)) if command else None
 
     def reason(self) -> str:
         key = f"hint.{self.kind}.{self.hint}"

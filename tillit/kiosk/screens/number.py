@@ -22,7 +22,7 @@ class NumberScreen(KioskScreen):
     TYPE_INTO = "#number"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("enter", "submit", "Log in", priority=True, id="number.submit"),
-        Binding("f4", "method", "Other method", id="number.method"),
+        Binding("f4", "method", "Other login", id="number.method"),
         Binding("f5", "forgotten", "Forgotten password", id="number.forgotten-password"),
         Binding("escape", "back", "Back", id="number.back"),
     ]

@@ -3,7 +3,7 @@ covers it: the feedback question comes after it, over the agreements, if this cu
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta, tzinfo
 from typing import ClassVar
 
 from rich.markup import escape
@@ -14,6 +14,17 @@ from textual.widgets import Static
 from tillit.kiosk.navigation import ShowAgreements, StartOver
 from tillit.kiosk.screens.base import KioskScreen
 from tillit.kiosk.state import Receipt
+
+
+def local_time(timestamp: float, zone: tzinfo) -> str:
+    """The time as the customer reads it at the branch: "2026-12-06 05:15:05 CET (UTC+01:00)"."""
+    at = datetime.fromtimestamp(timestamp, zone)
+    offset = at.utcoffset() or timedelta(0)
+    sign, minutes = ("-" if offset < timedelta(0) else "+"), abs(int(offset.total_seconds())) // 60
+    name = at.strftime("%Z")
+    if name == "UTC":
+        return f"{at:%Y-%m-%d %H:%M:%S} UTC"
+    return f"{at:%Y-%m-%d %H:%M:%S} {name} (UTC{sign}{minutes // 60:02d}:{minutes % 60:02d})"
 
 
 class ReceiptScreen(KioskScreen):
@@ -29,7 +40,7 @@ class ReceiptScreen(KioskScreen):
 
     def compose_body(self) -> ComposeResult:
         r = self.receipt
-        when = datetime.fromtimestamp(r.signed_at).astimezone().strftime("%Y-%m-%d %H:%M:%S %Z")
+        when = local_time(r.signed_at, self.kiosk.settings.zone())
         rows = [
             (self.t("receipt.what"), r.title),
             (self.t("receipt.when"), when),

@@ -1,5 +1,5 @@
 """Waiting for the BankID app: the reference in large type, the time left, and cancel (Escape); for a
-login started with the remembered method, "Choose another BankID" (F4). Logins, signings and password
+login started with the remembered method, "Other login" (F4). Logins, signings and password
 resets all wait here.
 
 The kiosk collects the order's status in a thread worker until the phone has answered. After a few
@@ -33,7 +33,7 @@ class WaitingScreen(OrderScreen):
     KEEP_AWAKE = True
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "cancel", "Cancel", id="waiting.cancel"),
-        Binding("f4", "other_method", "Choose another BankID", id="waiting.other-method"),
+        Binding("f4", "other_method", "Other login", id="waiting.other-method"),
     ]
 
     def __init__(self, order: Order) -> None:
