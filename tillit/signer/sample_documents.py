@@ -34,5 +34,5 @@ def agreement_pdf(title: str, customer_name: str, pages: int = 3) -> bytes:
         pdf.cell(0, 8, f"Side {page} av {pages}", new_x="LMARGIN", new_y="NEXT", align="C")
     pdf.set_font("Helvetica", size=11)
     pdf.ln(6)
-    pdf.multi_cell(0, 6, "Signert elektronisk med Tillit BankID.")
+    pdf.multi_cell(0, 6, "Avtalen vert signert elektronisk med Tillit BankID.")  # before: it is read unsigned
     return bytes(pdf.output())
