@@ -21,6 +21,12 @@ if TYPE_CHECKING:  # the signer's service is heavy to import, and most tests her
 _counter = itertools.count()
 
 
+def years_ago(years: int, month: int = 1, day: int = 1) -> date:
+    """A birth date in the year `years` before this one: an age that stays what a test needs (a
+    minor, a child under 13) whatever year the suite runs in, where a fixed date grows up."""
+    return date(date.today().year - years, month, day)
+
+
 def synthetic_number(born: date = date(1980, 1, 1), start: int | None = None) -> str:
     """A valid synthetic number for an adult born on `born`, different on every call."""
     base = next(_counter) if start is None else start

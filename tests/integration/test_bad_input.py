@@ -26,7 +26,7 @@ import httpx
 import pytest
 
 from tests.daemon import PASSWORD, Daemon, make_daemon
-from tests.factories import fresh_adult, synthetic_number
+from tests.factories import fresh_adult, synthetic_number, years_ago
 from tillit.phone.client import PhoneClient, sign_bytes
 from tillit.signer.wire import approval_message
 
@@ -482,9 +482,10 @@ def _add(d: Daemon, number: str, mobile: str = "+4791234567", password: str = PA
         (None, "+4791234567", "kort", "at least"),
         (None, "+4791234567", "passord1", "common"),
         (None, "+4791234567", "", ""),
-        ("01811660287", "+4791234567", PASSWORD, "13"),  # a child of ten
+        # Ages from this year, not fixed numbers: a fixed child of ten turns 13 in three years.
+        (synthetic_number(years_ago(10)), "+4791234567", PASSWORD, "13"),  # a child of 9-10
         ("05855462003", "+4791234567", PASSWORD, "plausible"),  # born 1854
-        ("15861151252", "+4791234567", PASSWORD, "guardian"),  # 15, no guardian given
+        (synthetic_number(years_ago(15, 6, 15)), "+4791234567", PASSWORD, "guardian"),  # 14-15
     ],
 )
 def test_customers_add_refuses_bad_input_in_one_line(

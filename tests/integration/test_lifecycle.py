@@ -9,14 +9,13 @@ import sqlite3
 import subprocess
 import time
 from collections.abc import Iterator
-from datetime import date
 from pathlib import Path
 
 import httpx
 import pytest
 
 from tests.daemon import PASSWORD, Daemon
-from tests.factories import fresh_adult, synthetic_number
+from tests.factories import fresh_adult, synthetic_number, years_ago
 from tillit.hsm.otp import STEP_SECONDS, CodeDeviceFile
 from tillit.phone.client import PhoneClient
 
@@ -253,8 +252,8 @@ def test_minor_is_unusable_until_the_guardian_approves(daemon: Daemon, kiosk: ht
     guardian = fresh_adult()
     daemon.enrol(guardian, "Anne Verje")
     guardian_phone = daemon.add_device(guardian)
-    minor = synthetic_number(date(2011, 6, 15))
-    child = synthetic_number(date(2016, 1, 1))
+    minor = synthetic_number(years_ago(15, 6, 15))
+    child = synthetic_number(years_ago(10))
     try:
         refused = daemon.run(
             "tillit-signer", "customers", "add", "--personal-number", minor, "--name", "Ung Person",

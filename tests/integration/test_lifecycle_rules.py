@@ -7,14 +7,13 @@ import re
 import subprocess
 import time
 from collections.abc import Iterator
-from datetime import date
 from pathlib import Path
 
 import httpx
 import pytest
 
 from tests.daemon import PASSWORD, Daemon
-from tests.factories import fresh_adult, synthetic_number
+from tests.factories import fresh_adult, synthetic_number, years_ago
 from tests.integration.test_lifecycle import audit_events, code_device, enrol_with_answers, show
 from tillit.hsm.otp import STEP_SECONDS
 
@@ -99,7 +98,7 @@ def test_a_guardian_who_declines_leaves_the_minor_unusable(daemon: Daemon, kiosk
     guardian = fresh_adult()
     daemon.enrol(guardian, "Anne Verje")
     guardian_phone = daemon.add_device(guardian)
-    minor = synthetic_number(date(2012, 3, 3))
+    minor = synthetic_number(years_ago(14, 3, 3))
     try:
         daemon.enrol(minor, "Ung Person", PASSWORD, "--guardian", guardian)
         request = guardian_phone.requests(wait=5).requests[0]

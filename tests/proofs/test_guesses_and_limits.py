@@ -29,7 +29,6 @@ import subprocess
 import threading
 import time
 from collections.abc import Iterator
-from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +38,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from tests.daemon import PASSWORD, Daemon, make_daemon, tool
-from tests.factories import fresh_adult, synthetic_number
+from tests.factories import fresh_adult, synthetic_number, years_ago
 from tests.proofs.common import audit_verify, figures, query
 from tillit.hsm.otp import CodeDeviceFile
 from tillit.phone.client import PhoneClient, sign_bytes
@@ -392,7 +391,7 @@ def test_a_guardians_pending_approval_follows_the_new_phone(d: Daemon) -> None:
     guardian = fresh_adult()
     d.enrol(guardian, "Anne Verje")
     old = d.add_device(guardian)
-    minor = synthetic_number(date(2011, 3, 3), start=7_000)
+    minor = synthetic_number(years_ago(15, 3, 3), start=7_000)
     d.enrol(minor, "Ung Person", PASSWORD, "--guardian", guardian)
     new = d.add_device(guardian)  # the guardian activates a new phone before answering
     try:

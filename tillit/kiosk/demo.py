@@ -287,9 +287,9 @@ class EmbeddedSigner:
         self.error: BaseException | None = None
 
     def start(self, timeout: float = 30.0) -> None:
-        from tillit.signer.http.app import (
-            create_app,  # FastAPI and the daemon load only when the embedded signer starts
-        )
+        # FastAPI and the daemon load only when the embedded signer starts.
+        from tillit.signer.http.app import create_app
+        from tillit.signer.http.server import DrainingServer
 
         stack = self._stack
         signer = stack.enter_context(open_signer(_signer_settings(self.home, self.port)))
@@ -303,9 +303,10 @@ class EmbeddedSigner:
             log_level="warning",
             access_log=False,
             lifespan="on",
-            timeout_graceful_shutdown=1,  # a phone's long-poll must not hold the demo open
+            timeout_graceful_shutdown=1,  # nothing in flight may hold the demo open for long
         )
-        server = uvicorn.Server(config)
+        # The phone panel's long-poll is answered at once when the demo stops, not cancelled.
+        server = DrainingServer(config, signer.notifier)
         self._server = server
 
         def serve() -> None:
