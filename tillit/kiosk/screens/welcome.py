@@ -1,7 +1,8 @@
 """Welcome: what the kiosk is for, the language (F9), and in the demo its customers.
 
-Typing a digit starts the login: the number screen opens with that digit already typed. After a
-customer logs out, the feedback question shows over it once.
+Typing a digit starts the login: the number screen opens with that digit already typed, and the
+digits typed while it opens follow it there. After a customer logs out, the feedback question shows
+over it once.
 """
 
 from __future__ import annotations
@@ -25,6 +26,15 @@ class WelcomeScreen(KioskScreen):
         Binding("enter", "start", "Log in", id="welcome.start"),
         Binding("f3", "block", "Block BankID", id="welcome.block"),
         Binding("f9", "language", "Language", id="welcome.language"),
+        # Digits as priority bindings: the app runs them as it takes each key, in order. Handled in
+        # this screen's own queue instead, the digits of a burst queued behind the first were lost
+        # when the number screen replaced this one before they were handled (seen under load).
+        *(
+            Binding(
+                digit, f"digit('{digit}')", "Type the number", show=False, priority=True, id=f"welcome.digit-{digit}"
+            )
+            for digit in "0123456789"
+        ),
     ]
 
     def __init__(self, notice: str | None = None, feedback_for: str | None = None) -> None:
@@ -60,11 +70,8 @@ class WelcomeScreen(KioskScreen):
             order_ref, self.feedback_for = self.feedback_for, None
             self.navigate(AskFeedback(order_ref))
 
-    def on_key(self, event: events.Key) -> None:
-        if event.character and event.character.isdigit():
-            event.stop()
-            event.prevent_default()  # taken here: not passed on again as a key left behind
-            self.open_number(event.character)
+    def action_digit(self, digit: str) -> None:
+        self.open_number(digit)
 
     def on_paste(self, event: events.Paste) -> None:
         """A pasted (or scanned) number starts the login like typed digits; other text is ignored."""
