@@ -44,11 +44,12 @@ def private_file(path: Path) -> Path:
 
 
 @contextmanager
-def held_lock_file(path: Path) -> Iterator[None]:
+def held_lock_file(path: Path, wait: bool = True) -> Iterator[None]:
     """Hold an exclusive flock on the private file `path` (made if missing) until the block ends:
-    one process (or thread, each with its own open file) at a time, on this machine."""
+    one process (or thread, each with its own open file) at a time, on this machine. Without `wait`,
+    BlockingIOError when another holds it."""
     with open(private_file(path), "a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+        fcntl.flock(lock, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
         yield  # released when the file closes
 
 

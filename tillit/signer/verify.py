@@ -193,7 +193,7 @@ def verify_pdf(
         signatures = reader.embedded_regular_signatures
         timestamps = reader.embedded_timestamp_signatures
     except (PdfError, ValueError, KeyError, TypeError, IndexError) as e:
-        raise VerifyInputError(f"not a readable PDF ({type(e).__name__})") from None
+        raise VerifyInputError("not a readable PDF") from e
     if not signatures:
         raise VerifyInputError("the PDF has no signature")
     certs = [s.signer_cert for s in signatures] + [t.signer_cert for t in timestamps]
@@ -285,7 +285,7 @@ def verify_cms(
     except VerifyInputError:
         raise
     except (ValueError, TypeError, KeyError, IndexError) as e:
-        raise VerifyInputError(f"not a DER CMS signature ({type(e).__name__})") from None
+        raise VerifyInputError("not a DER CMS signature") from e
     if signed_data["encap_content_info"]["content"].native is not None:
         raise VerifyInputError("not a detached signature (it carries its content)")
     digest_name = signer_info["digest_algorithm"]["algorithm"].native

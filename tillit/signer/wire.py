@@ -101,23 +101,21 @@ def visible_text_problem(text: str, *, lines: bool) -> str | None:
     return None
 
 
-def _one_line(text: str) -> str:
-    problem = visible_text_problem(text, lines=False)
-    if problem:
-        raise ValueError(problem)
-    return text
+def _shown(*, lines: bool) -> AfterValidator:
+    """A validator refusing what `visible_text_problem` refuses, with its reason."""
 
+    def check(text: str) -> str:
+        problem = visible_text_problem(text, lines=lines)
+        if problem:
+            raise ValueError(problem)
+        return text
 
-def _lines(text: str) -> str:
-    problem = visible_text_problem(text, lines=True)
-    if problem:
-        raise ValueError(problem)
-    return text
+    return AfterValidator(check)
 
 
 # Text a person reads (the phone, the kiosk, a file name in a download): no hidden characters.
-Name = Annotated[str, AfterValidator(_one_line)]
-VisibleText = Annotated[str, AfterValidator(_lines)]
+Name = Annotated[str, _shown(lines=False)]
+VisibleText = Annotated[str, _shown(lines=True)]
 
 
 class Wire(BaseModel):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import fcntl
 import logging
 import resource
 import socket
@@ -15,7 +14,7 @@ from typing import Any
 import click
 
 from tillit.config import ConfigError
-from tillit.hsm.settings import HsmSettings, private_file
+from tillit.hsm.settings import HsmSettings, held_lock_file
 from tillit.signer.logs import configure_logging
 from tillit.signer.runtime import check_public_url, open_signer
 from tillit.signer.settings import SignerSettings, documented_toml, effective_toml
@@ -99,9 +98,9 @@ def sole_server(home: Path) -> Iterator[None]:
     """Hold home/serve.lock while serving the SQLite database: one daemon per SQLite home. A second
     one would share the first's instance id (and so its orders' leases), keep rate windows of its own,
     and never wake the phones long-polling the first. Several instances need PostgreSQL."""
-    with open(private_file(home / "serve.lock"), "a") as lock:
+    with contextlib.ExitStack() as held:
         try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            held.enter_context(held_lock_file(home / "serve.lock", wait=False))
         except BlockingIOError:
             raise ConfigError(
                 f"another tillit-signer serves {home} already: one daemon per SQLite database (several"

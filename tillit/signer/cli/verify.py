@@ -6,7 +6,6 @@ import contextlib
 import functools
 import logging
 import os
-import re
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -54,12 +53,6 @@ def _status_today(signer: Any, certs: list[Any]) -> Any:
     issuing = signer.ca.issuing_certificate()
     ours = {c.sha256: c for c in certs if c.issuer == issuing.subject}
     return validation_material(signer.ca, list(ours.values()), signer.current_crl(), 0)
-
-
-def _without_exception_name(message: str) -> str:
-    """`message` without the exception class name the verification names its cause by ("not a
-    readable PDF (PdfReadError)"): a Python name says nothing to the administrator."""
-    return re.sub(r" \(\w+(Error|Exception)\)$", "", message)
 
 
 def _trust_anchor(path: Path, data: bytes) -> x509.Certificate:
@@ -138,7 +131,7 @@ def verify(file: Path, content: Path | None, at_text: str | None, root: Path | N
             else:
                 verdicts = [verify_cms(data, content_bytes, anchor, at, fresh)]
         except VerifyInputError as e:
-            _bad_input(f"{file}: {_without_exception_name(str(e))}")
+            _bad_input(f"{file}: {e}")
             return
 
     def text(found: list[dict[str, Any]]) -> str:
