@@ -11,6 +11,7 @@ tests; anything built once or rarely stays with asn1crypto.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from datetime import UTC, datetime
 
 from asn1crypto import algos, core
@@ -45,11 +46,6 @@ def integer(value: int) -> bytes:
     """An INTEGER in the fewest two's-complement bytes."""
     size = (value + (value < 0)).bit_length() // 8 + 1
     return element(INTEGER, value.to_bytes(size, "big", signed=True))
-
-
-def set_of(members: list[bytes]) -> bytes:
-    """A SET OF: DER orders the encoded members."""
-    return element(SET, b"".join(sorted(members)))
 
 
 def generalized_time(at: datetime) -> bytes:
@@ -97,3 +93,28 @@ def message_digest_attribute(content: bytes) -> bytes:
 def signed_data_content_info(signed_data: bytes) -> bytes:
     """A ContentInfo holding the DER SignedData `signed_data`."""
     return element(SEQUENCE, _OID_SIGNED_DATA + context(0, signed_data))
+
+
+def signed_attributes(attributes: Iterable[bytes]) -> bytes:
+    """The content of a SignerInfo's SET OF signed attributes (RFC 5652 5.3), sorted as DER sorts a
+    SET OF. The signature covers them as a SET OF (`element(SET, ...)`); the SignerInfo carries the
+    same content [0] IMPLICIT (`signer_info`)."""
+    return b"".join(sorted(attributes))
+
+
+def signer_info(
+    signer: bytes, attributes: bytes, signature_algorithm: bytes, signature: bytes, unsigned: bytes = b""
+) -> bytes:
+    """A version-1 SignerInfo (RFC 5652 5.3) with SHA-256 as its digest algorithm: `signer` the DER
+    SignerIdentifier, `attributes` from `signed_attributes`, `unsigned` its [1] unsigned attributes
+    or nothing."""
+    return element(
+        SEQUENCE,
+        VERSION_1
+        + signer
+        + SHA256_ALGORITHM
+        + context(0, attributes)
+        + signature_algorithm
+        + element(OCTET_STRING, signature)
+        + unsigned,
+    )

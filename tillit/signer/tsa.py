@@ -153,18 +153,11 @@ class TimestampAuthority:
         )
         signing_time = der.signing_time_attribute(now)
         message_digest = der.message_digest_attribute(tst_info)
-        attributes = b"".join(sorted((_CONTENT_TYPE_TST_INFO, signing_time, message_digest, parts.signing_certificate)))
-        # The signature covers the attributes as a SET OF; the SignerInfo carries them [0] IMPLICIT.
-        signature = self.hsm.sign(self.key_label, der.element(der.SET, attributes))
-        signer_info = der.element(
-            der.SEQUENCE,
-            der.VERSION_1
-            + parts.issuer_and_serial
-            + der.SHA256_ALGORITHM
-            + der.context(0, attributes)
-            + parts.signature_algorithm
-            + der.element(der.OCTET_STRING, signature),
+        attributes = der.signed_attributes(
+            (_CONTENT_TYPE_TST_INFO, signing_time, message_digest, parts.signing_certificate)
         )
+        signature = self.hsm.sign(self.key_label, der.element(der.SET, attributes))
+        signer_info = der.signer_info(parts.issuer_and_serial, attributes, parts.signature_algorithm, signature)
         signed_data = der.element(
             der.SEQUENCE,
             _VERSION_3

@@ -105,21 +105,12 @@ def detached_cms(
     when = now or datetime.now(UTC)  # RFC 5652: signing-time is UTCTime, so 1950 to 2049 only
     signing_time = der.signing_time_attribute(when)
     digest = der.message_digest_attribute(content)
-    attributes = b"".join(
-        sorted((_CONTENT_TYPE_DATA, _ALGORITHM_PROTECTION, signing_time, digest, parts.signing_certificate_v2))
+    attributes = der.signed_attributes(
+        (_CONTENT_TYPE_DATA, _ALGORITHM_PROTECTION, signing_time, digest, parts.signing_certificate_v2)
     )
-    # The signature covers the attributes as a SET OF; the SignerInfo carries them [0] IMPLICIT.
     signature = sign_digest(hashlib.sha256(der.element(der.SET, attributes)).digest())
-    signer_info = der.element(
-        der.SEQUENCE,
-        der.VERSION_1
-        + parts.issuer_and_serial
-        + der.SHA256_ALGORITHM
-        + der.context(0, attributes)
-        + _ECDSA_SHA256
-        + der.element(der.OCTET_STRING, signature)
-        + _unsigned_attributes(timestamp(signature) if timestamp else None, revocation),
-    )
+    unsigned = _unsigned_attributes(timestamp(signature) if timestamp else None, revocation)
+    signer_info = der.signer_info(parts.issuer_and_serial, attributes, _ECDSA_SHA256, signature, unsigned)
     e_content = der.context(0, der.element(der.OCTET_STRING, content)) if encapsulated else b""
     signed_data = der.element(
         der.SEQUENCE,
