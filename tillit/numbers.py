@@ -15,7 +15,6 @@ from datetime import date
 
 _K1 = (3, 7, 6, 1, 8, 9, 4, 5, 2)
 _K2 = (5, 4, 3, 2, 7, 6, 5, 4, 3, 2)
-OLDEST_PLAUSIBLE_AGE = 130
 
 
 class NumberKind(enum.StrEnum):

@@ -1,4 +1,5 @@
-"""A certificate authority whose keys live in the token: root, issuing CA and OCSP responder.
+"""A certificate authority whose keys live in the token: root, issuing CA, OCSP responder
+and timestamping unit.
 
 Certificates are built with asn1crypto (contents from `cert_profiles`), their to-be-signed part
 signed in the HSM. Beside it: the ledger of issued and revoked certificates (`ca_ledger`, in

@@ -162,7 +162,7 @@ class Connection:
         whenever another process changed them, and every C_Login rewrites the token's own file (its
         flags): a read that meets a file half-written takes the token for gone, or misses a key, until
         the module is initialised again. So: initialise again and retry shortly (at most
-        CONNECT_ATTEMPTS times, about a second). Tillit's own processes no longer write while
+        CONNECT_ATTEMPTS times, about a second). Tillit's own processes do not write while
         another reads (the store lock); this is for other programs using the token. A SoftHSM token
         whose directory is empty, or (unless `torn_if_unavailable`) a module that answers nothing,
         fails at once. The caller holds the store lock alone, and the gate alone or is the

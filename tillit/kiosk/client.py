@@ -1,11 +1,10 @@
-"""The kiosk's one HTTP client for the signer: relying-party calls with the kiosk token, and the
-customer-session calls with the kiosk token and the login's completion token beside it. Blocking
-(httpx); screens call it from thread workers only.
+"""The kiosk's one HTTP client for the signer: the order calls (start, collect, password, cancel)
+with the kiosk token, and the customer-session calls with the kiosk token and the login's completion
+token beside it. Blocking (httpx); screens call it from thread workers only.
 """
 
 from __future__ import annotations
 
-import base64
 from dataclasses import dataclass
 from typing import Any
 
@@ -131,19 +130,6 @@ class SignerClient:
 
     def sign_agreement(self, personal_number: str, agreement_id: str, user_visible_data: str) -> OrderStarted:
         body = {"personalNumber": personal_number, "agreementId": agreement_id, "userVisibleData": user_visible_data}
-        return self._order_started(self._request("POST", "/v1/sign", json=body))
-
-    def sign_documents(
-        self, personal_number: str, user_visible_data: str, documents: list[tuple[str, str, bytes]]
-    ) -> OrderStarted:
-        body = {
-            "personalNumber": personal_number,
-            "userVisibleData": user_visible_data,
-            "documents": [
-                {"name": name, "contentType": kind, "content": base64.b64encode(content).decode()}
-                for name, kind, content in documents
-            ],
-        }
         return self._order_started(self._request("POST", "/v1/sign", json=body))
 
     def collect(self, order_ref: str) -> CollectResponse:

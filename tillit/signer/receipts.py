@@ -1,6 +1,6 @@
 """Signed receipts: what the daemon attests about a completed sign order, as a compact JWS.
 
-A receipt is made once, when a sign order completes (`signer.signing`), signed by the service key
+A receipt is made once, when a sign order completes (`signer.orders.signing`), signed by the service key
 in the HSM that also signs the completion tokens (`TokenIssuer.sign_receipt`, JOSE `typ`
 `tillit-receipt+jwt`, `kid` as in `GET /v1/keys`), and stored as signed. It names the order, the
 kiosk, the customer, the device and its approval (the device's own signature over the challenge

@@ -31,7 +31,6 @@ BATCH = 500
 
 @dataclass
 class SweepReport:
-    fetched_marked: int = 0
     expired_orders: int = 0
     purged_orders: int = 0
 
@@ -59,7 +58,6 @@ class Retention:
             with self.store.tx() as tx:
                 for (ref, index), when in fetched.items():
                     tx.mark_fetched(ref, index, when)
-            report.fetched_marked = len(fetched)
         while True:
             with self.store.tx() as tx:
                 abandoned = tx.open_orders_expired_before(at, BATCH)

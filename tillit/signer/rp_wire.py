@@ -6,7 +6,7 @@ hint code and completion data; errors as {"errorCode", "details"}. Fields BankID
 takes but does not act on are listed in docs/rp-api.md; any other field is refused
 (`invalidParameters`), so a misspelt one does not pass unnoticed.
 
-This module imports nothing else of the signer.
+Of the signer it imports only `wire` (the check on text a person reads).
 """
 
 from __future__ import annotations

@@ -4,7 +4,8 @@
 a key store, CA, clock, notifier, passwords, tokens, limits) and hands it to each subsystem:
 orders/ (start, collect, approvals, verify, signing, reset), customers/ (enrolment, keys,
 lifecycle, guardians, control questions), devices/ (auth, binding, activation, code devices) and
-branch/ (kiosks, agreements, feedback). The methods here only pass calls on; the rules are in the
+branch/ (kiosks, agreements, feedback, relying parties); the BankID RP face's orders are in
+orders/rp*.py. The methods here only pass calls on; the rules are in the
 subsystems, and the order states and their moves in signer/states.py.
 """
 

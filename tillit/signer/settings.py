@@ -54,8 +54,8 @@ class SignerSettings(TillitSettings):
     database_url: str | None = None
     """Unset: SQLite at home/signer.db, the CA ledger at home/ca.db. `postgresql://...` for several
     instances: the signer's data and the CA ledger in that database, on every machine.
-    `sqlite:///PATH`: SQLite at PATH. Anything else is refused (a misspelt scheme used to become a
-    SQLite file of that name in the working directory)."""
+    `sqlite:///PATH`: SQLite at PATH. Anything else is refused, so that a misspelt scheme is not
+    taken for a SQLite file name."""
 
     @field_validator("database_url")
     @classmethod
@@ -92,7 +92,8 @@ class SignerSettings(TillitSettings):
 
     max_json_body_bytes: int = Field(default=64 * 1024, ge=1024)
     """Largest body of a request without documents (every JSON route but /v1/sign and the staff's
-    POST /v1/agreements, which take `max_body_bytes`). Routes that read no body accept none."""
+    POST /v1/agreements, which take up to `max_documents` documents of `max_document_bytes` in
+    base64 and 64 KiB beside them). Routes that read no body accept none."""
 
     request_head_seconds: float = Field(default=10.0, gt=0, le=600)
     """Time a client has to send a request's line and headers, from its first byte (for a new
@@ -286,6 +287,8 @@ class SignerSettings(TillitSettings):
 
     @property
     def max_body_bytes(self) -> int:
+        """The largest body of a request with documents: `max_documents` documents of
+        `max_document_bytes` each in base64 (4 KiB each for name and type), 64 KiB beside them."""
         return self.max_documents * (self.max_document_bytes * 4 // 3 + 4096) + 65536
 
 

@@ -59,7 +59,6 @@ HintCode = Literal[
     "noCodeDevice",
     "codeDeviceSuspended",
     "wrongCode",
-    "wrongAnswers",
     "answersLocked",
 ]
 Decision = Literal["approve", "decline"]

@@ -1,7 +1,8 @@
 """Block my BankID (sperre): the number, a confirmation, then POST /v1/block.
 
 Without a login this needs only the number (a lost phone cannot approve anything); the signer decides
-what blocking does. Until the signer has the endpoint the screen says blocking is not available here.
+what blocking does. A signer without the endpoint (an older version) answers 404, and the screen then says blocking is
+not available here.
 """
 
 from __future__ import annotations

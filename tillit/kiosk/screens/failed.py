@@ -22,7 +22,6 @@ STAFF_COMMANDS: dict[str, str] = {
     "passwordLocked": "tillit-signer customers unlock {number}",
     "answersLocked": "tillit-signer customers unlock {number}",
     "reset.noDevice": "tillit-signer customers unlock {number}",
-    "wrongAnswers": "tillit-signer customers reset-password {number}",
     "noControlQuestions": "tillit-signer customers reset-password {number}",
     "blocked": "tillit-signer customers unblock {number}",
     "codeDeviceSuspended": "tillit-signer customers assign-codedevice {number} --serial SERIAL",

@@ -99,13 +99,10 @@ class ResetPasswordScreen(OrderScreen):
     def answered(self, response: CollectResponse, password: str) -> None:
         self.busy = False
         order = self.order
-        if response.status == "pending" and response.hint_code == "wrongAnswers":
-            self.wrong_answers(response.attempts_left)
-            return
         demo = self.kiosk.demo
         if response.status == "complete" and demo is not None:
             demo.password_changed(order.personal_number, password)
-        self.show_order((order, response))  # complete: done; failed: why (wrongAnswers three times, expired, …)
+        self.show_order((order, response))  # complete: done; failed: why (answersLocked, expired, …)
 
     def wrong_answers(self, attempts_left: int | None) -> None:
         self._answers = []

@@ -91,7 +91,3 @@ class BigText(Static):
     def __init__(self, text: str = "", *, id: str | None = None, classes: str | None = None) -> None:
         self.text = text
         super().__init__(render_big(text), id=id, classes=classes, markup=False)
-
-    def set_text(self, text: str) -> None:
-        self.text = text
-        self.update(render_big(text))

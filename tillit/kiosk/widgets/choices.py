@@ -2,7 +2,7 @@
 
 OptionList binds Enter itself, hidden from the footer, so the screen's Enter ("Log in", "Open") would
 not show there unless it were a priority binding; and a priority binding runs as Enter arrives, before
-a Down sent with it (`tmux send-keys Down Enter`) has moved the highlight, so the wrong row was chosen.
+a Down sent with it (`tmux send-keys Down Enter`) has moved the highlight, and would choose the row above.
 Without its own Enter, the list lets Enter travel the same way as the Down before it, in order, to the
 screen's ordinary binding, which reads the highlighted row. A click still posts `OptionSelected`.
 """

@@ -18,7 +18,7 @@ def kiosks() -> None:
 @click.option(
     "--name",
     required=True,
-    help="The branch's name, which phones show (\"Innlogging hos <name>\"); no other active kiosk's.",
+    help='The branch\'s name, which phones show ("Innlogging hos <name>"); two kiosks of one branch may share it.',
 )
 @click.option("--staff", is_flag=True, help="A back-office token that may queue agreements, not a kiosk.")
 def kiosks_add(name: str, staff: bool) -> None:

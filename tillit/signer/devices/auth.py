@@ -50,7 +50,6 @@ class DeviceAuth:
         self._nonces_pruned_at = 0.0
         self._audited = SlidingWindow(AUDITED_REFUSALS_PER_MINUTE, 60.0)
         self._quiet_lock = threading.Lock()
-        self.unaudited_refusals = 0  # since the start
         self._unlogged = 0
         self._logged_at = 0.0
 
@@ -120,7 +119,6 @@ class DeviceAuth:
         """Count a refusal that is not audited; log the count at most once a minute."""
         now = time.monotonic()
         with self._quiet_lock:
-            self.unaudited_refusals += 1
             self._unlogged += 1
             if now - self._logged_at < 60.0:
                 return

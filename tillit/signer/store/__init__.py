@@ -10,7 +10,8 @@ Where things are:
 - `records.py`: the rows (Customer, Device, Order, ...) and the order kinds and open states;
 - `tx.py`: `Tx`, one transaction, made of the queries of each area: `customers.py`, `guesses.py`,
   `devices.py`, `orders.py`, `documents.py`, `branch.py` (kiosks, agreements, receipts,
-  feedback), `audit.py` (the hash chain and its checkpoints), on `queries.py` (cursor, dialect);
+  feedback), `relying_parties.py` (the RP face's relying parties), `audit.py` (the hash chain and
+  its checkpoints), on `queries.py` (cursor, dialect);
 - `base.py`: `Store`, the interface; `sqlite.py`: `SqliteStore`; `postgres.py`: `PostgresStore`;
 - `migrations/`: the schema, one SQL file per migration, and their loader.
 """

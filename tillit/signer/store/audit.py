@@ -1,5 +1,5 @@
 """A transaction's queries about the audit log: the hash chain its entries form and the
-checkpoints the audit key signs over it (signer/audit.py)."""
+checkpoints the audit key signs over it (signer/audit/)."""
 
 from __future__ import annotations
 
