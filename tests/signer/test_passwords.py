@@ -111,3 +111,23 @@ def test_argon2_runs_on_every_cpu_when_the_thread_that_asks_is_pinned_to_one() -
     assert seen["verified"] is True
     assert seen["argon2"] == [set(PROCESS_CPUS)] * 2
     assert os.sched_getaffinity(0) == set(PROCESS_CPUS)  # the test's own thread was never pinned
+
+
+def test_a_hash_made_with_other_parameters_is_made_again() -> None:
+    older, current = Passwords(time_cost=2), Passwords(time_cost=3)
+    try:
+        stored = older.hash("Fjord-Hest-2024")
+        assert older.rehashed(stored, "Fjord-Hest-2024") is None  # current parameters: kept
+        again = current.rehashed(stored, "Fjord-Hest-2024")
+        assert again is not None and again.startswith("$argon2id$v=19$m=19456,t=3,p=1$")
+        assert current.verify(again, "Fjord-Hest-2024")
+        assert current.rehashed("not a hash", "Fjord-Hest-2024") is None
+        assert older.rehashed(again, "Fjord-Hest-2024") is None  # a lowered cost never weakens a hash
+        more_memory = Passwords(time_cost=2, memory_kib=2 * 19456)
+        try:  # stronger in one parameter, weaker in the other: kept
+            assert more_memory.rehashed(again, "Fjord-Hest-2024") is None
+        finally:
+            more_memory.close()
+    finally:
+        older.close()
+        current.close()

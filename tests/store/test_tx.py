@@ -96,6 +96,17 @@ def test_customers(store: Store) -> None:
         assert tx.customer(second.id) == second
 
 
+def test_a_password_hash_is_replaced_only_if_unchanged(store: Store) -> None:
+    _, cid = seed(store)
+    with store.tx() as tx:
+        customer = tx.customer(cid)
+        assert customer is not None
+        assert tx.replace_password_hash(cid, customer.password_hash, "rehashed")
+        assert not tx.replace_password_hash(cid, customer.password_hash, "stale")  # changed meanwhile
+        got = tx.customer(cid)
+        assert got is not None and got.password_hash == "rehashed"
+
+
 def test_booleans_are_stored_as_integers(store: Store) -> None:
     _, cid = seed(store)
     with store.tx() as tx:

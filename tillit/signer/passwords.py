@@ -7,13 +7,17 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
-from argon2 import PasswordHasher
+from argon2 import PasswordHasher, extract_parameters
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 from tillit.signer.cpus import PROCESS_CPUS, unpin
 from tillit.signer.errors import InvalidInput
+
+if TYPE_CHECKING:
+    from tillit.signer.store.records import Customer
+    from tillit.signer.store.tx import Tx
 
 T = TypeVar("T")
 
@@ -96,6 +100,22 @@ class Passwords:
     def verify(self, password_hash: str, password: str) -> bool:
         return self._on_pool(self._check, password_hash, password)
 
+    def rehashed(self, password_hash: str, password: str) -> str | None:
+        """`password` hashed with today's parameters when `password_hash`, which it has just been
+        checked against, is weaker: fewer iterations or less memory than today's, and neither more
+        (an administrator raised `argon2_time_cost` or `argon2_memory_kib`). Otherwise None: a hash
+        as strong or stronger in either is kept, so lowering the cost never weakens a stored hash.
+        So a stronger cost reaches every password at its customer's next login, not only the
+        passwords set after the change."""
+        try:
+            stored = extract_parameters(password_hash)
+        except InvalidHashError:
+            return None
+        today = self.hasher
+        weaker = stored.time_cost < today.time_cost or stored.memory_cost < today.memory_cost
+        stronger = stored.time_cost > today.time_cost or stored.memory_cost > today.memory_cost
+        return self.hash(password) if weaker and not stronger else None
+
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
 
@@ -120,3 +140,10 @@ def check_policy(password: str, personal_number: str) -> None:
         raise InvalidInput("this password is too common; choose another")
     if personal_number and personal_number[:6] in password:
         raise InvalidInput("the password must not contain your national identity number")
+
+
+def keep_rehashed(tx: Tx, customer: Customer, rehashed: str | None, at: float) -> None:
+    """In the transaction that accepts a right password: store the hash `Passwords.rehashed` made of
+    it, unless the password was changed meanwhile, with an audit entry (never the hash)."""
+    if rehashed is not None and tx.replace_password_hash(customer.id, customer.password_hash, rehashed):
+        tx.audit("customer.password_rehashed", customer.id, at)

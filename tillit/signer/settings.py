@@ -166,10 +166,12 @@ class SignerSettings(TillitSettings):
     questions locks (an administrator unlocks; code device and app still reset)."""
 
     argon2_time_cost: int = Field(default=2, ge=2, le=1000)
-    """Argon2id iterations (at least 2)."""
+    """Argon2id iterations (at least 2). Raised, it reaches each stored password at its customer's
+    next right password, which is then hashed again."""
 
     argon2_memory_kib: int = Field(default=19456, ge=19456, le=4 * 1024 * 1024)
-    """Argon2id memory in KiB (at least 19 MiB)."""
+    """Argon2id memory in KiB (at least 19 MiB). Raised, it reaches stored passwords as
+    `argon2_time_cost` does."""
 
     customer_session_seconds: float = Field(default=60.0, gt=0, le=86400)
     """Idle lifetime of a customer session at a kiosk (the kiosk's idle timeout)."""

@@ -37,6 +37,7 @@ from tillit.signer.devices.binding import DeviceBinding
 from tillit.signer.devices.codedevices import CodeDevices
 from tillit.signer.guesses import Admission, Locked, Secret
 from tillit.signer.messages import OUTBOX, Message
+from tillit.signer.passwords import keep_rehashed
 from tillit.signer.ratelimit import Limit
 from tillit.signer.references import new_reference
 from tillit.signer.states import ATTEMPTS_BEFORE_LOCK, HintCode, OrderKind, OrderMethod, OrderStatus
@@ -173,12 +174,14 @@ class Activations:
         if isinstance(admission, errors.SignerError):
             raise admission  # after the commit: the activation has ended
         correct = context.passwords.verify(customer.password_hash, password)
+        rehashed = context.passwords.rehashed(customer.password_hash, password) if correct else None
         at = context.clock()
         with context.store.tx() as tx:
             verdict = context.guesses.decide(tx, admission, correct)
             current = tx.activation(activation_id)
             bound = None
             if verdict.succeeded and current is not None and current.status == "open":
+                keep_rehashed(tx, customer, rehashed, at)
                 tx.update_activation(activation_id, status="done")
                 if activation.order_ref:
                     tx.transition(

@@ -18,6 +18,7 @@ from tillit.signer.devices.codedevices import CodeDevices
 from tillit.signer.guesses import CODE_FREE_FAILURES, Locked, Secret
 from tillit.signer.kiosk_orders import collect_response, kiosk_order, readable_kiosk_order
 from tillit.signer.orders.completion import completion_data
+from tillit.signer.passwords import keep_rehashed
 from tillit.signer.states import HintCode, OrderKind, OrderMethod, OrderStatus
 from tillit.signer.store.records import Device, Kiosk
 from tillit.signer.wire import CollectResponse
@@ -174,6 +175,7 @@ class Verification:
                 return locked
             # Busy raises out of this transaction: rolled back, the order is 'approved' again.
         correct = context.passwords.verify(customer.password_hash, password)
+        rehashed = context.passwords.rehashed(customer.password_hash, password) if correct else None
         completion: str | None = None
         if correct and order.kind != OrderKind.SIGN:
             # The token (an HSM signature) is made before the writer's lock is taken; it is released
@@ -203,6 +205,7 @@ class Verification:
                 response = collect_response(context, tx.order(ref) or order, customer)
                 response.attempts_left = verdict.attempts_left
                 return response
+            keep_rehashed(tx, customer, rehashed, at)
             if order.kind == OrderKind.SIGN:
                 # The lease starts again for the signing: the password check may have taken a while.
                 lease = {"runner": context.instance, "lease_until": at + context.settings.lease_seconds}

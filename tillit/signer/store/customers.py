@@ -27,6 +27,14 @@ class CustomerQueries(Queries):
         sets = ", ".join(f"{k}=?" for k in changes)
         self.execute(f"UPDATE customers SET {sets} WHERE id=?", [*changes.values(), customer_id])
 
+    def replace_password_hash(self, customer_id: str, old: str, new: str) -> bool:
+        """Set the customer's password hash to `new` if it is still `old`: a password changed
+        meanwhile (a reset, an administrator) is kept. Whether it was replaced."""
+        cursor = self.execute(
+            "UPDATE customers SET password_hash=? WHERE id=? AND password_hash=?", [new, customer_id, old]
+        )
+        return bool(cursor.rowcount == 1)
+
     def lock_customer(self, customer_id: str) -> Customer | None:
         """The customer, its row locked until this transaction ends (PostgreSQL; SQLite serialises
         whole transactions): what the guesses at its secrets are decided under."""
