@@ -692,6 +692,23 @@ def test_a_rejected_approval_is_in_the_audit_log(
     assert [e for e in audit_events(daemon) if e[0] == "approval.rejected" and e[1] == ref]
 
 
+def test_every_state_change_of_an_order_is_in_the_audit_log(
+    daemon: Daemon, kiosk: httpx.Client, customer: tuple[str, PhoneClient]
+) -> None:
+    """Pending, approved, complete; and pending, declined: each move is an entry about the order."""
+    number, phone = customer
+    ref = start(kiosk, number)["orderRef"]
+    approve(phone, ref)
+    assert password(kiosk, ref, PASSWORD).json()["status"] == "complete"
+    declined = start(kiosk, number)["orderRef"]
+    phone.decide(request_for(phone, declined), "decline")
+    events = audit_events(daemon)
+    moves = ("order.started", "order.approved", "order.completed", "order.failed")
+    of = {r: [e for e, subject, _ in events if subject == r and e in moves] for r in (ref, declined)}
+    assert of[ref] == ["order.started", "order.approved", "order.completed"], of[ref]
+    assert of[declined] == ["order.started", "order.failed"], of[declined]
+
+
 def test_a_replayed_request_is_in_the_audit_log(
     daemon: Daemon, kiosk: httpx.Client, customer: tuple[str, PhoneClient]
 ) -> None:
@@ -771,6 +788,31 @@ def test_a_password_after_expiry_fails_and_counts_nothing(short_lived: Daemon) -
         assert failures(d, number) == 0
     finally:
         phone.close()
+
+
+def test_a_password_check_that_runs_past_the_expiry_never_completes(tmp_path: Path) -> None:
+    """A right password sent inside the order's lifetime whose check ends after it (Argon2id made
+    slow, about 2 s, for an order of 2 s): the order fails as expired, never completes late, and the
+    right password counts as no failure."""
+    d = make_daemon(tmp_path / "home", TILLIT_ORDER_TTL_SECONDS="2", TILLIT_ARGON2_TIME_COST="400")
+    number = fresh_adult()
+    d.enrol(number)  # hashed with the slow cost too: the check takes as long
+    phone = d.add_device(number)
+    d.start()
+    try:
+        with d.kiosk() as k:
+            started = start(k, number)
+            approve(phone, started["orderRef"])
+            sent = time.time()
+            answer = password(k, started["orderRef"], PASSWORD)
+            answered = time.time()
+            assert sent < started["expiresAt"] < answered, "the check did not run past the order's expiry"
+            assert answer.status_code == 200, answer.text
+            assert (answer.json()["status"], answer.json()["hintCode"]) == ("failed", "expiredTransaction")
+        assert failures(d, number) == 0
+    finally:
+        phone.close()
+        d.stop()
 
 
 def test_an_expired_order_nobody_collected_does_not_block_the_next_login(short_lived: Daemon) -> None:

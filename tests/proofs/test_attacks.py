@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import copy
+import hashlib
 import json
 import statistics
 import time
@@ -23,7 +24,7 @@ from tests.daemon import Daemon, make_daemon
 from tests.factories import fresh_adult
 from tests.proofs.common import audit_verify, enrol_many, figures, query
 from tillit.phone.client import PhoneClient, sign_bytes
-from tillit.signer.wire import AppRequest, approval_message
+from tillit.signer.wire import AppRequest, approval_message, request_message
 
 pytestmark = pytest.mark.integration
 
@@ -125,6 +126,42 @@ def test_every_replayed_device_request_is_refused(d: Daemon, people: list[tuple[
     figures("attacks", replayed_requests_refused=len(replays))
 
 
+def test_a_request_replayed_seconds_later_is_still_refused(d: Daemon, people: list[tuple[str, PhoneClient]]) -> None:
+    """A used nonce is remembered as long as its timestamp could still be accepted (the clock skew
+    allowed either way), not only for the second after it: a request captured and replayed a few
+    seconds later, after the daemon has swept expired nonces, is still a replay."""
+    _, phone = people[0]
+    path = "/v1/app/requests"
+    headers = phone.signed_headers("GET", path, b"")
+    assert phone.http.get(phone.server + path, headers=headers).status_code == 200
+    time.sleep(2.5)  # the sweep of expired nonces runs about once a second
+    assert phone.requests(wait=0).requests == []  # another request of the phone's, which sweeps
+    replays = [phone.http.get(phone.server + path, headers=headers).status_code for _ in range(3)]
+    assert replays == [401] * 3, replays
+
+
+def test_a_correctly_signed_request_stamped_outside_the_clock_window_is_refused(
+    d: Daemon, people: list[tuple[str, PhoneClient]]
+) -> None:
+    """The timestamp is signed, so a request cannot be restamped; one signed (by the device's own
+    key, with a fresh nonce) two minutes in the past or the future is refused all the same: a
+    captured request is good for the clock window only, and nonces are kept that long."""
+    _, phone = people[0]
+    path = "/v1/app/requests"
+    answers = []
+    for offset in (-120, 120):
+        timestamp, nonce = str(int(time.time()) + offset), uuid.uuid4().hex
+        headers = {
+            "X-Tillit-Device": phone.device_id,
+            "X-Tillit-Timestamp": timestamp,
+            "X-Tillit-Nonce": nonce,
+            "X-Tillit-Signature": sign_bytes(phone.key, request_message("GET", path, b"", timestamp, nonce)),
+        }
+        answers.append(phone.http.get(phone.server + path, headers=headers).status_code)
+    assert answers == [401, 401], answers
+    assert phone.requests(wait=0).requests == []  # a request stamped now still works
+
+
 # -- an approval moved -----------------------------------------------------------------------------
 
 
@@ -215,6 +252,12 @@ def test_a_change_to_any_field_of_the_challenge_is_refused(d: Daemon, people: li
             "orderRef",
             "userVisibleData",
         } <= fields
+        # bound to this order's own kiosk, as the store knows it, and to its text and documents
+        kiosk_id, shown = query(d, "SELECT kiosk_id, user_visible_data FROM orders WHERE ref=?", (ref,))[0]
+        assert challenge["kiosk"] == {"id": kiosk_id, "name": "Bergen sentrum"}, challenge["kiosk"]
+        assert (challenge["orderRef"], challenge["userVisibleData"], shown) == (ref, "Lån 100 000 kr", "Lån 100 000 kr")
+        digests = [hashlib.sha256(b).hexdigest() for b in (b"Avtale\n", b"Vedlegg\n")]
+        assert [doc["sha256"] for doc in challenge["documents"]] == digests
         accepted = []
         tried = 0
         for what, mutated in _mutations(challenge):

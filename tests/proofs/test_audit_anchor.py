@@ -147,11 +147,17 @@ def delete_checkpoints_statements(d: Daemon) -> list[str]:
     return ["DELETE FROM audit_checkpoints"]
 
 
+def delete_one_old_checkpoint_statements(d: Daemon) -> list[str]:
+    """One signed checkpoint before the anchored one deleted; the anchored one and the log stay."""
+    return [f"DELETE FROM audit_checkpoints WHERE seq={_checkpoints(d)[1]}"]
+
+
 CASES: dict[str, Callable[[Daemon], list[str]]] = {
     "m4-rewritten-middle": m4_statements,
     "m4-edited-middle": rewrite_statements,
     "truncated-with-checkpoints": truncate_statements,
     "all-checkpoints-deleted": delete_checkpoints_statements,
+    "an-older-checkpoint-deleted": delete_one_old_checkpoint_statements,
 }
 
 
@@ -186,6 +192,7 @@ def test_a_database_only_attack_fails_verify_and_export(d: Daemon, tmp_path: Pat
         "m4-edited-middle": "differs from the checkpoint anchored in the HSM: the log up to it was rewritten",
         "truncated-with-checkpoints": "the HSM anchors a checkpoint at entry",
         "all-checkpoints-deleted": "anchored in the HSM is missing: checkpoints were deleted",
+        "an-older-checkpoint-deleted": "signed checkpoints up to entry",
     }[case]
     _assert_refused(d, tmp_path, expected)
     figures("audit anchor", **{f"{case}_entries": f"{before} -> {len(_entries(d))}"})
