@@ -277,7 +277,7 @@ def run(app: App[Any], scenario: Any) -> None:
     [
         (PhoneError(400, "invalidParameters", "biometric: bad"), "Banken sa nei (biometric: bad). Ingenting er endra."),
         (PhoneError(403, "deviceDeactivated", "gone"), "Denne eininga er deaktivert. Ingenting er endra."),
-        (httpx.ConnectError("refused"), "Fekk ikkje kontakt med banken (ConnectError). Ingenting er endra."),
+        (httpx.ConnectError("refused"), "Fekk ikkje kontakt med banken. Ingenting er endra."),
     ],
 )
 def test_a_refused_toggle_keeps_the_setting(error: Exception, message: str) -> None:

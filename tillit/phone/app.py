@@ -7,6 +7,7 @@ from typing import Any
 
 from textual.app import App
 
+from tillit.phone.i18n import translate
 from tillit.phone.screens.min_bankid import MinBankIDScreen
 from tillit.phone.screens.requests import RequestsScreen
 from tillit.phone.widgets.request_panel import DEACTIVATED, PhoneLike, RequestPanel
@@ -107,6 +108,15 @@ class PhoneApp(App[None]):
                     "outcome": event.outcome,
                 }
             )
+
+    def on_request_panel_shown(self, event: RequestPanel.Shown) -> None:
+        """A request has come while Min BankID is open: back to the request, which the kiosk waits on
+        (as the BankID app opens a request over whatever it shows). While a dialog is open over Min
+        BankID (its PIN for biometric login), that is left alone and a notice says a request waits."""
+        if isinstance(self.screen, MinBankIDScreen):
+            self.screen.dismiss(None)
+        elif self.requests_screen is not None and self.screen is not self.requests_screen:
+            self.notify(translate("request.waiting_behind", requester=event.request.kiosk_name), timeout=10)
 
     def on_request_panel_deactivated(self, event: RequestPanel.Deactivated) -> None:
         if self.on_deactivated is not None:

@@ -63,16 +63,27 @@ def sign_bytes(key: ec.EllipticCurvePrivateKey, message: bytes) -> str:
     return base64.b64encode(key.sign(message, ec.ECDSA(hashes.SHA256()))).decode()
 
 
+def not_a_signers_answer(response: httpx.Response) -> str:
+    """One line for an error that is not the signer's JSON (another server at that URL, a proxy): its
+    status, never its body, which may be a whole HTML page."""
+    try:
+        where = f" from {response.request.url.copy_with(path='/', query=None, fragment=None)}"
+    except RuntimeError:  # a response made without its request
+        where = ""
+    phrase = f" {response.reason_phrase}" if response.reason_phrase else ""
+    return f"HTTP {response.status_code}{phrase}{where}, not an answer of a Tillit signer (is that the signer's URL?)"
+
+
 def raise_for_error(response: httpx.Response) -> None:
     if response.status_code >= 400:
         attempts_left: int | None = None
         try:
             body = response.json()
-            code, reason = str(body.get("error", "error")), str(body.get("reason", response.text))
+            code, reason = str(body["error"]), str(body.get("reason") or body["error"])
             if isinstance(body.get("attemptsLeft"), int):
                 attempts_left = int(body["attemptsLeft"])
-        except (ValueError, AttributeError):
-            code, reason = "error", response.text
+        except (ValueError, AttributeError, KeyError, TypeError):
+            code, reason = "error", not_a_signers_answer(response)
         raise PhoneError(response.status_code, code, reason, attempts_left)
 
 

@@ -140,6 +140,7 @@ class MinBankIDScreen(Screen[None]):
 
     async def show(self, data: dict[str, Any]) -> None:
         self.data = data
+        self.refresh_bindings()
         headline, state = state_text(data)
         label = self.query_one("#state", Label)
         label.update(headline)
@@ -160,6 +161,12 @@ class MinBankIDScreen(Screen[None]):
         label = self.query_one("#message", Label)
         label.update(message)
         label.display = bool(message)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Biometric login cannot be turned on or off on a deactivated phone: no `b` then."""
+        if action == "toggle_biometric":
+            return not self.data.get("deactivated")
+        return True
 
     def action_close(self) -> None:
         self.dismiss(None)
@@ -194,8 +201,8 @@ class MinBankIDScreen(Screen[None]):
             else:
                 self.message = translate("biometric.refused", reason=e.reason)
             return
-        except httpx.HTTPError as e:
-            self.message = translate("biometric.unreachable", error=type(e).__name__)
+        except httpx.HTTPError:
+            self.message = translate("biometric.unreachable")
             return
         finally:
             await remote.aclose()

@@ -1,4 +1,7 @@
-"""The phone's main screen: who the app belongs to, and the requests as they arrive (`m`: Min BankID)."""
+"""The phone's main screen: who the app belongs to, and the requests as they arrive (`m`: Min BankID).
+
+A request that comes on the screen has "Ja, det er meg" focused (Enter answers, Tab moves to "Nei,
+avvis"), and a text longer than the screen says so in the footer (`↓ Les meir`; Up and Down scroll)."""
 
 from __future__ import annotations
 
@@ -7,11 +10,26 @@ from typing import ClassVar
 
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
+from textual.containers import VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Footer, Label
+from textual.widgets import Button, Footer, Label
 
 from tillit.phone.i18n import translate
-from tillit.phone.widgets.request_panel import PhoneLike, RequestPanel
+from tillit.phone.widgets.request_card import RequestCard
+from tillit.phone.widgets.request_panel import SHOWING, PhoneLike, RequestPanel
+
+
+class PhoneFooter(Footer):
+    """The footer, compact (one space between the keys, none around them) only when its keys would not
+    fit on one line otherwise: on a narrow phone "Ja" and "Nei" stay in it."""
+
+    def compose(self) -> ComposeResult:
+        if not self._bindings_ready:  # as Footer: the screen's bindings are not asked before it is up
+            return
+        shown = [b.binding for b in self.screen.active_bindings.values() if b.binding.show]
+        wide = sum(len(self.app.get_key_display(b)) + len(b.description) + 3 for b in shown)
+        self.compact = wide > self.screen.size.width
+        yield from super().compose()
 
 
 class RequestsScreen(Screen[None]):
@@ -19,6 +37,16 @@ class RequestsScreen(Screen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("j", "approve", translate("answer.approve"), id="phone.screen.approve"),
         Binding("n", "decline", translate("answer.decline"), id="phone.screen.decline"),
+        # priority: before the card's own (hidden) Down, which has it while "Ja" is focused
+        Binding(
+            "down",
+            "scroll_details(1)",
+            translate("key.read_more"),
+            key_display="↓",
+            priority=True,
+            id="phone.screen.down",
+        ),
+        Binding("up", "scroll_details(-1)", "", show=False, id="phone.screen.up"),
         Binding("m", "min_bankid", translate("key.min_bankid"), id="phone.screen.min_bankid"),
         Binding("q", "app.quit", translate("key.quit"), id="phone.screen.quit"),
     ]
@@ -50,16 +78,46 @@ class RequestsScreen(Screen[None]):
             long_poll_seconds=self.long_poll_seconds,
             id="panel",
         )
-        yield Footer()
+        yield PhoneFooter()
+
+    def on_mount(self) -> None:
+        details = self.query_one("#request-details", VerticalScroll)
+        # "↓ Les meir" comes and goes with what is left below the fold.
+        for attribute in ("scroll_y", "virtual_size", "size"):
+            self.watch(details, attribute, lambda _value: self.refresh_bindings(), init=False)
+
+    def on_resize(self) -> None:
+        self.query_one(PhoneFooter).refresh(recompose=True)  # compact or not, for the new width
+
+    def showing(self) -> bool:
+        panels = self.query(RequestPanel)
+        return bool(panels) and panels.first().view == SHOWING
+
+    def more_below(self) -> bool:
+        """Whether the request's text (or its documents) goes on below what the screen shows."""
+        details = self.query_one("#request-details", VerticalScroll)
+        return self.showing() and details.scroll_y < details.max_scroll_y
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """ "Ja" and "Nei" show in the footer only while a request is on the screen, Min BankID only while
-        none is (the request comes first, and the footer has room for three keys)."""
-        if action in ("approve", "decline", "min_bankid"):
-            panels = self.query(RequestPanel)
-            showing = bool(panels) and panels.first().view == "request"
-            return showing if action != "min_bankid" else not showing
+        none is (the request comes first, and the footer has room for three keys); "Les meir" only
+        while there is more of the request below."""
+        if action in ("approve", "decline"):
+            return self.showing()
+        if action == "min_bankid":
+            return not self.showing()
+        if action == "scroll_details":
+            return self.more_below() if parameters == (1,) else self.showing()
         return True
+
+    def on_request_panel_shown(self, event: RequestPanel.Shown) -> None:
+        """Bring the request forward: "Ja, det er meg" focused, so that Enter, Tab and the arrows work
+        on it as they did on the first one (the buttons lose the focus while no request shows)."""
+        self.query_one("#approve", Button).focus(scroll_visible=False)
+        self.refresh_bindings()
+
+    def action_scroll_details(self, lines: int) -> None:
+        self.query_one(RequestCard).action_scroll_details(lines)
 
     async def action_min_bankid(self) -> None:
         await self.run_action("app.min_bankid")

@@ -78,6 +78,8 @@ class RequestCard(Vertical):
         documents = self.query_one("#documents", Static)
         documents.update(translate("request.documents", names=", ".join(names), count=len(names)) if names else "")
         documents.display = bool(names)
+        # A new request is read from its top (what it is, who asks, the reference), wherever the last was left.
+        self.query_one("#request-details", VerticalScroll).scroll_home(animate=False)
         self.set_buttons(enabled=True)
 
     def watch_reference(self) -> None:

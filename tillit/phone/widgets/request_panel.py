@@ -19,7 +19,9 @@ For a request whose `passwordBy` is "phone" (a relying party's), an approval is 
 BankID password in a `PasswordDialog` (screens/password.py), asked again after a wrong one.
 A request that expires disappears with a message; a deactivated (or locked) device shows that instead
 of requests. Worker failures open an `ErrorDialog`. The panel posts `RequestPanel.Decided` after each
-answer and `RequestPanel.Deactivated` once, for the host to record.
+answer and `RequestPanel.Deactivated` once, for the host to record, and `RequestPanel.Shown` each time
+a request comes on the card, for the host to bring it forward (the phone app focuses "Ja, det er meg"
+and closes Min BankID; the kiosk's demo, whose own fields have the focus, need not).
 
 The panel opens its own `httpx.AsyncClient` when mounted and closes it when unmounted; the host keeps
 owning (and closes) `client`.
@@ -84,6 +86,14 @@ class RequestPanel(Vertical):
 
     class Deactivated(Message):
         """The signer says this device is no longer the customer's active one."""
+
+    class Shown(Message):
+        """A request is now on the card (the first one, or the next after one was answered or ended):
+        for the host to bring it forward (focus, close what covers it)."""
+
+        def __init__(self, request: AppRequest) -> None:
+            super().__init__()
+            self.request = request
 
     view: reactive[str] = reactive(WAITING)
     message: reactive[str] = reactive("")
@@ -165,16 +175,17 @@ class RequestPanel(Vertical):
         """Wait for requests; while one is shown, look again every `recheck_seconds` for it to end."""
         failures = 0
         while self._remote is not None and self.view != DEACTIVATED:
-            wait = 0 if self.current else self.long_poll_seconds
+            # After a failure, a quick look first: the long-poll would answer only after its wait, and
+            # "no contact" would stay on the screen that long after the bank is back.
+            wait = 0 if self.current or failures else self.long_poll_seconds
             asked = time.monotonic()
             try:
                 answer = await self._remote.requests(wait=wait)
-            except httpx.HTTPError as e:
+            except httpx.HTTPError:
                 failures += 1
                 if not self._told_offline:
                     self._told_offline = True
-                    problem = translate("offline.dialog", error=type(e).__name__)
-                    self.app.push_screen(ErrorDialog(problem))
+                    self.app.push_screen(ErrorDialog(translate("offline.dialog")))
                 self.message = translate("offline.message")
                 await asyncio.sleep(min(10.0, 0.25 * 2**failures))
                 continue
@@ -209,6 +220,7 @@ class RequestPanel(Vertical):
         if self._expiry is not None:
             self._expiry.stop()
         self._expiry = self.set_timer(max(0.05, request.expires_at - time.time()), self._expired)
+        self.post_message(self.Shown(request))
 
     def _expired(self) -> None:
         self._expiry = None
@@ -281,8 +293,10 @@ class RequestPanel(Vertical):
             return  # it ended while the dialog was open; the message is already shown
         self.query_one(RequestCard).set_buttons(enabled=False)
         password_outcome: str | None = None
+        decided = False
         try:
             await self._remote.decide(request, decision, biometric=biometric)
+            decided = True
             if decision == "approve" and request.password_by == "phone":  # noqa: S105 (who asks it)
                 self._awaiting_password = True
                 password_outcome = await ask_password(self._ask, self._remote, request)
@@ -298,6 +312,11 @@ class RequestPanel(Vertical):
                 self.show_deactivated()
             else:
                 raise
+            return
+        except httpx.HTTPError:
+            # The answer did not reach the bank (or its reply did not come back): the request stays
+            # on the card, to be answered again; the long-poll says when the bank is back.
+            self.message = translate("password.not_sent" if decided else "answer.unreachable")
             return
         finally:
             self._awaiting_password = False
