@@ -9,6 +9,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from psycopg import sql
 
 from tests.daemon import PASSWORD, Daemon, make_daemon
 from tests.factories import fresh_adult
@@ -146,3 +147,46 @@ def end_store_connections_as(admin_url: str, database: str) -> None:
             (database,),
         )
     time.sleep(0.2)  # the server has closed them; the pool has not noticed
+
+
+@pytest.mark.integration
+@pytest.mark.hsm
+def test_a_signing_that_finds_the_ca_ledgers_database_away_is_retried_not_failed(
+    tmp_path: Path, pg_database: str
+) -> None:
+    """The CA ledger (in the same PostgreSQL database) does not answer while an order is signed: its
+    table for CRL numbers is locked by another session, and the daemon's sessions give up after 1 s
+    (`lock_timeout`), as on a database failing over. The order goes back to waiting for the
+    password (503 `unavailable`), as when the HSM is away; once the database answers, the same
+    password signs it."""
+    with psycopg.connect(pg_database, autocommit=True) as conn:
+        conn.execute(sql.SQL("ALTER DATABASE {} SET lock_timeout = '1s'").format(sql.Identifier(conn.info.dbname)))
+    daemon = make_daemon(tmp_path / "home", TILLIT_DATABASE_URL=pg_database)
+    daemon.start()
+    try:
+        number, other = fresh_adult(), fresh_adult()
+        daemon.enrol(number)
+        daemon.enrol(other)
+        phone = daemon.add_device(number)
+        with daemon.kiosk() as kiosk:
+            document = {"name": "avtale.txt", "contentType": "text/plain", "content": "QXZ0YWxlCg=="}
+            body = {"personalNumber": number, "userVisibleData": "Avtale", "documents": [document]}
+            started = kiosk.post("/v1/sign", json=body)
+            assert started.status_code == 200, started.text
+            ref = started.json()["orderRef"]
+            assert phone.decide(phone.requests(wait=5).requests[0], "approve")
+            # A revocation makes the next signing issue a new CRL, which takes the next CRL number.
+            daemon.run("tillit-signer", "customers", "revoke-certificate", other)
+            with psycopg.connect(pg_database) as locker:
+                locker.execute("LOCK TABLE ca_crl_numbers IN ACCESS EXCLUSIVE MODE")
+                refused = kiosk.post("/v1/password", json={"orderRef": ref, "password": PASSWORD})
+                locker.rollback()
+            assert refused.status_code == 503, refused.text
+            assert refused.json()["error"] == "unavailable" and "CA ledger" in refused.json()["reason"]
+            waiting = kiosk.post("/v1/collect", json={"orderRef": ref}).json()
+            assert (waiting["status"], waiting["hintCode"]) == ("pending", "userSign")
+            signed = kiosk.post("/v1/password", json={"orderRef": ref, "password": PASSWORD})
+            assert signed.status_code == 200 and signed.json()["status"] == "complete", signed.text
+        phone.close()
+    finally:
+        daemon.stop()

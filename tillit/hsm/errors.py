@@ -39,7 +39,12 @@ class KeyExists(HsmError):
     pass
 
 
-class TokenUnavailable(HsmError):
+class Unavailable(HsmError):
+    """Something the HSM layer needs is away for now: the token, or the CA ledger's database. Nothing
+    was signed or recorded; retrying later may work."""
+
+
+class TokenUnavailable(Unavailable):
     """The token went away (removed, session closed) while in use; retrying later may work."""
 
 
@@ -51,5 +56,5 @@ class CaNotInitialised(HsmError):
     pass
 
 
-class LedgerUnavailable(HsmError):
+class LedgerUnavailable(Unavailable):
     """The CA ledger's database did not answer (PostgreSQL down or unreachable); retrying later may work."""

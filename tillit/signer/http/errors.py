@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from tillit.hsm.errors import HsmError
+from tillit.hsm.errors import HsmError, LedgerUnavailable
 from tillit.signer.errors import SignerError
 from tillit.signer.http.deps import get_signer
 from tillit.signer.metrics import Metrics
@@ -38,6 +38,8 @@ def validation_reason(exc: RequestValidationError | ValidationError) -> str:
 
 def refusal(metrics: Metrics, exc: SignerError | HsmError) -> JSONResponse:
     """The answer to a refusal, on FastAPI's routes, the order path and the front door alike."""
+    if isinstance(exc, LedgerUnavailable):  # the database, not the HSM: the store's own answer
+        return error(503, "unavailable", str(exc))
     if isinstance(exc, HsmError):
         metrics.hsm_errors.inc()
         return error(503, "hsmUnavailable", f"the HSM is not available: {exc}")

@@ -25,7 +25,7 @@ from pyhanko.sign.timestamps.common_utils import TimestampRequestError
 from pyhanko.stamp import TextStampStyle
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 
-from tillit.hsm.errors import HsmError, TokenUnavailable
+from tillit.hsm.errors import HsmError, Unavailable
 from tillit.signer import errors
 from tillit.signer.context import KeyStore, SignerContext
 from tillit.signer.customers.keys import certificate_revoked
@@ -91,12 +91,12 @@ def _signature_field(reader: PdfFileReader) -> str | None:
     return None
 
 
-def _unavailable(e: BaseException) -> TokenUnavailable | None:
-    """The `TokenUnavailable` somewhere in an exception's chain, if any."""
+def _unavailable(e: BaseException) -> Unavailable | None:
+    """The HSM layer's `Unavailable` (token or CA ledger away) somewhere in an exception's chain."""
     seen: set[int] = set()
     current: BaseException | None = e
     while current is not None and id(current) not in seen:
-        if isinstance(current, TokenUnavailable):
+        if isinstance(current, Unavailable):
             return current
         seen.add(id(current))
         current = current.__cause__ or current.__context__
@@ -183,10 +183,10 @@ class DocumentSigner:
                     else:
                         output = self._cms(customer.key_label, certificate, chain, doc.content, material)
                         signed.append((doc.idx, output, "cms"))
-            except TokenUnavailable:
-                # The HSM is away: nothing was signed or released. The caller puts the order back
-                # to 'approved' (Signer.submit_password) and answers 503; the password can be
-                # sent again once the token is back.
+            except Unavailable:
+                # The HSM or the CA ledger's database is away: nothing was signed or released. The
+                # caller puts the order back to 'approved' (Signer.submit_password) and answers 503;
+                # the password can be sent again once it is back (a database failover, say).
                 raise
             except Exception as e:  # any failure of the signing libraries ends the order cleanly
                 cause = _unavailable(e)
