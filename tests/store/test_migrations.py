@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import secrets
 import sqlite3
 import threading
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 import pytest
+from psycopg import sql
 
 from tests.store import builders as b
 from tests.store.conftest import Backend
+from tillit.config import ConfigError
+from tillit.hsm.ca_ledger_pg import PostgresCaLedger
 from tillit.signer.store.base import Store
 from tillit.signer.store.migrations import MIGRATIONS
 from tillit.signer.store.postgres import PostgresStore, postgres_ddl
@@ -122,6 +127,60 @@ def test_an_older_database_is_migrated_and_keeps_its_rows(backend: Backend) -> N
         got = tx.customer(cid)
     assert got is not None and got.key_generation == 1 and got.blocked_reason is None  # migration 4's defaults
     assert got.failed_passwords == 0 and got.created_at == 1.5
+
+
+def test_a_database_newer_than_the_code_is_refused(backend: Backend) -> None:
+    """A rollback after an upgrade: the database has a migration this code does not know."""
+    backend.open()
+    newer = len(MIGRATIONS) + 1
+    if backend.name == "sqlite":
+        db = sqlite3.connect(backend.location)
+        try:
+            db.execute("INSERT INTO schema_version VALUES (?)", (newer,))
+            db.commit()
+        finally:
+            db.close()
+    else:
+        with psycopg.connect(backend.location, autocommit=True) as conn:
+            conn.execute("INSERT INTO schema_version VALUES (%s)", (newer,))
+    with pytest.raises(ConfigError, match=f"schema version {newer}, newer than this Tillit's {len(MIGRATIONS)}"):
+        backend.open()
+
+
+def test_a_role_without_create_runs_a_database_its_owner_migrated(pg_backend: Backend) -> None:
+    """The owner migrates (and sets up the CA ledger) once; a role that may only read and write rows
+    then runs the daemon and the commands. On a database nobody migrated it gets one line."""
+    pg_backend.open()
+    PostgresCaLedger(pg_backend.location).close()
+    role, secret = f"tillit_rw_{secrets.token_hex(3)}", secrets.token_hex(8)
+    with psycopg.connect(pg_backend.location, autocommit=True) as conn:
+        row = conn.execute("SELECT current_schema()").fetchone()
+        assert row is not None
+        schema, name = sql.Identifier(row[0]), sql.Identifier(role)
+        conn.execute(sql.SQL("CREATE ROLE {} LOGIN PASSWORD {}").format(name, sql.Literal(secret)))
+        conn.execute(sql.SQL("GRANT USAGE ON SCHEMA {} TO {}").format(schema, name))
+        conn.execute(
+            sql.SQL("GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA {} TO {}").format(schema, name)
+        )
+        conn.execute(sql.SQL("GRANT USAGE ON ALL SEQUENCES IN SCHEMA {} TO {}").format(schema, name))
+    parts = urlsplit(pg_backend.location)
+    as_role = urlunsplit(parts._replace(netloc=f"{role}:{secret}@{parts.hostname}:{parts.port}"))
+    try:
+        store = PostgresStore(as_role, max_size=2)
+        try:
+            with store.tx() as tx:
+                tx.insert_customer(b.customer())
+        finally:
+            store.close()
+        PostgresCaLedger(as_role).close()
+        with psycopg.connect(pg_backend.location, autocommit=True) as conn:
+            conn.execute("DROP TABLE schema_version")  # as if nobody had migrated it
+        with pytest.raises(ConfigError, match="may not migrate the schema"):
+            PostgresStore(as_role, max_size=2)
+    finally:
+        with psycopg.connect(pg_backend.location, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP OWNED BY {}").format(sql.Identifier(role)))
+            conn.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(role)))
 
 
 # -- one schema on both engines -----------------------------------------------------------------------

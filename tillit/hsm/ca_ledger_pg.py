@@ -25,6 +25,7 @@ import psycopg
 from asn1crypto import x509
 from psycopg_pool import ConnectionPool, PoolTimeout
 
+from tillit.config import ConfigError
 from tillit.hsm.ca_ledger import (
     IssuedCertificate,
     LedgerRow,
@@ -58,6 +59,12 @@ class PostgresCaLedger:
         try:
             with psycopg.connect(url, autocommit=True, connect_timeout=10) as conn:
                 self._prepare(conn, import_from)
+        except (psycopg.errors.InsufficientPrivilege, psycopg.errors.InvalidSchemaName) as e:
+            problem = str(e).strip().splitlines()[0]
+            raise ConfigError(
+                f"the database role may not create the CA ledger's tables ({problem}): run Tillit once as a role"
+                " with CREATE on the schema (the database's owner), then as this one (docs/operations.md)"
+            ) from None
         except psycopg.OperationalError as e:
             raise LedgerUnavailable(f"cannot use the CA ledger's PostgreSQL database: {str(e).strip()}") from None
         self._pool: ConnectionPool[psycopg.Connection[Any]] = ConnectionPool(
@@ -75,8 +82,15 @@ class PostgresCaLedger:
     def _prepare(conn: psycopg.Connection[Any], import_from: Path | None) -> None:
         with conn.transaction():
             conn.execute("SELECT pg_advisory_xact_lock(%s::integer, %s::integer)", (_LOCK_NAMESPACE, _LEDGER_LOCK))
-            for statement in _SCHEMA:
-                conn.execute(statement)
+            # DDL only when something is missing: a role without CREATE may then run a database that
+            # its owner has set up.
+            missing = conn.execute(
+                "SELECT to_regclass('ca_certificates') IS NULL OR to_regclass('ca_certificates_revoked') IS NULL"
+                " OR to_regclass('ca_crl_numbers') IS NULL"
+            ).fetchone()
+            if missing is None or missing[0]:
+                for statement in _SCHEMA:
+                    conn.execute(statement)
             if import_from is None or not import_from.is_file():
                 return
             old = SqliteCaLedger(import_from)

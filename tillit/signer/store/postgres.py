@@ -44,10 +44,11 @@ import psycopg
 from psycopg.adapt import Dumper
 from psycopg_pool import ConnectionPool, PoolTimeout
 
+from tillit.config import ConfigError
 from tillit.signer import errors
 from tillit.signer.push import Notifier
 from tillit.signer.store.base import Store
-from tillit.signer.store.migrations import MIGRATIONS
+from tillit.signer.store.migrations import MIGRATIONS, require_known
 from tillit.signer.store.tx import Tx
 
 log = logging.getLogger("tillit.store")
@@ -198,6 +199,12 @@ class PostgresStore(Store):
             with psycopg.connect(url, autocommit=True, connect_timeout=10) as conn:
                 _configure(conn)
                 self._migrate(conn)
+        except (psycopg.errors.InsufficientPrivilege, psycopg.errors.InvalidSchemaName) as e:
+            problem = str(e).strip().splitlines()[0]
+            raise ConfigError(
+                f"the database role may not migrate the schema ({problem}): run Tillit once as a role with CREATE"
+                " on the schema (the database's owner), then as this one (docs/operations.md)"
+            ) from None
         except psycopg.OperationalError as e:
             raise errors.Unavailable(f"cannot use the PostgreSQL database: {str(e).strip()}") from None
         self._pool: ConnectionPool[psycopg.Connection[Any]] = ConnectionPool(
@@ -222,9 +229,13 @@ class PostgresStore(Store):
         while True:
             with conn.transaction():
                 conn.execute("SELECT pg_advisory_xact_lock(%s::integer, %s::integer)", (LOCK_NAMESPACE, MIGRATION_LOCK))
-                conn.execute(postgres_ddl("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)"))
+                # DDL only when the table is missing: a role without CREATE may then run a database
+                # that its owner has migrated.
+                if conn.execute("SELECT to_regclass('schema_version')").fetchone() == (None,):
+                    conn.execute(postgres_ddl("CREATE TABLE schema_version (version INTEGER NOT NULL)"))
                 row = conn.execute("SELECT MAX(version) FROM schema_version").fetchone()
                 current = int(row[0] or 0) if row else 0
+                require_known(current, "the PostgreSQL database")
                 if current >= len(MIGRATIONS):
                     return
                 for statement in _statements(postgres_ddl(MIGRATIONS[current])):

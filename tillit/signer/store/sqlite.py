@@ -10,7 +10,7 @@ from pathlib import Path
 
 from tillit.hsm.settings import held_lock_file, private_dir, private_file
 from tillit.signer.store.base import Store
-from tillit.signer.store.migrations import MIGRATIONS
+from tillit.signer.store.migrations import MIGRATIONS, require_known
 from tillit.signer.store.tx import Tx
 
 
@@ -37,6 +37,7 @@ class SqliteStore(Store):
             self._db.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
             row = self._db.execute("SELECT MAX(version) FROM schema_version").fetchone()
             current = row[0] or 0
+            require_known(current, str(self.path))
             for number, script in enumerate(MIGRATIONS, start=1):
                 if number <= current:
                     continue
