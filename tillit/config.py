@@ -110,6 +110,12 @@ class FileSettings(BaseSettings):
         return set(cls.model_fields)
 
     @classmethod
+    def shown(cls, name: str, value: Any) -> str:
+        """How a refused value of setting `name` is quoted in the one-line error (`repr` unless a
+        subclass hides part of it, a password in a URL say)."""
+        return repr(value)
+
+    @classmethod
     def warn_about_environment(cls) -> None:
         """Warn about variables with the class's prefix that are no setting (nothing by default)."""
 
@@ -151,7 +157,7 @@ def _describe(cls: type[FileSettings], error: ValidationError, given: Mapping[st
     variables = _variables(cls, name, field)
     variable = next((v for v in os.environ if v.upper() in variables), None)
     secret = field is not None and "Secret" in str(field.annotation)
-    value = "'***'" if secret else repr(first.get("input"))
+    value = "'***'" if secret else cls.shown(name, first.get("input"))
     default_value = None if field is None else field.get_default(call_default_factory=True)
     default = "" if default_value is None else f" for the default {default_value!r}"
     if name in given:

@@ -165,6 +165,11 @@ def test_config_prints_the_settings_in_effect(daemon: Daemon, config: Path) -> N
     url = "postgresql://tillit:s3cret@db.bank.example/tillit"
     shown = run(daemon, "tillit-signer", "config", TILLIT_DATABASE_URL=url).stdout
     assert "s3cret" not in shown and 'database_url = "postgresql://tillit:***@db.bank.example/tillit"' in shown
+    url = "postgresql://tillit@db.bank.example/tillit?sslmode=require&password=s3cret"
+    shown = run(daemon, "tillit-signer", "config", TILLIT_DATABASE_URL=url).stdout
+    assert "s3cret" not in shown and "tillit?sslmode=require&password=***" in shown
+    refused = run(daemon, "tillit-signer", "config", TILLIT_DATABASE_URL="host=db password=s3cret")
+    assert refused.returncode != 0 and "s3cret" not in refused.stderr and "password=***" in refused.stderr
 
 
 def test_a_synthetic_number_refused_names_the_setting(daemon: Daemon) -> None:

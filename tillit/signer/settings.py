@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 from typing import ClassVar, Literal
 from urllib.parse import urlsplit, urlunsplit
@@ -39,6 +40,10 @@ class SignerSettings(TillitSettings):
     are this class's and `HsmSettings`'s: any other key is refused."""
 
     listed_by: ClassVar[str] = "`tillit-signer config --defaults`"
+
+    @classmethod
+    def shown(cls, name: str, value: object) -> str:
+        return repr(without_password(value)) if name == "database_url" and isinstance(value, str) else repr(value)
 
     @classmethod
     def file_keys(cls) -> set[str]:
@@ -339,18 +344,28 @@ def effective_toml(settings: SignerSettings, hsm: HsmSettings) -> str:
     values = {**settings.model_dump(), **hsm.model_dump(exclude={"home", "hsm_pin", "hsm_so_pin"})}
     for name, value in values.items():
         if name == "database_url" and value:
-            value = _without_password(value)
+            value = without_password(value)
         variable = variables.get(f"TILLIT_{name.upper()}")
         source = f"  # {variable}" if variable else f"  # {path}" if name in in_file else ""
         lines.append(f"# {name} =   (unset){source}" if value is None else f"{name} = {_toml_value(value)}{source}")
     return "\n".join(lines) + "\n"
 
 
-def _without_password(url: str) -> str:
-    """The URL with a password in it shown as ***: what `config` prints may be pasted anywhere."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
+_PASSWORD_PARAMETER = re.compile(r"(?i)(\bpassword\s*=\s*)('(?:[^'\\]|\\.)*'|[^&\s]*)")
+
+
+def without_password(url: str) -> str:
+    """A database URL or libpq connection string with any password in it shown as ***: in the
+    user part (`user:secret@`), as a parameter (`?password=secret`, `password=secret`). What `config`
+    prints, and a refused value's error, may be pasted anywhere."""
+    shown = _PASSWORD_PARAMETER.sub(r"\1***", url)
+    try:
+        parts = urlsplit(shown)
+        password = parts.password
+    except ValueError:  # not a URL (a malformed port, say): the parameters are hidden already
+        return shown
+    if password is None:
+        return shown
     user = f"{parts.username}:***@" if parts.username else ":***@"
     return urlunsplit(parts._replace(netloc=user + parts.netloc.rpartition("@")[2]))
 
