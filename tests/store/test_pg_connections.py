@@ -10,11 +10,14 @@ from pathlib import Path
 import psycopg
 import pytest
 from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict
 
 from tests.daemon import PASSWORD, Daemon, make_daemon
 from tests.factories import fresh_adult
 from tests.store import builders as b
+from tests.store.conftest import with_param
 from tillit.phone.client import PhoneClient
+from tillit.postgres_connections import connection_options
 from tillit.signer.store.postgres import PostgresStore
 from tillit.signer.wire import AppRequest
 
@@ -59,6 +62,18 @@ def test_transactions_reads_and_notifications_survive_connections_ended_while_id
         end_store_connections(pg_database)
         time.sleep(0.2)
         store.publish("dev-1")  # and a notification
+
+
+def test_connections_keep_alive_unless_the_url_says_otherwise(store: PostgresStore, pg_database: str) -> None:
+    """TCP keepalives and a send timeout on every connection (a dead peer is noticed in about a
+    minute, not the kernel's two hours); a value in the URL wins."""
+    with store._pool.connection() as conn:
+        options = conninfo_to_dict(conn.info.dsn)
+    assert (options["keepalives"], options["keepalives_idle"], options["tcp_user_timeout"]) == ("1", "30", "30000")
+    own = with_param(pg_database, "keepalives_idle", "7")
+    assert connection_options(own)["keepalives_count"] == "3" and "keepalives_idle" not in connection_options(own)
+    with psycopg.connect(own, **connection_options(own)) as conn:
+        assert conninfo_to_dict(conn.info.dsn)["keepalives_idle"] == "7"
 
 
 def test_a_read_refuses_writes_and_audit_entries(store: PostgresStore) -> None:

@@ -34,6 +34,7 @@ from tillit.hsm.ca_ledger import (
     new_certificate_values,
 )
 from tillit.hsm.errors import LedgerUnavailable
+from tillit.postgres_connections import connection_options
 
 # Tillit's advisory locks take two keys, the first "TILL" (tillit/signer/store/postgres.py numbers
 # its own 1 and 2 under it); the ledger's schema and carry-over take this one.
@@ -57,7 +58,7 @@ class PostgresCaLedger:
 
     def __init__(self, url: str, *, import_from: Path | None = None, max_size: int = 4) -> None:
         try:
-            with psycopg.connect(url, autocommit=True, connect_timeout=10) as conn:
+            with psycopg.connect(url, autocommit=True, **connection_options(url)) as conn:
                 self._prepare(conn, import_from)
         except (psycopg.errors.InsufficientPrivilege, psycopg.errors.InvalidSchemaName) as e:
             problem = str(e).strip().splitlines()[0]
@@ -72,7 +73,7 @@ class PostgresCaLedger:
             min_size=1,
             max_size=max_size,
             timeout=10.0,
-            kwargs={"autocommit": True, "application_name": "tillit-ca-ledger"},
+            kwargs={"autocommit": True, "application_name": "tillit-ca-ledger", **connection_options(url)},
             check=ConnectionPool.check_connection,  # a connection dropped while idle is replaced, not used
             name="tillit-ca-ledger",
             open=True,

@@ -45,6 +45,7 @@ from psycopg.adapt import Dumper
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from tillit.config import ConfigError
+from tillit.postgres_connections import connection_options
 from tillit.signer import errors
 from tillit.signer.push import Notifier
 from tillit.signer.store.base import Store
@@ -56,6 +57,8 @@ T = TypeVar("T")
 
 CHANNEL = "tillit_push"
 """The NOTIFY channel; the payload is the device id whose long-polls should wake."""
+LISTENER_PROBE_SECONDS = 30.0
+"""How long the push listener waits for a notification before it checks its connection with a round trip."""
 
 LOCK_NAMESPACE = 0x54494C4C  # "TILL": first key of Tillit's advisory locks (they are per database)
 AUDIT_LOCK = 1
@@ -196,7 +199,7 @@ class PostgresStore(Store):
     def __init__(self, url: str, *, min_size: int = 1, max_size: int = 16, timeout: float = 30.0) -> None:
         self.url = url
         try:
-            with psycopg.connect(url, autocommit=True, connect_timeout=10) as conn:
+            with psycopg.connect(url, autocommit=True, **connection_options(url)) as conn:
                 _configure(conn)
                 self._migrate(conn)
         except (psycopg.errors.InsufficientPrivilege, psycopg.errors.InvalidSchemaName) as e:
@@ -212,7 +215,7 @@ class PostgresStore(Store):
             min_size=min_size,
             max_size=max_size,
             timeout=timeout,
-            kwargs={"autocommit": True, "application_name": "tillit-signer"},
+            kwargs={"autocommit": True, "application_name": "tillit-signer", **connection_options(url)},
             configure=_configure,
             # No `check` on checkout: it costs a round trip per transaction. `_checked_out` replaces a
             # connection that broke while idle when its first statement fails, before the caller's work.
@@ -407,7 +410,7 @@ class _Listener:
         while not self._stop.is_set():
             try:
                 with psycopg.connect(
-                    self._url, autocommit=True, connect_timeout=10, application_name="tillit-push"
+                    self._url, autocommit=True, application_name="tillit-push", **connection_options(self._url)
                 ) as conn:
                     conn.execute(f"LISTEN {CHANNEL}")
                     conn.execute(f"LISTEN {self._stop_channel}")
@@ -417,10 +420,14 @@ class _Listener:
                         self._notifier.notify_all()  # reconnected: what was sent meanwhile is lost
                     self._ready.set()
                     delay = 0.1
-                    for note in conn.notifies():
-                        if note.channel == self._stop_channel or self._stop.is_set():
-                            return
-                        self._notifier.notify_local(note.payload)
+                    while True:
+                        for note in conn.notifies(timeout=LISTENER_PROBE_SECONDS):
+                            if note.channel == self._stop_channel or self._stop.is_set():
+                                return
+                            self._notifier.notify_local(note.payload)
+                        # Quiet for a while: a round trip, so that a connection to a server gone
+                        # away fails (TCP keepalives, tcp_user_timeout) and is made again.
+                        conn.execute("SELECT 1")
             except psycopg.Error as e:
                 if self._stop.is_set():
                     return
