@@ -10,6 +10,7 @@ import asyncio
 import base64
 import hashlib
 import io
+import logging
 from datetime import UTC, datetime
 from typing import Any
 
@@ -40,6 +41,18 @@ from tillit.signer.states import HintCode, OrderStatus
 from tillit.signer.store.records import Device
 from tillit.signer.tsa import TimestampAuthority, TimestampRejected
 from tillit.signer.wire import approval_message
+
+
+class _OwnRevocationData(logging.Filter):
+    """Drops pyHanko's warning that revocation data will be embedded although fetching is off. The
+    daemon makes that data itself (its own OCSP answers and CRLs, `longterm.validation_material`)
+    and never fetches by design, so the warning came with every PDF signed and said nothing."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "fetching is not allowed" not in record.getMessage()
+
+
+logging.getLogger("pyhanko.sign.signers.pdf_signer").addFilter(_OwnRevocationData())
 
 
 class InProcessTimeStamper(TimeStamper):  # type: ignore[misc]
