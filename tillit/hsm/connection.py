@@ -19,12 +19,17 @@ are at most one a second while the token stays away; meanwhile operations raise 
 which the daemon answers with 503. A search that finds nothing checks that the token is still there
 before it answers "not found" (`_confirm_token_present`): a token store that went away is searched
 as an empty one, and "no certificate" or "no record" then would be a wrong, lasting answer.
+
+Log (logger `tillit.hsm`, never a PIN): a warning with the reason when a recovery first finds the
+token still away, another at most once a minute while module resets keep failing, and "HSM back
+after N s" at the first operation that succeeds after that (`_outage`, `_back`).
 """
 
 from __future__ import annotations
 
 import contextlib
 import functools
+import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -47,6 +52,8 @@ from tillit.hsm.module import (
 )
 from tillit.hsm.settings import HsmSettings
 from tillit.hsm.store_lock import store_lock_for
+
+log = logging.getLogger("tillit.hsm")
 
 T = TypeVar("T")
 F = TypeVar("F", bound=Callable[..., Any])
@@ -83,6 +90,8 @@ SESSION_GONE = (
     pkcs11.SlotIDInvalid,  # a module reset renumbered the slots
 )
 RESET_INTERVAL_SECONDS = 1.0
+# How often a long outage is logged again while module resets keep failing (one a second).
+STILL_AWAY_LOG_SECONDS = 60.0
 # How many times a connect initialises the module afresh while a SoftHSM token only seems gone (see
 # `_connect_through_torn_reads`), and an operation recovers in that case.
 CONNECT_ATTEMPTS = 5
@@ -148,6 +157,11 @@ class Connection:
         self._gate = Gate()
         self._generation = 0
         self._last_reset = 0.0
+        # When the current outage began (monotonic), None while the token answers; `_outage_lock`
+        # makes its start and end logged once each.
+        self._outage_since: float | None = None
+        self._outage_logged = 0.0
+        self._outage_lock = threading.Lock()
         self.recoveries = 0
         self.resets = 0
         with self._store.exclusive():  # C_Initialize reads the token's files, C_Login writes one
@@ -273,7 +287,7 @@ class Connection:
             # there only seemed gone (a torn read, see `_connect_through_torn_reads`).
             torn = self._softhsm_has_tokens()
             if time.monotonic() - self._last_reset < RESET_INTERVAL_SECONDS and not torn:
-                raise errors.TokenUnavailable(_gone_message(self.settings.token_label, first))
+                raise self._outage(_gone_message(self.settings.token_label, first), reset_failed=False)
             self._last_reset = time.monotonic()
             with self._gate.exclusive():
                 self.resets += 1
@@ -281,7 +295,48 @@ class Connection:
                     reset_module(self.settings.module_path)
                     self._connect_through_torn_reads(torn_if_unavailable=False)
                 except (errors.TokenNotFound, errors.TokenUnavailable, pkcs11.PKCS11Error) as e:
-                    raise errors.TokenUnavailable(_gone_message(self.settings.token_label, e)) from None
+                    raise self._outage(_gone_message(self.settings.token_label, e), reset_failed=True) from None
+
+    def _outage(self, reason: str, reset_failed: bool) -> errors.TokenUnavailable:
+        """The error for an operation whose recovery found the token still away, and the outage's log
+        lines: a warning when it begins, then one a minute while module resets keep failing."""
+        now = time.monotonic()
+        with self._outage_lock:
+            since = self._outage_since
+            if since is None:
+                self._outage_since = self._outage_logged = now
+            elif reset_failed and now - self._outage_logged >= STILL_AWAY_LOG_SECONDS:
+                self._outage_logged = now
+            else:
+                return errors.TokenUnavailable(reason)
+        if since is None:
+            log.warning(
+                "HSM unavailable: %s (module %s); operations on it fail until it is back",
+                reason,
+                self.settings.module_path,
+                extra={"tillit_event": "hsm.unavailable", "tillit_module": self.settings.module_path},
+            )
+        else:
+            log.warning(
+                "HSM still unavailable after %.0f s: %s (a module reset failed; trying again at most once a second)",
+                now - since,
+                reason,
+                extra={"tillit_event": "hsm.still_unavailable", "tillit_seconds": round(now - since, 1)},
+            )
+        return errors.TokenUnavailable(reason)
+
+    def _back(self) -> None:
+        """Log the end of an outage, once: an operation succeeded since `_outage` logged its start."""
+        with self._outage_lock:
+            since, self._outage_since = self._outage_since, None
+        if since is not None:
+            away = time.monotonic() - since
+            log.info(
+                "HSM back after %.1f s (token '%s')",
+                away,
+                self.settings.token_label,
+                extra={"tillit_event": "hsm.back", "tillit_seconds": round(away, 1)},
+            )
 
     def _retrying(self, operation: Callable[[], T]) -> T:
         """Run an operation; if the session, a handle or the token went away, recover and try again:
@@ -291,7 +346,10 @@ class Connection:
         if self._epoch == self._module.epoch:  # else our sessions died in a reset: recover first
             try:
                 with self._store.shared(), self._gate.shared():
-                    return operation()
+                    done = operation()
+                if self._outage_since is not None:  # the only cost while the token answers
+                    self._back()
+                return done
             except SESSION_GONE:
                 pass
         attempt = 1
@@ -300,7 +358,10 @@ class Connection:
             generation = self._generation
             try:
                 with self._store.shared(), self._gate.shared():
-                    return operation()
+                    done = operation()
+                if self._outage_since is not None:
+                    self._back()
+                return done
             except errors.HsmError:
                 raise
             except SESSION_GONE as e:

@@ -37,6 +37,9 @@ from tillit.signer.store.records import AuditCheckpoint
 
 log = logging.getLogger("tillit.audit")
 
+POSTPONEMENT_LOG_SECONDS = 60.0
+"""At most one log line a minute for audit checkpoints put off (the HSM away, say)."""
+
 
 class Checkpointer:
     """Signs checkpoints of the audit log's head with the audit key in the HSM and anchors the newest
@@ -53,6 +56,8 @@ class Checkpointer:
         self._lock = threading.Lock()
         self._last: int | None = None
         self.failures = 0
+        self._unlogged_postponements = 0
+        self._postponement_logged_at = float("-inf")
 
     def public_key(self, create: bool = False) -> ec.EllipticCurvePublicKey | None:
         """The audit key's public half; None when there is none (and `create` is False)."""
@@ -167,11 +172,20 @@ class Checkpointer:
             self.failures += 1
             log.error("audit checkpoint refused, nothing signed: %s", e)
         except HsmError as e:
-            self.failures += 1
-            log.warning("audit checkpoint postponed: %s", e)
+            self._postponed(str(e))
         except Exception as e:  # the caller's transaction has committed; this must not fail it
-            self.failures += 1
-            log.warning("audit checkpoint postponed: %s", type(e).__name__)
+            self._postponed(type(e).__name__)
+
+    def _postponed(self, why: str) -> None:
+        """Count a checkpoint put off; log it at most once a minute. While the HSM is away every
+        commit tries again, and a line each would bury the outage's own lines."""
+        self.failures += 1
+        self._unlogged_postponements += 1
+        now = self.clock()
+        if now - self._postponement_logged_at < POSTPONEMENT_LOG_SECONDS:
+            return
+        count, self._unlogged_postponements, self._postponement_logged_at = self._unlogged_postponements, 0, now
+        log.warning("audit checkpoint postponed (%d time%s): %s", count, "" if count == 1 else "s", why)
 
     def verify(self, expected: tuple[int, str | None] | None = None) -> AuditReport:
         """The whole log against its checkpoints and the HSM's anchor. The anchor is read first: it

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import importlib.metadata
 import logging
 import resource
+import signal
 import socket
+import threading
 from collections.abc import Iterator
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 import click
@@ -17,7 +21,9 @@ from tillit.config import ConfigError
 from tillit.hsm.settings import HsmSettings, held_lock_file
 from tillit.signer.logs import configure_logging
 from tillit.signer.runtime import check_public_url, open_signer
+from tillit.signer.service import Signer
 from tillit.signer.settings import SignerSettings, documented_toml, effective_toml
+from tillit.signer.store.sqlite import SqliteStore
 
 
 @click.command()
@@ -34,6 +40,7 @@ def serve(host: str | None, port: int | None) -> None:
     updates = {k: v for k, v in (("host", host), ("port", port)) if v is not None}
     settings = SignerSettings().model_copy(update=updates)
     configure_logging(settings.log_json)
+    exit_on_sigterm()
     log = logging.getLogger("tillit.signer")
     open_files = raise_open_file_limit()
     # The port first: one in use ends here, before the HSM or the store is opened.
@@ -60,7 +67,19 @@ def serve(host: str | None, port: int | None) -> None:
         if settings.tls_cert and settings.tls_key:
             ssl = {"ssl_certfile": str(settings.tls_cert), "ssl_keyfile": str(settings.tls_key)}
         scheme = "https" if ssl else "http"
-        log.info("serving on %s://%s:%d", scheme, settings.host, settings.port, extra={"tillit_event": "serve.start"})
+        started = what_serves(signer)
+        log.info(
+            "serving on %s://%s:%d: Tillit %s, instance %s, HSM %s on %s, store %s",
+            scheme,
+            settings.host,
+            settings.port,
+            started["version"],
+            started["instance"],
+            started["token"],
+            started["module"],
+            started["store"],
+            extra={"tillit_event": "serve.start", **{f"tillit_{k}": v for k, v in started.items()}},
+        )
         log.info("open files allowed: %d", open_files, extra={"tillit_event": "serve.open_files"})
         # No proxy headers: nothing here reads the client's address or scheme, and uvicorn's layer
         # for them would be one more pass over every request's headers.
@@ -81,16 +100,66 @@ def serve(host: str | None, port: int | None) -> None:
             **ssl,
         )
         server = DrainingServer(config, signer.notifier)
-        if rp_listening is None:
-            server.run(sockets=[listening])
-        else:
-            # The RP face's TLS server beside the main one: loaded by serve alone, as uvicorn is.
-            from tillit.signer.http import rp_server
+        try:
+            if rp_listening is None:
+                server.run(sockets=[listening])
+            else:
+                # The RP face's TLS server beside the main one: loaded by serve alone, as uvicorn is.
+                from tillit.signer.http import rp_server
 
-            rp = rp_server.companion(signer, server, host=settings.host, port=settings.rp_port)
-            log.info("RP API face on https://%s:%d/rp/v6.0/", settings.host, settings.rp_port)
-            rp_server.serve_both(server, [listening], rp, [rp_listening])
-        log.info("stopped", extra={"tillit_event": "serve.stop"})
+                rp = rp_server.companion(signer, server, host=settings.host, port=settings.rp_port)
+                log.info("RP API face on https://%s:%d/rp/v6.0/", settings.host, settings.rp_port)
+                rp_server.serve_both(server, [listening], rp, [rp_listening])
+        finally:  # also at SIGTERM (`exit_on_sigterm`) and Ctrl-C
+            log.info("stopped", extra={"tillit_event": "serve.stop"})
+
+
+def exit_on_sigterm() -> None:
+    """Make SIGTERM end `serve` with exit status 0 through Python's unwinding (SystemExit), so that
+    the "stopped" line is written and the store and the HSM sessions are closed. uvicorn answers
+    SIGTERM with a graceful shutdown and then raises the signal again under the handler it found at
+    start: by default that killed the process on the spot, past every `finally`. A second SIGTERM
+    during the unwinding kills at once."""
+    if threading.current_thread() is not threading.main_thread():
+        return  # signals reach the main thread alone (a test calling `serve` in a thread)
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        raise SystemExit(0)
+
+    signal.signal(signal.SIGTERM, stop)
+
+
+def what_serves(signer: Signer) -> dict[str, str]:
+    """What the start line names: Tillit's version, the instance id, the PKCS#11 module and the
+    token as configured (label or serial), and the store (never a password)."""
+    hsm = signer.hsm.settings
+    try:
+        version = importlib.metadata.version("tillit")
+    except importlib.metadata.PackageNotFoundError:
+        version = "(version unknown: not installed)"
+    return {
+        "version": version,
+        "instance": signer.context.instance,
+        "module": hsm.module_path,
+        "token": f"token serial {hsm.token_serial}" if hsm.token_serial else f"token '{hsm.token_label}'",
+        "store": store_name(signer),
+    }
+
+
+def store_name(signer: Signer) -> str:
+    """The SQLite file, or `PostgreSQL user@host:port/dbname` from the URL's parameters: never its
+    password, which may be in the user part (`user:password@`) or a parameter (`?password=`)."""
+    if isinstance(signer.store, SqliteStore):
+        return f"SQLite {signer.store.path}"
+    from psycopg.conninfo import conninfo_to_dict  # loaded already: the store is PostgreSQL's
+
+    url = signer.settings.database_url or ""
+    params = conninfo_to_dict(url)
+    user = f"{params['user']}@" if params.get("user") else ""
+    host = str(params.get("host") or "(local socket)")
+    port = f":{params['port']}" if params.get("port") else ""
+    return f"PostgreSQL {user}{host}{port}/{params.get('dbname', '')}"
 
 
 @contextlib.contextmanager
