@@ -265,6 +265,8 @@ def test_document_changed_in_storage_never_reaches_the_hsm(daemon: Daemon, custo
         assert k.get(f"/v1/orders/{order['orderRef']}/documents/0").status_code == 409
     assert audit_count(daemon, "signature.refused", order["orderRef"]) == 1
     assert audit_count(daemon, "signature.created", order["orderRef"]) == 0
+    # The operator sees why in the log, not only in the audit.
+    assert f"order {order['orderRef']} not signed (signingFailed): document 0 changed" in daemon.log.read_text()
 
 
 def test_document_and_its_stored_digest_both_changed_never_reach_the_hsm(

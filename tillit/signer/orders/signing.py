@@ -42,6 +42,8 @@ from tillit.signer.store.records import Device
 from tillit.signer.tsa import TimestampAuthority, TimestampRejected
 from tillit.signer.wire import approval_message
 
+log = logging.getLogger("tillit.signer")
+
 
 class _OwnRevocationData(logging.Filter):
     """Drops pyHanko's warning that revocation data will be embedded although fetching is off. The
@@ -239,6 +241,9 @@ class DocumentSigner:
                 tx.audit("signature.discarded", ref, at, why="taken over", runner=order.runner)
                 return
             if failure is not None:
+                log.warning(
+                    "order %s not signed (signingFailed): %s", ref, failure, extra={"tillit_event": "signature.refused"}
+                )
                 tx.audit("signature.refused", ref, at, why=failure)
                 tx.fail_order(ref, [OrderStatus.SIGNING], HintCode.SIGNING_FAILED, at)
                 return
