@@ -23,6 +23,7 @@ from tillit.numbers import InvalidPersonalNumber, PersonalNumber, parse
 from tillit.signer import errors
 from tillit.signer.audit.checkpoints import Checkpointer
 from tillit.signer.guesses import Guesses, Secret
+from tillit.signer.health import Health
 from tillit.signer.leases import LeaseKeeper, instance_id
 from tillit.signer.messages import MessageSender, load_sender
 from tillit.signer.metrics import Metrics
@@ -113,6 +114,8 @@ class SignerContext:
     messages: MessageSender
     retention: Retention
     metrics: Metrics
+    health: Health
+    """The HSM's and the store's checks, bounded in time, for /healthz and /metrics (signer/health.py)."""
     tsa: TimestampAuthority
     crl: CachedCrl
     make_tokens: Callable[[], TokenIssuer]
@@ -142,7 +145,8 @@ def build_context(
     every `audit_checkpoint_every` entries the store writes."""
     ca = CertificateAuthority.for_home(hsm)
     passwords = Passwords(settings.argon2_time_cost, settings.argon2_memory_kib)
-    metrics = Metrics(store, hsm, passwords)
+    health = Health(store, hsm)
+    metrics = Metrics(store, hsm, passwords, health)
 
     def count_failure(secret: Secret) -> None:
         if secret is Secret.PASSWORD:
@@ -170,6 +174,7 @@ def build_context(
         messages=load_sender(settings, store),
         retention=Retention(settings, store, clock),
         metrics=metrics,
+        health=health,
         tsa=TimestampAuthority(hsm, ca, policy=settings.tsa_policy_oid, accuracy_seconds=settings.tsa_accuracy_seconds),
         crl=CachedCrl(ca, clock),
         make_tokens=lambda: TokenIssuer(hsm, settings.base_url, store),

@@ -316,12 +316,20 @@ class PostgresStore(Store):
                 self._pool.putconn(conn)
 
     def check(self, timeout: float) -> None:
+        """Raise unless the pool hands a connection within `timeout` seconds and the server answers a
+        read within `timeout` more. The server cancels that read itself (statement_timeout, for its
+        transaction only), so a slow or locked server does not keep the connection; a frozen one
+        does until it answers, which psycopg cannot cut short (signer/health.py bounds the wait)."""
         try:
             conn = self._pool.getconn(timeout=timeout)
         except PoolTimeout:
             raise errors.Unavailable(f"no connection to the database within {timeout:g} s") from None
         try:
-            conn.execute("SELECT COUNT(*) FROM schema_version")
+            with conn.transaction():
+                conn.execute("SELECT set_config('statement_timeout', %s, true)", (f"{round(timeout * 1000)}ms",))
+                conn.execute("SELECT COUNT(*) FROM schema_version")
+        except psycopg.errors.QueryCanceled:
+            raise errors.Unavailable(f"the database did not answer within {timeout:g} s") from None
         finally:
             self._pool.putconn(conn)
 

@@ -20,13 +20,15 @@ router = APIRouter()
         }
     },
 )
-def healthz(signer: SignerDep) -> JSONResponse:
-    """Whether the HSM answers and the store is writable."""
-    report = signer.health()
+async def healthz(signer: SignerDep) -> JSONResponse:
+    """Whether the HSM and the store answer, within about 2 s whatever they do (signer/health.py):
+    a check still running by then is reported as not answering, and no thread waits on this request."""
+    report = await signer.health()
     return JSONResponse(report, status_code=200 if report["status"] == "ok" else 503)
 
 
 @router.get("/metrics", response_class=PlainTextResponse)
 def metrics(signer: SignerDep) -> Response:
-    """Prometheus text format: orders by outcome, request latencies, HSM signatures and errors."""
+    """Prometheus text format: orders by outcome, request latencies, HSM signatures and errors, and
+    whether the store and the HSM pass the health check; within about 2 s whatever those do."""
     return Response(signer.metrics.render(), media_type=CONTENT_TYPE)
