@@ -6,7 +6,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 
+from tillit.config import ConfigError
 from tillit.signer.push import Notifier
+from tillit.signer.store.migrations import MIGRATIONS
 from tillit.signer.store.tx import Tx
 
 
@@ -48,3 +50,13 @@ class Store:
     def connect_notifier(self, notifier: Notifier) -> None:
         """Carry `notifier`'s wake-ups to other processes sharing this store. A single SQLite
         process has nobody to tell, so by default nothing happens (see `PostgresStore`)."""
+
+
+def require_known(version: int, where: str) -> None:
+    """Refuse a database whose schema is newer than this code's migrations: code older than its
+    database (a rollback after an upgrade) would read and write tables it does not know."""
+    if version > len(MIGRATIONS):
+        raise ConfigError(
+            f"{where} is at schema version {version}, newer than this Tillit's {len(MIGRATIONS)}: run the"
+            " Tillit that upgraded it (going back after a migration means restoring the backup taken before)"
+        )

@@ -48,8 +48,8 @@ from tillit.config import ConfigError
 from tillit.postgres_connections import connection_options
 from tillit.signer import errors
 from tillit.signer.push import Notifier
-from tillit.signer.store.base import Store
-from tillit.signer.store.migrations import MIGRATIONS, require_known
+from tillit.signer.store.base import Store, require_known
+from tillit.signer.store.migrations import MIGRATIONS
 from tillit.signer.store.tx import Tx
 
 log = logging.getLogger("tillit.store")

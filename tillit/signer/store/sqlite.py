@@ -9,8 +9,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from tillit.hsm.settings import held_lock_file, private_dir, private_file
-from tillit.signer.store.base import Store
-from tillit.signer.store.migrations import MIGRATIONS, require_known
+from tillit.signer.store.base import Store, require_known
+from tillit.signer.store.migrations import MIGRATIONS
 from tillit.signer.store.tx import Tx
 
 

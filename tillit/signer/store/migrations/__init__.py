@@ -20,8 +20,6 @@ import re
 from importlib.resources import files
 from importlib.resources.abc import Traversable
 
-from tillit.config import ConfigError
-
 _FILE_NAME = re.compile(r"(\d{4})_[a-z0-9_]+\.sql")
 
 
@@ -50,13 +48,3 @@ def _without_header(text: str) -> str:
 
 
 MIGRATIONS = load_migrations()
-
-
-def require_known(version: int, where: str) -> None:
-    """Refuse a database whose schema is newer than this code's migrations: code older than its
-    database (a rollback after an upgrade) would read and write tables it does not know."""
-    if version > len(MIGRATIONS):
-        raise ConfigError(
-            f"{where} is at schema version {version}, newer than this Tillit's {len(MIGRATIONS)}: run the"
-            " Tillit that upgraded it (going back after a migration means restoring the backup taken before)"
-        )
