@@ -58,6 +58,7 @@ def _crash(tmp_path: Path, kills: int, customers: int, workers: int, seed: int, 
         assert not run.ledger.problems, run.ledger.problems[:10]
         assert run.kills >= kills
         assert outcomes.get("complete", 0) > 0
+        assert signatures > 0, "no sign order completed: the run proved nothing about signing once"
     finally:
         d.stop()
         for _, phone in people:
