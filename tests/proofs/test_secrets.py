@@ -30,6 +30,8 @@ pytestmark = pytest.mark.integration
 APP_PIN = "25803917"
 WRONG = "Feil-Passord-31"
 NEW_PASSWORD = "Ny-Fjord-2026!"
+SHORT_PASSWORD = "Fj-7q!"  # under the policy's 8 characters
+COMMON_PASSWORD = "passord1"  # in the policy's list of common passwords
 
 
 @pytest.fixture
@@ -131,6 +133,25 @@ def test_no_secret_in_logs_answers_or_argv(d: Daemon, tmp_path: Path) -> None:
             check=False,
         )
         outputs += [reset.stdout, reset.stderr]
+        # passwords the policy refuses: the refusal says why, never what was typed
+        for what, refused in (("too short", SHORT_PASSWORD), ("too common", COMMON_PASSWORD)):
+            secrets[f"refused password ({what})"] = refused
+            again = d.run(
+                "tillit-signer",
+                "customers",
+                "reset-password",
+                number,
+                "--password-stdin",
+                stdin=f"{refused}\n{refused}\n",
+                check=False,
+            )
+            enrolled = d.run(
+                "tillit-signer", "customers", "add", "--personal-number", fresh_adult(), "--name", "Ola Nordmann",
+                "--mobile", "+4791234568", "--email", "ola@example.no", "--password-stdin",
+                stdin=f"{refused}\n", check=False,
+            )  # fmt: skip
+            assert again.returncode != 0 and enrolled.returncode != 0, (again.stderr, enrolled.stderr)
+            outputs += [again.stdout, again.stderr, enrolled.stdout, enrolled.stderr]
         # a wrong HSM PIN at start: the error names the token, never the PIN
         wrong_pin = subprocess.run(
             [tool("tillit-signer"), "serve", "--port", "1"],
