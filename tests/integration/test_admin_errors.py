@@ -160,6 +160,8 @@ def test_config_prints_the_settings_in_effect(daemon: Daemon, config: Path) -> N
     assert effective["port"] == daemon.port and effective["home"] == str(daemon.home)
     assert effective["pades_level"] == "B-LTA" and "hsm_pin" not in effective
     assert "order_ttl_seconds = 42.0  # TILLIT_ORDER_TTL_SECONDS\n" in result.stdout
+    instance = (daemon.home / "instance-id").read_text().strip()
+    assert f"# instance_id =   (unset)  # in use: '{instance}'" in result.stdout  # the id the daemon runs as
     assert f'public_url = "https://bankid.example.no"  # {config}\n' in result.stdout
     assert tomllib.loads(run(daemon, "tillit-signer", "config", "--defaults").stdout) == {}
     url = "postgresql://tillit:s3cret@db.bank.example/tillit"

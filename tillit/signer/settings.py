@@ -347,8 +347,20 @@ def effective_toml(settings: SignerSettings, hsm: HsmSettings) -> str:
             value = without_password(value)
         variable = variables.get(f"TILLIT_{name.upper()}")
         source = f"  # {variable}" if variable else f"  # {path}" if name in in_file else ""
+        if name == "instance_id" and value is None:
+            source = _instance_file_note(settings.home)
         lines.append(f"# {name} =   (unset){source}" if value is None else f"{name} = {_toml_value(value)}{source}")
     return "\n".join(lines) + "\n"
+
+
+def _instance_file_note(home: Path) -> str:
+    """For `config`: the id an unset `instance_id` stands for, read from the home (made there by the
+    first daemon or command that needed it; `signer.leases.instance_id`)."""
+    try:
+        made = (home / "instance-id").read_text(encoding="utf-8").strip()
+    except OSError:
+        return "  # the first start makes one in home/instance-id"
+    return f"  # in use: {made!r}, from {home / 'instance-id'}"
 
 
 _PASSWORD_PARAMETER = re.compile(r"(?i)(\bpassword\s*=\s*)('(?:[^'\\]|\\.)*'|[^&\s]*)")
