@@ -30,12 +30,20 @@ def panel_of(app: App[Any]) -> RequestPanel:
 async def type_pin(pilot: Any, app: App[Any], pin: str) -> str | None:
     """ "Ja, det er meg", then `pin`; what the PIN dialog said of the attempts left (None: nothing)."""
     await pilot.press("j")
+    return (await type_in_dialog(pilot, app, pin))[1]
+
+
+async def type_in_dialog(pilot: Any, app: App[Any], pin: str) -> tuple[str, str | None]:
+    """`pin` in the PIN dialog open now; what it asked, and what it said of the attempts left."""
     await wait_until(pilot, lambda: isinstance(app.screen, PinDialog), what="the PIN dialog")
     await pilot.pause()
+    prompt = str(app.screen.query_one("#prompt", Label).content)
     attempts = app.screen.query("#attempts")
     said = str(attempts.only_one(Label).content) if attempts else None
+    dialog = app.screen
     await pilot.press(*pin, "enter")
-    return said
+    await wait_until(pilot, lambda: app.screen is not dialog, what="the PIN dialog closed")
+    return prompt, said
 
 
 def test_wrong_pins_show_the_attempts_left_and_the_fifth_locks_the_phone(
@@ -53,15 +61,18 @@ def test_wrong_pins_show_the_attempts_left_and_the_fifth_locks_the_phone(
             panel = panel_of(app)
             await wait_until(pilot, lambda: panel.current is not None, what="the request")
             assert await type_pin(pilot, app, "1111") is None
+            # A wrong PIN opens the dialog again at once, as the BankID app does, with the attempts left.
             await wait_until(pilot, lambda: panel.message == "Feil PIN-kode. 4 forsøk igjen før appen blir låst.")
-            assert await type_pin(pilot, app, "1112") == "4 forsøk igjen før appen blir låst."
+            again = ("Feil PIN-kode. Prøv igjen.", "4 forsøk igjen før appen blir låst.")
+            assert await type_in_dialog(pilot, app, "1112") == again
             await wait_until(pilot, lambda: panel.message.startswith("Feil PIN-kode. 3 forsøk"))
             for pin in ("1113", "1114"):
-                await type_pin(pilot, app, pin)
+                await type_in_dialog(pilot, app, pin)
             await wait_until(pilot, lambda: panel.message == "Feil PIN-kode. Siste forsøk før appen blir låst.")
-            await type_pin(pilot, app, "1115")
+            assert (await type_in_dialog(pilot, app, "1115"))[1] == "Siste forsøk før appen blir låst."
             await wait_until(pilot, lambda: panel.view == "deactivated", what="the locked phone")
             assert "låst etter fem feil PIN-kodar" in panel.message
+            assert not isinstance(app.screen, PinDialog)  # no dialog asks again on a locked phone
 
     try:
         asyncio.run(scenario())

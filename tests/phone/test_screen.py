@@ -124,10 +124,11 @@ def test_a_wrong_pin_approves_nothing_and_no_declines() -> None:
         await wait_until(pilot, lambda: panel.current is not None)
         await pilot.press("j")
         await wait_until(pilot, lambda: isinstance(app.screen, PinDialog))
+        first = app.screen
         await pilot.press(*"1111", "enter")
         await wait_until(pilot, lambda: panel.message == "Feil PIN-kode. Prøv igjen.")
-        await pilot.click("#approve")
-        await wait_until(pilot, lambda: isinstance(app.screen, PinDialog))
+        # asked again at once, in a new PIN dialog
+        await wait_until(pilot, lambda: isinstance(app.screen, PinDialog) and app.screen is not first)
         await pilot.press("escape")  # changed their mind
         await wait_until(pilot, lambda: not isinstance(app.screen, PinDialog))
         assert client.remote.decisions == [] and panel.current is not None

@@ -343,20 +343,32 @@ class RequestPanel(Vertical):
             self._dialog = None
 
     async def _confirm(self) -> str | None:
-        """ "pin" or "biometric" once the customer has proved it is them; None when they gave up."""
+        """ "pin" or "biometric" once the customer has proved it is them; None when they gave up.
+        A wrong PIN opens the PIN dialog again at once, with the attempts left, as the BankID app
+        does; a cancel, a lock, an unreachable signer or the request's end close it."""
         if self.pin_provider is not None:
-            pin = self.pin_provider()
-        else:
-            if self.biometric:
-                choice = await self._ask(BiometricDialog())
-                if choice != "pin":
-                    return choice
-            typed = await self._ask(PinDialog(attempts_left=self.attempts_left))
+            confirmed, _ = await self._pin_checked(self.pin_provider())
+            return confirmed
+        if self.biometric:
+            choice = await self._ask(BiometricDialog())
+            if choice != "pin":
+                return choice
+        request, prompt = self.current, None
+        while True:
+            typed = await self._ask(PinDialog(prompt, attempts_left=self.attempts_left))
             if typed is None:
                 return None
-            pin = typed
+            confirmed, again = await self._pin_checked(typed)
+            if confirmed is not None or not again or self.current is not request:
+                return confirmed
+            prompt = translate("pin.wrong")
+
+    async def _pin_checked(self, pin: str) -> tuple[str | None, bool]:
+        """("pin", False) for a right PIN; (None, True) for a wrong one, which may be typed again;
+        (None, False) when the phone is locked or deactivated or the signer cannot say. The reason
+        is in `message`, the attempts left in `attempts_left`."""
         if self.check_pin is None:
-            return "pin"
+            return "pin", False
         try:
             right = await asyncio.to_thread(self.check_pin, pin)
         except KeystoreError as e:  # the signer's answer: attempts left, locked, deactivated, unreachable
@@ -365,12 +377,12 @@ class RequestPanel(Vertical):
             if isinstance(e, DeviceLocked | DeviceDeactivated):
                 self.show_deactivated()
                 self.message = pin_refusal(e)
-            return None
+            return None, isinstance(e, WrongPin)
         if not right:
             self.message = pin_refusal(None)
-            return None
+            return None, True
         self.attempts_left = None
-        return "pin"
+        return "pin", False
 
     # -- failures ---------------------------------------------------------------------------------
 
