@@ -140,6 +140,13 @@ class TimestampAuthority:
         parts = self._parts(tsa_cert)
         now = datetime.now(UTC)
         now = now.replace(microsecond=now.microsecond // 1000 * 1000)  # milliseconds: within accuracy
+        if now >= parts.valid_until:
+            # A token past its certificate's end validates nowhere (`openssl ts -verify`: expired),
+            # and a signature stamped with it would not last: refused, as RFC 3161 words it.
+            raise TimestampRejected(
+                "time_not_available",
+                f"the TSA's certificate ended {parts.valid_until:%Y-%m-%d %H:%M} UTC: no timestamp can be granted",
+            )
         tst_info = der.element(
             der.SEQUENCE,
             der.VERSION_1
@@ -202,6 +209,7 @@ class _TokenParts:
     policy: bytes
     accuracy: bytes
     tsa_name: bytes  # tsa [0] GeneralName
+    valid_until: datetime  # the TSA certificate's notAfter: no token is granted from then on
     signing_certificate: bytes  # the ESS signing-certificate-v2 attribute (RFC 5816)
     issuer_and_serial: bytes  # the SignerIdentifier
     signature_algorithm: bytes
@@ -223,6 +231,7 @@ def _token_parts(tsa_cert: x509.Certificate, issuing: x509.Certificate, policy: 
     algorithm = "sha256_ecdsa" if tsa_cert.public_key.algorithm == "ec" else "sha256_rsa"
     return _TokenParts(
         serial=tsa_cert.serial_number,
+        valid_until=tsa_cert.not_valid_after,
         policy=bytes(core.ObjectIdentifier(policy).dump()),
         accuracy=bytes(tsp.Accuracy({"seconds": accuracy}).dump()),
         tsa_name=der.context(0, bytes(x509.GeneralName(name="directory_name", value=tsa_cert.subject).dump())),

@@ -207,7 +207,7 @@ class DocumentSigner:
                 cause = _unavailable(e)
                 if cause is not None:  # wrapped by pyHanko on its way out
                     raise cause from e
-                known = isinstance(e, HsmError | errors.SignerError | PdfError | ValueError)
+                known = isinstance(e, HsmError | errors.SignerError | PdfError | ValueError | TimestampRejected)
                 failure = f"signing failed: {e}" if known else f"signing failed: {type(e).__name__}"
         at = context.clock()
         completion: str | None = None
