@@ -14,6 +14,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from cryptography import x509
 
 from tests.daemon import PASSWORD, Daemon, make_daemon, tool
 from tests.factories import fresh_adult
@@ -196,6 +197,16 @@ def test_tls_and_metrics_scraped_by_a_plain_client(tmp_path: Path) -> None:
         assert "tillit_http_request_duration_seconds_bucket" in text
         assert "# TYPE tillit_hsm_signatures_total counter" in text
         assert "tillit_hsm_errors_total" in text
+        # When the certificates the daemon signs under end, so that an operator can alert in time.
+        ends = {
+            line.split('"')[1]: float(line.rsplit(" ", 1)[1])
+            for line in text.splitlines()
+            if line.startswith("tillit_certificate_expiry_timestamp_seconds{")
+        }
+        assert set(ends) == {"root", "issuing", "ocsp", "tsa"}, text
+        root = x509.load_pem_x509_certificates(chain.encode())[-1]
+        assert ends["root"] == root.not_valid_after_utc.timestamp()
+        assert time.time() < ends["ocsp"] < ends["tsa"] <= ends["issuing"] <= ends["root"]
         with pytest.raises(httpx.ConnectError):
             httpx.get(url + "/healthz", timeout=5)  # not trusted without the CA
     finally:

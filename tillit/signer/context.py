@@ -13,7 +13,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from typing import Protocol
 
 from tillit.hsm.ca import CertificateAuthority
@@ -146,7 +146,18 @@ def build_context(
     ca = CertificateAuthority.for_home(hsm)
     passwords = Passwords(settings.argon2_time_cost, settings.argon2_memory_kib)
     health = Health(store, hsm)
-    metrics = Metrics(store, hsm, passwords, health)
+    tsa = TimestampAuthority(hsm, ca, policy=settings.tsa_policy_oid, accuracy_seconds=settings.tsa_accuracy_seconds)
+
+    def certificate_ends() -> dict[str, datetime]:
+        """When each certificate the daemon signs under ends, for /metrics."""
+        return {
+            "root": ca.root_certificate().not_valid_after,
+            "issuing": ca.issuing_certificate().not_valid_after,
+            "ocsp": ca.ocsp_certificate().not_valid_after,
+            "tsa": tsa.certificate().not_valid_after,
+        }
+
+    metrics = Metrics(store, hsm, passwords, health, certificate_ends)
 
     def count_failure(secret: Secret) -> None:
         if secret is Secret.PASSWORD:
@@ -175,7 +186,7 @@ def build_context(
         retention=Retention(settings, store, clock),
         metrics=metrics,
         health=health,
-        tsa=TimestampAuthority(hsm, ca, policy=settings.tsa_policy_oid, accuracy_seconds=settings.tsa_accuracy_seconds),
+        tsa=tsa,
         crl=CachedCrl(ca, clock),
         make_tokens=lambda: TokenIssuer(hsm, settings.base_url, store),
         instance=instance,

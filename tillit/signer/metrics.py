@@ -8,8 +8,9 @@ own counters are always there."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future
+from datetime import datetime
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
@@ -47,16 +48,27 @@ def up_gauge(name: str, what: str, check: Future[None]) -> GaugeMetricFamily:
 
 
 class _StoreCollector(Collector):
-    def __init__(self, store: Store, hsm: Hsm, passwords: Passwords, health: Health) -> None:
+    def __init__(
+        self,
+        store: Store,
+        hsm: Hsm,
+        passwords: Passwords,
+        health: Health,
+        certificate_ends: Callable[[], dict[str, datetime]] | None,
+    ) -> None:
         self.hsm = hsm
         self.passwords = passwords
         self.health = health
         self.orders_count = SingleFlight("the order count for /metrics", lambda: count_orders(store))
+        self.certificate_ends = (
+            SingleFlight("the certificates' ends for /metrics", certificate_ends) if certificate_ends else None
+        )
 
     def collect(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
         hsm_check, store_check = self.health.start()
         counted = self.orders_count.start()
-        wait([hsm_check, store_check, counted], HEALTH_SECONDS)
+        ends = self.certificate_ends.start() if self.certificate_ends else None
+        wait([hsm_check, store_check, counted, *([ends] if ends else [])], HEALTH_SECONDS)
         yield up_gauge("tillit_store_up", "the store", store_check)
         yield up_gauge("tillit_hsm_up", "the HSM", hsm_check)
         if answered(counted):  # else left out of this scrape rather than made up
@@ -69,6 +81,17 @@ class _StoreCollector(Collector):
             for kind, status, hint, count in counted.result():
                 orders.add_metric([str(kind), str(status), str(hint)], float(count))
             yield orders
+        if ends is not None and answered(ends):  # a CA not set up yet, or the HSM slow: left out
+            expiry = GaugeMetricFamily(
+                "tillit_certificate_expiry_timestamp_seconds",
+                "When each certificate the daemon signs under ends (notAfter, Unix time): the root and issuing"
+                " CAs, the OCSP responder (renewed by the daemon) and the timestamp authority. No signature is"
+                " made, and none validates, past the CAs' and the TSA's: alert well before.",
+                labels=["certificate"],
+            )
+            for name, end in ends.result().items():
+                expiry.add_metric([name], end.timestamp())
+            yield expiry
         signatures = CounterMetricFamily("tillit_hsm_signatures", "Signatures this process asked the HSM for.")
         signatures.add_metric([], float(self.hsm.signatures))
         yield signatures
@@ -93,9 +116,18 @@ class Metrics:
     """The daemon's Prometheus registry. Its `tillit_*_up` gauges join the process's `health` checks,
     the ones /healthz runs, so that at most one check of each kind runs at a time."""
 
-    def __init__(self, store: Store, hsm: Hsm, passwords: Passwords, health: Health) -> None:
+    def __init__(
+        self,
+        store: Store,
+        hsm: Hsm,
+        passwords: Passwords,
+        health: Health,
+        certificate_ends: Callable[[], dict[str, datetime]] | None = None,
+    ) -> None:
+        """`certificate_ends` gives when each certificate the daemon signs under ends (read in a thread
+        of its own at each scrape, as the order counts are)."""
         self.registry = CollectorRegistry(auto_describe=False)
-        self.registry.register(_StoreCollector(store, hsm, passwords, health))
+        self.registry.register(_StoreCollector(store, hsm, passwords, health, certificate_ends))
         self.http_seconds = Histogram(
             "tillit_http_request_duration_seconds",
             "HTTP request latency by route.",
