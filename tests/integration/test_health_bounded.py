@@ -23,7 +23,7 @@ import psycopg
 import pytest
 
 from tests.daemon import Daemon, make_daemon
-from tests.proofs.p11kit import P11KitServer, require_p11_kit
+from tests.proofs.p11kit import P11KitServer, daemon_behind_p11kit
 from tests.store.conftest import (
     pg_admin_url,
     pg_database,  # noqa: F401 - the fixture: a database of this module's own on the test cluster
@@ -192,17 +192,8 @@ def test_order_counts_that_do_not_come_in_time_are_left_out_of_metrics(on_postgr
 @pytest.fixture(scope="module")
 def on_p11kit(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Daemon, P11KitServer]]:
     """A daemon whose every HSM call goes through p11-kit-client.so to a `p11-kit server`."""
-    require_p11_kit()
-    d = make_daemon(tmp_path_factory.mktemp("health-hsm") / "home", **QUIET)
-    server = P11KitServer(tmp_path_factory.mktemp("p11") / "hsm.sock", d.home / "softhsm2.conf")
-    server.start()
-    try:
-        d.env.update(server.client_env())
-        d.start()
+    with daemon_behind_p11kit(tmp_path_factory, "health-hsm", **QUIET) as (d, server):
         yield d, server
-    finally:
-        d.stop()
-        server.kill()
     assert "Traceback" not in d.log.read_text()
 
 

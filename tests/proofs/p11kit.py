@@ -13,6 +13,8 @@ import shutil
 import signal
 import subprocess
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,6 +22,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.daemon import Daemon, make_daemon
 from tillit.hsm.settings import SOFTHSM_MODULE
 from tillit.phone.client import PhoneClient
 
@@ -84,6 +87,25 @@ class P11KitServer:
             os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait(10)
         self.process = None
+
+
+@contextmanager
+def daemon_behind_p11kit(
+    tmp_path_factory: pytest.TempPathFactory, name: str, **env: str
+) -> Iterator[tuple[Daemon, P11KitServer]]:
+    """A started daemon whose every HSM call goes through p11-kit-client.so to a `p11-kit server`
+    serving its home's SoftHSM token; both stopped at the end."""
+    require_p11_kit()
+    d = make_daemon(tmp_path_factory.mktemp(name) / "home", **env)
+    server = P11KitServer(tmp_path_factory.mktemp("p11") / "hsm.sock", d.home / "softhsm2.conf")
+    server.start()
+    try:
+        d.env.update(server.client_env())
+        d.start()
+        yield d, server
+    finally:
+        d.stop()
+        server.kill()
 
 
 def start_and_approve(k: httpx.Client, number: str, phone: PhoneClient, sign: bool = False) -> str:

@@ -28,7 +28,7 @@ import pytest
 
 from tests.daemon import PASSWORD, Daemon, free_port, make_daemon, tool
 from tests.proofs.common import FULL, enrol_many, figures, log_problems, query
-from tests.proofs.p11kit import CLIENT_MODULE, P11KitServer, require_p11_kit, start_and_approve
+from tests.proofs.p11kit import CLIENT_MODULE, P11KitServer, daemon_behind_p11kit, start_and_approve
 from tillit.hsm.settings import SOFTHSM_MODULE
 from tillit.phone.client import PhoneClient
 
@@ -47,17 +47,8 @@ People = list[tuple[str, PhoneClient]]
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Daemon, P11KitServer]]:
     """A daemon whose every HSM call goes through p11-kit-client.so to a `p11-kit server`."""
-    require_p11_kit()
-    d = make_daemon(tmp_path_factory.mktemp("remote-hsm") / "home", **NO_LIMITS)
-    server = P11KitServer(tmp_path_factory.mktemp("p11") / "hsm.sock", d.home / "softhsm2.conf")
-    server.start()
-    try:
-        d.env.update(server.client_env())
-        d.start()
-        yield d, server
-    finally:
-        d.stop()
-        server.kill()
+    with daemon_behind_p11kit(tmp_path_factory, "remote-hsm", **NO_LIMITS) as served:
+        yield served
 
 
 @pytest.fixture(scope="module")
