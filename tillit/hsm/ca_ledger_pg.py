@@ -25,7 +25,6 @@ import psycopg
 from asn1crypto import x509
 from psycopg_pool import ConnectionPool, PoolTimeout
 
-from tillit.config import ConfigError
 from tillit.hsm.ca_ledger import (
     IssuedCertificate,
     LedgerRow,
@@ -34,7 +33,7 @@ from tillit.hsm.ca_ledger import (
     new_certificate_values,
 )
 from tillit.hsm.errors import LedgerUnavailable
-from tillit.postgres_connections import connection_options
+from tillit.postgres_connections import connection_options, creating
 
 # Tillit's advisory locks take two keys, the first "TILL" (tillit/signer/store/postgres.py numbers
 # its own 1 and 2 under it); the ledger's schema and carry-over take this one.
@@ -58,14 +57,11 @@ class PostgresCaLedger:
 
     def __init__(self, url: str, *, import_from: Path | None = None, max_size: int = 4) -> None:
         try:
-            with psycopg.connect(url, autocommit=True, **connection_options(url)) as conn:
+            with (
+                psycopg.connect(url, autocommit=True, **connection_options(url)) as conn,
+                creating("create the CA ledger's tables"),
+            ):
                 self._prepare(conn, import_from)
-        except (psycopg.errors.InsufficientPrivilege, psycopg.errors.InvalidSchemaName) as e:
-            problem = str(e).strip().splitlines()[0]
-            raise ConfigError(
-                f"the database role may not create the CA ledger's tables ({problem}): run Tillit once as a role"
-                " with CREATE on the schema (the database's owner), then as this one (docs/operations.md)"
-            ) from None
         except psycopg.OperationalError as e:
             raise LedgerUnavailable(f"cannot use the CA ledger's PostgreSQL database: {str(e).strip()}") from None
         self._pool: ConnectionPool[psycopg.Connection[Any]] = ConnectionPool(

@@ -338,6 +338,14 @@ class Connection:
                 extra={"tillit_event": "hsm.back", "tillit_seconds": round(away, 1)},
             )
 
+    def _run(self, operation: Callable[[], T]) -> T:
+        """The operation under the store lock and the gate, shared; the end of an outage logged."""
+        with self._store.shared(), self._gate.shared():
+            done = operation()
+        if self._outage_since is not None:  # the only cost while the token answers
+            self._back()
+        return done
+
     def _retrying(self, operation: Callable[[], T]) -> T:
         """Run an operation; if the session, a handle or the token went away, recover and try again:
         once, or up to CONNECT_ATTEMPTS times for a SoftHSM token whose files are there (it only
@@ -345,11 +353,7 @@ class Connection:
         generation = self._generation
         if self._epoch == self._module.epoch:  # else our sessions died in a reset: recover first
             try:
-                with self._store.shared(), self._gate.shared():
-                    done = operation()
-                if self._outage_since is not None:  # the only cost while the token answers
-                    self._back()
-                return done
+                return self._run(operation)
             except SESSION_GONE:
                 pass
         attempt = 1
@@ -357,11 +361,7 @@ class Connection:
             self._recover(generation)
             generation = self._generation
             try:
-                with self._store.shared(), self._gate.shared():
-                    done = operation()
-                if self._outage_since is not None:
-                    self._back()
-                return done
+                return self._run(operation)
             except errors.HsmError:
                 raise
             except SESSION_GONE as e:

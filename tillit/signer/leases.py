@@ -27,11 +27,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tillit.hsm.settings import private_dir
+from tillit.signer.settings import INSTANCE_FILE
 from tillit.signer.store.base import Store
 
 log = logging.getLogger("tillit.leases")
-
-INSTANCE_FILE = "instance-id"
 
 
 def instance_id(configured: str | None, home: Path) -> str:

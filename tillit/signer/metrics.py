@@ -54,21 +54,19 @@ class _StoreCollector(Collector):
         hsm: Hsm,
         passwords: Passwords,
         health: Health,
-        certificate_ends: Callable[[], dict[str, datetime]] | None,
+        certificate_ends: Callable[[], dict[str, datetime]],
     ) -> None:
         self.hsm = hsm
         self.passwords = passwords
         self.health = health
         self.orders_count = SingleFlight("the order count for /metrics", lambda: count_orders(store))
-        self.certificate_ends = (
-            SingleFlight("the certificates' ends for /metrics", certificate_ends) if certificate_ends else None
-        )
+        self.certificate_ends = SingleFlight("the certificates' ends for /metrics", certificate_ends)
 
     def collect(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
         hsm_check, store_check = self.health.start()
         counted = self.orders_count.start()
-        ends = self.certificate_ends.start() if self.certificate_ends else None
-        wait([hsm_check, store_check, counted, *([ends] if ends else [])], HEALTH_SECONDS)
+        ends = self.certificate_ends.start()
+        wait([hsm_check, store_check, counted, ends], HEALTH_SECONDS)
         yield up_gauge("tillit_store_up", "the store", store_check)
         yield up_gauge("tillit_hsm_up", "the HSM", hsm_check)
         if answered(counted):  # else left out of this scrape rather than made up
@@ -81,7 +79,7 @@ class _StoreCollector(Collector):
             for kind, status, hint, count in counted.result():
                 orders.add_metric([str(kind), str(status), str(hint)], float(count))
             yield orders
-        if ends is not None and answered(ends):  # a CA not set up yet, or the HSM slow: left out
+        if answered(ends):  # a CA not set up yet, or the HSM slow: left out
             expiry = GaugeMetricFamily(
                 "tillit_certificate_expiry_timestamp_seconds",
                 "When each certificate the daemon signs under ends (notAfter, Unix time): the root and issuing"
@@ -122,7 +120,7 @@ class Metrics:
         hsm: Hsm,
         passwords: Passwords,
         health: Health,
-        certificate_ends: Callable[[], dict[str, datetime]] | None = None,
+        certificate_ends: Callable[[], dict[str, datetime]],
     ) -> None:
         """`certificate_ends` gives when each certificate the daemon signs under ends (read in a thread
         of its own at each scrape, as the order counts are)."""

@@ -45,8 +45,6 @@ from tillit.signer.store.records import Customer, Device, Kiosk
 from tillit.signer.tokens import TokenIssuer
 from tillit.signer.wire import AppRequest, CollectResponse, OrderStarted
 
-# /healthz waits this long for the store: a load balancer's health check must not hang on it.
-
 if TYPE_CHECKING:
     from tillit.signer.orders.signing import DocumentSigner
 

@@ -35,6 +35,10 @@ OTHER_VARIABLES = (
 )
 
 
+INSTANCE_FILE = "instance-id"
+"""The file in the home holding the instance id made when `instance_id` is unset (`signer.leases`)."""
+
+
 class SignerSettings(TillitSettings):
     """Settings of `tillit-signer`. File: $TILLIT_CONFIG or $TILLIT_HOME/tillit.toml, whose keys
     are this class's and `HsmSettings`'s: any other key is refused."""
@@ -357,10 +361,10 @@ def _instance_file_note(home: Path) -> str:
     """For `config`: the id an unset `instance_id` stands for, read from the home (made there by the
     first daemon or command that needed it; `signer.leases.instance_id`)."""
     try:
-        made = (home / "instance-id").read_text(encoding="utf-8").strip()
+        made = (home / INSTANCE_FILE).read_text(encoding="utf-8").strip()
     except OSError:
-        return "  # the first start makes one in home/instance-id"
-    return f"  # in use: {made!r}, from {home / 'instance-id'}"
+        return f"  # the first start makes one in home/{INSTANCE_FILE}"
+    return f"  # in use: {made!r}, from {home / INSTANCE_FILE}"
 
 
 _PASSWORD_PARAMETER = re.compile(r"(?i)(\bpassword\s*=\s*)('(?:[^'\\]|\\.)*'|[^&\s]*)")

@@ -44,8 +44,7 @@ import psycopg
 from psycopg.adapt import Dumper
 from psycopg_pool import ConnectionPool, PoolTimeout
 
-from tillit.config import ConfigError
-from tillit.postgres_connections import connection_options
+from tillit.postgres_connections import connection_options, creating
 from tillit.signer import errors
 from tillit.signer.push import Notifier
 from tillit.signer.store.base import Store, require_known
@@ -199,15 +198,12 @@ class PostgresStore(Store):
     def __init__(self, url: str, *, min_size: int = 1, max_size: int = 16, timeout: float = 30.0) -> None:
         self.url = url
         try:
-            with psycopg.connect(url, autocommit=True, **connection_options(url)) as conn:
+            with (
+                psycopg.connect(url, autocommit=True, **connection_options(url)) as conn,
+                creating("migrate the schema"),
+            ):
                 _configure(conn)
                 self._migrate(conn)
-        except (psycopg.errors.InsufficientPrivilege, psycopg.errors.InvalidSchemaName) as e:
-            problem = str(e).strip().splitlines()[0]
-            raise ConfigError(
-                f"the database role may not migrate the schema ({problem}): run Tillit once as a role with CREATE"
-                " on the schema (the database's owner), then as this one (docs/operations.md)"
-            ) from None
         except psycopg.OperationalError as e:
             raise errors.Unavailable(f"cannot use the PostgreSQL database: {str(e).strip()}") from None
         self._pool: ConnectionPool[psycopg.Connection[Any]] = ConnectionPool(
