@@ -40,7 +40,7 @@ def _customer(hsm: Hsm, ca: CertificateAuthority, new_label: Callable[[str], str
     return ca.issue(label, "Kari Helene Nordmann", PERSON_ID, BASE_URL, **kw)
 
 
-def _lint(tool: str, *args: str | Path) -> list[str]:
+def pkilint_findings(tool: str, *args: str | Path) -> list[str]:
     """pkilint's findings of WARNING and above, as `code: message`, except the one it reports only
     because these test certificates name a loopback host (`etsi.internal_domain_name` for
     127.0.0.1): a production public URL names a public host."""
@@ -70,8 +70,8 @@ def test_the_customer_certificate_is_a_clean_etsi_natural_person_certificate(
     hsm: Hsm, ca: CertificateAuthority, new_label: Callable[[str], str], tmp_path: Path
 ) -> None:
     path = _pem(tmp_path / "customer.pem", _customer(hsm, ca, new_label))
-    assert _lint("lint_etsi_cert", "-t", "NCP-NATURAL-PERSON-CERTIFICATE", path) == []
-    assert _lint("lint_pkix_cert", path) == []
+    assert pkilint_findings("lint_etsi_cert", "-t", "NCP-NATURAL-PERSON-CERTIFICATE", path) == []
+    assert pkilint_findings("lint_pkix_cert", path) == []
     # pkilint recognises it on its own as what it claims to be (the NCP policy, a natural person).
     detected = subprocess.run(
         [str(PKILINT / "lint_etsi_cert"), "lint", "-d", "-o", str(path)], capture_output=True, text=True, timeout=60
@@ -98,14 +98,19 @@ def test_ca_and_responder_certificates_are_clean_rfc_5280(ca: CertificateAuthori
         ("issuing", ca.issuing_certificate()),
         ("ocsp", ca.ocsp_certificate()),
     ]:
-        assert _lint("lint_pkix_cert", _pem(tmp_path / f"{name}.pem", cert)) == [], name
+        assert pkilint_findings("lint_pkix_cert", _pem(tmp_path / f"{name}.pem", cert)) == [], name
 
 
 def test_the_crls_are_clean_rfc_5280(ca: CertificateAuthority, tmp_path: Path) -> None:
     (tmp_path / "issuing.crl").write_bytes(ca.crl())
     (tmp_path / "root.crl").write_bytes(ca.root_crl())
-    assert _lint("lint_crl", "-t", "CRL", "-p", "PKIX", "--document-format", "DER", tmp_path / "issuing.crl") == []
-    assert _lint("lint_crl", "-t", "ARL", "-p", "PKIX", "--document-format", "DER", tmp_path / "root.crl") == []
+    assert (
+        pkilint_findings("lint_crl", "-t", "CRL", "-p", "PKIX", "--document-format", "DER", tmp_path / "issuing.crl")
+        == []
+    )
+    assert (
+        pkilint_findings("lint_crl", "-t", "ARL", "-p", "PKIX", "--document-format", "DER", tmp_path / "root.crl") == []
+    )
 
 
 # -- the whole chain with revocation, as openssl checks it ------------------------------------------

@@ -8,10 +8,12 @@ import asyncio
 import hashlib
 import io
 import json
+import stat
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -23,6 +25,7 @@ from pyhanko.sign.timestamps import HTTPTimeStamper
 from pyhanko.sign.validation import ades
 from pyhanko.sign.validation.policy_decl import (
     CertificateFetchingRule,
+    LocalKnowledge,
     PdfSignatureValidationSpec,
     RevinfoOnlineFetchingRule,
     RevocationInfoGatheringSpec,
@@ -30,11 +33,12 @@ from pyhanko.sign.validation.policy_decl import (
 )
 from pyhanko_certvalidator.authority import CertTrustAnchor
 from pyhanko_certvalidator.context import CertValidationPolicySpec
-from pyhanko_certvalidator.policy_decl import REQUIRE_REVINFO, CertRevTrustPolicy
+from pyhanko_certvalidator.policy_decl import REQUIRE_REVINFO, CertRevTrustPolicy, NonRevokedStatusAssertion
 from pyhanko_certvalidator.registry import SimpleTrustManager
 
 from tests.daemon import PASSWORD, Daemon, make_daemon, tool
 from tests.factories import fresh_adult
+from tests.hsm.test_ca_profile import pkilint_findings
 from tests.integration.test_signing import approve_next, start_sign
 from tillit.phone.client import PhoneClient
 from tillit.signer.sample_documents import agreement_pdf
@@ -103,9 +107,15 @@ def sign_pdf_and_text(daemon: Daemon, folder: Path) -> tuple[str, Path, Path]:
     return number, folder / "laan.pdf", folder / "plan.p7s"
 
 
-def lta_validation(pdf: Path, root: x509.Certificate, at: datetime) -> ades.AdESLTAValidationResult:
-    """pyHanko's EN 319 102-1 LTA validation at `at` (to come): the root only, no fetching of anything."""
+def lta_validation(
+    pdf: Path, root: x509.Certificate, at: datetime, unrevoked: tuple[x509.Certificate, ...] = ()
+) -> ades.AdESLTAValidationResult:
+    """pyHanko's EN 319 102-1 LTA validation at `at` (to come): the root only, no fetching of anything;
+    the `unrevoked` certificates taken as not revoked at `at` (no status from the future exists)."""
     spec = SignatureValidationSpec(
+        local_knowledge=LocalKnowledge(
+            nonrevoked_assertions=[NonRevokedStatusAssertion(c.sha256, at=at) for c in unrevoked]
+        ),
         cert_validation_policy=CertValidationPolicySpec(
             trust_manager=SimpleTrustManager.build([CertTrustAnchor(root)]),
             revinfo_policy=CertRevTrustPolicy(REQUIRE_REVINFO),
@@ -218,9 +228,13 @@ def test_bb_signatures_fail_in_2031(bb_daemon: Daemon, tmp_path: Path) -> None:
 
 def test_archive_timestamp_renews_the_chain(daemon: Daemon, trust: dict[str, Path], tmp_path: Path) -> None:
     _, pdf, _ = sign_pdf_and_text(daemon, tmp_path)
+    pdf.chmod(0o640)  # an archive's own mode, which the renewed file keeps
+    files_before = sorted(tmp_path.iterdir())
     before = len(PdfFileReader(io.BytesIO(pdf.read_bytes()), strict=False).embedded_timestamp_signatures)
     done = daemon.run("tillit-signer", "archive-timestamp", str(pdf))
     assert "document timestamp added" in done.stdout
+    assert stat.S_IMODE(pdf.stat().st_mode) == 0o640
+    assert sorted(tmp_path.iterdir()) == files_before  # nothing left beside it
     after = PdfFileReader(io.BytesIO(pdf.read_bytes()), strict=False).embedded_timestamp_signatures
     assert len(after) == before + 1
     result = lta_validation(pdf, root_certificate(trust), IN_2031)
@@ -235,6 +249,47 @@ def test_archive_timestamp_renews_the_chain(daemon: Daemon, trust: dict[str, Pat
     refused = daemon.run("tillit-signer", "archive-timestamp", str(plain), check=False)
     assert refused.returncode == 2 and len(refused.stderr.strip().splitlines()) == 1, refused.stderr
     assert plain.read_bytes() == unsigned
+
+
+# `tillit-signer archive-timestamp` run whole (HSM, TSA, pyHanko), with the flush to the disk of one
+# renewed file failing as on a dying disk: os.fsync raises EIO for descriptors of files named "failing".
+ARCHIVE_WITH_A_FAILING_DISK = """
+import errno, os, sys
+real_fsync = os.fsync
+def fsync(descriptor):
+    if "failing" in os.readlink(f"/proc/self/fd/{descriptor}"):
+        raise OSError(errno.EIO, os.strerror(errno.EIO))
+    real_fsync(descriptor)
+os.fsync = fsync
+from tillit.signer.cli import main
+main(["archive-timestamp", *sys.argv[1:]])
+"""
+
+
+def test_archive_timestamp_leaves_a_pdf_it_cannot_write_as_it_was(daemon: Daemon, tmp_path: Path) -> None:
+    _, pdf, _ = sign_pdf_and_text(daemon, tmp_path / "signed")
+    archive = tmp_path / "archive"
+    archive.mkdir()
+    failing, renewed = archive / "failing.pdf", archive / "renewed.pdf"
+    for path in (failing, renewed):
+        path.write_bytes(pdf.read_bytes())
+        path.chmod(0o644)
+    result = subprocess.run(
+        [sys.executable, "-c", ARCHIVE_WITH_A_FAILING_DISK, str(failing), str(renewed)],
+        env=daemon.env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.strip().splitlines() == [
+        f"tillit-signer: {failing}: cannot write the renewed PDF: Input/output error"
+    ]
+    assert failing.read_bytes() == pdf.read_bytes()  # the old file, whole
+    assert f"{renewed}: document timestamp added" in result.stdout  # the next file is still renewed
+    assert len(renewed.read_bytes()) > len(pdf.read_bytes())
+    assert sorted(p.name for p in archive.iterdir()) == ["failing.pdf", "renewed.pdf"]  # no temporary file
+    assert {stat.S_IMODE(p.stat().st_mode) for p in (failing, renewed)} == {0o644}
 
 
 def test_tsa_over_http_with_openssl_and_pyhanko(daemon: Daemon, trust: dict[str, Path], tmp_path: Path) -> None:
@@ -368,3 +423,69 @@ def test_verify_explains_a_date_before_a_chain_given_as_root_and_a_missing_root(
     # The whole chain as --root: its self-signed root is the anchor.
     code, verdicts, stderr = verify(daemon, str(pdf), "--root", str(trust["chain"]))
     assert code == 0 and [v["indication"] for v in verdicts] == ["PASSED"], (verdicts, stderr)
+
+
+def test_a_renewed_ca_carries_signatures_past_its_first_end(tmp_path: Path) -> None:
+    """Signatures live past the CA's first ten years: `tillit-hsm ca renew` certifies the same keys
+    again, an archive timestamp then reaches the new end, and pyHanko's LTA validation a year after
+    the first end passes, where without the renewal it fails. The root as relying parties kept it
+    (the first certificate) still anchors everything: the same name and key."""
+    d = make_daemon(tmp_path / "home")
+    d.start()
+    try:
+        _, pdf, _ = sign_pdf_and_text(d, tmp_path / "signed")
+        first_root = x509.Certificate.load(httpx.get(d.url + "/v1/ca/root.cer").content)
+        first_issuing = x509.Certificate.load(httpx.get(d.url + "/v1/ca/issuing.cer").content)
+        past_first_end = first_root.not_valid_after.replace(microsecond=0) + timedelta(days=365)
+        # The archive keeps renewing, so the issuing CA of the newest timestamp is taken as not
+        # revoked then, as the TSA's certificate is; without a renewal even that does not pass.
+        failed = lta_validation(pdf, first_root, past_first_end, (first_issuing,))
+        assert failed.ades_subindic != AdESPassed.OK, "the check cannot tell a renewal from none"
+
+        renewed = d.run("tillit-hsm", "ca", "renew", "--years", "25")
+        assert "CA renewed" in renewed.stdout and "restart" in renewed.stdout, renewed.stdout
+        d.stop()
+        d.start()
+        new_root = x509.Certificate.load(httpx.get(d.url + "/v1/ca/root.cer").content)
+        new_issuing = x509.Certificate.load(httpx.get(d.url + "/v1/ca/issuing.cer").content)
+        assert new_root.not_valid_after > past_first_end + timedelta(days=365 * 10)
+        assert new_root.public_key.dump() == first_root.public_key.dump()
+        assert new_root.subject == first_root.subject and new_root.serial_number != first_root.serial_number
+
+        d.run("tillit-signer", "archive-timestamp", str(pdf))
+        for anchor in (new_root, first_root):
+            result = lta_validation(pdf, anchor, past_first_end, (new_issuing,))
+            assert result.ades_subindic == AdESPassed.OK, (result.ades_subindic, result.failure_msg)
+        code, verdicts, stderr = verify(d, str(pdf), "--at", f"{past_first_end:%Y-%m-%d}")
+        assert code == 0 and [v["indication"] for v in verdicts] == ["PASSED"], (verdicts, stderr)
+        # The renewed certificates are clean RFC 5280 (an end from 2050 on is a GeneralizedTime), and
+        # the customer's certificate from before the renewal verifies under them with every CRL.
+        tsa = PdfFileReader(io.BytesIO(pdf.read_bytes()), strict=False).embedded_timestamp_signatures[-1].signer_cert
+        files = {
+            name: tmp_path / f"{name}.pem" for name in ("root", "issuing", "tsa", "customer", "root.crl", "issuing.crl")
+        }
+        customer = PdfFileReader(io.BytesIO(pdf.read_bytes()), strict=False).embedded_regular_signatures[0].signer_cert
+        for name, cert in (("root", new_root), ("issuing", new_issuing), ("tsa", tsa), ("customer", customer)):
+            files[name].write_bytes(pem.armor("CERTIFICATE", cert.dump()))
+        for name in ("root", "issuing", "tsa"):
+            assert pkilint_findings("lint_pkix_cert", files[name]) == [], name
+        assert tsa.not_valid_after > past_first_end
+        files["root.crl"].write_bytes(pem.armor("X509 CRL", httpx.get(d.url + "/v1/crl/root").content))
+        files["issuing.crl"].write_bytes(pem.armor("X509 CRL", httpx.get(d.url + "/v1/crl").content))
+        checked = subprocess.run(
+            ["openssl", "verify", "-x509_strict", "-crl_check_all", "-CAfile", str(files["root"]),
+             "-untrusted", str(files["issuing"]), "-CRLfile", str(files["root.crl"]),
+             "-CRLfile", str(files["issuing.crl"]), str(files["customer"])],
+            capture_output=True, text=True,
+        )  # fmt: skip
+        assert checked.returncode == 0, checked.stdout + checked.stderr
+        _, second, _ = sign_pdf_and_text(d, tmp_path / "second")
+        assert lta_validation(second, first_root, IN_2031).ades_subindic == AdESPassed.OK
+
+        # Asking for no more than the CA already has changes nothing, in one line.
+        again = d.run("tillit-hsm", "ca", "renew", "--years", "5", check=False)
+        assert again.returncode != 0 and len(again.stderr.strip().splitlines()) == 1, again.stderr
+        assert "already lasts until" in again.stderr
+        assert httpx.get(d.url + "/v1/ca/root.cer").content == new_root.dump()
+    finally:
+        d.stop()

@@ -60,6 +60,12 @@ DEFAULT_PUBLIC_URL = "http://127.0.0.1:8700"
 _ROOT_CRL_PATH = "/v1/crl/root"
 
 
+# `renew`'s longest lifetime for the CA: the root's key would then be in use for decades, and
+# keeping a key longer is a re-keying's job, not a renewal's.
+MAX_CA_YEARS = 30
+# The issuing CA's extensions that point at the root's CRL and certificate, kept by `renew`.
+_POINTERS = {"crl_distribution_points", "authority_information_access"}
+
 # The longest common name X.509 allows (RFC 5280 appendix A, ub-common-name), less " Issuing CA".
 _ORGANISATION_MAX = 64 - len(" Issuing CA")
 
@@ -105,6 +111,14 @@ def check_server_days(days: int, purpose: str = "server_auth") -> None:
         raise ValueError(
             f"a server certificate lives at most {MAX_SERVER_CERTIFICATE_DAYS} days (clients refuse longer), not {days}"
         )
+
+
+def certificate_time(moment: datetime) -> x509.Time:
+    """`moment` as RFC 5280 4.1.2.5 says a certificate gives it: UTCTime through 2049,
+    GeneralizedTime from 2050 on."""
+    if moment.year < 2050:
+        return x509.Time({"utc_time": moment})
+    return x509.Time({"general_time": moment})
 
 
 class CertificateAuthority:
@@ -190,6 +204,47 @@ class CertificateAuthority:
         self._cache.clear()
         self._issue_ocsp_certificate()
         self._cache.clear()
+
+    def renew(self, years: int = 10) -> None:
+        """Certify the root's and the issuing CA's keys again, to `years` from now, then the TSA's
+        key and the OCSP responder's under them: the same names and the same keys, so every
+        certificate, CRL, OCSP answer and timestamp made before chains to the new certificates as
+        it did to the old, and an archive timestamp made after carries the chain to the new end
+        (docs/signatures.md, "When the CA's certificates end"). Refused, changing nothing, when the
+        CA is not initialised or already lasts that long."""
+        if not 1 <= years <= MAX_CA_YEARS:
+            raise errors.HsmError(f"a CA lives between 1 and {MAX_CA_YEARS} years, not {years}")
+        old_root, old_issuing = self.root_certificate(), self.issuing_certificate()
+        root_end = now_seconds() + timedelta(days=365 * years)
+        if root_end <= old_root.not_valid_after:
+            until = f"{old_root.not_valid_after:%Y-%m-%d}"
+            raise errors.HsmError(f"the CA already lasts until {until}: give --years beyond that")
+        root = self._certificate(
+            subject=old_root.subject,
+            subject_label=ROOT_LABEL,
+            issuer=old_root.subject,
+            issuer_label=ROOT_LABEL,
+            not_after=root_end,
+            extensions=ca_extensions(path_length=1),
+        )
+        self.hsm.store_certificate(ROOT_LABEL, root.dump())
+        self._cache.clear()
+        # The pointers to the root's CRL and certificate (if the CA was made with them) stay as
+        # they were: the public URL cannot change (`init`).
+        pointers = [e for e in old_issuing["tbs_certificate"]["extensions"] if e["extn_id"].native in _POINTERS]
+        issuing = self._certificate(
+            subject=old_issuing.subject,
+            subject_label=ISSUING_LABEL,
+            issuer=root.subject,
+            issuer_label=ROOT_LABEL,
+            not_after=root_end - timedelta(days=1),
+            extensions=[*ca_extensions(path_length=0), *pointers],
+        )
+        self.hsm.store_certificate(ISSUING_LABEL, issuing.dump())
+        self._cache.clear()
+        self._issue_ocsp_certificate()
+        self._cache.clear()
+        self.issue_timestamping_certificate(years=years)
 
     def _issue_ocsp_certificate(self) -> x509.Certificate:
         """A new certificate for the OCSP responder's key, living `OCSP_CERTIFICATE_LIFETIME`."""
@@ -416,7 +471,7 @@ class CertificateAuthority:
                 "issuer": issuer,
                 "validity": {
                     "not_before": x509.Time({"utc_time": now_seconds() - timedelta(minutes=5)}),
-                    "not_after": x509.Time({"utc_time": not_after}),
+                    "not_after": certificate_time(not_after),
                 },
                 "subject": subject,
                 "subject_public_key_info": public_info,

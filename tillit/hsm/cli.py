@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives import serialization
 
 from tillit.cli_errors import OneLineErrors
 from tillit.hsm import errors
-from tillit.hsm.ca import ISSUING_LABEL, OCSP_LABEL, ROOT_LABEL, TSA_LABEL, CertificateAuthority
+from tillit.hsm.ca import ISSUING_LABEL, MAX_CA_YEARS, OCSP_LABEL, ROOT_LABEL, TSA_LABEL, CertificateAuthority
 from tillit.hsm.client import Hsm
 from tillit.hsm.keys import Algorithm
 from tillit.hsm.otp import CodeDeviceFile, check_serial, issue_code_device
@@ -203,6 +203,29 @@ def ca_init(organisation: str, public_url: str | None) -> None:
         authority.issue_timestamping_certificate()
         subject = authority.issuing_certificate().subject.human_friendly
     click.echo(f"CA initialised: {subject}")
+
+
+@ca.command("renew")
+@click.option(
+    "--years",
+    type=click.IntRange(1, MAX_CA_YEARS),
+    default=10,
+    show_default=True,
+    help="How long from now the renewed root lasts (the issuing CA a day less, the TSA three).",
+)
+def ca_renew(years: int) -> None:
+    """Certify the CA's keys again for --years: root, issuing CA, TSA and OCSP responder, same names
+    and keys, so that signatures made before keep validating and archive timestamps reach the new end.
+    Restart each signer afterwards: a running one keeps the certificates it read at start."""
+    with Hsm(_settings()) as hsm:
+        authority = CertificateAuthority.for_home(hsm)
+        authority.renew(years)
+        root, issuing = authority.root_certificate(), authority.issuing_certificate()
+    click.echo(
+        f"CA renewed: {root.subject.human_friendly} until {root.not_valid_after:%Y-%m-%d},"
+        f" {issuing.subject.human_friendly} until {issuing.not_valid_after:%Y-%m-%d};"
+        " restart each tillit-signer to serve them"
+    )
 
 
 @ca.command("show")

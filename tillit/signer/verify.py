@@ -185,7 +185,8 @@ def verify_pdf(
     at now or a past `at` as it stands (`ades_lta_validation`); at an `at` still to come with
     pyHanko's simulation of that validation, which presumes the archive renews the document
     timestamps until then (`simulate_future_ades_lta_validation`: the newest timestamp's
-    certificate is taken as not revoked then, since no status from the future exists). `fresh`
+    certificate, and here the CAs under the root that the timestamps carry, are taken as not
+    revoked then, since no status from the future exists). `fresh`
     adds today's status of the signer's and the TSA's certificates (the local CA's) to a
     validation now or at a past date."""
     try:
@@ -203,7 +204,16 @@ def verify_pdf(
     # Today's status only for a validation now or in the past: a date to come is pyHanko's simulation
     # over the document's own material, as an archive would have kept it.
     today = fresh(certs) if fresh and not _to_come(at) else None
-    spec = PdfSignatureValidationSpec(_spec(root, _knowledge(today)))
+    knowledge = _knowledge(today)
+    if at is not None and _to_come(at):
+        # As for a CMS below: the CAs under the root that certify the document timestamps are taken
+        # as not revoked at `at`, as pyHanko takes the newest timestamp's own certificate. Their
+        # certificates must still be valid then, so a CA that ends before `at` fails as it should.
+        authorities = [c for t in timestamps for c in _carried(t.signed_data) if c.ca and c.self_signed == "no"]
+        knowledge = dataclasses.replace(
+            knowledge, nonrevoked_assertions=[NonRevokedStatusAssertion(c.sha256, at=at) for c in authorities]
+        )
+    spec = PdfSignatureValidationSpec(_spec(root, knowledge))
 
     async def run() -> list[Verdict]:
         verdicts = []
@@ -218,17 +228,16 @@ def verify_pdf(
     return asyncio.run(run())
 
 
+def _carried(signed_data: cms.SignedData) -> list[x509.Certificate]:
+    """The certificates a SignedData carries."""
+    return [c.chosen for c in signed_data["certificates"] or [] if c.name == "certificate"]
+
+
 def _token_signer(token: cms.ContentInfo) -> list[x509.Certificate]:
     """The signer's certificate of a timestamp token, when the token carries it."""
     signed = token["content"]
     sid = signed["signer_infos"][0]["sid"].chosen
-    return [
-        c.chosen
-        for c in signed["certificates"] or []
-        if c.name == "certificate"
-        and c.chosen.issuer == sid["issuer"]
-        and c.chosen.serial_number == sid["serial_number"].native
-    ]
+    return [c for c in _carried(signed) if c.issuer == sid["issuer"] and c.serial_number == sid["serial_number"].native]
 
 
 def cms_level(signed_data: cms.SignedData) -> str:
@@ -261,9 +270,9 @@ def _cms_knowledge(signed_data: cms.SignedData) -> LocalKnowledge:
                 }
             )
             ocsps.extend(OCSPContainer.load_multi(response))
-    certs = [c.chosen for c in signed_data["certificates"] or [] if c.name == "certificate"]
+    certs = _carried(signed_data)
     for token in _signature_timestamps(signed_data["signer_infos"][0]):
-        certs.extend(c.chosen for c in token["content"]["certificates"] or [] if c.name == "certificate")
+        certs.extend(_carried(token["content"]))
     return LocalKnowledge(known_ocsps=ocsps, known_crls=crls, known_certs=certs)
 
 
@@ -292,7 +301,7 @@ def verify_cms(
     if digest_name not in ("sha256", "sha384", "sha512"):
         raise VerifyInputError(f"unsupported digest algorithm {digest_name}")
     digest = hashlib.new(digest_name, content).digest()
-    certs = [c.chosen for c in signed_data["certificates"] or [] if c.name == "certificate"]
+    certs = _carried(signed_data)
     sid = signer_info["sid"].chosen
     signer_cert = next(
         (c for c in certs if c.issuer == sid["issuer"] and c.serial_number == sid["serial_number"].native), None
