@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import logging
-import os
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -14,6 +13,7 @@ from typing import Any, NoReturn
 import click
 from asn1crypto import pem, x509
 
+from tillit.durable_files import replace_file_durably
 from tillit.hsm.errors import CaNotInitialised, TokenNotFound
 from tillit.signer.cli.console import JSON_HELP, print_result
 from tillit.signer.runtime import open_signer
@@ -154,7 +154,9 @@ def verify(file: Path, content: Path | None, at_text: str | None, root: Path | N
 def renew_archive_timestamps(files: tuple[Path, ...]) -> None:
     """Renew B-LTA PDFs in place: the newest document timestamp's validation data into the DSS, then
     a fresh document timestamp from Tillit's TSA (run yearly, and before the TSA certificate ends).
-    Files that cannot be renewed are named on stderr and left as they were (exit 2)."""
+    Each renewed file replaces the old one whole and on the disk, keeping its permission bits
+    (`tillit.durable_files`). Files that cannot be renewed or written are named on stderr and left
+    as they were (exit 2)."""
     from tillit.signer.longterm import validation_material  # see the top of the module
     from tillit.signer.renewal import archive_timestamp, last_document_timestamp_signer
     from tillit.signer.verify import VerifyInputError
@@ -184,9 +186,14 @@ def renew_archive_timestamps(files: tuple[Path, ...]) -> None:
                 click.echo(f"tillit-signer: {file}: cannot renew: {type(e).__name__}: {e}".splitlines()[0], err=True)
                 refused = True
                 continue
-            partial = file.with_name(f".{file.name}.renewing")
-            partial.write_bytes(renewed)
-            os.replace(partial, file)  # whole or not at all
+            try:
+                # An archive copy of a signed agreement: a full disk or a crash must leave the old
+                # PDF whole rather than a truncated one.
+                replace_file_durably(file, renewed)
+            except OSError as e:
+                click.echo(f"tillit-signer: {file}: cannot write the renewed PDF: {e.strerror}", err=True)
+                refused = True
+                continue
             click.echo(f"{file}: document timestamp added")
     if refused:
         sys.exit(2)
