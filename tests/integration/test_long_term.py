@@ -319,9 +319,22 @@ def test_tsa_over_http_with_openssl_and_pyhanko(daemon: Daemon, trust: dict[str,
     assert info["accuracy"]["seconds"].native == 1
     attributes = {a["type"].native for a in token["content"]["signer_infos"][0]["signed_attrs"]}
     assert "signing_certificate_v2" in attributes
-    tsa_cert = token["content"]["certificates"][0].chosen
+    sid = token["content"]["signer_infos"][0]["sid"].chosen
+    tsa_cert = next(
+        c.chosen for c in token["content"]["certificates"] if c.chosen.serial_number == sid["serial_number"].native
+    )
     eku = next(e for e in tsa_cert["tbs_certificate"]["extensions"] if e["extn_id"].native == "extended_key_usage")
     assert eku["critical"].native is True and eku["extn_value"].native == ["time_stamping"]
+    # It says where its status is, and the responder there answers for it (openssl's OCSP client).
+    assert tsa_cert.crl_distribution_points and tsa_cert.ocsp_urls == [daemon.url + "/v1/ocsp"]
+    (tmp_path / "tsa.pem").write_bytes(pem.armor("CERTIFICATE", tsa_cert.dump()))
+    status = subprocess.run(
+        ["openssl", "ocsp", "-issuer", str(trust["chain"]), "-cert", str(tmp_path / "tsa.pem"),
+         "-url", tsa_cert.ocsp_urls[0], "-CAfile", str(trust["chain"])],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert status.returncode == 0 and "Response verify OK" in status.stderr, status.stdout + status.stderr
+    assert f"{tmp_path / 'tsa.pem'}: good" in status.stdout, status.stdout
 
     # Without certReq the token carries no certificates; serials differ from token to token.
     bare = subprocess.run(

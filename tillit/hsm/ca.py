@@ -121,6 +121,25 @@ def certificate_time(moment: datetime) -> x509.Time:
     return x509.Time({"general_time": moment})
 
 
+def status_pointers(base: str) -> list[x509.Extension]:
+    """Where, under the signer's public URL `base`, a certificate by the issuing CA has its status
+    (the CRL, OCSP) and its issuer's certificate."""
+    return [
+        extension(
+            "crl_distribution_points",
+            # GeneralNames (a SEQUENCE OF a CHOICE) takes no native dicts: build the GeneralName.
+            [{"distribution_point": {"full_name": [uri(f"{base}/v1/crl")]}}],
+        ),
+        extension(
+            "authority_information_access",
+            [
+                {"access_method": "ocsp", "access_location": uri(f"{base}/v1/ocsp")},
+                {"access_method": "ca_issuers", "access_location": uri(f"{base}/v1/ca/issuing.cer")},
+            ],
+        ),
+    ]
+
+
 class CertificateAuthority:
     """Root CA -> issuing CA -> customers' (and the daemon's) certificates, and the OCSP responder.
 
@@ -269,7 +288,9 @@ class CertificateAuthority:
     def issue_timestamping_certificate(self, key_label: str = TSA_LABEL, years: int = 10) -> x509.Certificate:
         """The RFC 3161 timestamp authority's certificate: its key (made here when missing) in the
         token, issued by the issuing CA with a critical extendedKeyUsage of timeStamping alone
-        (RFC 3161 2.3), stored on the token and in the ledger (so that OCSP answers for it)."""
+        (RFC 3161 2.3), pointing like a customer's at the CRL, OCSP and the issuing CA's certificate
+        (for a CA made with its public URL), stored on the token and in the ledger (so that OCSP
+        answers for it)."""
         if not self.hsm.has_key(key_label):
             self.hsm.generate_key(key_label, Algorithm.EC_P256)
         issuing = self.issuing_certificate()
@@ -285,6 +306,7 @@ class CertificateAuthority:
                 extension("basic_constraints", {"ca": False}, critical=True),
                 extension("key_usage", x509.KeyUsage({"digital_signature", "non_repudiation"}), critical=True),
                 extension("extended_key_usage", ["time_stamping"], critical=True),
+                *(status_pointers(base) if (base := self.public_url) else []),
             ],
         )
         self.hsm.store_certificate(key_label, cert.dump())
@@ -369,18 +391,7 @@ class CertificateAuthority:
                 "certificate_policies",
                 [{"policy_identifier": TILLIT_POLICY_OID}, {"policy_identifier": ETSI_NCP_OID}],
             ),
-            extension(
-                "crl_distribution_points",
-                # GeneralNames (a SEQUENCE OF a CHOICE) takes no native dicts: build the GeneralName.
-                [{"distribution_point": {"full_name": [uri(f"{base}/v1/crl")]}}],
-            ),
-            extension(
-                "authority_information_access",
-                [
-                    {"access_method": "ocsp", "access_location": uri(f"{base}/v1/ocsp")},
-                    {"access_method": "ca_issuers", "access_location": uri(f"{base}/v1/ca/issuing.cer")},
-                ],
-            ),
+            *status_pointers(base),
             natural_person_semantics(base),
         ]
         cert = self._certificate(
