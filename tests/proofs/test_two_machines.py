@@ -12,8 +12,10 @@ the token's PIN and the public URL, nothing else. Proven here:
 - a password check running on A (A stopped with SIGSTOP in the middle of it) is not taken over by
   B restarting: A's live lease keeps it A's, and A completes it once it runs again;
 - a signing on A that waits on a stalled HSM (the p11-kit server stopped) for longer than the lease
-  is not taken over by B's maintenance sweep: A renews its lease while it waits, and completes the
-  order with one signature once the HSM answers.
+  is not taken over by B's sweep for expired leases: A renews its lease while it waits, and completes
+  the order with one signature once the HSM answers;
+- an order left in a password check by an instance that died is taken over within a third of the
+  lease after it ran out (the sweep for expired leases), and its password then goes through.
 
 Behind TILLIT_FULL_TESTS=1: A killed with SIGKILL during signings, and B taking the orders over
 once their leases ran out, never releases a second signature: every complete order has exactly
@@ -56,13 +58,15 @@ pytestmark = [pytest.mark.integration, pytest.mark.hsm, pytest.mark.postgresql]
 
 WAIT = 30.0
 LEASE = 20.0  # longer than B's restart on a busy machine; the long proof waits for it to run out
-# No rate limits in the way of many orders; the maintenance sweep (which takes expired leases over)
-# every second instead of every minute.
+# How often each instance looks for expired leases to take over: a third of the lease.
+LEASE_SWEEP = LEASE / 3
+# No rate limits in the way of many orders; the retention sweep out of the way, so that only the
+# sweep for expired leases takes orders over.
 SETTINGS = {
     "TILLIT_RATE_ORDERS_PER_NUMBER": "0",
     "TILLIT_RATE_ORDERS_PER_KIOSK": "0",
     "TILLIT_LEASE_SECONDS": str(LEASE),
-    "TILLIT_MAINTENANCE_INTERVAL_SECONDS": "1",
+    "TILLIT_MAINTENANCE_INTERVAL_SECONDS": "3600",
 }
 
 
@@ -245,7 +249,7 @@ def test_a_password_check_running_on_a_is_not_taken_over_by_b_restarting(machine
 def test_a_signing_stalled_on_the_hsm_past_its_lease_stays_a_s(machines: Machines) -> None:
     """The HSM stalls while A signs (its p11-kit server and the processes it forked stopped with
     SIGSTOP, as a network HSM failing over), for longer than the lease. A, alive, renews its lease,
-    so B's maintenance sweep (every second) never takes the order over to sign it a second time;
+    so B's sweep for expired leases never takes the order over to sign it a second time;
     once the HSM answers again A completes the order with one signature."""
     a, server = machines.a, machines.server
     assert server.process is not None
@@ -268,8 +272,8 @@ def test_a_signing_stalled_on_the_hsm_past_its_lease_stays_a_s(machines: Machine
         while pg_query(machines.url, "SELECT status FROM orders WHERE ref=%s", ref)[0][0] not in running:
             assert time.monotonic() < deadline, "the password check never started"
             time.sleep(0.01)
-        # The lease taken at the start has run out by now, and B's sweep (every second) has looked since.
-        time.sleep(LEASE + 3)
+        # The lease taken at the start has run out by now, and B's sweep has looked since.
+        time.sleep(LEASE + LEASE_SWEEP + 2)
         status, runner = pg_query(machines.url, "SELECT status, runner FROM orders WHERE ref=%s", ref)[0]
         taken = audit_count(machines.url, "order.resumed", ref) + audit_count(machines.url, "order.recovered", ref)
         assert status in running and taken == 0, (status, runner, taken)
@@ -284,11 +288,38 @@ def test_a_signing_stalled_on_the_hsm_past_its_lease_stays_a_s(machines: Machine
     phone_b.close()
 
 
+def test_an_order_left_by_a_dead_instance_is_taken_over_within_a_third_of_the_lease(machines: Machines) -> None:
+    """What an instance that died in a password check leaves behind (the order `verifying`, its
+    lease run out, its runner gone) is undone by the instances still serving within a third of the
+    lease, without waiting for the retention sweep (an hour here); the customer's password then
+    goes through on either instance."""
+    number, phone_a, phone_b = enrolled(machines)
+    with machines.a.kiosk() as k:
+        ref = start_and_approve(k, number, phone_a)
+    pg_query(
+        machines.url,
+        "UPDATE orders SET status='verifying', runner='machine-c-dead', lease_until=%s WHERE ref=%s RETURNING ref",
+        time.time() - 1,
+        ref,
+    )
+    left = time.monotonic()
+    while pg_query(machines.url, "SELECT status FROM orders WHERE ref=%s", ref)[0][0] != "approved":
+        assert time.monotonic() - left < LEASE_SWEEP + 5, "nobody took the dead instance's order over"
+        time.sleep(0.1)
+    events = pg_query(machines.url, "SELECT data FROM audit WHERE event='order.recovered' AND subject=%s", ref)
+    assert len(events) == 1 and json.loads(events[0][0])["runner"] == "machine-c-dead", events
+    with machines.b.kiosk() as k:
+        done = k.post("/v1/password", json={"orderRef": ref, "password": PASSWORD})
+    assert done.status_code == 200 and done.json()["status"] == "complete", done.text
+    phone_a.close()
+    phone_b.close()
+
+
 @pytest.mark.skipif(not FULL, reason="long: TILLIT_FULL_TESTS=1")
 @pytest.mark.timeout(900)
 def test_killing_a_during_signings_never_releases_a_second_signature(machines: Machines) -> None:
     """A signs for many customers at once and is killed (SIGKILL) in the middle; B, still serving,
-    takes over the signings A held once their leases run out (its maintenance sweep) and A, when it
+    takes over the signings A held once their leases run out (its sweep for expired leases) and A, when it
     starts again, resumes only what is still its own. Every order that completes has exactly one
     `signature.created` and one signed document; none is signed by two live instances."""
     a = machines.a
@@ -313,8 +344,8 @@ def test_killing_a_during_signings_never_releases_a_second_signature(machines: M
             time.sleep(0.002)
         a.stop(kill=True)
         [f.result() for f in futures]
-    # B's sweep takes over what A held once the leases run out (maintenance every second here).
-    deadline = time.monotonic() + LEASE + 30
+    # B's sweep takes over what A held once the leases run out (a sweep every third of the lease).
+    deadline = time.monotonic() + LEASE + LEASE_SWEEP + 20
     running = "SELECT 1 FROM orders WHERE status IN ('verifying','signing') AND ref = ANY(%s)"
     while pg_query(machines.url, running, refs):
         assert time.monotonic() < deadline, "B never took the signings of the dead A over"

@@ -254,7 +254,7 @@ class SignerSettings(TillitSettings):
     """How long an instance holds an order whose password check or signing it runs, renewed every
     third of it while the run lasts (a stalled HSM does not cost the lease). A restarting instance
     resumes only its own orders and those whose lease ran out (their runner died or froze); a
-    running one takes over expired leases at each maintenance sweep."""
+    running one looks for expired leases to take over every third of it."""
 
     audit_checkpoint_every: int = Field(default=100, ge=0)
     """Sign an audit checkpoint with the HSM's audit key after this many new entries (also at every

@@ -58,19 +58,15 @@ class TillitApp(FastAPI):
 
 async def sweep_store(signer: Signer) -> None:
     """Run the store's retention sweep (`signer.retention`) every `maintenance_interval_seconds`, on
-    the pool, and take over other instances' expired leases (`signer.leases`); a failed sweep is
-    logged and tried again next time."""
+    the pool; a failed sweep is logged and tried again next time."""
     log = logging.getLogger("tillit.retention")
     while True:
         await asyncio.sleep(signer.settings.maintenance_interval_seconds)
         try:
-            taken = await blocking(signer.take_over_expired)
             report = await blocking(signer.retention.sweep)
         except Exception as e:  # the next sweep tries again; the daemon must not stop for it
             log.warning("the store's retention sweep failed: %s", e)
             continue
-        if taken:
-            log.warning("took over %d orders of other instances whose lease ran out", taken)
         if report.expired_orders or report.purged_orders:
             log.info(
                 "retention: %d abandoned orders expired, %d orders' documents deleted",
@@ -79,9 +75,26 @@ async def sweep_store(signer: Signer) -> None:
             )
 
 
+async def sweep_leases(signer: Signer) -> None:
+    """Take over other instances' expired leases (`signer.leases`) every third of `lease_seconds`
+    (or `maintenance_interval_seconds` when shorter), so that an order whose instance died is
+    resumed at most that long after its lease ran out; a failed sweep is logged and tried again."""
+    log = logging.getLogger("tillit.leases")
+    every = min(signer.settings.lease_seconds / 3, signer.settings.maintenance_interval_seconds)
+    while True:
+        await asyncio.sleep(every)
+        try:
+            taken = await blocking(signer.take_over_expired)
+        except Exception as e:  # the next sweep tries again; the daemon must not stop for it
+            log.warning("the sweep for expired leases failed: %s", e)
+            continue
+        if taken:
+            log.warning("took over %d orders of other instances whose lease ran out", taken)
+
+
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    """The worker pool and the retention sweep while the daemon serves; at a clean stop, the audit
+    """The worker pool and the sweeps (retention, expired leases) while the daemon serves; at a clean stop, the audit
     log's head signed (a checkpoint), so that a later truncation is detectable."""
     signer: Signer = app.state.signer
     workers = signer.settings.worker_threads
@@ -94,11 +107,12 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     loop.set_default_executor(ThreadPoolExecutor(max_workers=workers, thread_name_prefix="tillit-worker"))
     # The remaining `def` endpoints run on anyio's pool (40 threads by default): the same bound.
     anyio.to_thread.current_default_thread_limiter().total_tokens = workers
-    sweeper = asyncio.create_task(sweep_store(signer))
+    sweepers = [asyncio.create_task(sweep_store(signer)), asyncio.create_task(sweep_leases(signer))]
     try:
         yield
     finally:
-        sweeper.cancel()
+        for sweeper in sweepers:
+            sweeper.cancel()
         sys.setswitchinterval(switch_interval)
     try:
         signer.audit_log.checkpoint("shutdown")
