@@ -1,7 +1,8 @@
 """A customer's certificate as the CA ledger has it now: valid, revoked, expired or missing.
 
-`customers show` prints it, and a sign order is refused up front (`/v1/sign`, 409) when it is not
-valid: the HSM would refuse to sign at the end anyway, after the phone's approval and the password.
+`customers show` prints it (from the ledger alone, so also while the HSM is away), and a sign order
+is refused up front (`/v1/sign`, 409) when it is not valid: the HSM would refuse to sign at the end
+anyway, after the phone's approval and the password.
 Login does not use the customer's certificate (the completion token is signed by the service key),
 so a customer whose certificate is revoked can still log in, read agreements, and block.
 """
@@ -13,6 +14,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from tillit.hsm.ca import CertificateAuthority
+from tillit.hsm.ca_ledger import CaLedger
 from tillit.hsm.cert_profiles import REVOCATION_REASONS
 from tillit.signer import errors
 from tillit.signer.store.records import Customer
@@ -53,10 +55,16 @@ class CertificateState:
 
 
 def certificate_state(ca: CertificateAuthority, customer: Customer, now: datetime | None = None) -> CertificateState:
-    """The customer's current certificate looked up in the CA ledger (one indexed read)."""
+    """The customer's current certificate looked up in the CA's ledger: `ledger_certificate_state`."""
+    return ledger_certificate_state(ca.ledger, customer, now)
+
+
+def ledger_certificate_state(ledger: CaLedger, customer: Customer, now: datetime | None = None) -> CertificateState:
+    """The customer's current certificate looked up in the CA ledger (one indexed read). The ledger is
+    a database, not the token, so this answers while the HSM is away (`customers show` then)."""
     if customer.cert_serial is None:
         return CertificateState(None, "missing")
-    issued = ca.status(int(customer.cert_serial, 16))
+    issued = ledger.get(int(customer.cert_serial, 16))
     if issued is None:
         return CertificateState(customer.cert_serial, "missing")
     if issued.revoked_at is not None:

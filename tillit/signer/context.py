@@ -132,10 +132,16 @@ class SignerContext:
 
     def parse_number(self, text: str) -> PersonalNumber:
         """A national identity number (test numbers only when the settings allow them)."""
-        try:
-            return parse(text, self.settings.allow_test_numbers, date.today())
-        except InvalidPersonalNumber as e:
-            raise errors.InvalidInput(str(e), "invalidPersonalNumber") from None
+        return parse_personal_number(text, self.settings.allow_test_numbers)
+
+
+def parse_personal_number(text: str, allow_test_numbers: bool) -> PersonalNumber:
+    """A national identity number, test numbers only with `allow_test_numbers`; InvalidInput
+    (`invalidPersonalNumber`) saying what is wrong with any other text."""
+    try:
+        return parse(text, allow_test_numbers, date.today())
+    except InvalidPersonalNumber as e:
+        raise errors.InvalidInput(str(e), "invalidPersonalNumber") from None
 
 
 def build_context(

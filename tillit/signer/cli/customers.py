@@ -1,4 +1,10 @@
-"""`tillit-signer customers ...`: enrolling customers and what an administrator does for them."""
+"""`tillit-signer customers ...`: enrolling customers and what an administrator does for them.
+
+`list` and `show` read the store and the CA ledger alone (`open_records`), so they work while the
+HSM is away; they then say so, in the text and as `"hsm": {"status": "unavailable", "reason": ...}`
+in the JSON (absent while the HSM opens). Every other command opens the whole signer and is refused
+in one line while the HSM is away, before anything changes.
+"""
 
 from __future__ import annotations
 
@@ -13,8 +19,10 @@ from tillit.signer.certificate_state import certificate_state
 from tillit.signer.cli.console import JSON_HELP, print_result, read_secret
 from tillit.signer.customers.control_questions import CONTROL_QUESTIONS
 from tillit.signer.customers.lifecycle import block_reason
-from tillit.signer.runtime import open_signer
+from tillit.signer.customers.overview import customer_overview, listed_customers
+from tillit.signer.runtime import hsm_unavailable, open_records, open_signer
 from tillit.signer.service import Signer
+from tillit.signer.settings import SignerSettings
 
 
 def _ca_needed(signer: Signer) -> None:
@@ -68,17 +76,40 @@ def customers_add(
     )
 
 
+def _hsm_note(settings: SignerSettings) -> dict[str, str] | None:
+    """`list`'s and `show`'s `hsm` field: None while the HSM opens, else its status and why not."""
+    reason = hsm_unavailable(settings)
+    return None if reason is None else {"status": "unavailable", "reason": reason}
+
+
+def _hsm_away(note: dict[str, str], shown: str) -> list[str]:
+    """What `list` and `show` say after "HSM" while it is away: why, what cannot be done meanwhile,
+    and where what they show (`shown`) comes from."""
+    return [
+        f"unavailable: {note['reason']}",
+        "no login or signing, and no change to a customer, until it is back",
+        f"{shown} from the database and the CA ledger, which do not need the HSM",
+    ]
+
+
 @customers.command("list")
 @click.option("--json", "as_json", is_flag=True, help=JSON_HELP)
 def customers_list(as_json: bool) -> None:
-    """List customers."""
-    with open_signer() as signer:
-        found = [c.public() for c in signer.customers()]
-    print_result(
-        found,
-        as_json,
-        lambda cs: "\n".join(f"{c['personalNumber']}  {c['name']:30} {c['status']}" for c in cs) or "no customers",
-    )
+    """List customers (from the database: while the HSM is away too, and then says so)."""
+    with open_records() as records:
+        found = listed_customers(records.store)
+    hsm = _hsm_note(records.settings)
+    if hsm:
+        for listed in found:
+            listed["hsm"] = hsm
+
+    def text(cs: list[dict[str, Any]]) -> str:
+        lines = [f"{c['personalNumber']}  {c['name']:30} {c['status']}" for c in cs] or ["no customers"]
+        if hsm:
+            lines.append("HSM " + "; ".join(_hsm_away(hsm, "this list is")))
+        return "\n".join(lines)
+
+    print_result(found, as_json, text)
 
 
 def _when(epoch_or_iso: datetime | float | str | None) -> str:
@@ -133,6 +164,8 @@ def _customer_text(d: dict[str, Any]) -> str:
         ("last method", [d["lastMethod"] or "-"]),
         ("id", [d["id"]]),
     ]
+    if d.get("hsm"):
+        rows.insert(0, ("HSM", _hsm_away(d["hsm"], "what follows is")))
     lines = [f"{d['name']} ({number})"]
     for label, values in rows:
         lines.append(f"  {label:16} {values[0]}")
@@ -145,14 +178,13 @@ def _customer_text(d: dict[str, Any]) -> str:
 @click.option("--json", "as_json", is_flag=True, help=JSON_HELP)
 def customers_show(personal_number: str, as_json: bool) -> None:
     """Show one customer: status, password, certificate as the CA has it now, and the active app,
-    with the command that fixes what is not in order."""
+    with the command that fixes what is not in order (while the HSM is away too, and then says so)."""
 
-    with open_signer() as signer:
-        customer = signer.customer(personal_number)
-        data = customer.public()
-        data["blockedReason"] = customer.blocked_reason
-        data["certificate"] = certificate_state(signer.ca, customer).public()
-        data["device"] = signer.active_device_info(customer.id)
+    with open_records() as records:
+        data = customer_overview(records.store, records.ledger, personal_number, records.settings.allow_test_numbers)
+    hsm = _hsm_note(records.settings)
+    if hsm:
+        data["hsm"] = hsm
     print_result(data, as_json, _customer_text)
 
 
