@@ -9,6 +9,8 @@ import re
 from pathlib import Path
 
 from tillit.phone.i18n import WORDS, translate
+from tillit.phone.widgets.request_panel import UNSAID
+from tillit.signer.wire import DEACTIVATION_REASONS
 
 PHONE = Path(__file__).parents[2] / "tillit" / "phone"
 SHOWN_BY = {"Label", "Button", "Static", "Input", "Binding", "ErrorDialog", "PinDialog", "drop_current"}
@@ -48,6 +50,8 @@ def test_every_key_the_phone_names_is_in_its_catalog() -> None:
     outcomes = ("expired", "ended", "deactivated", "error", "usage", "passwordLocked")
     named |= {f"history.outcome.{outcome}" for outcome in outcomes}
     named |= {"min_bankid.on", "min_bankid.off"}
+    reasons = (*DEACTIVATION_REASONS, UNSAID)  # why a device is deactivated, and what to do
+    named |= {f"deactivated.{part}.{reason}" for part in ("why", "next") for reason in reasons}
     assert len(named) > 60
     assert named <= set(WORDS.forms), sorted(named - set(WORDS.forms))
     assert set(WORDS.forms) <= named, f"entries nobody asks for: {sorted(set(WORDS.forms) - named)}"

@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 from textual.app import App
-from textual.widgets import Label
+from textual.widgets import Footer, Label
 
 from tests.phone.conftest import collect, phone_of, start_login
 from tests.phone.screen_helpers import account_of, open_phone, wait_until
@@ -25,6 +25,15 @@ SIZE = (50, 24)
 
 def panel_of(app: App[Any]) -> RequestPanel:
     return app.screen.query_one(RequestPanel)
+
+
+def shown(app: App[Any], selector: str) -> str:
+    return str(app.screen.query_one(selector, Label).content)
+
+
+def footer_keys(app: App[Any]) -> list[str]:
+    """The keys the footer shows now: the current screen's bindings that are shown."""
+    return [key for key, active in app.screen.active_bindings.items() if active.binding.show]
 
 
 async def type_pin(pilot: Any, app: App[Any], pin: str) -> str | None:
@@ -71,7 +80,9 @@ def test_wrong_pins_show_the_attempts_left_and_the_fifth_locks_the_phone(
             await wait_until(pilot, lambda: panel.message == "Feil PIN-kode. Siste forsøk før appen blir låst.")
             assert (await type_in_dialog(pilot, app, "1115"))[1] == "Siste forsøk før appen blir låst."
             await wait_until(pilot, lambda: panel.view == "deactivated", what="the locked phone")
-            assert "låst etter fem feil PIN-kodar" in panel.message
+            assert shown(app, "#deactivated-why") == "Appen vart låst etter fem feil PIN-kodar på rad."
+            assert shown(app, "#deactivated-next") == "Aktiver BankID på nytt for å bruke appen igjen."
+            assert panel.message == ""  # said once, on the screen, not again below it
             assert not isinstance(app.screen, PinDialog)  # no dialog asks again on a locked phone
 
     try:
@@ -82,3 +93,37 @@ def test_wrong_pins_show_the_attempts_left_and_the_fifth_locks_the_phone(
     locked = phone.approve(wait=0)  # the right PIN, from the command line: still locked
     assert locked.exit_code == 5 and "locked" in locked.stderr
     assert phone.status()["locked"]
+
+
+def test_the_footer_under_the_pin_dialog_shows_only_its_keys(kit: TillitSigner, kiosk: httpx.Client) -> None:
+    """While the PIN dialog is open, "Ja", "Nei" and "Avslutt" do not apply (the keys go to the PIN
+    field): the footer shows the dialog's own key, Esc to cancel, and the screen's come back after."""
+    customer = kit.new_customer(name="Per Fot")
+    phone = phone_of(customer)
+    client, _ = open_phone(phone)
+    account = account_of(phone)
+    start_login(kiosk, customer.personal_number)
+
+    async def scenario() -> None:
+        app = PhoneApp(client, owner=customer.name, check_pin=account.check_pin, long_poll_seconds=3)
+        async with app.run_test(size=SIZE) as pilot:
+            panel = panel_of(app)
+            await wait_until(pilot, lambda: panel.current is not None, what="the request")
+            await pilot.pause()
+            assert footer_keys(app) == ["j", "n", "q"]
+            await pilot.press("j")
+            await wait_until(pilot, lambda: isinstance(app.screen, PinDialog), what="the PIN dialog")
+            await pilot.pause()
+            assert footer_keys(app) == ["escape"]
+            assert app.screen.active_bindings["escape"].binding.description == "Avbryt"
+            footer = app.screen.query_one(Footer)  # the dialog's own, over the requests screen's
+            assert footer.region.y == SIZE[1] - 1 and footer.region.width == SIZE[0]
+            await pilot.press("escape")
+            await wait_until(pilot, lambda: not isinstance(app.screen, PinDialog), what="the dialog closed")
+            await pilot.pause()
+            assert footer_keys(app) == ["j", "n", "q"]
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        client.close()

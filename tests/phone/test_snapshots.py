@@ -1,4 +1,5 @@
-"""What the phone screen looks like (pytest-textual-snapshot), with fixed fake data: nothing that changes.
+"""What the phone screen looks like (pytest-textual-snapshot), with fixed fake data, or the real signer
+where the screen shows nothing that changes from run to run.
 
 Update after an intended change of the screens: `pytest tests/phone/test_snapshots.py --snapshot-update`,
 then look at the SVGs in tests/phone/__snapshots__/ before committing them.
@@ -12,9 +13,11 @@ from typing import Any
 import pytest
 from textual.pilot import Pilot
 
+from tests.phone.conftest import phone_of
 from tests.phone.fakes import FakeClient, deactivated, pending, request
-from tests.phone.screen_helpers import wait_until
+from tests.phone.screen_helpers import open_phone, wait_until
 from tillit.phone.app import PhoneApp
+from tillit.phone.pytest_plugin import TillitSigner
 from tillit.phone.screens.min_bankid import MinBankIDScreen
 from tillit.phone.screens.password import PasswordDialog
 from tillit.phone.screens.pin import PinDialog
@@ -49,8 +52,23 @@ def test_a_request_shown(snap_compare: SnapCompare) -> None:
 
 
 def test_deactivated(snap_compare: SnapCompare) -> None:
+    """A signer that does not say why (one from before `deactivatedReason`): the general words."""
     app = PhoneApp(FakeClient(deactivated()), owner="Kari Nordmann", device="Karis telefon")
     assert snap_compare(app, terminal_size=SIZE, run_before=settled("deactivated"))
+
+
+@pytest.mark.integration
+def test_deactivated_by_another_activation(snap_compare: SnapCompare, kit: TillitSigner) -> None:
+    """The real signer says why: BankID was activated on another device (nothing on this screen changes
+    from run to run: no request, the names given here)."""
+    customer = kit.new_customer(name="Kari Nordmann")
+    client, _ = open_phone(phone_of(customer))
+    kit.activate(customer, f"{phone_of(customer).profile}-ny")
+    try:
+        app = PhoneApp(client, owner="Kari Nordmann", device="Karis telefon")
+        assert snap_compare(app, terminal_size=SIZE, run_before=settled("deactivated"))
+    finally:
+        client.close()
 
 
 def test_a_biometric_request_shown(snap_compare: SnapCompare) -> None:

@@ -51,12 +51,24 @@ def password_path(order_ref: str) -> str:
 
 
 class PhoneError(Exception):
-    def __init__(self, status: int, code: str, reason: str, attempts_left: int | None = None) -> None:
+    """The signer's refusal: its status, code and reason, the attempts left after a wrong PIN, and why
+    the device is deactivated with 403 `deviceDeactivated` (`wire.DEACTIVATION_REASONS`; None from a
+    signer that does not say)."""
+
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        reason: str,
+        attempts_left: int | None = None,
+        deactivated_reason: str | None = None,
+    ) -> None:
         super().__init__(reason)
         self.status = status
         self.code = code
         self.reason = reason
         self.attempts_left = attempts_left
+        self.deactivated_reason = deactivated_reason
 
 
 def sign_bytes(key: ec.EllipticCurvePrivateKey, message: bytes) -> str:
@@ -77,14 +89,17 @@ def not_a_signers_answer(response: httpx.Response) -> str:
 def raise_for_error(response: httpx.Response) -> None:
     if response.status_code >= 400:
         attempts_left: int | None = None
+        deactivated_reason: str | None = None
         try:
             body = response.json()
             code, reason = str(body["error"]), str(body.get("reason") or body["error"])
             if isinstance(body.get("attemptsLeft"), int):
                 attempts_left = int(body["attemptsLeft"])
+            if isinstance(body.get("deactivatedReason"), str):
+                deactivated_reason = str(body["deactivatedReason"])
         except (ValueError, AttributeError, KeyError, TypeError):
             code, reason = "error", not_a_signers_answer(response)
-        raise PhoneError(response.status_code, code, reason, attempts_left)
+        raise PhoneError(response.status_code, code, reason, attempts_left, deactivated_reason)
 
 
 def signed_headers(

@@ -68,7 +68,12 @@ class DeviceLocked(KeystoreError):
 
 class DeviceDeactivated(KeystoreError):
     """The signer says this device is no longer the customer's; the message is the signer's reason
-    (BankID activated on another device, blocked, or deactivated by the bank)."""
+    (BankID activated on another device, blocked, or deactivated by the bank), `deactivated_reason`
+    the same as a code of `wire.DEACTIVATION_REASONS` (None from a signer that does not say)."""
+
+    def __init__(self, message: str, deactivated_reason: str | None = None) -> None:
+        super().__init__(message)
+        self.deactivated_reason = deactivated_reason
 
 
 class SignerUnreachable(KeystoreError):
@@ -186,7 +191,7 @@ class Profile:
             if e.code == "deviceLocked":
                 raise DeviceLocked(e.reason) from None
             if e.code == "deviceDeactivated":
-                raise DeviceDeactivated(e.reason) from None
+                raise DeviceDeactivated(e.reason, e.deactivated_reason) from None
             raise KeystoreError(f"the signer refused to unlock this phone: {e.reason}") from None
         except httpx.HTTPError as e:
             raise SignerUnreachable(

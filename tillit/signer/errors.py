@@ -7,9 +7,11 @@ class SignerError(Exception):
     status = 400
     code = "badRequest"
 
-    def __init__(self, reason: str, code: str | None = None) -> None:
+    def __init__(self, reason: str, code: str | None = None, fields: dict[str, str] | None = None) -> None:
+        """`fields`: more of the answer beside "error" and "reason" (a device's `deactivatedReason`)."""
         super().__init__(reason)
         self.reason = reason
+        self.fields = fields or {}
         if code:
             self.code = code
 

@@ -205,9 +205,25 @@ class AppRequest(Wire):
     )
 
 
+DEACTIVATION_REASONS = ("replaced", "blocked", "locked", "byTheBank")
+"""Why a device is no longer active (`deactivatedReason`, signer/deactivation.py): BankID activated on
+another device; the customer blocked; five wrong app PINs in a row; deactivated by the bank otherwise
+(e.g. blocked, then unblocked: no device comes back). A phone words an unknown one as it words none."""
+
+
+def _absent(value: object) -> bool:
+    return value is None
+
+
 class AppRequests(Wire):
     requests: list[AppRequest]
     device_status: str = Field(alias="deviceStatus")
+    deactivated_reason: str | None = Field(
+        alias="deactivatedReason",
+        default=None,
+        exclude_if=_absent,
+        description="with deviceStatus 'deactivated' only: why, one of DEACTIVATION_REASONS",
+    )
 
 
 class AppDecision(Wire):
@@ -312,6 +328,12 @@ class MethodQuery(Wire):
 class ErrorBody(Wire):
     error: str
     reason: str
+    deactivated_reason: str | None = Field(
+        alias="deactivatedReason",
+        default=None,
+        exclude_if=_absent,
+        description="with 403 deviceDeactivated only (to the device itself): why, one of DEACTIVATION_REASONS",
+    )
 
 
 # -- the app PIN, checked by the signer (signer/device_pins.py, phone/keystore.py) -----------------

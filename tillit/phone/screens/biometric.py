@@ -8,7 +8,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Button, Label
+from textual.widgets import Button, Footer, Label
 
 from tillit.phone.i18n import translate
 
@@ -26,6 +26,7 @@ class BiometricDialog(ModalScreen[str | None]):
             yield Label(translate("biometric.prompt"), id="prompt")
             yield Button(translate("biometric.scan"), variant="primary", id="scan")
             yield Button(translate("biometric.use_pin"), id="pin")
+        yield Footer()  # its own keys: the screen's below do not apply while it is open
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         event.stop()

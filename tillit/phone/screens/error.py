@@ -8,7 +8,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Button, Label
+from textual.widgets import Button, Footer, Label
 
 from tillit.phone.i18n import translate
 
@@ -30,6 +30,7 @@ class ErrorDialog(ModalScreen[None]):
             yield Label(self.title_text, id="title")
             yield Label(self.message, id="message")
             yield Button(translate("key.ok"), variant="primary", id="ok")
+        yield Footer()  # its own keys: the screen's below do not apply while it is open
 
     def on_mount(self) -> None:
         self.query_one("#ok", Button).focus()

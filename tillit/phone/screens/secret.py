@@ -7,7 +7,7 @@ from __future__ import annotations
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Button, Input, Label
+from textual.widgets import Button, Footer, Input, Label
 
 from tillit.phone.i18n import translate
 
@@ -31,6 +31,7 @@ class SecretDialog(ModalScreen[str | None]):
             with Horizontal(id="buttons"):
                 yield Button(translate("key.ok"), variant="primary", id="ok")
                 yield Button(translate("key.cancel"), id="cancel")
+        yield Footer()  # its own keys: the screen's below do not apply while it is open
 
     def on_mount(self) -> None:
         self.field.focus()

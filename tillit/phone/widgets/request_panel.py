@@ -18,10 +18,11 @@ A login without password (`method` "biometric") says so on the card: it complete
 For a request whose `passwordBy` is "phone" (a relying party's), an approval is followed by the
 BankID password in a `PasswordDialog` (screens/password.py), asked again after a wrong one.
 A request that expires disappears with a message; a deactivated (or locked) device shows that instead
-of requests. Worker failures open an `ErrorDialog`. The panel posts `RequestPanel.Decided` after each
-answer and `RequestPanel.Deactivated` once, for the host to record, and `RequestPanel.Shown` each time
-a request comes on the card, for the host to bring it forward (the phone app focuses "Ja, det er meg"
-and closes Min BankID; the kiosk's demo, whose own fields have the focus, need not).
+of requests, with why (the signer's `deactivatedReason`) and what the customer can do. Worker
+failures open an `ErrorDialog`. The panel posts `RequestPanel.Decided` after each answer and
+`RequestPanel.Deactivated` once, for the host to record, and `RequestPanel.Shown` each time a request
+comes on the card, for the host to bring it forward (the phone app focuses "Ja, det er meg" and
+closes Min BankID; the kiosk's demo, whose own fields have the focus, need not).
 
 The panel opens its own `httpx.AsyncClient` when mounted and closes it when unmounted; the host keeps
 owning (and closes) `client`.
@@ -55,11 +56,18 @@ from tillit.phone.screens.error import ErrorDialog
 from tillit.phone.screens.password import ENDED, LOCKED, ask_password, outcome_text
 from tillit.phone.screens.pin import PinDialog, pin_refusal
 from tillit.phone.widgets.request_card import RequestCard
-from tillit.signer.wire import AppRequest
+from tillit.signer.wire import DEACTIVATION_REASONS, AppRequest
 
 WAITING = "waiting"
 SHOWING = "request"
 DEACTIVATED = "deactivated"
+UNSAID = "unknown"  # no reason from the signer (an older one), or one this app does not know
+
+
+def deactivation_texts(reason: str | None) -> tuple[str, str]:
+    """Why the device is deactivated and what the customer can do, for a `wire.DEACTIVATION_REASONS` code."""
+    known = reason if reason in DEACTIVATION_REASONS else UNSAID
+    return translate(f"deactivated.why.{known}"), translate(f"deactivated.next.{known}")
 
 
 class PhoneLike(Protocol):
@@ -136,8 +144,10 @@ class RequestPanel(Vertical):
                 yield Label(translate("waiting.hint"), id="waiting-hint")
             yield RequestCard(id=SHOWING)
             with Vertical(id=DEACTIVATED):
+                why, next_step = deactivation_texts(None)
                 yield Label(translate("deactivated.title"), id="deactivated-title")
-                yield Label(translate("deactivated.text"), id="deactivated-text")
+                yield Label(why, id="deactivated-why")
+                yield Label(next_step, id="deactivated-next")
         yield Label("", id="message", markup=False)
 
     # -- state ------------------------------------------------------------------------------------
@@ -193,7 +203,7 @@ class RequestPanel(Vertical):
                 failures, self._told_offline = 0, False
                 self.message = ""
             if answer.device_status != "active":
-                self.show_deactivated()
+                self.show_deactivated(answer.deactivated_reason)
                 return
             self.update_requests(answer.requests)
             if self.current is not None:
@@ -242,13 +252,17 @@ class RequestPanel(Vertical):
         if listen_again:
             self.listen()  # at once: the next request may already be waiting
 
-    def show_deactivated(self) -> None:
+    def show_deactivated(self, reason: str | None) -> None:
+        """The deactivated view, saying why (`reason`: a `wire.DEACTIVATION_REASONS` code, or None)."""
         if self.view == DEACTIVATED:
             return
         self.current, self.queue = None, []
         if self._expiry is not None:
             self._expiry.stop()
             self._expiry = None
+        why, next_step = deactivation_texts(reason)
+        self.query_one("#deactivated-why", Label).update(why)
+        self.query_one("#deactivated-next", Label).update(next_step)
         self.view = DEACTIVATED
         self.message = ""
         self.post_message(self.Deactivated())
@@ -309,7 +323,7 @@ class RequestPanel(Vertical):
                 self.drop_current(translate("request.answered"))
             elif e.status == 403 and e.code == "deviceDeactivated":
                 self.post_message(self.Decided(request, decision, "deactivated"))
-                self.show_deactivated()
+                self.show_deactivated(e.deactivated_reason)
             else:
                 raise
             return
@@ -365,17 +379,19 @@ class RequestPanel(Vertical):
 
     async def _pin_checked(self, pin: str) -> tuple[str | None, bool]:
         """("pin", False) for a right PIN; (None, True) for a wrong one, which may be typed again;
-        (None, False) when the phone is locked or deactivated or the signer cannot say. The reason
-        is in `message`, the attempts left in `attempts_left`."""
+        (None, False) when the phone is locked or deactivated (the deactivated view says why) or the
+        signer cannot say. The reason is in `message`, the attempts left in `attempts_left`."""
         if self.check_pin is None:
             return "pin", False
         try:
             right = await asyncio.to_thread(self.check_pin, pin)
         except KeystoreError as e:  # the signer's answer: attempts left, locked, deactivated, unreachable
             self.attempts_left = e.attempts_left if isinstance(e, WrongPin) else None
-            self.message = pin_refusal(e)
-            if isinstance(e, DeviceLocked | DeviceDeactivated):
-                self.show_deactivated()
+            if isinstance(e, DeviceLocked):
+                self.show_deactivated("locked")
+            elif isinstance(e, DeviceDeactivated):
+                self.show_deactivated(e.deactivated_reason)
+            else:
                 self.message = pin_refusal(e)
             return None, isinstance(e, WrongPin)
         if not right:

@@ -1,4 +1,5 @@
-"""Every refusal answered as {"error": code, "reason": text}: the domain's, the HSM's and FastAPI's own."""
+"""Every refusal answered as {"error": code, "reason": text} (and the fields a refusal adds: a deactivated
+device's `deactivatedReason`): the domain's, the HSM's and FastAPI's own."""
 
 from __future__ import annotations
 
@@ -21,8 +22,8 @@ _HTTP_ERROR_CODES = {400: "invalidParameters", 404: "notFound", 405: "methodNotA
 _HTTP_ERROR_REASONS = {"There was an error parsing the body": "the body is not valid JSON in UTF-8"}
 
 
-def error(status: int, code: str, reason: str) -> JSONResponse:
-    return JSONResponse({"error": code, "reason": reason}, status_code=status)
+def error(status: int, code: str, reason: str, fields: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"error": code, "reason": reason, **(fields or {})}, status_code=status)
 
 
 def validation_reason(exc: RequestValidationError | ValidationError) -> str:
@@ -43,7 +44,7 @@ def refusal(metrics: Metrics, exc: SignerError | HsmError) -> JSONResponse:
     if isinstance(exc, HsmError):
         metrics.hsm_errors.inc()
         return error(503, "hsmUnavailable", f"the HSM is not available: {exc}")
-    response = error(exc.status, exc.code, exc.reason)
+    response = error(exc.status, exc.code, exc.reason, exc.fields)
     retry_after = getattr(exc, "retry_after", None)
     if retry_after:
         response.headers["Retry-After"] = str(retry_after)

@@ -16,6 +16,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ValidationError
 
 from tillit.signer import errors
+from tillit.signer.deactivation import deactivation_reason
 from tillit.signer.device_pins import WrongPin
 from tillit.signer.http.deps import DevicePinsDep, SignedRequestDep, SignerDep, WaitDep
 from tillit.signer.http.errors import validation_reason
@@ -93,10 +94,11 @@ def activation_complete(activation_id: str, body: ActivationComplete, signer: Si
 )
 @on_order_path
 async def app_requests(call: SignedRequestDep, signer: SignerDep, wait: WaitDep) -> Response:
-    """Pending requests for this device; waits up to `wait` seconds for one to arrive."""
+    """Pending requests for this device; waits up to `wait` seconds for one to arrive. A device no longer
+    active gets none, and `deviceStatus` "deactivated" with its `deactivatedReason`."""
     dev = await blocking(signer.authenticate_device, call.method, call.path, call.body, call.headers, True)
     if dev.status != "active":
-        return json_answer(AppRequests(requests=[], device_status="deactivated"))
+        return await blocking(deactivated_answer, signer, dev.id)
     deadline = time.monotonic() + wait
     waiter = signer.notifier.subscribe(dev.id)
     try:
@@ -105,7 +107,7 @@ async def app_requests(call: SignedRequestDep, signer: SignerDep, wait: WaitDep)
             # Reads only: on the loop with SQLite, so a woken phone does not queue for the pool.
             found, still_active = signer.poll(dev) if signer.store.local_reads else await blocking(signer.poll, dev)
             if not still_active:
-                return json_answer(AppRequests(requests=[], device_status="deactivated"))
+                return await blocking(deactivated_answer, signer, dev.id)
             remaining = deadline - time.monotonic()
             if found or remaining <= 0 or signer.notifier.draining:
                 return json_answer(AppRequests(requests=found, device_status="active"))
@@ -113,6 +115,15 @@ async def app_requests(call: SignedRequestDep, signer: SignerDep, wait: WaitDep)
                 await asyncio.wait_for(waiter[1].wait(), remaining)
     finally:
         signer.notifier.unsubscribe(dev.id, waiter)
+
+
+def deactivated_answer(signer: Signer, device_id: str) -> Response:
+    """The long-poll's answer to a device no longer active, saying why (only to the device: it signed the request)."""
+    with signer.store.read() as tx:
+        device = tx.device(device_id)
+        assert device is not None  # devices are never deleted
+        why = deactivation_reason(tx, device)
+    return json_answer(AppRequests(requests=[], device_status="deactivated", deactivated_reason=why))
 
 
 @router.post(
