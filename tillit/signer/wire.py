@@ -118,7 +118,17 @@ VisibleText = Annotated[str, _shown(lines=True)]
 
 
 class Wire(BaseModel):
+    """A request the signer reads: a field it does not know is refused (400), not ignored."""
+
     model_config = ConfigDict(populate_by_name=True, extra="forbid")
+
+
+class Answer(Wire):
+    """What the signer answers and its clients (the phone, the kiosk) read: a field a client does
+    not know is ignored, so that a newer signer's additions do not break phones and kiosks already
+    out there (as `deactivatedReason` would have broken the phones made before it)."""
+
+    model_config = ConfigDict(populate_by_name=True, extra="ignore")
 
 
 class Document(Wire):
@@ -140,7 +150,7 @@ class SignRequest(Wire):
     agreement_id: str | None = Field(alias="agreementId", default=None, max_length=64)
 
 
-class OrderStarted(Wire):
+class OrderStarted(Answer):
     order_ref: str = Field(alias="orderRef")
     reference: str
     expires_at: int = Field(alias="expiresAt", description="Unix seconds")
@@ -164,7 +174,7 @@ class CodeRequest(Wire):
     code: str = Field(max_length=16, pattern=CODE_PATTERN)
 
 
-class CompletionData(Wire):
+class CompletionData(Answer):
     customer: dict[str, Any]
     device: dict[str, Any] | None = None
     token: str
@@ -172,7 +182,7 @@ class CompletionData(Wire):
     signatures: list[dict[str, Any]] | None = None
 
 
-class CollectResponse(Wire):
+class CollectResponse(Answer):
     order_ref: str = Field(alias="orderRef")
     status: OrderStatus
     hint_code: str | None = Field(alias="hintCode", default=None)
@@ -180,7 +190,7 @@ class CollectResponse(Wire):
     completion_data: CompletionData | None = Field(alias="completionData", default=None)
 
 
-class AppRequest(Wire):
+class AppRequest(Answer):
     """A pending request as the phone sees it."""
 
     order_ref: str = Field(alias="orderRef")
@@ -215,7 +225,7 @@ def _absent(value: object) -> bool:
     return value is None
 
 
-class AppRequests(Wire):
+class AppRequests(Answer):
     requests: list[AppRequest]
     device_status: str = Field(alias="deviceStatus")
     deactivated_reason: str | None = Field(
@@ -256,7 +266,7 @@ class PhonePassword(Wire):
     password: str = Field(max_length=256)
 
 
-class AppSettings(Wire):
+class AppSettings(Answer):
     biometric: bool = Field(description="login without password (biometric or app PIN) allowed for this device")
 
 
@@ -325,7 +335,7 @@ class MethodQuery(Wire):
     personal_number: str = Field(alias="personalNumber", max_length=64)
 
 
-class ErrorBody(Wire):
+class ErrorBody(Answer):
     error: str
     reason: str
     deactivated_reason: str | None = Field(
@@ -358,11 +368,11 @@ class UnlockRequest(Wire):
     pin_verifier: str = Field(alias="pinVerifier", max_length=64, description="base64, 32 bytes derived from the PIN")
 
 
-class UnlockGranted(Wire):
+class UnlockGranted(Answer):
     server_secret: str = Field(alias="serverSecret", description="base64: the other half of the device key's wrap")
 
 
-class PinRefusal(Wire):
+class PinRefusal(Answer):
     """A wrong app PIN (401 `wrongPin`); `attemptsLeft` before the device is locked."""
 
     error: str
