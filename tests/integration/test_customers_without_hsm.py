@@ -179,6 +179,7 @@ def test_a_change_is_refused_in_one_line_while_the_token_store_is_away(home: Hom
     assert "Traceback" not in refused.stderr
     lines = refused.stderr.splitlines()
     assert len(lines) == 1 and lines[0].startswith("tillit-signer: HSM: "), refused.stderr
+    assert "token directory" in lines[0], lines[0]  # SoftHSM's own answer (CKR_GENERAL_ERROR) says nothing of it
     assert home.audit_entries() == entries
     for args, out in home.shown.items():
         assert answered(home, *args) == out, f"{args} changed"

@@ -35,7 +35,7 @@ pytestmark = pytest.mark.integration
 ANSWER_WITHIN = 3.0
 PROBES = 6
 # No background sweeps that would start threads of their own while threads are counted.
-QUIET = {"TILLIT_MAINTENANCE_INTERVAL_SECONDS": "3600"}
+QUIET = {"TILLIT_MAINTENANCE_INTERVAL_SECONDS": "3600", "TILLIT_LEASE_SECONDS": "3600"}
 
 
 def timed_get(d: Daemon, path: str) -> tuple[httpx.Response, float]:

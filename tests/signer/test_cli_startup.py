@@ -21,7 +21,7 @@ COMMAND = """
 import sys
 from tillit.signer.cli import main
 try:
-    main(["customers", "list", "--json"])
+    main(["kiosks", "list", "--json"])
 except SystemExit as e:
     assert not e.code, e.code
 print(sorted({m.split(".")[0] for m in sys.modules} & set(sys.argv[1:])))

@@ -30,6 +30,7 @@ from tillit.hsm.errors import HsmError, ModuleMissing, TokenUnavailable
 
 CKF_OS_LOCKING_OK = 0x00000002
 CKR_OK = 0x0
+CKR_GENERAL_ERROR = 0x5
 CKR_CRYPTOKI_ALREADY_INITIALIZED = 0x191
 
 _CK_RV = ctypes.c_ulong
@@ -183,7 +184,7 @@ def _thread_safe_lib(path: str) -> LoadedModule:
     module = LoadedModule(path, lib)
     rv = _initialise(module.functions)
     if rv != CKR_OK:
-        raise ModuleMissing(f"cannot initialise PKCS#11 module {path}: {ckr_name(rv)}{remote_hint(path)}")
+        raise ModuleMissing(f"cannot initialise PKCS#11 module {path}: {ckr_name(rv)}{initialise_hint(path, rv)}")
     module.initialised = True
     return module
 
@@ -194,6 +195,15 @@ def remote_hint(path: str) -> str:
     if "p11-kit-client" in Path(path).name:
         return " (is `p11-kit server` running, and P11_KIT_SERVER_ADDRESS its address?)"
     return ""
+
+
+def initialise_hint(path: str, rv: int) -> str:
+    """What to look at when `C_Initialize` of the module at `path` fails with `rv`: SoftHSM answers
+    CKR_GENERAL_ERROR when its token directory is missing or unreadable (its configuration file
+    names it); p11-kit's client as `remote_hint` says. Empty otherwise."""
+    if "softhsm" in Path(path).name and rv == CKR_GENERAL_ERROR:
+        return " (SoftHSM: is its token directory, directories.tokendir in SOFTHSM2_CONF, there and readable?)"
+    return remote_hint(path)
 
 
 _lock = threading.Lock()

@@ -112,7 +112,10 @@ class PhoneApp(App[None]):
     def on_request_panel_shown(self, event: RequestPanel.Shown) -> None:
         """A request has come while Min BankID is open: back to the request, which the kiosk waits on
         (as the BankID app opens a request over whatever it shows). While a dialog is open over Min
-        BankID (its PIN for biometric login), that is left alone and a notice says a request waits."""
+        BankID (its PIN for biometric login), that is left alone and a notice says a request waits.
+        Nothing while the app is closing (its screens already gone)."""
+        if not self.screen_stack:
+            return
         if isinstance(self.screen, MinBankIDScreen):
             self.screen.dismiss(None)
         elif self.requests_screen is not None and self.screen is not self.requests_screen:
