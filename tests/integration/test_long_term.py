@@ -8,6 +8,7 @@ import asyncio
 import hashlib
 import io
 import json
+import sqlite3
 import stat
 import subprocess
 import sys
@@ -441,8 +442,9 @@ def test_verify_explains_a_date_before_a_chain_given_as_root_and_a_missing_root(
 def test_a_renewed_ca_carries_signatures_past_its_first_end(tmp_path: Path) -> None:
     """Signatures live past the CA's first ten years: `tillit-hsm ca renew` certifies the same keys
     again, an archive timestamp then reaches the new end, and pyHanko's LTA validation a year after
-    the first end passes, where without the renewal it fails. The root as relying parties kept it
-    (the first certificate) still anchors everything: the same name and key."""
+    the first end passes, where without the renewal it fails. The renewed root alone anchors
+    everything made since `ca init` (it keeps the first one's start); pyHanko accepts the first root
+    too, openssl does not once the first root has ended: relying parties replace it."""
     d = make_daemon(tmp_path / "home")
     d.start()
     try:
@@ -455,8 +457,26 @@ def test_a_renewed_ca_carries_signatures_past_its_first_end(tmp_path: Path) -> N
         failed = lta_validation(pdf, first_root, past_first_end, (first_issuing,))
         assert failed.ades_subindic != AdESPassed.OK, "the check cannot tell a renewal from none"
 
-        renewed = d.run("tillit-hsm", "ca", "renew", "--years", "25")
-        assert "CA renewed" in renewed.stdout and "restart" in renewed.stdout, renewed.stdout
+        shown = d.run("tillit-hsm", "ca", "show").stdout
+        # Bad input, and a ledger that does not take the new certificates (its database locked by
+        # another writer past its 10 s wait): one line each, and the CA as it was.
+        for years in ("0", "31", "ten", ""):
+            refused = d.run("tillit-hsm", "ca", "renew", "--years", years, check=False)
+            assert refused.returncode != 0 and len(refused.stderr.strip().splitlines()) == 1, refused.stderr
+            assert "--years must be" in refused.stderr, refused.stderr
+        with sqlite3.connect(d.home / "ca.db", isolation_level=None) as other_writer:
+            other_writer.execute("BEGIN EXCLUSIVE")
+            refused = d.run("tillit-hsm", "ca", "renew", "--years", "25", check=False)
+            other_writer.execute("ROLLBACK")
+        assert refused.returncode != 0 and len(refused.stderr.strip().splitlines()) == 1, refused.stderr
+        assert "nothing was renewed" in refused.stderr and "Traceback" not in refused.stderr, refused.stderr
+        assert d.run("tillit-hsm", "ca", "show").stdout == shown
+
+        renewed = d.run("tillit-hsm", "ca", "renew", "--years", "25").stdout
+        for name in ("Root CA", "Issuing CA", "Timestamp Authority"):
+            assert f"{name} until 205" in renewed, renewed
+        assert "OCSP responder until 20" in renewed, renewed  # short-lived, renewed by the daemon
+        assert "restart" in renewed, renewed
         d.stop()
         d.start()
         new_root = x509.Certificate.load(httpx.get(d.url + "/v1/ca/root.cer").content)
@@ -464,6 +484,7 @@ def test_a_renewed_ca_carries_signatures_past_its_first_end(tmp_path: Path) -> N
         assert new_root.not_valid_after > past_first_end + timedelta(days=365 * 10)
         assert new_root.public_key.dump() == first_root.public_key.dump()
         assert new_root.subject == first_root.subject and new_root.serial_number != first_root.serial_number
+        assert new_root.not_valid_before == first_root.not_valid_before
 
         d.run("tillit-signer", "archive-timestamp", str(pdf))
         for anchor in (new_root, first_root):
@@ -474,23 +495,48 @@ def test_a_renewed_ca_carries_signatures_past_its_first_end(tmp_path: Path) -> N
         # The renewed certificates are clean RFC 5280 (an end from 2050 on is a GeneralizedTime), and
         # the customer's certificate from before the renewal verifies under them with every CRL.
         tsa = PdfFileReader(io.BytesIO(pdf.read_bytes()), strict=False).embedded_timestamp_signatures[-1].signer_cert
-        files = {
-            name: tmp_path / f"{name}.pem" for name in ("root", "issuing", "tsa", "customer", "root.crl", "issuing.crl")
-        }
+        names = ("root", "first-root", "issuing", "first-issuing", "tsa", "customer", "root.crl", "issuing.crl")
+        files = {name: tmp_path / f"{name}.pem" for name in names}
         customer = PdfFileReader(io.BytesIO(pdf.read_bytes()), strict=False).embedded_regular_signatures[0].signer_cert
-        for name, cert in (("root", new_root), ("issuing", new_issuing), ("tsa", tsa), ("customer", customer)):
+        for name, cert in (
+            ("root", new_root),
+            ("first-root", first_root),
+            ("issuing", new_issuing),
+            ("first-issuing", first_issuing),
+            ("tsa", tsa),
+            ("customer", customer),
+        ):
             files[name].write_bytes(pem.armor("CERTIFICATE", cert.dump()))
         for name in ("root", "issuing", "tsa"):
             assert pkilint_findings("lint_pkix_cert", files[name]) == [], name
         assert tsa.not_valid_after > past_first_end
         files["root.crl"].write_bytes(pem.armor("X509 CRL", httpx.get(d.url + "/v1/crl/root").content))
         files["issuing.crl"].write_bytes(pem.armor("X509 CRL", httpx.get(d.url + "/v1/crl").content))
+
+        def openssl_verify(anchor: str, untrusted: str, target: str, *at: str) -> subprocess.CompletedProcess[str]:
+            return subprocess.run(
+                ["openssl", "verify", "-x509_strict", *at, "-CAfile", str(files[anchor]),
+                 "-untrusted", str(files[untrusted]), str(files[target])],
+                capture_output=True, text=True,
+            )  # fmt: skip
+
         checked = subprocess.run(
             ["openssl", "verify", "-x509_strict", "-crl_check_all", "-CAfile", str(files["root"]),
              "-untrusted", str(files["issuing"]), "-CRLfile", str(files["root.crl"]),
              "-CRLfile", str(files["issuing.crl"]), str(files["customer"])],
             capture_output=True, text=True,
         )  # fmt: skip
+        assert checked.returncode == 0, checked.stdout + checked.stderr
+        # A year past the first end, the new TSA certificate verifies under the renewed root; under
+        # the first, ended, root openssl refuses it (it checks the anchor's dates: replace it).
+        later = ("-attime", str(int(past_first_end.timestamp())))
+        assert openssl_verify("root", "issuing", "tsa", *later).returncode == 0
+        ended = openssl_verify("first-root", "issuing", "tsa", *later)
+        assert ended.returncode != 0 and "certificate has expired" in ended.stderr, ended.stdout + ended.stderr
+        # The renewed root covers the time since `ca init`: the first issuing CA verifies under it
+        # in the first second of its life, before the renewal.
+        first_second = ("-attime", str(int(first_issuing.not_valid_before.timestamp()) + 1))
+        checked = openssl_verify("root", "first-issuing", "first-issuing", *first_second)
         assert checked.returncode == 0, checked.stdout + checked.stderr
         _, second, _ = sign_pdf_and_text(d, tmp_path / "second")
         assert lta_validation(second, first_root, IN_2031).ades_subindic == AdESPassed.OK

@@ -224,15 +224,22 @@ class CertificateAuthority:
         self._issue_ocsp_certificate()
         self._cache.clear()
 
-    def renew(self, years: int = 10) -> None:
+    def renew(self, years: int) -> dict[str, x509.Certificate]:
         """Certify the root's and the issuing CA's keys again, to `years` from now, then the TSA's
         key and the OCSP responder's under them: the same names and the same keys, so every
         certificate, CRL, OCSP answer and timestamp made before chains to the new certificates as
         it did to the old, and an archive timestamp made after carries the chain to the new end
-        (docs/signatures.md, "When the CA's certificates end"). Refused, changing nothing, when the
-        CA is not initialised or already lasts that long."""
+        (docs/signatures.md, "When the CA's certificates end"). The root's and the issuing CA's
+        certificates keep their first start (notBefore), so the renewed root alone anchors
+        everything made since `init`. The new certificates, by role ("root", "issuing", "tsa",
+        "ocsp").
+
+        All four are made before any is kept; the ledger learns the TSA's and the OCSP responder's,
+        then the token stores them with the root last. A failure part way leaves the root as it was,
+        so the same command runs again and finishes the renewal. Refused, changing nothing, when
+        `years` is outside 1..`MAX_CA_YEARS`, the CA is not initialised, or it already lasts that long."""
         if not 1 <= years <= MAX_CA_YEARS:
-            raise errors.HsmError(f"a CA lives between 1 and {MAX_CA_YEARS} years, not {years}")
+            raise errors.HsmError(f"--years must be between 1 and {MAX_CA_YEARS}, not {years}")
         old_root, old_issuing = self.root_certificate(), self.issuing_certificate()
         root_end = now_seconds() + timedelta(days=365 * years)
         if root_end <= old_root.not_valid_after:
@@ -245,9 +252,8 @@ class CertificateAuthority:
             issuer_label=ROOT_LABEL,
             not_after=root_end,
             extensions=ca_extensions(path_length=1),
+            not_before=old_root.not_valid_before,
         )
-        self.hsm.store_certificate(ROOT_LABEL, root.dump())
-        self._cache.clear()
         # The pointers to the root's CRL and certificate (if the CA was made with them) stay as
         # they were: the public URL cannot change (`init`).
         pointers = [e for e in old_issuing["tbs_certificate"]["extensions"] if e["extn_id"].native in _POINTERS]
@@ -258,17 +264,37 @@ class CertificateAuthority:
             issuer_label=ROOT_LABEL,
             not_after=root_end - timedelta(days=1),
             extensions=[*ca_extensions(path_length=0), *pointers],
+            not_before=old_issuing.not_valid_before,
+            issuer_until=root.not_valid_after,
         )
-        self.hsm.store_certificate(ISSUING_LABEL, issuing.dump())
-        self._cache.clear()
-        self._issue_ocsp_certificate()
-        self._cache.clear()
-        self.issue_timestamping_certificate(years=years)
+        if not self.hsm.has_key(TSA_LABEL):  # a CA made before the TSA: its key, made here as on first use
+            self.hsm.generate_key(TSA_LABEL, Algorithm.EC_P256)
+        made = {
+            "root": root,
+            "issuing": issuing,
+            "tsa": self._timestamping_certificate(TSA_LABEL, years, issuing),
+            "ocsp": self._ocsp_certificate(issuing),
+        }
+        try:
+            for role, label in (("tsa", TSA_LABEL), ("ocsp", OCSP_LABEL)):
+                self.ledger.add(made[role].serial_number, label, made[role])
+        except Exception as e:  # whatever the ledger's database says: nothing is kept on the token
+            raise errors.HsmError(f"the CA ledger did not take the new certificates ({e}); nothing was renewed") from e
+        try:
+            for role, label in (
+                ("tsa", TSA_LABEL),
+                ("ocsp", OCSP_LABEL),
+                ("issuing", ISSUING_LABEL),
+                ("root", ROOT_LABEL),
+            ):
+                self.hsm.store_certificate(label, made[role].dump())
+        finally:
+            self._cache.clear()
+        return made
 
-    def _issue_ocsp_certificate(self) -> x509.Certificate:
-        """A new certificate for the OCSP responder's key, living `OCSP_CERTIFICATE_LIFETIME`."""
-        issuing = self.issuing_certificate()
-        ocsp_cert = self._certificate(
+    def _ocsp_certificate(self, issuing: x509.Certificate) -> x509.Certificate:
+        """A certificate for the OCSP responder's key under `issuing`, living `OCSP_CERTIFICATE_LIFETIME`."""
+        return self._certificate(
             subject=organisation_name("Tillit OCSP responder"),
             subject_label=OCSP_LABEL,
             issuer=issuing.subject,
@@ -280,23 +306,35 @@ class CertificateAuthority:
                 extension("extended_key_usage", ["ocsp_signing"]),
                 extension("ocsp_no_check", None),
             ],
+            issuer_until=issuing.not_valid_after,
         )
+
+    def _issue_ocsp_certificate(self) -> x509.Certificate:
+        """A new certificate for the OCSP responder's key (`_ocsp_certificate`), in the token and the ledger."""
+        ocsp_cert = self._ocsp_certificate(self.issuing_certificate())
         self.hsm.store_certificate(OCSP_LABEL, ocsp_cert.dump())
         self.ledger.add(ocsp_cert.serial_number, OCSP_LABEL, ocsp_cert)
         return ocsp_cert
 
     def issue_timestamping_certificate(self, key_label: str = TSA_LABEL, years: int = 10) -> x509.Certificate:
-        """The RFC 3161 timestamp authority's certificate: its key (made here when missing) in the
-        token, issued by the issuing CA with a critical extendedKeyUsage of timeStamping alone
-        (RFC 3161 2.3), pointing like a customer's at the CRL, OCSP and the issuing CA's certificate
-        (for a CA made with its public URL), stored on the token and in the ledger (so that OCSP
-        answers for it)."""
+        """The RFC 3161 timestamp authority's certificate (`_timestamping_certificate`; its key made
+        here when missing), stored on the token and in the ledger (so that OCSP answers for it)."""
         if not self.hsm.has_key(key_label):
             self.hsm.generate_key(key_label, Algorithm.EC_P256)
-        issuing = self.issuing_certificate()
+        cert = self._timestamping_certificate(key_label, years, self.issuing_certificate())
+        self.hsm.store_certificate(key_label, cert.dump())
+        self.ledger.add(cert.serial_number, key_label, cert)
+        self._cache.pop(key_label, None)
+        return cert
+
+    def _timestamping_certificate(self, key_label: str, years: int, issuing: x509.Certificate) -> x509.Certificate:
+        """A certificate for the TSA key `key_label` under `issuing`, with a critical
+        extendedKeyUsage of timeStamping alone (RFC 3161 2.3), pointing like a customer's at the
+        CRL, OCSP and the issuing CA's certificate (for a CA made with its public URL); it ends
+        `years` from now less three days, and a day before the issuing CA at the latest."""
         # Never beyond the issuing CA: a timestamp is only as good as the chain above it.
         not_after = min(now_seconds() + timedelta(days=365 * years - 3), issuing.not_valid_after - timedelta(days=1))
-        cert = self._certificate(
+        return self._certificate(
             subject=organisation_name("Tillit Timestamp Authority"),
             subject_label=key_label,
             issuer=issuing.subject,
@@ -308,11 +346,8 @@ class CertificateAuthority:
                 extension("extended_key_usage", ["time_stamping"], critical=True),
                 *(status_pointers(base) if (base := self.public_url) else []),
             ],
+            issuer_until=issuing.not_valid_after,
         )
-        self.hsm.store_certificate(key_label, cert.dump())
-        self.ledger.add(cert.serial_number, key_label, cert)
-        self._cache.pop(key_label, None)
-        return cert
 
     # -- certificates --------------------------------------------------------------------------
 
@@ -453,9 +488,13 @@ class CertificateAuthority:
         not_after: datetime,
         extensions: list[x509.Extension],
         public_key_der: bytes | None = None,
+        not_before: datetime | None = None,
+        issuer_until: datetime | None = None,
     ) -> x509.Certificate:
         """Build and sign a certificate; the subject key is the token's `subject_label` key unless
-        `public_key_der` (SubjectPublicKeyInfo) gives one held elsewhere."""
+        `public_key_der` (SubjectPublicKeyInfo) gives one held elsewhere. It starts five minutes ago
+        unless `not_before` says when, and ends by its issuer's end: `issuer_until`, else the end of
+        the issuer's certificate in the token."""
         public_info = keys.PublicKeyInfo.load(
             public_key_der
             or self.hsm.public_key(subject_label).public_bytes(
@@ -465,7 +504,7 @@ class CertificateAuthority:
         identifiers = [extension("key_identifier", key_identifier(public_info))]
         if issuer_label != subject_label:
             # RFC 5280 6.1.3: nothing outlives its issuer's certificate.
-            not_after = min(not_after, self._load(issuer_label).not_valid_after)
+            not_after = min(not_after, issuer_until or self._load(issuer_label).not_valid_after)
             issuer_info = keys.PublicKeyInfo.load(
                 self.hsm.public_key(issuer_label).public_bytes(
                     serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
@@ -481,7 +520,7 @@ class CertificateAuthority:
                 "signature": algorithm,
                 "issuer": issuer,
                 "validity": {
-                    "not_before": x509.Time({"utc_time": now_seconds() - timedelta(minutes=5)}),
+                    "not_before": certificate_time(not_before or now_seconds() - timedelta(minutes=5)),
                     "not_after": certificate_time(not_after),
                 },
                 "subject": subject,

@@ -208,24 +208,23 @@ def ca_init(organisation: str, public_url: str | None) -> None:
 @ca.command("renew")
 @click.option(
     "--years",
-    type=click.IntRange(1, MAX_CA_YEARS),
-    default=10,
-    show_default=True,
-    help="How long from now the renewed root lasts (the issuing CA a day less, the TSA three).",
+    required=True,
+    help=f"How long from now the renewed root lasts, 1 to {MAX_CA_YEARS} (the issuing CA a day less, the TSA three).",
 )
-def ca_renew(years: int) -> None:
+def ca_renew(years: str) -> None:
     """Certify the CA's keys again for --years: root, issuing CA, TSA and OCSP responder, same names
     and keys, so that signatures made before keep validating and archive timestamps reach the new end.
     Restart each signer afterwards: a running one keeps the certificates it read at start."""
+    try:
+        lifetime = int(years)
+    except ValueError:
+        raise errors.HsmError(f"--years must be a whole number of years, not '{years}'") from None
     with Hsm(_settings()) as hsm:
-        authority = CertificateAuthority.for_home(hsm)
-        authority.renew(years)
-        root, issuing = authority.root_certificate(), authority.issuing_certificate()
-    click.echo(
-        f"CA renewed: {root.subject.human_friendly} until {root.not_valid_after:%Y-%m-%d},"
-        f" {issuing.subject.human_friendly} until {issuing.not_valid_after:%Y-%m-%d};"
-        " restart each tillit-signer to serve them"
+        made = CertificateAuthority.for_home(hsm).renew(lifetime)
+    ends = ", ".join(
+        f"{made[role].subject.native['common_name']} until {made[role].not_valid_after:%Y-%m-%d}" for role in made
     )
+    click.echo(f"CA renewed: {ends}; restart each tillit-signer to serve them")
 
 
 @ca.command("show")
