@@ -171,7 +171,12 @@ def test_tls_and_metrics_scraped_by_a_plain_client(tmp_path: Path) -> None:
     files = dict(line.split("=", 1) for line in out.split())
     d.env.update(files)
     d.env["TILLIT_LOG_JSON"] = "1"
-    # Its CA was made for http:// (before TLS): say so, or `serve` refuses a public URL unlike the CA's.
+    # Its CA was made for http:// (before TLS): `serve` refuses, saying that something in front must
+    # answer at the CA's http:// URL (this daemon now answers https only)...
+    refused = d.run("tillit-signer", "serve", "--port", str(d.port), check=False)
+    assert refused.returncode != 0 and len(refused.stderr.strip().splitlines()) == 1, refused.stderr
+    assert f"a proxy or load balancer in front that answers at {d.url}" in refused.stderr, refused.stderr
+    # ... as one does here (the plain client below stands for it): the public URL is the CA's.
     d.env["TILLIT_PUBLIC_URL"] = d.url
     chain = subprocess.run(
         [tool("tillit-hsm"), "ca", "show"], env=d.env, capture_output=True, text=True, check=True

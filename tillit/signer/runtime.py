@@ -143,6 +143,16 @@ def check_public_url(signer: Signer) -> None:
         raise CaNotInitialised("the CA is not initialised: run `tillit-hsm ca init` before `serve`")
     recorded = signer.ca.public_url
     serving = signer.settings.base_url
+    if recorded is not None and recorded != serving and recorded.split(":")[0] != serving.split(":")[0]:
+        # Only the scheme differs in kind (TLS switched on after `ca init`, say): this daemon cannot
+        # answer at both, so something in front of it must answer at the CA's URL.
+        raise errors.InvalidInput(
+            f"the signer's public URL {serving} is not its CA's {recorded}, where the certificates point"
+            f" for CRLs and OCSP, and this daemon cannot serve both {serving.split(':')[0]} and"
+            f" {recorded.split(':')[0]}: put a proxy or load balancer in front that answers at {recorded}"
+            f" and set TILLIT_PUBLIC_URL={recorded} (or public_url in tillit.toml), or, in a new home,"
+            f" `tillit-hsm ca init --public-url {serving}`"
+        )
     if recorded is not None and recorded != serving:
         raise errors.InvalidInput(
             f"the signer's public URL {serving} is not its CA's {recorded}, where the certificates point"
