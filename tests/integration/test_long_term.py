@@ -8,6 +8,7 @@ import asyncio
 import hashlib
 import io
 import json
+import re
 import sqlite3
 import stat
 import subprocess
@@ -448,7 +449,7 @@ def test_a_renewed_ca_carries_signatures_past_its_first_end(tmp_path: Path) -> N
     d = make_daemon(tmp_path / "home")
     d.start()
     try:
-        _, pdf, _ = sign_pdf_and_text(d, tmp_path / "signed")
+        _, pdf, p7s = sign_pdf_and_text(d, tmp_path / "signed")
         first_root = x509.Certificate.load(httpx.get(d.url + "/v1/ca/root.cer").content)
         first_issuing = x509.Certificate.load(httpx.get(d.url + "/v1/ca/issuing.cer").content)
         past_first_end = first_root.not_valid_after.replace(microsecond=0) + timedelta(days=365)
@@ -492,6 +493,13 @@ def test_a_renewed_ca_carries_signatures_past_its_first_end(tmp_path: Path) -> N
             assert result.ades_subindic == AdESPassed.OK, (result.ades_subindic, result.failure_msg)
         code, verdicts, stderr = verify(d, str(pdf), "--at", f"{past_first_end:%Y-%m-%d}")
         assert code == 0 and [v["indication"] for v in verdicts] == ["PASSED"], (verdicts, stderr)
+        # A .p7s keeps the TSA certificate it was stamped under, and is told so past its end.
+        content = tmp_path / "signed" / "plan.txt"
+        code, verdicts, _ = verify(d, str(p7s), "--content", str(content), "--at", f"{past_first_end:%Y-%m-%d}")
+        ended = re.search(r"timestamp authority ended (\d{4}-\d\d-\d\d)", verdicts[0]["reason"])
+        assert code == 1 and ended, verdicts
+        assert ended.group(1) < f"{first_root.not_valid_after:%Y-%m-%d}", verdicts  # the first TSA certificate's end
+        assert "a .p7s cannot be renewed" in verdicts[0]["reason"], verdicts
         # The renewed certificates are clean RFC 5280 (an end from 2050 on is a GeneralizedTime), and
         # the customer's certificate from before the renewal verifies under them with every CRL.
         tsa = PdfFileReader(io.BytesIO(pdf.read_bytes()), strict=False).embedded_timestamp_signatures[-1].signer_cert

@@ -331,6 +331,15 @@ def verify_cms(
     async def run() -> Verdict:
         timing = _timing(at)
         result = await ades.ades_with_time_validation(signed_data, spec, timing_info=timing, raw_digest=digest)
-        return _verdict(cms_level(signed_data), signer_cert, result)
+        verdict = _verdict(cms_level(signed_data), signer_cert, result)
+        ended = [c.not_valid_after for c in tsa_certs if at is not None and c.not_valid_after < at]
+        if ended and not verdict.passed:
+            # pyHanko says only that no chain was found; the archivist needs the cause.
+            reason = (
+                f"the certificate of its timestamp authority ended {min(ended):%Y-%m-%d}, before {at:%Y-%m-%d},"
+                f" and a .p7s cannot be renewed ({verdict.reason})"
+            )
+            verdict = dataclasses.replace(verdict, reason=reason)
+        return verdict
 
     return asyncio.run(run())
