@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import time
 from collections.abc import Callable, Iterator
@@ -109,9 +110,17 @@ async def focus_on(pilot: Pilot[Any], widget_id: str, timeout: float = 5.0) -> N
 
 
 def text_of(pilot: Pilot[Any], selector: str) -> str:
+    """The text of a Static; a Rich renderable in it (the receipt's table) as text, each row on one line."""
+    from rich.console import Console
+    from rich.table import Table
     from textual.widgets import Static
 
-    return str(pilot.app.screen.query_one(selector, Static).render())
+    static = pilot.app.screen.query_one(selector, Static)
+    if isinstance(static.content, Table):
+        console = Console(width=1000, record=True, file=io.StringIO())
+        console.print(static.content)
+        return console.export_text()
+    return str(static.render())
 
 
 async def phone_answers(

@@ -11,6 +11,7 @@ from tests.kiosk.conftest import (
     SIZE,
     choose_method,
     focus_on,
+    footer_text,
     kiosk_settings,
     on_screen,
     phone_answers,
@@ -223,6 +224,8 @@ async def test_block_my_bankid(make_app, customer: tuple[str, PhoneClient], daem
         await on_screen(pilot, "ConfirmDialog")
         await pilot.press("enter")
         await until(pilot, lambda: "is blocked" in text_of(pilot, "#status"), what="blocked")
+        await until(pilot, lambda: "OK" in footer_text(pilot).split(), what="the footer to say OK")
+        assert "Block BankID" not in footer_text(pilot)  # Enter no longer blocks: it goes back
         await pilot.press("enter")  # done: a blocked BankID's session is over
         await on_screen(pilot, "WelcomeScreen")
         assert app.session is None
@@ -230,3 +233,27 @@ async def test_block_my_bankid(make_app, customer: tuple[str, PhoneClient], daem
         await choose_method(pilot)
         await on_screen(pilot, "FailedScreen")
         assert "blocked" in text_of(pilot, "#reason")
+        assert "Block BankID" not in footer_text(pilot)  # it is blocked already
+        await pilot.press("f3")
+        await pilot.pause()
+        assert type(app.screen).__name__ == "FailedScreen"
+
+
+async def test_the_block_screen_checks_the_number_as_typed(make_app) -> None:
+    """Like the login's number: the count as typed, a wrong check digit at once (not only on Enter), and the
+    complaint gone once the number is right, so that none stays under the confirmation."""
+    app: KioskApp = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("f3")
+        await on_screen(pilot, "BlockScreen")
+        await focus_on(pilot, "number")
+        await pilot.press(*"028385")
+        await until(pilot, lambda: "6 of 11" in text_of(pilot, "#status"), what="the count")
+        await pilot.press(*"12341")
+        await until(pilot, lambda: "last two digits" in text_of(pilot, "#status"), what="the check digits")
+        await pilot.press("backspace", "0")
+        await until(pilot, lambda: "valid" in text_of(pilot, "#status"), what="the number to be right")
+        await pilot.press("enter")
+        await on_screen(pilot, "ConfirmDialog")
+        await pilot.press("escape")
+        await on_screen(pilot, "BlockScreen")

@@ -281,6 +281,21 @@ def test_receipt(snap_compare: Any, size: tuple[int, int]) -> None:
     snapshot(snap_compare, kiosk(), size, run_before=show(receipt))
 
 
+def test_receipt_beside_the_demo_phone(snap_compare: Any, size: tuple[int, int]) -> None:
+    """At 80x24 beside the demo's phone, in Nynorsk, with a real certificate serial and signed file: the
+    values wrap beside their labels, and what to do next (Enter) shows above the details, never cut off."""
+
+    def long_receipt(app: KioskApp) -> ReceiptScreen:
+        logged_in(app)
+        path = Path("/home/kari/.local/share/tillit-demo/signed/d58f3093-dcd3-495a-83de-5b2e2784d39c-laanavtale.pdf")
+        files = [SignedFile("laanavtale.pdf", path, "22" * 32, "pades")]
+        signed = Receipt("Lånavtale for bustadlån", "order-1", "DJUP VIK", NOW, "Kari Nordmann", "654b" * 8, files)
+        return ReceiptScreen(signed)
+
+    demo = DemoInfo(side_panels=lambda: [Static("(the phone)", classes="side")])
+    snapshot(snap_compare, kiosk("nn", demo=demo), size, run_before=show(long_receipt))
+
+
 def test_feedback_dialog(snap_compare: Any, size: tuple[int, int]) -> None:
     """After the receipt, over the agreements, in Nynorsk: four stars and a comment typed."""
 
@@ -296,9 +311,10 @@ def test_feedback_dialog(snap_compare: Any, size: tuple[int, int]) -> None:
     snapshot(snap_compare, kiosk("nn"), size, run_before=show(after_the_receipt, rate))
 
 
-@pytest.mark.parametrize("hint", ["userCancel", "passwordLocked", "alreadyInProgress", "noControlQuestions"])
+@pytest.mark.parametrize("hint", ["userCancel", "passwordLocked", "alreadyInProgress", "noControlQuestions", "blocked"])
 def test_failed(snap_compare: Any, size: tuple[int, int], hint: str) -> None:
-    """A locked password offers F5 (forgotten password); no control questions sends the customer to the counter."""
+    """A locked password offers F5 (forgotten password); no control questions sends the customer to the counter;
+    a blocked BankID is not offered F3 (block it) again."""
     make = show(lambda app: FailedScreen(hint, number=NUMBER))
     snapshot(snap_compare, kiosk(), size, run_before=make)
 
@@ -348,6 +364,18 @@ def test_block(snap_compare: Any, size: tuple[int, int]) -> None:
 
 def test_block_confirm_dialog(snap_compare: Any, size: tuple[int, int]) -> None:
     snapshot(snap_compare, kiosk(), size, run_before=show(lambda app: BlockScreen(NUMBER)), press=("enter",))
+
+
+def test_block_done(snap_compare: Any, size: tuple[int, int]) -> None:
+    """Blocked: Enter only goes back now, and the footer says OK, not "Block BankID" again."""
+
+    async def confirm(pilot: Pilot[Any]) -> None:
+        await pilot.press("enter")
+        await until(pilot, lambda: type(pilot.app.screen).__name__ == "ConfirmDialog")
+        await pilot.press("enter")
+        await until(pilot, lambda: pilot.app.screen.finished)  # type: ignore[attr-defined]
+
+    snapshot(snap_compare, kiosk(), size, run_before=show(lambda app: BlockScreen(NUMBER), confirm))
 
 
 def test_block_not_available(snap_compare: Any, size: tuple[int, int]) -> None:

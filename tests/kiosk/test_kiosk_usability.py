@@ -15,8 +15,9 @@ from zoneinfo import ZoneInfo
 import click
 import pytest
 from textual import events
+from textual.containers import VerticalScroll
 from textual.pilot import Pilot
-from textual.widgets import Input
+from textual.widgets import Input, Static
 
 from tests.daemon import tool
 from tests.kiosk.conftest import SIZE, footer_text, kiosk_settings, on_screen, text_of, until
@@ -24,12 +25,13 @@ from tests.kiosk.fakes import AGREEMENTS, CUSTOMER, NOW, NUMBER, FakeClient, clo
 from tillit.kiosk.app import KioskApp
 from tillit.kiosk.chrome import TooSmall
 from tillit.kiosk.client import Agreement, SignerClient
+from tillit.kiosk.context import DemoInfo
 from tillit.kiosk.navigation import AskFeedback
 from tillit.kiosk.screens.agreements import AgreementsScreen
 from tillit.kiosk.screens.failed import SET_UP_COMMANDS, STAFF_COMMANDS
-from tillit.kiosk.screens.receipt import local_time
+from tillit.kiosk.screens.receipt import ReceiptScreen, local_time
 from tillit.kiosk.screens.waiting import WaitingScreen
-from tillit.kiosk.state import Customer, Order, Session
+from tillit.kiosk.state import Customer, Order, Receipt, Session, SignedFile
 from tillit.signer.cli import main as signer_cli
 from tillit.signer.wire import CollectResponse, CompletionData
 
@@ -314,3 +316,42 @@ def test_cli_refuses_a_port_that_is_no_port(tmp_path: Path) -> None:
 
 def test_cli_says_which_program_has_no_token(tmp_path: Path) -> None:
     refused(run_kiosk(tmp_path), "no kiosk token")
+
+
+async def test_the_welcome_screen_names_every_language_in_its_own_words() -> None:
+    """Someone who reads no Norwegian finds "English" and F9 on the Nynorsk welcome screen."""
+    app = kiosk(language="nn")
+    async with app.run_test(size=SIZE) as pilot:
+        await on_screen(pilot, "WelcomeScreen")
+        line = text_of(pilot, "#language")
+        assert all(name in line for name in ("Nynorsk", "Bokmål", "English", "Language", "F9"))
+
+
+async def test_the_receipt_details_scroll_with_the_keys_beside_the_demo_phone() -> None:
+    """At 80x24 beside the demo's phone the details do not fit: the arrows and End scroll them, Enter goes on."""
+    app = KioskApp(
+        kiosk_settings(language="nn"),
+        FakeClient(),
+        clock=clock,
+        demo=DemoInfo(side_panels=lambda: [Static("(the phone)", classes="side")]),
+    )
+    async with app.run_test(size=SIZE) as pilot:
+        logged_in(app)
+        path = Path("/home/kari/.local/share/tillit-demo/signed/d58f3093-dcd3-495a-83de-5b2e2784d39c-laanavtale.pdf")
+        signed = Receipt(
+            "Lånavtale",
+            "order-1",
+            "DJUP VIK",
+            NOW,
+            "Kari Nordmann",
+            "654b" * 8,
+            [SignedFile("laanavtale.pdf", path, "22" * 32, "pades")],
+        )
+        app.navigator.go(ReceiptScreen(signed))
+        await on_screen(pilot, "ReceiptScreen")
+        details = app.screen.query_one("#details-scroll", VerticalScroll)
+        assert details.max_scroll_y > 0 and app.focused is details
+        await pilot.press("end")
+        await until(pilot, lambda: details.scroll_y == details.max_scroll_y, what="the details to scroll")
+        await pilot.press("enter")
+        await until(pilot, lambda: type(app.screen).__name__ in ("FeedbackDialog", "AgreementsScreen"))

@@ -87,3 +87,17 @@ def check(text: str, allow_test_numbers: bool = False, today: date | None = None
 
 def is_valid(text: str, allow_test_numbers: bool = False, today: date | None = None) -> bool:
     return check(text, allow_test_numbers, today).complete
+
+
+def feedback(typed: str, allow_test_numbers: bool, submitting: bool = False) -> tuple[str, dict[str, Any], str]:
+    """What a screen says under a number field about `typed`: an i18n key ("" for nothing), its
+    parameters, and its kind: "error" (what is wrong; a number not yet whole only when
+    `submitting`), "notice" (a valid number) or "muted" (how many digits so far)."""
+    verdict = check(typed, allow_test_numbers)
+    if verdict.reason:
+        return verdict.reason, verdict.params, "error"
+    if verdict.complete:
+        return "number.valid", {}, "notice"
+    if submitting:
+        return "number.incomplete", {}, "error"
+    return ("number.progress" if typed else ""), ({"count": len(typed)} if typed else {}), "muted"

@@ -16,7 +16,7 @@ from textual.widgets import Input, Static
 from tillit.kiosk.client import BlockUnavailable, SignerError
 from tillit.kiosk.dialogs.confirm import ConfirmDialog
 from tillit.kiosk.navigation import BackToStart, StartOver
-from tillit.kiosk.numbers import LENGTH, check
+from tillit.kiosk.numbers import LENGTH, feedback
 from tillit.kiosk.screens.base import KioskScreen
 
 
@@ -26,6 +26,8 @@ class BlockScreen(KioskScreen):
     TYPE_INTO = "#number"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("enter", "block", "Block BankID", priority=True, id="block.confirm"),
+        # Once blocked, Enter only goes back: the footer must not offer to block again.
+        Binding("enter", "done", "OK", priority=True, id="block.done"),
         Binding("escape", "back", "Back", id="block.back"),
     ]
 
@@ -39,8 +41,35 @@ class BlockScreen(KioskScreen):
         yield Static(self.t("block.title"), classes="title")
         yield Static(self.t("block.lead"), classes="lead")
         yield Static(self.t("block.label"), id="label")
-        yield Input(self.number, restrict=r"[0-9]*", max_length=LENGTH, id="number")
+        yield Input(
+            self.number,
+            placeholder=self.t("number.placeholder"),
+            restrict=r"[0-9]*",
+            max_length=LENGTH,
+            id="number",
+        )
         yield Static("", id="status")
+
+    def on_mount(self) -> None:
+        self.check_as_typed(self.number)
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        if not self.finished and not self.busy:
+            self.check_as_typed(event.value)
+
+    def check_as_typed(self, number: str) -> None:
+        """What is wrong with the number as it is typed, as on the login's number screen (nothing said
+        about a number not yet whole), so that no old complaint stays under the confirmation."""
+        key, params, kind = feedback(number, self.kiosk.settings.allow_test_numbers)
+        self.say(self.t(key, **params) if key else "", kind)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # One of the two Enter bindings, "Block BankID" and then "OK", so that the footer names what Enter does.
+        if action == "block":
+            return not self.finished
+        if action == "done":
+            return self.finished
+        return True
 
     def say(self, text: str, style: str = "error") -> None:
         status = self.query_one("#status", Static)
@@ -51,6 +80,9 @@ class BlockScreen(KioskScreen):
     def action_block(self) -> None:
         self.after_typing(self.block)
 
+    def action_done(self) -> None:
+        self.action_back()
+
     def block(self) -> None:
         if self.finished:
             self.action_back()
@@ -58,9 +90,9 @@ class BlockScreen(KioskScreen):
         if self.busy:
             return
         number = self.query_one("#number", Input).value
-        verdict = check(number, self.kiosk.settings.allow_test_numbers)
-        if not verdict.complete:
-            self.say(self.t(verdict.reason or "number.incomplete", **verdict.params))
+        key, params, kind = feedback(number, self.kiosk.settings.allow_test_numbers, submitting=True)
+        if kind != "notice":
+            self.say(self.t(key, **params), kind)
             return
 
         def confirmed(yes: bool | None) -> None:
@@ -80,6 +112,7 @@ class BlockScreen(KioskScreen):
         self.finished = True
         self.blocked_number = number
         self.say(self.t("block.done", number=number), "notice")
+        self.refresh_bindings()
 
     def failed(self, error: SignerError) -> bool:
         self.busy = False

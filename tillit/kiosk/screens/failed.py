@@ -91,6 +91,8 @@ class FailedScreen(KioskScreen):
             return self.hint == "passwordLocked" and bool(self.number)  # a new password unlocks it
         if action == "method":
             return self.kind == "auth" and self.hint in OTHER_METHOD and bool(self.number)
+        if action == "block":
+            return self.hint != "blocked"  # it is blocked already: offering to block it again only confuses
         return True
 
     def action_method(self) -> None:
@@ -107,5 +109,7 @@ class FailedScreen(KioskScreen):
         self.start_reset(self.number)
 
     def action_block(self) -> None:
+        if not self.check_action("block", ()):
+            return
         session = self.kiosk.session
         self.navigate(ShowBlock(session.customer.personal_number if session else None))

@@ -12,7 +12,7 @@ from textual.widgets import Input, Static
 from tillit.kiosk import orders
 from tillit.kiosk.client import SignerError
 from tillit.kiosk.navigation import ShowMethods, ShowWelcome
-from tillit.kiosk.numbers import LENGTH, check
+from tillit.kiosk.numbers import LENGTH, feedback
 from tillit.kiosk.screens.base import KioskScreen
 
 
@@ -81,21 +81,12 @@ class NumberScreen(KioskScreen):
         return self.query_one("#number", Input).value
 
     def show_status(self, text: str, submitting: bool = False) -> bool:
-        verdict = check(text, self.kiosk.settings.allow_test_numbers)
+        """Say under the field what `feedback` says of `text`; whether it is a whole, valid number."""
+        key, params, kind = feedback(text, self.kiosk.settings.allow_test_numbers, submitting)
         status = self.query_one("#status", Static)
-        if verdict.reason:
-            status.update(self.t(verdict.reason, **verdict.params))
-            status.set_class(True, "error")
-        elif verdict.complete:
-            status.update(self.t("number.valid"))
-            status.set_class(False, "error")
-        elif submitting:
-            status.update(self.t("number.incomplete"))
-            status.set_class(True, "error")
-        else:
-            status.update(self.t("number.progress", count=len(text)) if text else "")
-            status.set_class(False, "error")
-        return verdict.complete
+        status.update(self.t(key, **params) if key else "")
+        status.set_class(kind == "error", "error")
+        return kind == "notice"
 
     def on_input_changed(self, event: Input.Changed) -> None:
         self.show_status(event.value)

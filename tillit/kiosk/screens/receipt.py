@@ -6,9 +6,11 @@ from __future__ import annotations
 from datetime import datetime, timedelta, tzinfo
 from typing import ClassVar
 
-from rich.markup import escape
+from rich.table import Table
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
+from textual.containers import VerticalScroll
 from textual.widgets import Static
 
 from tillit.kiosk.navigation import ShowAgreements, StartOver
@@ -29,6 +31,7 @@ def local_time(timestamp: float, zone: tzinfo) -> str:
 
 class ReceiptScreen(KioskScreen):
     CSS_PATH = "receipt.tcss"
+    AUTO_FOCUS = "#details-scroll"  # the arrows and PgDn scroll the details when they do not fit
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("enter", "done", "OK", id="receipt.done"),
         Binding("escape", "done", "Back", show=False, id="receipt.back"),
@@ -53,10 +56,18 @@ class ReceiptScreen(KioskScreen):
             rows.append((self.t("receipt.checksum"), f.sha256))
         yield Static(f"✓ {self.t('receipt.title')}", id="receipt-title", classes="title")
         yield Static(self.t("receipt.lead"), classes="lead")
-        width = max(len(label) for label, _ in rows) + 2
-        lines = [f"[b]{escape(label).ljust(width)}[/b]{escape(value)}" for label, value in rows]
-        yield Static("\n".join(lines), id="details")
-        yield Static(self.t("receipt.next"), classes="lead muted")
+        # What to do next above the details: in a narrow window (the demo's phone beside it) the details
+        # are long, and the customer must still see that Enter takes them on.
+        yield Static(self.t("receipt.next"), id="next", classes="lead muted")
+        # Labels in one column, values wrapping in the other (a long file name or checksum folds
+        # under its value, not under the labels); the box scrolls (arrows, PgDn) when the window is too short for it.
+        table = Table.grid(padding=(0, 2))
+        table.add_column(style="bold", no_wrap=True)
+        table.add_column(overflow="fold")
+        for label, value in rows:
+            table.add_row(Text(label), Text(value))
+        with VerticalScroll(id="details-scroll"):
+            yield Static(table, id="details")
 
     def action_done(self) -> None:
         session = self.kiosk.session

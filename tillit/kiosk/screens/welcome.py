@@ -48,8 +48,12 @@ class WelcomeScreen(KioskScreen):
         yield Static(self.t("welcome.title"), id="title", classes="title")
         yield Static(self.t("welcome.lead"), classes="lead")
         yield Static(self.t("welcome.start"), id="start", classes="lead")
-        language = LANGUAGE_NAMES[self.kiosk.language]
-        yield Static(self.t("welcome.language", language=language), id="language", classes="muted")
+        # Every language by its own name, the one shown in bold: someone who cannot read this one still
+        # finds theirs, and F9 beside it.
+        languages = " · ".join(
+            f"[b]{name}[/b]" if code == self.kiosk.language else name for code, name in LANGUAGE_NAMES.items()
+        )
+        yield Static(self.t("welcome.language", languages=languages), id="language", classes="muted")
         if self.notice:
             yield Static(self.t(self.notice), id="notice", classes="notice")
         demo = self.kiosk.demo
