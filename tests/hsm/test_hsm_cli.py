@@ -383,3 +383,39 @@ def test_two_tokens_with_one_label_are_told_apart_by_serial(
     # The second token's PIN is in the second home: with the first home's PIN it does not open.
     _fails(tillit_hsm("status", home=first, env={"TILLIT_TOKEN_SERIAL": serials[1]}), "wrong PIN")
     _fails(tillit_hsm("status", home=first, env={"TILLIT_TOKEN_SERIAL": "0123456789abcdef"}), "not found")
+
+
+# A CA made to end within a year, as `ca init` would have made it nine years ago.
+_SHORT_CA = """
+from tillit.hsm.ca import CertificateAuthority
+from tillit.hsm.client import Hsm
+from tillit.hsm.settings import HsmSettings
+with Hsm(HsmSettings()) as hsm:
+    ca = CertificateAuthority.for_home(hsm)
+    ca.init(years=1)
+    ca.issue_timestamping_certificate()
+"""
+
+
+def test_ca_status_says_when_each_certificate_ends_and_when_to_renew(
+    tmp_path: Path,
+    tillit_hsm: Callable[..., Result],
+    check_ok: Callable[..., Result],
+    subprocess_env: Callable[..., dict[str, str]],
+) -> None:
+    check_ok(tillit_hsm("init", home=tmp_path))
+    check_ok(subprocess.run([sys.executable, "-c", _SHORT_CA], env=subprocess_env(TILLIT_HOME=str(tmp_path)),
+                            capture_output=True, text=True, timeout=60))  # fmt: skip
+    rows = {row["role"]: row for row in _json(tillit_hsm("ca", "status", "--json", home=tmp_path))}
+    assert list(rows) == ["root", "issuing", "tsa", "ocsp"]
+    assert rows["root"]["subject"] == "Tillit Root CA" and rows["root"]["daysLeft"] == 364
+    assert rows["tsa"]["daysLeft"] < rows["issuing"]["daysLeft"] < rows["root"]["daysLeft"]
+    text = check_ok(tillit_hsm("ca", "status", home=tmp_path)).stdout.splitlines()
+    assert text[0].startswith("root     Tillit Root CA") and "(364 days)" in text[0], text
+    assert text[-1] == "renew now, the root and the tsa end within a year: tillit-hsm ca renew --years N", text
+
+    renewed = check_ok(tillit_hsm("ca", "renew", "--years", "5", home=tmp_path)).stdout
+    assert renewed.startswith("CA renewed: Tillit Root CA until "), renewed
+    rows = {row["role"]: row for row in _json(tillit_hsm("ca", "status", "--json", home=tmp_path))}
+    assert rows["root"]["daysLeft"] > 365 * 4 and rows["tsa"]["daysLeft"] > 365 * 4
+    assert not check_ok(tillit_hsm("ca", "status", home=tmp_path)).stdout.splitlines()[-1].startswith("renew now")

@@ -392,6 +392,17 @@ class CertificateAuthority:
         before = self._load(OCSP_LABEL)
         return self.ocsp_certificate() is not before
 
+    def certificates(self) -> dict[str, x509.Certificate | None]:
+        """The CA's own certificates in the token by role ("root", "issuing", "tsa", "ocsp"); the
+        TSA's is None before it is made (a CA from before the TSA, until the signer's first use)."""
+        tsa = self.hsm.certificate(TSA_LABEL)
+        return {
+            "root": self.root_certificate(),
+            "issuing": self.issuing_certificate(),
+            "tsa": x509.Certificate.load(tsa) if tsa is not None else None,
+            "ocsp": self._load(OCSP_LABEL),
+        }
+
     def chain(self) -> list[x509.Certificate]:
         """Issuing CA first, then the root."""
         return [self.issuing_certificate(), self.root_certificate()]

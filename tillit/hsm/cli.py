@@ -6,6 +6,7 @@ import json
 import os
 import sys
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -225,6 +226,51 @@ def ca_renew(years: str) -> None:
         f"{made[role].subject.native['common_name']} until {made[role].not_valid_after:%Y-%m-%d}" for role in made
     )
     click.echo(f"CA renewed: {ends}; restart each tillit-signer to serve them")
+
+
+# `ca status` asks for a renewal when the root or the TSA ends within this: an archive timestamp
+# made after that is good for less than a year (docs/signatures.md).
+RENEW_WITHIN_DAYS = 365
+
+
+@ca.command("status")
+@click.option("--json", "as_json", is_flag=True, help=JSON_HELP)
+def ca_status(as_json: bool) -> None:
+    """When each of the CA's certificates ends (root, issuing CA, TSA, OCSP responder), and whether
+    it is time for `tillit-hsm ca renew`."""
+    with Hsm(_settings()) as hsm:
+        found = CertificateAuthority.for_home(hsm).certificates()
+    now = datetime.now(UTC)
+    rows: list[dict[str, Any]] = [
+        {
+            "role": role,
+            "subject": cert.subject.native["common_name"] if cert else None,
+            "serial": f"{cert.serial_number:x}" if cert else None,
+            "notBefore": cert.not_valid_before.isoformat() if cert else None,
+            "notAfter": cert.not_valid_after.isoformat() if cert else None,
+            "daysLeft": (cert.not_valid_after - now).days if cert else None,
+        }
+        for role, cert in found.items()
+    ]
+    due = [
+        r["role"]
+        for r in rows
+        if r["role"] in ("root", "tsa") and r["daysLeft"] is not None and r["daysLeft"] < RENEW_WITHIN_DAYS
+    ]
+
+    def text(listed: list[dict[str, Any]]) -> str:
+        lines = []
+        for r in listed:
+            if r["subject"] is None:
+                lines.append(f"{r['role']:8} not made yet (the signer makes it at its first timestamp)")
+                continue
+            note = ", renewed by the signer" if r["role"] == "ocsp" else ""
+            lines.append(f"{r['role']:8} {r['subject']:28} until {r['notAfter'][:10]} ({r['daysLeft']} days{note})")
+        if due:
+            lines.append(f"renew now, the {' and the '.join(due)} end within a year: tillit-hsm ca renew --years N")
+        return "\n".join(lines)
+
+    _emit(rows, as_json, text)
 
 
 @ca.command("show")
