@@ -9,8 +9,11 @@ started again (tests/proofs/p11kit.py)."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import signal
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -20,7 +23,7 @@ from urllib.parse import urlsplit, urlunsplit
 import httpx
 import pytest
 
-from tests.daemon import Daemon, make_daemon
+from tests.daemon import Daemon, free_port, make_daemon
 from tests.factories import fresh_adult
 from tests.proofs.p11kit import CLIENT_MODULE, P11KitServer, require_p11_kit
 from tests.store.conftest import (
@@ -78,6 +81,39 @@ def test_start_line_names_version_instance_module_token_and_sqlite(daemon: Daemo
     assert start["token"] == "token 'tillit'" and "token 'tillit'" in start["message"]
     assert start["store"] == f"SQLite {daemon.home / 'signer.db'}", start
     assert start["store"] in start["message"]
+    assert of(daemon, "serve.ca_ends_soon") == []  # a CA of ten years
+
+
+# The CA `ca init` would have made nine years ago: its root ends within a year.
+_CA_ENDING_SOON = """
+import sys
+from tillit.hsm.ca import CertificateAuthority
+from tillit.hsm.client import Hsm
+from tillit.hsm.settings import HsmSettings
+with Hsm(HsmSettings()) as hsm:
+    ca = CertificateAuthority.for_home(hsm)
+    ca.init(years=1, public_url=sys.argv[1])
+    ca.issue_timestamping_certificate()
+"""
+
+
+def test_a_ca_that_ends_within_a_year_is_a_warning_at_start(tmp_path: Path) -> None:
+    d = Daemon(home=tmp_path / "home", port=free_port(), env={})
+    d.home.mkdir()
+    d.env.update({k: v for k, v in os.environ.items() if not k.startswith("TILLIT_") and k != "SOFTHSM2_CONF"})
+    d.env.update(TILLIT_HOME=str(d.home), TILLIT_PORT=str(d.port), TILLIT_LOG_JSON="1")
+    d.run("tillit-hsm", "init")
+    made = subprocess.run([sys.executable, "-c", _CA_ENDING_SOON, d.url], env=d.env, capture_output=True, text=True)
+    assert made.returncode == 0, made.stderr
+    try:
+        d.start()
+        [warning] = of(d, "serve.ca_ends_soon")
+        assert warning["level"] == "warning", warning
+        assert "the root's certificate ends" in warning["message"], warning
+        assert "the TSA's certificate ends" in warning["message"], warning
+        assert "tillit-hsm ca renew" in warning["message"], warning
+    finally:
+        d.stop()
 
 
 @pytest.mark.postgresql

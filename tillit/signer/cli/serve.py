@@ -11,6 +11,7 @@ import signal
 import socket
 import threading
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -81,6 +82,7 @@ def serve(host: str | None, port: int | None) -> None:
             extra={"tillit_event": "serve.start", **{f"tillit_{k}": v for k, v in started.items()}},
         )
         log.info("open files allowed: %d", open_files, extra={"tillit_event": "serve.open_files"})
+        warn_of_the_cas_end(signer)
         # No proxy headers: nothing here reads the client's address or scheme, and uvicorn's layer
         # for them would be one more pass over every request's headers.
         late_head = {"error": "requestTimeout", "reason": "the request's head did not all arrive in time"}
@@ -128,6 +130,28 @@ def exit_on_sigterm() -> None:
         raise SystemExit(0)
 
     signal.signal(signal.SIGTERM, stop)
+
+
+# How long before the root's or the TSA's end `serve` warns: after that, an archive timestamp is good
+# for less than a year (docs/signatures.md, "When the CA's certificates end").
+RENEW_WITHIN = timedelta(days=365)
+
+
+def warn_of_the_cas_end(signer: Signer) -> None:
+    """A warning at start when the root's or the TSA's certificate ends within `RENEW_WITHIN`, naming
+    the command that renews them (`tillit_certificate_expiry_timestamp_seconds` for alerts)."""
+    ends = {
+        "root": signer.ca.root_certificate().not_valid_after,
+        "TSA": signer.context.tsa.certificate().not_valid_after,
+    }
+    soon = {name: end for name, end in ends.items() if end - datetime.now(UTC) < RENEW_WITHIN}
+    if soon:
+        said = " and ".join(f"the {name}'s certificate ends {end:%Y-%m-%d}" for name, end in soon.items())
+        logging.getLogger("tillit.signer").warning(
+            "%s: renew the CA now (tillit-hsm ca renew --years N, then restart each instance)",
+            said,
+            extra={"tillit_event": "serve.ca_ends_soon"},
+        )
 
 
 def what_serves(signer: Signer) -> dict[str, str]:
