@@ -60,6 +60,10 @@ DEFAULT_PUBLIC_URL = "http://127.0.0.1:8700"
 _ROOT_CRL_PATH = "/v1/crl/root"
 
 
+# Once the root's or the TSA's certificate ends within this, it is time for `renew`: an archive
+# timestamp made after that is good for less than a year (`tillit-hsm ca status`, and `serve` warns).
+RENEW_WITHIN = timedelta(days=365)
+
 # `renew`'s longest lifetime for the CA: the root's key would then be in use for decades, and
 # keeping a key longer is a re-keying's job, not a renewal's.
 MAX_CA_YEARS = 30

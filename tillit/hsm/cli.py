@@ -16,7 +16,15 @@ from cryptography.hazmat.primitives import serialization
 
 from tillit.cli_errors import OneLineErrors
 from tillit.hsm import errors
-from tillit.hsm.ca import ISSUING_LABEL, MAX_CA_YEARS, OCSP_LABEL, ROOT_LABEL, TSA_LABEL, CertificateAuthority
+from tillit.hsm.ca import (
+    ISSUING_LABEL,
+    MAX_CA_YEARS,
+    OCSP_LABEL,
+    RENEW_WITHIN,
+    ROOT_LABEL,
+    TSA_LABEL,
+    CertificateAuthority,
+)
 from tillit.hsm.client import Hsm
 from tillit.hsm.keys import Algorithm
 from tillit.hsm.otp import CodeDeviceFile, check_serial, issue_code_device
@@ -228,11 +236,6 @@ def ca_renew(years: str) -> None:
     click.echo(f"CA renewed: {ends}; restart each tillit-signer to serve them")
 
 
-# `ca status` asks for a renewal when the root or the TSA ends within this: an archive timestamp
-# made after that is good for less than a year (docs/signatures.md).
-RENEW_WITHIN_DAYS = 365
-
-
 @ca.command("status")
 @click.option("--json", "as_json", is_flag=True, help=JSON_HELP)
 def ca_status(as_json: bool) -> None:
@@ -255,7 +258,7 @@ def ca_status(as_json: bool) -> None:
     due = [
         r["role"]
         for r in rows
-        if r["role"] in ("root", "tsa") and r["daysLeft"] is not None and r["daysLeft"] < RENEW_WITHIN_DAYS
+        if r["role"] in ("root", "tsa") and r["daysLeft"] is not None and r["daysLeft"] < RENEW_WITHIN.days
     ]
 
     def text(listed: list[dict[str, Any]]) -> str:

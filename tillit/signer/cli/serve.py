@@ -11,7 +11,7 @@ import signal
 import socket
 import threading
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -19,6 +19,7 @@ from typing import Any
 import click
 
 from tillit.config import ConfigError
+from tillit.hsm.ca import RENEW_WITHIN
 from tillit.hsm.settings import HsmSettings, held_lock_file
 from tillit.signer.logs import configure_logging
 from tillit.signer.runtime import check_public_url, open_signer
@@ -130,11 +131,6 @@ def exit_on_sigterm() -> None:
         raise SystemExit(0)
 
     signal.signal(signal.SIGTERM, stop)
-
-
-# How long before the root's or the TSA's end `serve` warns: after that, an archive timestamp is good
-# for less than a year (docs/signatures.md, "When the CA's certificates end").
-RENEW_WITHIN = timedelta(days=365)
 
 
 def warn_of_the_cas_end(signer: Signer) -> None:
