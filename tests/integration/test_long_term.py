@@ -556,3 +556,57 @@ def test_a_renewed_ca_carries_signatures_past_its_first_end(tmp_path: Path) -> N
         assert httpx.get(d.url + "/v1/ca/root.cer").content == new_root.dump()
     finally:
         d.stop()
+
+
+def tsa_certificate_now(d: Daemon, tmp_path: Path) -> x509.Certificate:
+    """The certificate of a token the daemon's TSA grants now (asked for with certReq)."""
+    (tmp_path / "f").write_bytes(b"which key?\n")
+    query = subprocess.run(
+        ["openssl", "ts", "-query", "-data", str(tmp_path / "f"), "-sha256", "-cert"], capture_output=True, check=True
+    ).stdout
+    answer = httpx.post(d.url + "/v1/tsa", content=query, headers={"Content-Type": "application/timestamp-query"})
+    token = tsp.TimeStampResp.load(answer.content)["time_stamp_token"]
+    sid = token["content"]["signer_infos"][0]["sid"].chosen
+    return next(
+        c.chosen for c in token["content"]["certificates"] if c.chosen.serial_number == sid["serial_number"].native
+    )
+
+
+def test_the_tsa_rekeyed_stamps_with_its_new_key_and_what_the_old_one_stamped_stays_valid(tmp_path: Path) -> None:
+    d = make_daemon(tmp_path / "home")
+    d.start()
+    try:
+        _, pdf, p7s = sign_pdf_and_text(d, tmp_path / "signed")
+        first = tsa_certificate_now(d, tmp_path)
+        for years in ("0", "31", "three"):
+            refused = d.run("tillit-hsm", "ca", "rekey-tsa", "--years", years, check=False)
+            assert refused.returncode != 0 and len(refused.stderr.strip().splitlines()) == 1, refused.stderr
+        done = d.run("tillit-hsm", "ca", "rekey-tsa", "--years", "3").stdout
+        assert done.startswith("TSA re-keyed: key tillit-tsa-2, certificate until ") and "restart" in done, done
+        # A running signer goes on with the key it started with; after a restart, the new one.
+        assert tsa_certificate_now(d, tmp_path).dump() == first.dump()
+        d.stop()
+        d.start()
+        second = tsa_certificate_now(d, tmp_path)
+        assert second.public_key.dump() != first.public_key.dump()
+        assert second.subject == first.subject and second.not_valid_after < first.not_valid_after
+        assert (second.not_valid_after - datetime.now(UTC)).days in range(365 * 3 - 5, 365 * 3)
+        status = {r["role"]: r for r in json.loads(d.run("tillit-hsm", "ca", "status", "--json").stdout)}
+        assert status["tsa"]["serial"] == f"{second.serial_number:x}"
+
+        # What the first key stamped stays valid; a renewal stamps with the second.
+        code, verdicts, stderr = verify(d, str(p7s), "--content", str(tmp_path / "signed" / "plan.txt"))
+        assert code == 0 and [v["indication"] for v in verdicts] == ["PASSED"], (verdicts, stderr)
+        d.run("tillit-signer", "archive-timestamp", str(pdf))
+        stamps = PdfFileReader(io.BytesIO(pdf.read_bytes()), strict=False).embedded_timestamp_signatures
+        assert stamps[0].signer_cert.dump() == first.dump() and stamps[-1].signer_cert.dump() == second.dump()
+        root = x509.Certificate.load(httpx.get(d.url + "/v1/ca/root.cer").content)
+        result = lta_validation(pdf, root, IN_2031)
+        assert result.ades_subindic == AdESPassed.OK, (result.ades_subindic, result.failure_msg)
+
+        # The new key is Tillit's: not destroyed by hand; the next re-keying makes tillit-tsa-3.
+        kept = d.run("tillit-hsm", "keys", "destroy", "tillit-tsa-2", "--yes", check=False)
+        assert kept.returncode != 0 and "Tillit depends on it" in kept.stderr, kept.stderr
+        assert "key tillit-tsa-3," in d.run("tillit-hsm", "ca", "rekey-tsa", "--years", "2").stdout
+    finally:
+        d.stop()

@@ -271,22 +271,23 @@ class CertificateAuthority:
             not_before=old_issuing.not_valid_before,
             issuer_until=root.not_valid_after,
         )
-        if not self.hsm.has_key(TSA_LABEL):  # a CA made before the TSA: its key, made here as on first use
-            self.hsm.generate_key(TSA_LABEL, Algorithm.EC_P256)
+        tsa_label = self.tsa_label()
+        if not self.hsm.has_key(tsa_label):  # a CA made before the TSA: its key, made here as on first use
+            self.hsm.generate_key(tsa_label, Algorithm.EC_P256)
         made = {
             "root": root,
             "issuing": issuing,
-            "tsa": self._timestamping_certificate(TSA_LABEL, years, issuing),
+            "tsa": self._timestamping_certificate(tsa_label, years, issuing),
             "ocsp": self._ocsp_certificate(issuing),
         }
         try:
-            for role, label in (("tsa", TSA_LABEL), ("ocsp", OCSP_LABEL)):
+            for role, label in (("tsa", tsa_label), ("ocsp", OCSP_LABEL)):
                 self.ledger.add(made[role].serial_number, label, made[role])
         except Exception as e:  # whatever the ledger's database says: nothing is kept on the token
             raise errors.HsmError(f"the CA ledger did not take the new certificates ({e}); nothing was renewed") from e
         try:
             for role, label in (
-                ("tsa", TSA_LABEL),
+                ("tsa", tsa_label),
                 ("ocsp", OCSP_LABEL),
                 ("issuing", ISSUING_LABEL),
                 ("root", ROOT_LABEL),
@@ -396,10 +397,32 @@ class CertificateAuthority:
         before = self._load(OCSP_LABEL)
         return self.ocsp_certificate() is not before
 
+    def tsa_label(self) -> str:
+        """The label of the TSA key in use: `TSA_LABEL` until `rekey_tsa`, then the newest
+        `tillit-tsa-N` that has a certificate in the token."""
+        label, generation = TSA_LABEL, 2
+        while self.hsm.certificate(f"{TSA_LABEL}-{generation}") is not None:
+            label, generation = f"{TSA_LABEL}-{generation}", generation + 1
+        return label
+
+    def rekey_tsa(self, years: int) -> x509.Certificate:
+        """A new key for the timestamp authority (`tillit-tsa-N`, the next N) and its certificate for
+        `years` (`issue_timestamping_certificate`: three days less, and within the issuing CA's life),
+        which each signer stamps with from its next start. The old key stays in the token, unused:
+        its timestamps need only its certificate, which stays in the ledger for OCSP. Refused,
+        changing nothing, for `years` outside 1..`MAX_CA_YEARS` or a CA not initialised."""
+        if not 1 <= years <= MAX_CA_YEARS:
+            raise errors.HsmError(f"--years must be between 1 and {MAX_CA_YEARS}, not {years}")
+        self.issuing_certificate()  # CaNotInitialised before any key is made
+        current = self.tsa_label()
+        generation = 2 if current == TSA_LABEL else int(current.rsplit("-", 1)[1]) + 1
+        # A key left under that label by a re-keying that failed before its certificate is used now.
+        return self.issue_timestamping_certificate(f"{TSA_LABEL}-{generation}", years)
+
     def certificates(self) -> dict[str, x509.Certificate | None]:
         """The CA's own certificates in the token by role ("root", "issuing", "tsa", "ocsp"); the
         TSA's is None before it is made (a CA from before the TSA, until the signer's first use)."""
-        tsa = self.hsm.certificate(TSA_LABEL)
+        tsa = self.hsm.certificate(self.tsa_label())
         return {
             "root": self.root_certificate(),
             "issuing": self.issuing_certificate(),

@@ -56,6 +56,7 @@ TILLIT_LABELS = {
 TILLIT_PREFIXES = {
     "customer:": "a customer's key, which `tillit-signer customers` commands manage",
     "codedevice:": "a code device's secret, which `tillit-hsm codedevice issue` makes",
+    f"{TSA_LABEL}-": "a timestamp authority's key, which `tillit-hsm ca rekey-tsa` makes",
 }
 
 
@@ -214,6 +215,14 @@ def ca_init(organisation: str, public_url: str | None) -> None:
     click.echo(f"CA initialised: {subject}")
 
 
+def _whole_years(years: str) -> int:
+    """`--years` as a number (the CA checks its range), or one line saying it is none."""
+    try:
+        return int(years)
+    except ValueError:
+        raise errors.HsmError(f"--years must be a whole number of years, not '{years}'") from None
+
+
 @ca.command("renew")
 @click.option(
     "--years",
@@ -224,16 +233,33 @@ def ca_renew(years: str) -> None:
     """Certify the CA's keys again for --years: root, issuing CA, TSA and OCSP responder, same names
     and keys, so that signatures made before keep validating and archive timestamps reach the new end.
     Restart each signer afterwards: a running one keeps the certificates it read at start."""
-    try:
-        lifetime = int(years)
-    except ValueError:
-        raise errors.HsmError(f"--years must be a whole number of years, not '{years}'") from None
+    lifetime = _whole_years(years)
     with Hsm(_settings()) as hsm:
         made = CertificateAuthority.for_home(hsm).renew(lifetime)
     ends = ", ".join(
         f"{made[role].subject.native['common_name']} until {made[role].not_valid_after:%Y-%m-%d}" for role in made
     )
     click.echo(f"CA renewed: {ends}; restart each tillit-signer to serve them")
+
+
+@ca.command("rekey-tsa")
+@click.option(
+    "--years",
+    required=True,
+    help=f"How long from now the new TSA certificate lasts, 1 to {MAX_CA_YEARS} (never past the issuing CA).",
+)
+def ca_rekey_tsa(years: str) -> None:
+    """Give the timestamp authority a new key (tillit-tsa-N) and a certificate for it. Each signer
+    stamps with it from its next start; the old key stays in the token, unused."""
+    lifetime = _whole_years(years)
+    with Hsm(_settings()) as hsm:
+        authority = CertificateAuthority.for_home(hsm)
+        cert = authority.rekey_tsa(lifetime)
+        label = authority.tsa_label()
+    click.echo(
+        f"TSA re-keyed: key {label}, certificate until {cert.not_valid_after:%Y-%m-%d};"
+        " restart each tillit-signer to stamp with it"
+    )
 
 
 @ca.command("status")

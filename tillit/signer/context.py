@@ -152,7 +152,13 @@ def build_context(
     ca = CertificateAuthority.for_home(hsm)
     passwords = Passwords(settings.argon2_time_cost, settings.argon2_memory_kib)
     health = Health(store, hsm)
-    tsa = TimestampAuthority(hsm, ca, policy=settings.tsa_policy_oid, accuracy_seconds=settings.tsa_accuracy_seconds)
+    tsa = TimestampAuthority(
+        hsm,
+        ca,
+        policy=settings.tsa_policy_oid,
+        accuracy_seconds=settings.tsa_accuracy_seconds,
+        key_label=ca.tsa_label(),  # the newest TSA key (`tillit-hsm ca rekey-tsa`), read once at start
+    )
 
     def certificate_ends() -> dict[str, datetime]:
         """When each certificate the daemon signs under ends, for /metrics."""

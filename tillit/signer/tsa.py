@@ -1,6 +1,7 @@
 """Tillit's RFC 3161 timestamp authority: tokens signed in the HSM, for POST /v1/tsa and in-process.
 
-The TSA key (`hsm.ca.TSA_LABEL`) lives in the token; its certificate is issued by the Tillit Issuing
+The TSA key (`hsm.ca.TSA_LABEL`, or after `tillit-hsm ca rekey-tsa` the newest `tillit-tsa-N`, as
+`CertificateAuthority.tsa_label` finds it when the context is built) lives in the token; its certificate is issued by the Tillit Issuing
 CA with a critical extendedKeyUsage of timeStamping alone (`CertificateAuthority.
 issue_timestamping_certificate`), made at `tillit-hsm ca init` or, for a CA made before there was a
 TSA, the first time a daemon needs it. Every token carries:
