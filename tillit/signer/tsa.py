@@ -1,10 +1,10 @@
 """Tillit's RFC 3161 timestamp authority: tokens signed in the HSM, for POST /v1/tsa and in-process.
 
 The TSA key (`hsm.ca.TSA_LABEL`, or after `tillit-hsm ca rekey-tsa` the newest `tillit-tsa-N`, as
-`CertificateAuthority.tsa_label` finds it when the context is built) lives in the token; its certificate is issued by the Tillit Issuing
-CA with a critical extendedKeyUsage of timeStamping alone (`CertificateAuthority.
-issue_timestamping_certificate`), made at `tillit-hsm ca init` or, for a CA made before there was a
-TSA, the first time a daemon needs it. Every token carries:
+`CertificateAuthority.tsa_label` finds it when the context is built) lives in the token; its
+certificate is issued by the Tillit Issuing CA with a critical extendedKeyUsage of timeStamping alone
+(`CertificateAuthority.issue_timestamping_certificate`), made at `tillit-hsm ca init` or, for a CA
+made before there was a TSA, the first time a daemon needs it. Every token carries:
 
 - the policy `TSA_POLICY` (or the `tsa_policy_oid` setting), an accuracy of `accuracy_seconds`;
 - a serial of 127 random bits: unique across instances sharing a database without coordination;
