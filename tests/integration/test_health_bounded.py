@@ -224,10 +224,10 @@ def test_health_checks_leave_no_thread_or_file_behind(on_p11kit: tuple[Daemon, P
     for _ in range(30):
         assert httpx.get(d.url + "/healthz", timeout=10).status_code == 200
     assert httpx.get(d.url + "/metrics", timeout=10).status_code == 200
-    # No more than before: the last request's connection may still be closing when `before` is
-    # counted, and gone when the files are counted again.
+    # A check that left a file open would leave 30 more; a connection of the client's still closing
+    # when either count is taken is one more or less (CI saw 25 then 24, and 24 then 25).
     after = threads(d), len(os.listdir(f"/proc/{d.process.pid}/fd"))
-    assert after[0] == before[0] and after[1] <= before[1], (before, after)
+    assert after[0] == before[0] and after[1] <= before[1] + 2, (before, after)
 
 
 def test_a_hung_hsm_gets_a_503_in_time_and_metrics_still_answer(on_p11kit: tuple[Daemon, P11KitServer]) -> None:
