@@ -117,6 +117,17 @@ def check_server_days(days: int, purpose: str = "server_auth") -> None:
         )
 
 
+def _tsa_label(generation: int) -> str:
+    """The label of the `generation`th TSA key: `TSA_LABEL`, then `tillit-tsa-2`, `-3`, ..."""
+    return TSA_LABEL if generation == 1 else f"{TSA_LABEL}-{generation}"
+
+
+def _check_years(years: int) -> None:
+    """HsmError unless `years` is a lifetime `renew` and `rekey_tsa` give: 1 to `MAX_CA_YEARS`."""
+    if not 1 <= years <= MAX_CA_YEARS:
+        raise errors.HsmError(f"--years must be between 1 and {MAX_CA_YEARS}, not {years}")
+
+
 def certificate_time(moment: datetime) -> x509.Time:
     """`moment` as RFC 5280 4.1.2.5 says a certificate gives it: UTCTime through 2049,
     GeneralizedTime from 2050 on."""
@@ -242,8 +253,7 @@ class CertificateAuthority:
         then the token stores them with the root last. A failure part way leaves the root as it was,
         so the same command runs again and finishes the renewal. Refused, changing nothing, when
         `years` is outside 1..`MAX_CA_YEARS`, the CA is not initialised, or it already lasts that long."""
-        if not 1 <= years <= MAX_CA_YEARS:
-            raise errors.HsmError(f"--years must be between 1 and {MAX_CA_YEARS}, not {years}")
+        _check_years(years)
         old_root, old_issuing = self.root_certificate(), self.issuing_certificate()
         root_end = now_seconds() + timedelta(days=365 * years)
         if root_end <= old_root.not_valid_after:
@@ -400,24 +410,27 @@ class CertificateAuthority:
     def tsa_label(self) -> str:
         """The label of the TSA key in use: `TSA_LABEL` until `rekey_tsa`, then the newest
         `tillit-tsa-N` that has a certificate in the token."""
-        label, generation = TSA_LABEL, 2
-        while self.hsm.certificate(f"{TSA_LABEL}-{generation}") is not None:
-            label, generation = f"{TSA_LABEL}-{generation}", generation + 1
-        return label
+        return _tsa_label(self._tsa_generation())
 
-    def rekey_tsa(self, years: int) -> x509.Certificate:
+    def _tsa_generation(self) -> int:
+        """1 for `TSA_LABEL`, N for `tillit-tsa-N`: the newest TSA key with a certificate."""
+        generation = 1
+        while self.hsm.certificate(_tsa_label(generation + 1)) is not None:
+            generation += 1
+        return generation
+
+    def rekey_tsa(self, years: int) -> tuple[str, x509.Certificate]:
         """A new key for the timestamp authority (`tillit-tsa-N`, the next N) and its certificate for
         `years` (`issue_timestamping_certificate`: three days less, and within the issuing CA's life),
         which each signer stamps with from its next start. The old key stays in the token, unused:
-        its timestamps need only its certificate, which stays in the ledger for OCSP. Refused,
-        changing nothing, for `years` outside 1..`MAX_CA_YEARS` or a CA not initialised."""
-        if not 1 <= years <= MAX_CA_YEARS:
-            raise errors.HsmError(f"--years must be between 1 and {MAX_CA_YEARS}, not {years}")
+        its timestamps need only its certificate, which stays in the ledger for OCSP. The new key's
+        label and certificate. Refused, changing nothing, for `years` outside 1..`MAX_CA_YEARS` or a
+        CA not initialised."""
+        _check_years(years)
         self.issuing_certificate()  # CaNotInitialised before any key is made
-        current = self.tsa_label()
-        generation = 2 if current == TSA_LABEL else int(current.rsplit("-", 1)[1]) + 1
+        label = _tsa_label(self._tsa_generation() + 1)
         # A key left under that label by a re-keying that failed before its certificate is used now.
-        return self.issue_timestamping_certificate(f"{TSA_LABEL}-{generation}", years)
+        return label, self.issue_timestamping_certificate(label, years)
 
     def certificates(self) -> dict[str, x509.Certificate | None]:
         """The CA's own certificates in the token by role ("root", "issuing", "tsa", "ocsp"); the

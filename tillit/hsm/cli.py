@@ -8,7 +8,7 @@ import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 from asn1crypto import pem
@@ -40,6 +40,8 @@ def _settings(label: str | None = None) -> HsmSettings:
 
 
 JSON_HELP = "Print JSON instead of text."
+# A click command function, as the decorators take and give it.
+F = TypeVar("F", bound=Callable[..., Any])
 
 # The labels Tillit makes and depends on, and what each is: `keys destroy` and `keys generate` leave
 # them alone. hsm imports nothing of the signer, so the signer's own are named here as well
@@ -223,12 +225,13 @@ def _whole_years(years: str) -> int:
         raise errors.HsmError(f"--years must be a whole number of years, not '{years}'") from None
 
 
+def _years_option(lasting: str) -> Callable[[F], F]:
+    """The required `--years` of `ca renew` and `ca rekey-tsa`: how long from now `lasting` lasts."""
+    return click.option("--years", required=True, help=f"How long from now {lasting} lasts, 1 to {MAX_CA_YEARS}.")
+
+
 @ca.command("renew")
-@click.option(
-    "--years",
-    required=True,
-    help=f"How long from now the renewed root lasts, 1 to {MAX_CA_YEARS} (the issuing CA a day less, the TSA three).",
-)
+@_years_option("the renewed root (the issuing CA a day less, the TSA three)")
 def ca_renew(years: str) -> None:
     """Certify the CA's keys again for --years: root, issuing CA, TSA and OCSP responder, same names
     and keys, so that signatures made before keep validating and archive timestamps reach the new end.
@@ -243,19 +246,13 @@ def ca_renew(years: str) -> None:
 
 
 @ca.command("rekey-tsa")
-@click.option(
-    "--years",
-    required=True,
-    help=f"How long from now the new TSA certificate lasts, 1 to {MAX_CA_YEARS} (never past the issuing CA).",
-)
+@_years_option("the new TSA certificate (never past the issuing CA)")
 def ca_rekey_tsa(years: str) -> None:
     """Give the timestamp authority a new key (tillit-tsa-N) and a certificate for it. Each signer
     stamps with it from its next start; the old key stays in the token, unused."""
     lifetime = _whole_years(years)
     with Hsm(_settings()) as hsm:
-        authority = CertificateAuthority.for_home(hsm)
-        cert = authority.rekey_tsa(lifetime)
-        label = authority.tsa_label()
+        label, cert = CertificateAuthority.for_home(hsm).rekey_tsa(lifetime)
     click.echo(
         f"TSA re-keyed: key {label}, certificate until {cert.not_valid_after:%Y-%m-%d};"
         " restart each tillit-signer to stamp with it"

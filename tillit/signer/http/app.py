@@ -8,10 +8,10 @@ import asyncio
 import functools
 import logging
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 import anyio.to_thread
 import fastapi.routing
@@ -31,6 +31,8 @@ from tillit.signer.http.pool import blocking
 from tillit.signer.http.routers import branch, ca, device, lifecycle, ops, orders
 from tillit.signer.metrics import Metrics
 from tillit.signer.service import Signer
+
+T = TypeVar("T")
 
 # The API's areas, in the order the OpenAPI document lists their paths.
 ROUTERS = (orders.router, lifecycle.router, branch.router, device.router, ca.router, ops.router)
@@ -56,17 +58,22 @@ class TillitApp(FastAPI):
         return self.openapi_schema
 
 
-async def sweep_store(signer: Signer) -> None:
-    """Run the store's retention sweep (`signer.retention`) every `maintenance_interval_seconds`, on
-    the pool; a failed sweep is logged and tried again next time."""
-    log = logging.getLogger("tillit.retention")
+async def every(seconds: float, work: Callable[[], T], log: logging.Logger, what: str) -> AsyncIterator[T]:
+    """`work`'s result every `seconds`, run on the pool; a run that fails is logged as `what` failing
+    and tried again next time (the daemon must not stop for it)."""
     while True:
-        await asyncio.sleep(signer.settings.maintenance_interval_seconds)
+        await asyncio.sleep(seconds)
         try:
-            report = await blocking(signer.retention.sweep)
-        except Exception as e:  # the next sweep tries again; the daemon must not stop for it
-            log.warning("the store's retention sweep failed: %s", e)
-            continue
+            yield await blocking(work)
+        except Exception as e:
+            log.warning("%s failed: %s", what, e)
+
+
+async def sweep_store(signer: Signer) -> None:
+    """Run the store's retention sweep (`signer.retention`) every `maintenance_interval_seconds`."""
+    log = logging.getLogger("tillit.retention")
+    interval = signer.settings.maintenance_interval_seconds
+    async for report in every(interval, signer.retention.sweep, log, "the store's retention sweep"):
         if report.expired_orders or report.purged_orders:
             log.info(
                 "retention: %d abandoned orders expired, %d orders' documents deleted",
@@ -78,16 +85,10 @@ async def sweep_store(signer: Signer) -> None:
 async def sweep_leases(signer: Signer) -> None:
     """Take over other instances' expired leases (`signer.leases`) every third of `lease_seconds`
     (or `maintenance_interval_seconds` when shorter), so that an order whose instance died is
-    resumed at most that long after its lease ran out; a failed sweep is logged and tried again."""
+    resumed at most that long after its lease ran out."""
     log = logging.getLogger("tillit.leases")
-    every = min(signer.settings.lease_seconds / 3, signer.settings.maintenance_interval_seconds)
-    while True:
-        await asyncio.sleep(every)
-        try:
-            taken = await blocking(signer.take_over_expired)
-        except Exception as e:  # the next sweep tries again; the daemon must not stop for it
-            log.warning("the sweep for expired leases failed: %s", e)
-            continue
+    interval = min(signer.settings.lease_seconds / 3, signer.settings.maintenance_interval_seconds)
+    async for taken in every(interval, signer.take_over_expired, log, "the sweep for expired leases"):
         if taken:
             log.warning("took over %d orders of other instances whose lease ran out", taken)
 
