@@ -7,6 +7,10 @@ SoftHSM loaded in-process):
   keys and database).
 - `two_instances_postgres`: the login pipeline with the customers spread over two daemons sharing
   one home and one PostgreSQL database (benchlib/postgres.py: set up alike, durable like SQLite).
+  Beside it, as a reference with no goal of its own (`share_nothing`), the same pipeline over two
+  daemons on two copies of the pipeline's home, each on its own SQLite: two instances on these cores
+  with no shared store at all. What it loses against one daemon is the cores'; what the PostgreSQL
+  pair loses beyond that (`postgres_vs_share_nothing`) is the shared store's.
 
 Every daemon, the p11-kit server and PostgreSQL inherit this process's CPU set, so the two
 instances share the cores the single daemon has (`cpu_set` in the JSON). Where p11-kit or
@@ -55,6 +59,10 @@ def measure(
         daemons.append(remote)
     pair = [Daemon(postgres.home, env=postgres.env, log=f"daemon-{n}.log") for n in "ab"] if postgres.ready() else []
     daemons += pair
+    # Copied while no daemon has it open, as the remote HSM's copy: the same customers and kiosk.
+    homes = [snapshot(pipeline_home, tmp / f"apart-{n}") for n in "ab"] if pair else []
+    apart = [Daemon(home, log=f"daemon-{home.name}.log") for home in homes]
+    daemons += apart
 
     def baseline() -> Deployment:
         sessions = load.sessions(single.port, setup["kiosk_token"], customers)
@@ -76,7 +84,13 @@ def measure(
             server.stop()
         log("two instances on PostgreSQL against one on SQLite: the login pipeline")
         reason = postgres.unavailable
-        instances = two_instances(pair, postgres, baseline(), args) if pair else unavailable(str(reason))
+        if pair:
+            instances = two_instances(pair, postgres, baseline(), args)
+            for daemon in pair:
+                daemon.stop()
+            instances.update(share_nothing(apart, baseline(), setup, customers, args, instances["ratio"]))
+        else:
+            instances = unavailable(str(reason))
     finally:
         for daemon in daemons:
             daemon.stop()
@@ -109,6 +123,31 @@ def remote_hsm(
     result = run_async(alternate(baseline, candidate, "sign", args.paired_orders, args.paired_rounds))
     module = server.client_env()["TILLIT_PKCS11_MODULE"]
     return {**result, "module": module, "p11_kit_connections": connections, "peak_rss_kb": daemon.sample_rss()}
+
+
+def share_nothing(
+    apart: list[Daemon],
+    baseline: Deployment,
+    setup: dict[str, Any],
+    customers: list[load.Customer],
+    args: argparse.Namespace,
+    postgres_ratio: float | None,
+) -> dict[str, Any]:
+    """The login pipeline over `apart` (two copies of the pipeline's home, nothing shared) against the
+    baseline, and the PostgreSQL pair's ratio (`postgres_ratio`) over this one's."""
+    candidate = Deployment(
+        "two daemons, each on its own SQLite (nothing shared)",
+        apart,
+        load.spread_sessions([d.port for d in apart], setup["kiosk_token"], customers),
+    )
+    log("  the same over two daemons sharing nothing, for reference")
+    result = run_async(alternate(baseline, candidate, "auth", args.paired_orders, args.paired_rounds))
+    alone = result["ratio"]
+    return {
+        "share_nothing": result,
+        # What the shared store costs on top of running two instances on these cores at all.
+        "postgres_vs_share_nothing": round(postgres_ratio / alone, 3) if postgres_ratio and alone else None,
+    }
 
 
 def two_instances(

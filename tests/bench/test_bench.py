@@ -128,3 +128,8 @@ def _check_deployments(printed: dict[str, Any]) -> None:
     if instances["ratio"] is not None:
         assert instances["kind"] == "auth" and len(instances["cpu_set"]) >= 1
         assert instances["postgres_settings"] == {"fsync": "on", "synchronous_commit": "on", "full_page_writes": "on"}
+        # the reference beside it: two daemons on the same cores sharing nothing
+        alone = instances["share_nothing"]
+        assert alone["kind"] == "auth" and alone["ratio"] > 0 and alone["candidate"]["errors"] == 0, alone
+        assert alone["candidate"]["server_cpu_ms_per_order"] == 0
+        assert instances["postgres_vs_share_nothing"] == pytest.approx(instances["ratio"] / alone["ratio"], abs=0.001)
