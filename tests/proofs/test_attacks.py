@@ -19,12 +19,14 @@ from typing import Any
 
 import httpx
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 
 from tests.daemon import Daemon, make_daemon
 from tests.factories import fresh_adult
 from tests.proofs.common import audit_verify, enrol_many, figures, query
 from tillit.phone.client import PhoneClient, sign_bytes
-from tillit.signer.wire import AppRequest, approval_message, request_message
+from tillit.signer.wire import AppRequest, PinRegistration, approval_message, request_message
 
 pytestmark = pytest.mark.integration
 
@@ -377,6 +379,44 @@ def test_refused_phone_requests_cannot_fill_the_audit_log(d: Daemon, people: lis
     assert 1 <= audited <= 10, audited
     assert phone.requests(wait=0).requests == []  # the phone itself is not locked out by the flood
     figures("attacks", refused_phone_requests_unaudited=130 - audited)
+
+
+def test_refused_unlocks_cannot_fill_the_audit_log(d: Daemon, people: list[tuple[str, PhoneClient]]) -> None:
+    """`POST /v1/app/unlock` is signed by the phone's unlock key, which a client without the phone does
+    not have. Before, every refused unlock was an audit entry: 200 requests naming made-up devices
+    added 200 entries in 0.4 s (and pushed the log past a checkpoint whenever the sender liked). Now
+    one naming a device without a PIN record writes nothing, and refusals for a real device are
+    audited within the budget its other refused requests have."""
+    _, phone = people[7]
+    unlock_key = ec.generate_private_key(ec.SECP256R1()).public_key()
+    pem = unlock_key.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    secret = base64.b64encode(bytes(32)).decode()
+    phone.register_pin(PinRegistration(unlockKey=pem.decode(), pinVerifier=secret, serverSecret=secret))
+    body = json.dumps({"pinVerifier": secret}).encode()
+
+    def forged(device_id: str) -> dict[str, str]:
+        return {
+            "Content-Type": "application/json",
+            "X-Tillit-Device": device_id,
+            "X-Tillit-Timestamp": str(int(time.time())),
+            "X-Tillit-Nonce": uuid.uuid4().hex,
+            "X-Tillit-Signature": base64.b64encode(b"\1" * 70).decode(),
+        }
+
+    url = phone.server + "/v1/app/unlock"
+    before = audit_entries(d)
+    for _ in range(100):
+        assert phone.http.post(url, content=body, headers=forged(str(uuid.uuid4()))).status_code == 401
+    assert audit_entries(d) == before
+    for _ in range(30):
+        assert phone.http.post(url, content=body, headers=forged(phone.device_id)).status_code == 401
+    audited = query(
+        d,
+        "SELECT COUNT(*) FROM audit WHERE seq > ? AND event = 'device.unlock_refused' AND subject = ?",
+        (before, phone.device_id),
+    )[0][0]
+    assert 1 <= audited <= 10, audited
+    assert audit_entries(d) == before + audited
 
 
 def test_a_flood_of_push_requests_is_rate_limited(d: Daemon, people: list[tuple[str, PhoneClient]]) -> None:

@@ -19,7 +19,10 @@ key: the unlock key, the verifier and the `server_secret`, which the phone drew 
 its disk. A record is never replaced (409): a PIN cannot be reset around the count.
 
 Unlock (`unlock`, `POST /v1/app/unlock`): signed by the unlock key with the usual X-Tillit-* headers
-(timestamp within the allowed skew, each nonce once), body `{"pinVerifier"}`. One transaction reads
+(timestamp within the allowed skew, each nonce once), body `{"pinVerifier"}`. A request naming a
+device without a PIN record is refused without a write, and one whose signature does not match is
+audited within the same budget a device's own refused requests have (devices/refusals.py): nobody
+can fill the audit log without the unlock key. One transaction reads
 the device and its PIN record (row locked on PostgreSQL), compares the verifier, and counts with a
 conditional UPDATE that matches only while the record is not locked (`Tx.right_device_pin`,
 `Tx.wrong_device_pin`): a right PIN sets the count to 0 and releases `server_secret`; a wrong one
@@ -46,6 +49,7 @@ from pydantic import ValidationError
 
 from tillit.signer import errors
 from tillit.signer.deactivation import deactivated
+from tillit.signer.devices.refusals import RefusalAudits
 from tillit.signer.push import Notifier
 from tillit.signer.signed_requests import read_signed_headers
 from tillit.signer.store.base import Store
@@ -124,6 +128,7 @@ class DevicePins:
     clock: Callable[[], float]
     notifier: Notifier | None = None
     attempts: int = PIN_ATTEMPTS
+    refusals: RefusalAudits | None = None  # which refused unlocks are audited; None: every one
 
     def register(self, device: Device, body: PinRegistration) -> None:
         """Keep the device's PIN record (the caller has checked the device key's signature)."""
@@ -157,8 +162,12 @@ class DevicePins:
             known = tx.device_pin(device_id)
         message = request_message(method, path, body, headers_read.timestamp, nonce)
         if known is None or not _verifies(known.unlock_key, headers_read.signature, message):
-            with self.store.tx() as tx:
-                tx.audit("device.unlock_refused", device_id, at, why="no PIN record" if known is None else "signature")
+            if known is None:
+                if self.refusals is not None:
+                    self.refusals.not_audited()
+            elif self.refusals is None or self.refusals.may_audit(device_id):
+                with self.store.tx() as tx:
+                    tx.audit("device.unlock_refused", device_id, at, why="signature")
             raise errors.Unauthorized("unknown device, or the unlock signature does not match")
         try:
             verifier = _base64_bytes(UnlockRequest.model_validate_json(body).pin_verifier, "pinVerifier", SECRET_BYTES)

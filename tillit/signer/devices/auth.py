@@ -2,32 +2,23 @@
 device's key, and each nonce accepted once (signer/signed_requests.py reads the headers).
 
 A refused request from a device Tillit knows (a signature that does not match, a replayed nonce) is
-audited: someone has that phone's id without its key. At most `AUDITED_REFUSALS_PER_MINUTE` a
-device, in each process: beyond that, and for every request naming a device that does not exist,
-nothing is written (an unauthenticated client could otherwise fill the audit log, one write
-transaction a request), and the refusals are counted and logged once a minute instead.
+audited within a budget per device; one naming a device that does not exist writes nothing
+(devices/refusals.py).
 """
 
 from __future__ import annotations
 
-import logging
-import threading
-import time
 from dataclasses import dataclass
 
 from tillit.signer import errors
 from tillit.signer.context import SignerContext
 from tillit.signer.deactivation import deactivated
 from tillit.signer.device_keys import verify_device_signature
-from tillit.signer.ratelimit import SlidingWindow
+from tillit.signer.devices.refusals import RefusalAudits
 from tillit.signer.signed_requests import read_signed_headers
 from tillit.signer.store.records import Device
 from tillit.signer.store.tx import Tx
 from tillit.signer.wire import REQUEST_SKEW_SECONDS, request_message
-
-log = logging.getLogger("tillit.devices")
-
-AUDITED_REFUSALS_PER_MINUTE = 10
 
 
 @dataclass(frozen=True)
@@ -48,10 +39,7 @@ class DeviceAuth:
     def __init__(self, context: SignerContext) -> None:
         self.context = context
         self._nonces_pruned_at = 0.0
-        self._audited = SlidingWindow(AUDITED_REFUSALS_PER_MINUTE, 60.0)
-        self._quiet_lock = threading.Lock()
-        self._unlogged = 0
-        self._logged_at = 0.0
+        self.refusals = RefusalAudits()
 
     def authenticate(
         self, method: str, path: str, body: bytes, headers: dict[str, str], allow_inactive: bool = False
@@ -90,45 +78,21 @@ class DeviceAuth:
     def settle_in(self, tx: Tx, request: DeviceRequest) -> errors.SignerError | None:
         """Audit a refused request, or use up its nonce; the error to raise after the commit."""
         if request.refusal is not None:
-            if request.device is not None and self._may_audit(request.device_id):
+            if request.device is not None and self.refusals.may_audit(request.device_id):
                 tx.audit("device.refused", request.device_id, request.at, why=request.refusal)
             return self._refusal(request)
         expires = request.at + 2 * REQUEST_SKEW_SECONDS
         if not tx.use_device_nonce(request.device_id, request.nonce, expires, request.at, self._prune_due(request.at)):
-            if self._may_audit(request.device_id):
+            if self.refusals.may_audit(request.device_id):
                 tx.audit("device.replay", request.device_id, request.at)
             return errors.Unauthorized("this request was already received (replay)")
         return None
 
     def _refusal(self, request: DeviceRequest) -> errors.SignerError:
         if request.device is None:
-            self._not_audited()
+            self.refusals.not_audited()
             return errors.Unauthorized("unknown device")
         return errors.Unauthorized("the device signature does not match the request")
-
-    def _may_audit(self, device_id: str) -> bool:
-        """Whether this refusal for a known device gets an audit entry (the device's budget allows)."""
-        with self._quiet_lock:
-            if self._audited.wait_time(device_id) == 0:
-                self._audited.add(device_id)
-                return True
-        self._not_audited()
-        return False
-
-    def _not_audited(self) -> None:
-        """Count a refusal that is not audited; log the count at most once a minute."""
-        now = time.monotonic()
-        with self._quiet_lock:
-            self._unlogged += 1
-            if now - self._logged_at < 60.0:
-                return
-            count, self._unlogged, self._logged_at = self._unlogged, 0, now
-        log.warning(
-            "refused %d phone request(s) without an audit entry: unknown devices, or over %d refusals a minute"
-            " for one device",
-            count,
-            AUDITED_REFUSALS_PER_MINUTE,
-        )
 
     def _requesting_device(self, request: DeviceRequest, allow_inactive: bool) -> Device:
         device = request.device

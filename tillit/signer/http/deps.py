@@ -130,7 +130,7 @@ WaitDep = Annotated[float, Depends(long_poll_wait)]
 
 async def device_pins(signer: SignerDep) -> DevicePins:
     """The app PINs' checks (signer/device_pins.py), on the signer's store."""
-    return DevicePins(signer.store, signer.clock, signer.notifier)
+    return DevicePins(signer.store, signer.clock, signer.notifier, refusals=signer.device_auth.refusals)
 
 
 DevicePinsDep = Annotated[DevicePins, Depends(device_pins)]
