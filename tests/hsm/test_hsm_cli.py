@@ -159,9 +159,10 @@ def test_the_labels_kept_from_keys_destroy_are_the_signers() -> None:
     import tillit.hsm.cli as hsm_cli
     from tillit.signer.audit.anchor import ANCHOR_LABEL
     from tillit.signer.audit.chain import AUDIT_KEY_LABEL
+    from tillit.signer.seals import SEAL_KEY_LABEL
     from tillit.signer.tokens import SERVICE_KEY_LABEL
 
-    for label in (SERVICE_KEY_LABEL, AUDIT_KEY_LABEL, ANCHOR_LABEL):
+    for label in (SERVICE_KEY_LABEL, AUDIT_KEY_LABEL, ANCHOR_LABEL, SEAL_KEY_LABEL):
         assert label in hsm_cli.TILLIT_LABELS
 
 

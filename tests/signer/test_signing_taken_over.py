@@ -44,10 +44,14 @@ def test_a_signing_taken_over_by_another_instance_is_not_released(
         approval = key.sign(approval_message(request.challenge, "approve"), ec.ECDSA(hashes.SHA256()))
         signer.decide(device, ref, "approve", approval)
         at = signer.context.clock()
+        with store.read() as tx:
+            approved = tx.order(ref)
+        assert approved is not None
+        grant = signer.context.seals.grant(approved)  # as the other instance seals it (signer/seals.py)
         with store.tx() as tx:  # another instance checked the password and took the signing over
             lease = {"runner": "machine-b", "lease_until": at + 30}
             assert tx.transition(ref, ["approved"], "verifying", "userSign", **lease)
-            assert tx.transition(ref, ["verifying"], "signing", "userSign", **lease)
+            assert tx.transition(ref, ["verifying"], "signing", "userSign", grant_seal=grant, **lease)
 
         signer.sign_order(ref)  # this instance, still signing it, reaches the release
 

@@ -101,10 +101,26 @@ def test_a_password_hash_is_replaced_only_if_unchanged(store: Store) -> None:
     with store.tx() as tx:
         customer = tx.customer(cid)
         assert customer is not None
-        assert tx.replace_password_hash(cid, customer.password_hash, "rehashed")
-        assert not tx.replace_password_hash(cid, customer.password_hash, "stale")  # changed meanwhile
+        assert tx.replace_password_hash(cid, customer.password_hash, "rehashed", "its seal")
+        assert not tx.replace_password_hash(cid, customer.password_hash, "stale", "stale seal")  # changed meanwhile
         got = tx.customer(cid)
-        assert got is not None and got.password_hash == "rehashed"
+        assert got is not None and (got.password_hash, got.password_seal) == ("rehashed", "its seal")
+
+
+def test_devices_without_a_seal_are_found_and_sealed(store: Store) -> None:
+    """A store from before seals (signer/seals.py): its devices are found once and sealed."""
+    _, cid = seed(store)
+    old, sealed = b.device(cid), b.device(cid, status="inactive", key_seal="ab" * 32)
+    with store.tx() as tx:
+        tx.insert_device(old)
+        tx.insert_device(sealed)
+    with store.tx() as tx:
+        assert [d.id for d in tx.devices_without_seal()] == [old.id]
+        tx.set_device_seal(old.id, "cd" * 32)
+    with store.read() as tx:
+        assert tx.devices_without_seal() == []
+        assert tx.device(old.id).key_seal == "cd" * 32  # type: ignore[union-attr]
+        assert tx.device(sealed.id).key_seal == "ab" * 32  # type: ignore[union-attr]
 
 
 def test_booleans_are_stored_as_integers(store: Store) -> None:

@@ -4,7 +4,8 @@
 Tillit calls (from the module's mechanism list), the token's random number generator and write
 access, enough sessions, and, by trying them with session objects that are never stored on the
 token, a P-256 key pair that signs, a private data object (the audit anchor's record), an X.509
-certificate object and an HMAC secret (code devices' one-time codes). `Hsm.check_capabilities`
+certificate object, an HMAC secret (code devices' one-time codes) and a generated HMAC-SHA256
+secret (the seal key: signer/seals.py). `Hsm.check_capabilities`
 turns a non-empty list into one `ModuleUnsuitable` line. docs/hsm.md says the same for people.
 """
 
@@ -39,6 +40,13 @@ NEEDS = (
     Need(Mechanism.EC_KEY_PAIR_GEN, MechanismFlag.GENERATE_KEY_PAIR, "generate", "every key (P-256)", 256),
     Need(Mechanism.ECDSA, MechanismFlag.SIGN, "sign", "every signature (Tillit hashes with SHA-256 itself)", 256),
     Need(Mechanism.SHA_1_HMAC, MechanismFlag.SIGN, "sign", "code devices' one-time codes"),
+    Need(
+        Mechanism.GENERIC_SECRET_KEY_GEN,
+        MechanismFlag.GENERATE,
+        "generate",
+        "the seal key (customers' password hashes, device keys)",
+    ),
+    Need(Mechanism.SHA256_HMAC, MechanismFlag.SIGN, "sign", "the seals on customers' password hashes and device keys"),
 )
 # One session logged in for signatures, one for administration, one for loading the key index.
 SESSIONS = 3
@@ -126,6 +134,19 @@ def _tried(session: Any) -> list[str]:
             key.destroy()
     except pkcs11.PKCS11Error as e:
         found.append(f"cannot import an HMAC secret and sign with it, needed for code devices ({type(e).__name__})")
+    try:
+        sealing = session.generate_key(
+            KeyType.GENERIC_SECRET, 256, store=False, template={Attribute.SENSITIVE: True, Attribute.SIGN: True}
+        )
+        try:
+            sealing.sign(b"\x00" * 8, mechanism=Mechanism.SHA256_HMAC)
+        finally:
+            sealing.destroy()
+    except pkcs11.PKCS11Error as e:
+        found.append(
+            "cannot generate an HMAC-SHA256 secret and sign with it, needed for the seals on password hashes"
+            f" and device keys ({type(e).__name__})"
+        )
     return found
 
 

@@ -54,6 +54,7 @@ TILLIT_LABELS = {
     "tillit-service-jwt": "the signer's service key (tokens, receipts)",
     "tillit-audit": "the signer's audit key (audit checkpoints)",
     "tillit-audit-anchor": "the signer's audit anchor",
+    "tillit-seal": "the signer's seal key (password hashes, device keys, grants to sign)",
 }
 TILLIT_PREFIXES = {
     "customer:": "a customer's key, which `tillit-signer customers` commands manage",

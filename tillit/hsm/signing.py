@@ -1,9 +1,11 @@
-"""`Signing`: signatures with the token's private keys and HMACs with its secrets (code devices),
-counted for /metrics; `verify_public` checks a signature in software."""
+"""`Signing`: signatures with the token's private keys and HMACs with its secrets (code devices,
+the signer's seal key), signatures counted for /metrics; `verify_public` checks a signature in
+software."""
 
 from __future__ import annotations
 
 import hashlib
+from typing import Any
 
 import pkcs11
 from cryptography.exceptions import InvalidSignature
@@ -94,20 +96,58 @@ class Signing(KeyLookup):
                 }
             )
 
+    @translated("generate the secret")
+    def generate_secret(self, label: str) -> None:
+        """Generate a 256-bit HMAC secret in the token: sensitive, non-extractable, never seen outside."""
+        with self._writing():
+            if self._find(ObjectClass.SECRET_KEY, label):
+                raise errors.KeyExists(f"a secret labelled '{label}' already exists")
+            self._admin.generate_key(
+                KeyType.GENERIC_SECRET,
+                256,
+                label=label,
+                store=True,
+                template={
+                    Attribute.PRIVATE: True,
+                    Attribute.SENSITIVE: True,
+                    Attribute.EXTRACTABLE: False,
+                    Attribute.SIGN: True,
+                    Attribute.VERIFY: True,
+                    Attribute.ENCRYPT: False,
+                    Attribute.DECRYPT: False,
+                    Attribute.WRAP: False,
+                    Attribute.UNWRAP: False,
+                    Attribute.DERIVE: False,
+                },
+            )
+
+    def has_secret(self, label: str) -> bool:
+        try:
+            self._secret(label)
+        except errors.KeyNotFound:
+            return False
+        return True
+
     @translated("compute the HMAC")
     def hmac_sha1(self, label: str, data: bytes) -> bytes:
-        def operation() -> bytes:
-            key = self._secrets.get(label)
-            if key is None:
-                try:
-                    key = self._session.get_key(object_class=ObjectClass.SECRET_KEY, label=label)
-                except pkcs11.NoSuchKey:
-                    self._confirm_token_present()
-                    raise errors.KeyNotFound(f"no secret labelled '{label}' on the token") from None
-                self._secrets[label] = key
-            return bytes(key.sign(data, mechanism=Mechanism.SHA_1_HMAC))
+        """HMAC-SHA1 with the secret `label` (code devices' one-time codes, RFC 4226)."""
+        return self._retrying(lambda: bytes(self._secret(label).sign(data, mechanism=Mechanism.SHA_1_HMAC)))
 
-        return self._retrying(operation)
+    @translated("compute the HMAC")
+    def hmac_sha256(self, label: str, data: bytes) -> bytes:
+        """HMAC-SHA256 with the secret `label`."""
+        return self._retrying(lambda: bytes(self._secret(label).sign(data, mechanism=Mechanism.SHA256_HMAC)))
+
+    def _secret(self, label: str) -> Any:
+        key = self._secrets.get(label)
+        if key is None:
+            try:
+                key = self._session.get_key(object_class=ObjectClass.SECRET_KEY, label=label)
+            except pkcs11.NoSuchKey:
+                self._confirm_token_present()
+                raise errors.KeyNotFound(f"no secret labelled '{label}' on the token") from None
+            self._secrets[label] = key
+        return key
 
     @translated("destroy the secret")
     def destroy_secret(self, label: str) -> None:

@@ -31,6 +31,7 @@ from tillit.signer.passwords import Passwords
 from tillit.signer.push import Notifier
 from tillit.signer.ratelimit import OrderLimits, windows_for
 from tillit.signer.retention import Retention
+from tillit.signer.seals import Seals
 from tillit.signer.settings import SignerSettings
 from tillit.signer.store.base import Store
 from tillit.signer.tokens import TokenIssuer
@@ -123,6 +124,8 @@ class SignerContext:
     """This instance's id in the orders it runs (signer/leases.py)."""
     leases: LeaseKeeper
     """Renews the leases of the orders this instance is running (signer/leases.py)."""
+    seals: Seals
+    """The HSM's tags on password hashes and device keys (signer/seals.py)."""
     order_lock: OrderLocks = field(default_factory=OrderLocks)
 
     @functools.cached_property
@@ -203,5 +206,6 @@ def build_context(
         make_tokens=lambda: TokenIssuer(hsm, settings.base_url, store),
         instance=instance,
         leases=LeaseKeeper(store, clock, instance, settings.lease_seconds),
+        seals=Seals(store, hsm, settings.home),
     )
     return context, audit_log

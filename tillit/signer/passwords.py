@@ -142,8 +142,9 @@ def check_policy(password: str, personal_number: str) -> None:
         raise InvalidInput("the password must not contain your national identity number")
 
 
-def keep_rehashed(tx: Tx, customer: Customer, rehashed: str | None, at: float) -> None:
+def keep_rehashed(tx: Tx, customer: Customer, rehashed: tuple[str, str] | None, at: float) -> None:
     """In the transaction that accepts a right password: store the hash `Passwords.rehashed` made of
-    it, unless the password was changed meanwhile, with an audit entry (never the hash)."""
-    if rehashed is not None and tx.replace_password_hash(customer.id, customer.password_hash, rehashed):
+    it and its seal (`rehashed`: both, made before the transaction), unless the password was changed
+    meanwhile, with an audit entry (never the hash)."""
+    if rehashed is not None and tx.replace_password_hash(customer.id, customer.password_hash, *rehashed):
         tx.audit("customer.password_rehashed", customer.id, at)

@@ -62,6 +62,7 @@ def serve(host: str | None, port: int | None) -> None:
         # the token (linear in its objects). Lookups wait for it while it loads (about a second at
         # 10,000 customers); /healthz reports it as keyIndex.
         signer.hsm.start_preload()
+        signer.context.seals.ensure()  # a store from before seals is sealed once, before any request
         signer.recover()
         signer.tokens.jwks()
         app = create_app(signer)

@@ -89,6 +89,7 @@ class Enrolment:
             if tx.customer_by_number(number.value) is not None:
                 raise errors.Conflict("this customer is already enrolled")
         customer_id = str(uuid.uuid4())
+        password_hash = context.passwords.hash(password)
         customer = Customer(
             id=customer_id,
             personal_number=number.value,
@@ -96,7 +97,8 @@ class Enrolment:
             mobile=mobile,
             email=email,
             born=number.born.isoformat(),
-            password_hash=context.passwords.hash(password),
+            password_hash=password_hash,
+            password_seal=context.seals.password(customer_id, password_hash),
             failed_passwords=0,
             password_locked=0,
             status=status,

@@ -126,7 +126,8 @@ class Lifecycle:
         customer = find_customer(context, personal_number)
         check_policy(new_password, customer.personal_number)
         password_hash = context.passwords.hash(new_password)
+        seal = context.seals.password(customer.id, password_hash)
         with context.store.tx() as tx:
-            tx.update_customer(customer.id, password_hash=password_hash)
+            tx.update_customer(customer.id, password_hash=password_hash, password_seal=seal)
             context.guesses.unlock(tx, customer.id, Secret.PASSWORD)
             tx.audit("password.reset", customer.id, context.clock(), by=by)

@@ -170,11 +170,12 @@ class Activations:
         if isinstance(outcome, errors.SignerError):
             raise outcome  # raised after the commit, so the counted wrong code or the ended activation stays
         activation, customer = outcome
+        intact = context.seals.password_intact(customer)  # an HSM HMAC, before the guess is admitted
         admission = self._admit_password(activation_id, customer)
         if isinstance(admission, errors.SignerError):
             raise admission  # after the commit: the activation has ended
-        correct = context.passwords.verify(customer.password_hash, password)
-        rehashed = context.passwords.rehashed(customer.password_hash, password) if correct else None
+        correct = intact and context.passwords.verify(customer.password_hash, password)
+        rehashed = context.seals.rehashed(context.passwords, customer, password) if correct else None
         at = context.clock()
         with context.store.tx() as tx:
             verdict = context.guesses.decide(tx, admission, correct)

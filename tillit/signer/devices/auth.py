@@ -69,10 +69,12 @@ class DeviceAuth:
         refusal: str | None = None
         if device is None:
             refusal = "unknown device"
-        elif not verify_device_signature(
-            device.public_key, signature, request_message(method, path, body, timestamp, nonce)
-        ):
-            refusal = "signature"
+        else:
+            key = self.context.seals.device_key(device)  # None: put there by someone else than Tillit
+            if key is None or not verify_device_signature(
+                key, signature, request_message(method, path, body, timestamp, nonce)
+            ):
+                refusal = "signature"
         return DeviceRequest(device_id, nonce, at, device, refusal)
 
     def settle_in(self, tx: Tx, request: DeviceRequest) -> errors.SignerError | None:

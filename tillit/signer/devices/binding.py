@@ -38,10 +38,12 @@ class DeviceBinding:
         move to the new device (the guardian is the same person with a new phone)."""
         der = device_key_der(public_key)
         at = self.context.clock()
+        device_id = str(uuid.uuid4())
         device = Device(
-            id=str(uuid.uuid4()),
+            id=device_id,
             customer_id=customer.id,
             public_key=der,
+            key_seal=self.context.seals.device(device_id, customer.id, der),
             name=(name.strip() or "phone")[:100],
             status="active",
             activated_at=at,

@@ -8,6 +8,7 @@ moves an order once.
 from __future__ import annotations
 
 import base64
+from dataclasses import replace
 
 from tillit.signer import errors
 from tillit.signer.context import SignerContext
@@ -95,13 +96,18 @@ class Approvals:
                 message = approval_message(challenge(tx, order), decision)
                 if decision == "approve" and _completes_on_approval(order) and order.customer_id:
                     customer = tx.customer(order.customer_id)
-        signed = order is not None and verify_device_signature(device.public_key, signature, message)
-        completion: str | None = None
+        key = context.seals.device_key(device) if order is not None else None
+        signed = key is not None and verify_device_signature(key, signature, message)
+        completion: tuple[str, str] | None = None
         if signed and order is not None and customer is not None:
-            # A biometric login completes with this approval. Its token (an HSM signature) is made
-            # before the writer's lock is taken and released only if the transaction below
-            # completes the order, as for a password (orders/verify.py).
-            completion = self._completion_without_password(order, customer, device, biometric)
+            # A biometric login completes with this approval. Its token (an HSM signature) and its
+            # grant's seal are made before the writer's lock is taken and kept only if the
+            # transaction below completes the order, as for a password (orders/verify.py).
+            approved = replace(order, approval=base64.b64encode(signature).decode())
+            completion = (
+                self._completion_without_password(order, customer, device, biometric),
+                context.seals.grant(approved),
+            )
         refusal: errors.SignerError | None = None
         with context.store.tx() as tx:
             if request is not None:
@@ -148,10 +154,10 @@ class Approvals:
         signature: bytes,
         biometric: bool,
         at: float,
-        completion: str | None,
+        completion: tuple[str, str] | None,
     ) -> None:
-        """`completion`: a biometric login's completion data, made before the transaction (None for
-        every other order)."""
+        """`completion`: a biometric login's completion data and grant seal, made before the
+        transaction (None for every other order)."""
         ref = order.ref
         if decision == "approve":
             approval = base64.b64encode(signature).decode()
@@ -184,9 +190,9 @@ class Approvals:
         amr = ["app", "bio" if biometric else "pin"]
         return completion_data(self.context, order, customer, device, level="substantial", amr=amr)
 
-    def _complete_without_password(self, tx: Tx, order: Order, completion: str) -> None:
-        """A biometric/app-PIN login: complete at the lower level (`substantial`) with `completion`,
-        made before the transaction (`_completion_without_password`); never for signing."""
+    def _complete_without_password(self, tx: Tx, order: Order, completion: tuple[str, str]) -> None:
+        """A biometric/app-PIN login: complete at the lower level (`substantial`) with `completion`
+        (the data and the grant's seal), made before the transaction; never for signing."""
         assert order.kind == OrderKind.AUTH and order.customer_id is not None
         context = self.context
         at = context.clock()
@@ -196,8 +202,9 @@ class Approvals:
             OrderStatus.COMPLETE,
             HintCode.COMPLETE,
             completed_at=at,
-            completion=completion,
+            completion=completion[0],
             level="substantial",
+            grant_seal=completion[1],
         )
         tx.insert_session(
             order.ref, order.customer_id, order.kiosk_id, at, at + context.settings.token_lifetime_seconds

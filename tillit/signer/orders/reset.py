@@ -85,6 +85,7 @@ class PasswordResets:
         ]
         correct = all(matches)
         new_hash = context.passwords.hash(new_password) if correct else ""
+        new_seal = context.seals.password(customer.id, new_hash) if correct else ""
         at = context.clock()
         with context.store.tx() as tx:
             verdict = context.guesses.decide(tx, admission, correct)
@@ -101,7 +102,7 @@ class PasswordResets:
                     f"the answers do not match; {errors.attempts_left(verdict.attempts_left)}", "wrongAnswers"
                 )
             else:
-                tx.update_customer(customer.id, password_hash=new_hash)
+                tx.update_customer(customer.id, password_hash=new_hash, password_seal=new_seal)
                 context.guesses.unlock(tx, customer.id, Secret.PASSWORD)
                 tx.transition(
                     ref, [OrderStatus.APPROVED], OrderStatus.COMPLETE, HintCode.COMPLETE, completed_at=at, level="reset"

@@ -71,11 +71,15 @@ class RpCompletions:
             with context.store.read() as tx:
                 kept = tx.rp_order(order.ref)
                 customer = tx.customer(order.customer_id) if order.customer_id else None
+                device = tx.device(order.device_id) if order.device_id else None
                 kiosk = tx.kiosk(order.kiosk_id)
             if kept is not None and kept.completion is not None:
                 return dict(json.loads(kept.completion))
             if customer is None or order.device_id is None or kiosk is None:
                 raise errors.Conflict("the order has no customer or device")  # cannot happen for a complete order
+            refusal = context.seals.signing_refusal(order, customer, device)
+            if refusal is not None:  # the order was completed in the database, not by Tillit
+                raise errors.Conflict(f"the order cannot be completed: {refusal}", "orderNotGranted")
             data = self._build(order, rp, kiosk.name, customer, order.device_id)
             with context.store.tx() as tx:
                 if not tx.set_rp_completion(order.ref, json.dumps(data, separators=(",", ":"))):

@@ -178,6 +178,8 @@ class DocumentSigner:
         changed = [doc.idx for doc, (_, digest) in zip(documents, now_digests, strict=True) if digest != doc.sha256]
         if changed:
             failure = f"document {changed[0]} changed after approval"
+        elif (refusal := context.seals.signing_refusal(order, customer, device)) is not None:
+            failure = refusal
         elif not _approved(device, order.approval, approved_challenge):
             failure = "the documents are not those the phone approved"
         if failure is None and certificate_revoked(context.ca, customer):

@@ -158,6 +158,11 @@ class Verification:
         if order.status != OrderStatus.APPROVED:
             return collect_response(context, order, customer)
         assert customer is not None
+        # The seals (HSM HMACs), before the guess is admitted: the HSM away here changes nothing. The
+        # grant to sign with the customer's key covers the order's device and approval, which never
+        # change once it is approved; it is kept only if the password is right.
+        intact = context.seals.password_intact(customer)
+        grant = context.seals.grant(order)
         at = context.clock()
         with context.store.tx() as tx:
             lease = {"runner": context.instance, "lease_until": at + context.settings.lease_seconds}
@@ -174,8 +179,8 @@ class Verification:
                 locked.attempts_left = 0
                 return locked
             # Busy raises out of this transaction: rolled back, the order is 'approved' again.
-        correct = context.passwords.verify(customer.password_hash, password)
-        rehashed = context.passwords.rehashed(customer.password_hash, password) if correct else None
+        correct = intact and context.passwords.verify(customer.password_hash, password)
+        rehashed = context.seals.rehashed(context.passwords, customer, password) if correct else None
         completion: str | None = None
         if correct and order.kind != OrderKind.SIGN:
             # The token (an HSM signature) is made before the writer's lock is taken; it is released
@@ -209,7 +214,7 @@ class Verification:
             if order.kind == OrderKind.SIGN:
                 # The lease starts again for the signing: the password check may have taken a while.
                 lease = {"runner": context.instance, "lease_until": at + context.settings.lease_seconds}
-                tx.transition(ref, verifying, OrderStatus.SIGNING, HintCode.USER_SIGN, **lease)
+                tx.transition(ref, verifying, OrderStatus.SIGNING, HintCode.USER_SIGN, grant_seal=grant, **lease)
             else:
                 assert completion is not None
                 completed = tx.move(
@@ -220,6 +225,7 @@ class Verification:
                     completed_at=at,
                     completion=completion,
                     level="high",
+                    grant_seal=grant,
                 )
                 tx.insert_session(ref, customer.id, order.kiosk_id, at, at + context.settings.token_lifetime_seconds)
                 tx.audit("order.completed", ref, at, level="high")

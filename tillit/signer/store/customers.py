@@ -27,11 +27,12 @@ class CustomerQueries(Queries):
         sets = ", ".join(f"{k}=?" for k in changes)
         self.execute(f"UPDATE customers SET {sets} WHERE id=?", [*changes.values(), customer_id])
 
-    def replace_password_hash(self, customer_id: str, old: str, new: str) -> bool:
-        """Set the customer's password hash to `new` if it is still `old`: a password changed
-        meanwhile (a reset, an administrator) is kept. Whether it was replaced."""
+    def replace_password_hash(self, customer_id: str, old: str, new: str, seal: str) -> bool:
+        """Set the customer's password hash to `new` (and its seal) if it is still `old`: a password
+        changed meanwhile (a reset, an administrator) is kept. Whether it was replaced."""
         cursor = self.execute(
-            "UPDATE customers SET password_hash=? WHERE id=? AND password_hash=?", [new, customer_id, old]
+            "UPDATE customers SET password_hash=?, password_seal=? WHERE id=? AND password_hash=?",
+            [new, seal, customer_id, old],
         )
         return bool(cursor.rowcount == 1)
 

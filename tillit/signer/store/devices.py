@@ -13,6 +13,13 @@ class DeviceQueries(Queries):
     def insert_device(self, d: Device) -> None:
         self._insert("devices", d)
 
+    def devices_without_seal(self) -> list[Device]:
+        """Devices made before seals existed (signer/seals.py seals them once)."""
+        return self._all(Device, f"SELECT {columns(Device)} FROM devices WHERE key_seal IS NULL")
+
+    def set_device_seal(self, device_id: str, seal: str) -> None:
+        self.execute("UPDATE devices SET key_seal=? WHERE id=?", [seal, device_id])
+
     def set_device_biometric(self, device_id: str, on: bool) -> None:
         self.execute("UPDATE devices SET biometric=? WHERE id=?", [int(on), device_id])
 

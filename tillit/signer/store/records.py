@@ -35,6 +35,8 @@ class Customer:
     blocked_reason: str | None = None
     failed_answers: int = 0
     answers_locked: int = 0
+    password_seal: str | None = None
+    """signer/seals.py: the HSM's tag on `password_hash` (None only in a store from before seals)."""
 
     def public(self) -> dict[str, Any]:
         return {
@@ -63,6 +65,8 @@ class Device:
     activated_at: float
     deactivated_at: float | None
     biometric: int = 0
+    key_seal: str | None = None
+    """signer/seals.py: the HSM's tag on `public_key` (None only in a store from before seals)."""
 
     def public(self) -> dict[str, Any]:
         return {
@@ -141,6 +145,9 @@ class Order:
     """The instance running this order's password check or signing (`SignerSettings.instance_id`)."""
     lease_until: float | None = None
     """Until when `runner` holds it: after that another instance may take the order over."""
+    grant_seal: str | None = None
+    """signer/seals.py: the HSM's tag made when the password (or a biometric approval) was accepted,
+    without which nothing is signed with the customer's key for this order."""
 
     @property
     def open(self) -> bool:
