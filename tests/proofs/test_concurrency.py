@@ -219,6 +219,7 @@ def _load(tmp_path: Path, seconds: float, section: str) -> None:
         TILLIT_RATE_ORDERS_PER_NUMBER="0",
         TILLIT_RATE_ORDERS_PER_KIOSK="0",
         TILLIT_AUDIT_CHECKPOINT_EVERY="0",  # every HSM signature below is a token or a document
+        TILLIT_AUDIT_CHECKPOINT_SECONDS="0",
     )
     people = enrol_many(d, CLIENTS)
     d.start()

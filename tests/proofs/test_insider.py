@@ -23,6 +23,7 @@ import pytest
 from tests.daemon import PASSWORD, Daemon, make_daemon
 from tests.proofs.common import enrol_many, figures, query
 from tillit.phone.client import PhoneClient, sign_bytes
+from tillit.signer.store.audit import audit_hash
 from tillit.signer.wire import AppRequest, approval_message
 
 pytestmark = pytest.mark.integration
@@ -32,8 +33,11 @@ INSIDER_PASSWORD = "Innside-Mann-2024"  # the password of the insider's own cust
 
 @pytest.fixture(scope="module")
 def d(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Daemon]:
-    # Short leases, so that an order left in 'signing' is taken over within seconds (signer/leases.py).
-    daemon = make_daemon(tmp_path_factory.mktemp("insider") / "home", TILLIT_LEASE_SECONDS="5")
+    # Short leases, so that an order left in 'signing' is taken over within seconds (signer/leases.py),
+    # and audit checkpoints by time every second (the default is a minute).
+    daemon = make_daemon(
+        tmp_path_factory.mktemp("insider") / "home", TILLIT_LEASE_SECONDS="5", TILLIT_AUDIT_CHECKPOINT_SECONDS="1"
+    )
     daemon.start()
     yield daemon
     daemon.stop()
@@ -199,3 +203,30 @@ def test_another_customers_key_label_signs_nothing(
     finally:
         write(d, "UPDATE customers SET key_label=? WHERE id=?", (own_label, customer_id))
     figures("insider", borrowed_key_labels_refused=1)
+
+
+def test_the_newest_audit_entries_are_covered_within_the_checkpoint_interval(
+    d: Daemon, kari: tuple[str, PhoneClient]
+) -> None:
+    """Entries after the newest checkpoint are covered by nothing the HSM signed, and the chain's
+    hashes are plain SHA-256: the insider can rewrite them, and the next checkpoint would sign the
+    rewrite. An outside probe did, on a branch quiet enough never to reach the next hundred entries.
+    Now the daemon signs one within `audit_checkpoint_seconds` of an entry (1 s here), after which
+    the same rewrite is found by `audit verify`, and the daemon refuses to sign over it."""
+    number, _ = kari
+    with d.kiosk() as k:
+        ref = k.post("/v1/auth", json={"personalNumber": number}).json()["orderRef"]
+        assert k.post("/v1/cancel", json={"orderRef": ref}).status_code == 200
+    head = int(query(d, "SELECT MAX(seq) FROM audit")[0][0])
+    deadline = time.monotonic() + 10
+    while int(query(d, "SELECT COALESCE(MAX(seq), 0) FROM audit_checkpoints")[0][0]) < head:
+        assert time.monotonic() < deadline, "no checkpoint covered the newest entries"
+        time.sleep(0.2)
+    # The insider rewrites the newest entry (the cancel) as if it had never happened, hash and all.
+    seq, at, subject, prev = query(d, "SELECT seq, at, subject, prev_hash FROM audit WHERE seq=?", (head,))[0]
+    data = '{"hint":"expiredTransaction"}'
+    forged = audit_hash(prev, seq, at, "order.failed", subject, data)
+    write(d, "UPDATE audit SET event='order.failed', data=?, hash=? WHERE seq=?", (data, forged, head))
+    result = d.run("tillit-signer", "audit", "verify", check=False)
+    assert result.returncode != 0 and f"entry {head}" in result.stderr + result.stdout, result
+    figures("insider", audit_tail_covered_within_s=1)

@@ -260,6 +260,11 @@ class SignerSettings(TillitSettings):
     """Sign an audit checkpoint with the HSM's audit key after this many new entries (also at every
     clean shutdown and `audit export`). 0: only at shutdown and export."""
 
+    audit_checkpoint_seconds: float = Field(default=60.0, ge=0)
+    """Also sign one this often while entries are waiting for it, so that a quiet branch's last
+    entries are not left for long where a database edit is not detected (docs/proofs.md). 0: by
+    count only."""
+
     tls_cert: Path | None = None
     """PEM certificate chain for HTTPS on the daemon's port."""
 

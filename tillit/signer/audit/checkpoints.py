@@ -161,13 +161,34 @@ class Checkpointer:
         Never raises: a missing HSM only postpones the checkpoint to the next commit."""
         if self.every <= 0:
             return
-        try:
-            if self._last is None:
-                with self.store.tx() as tx:
-                    self._last = tx.last_audit_checkpoint_seq()
-            if seq - self._last < self.every or self._lock.locked():
-                return
+        self._quietly(lambda: self._due_by_count(seq))
+
+    def cover_head(self) -> None:
+        """Sign a checkpoint if entries were appended after the newest one (the daemon runs this every
+        `audit_checkpoint_seconds`: a quiet branch's last entries are covered within that). Never
+        raises, as `maybe`."""
+        self._quietly(self._uncovered)
+
+    def _due_by_count(self, seq: int) -> None:
+        if self._last is None:
+            with self.store.tx() as tx:
+                self._last = tx.last_audit_checkpoint_seq()
+        if seq - self._last < self.every or self._lock.locked():
+            return
+        self.checkpoint("periodic", anchor_later=True)
+
+    def _uncovered(self) -> None:
+        if self._lock.locked():
+            return
+        with self.store.read() as tx:
+            head = tx.audit_head()
+            last = tx.last_audit_checkpoint_seq()
+        if head is not None and head[0] > last:
             self.checkpoint("periodic", anchor_later=True)
+
+    def _quietly(self, work: Callable[[], None]) -> None:
+        try:
+            work()
         except AuditBroken as e:
             self.failures += 1
             log.error("audit checkpoint refused, nothing signed: %s", e)

@@ -93,10 +93,17 @@ async def sweep_leases(signer: Signer) -> None:
             log.warning("took over %d orders of other instances whose lease ran out", taken)
 
 
+async def sweep_audit(signer: Signer) -> None:
+    """Sign an audit checkpoint every `audit_checkpoint_seconds` while entries wait for one."""
+    log = logging.getLogger("tillit.audit")
+    async for _ in every(signer.settings.audit_checkpoint_seconds, signer.audit_log.cover_head, log, "the audit sweep"):
+        pass
+
+
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    """The worker pool and the sweeps (retention, expired leases) while the daemon serves; at a clean stop, the audit
-    log's head signed (a checkpoint), so that a later truncation is detectable."""
+    """The worker pool and the sweeps (retention, expired leases, audit checkpoints by time) while the daemon serves;
+    at a clean stop, the audit log's head signed (a checkpoint), so that a later truncation is detectable."""
     signer: Signer = app.state.signer
     workers = signer.settings.worker_threads
     if signer.settings.pin_request_path:
@@ -109,6 +116,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     # The remaining `def` endpoints run on anyio's pool (40 threads by default): the same bound.
     anyio.to_thread.current_default_thread_limiter().total_tokens = workers
     sweepers = [asyncio.create_task(sweep_store(signer)), asyncio.create_task(sweep_leases(signer))]
+    if signer.settings.audit_checkpoint_seconds > 0:
+        sweepers.append(asyncio.create_task(sweep_audit(signer)))
     try:
         yield
     finally:
