@@ -34,6 +34,17 @@ from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, InitSettingsSource, PydanticBaseSettingsSource
 
 
+def known_database_url(url: str | None) -> str | None:
+    """`TILLIT_DATABASE_URL` as every command takes it: None when unset or empty, a postgresql://
+    (or postgres://) URL, or sqlite:///PATH; ValueError for anything else, so that a misspelt
+    scheme is not taken for a SQLite file name (a CA ledger of its own, say)."""
+    if not url:
+        return None
+    if url.startswith(("postgresql://", "postgres://")) or (url.startswith("sqlite:///") and len(url) > 10):
+        return url
+    raise ValueError("give a postgresql://... URL, or sqlite:///PATH, or leave it unset for SQLite in the home")
+
+
 class ConfigError(Exception):
     """A setting, a settings file or the variable naming it is wrong; the message is one line."""
 

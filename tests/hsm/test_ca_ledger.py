@@ -4,7 +4,8 @@ several machines do), and an old `ca.db` carried into PostgreSQL once, however o
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import subprocess
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -109,3 +110,26 @@ def test_an_old_ca_db_is_carried_into_postgresql_once(
         assert again.next_crl_number() == 43
     finally:
         again.close()
+
+
+@pytest.mark.postgresql
+def test_a_command_without_the_database_url_refuses_a_ca_whose_ledger_is_in_postgresql(
+    pg_url: str, tmp_path: Path, tillit_hsm: Callable[..., subprocess.CompletedProcess[str]]
+) -> None:
+    """An operator probe forgot TILLIT_DATABASE_URL on one machine: `tillit-hsm ca crl` signed a CRL
+    from that home's own ca.db, listing none of the revocations (and a lower CRL number), and exited 0.
+    The token now remembers that its CA's ledger is in PostgreSQL, and such a command refuses."""
+    home = tmp_path / "machine"
+    shared = {"TILLIT_DATABASE_URL": pg_url}
+    assert tillit_hsm("init", home=home).returncode == 0
+    assert tillit_hsm("ca", "init", home=home, env=shared).returncode == 0
+    assert tillit_hsm("ca", "crl", home=home, env=shared).returncode == 0
+    for env in ({}, {"TILLIT_DATABASE_URL": ""}):
+        forgot = tillit_hsm("ca", "crl", home=home, env=env)
+        assert forgot.returncode == 1 and forgot.stdout == "", forgot
+        assert forgot.stderr.splitlines() == [
+            "tillit-hsm: this token's CA keeps its ledger in PostgreSQL: set TILLIT_DATABASE_URL to that database"
+            f" (the CA ledger in {home} lacks what was issued and revoked there)"
+        ]
+    misspelt = tillit_hsm("ca", "status", home=home, env={"TILLIT_DATABASE_URL": pg_url.replace("://", "//", 1)})
+    assert misspelt.returncode == 1 and "give a postgresql://... URL" in misspelt.stderr, misspelt

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from tillit.hsm.settings import HsmSettings
+from tillit.hsm.settings import SOFTHSM_MODULE, HsmSettings
 
 pytestmark = pytest.mark.hsm
 
@@ -76,6 +76,27 @@ def test_the_session_token_pin_files_are_private_too(hsm_settings: HsmSettings) 
 
 def test_init_twice_is_refused(home: Path, tillit_hsm: Callable[..., Result]) -> None:
     _fails(tillit_hsm("init", home=home), "a token labelled 'tillit' already exists")
+
+
+def test_a_machine_using_a_token_made_elsewhere_is_told_which_pin(
+    home: Path, tmp_path: Path, tillit_hsm: Callable[..., Result]
+) -> None:
+    """An operator probe: an instance machine without TILLIT_HSM_PIN was told to run `tillit-hsm init`,
+    which failed on the existing token after writing a random hsm-pin, and every start then said only
+    "wrong PIN". Now init refuses before writing anything and says which PIN, and so do the others."""
+    machine = tmp_path / "machine-b"
+    remote = {"TILLIT_PKCS11_MODULE": SOFTHSM_MODULE, "SOFTHSM2_CONF": str(home / "softhsm2.conf")}
+    made_elsewhere = tillit_hsm("init", home=machine, env=remote)
+    _fails(made_elsewhere, "; to use it from this home, set TILLIT_HSM_PIN to its user PIN")
+    assert not (machine / "hsm-pin").exists() and not (machine / "hsm-so-pin").exists()
+    _fails(
+        tillit_hsm("status", home=machine, env=remote),
+        "no PIN: set TILLIT_HSM_PIN (for a token made elsewhere, the PIN `tillit-hsm init` wrote to hsm-pin there)",
+    )
+    _fails(
+        tillit_hsm("status", home=machine, env={**remote, "TILLIT_HSM_PIN": "0000"}),
+        "wrong PIN for token 'tillit' (from TILLIT_HSM_PIN)",
+    )
 
 
 def test_pins_from_the_environment(

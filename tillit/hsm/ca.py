@@ -53,6 +53,15 @@ ROOT_LABEL = "tillit-root-ca"
 ISSUING_LABEL = "tillit-issuing-ca"
 OCSP_LABEL = "tillit-ocsp"
 TSA_LABEL = "tillit-tsa"
+LEDGER_LABEL = "tillit-ca-ledger"
+"""A record on the token saying where its CA's ledger is, once that is PostgreSQL (`for_home`)."""
+SHARED_LEDGER = b"postgresql"
+
+
+def _shared_ledger(hsm: Hsm) -> bool:
+    """Whether the settings put the CA's ledger in PostgreSQL (`ca_ledger_open.open_ledger`)."""
+    return str(hsm.settings.database_url or "").startswith(("postgresql://", "postgres://"))
+
 
 # The signer's public URL when neither TILLIT_PUBLIC_URL nor host and port say otherwise.
 DEFAULT_PUBLIC_URL = "http://127.0.0.1:8700"
@@ -174,8 +183,27 @@ class CertificateAuthority:
 
     @classmethod
     def for_home(cls, hsm: Hsm) -> CertificateAuthority:
-        """The CA over `hsm`, its ledger where the settings say (`ca_ledger_open.open_ledger`)."""
-        return cls(hsm, open_ledger(hsm.settings.home, hsm.settings.database_url))
+        """The CA over `hsm`, its ledger where the settings say (`ca_ledger_open.open_ledger`).
+
+        The token remembers that its CA's ledger moved to PostgreSQL (the record `LEDGER_LABEL`,
+        written the first time one is used), and a command given no PostgreSQL URL then refuses to
+        open the home's ca.db: a machine whose TILLIT_DATABASE_URL is missing would otherwise sign
+        CRLs and OCSP answers from a ledger without the revocations made elsewhere."""
+        if not _shared_ledger(hsm) and hsm.certificate(ISSUING_LABEL) is not None:
+            marker = hsm.read_record(LEDGER_LABEL)
+            if marker is not None and marker.payload == SHARED_LEDGER:
+                raise errors.HsmError(
+                    "this token's CA keeps its ledger in PostgreSQL: set TILLIT_DATABASE_URL to that database"
+                    f" (the CA ledger in {hsm.settings.home} lacks what was issued and revoked there)"
+                )
+        ca = cls(hsm, open_ledger(hsm.settings.home, hsm.settings.database_url))
+        ca._remember_ledger()
+        return ca
+
+    def _remember_ledger(self) -> None:
+        """With a PostgreSQL ledger and a CA on the token: the token's record says so (`for_home`)."""
+        if _shared_ledger(self.hsm) and self.initialised:
+            self.hsm.advance_record(LEDGER_LABEL, 1, SHARED_LEDGER)  # once: nothing when it is there
 
     # -- setup ---------------------------------------------------------------------------------
 
@@ -238,6 +266,7 @@ class CertificateAuthority:
         self._cache.clear()
         self._issue_ocsp_certificate()
         self._cache.clear()
+        self._remember_ledger()
 
     def renew(self, years: int) -> dict[str, x509.Certificate]:
         """Certify the root's and the issuing CA's keys again, to `years` from now, then the TSA's

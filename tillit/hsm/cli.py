@@ -18,6 +18,7 @@ from tillit.cli_errors import OneLineErrors
 from tillit.hsm import errors
 from tillit.hsm.ca import (
     ISSUING_LABEL,
+    LEDGER_LABEL,
     MAX_CA_YEARS,
     OCSP_LABEL,
     RENEW_WITHIN,
@@ -54,6 +55,7 @@ TILLIT_LABELS = {
     "tillit-service-jwt": "the signer's service key (tokens, receipts)",
     "tillit-audit": "the signer's audit key (audit checkpoints)",
     "tillit-audit-anchor": "the signer's audit anchor",
+    LEDGER_LABEL: "where the CA's ledger is (PostgreSQL)",
     "tillit-seal": "the signer's seal key (password hashes, device keys, grants to sign)",
 }
 TILLIT_PREFIXES = {

@@ -211,7 +211,9 @@ class Connection:
         try:
             self._session = self._token.open(user_pin=pin, rw=True)
         except pkcs11.PinIncorrect:
-            raise errors.WrongPin(f"wrong PIN for token '{self._token.label}'") from None
+            raise errors.WrongPin(
+                f"wrong PIN for token '{self._token.label}' (from {self.settings.user_pin_source()})"
+            ) from None
         except pkcs11.PinLocked:
             raise errors.PinLocked(f"the user PIN of token '{self._token.label}' is locked") from None
         except pkcs11.UserAlreadyLoggedIn:

@@ -26,7 +26,6 @@ def initialise_token(settings: HsmSettings, slot_id: int | None = None) -> str:
     module, the first slot holding an uninitialised token is used unless `slot_id` says otherwise.
     """
     private_dir(settings.home)
-    settings.ensure_pin_files()
     if settings.uses_softhsm:
         if not settings.softhsm_conf.exists():
             write_softhsm_conf(settings)
@@ -35,10 +34,14 @@ def initialise_token(settings: HsmSettings, slot_id: int | None = None) -> str:
     try:
         for token in lib.get_tokens():
             if token.label == settings.token_label:
+                # Before any PIN file is written: on a machine using a token made elsewhere, a new
+                # random PIN file would only be a wrong PIN at every start.
                 raise errors.TokenAlreadyInitialised(
-                    f"a token labelled '{settings.token_label}' already exists (serial {_serial(token)})"
+                    f"a token labelled '{settings.token_label}' already exists (serial {_serial(token)}); to use it"
+                    " from this home, set TILLIT_HSM_PIN to its user PIN"
                 )
         slot = _free_slot(lib, slot_id)
+        settings.ensure_pin_files()
         init_token(settings.module_path, slot.slot_id, settings.so_pin(), settings.token_label)
         token = lib.get_token(token_label=settings.token_label)
         with token.open(rw=True, so_pin=settings.so_pin()) as session:

@@ -9,10 +9,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import SettingsConfigDict
 
-from tillit.config import FileSettings
+from tillit.config import FileSettings, known_database_url
 from tillit.hsm.errors import WrongPin
 
 SOFTHSM_MODULE = "/usr/lib/softhsm/libsofthsm2.so"
@@ -89,7 +89,10 @@ class HsmSettings(TillitSettings):
 
     database_url: str | None = None
     """Unset: SQLite at home/signer.db, the CA ledger at home/ca.db. `postgresql://...` for several
-    instances: the signer's data and the CA ledger in that database, on every machine."""
+    instances: the signer's data and the CA ledger in that database, on every machine. Anything but
+    those and `sqlite:///PATH` is refused (`tillit.config.known_database_url`)."""
+
+    _known_database = field_validator("database_url")(known_database_url)
 
     pkcs11_module: str | None = None
     """Path of a PKCS#11 module; unset means SoftHSM with its config and tokens in `home`."""
@@ -121,6 +124,10 @@ class HsmSettings(TillitSettings):
     def user_pin(self) -> str:
         return _pin(self.hsm_pin, self.home / "hsm-pin", "TILLIT_HSM_PIN")
 
+    def user_pin_source(self) -> str:
+        """Where `user_pin` comes from, for an error about it (never the PIN)."""
+        return "TILLIT_HSM_PIN" if self.hsm_pin is not None else str(self.home / "hsm-pin")
+
     def so_pin(self) -> str:
         return _pin(self.hsm_so_pin, self.home / "hsm-so-pin", "TILLIT_HSM_SO_PIN")
 
@@ -141,4 +148,7 @@ def _pin(value: SecretStr | None, path: Path, env: str) -> str:
     try:
         return path.read_text().strip()
     except FileNotFoundError:
-        raise WrongPin(f"no PIN: set {env} or run `tillit-hsm init` to create {path}") from None
+        raise WrongPin(
+            f"no PIN: set {env} (for a token made elsewhere, the PIN `tillit-hsm init` wrote to {path.name}"
+            f" there), or run `tillit-hsm init` to make a new token and {path}"
+        ) from None

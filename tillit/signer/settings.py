@@ -11,7 +11,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import Field, field_validator
 
-from tillit.config import read_toml, warn_unknown_variables
+from tillit.config import known_database_url, read_toml, warn_unknown_variables
 from tillit.hsm.settings import HsmSettings, TillitSettings, default_home
 
 # The policy under which Tillit's TSA issues tokens: an OID under 2.25 (ITU-T X.667), made from a
@@ -66,14 +66,7 @@ class SignerSettings(TillitSettings):
     `sqlite:///PATH`: SQLite at PATH. Anything else is refused, so that a misspelt scheme is not
     taken for a SQLite file name."""
 
-    @field_validator("database_url")
-    @classmethod
-    def _known_database(cls, url: str | None) -> str | None:
-        if not url:
-            return None
-        if url.startswith(("postgresql://", "postgres://")) or (url.startswith("sqlite:///") and len(url) > 10):
-            return url
-        raise ValueError("give a postgresql://... URL, or sqlite:///PATH, or leave it unset for SQLite in the home")
+    _known_database = field_validator("database_url")(known_database_url)
 
     host: str = "127.0.0.1"
     """Address `serve` listens on."""
