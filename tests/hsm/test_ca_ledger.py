@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from asn1crypto import x509
+from asn1crypto import crl, x509
 
 from tests.store.conftest import pg_backend_for, pg_database  # noqa: F401 - the fixture, for the PostgreSQL ledgers
 from tillit.hsm.ca import CertificateAuthority
@@ -133,3 +133,30 @@ def test_a_command_without_the_database_url_refuses_a_ca_whose_ledger_is_in_post
         ]
     misspelt = tillit_hsm("ca", "status", home=home, env={"TILLIT_DATABASE_URL": pg_url.replace("://", "//", 1)})
     assert misspelt.returncode == 1 and "give a postgresql://... URL" in misspelt.stderr, misspelt
+
+
+def test_instances_on_one_ledger_hand_out_one_crl_whose_number_never_goes_back(
+    ledger: CaLedger, ca: CertificateAuthority, issued: list[x509.Certificate]
+) -> None:
+    """An operator probe fetched three instances' CRLs at one moment: numbers 8, 10 and 12 for the
+    same revocations (each instance signed its own), so a load balancer could hand a relying party
+    12 and then 8. Now each serves the newest CRL any of them made while it lists what the ledger
+    has revoked, and makes a new one only after a revocation or an hour."""
+    first, _ = issued
+    ledger.add(first.serial_number, "key-1", first)
+    a, b = (CertificateAuthority(ca.hsm, ledger) for _ in range(2))
+
+    def number(der: bytes) -> int:
+        return int(crl.CertificateList.load(der).crl_number_value.native)
+
+    made = a.shared_crl(3600)
+    assert b.shared_crl(3600) == made and a.shared_crl(3600) == made  # one CRL, signed once
+    ledger.revoke(first.serial_number, "key_compromise", AT)
+    after = b.shared_crl(3600)
+    assert number(after) > number(made) and a.shared_crl(3600) == after
+    assert first.serial_number in {
+        r["user_certificate"].native for r in crl.CertificateList.load(after)["tbs_cert_list"]["revoked_certificates"]
+    }
+    newer = a.crl()  # `tillit-hsm ca crl`: a new one, which every instance serves from then on
+    assert number(newer) > number(after) and b.shared_crl(3600) == newer
+    assert number(b.shared_crl(0)) > number(newer)  # past its freshness, a new one

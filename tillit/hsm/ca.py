@@ -627,8 +627,13 @@ class CertificateAuthority:
         return self.ledger.get(serial)
 
     def crl(self, hours: int = 24) -> bytes:
-        """The issuing CA's CRL (`CrlIssuer.issuing_crl`)."""
+        """A new CRL of the issuing CA (`CrlIssuer.issuing_crl`)."""
         return self.crls.issuing_crl(hours)
+
+    def shared_crl(self, fresh_for: float) -> bytes:
+        """The issuing CA's newest CRL made by any process on this ledger, or a new one
+        (`CrlIssuer.shared_crl`)."""
+        return self.crls.shared_crl(fresh_for)
 
     def root_crl(self) -> bytes:
         """The root's CRL (`CrlIssuer.root_crl`)."""

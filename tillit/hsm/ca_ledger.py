@@ -28,6 +28,17 @@ from tillit.hsm.cert_profiles import now_seconds
 
 
 @dataclass(frozen=True)
+class KeptCrl:
+    """The newest CRL of the issuing CA any process made (`CrlIssuer.shared_crl`): its number, when
+    it was made (seconds since the epoch), the revoked serials it lists (`revoked_key`) and its DER."""
+
+    number: int
+    made_at: float
+    revoked: str
+    der: bytes
+
+
+@dataclass(frozen=True)
 class IssuedCertificate:
     serial: int
     key_label: str
@@ -57,6 +68,12 @@ class CaLedger(Protocol):
         """The next number of the issuing CA's CRL, or of the root's with `root`: larger than any
         this ledger gave before, to whichever process asked."""
 
+    def keep_crl(self, kept: KeptCrl) -> None:
+        """Keep `kept` as the newest CRL unless one with a higher number is kept already."""
+
+    def newest_crl(self) -> KeptCrl | None:
+        """The CRL `keep_crl` kept with the highest number, or None."""
+
     def close(self) -> None:
         """Let go of the file or the connections."""
 
@@ -82,6 +99,9 @@ class SqliteCaLedger:
                 revoked_at TEXT, reason TEXT);
             CREATE TABLE IF NOT EXISTS crl_numbers (number INTEGER PRIMARY KEY AUTOINCREMENT, at TEXT);
             CREATE TABLE IF NOT EXISTS root_crl_numbers (number INTEGER PRIMARY KEY AUTOINCREMENT, at TEXT);
+            CREATE TABLE IF NOT EXISTS newest_crl (
+                one INTEGER PRIMARY KEY CHECK (one = 1), number INTEGER NOT NULL, made_at REAL NOT NULL,
+                revoked TEXT NOT NULL, der BLOB NOT NULL);
             """
         )
 
@@ -125,6 +145,19 @@ class SqliteCaLedger:
         with self._lock:
             cur = self._db.execute(f"INSERT INTO {table} (at) VALUES (?)", (now_seconds().isoformat(),))  # noqa: S608
             return int(cur.lastrowid or 0)
+
+    def keep_crl(self, kept: KeptCrl) -> None:
+        with self._lock:
+            self._db.execute(
+                "INSERT INTO newest_crl VALUES (1, ?, ?, ?, ?) ON CONFLICT (one) DO UPDATE SET number=excluded.number,"
+                " made_at=excluded.made_at, revoked=excluded.revoked, der=excluded.der"
+                " WHERE newest_crl.number < excluded.number",
+                (kept.number, kept.made_at, kept.revoked, kept.der),
+            )
+
+    def newest_crl(self) -> KeptCrl | None:
+        row = self._db.execute("SELECT number, made_at, revoked, der FROM newest_crl").fetchone()
+        return KeptCrl(int(row[0]), float(row[1]), str(row[2]), bytes(row[3])) if row else None
 
     def contents(self) -> tuple[list[LedgerRow], int, int]:
         """Every certificate row as stored (serial in hex, times in ISO 8601, the DER), and the last

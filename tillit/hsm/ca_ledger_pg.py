@@ -2,7 +2,7 @@
 machine that shares the database (`tillit.hsm.ca_ledger_open.open_ledger` picks it for a postgresql://
 database URL).
 
-Its tables (`ca_certificates`, `ca_crl_numbers`) are made here, idempotently, not by the signer's
+Its tables (`ca_certificates`, `ca_crl_numbers`, `ca_newest_crl`) are made here, idempotently, not by the signer's
 migrations: `tillit-hsm ca init` may be the first to reach a new database, and the HSM package
 imports nothing of the signer's (where the migrations live). They are the ledger's alone.
 
@@ -27,6 +27,7 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 
 from tillit.hsm.ca_ledger import (
     IssuedCertificate,
+    KeptCrl,
     LedgerRow,
     SqliteCaLedger,
     issued_from_row,
@@ -46,6 +47,8 @@ _SCHEMA = (
     " not_before TEXT NOT NULL, not_after TEXT NOT NULL, der BYTEA NOT NULL, revoked_at TEXT, reason TEXT)",
     "CREATE INDEX IF NOT EXISTS ca_certificates_revoked ON ca_certificates (revoked_at) WHERE revoked_at IS NOT NULL",
     "CREATE TABLE IF NOT EXISTS ca_crl_numbers (crl TEXT PRIMARY KEY, number BIGINT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS ca_newest_crl (one INTEGER PRIMARY KEY CHECK (one = 1), number BIGINT NOT NULL,"
+    " made_at DOUBLE PRECISION NOT NULL, revoked TEXT NOT NULL, der BYTEA NOT NULL)",
 )
 _SELECT = "SELECT serial, key_label, subject, not_before, not_after, revoked_at, reason FROM ca_certificates"
 _ISSUING, _ROOT = "issuing", "root"
@@ -83,7 +86,7 @@ class PostgresCaLedger:
             # its owner has set up.
             missing = conn.execute(
                 "SELECT to_regclass('ca_certificates') IS NULL OR to_regclass('ca_certificates_revoked') IS NULL"
-                " OR to_regclass('ca_crl_numbers') IS NULL"
+                " OR to_regclass('ca_crl_numbers') IS NULL OR to_regclass('ca_newest_crl') IS NULL"
             ).fetchone()
             if missing is None or missing[0]:
                 for statement in _SCHEMA:
@@ -150,6 +153,18 @@ class PostgresCaLedger:
             (_ROOT if root else _ISSUING,),
         )
         return int(rows[0][0])  # RETURNING of an upsert always gives the row
+
+    def keep_crl(self, kept: KeptCrl) -> None:
+        self._execute(
+            "INSERT INTO ca_newest_crl VALUES (1, %s, %s, %s, %s) ON CONFLICT (one) DO UPDATE SET"
+            " number = EXCLUDED.number, made_at = EXCLUDED.made_at, revoked = EXCLUDED.revoked, der = EXCLUDED.der"
+            " WHERE ca_newest_crl.number < EXCLUDED.number",
+            (kept.number, kept.made_at, kept.revoked, kept.der),
+        )
+
+    def newest_crl(self) -> KeptCrl | None:
+        _, rows = self._execute("SELECT number, made_at, revoked, der FROM ca_newest_crl", ())
+        return KeptCrl(int(rows[0][0]), float(rows[0][1]), str(rows[0][2]), bytes(rows[0][3])) if rows else None
 
 
 def _values(row: LedgerRow) -> tuple[Any, ...]:

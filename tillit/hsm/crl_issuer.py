@@ -4,12 +4,13 @@ revoked) and the root's (empty: only a new CA would revoke the issuing CA)."""
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from asn1crypto import crl, x509
 
-from tillit.hsm.ca_ledger import CaLedger
+from tillit.hsm.ca_ledger import CaLedger, IssuedCertificate, KeptCrl
 from tillit.hsm.cert_profiles import now_seconds, signature_algorithm
 from tillit.hsm.client import Hsm
 
@@ -37,9 +38,26 @@ class CrlIssuer:
         self._root_lock = threading.Lock()
         self._root: tuple[datetime, bytes] | None = None
 
+    def shared_crl(self, fresh_for: float, hours: int = 24) -> bytes:
+        """The newest issuing-CA CRL that any process sharing the ledger made (`issuing_crl` keeps
+        each), while it lists the revocations the ledger has now and is younger than `fresh_for`
+        seconds; else a new one. Instances behind one load balancer then hand out one CRL, and its
+        number never goes back from one answer to the next."""
+        entries = self.ledger.revoked()
+        kept = self.ledger.newest_crl()
+        if kept is not None and kept.revoked == revoked_key(entries) and time.time() - kept.made_at < fresh_for:
+            return kept.der
+        return self._issuing_crl(entries, hours)
+
     def issuing_crl(self, hours: int = 24) -> bytes:
-        """The issuing CA's CRL (DER), with every certificate it revoked; an entry's reasonCode is
-        left out when the reason is unspecified (RFC 5280 5.3.1)."""
+        """A new CRL of the issuing CA (DER), with every certificate it revoked; an entry's
+        reasonCode is left out when the reason is unspecified (RFC 5280 5.3.1). Kept in the ledger
+        as the newest (`shared_crl`)."""
+        return self._issuing_crl(self.ledger.revoked(), hours)
+
+    def _issuing_crl(self, entries: list[IssuedCertificate], hours: int) -> bytes:
+        made_at = time.time()
+        number = self.ledger.next_crl_number()
         revoked = [
             {
                 "user_certificate": entry.serial,
@@ -50,10 +68,12 @@ class CrlIssuer:
                     else {}
                 ),
             }
-            for entry in self.ledger.revoked()
+            for entry in entries
             if entry.revoked_at is not None
         ]
-        return self._signed_crl(self.issuing_label, revoked, timedelta(hours=hours), self.ledger.next_crl_number())
+        der = self._signed_crl(self.issuing_label, revoked, timedelta(hours=hours), number)
+        self.ledger.keep_crl(KeptCrl(number, made_at, revoked_key(entries), der))
+        return der
 
     def root_crl(self) -> bytes:
         """The root's CRL (DER), named by the issuing CA's certificate: empty, since only a new CA
@@ -95,3 +115,8 @@ class CrlIssuer:
         signature = self.hsm.sign(issuer_label, tbs.dump())
         signed = crl.CertificateList({"tbs_cert_list": tbs, "signature_algorithm": algorithm, "signature": signature})
         return bytes(signed.dump())
+
+
+def revoked_key(entries: list[IssuedCertificate]) -> str:
+    """The revoked serials (hex, sorted), as a kept CRL names what it lists."""
+    return ",".join(sorted(f"{entry.serial:x}" for entry in entries if entry.revoked_at is not None))

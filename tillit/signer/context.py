@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Protocol
 
+from asn1crypto import crl
+
 from tillit.hsm.ca import CertificateAuthority
 from tillit.hsm.client import Hsm
 from tillit.hsm.keys import Algorithm, KeyInfo
@@ -80,7 +82,9 @@ class OrderLocks:
 
 class CachedCrl:
     """The CA's CRL, kept until a revocation (by any process: the CA ledger says so) or for an hour,
-    so that anyone fetching it cannot make the HSM sign, and the CRL number grow, at will."""
+    so that anyone fetching it cannot make the HSM sign, and the CRL number grow, at will. The CRL
+    itself is the newest any instance on the ledger made (`CertificateAuthority.shared_crl`), so
+    that instances behind one load balancer hand out one CRL."""
 
     def __init__(self, ca: CertificateAuthority, clock: Callable[[], float]) -> None:
         self._ca = ca
@@ -94,8 +98,10 @@ class CachedCrl:
             at = self._clock()
             if self._crl is not None and self._crl[0] == revoked and at - self._crl[1] < CRL_REFRESH_SECONDS:
                 return self._crl[2]
-            der = self._ca.crl()
-            self._crl = (revoked, at, der)
+            der = self._ca.shared_crl(CRL_REFRESH_SECONDS)
+            # Fresh from when it was made (perhaps by another instance), not from when it came here.
+            made = crl.CertificateList.load(der)["tbs_cert_list"]["this_update"].native.timestamp()
+            self._crl = (revoked, made, der)
             return der
 
 
