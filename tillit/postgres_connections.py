@@ -1,6 +1,7 @@
 """How Tillit's connections to PostgreSQL (the signer's store, its push listener, the CA ledger) are
-opened: libpq's defaults, but with TCP keepalives and a send timeout; and the one line for a role
-that may not create the tables they need (`creating`).
+opened: libpq's defaults, but with TCP keepalives and a send timeout; the pools that reconnect
+steadily after an outage (`SteadyPool`); and the one line for a role that may not create the tables
+they need (`creating`).
 
 Without them a connection whose packets are dropped (a partition, a database host that died without
 closing its sockets) waits for the kernel's own limits: about two hours for an idle connection such as
@@ -17,6 +18,8 @@ from typing import Any
 
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
+from psycopg_pool import ConnectionPool
+from psycopg_pool.base import AttemptWithBackoff
 
 from tillit.config import ConfigError
 
@@ -28,6 +31,31 @@ CONNECTION_DEFAULTS: dict[str, str] = {
     "keepalives_count": "3",  # probes unanswered before the connection is dead
     "tcp_user_timeout": "30000",  # ms that sent data may stay unacknowledged (Linux)
 }
+
+
+RECONNECT_EVERY_SECONDS = 2.0
+"""The longest wait between a pool's attempts to connect again while the database is away."""
+
+
+class _SteadyAttempt(AttemptWithBackoff):
+    """psycopg_pool's reconnection attempts, waiting at most `RECONNECT_EVERY_SECONDS` in between."""
+
+    def update_delay(self, now: float) -> None:
+        super().update_delay(now)
+        self.delay = min(self.delay, RECONNECT_EVERY_SECONDS)
+
+
+class SteadyPool(ConnectionPool[psycopg.Connection[Any]]):
+    """A `ConnectionPool` that tries to connect again every `RECONNECT_EVERY_SECONDS` while the
+    database is away, however long that is. psycopg_pool doubles its wait after each failed attempt
+    (1, 2, 4, ... 64 s): after a minute's outage its next attempt could be a minute off, and an
+    operator probe saw instances answer 503 for 28-50 s after PostgreSQL was back. It still gives up
+    after `reconnect_timeout` (5 minutes), as psycopg_pool does; a waiting request then grows it again.
+
+    Overrides `_add_connection`, psycopg_pool's (3.2-3.3) one place where attempts start."""
+
+    def _add_connection(self, attempt: AttemptWithBackoff | None, growing: bool = False) -> None:
+        super()._add_connection(attempt or _SteadyAttempt(timeout=self.reconnect_timeout), growing)
 
 
 def connection_options(url: str) -> dict[str, Any]:

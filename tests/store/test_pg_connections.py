@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,7 +16,7 @@ from psycopg.conninfo import conninfo_to_dict
 from tests.daemon import PASSWORD, Daemon, make_daemon
 from tests.factories import fresh_adult
 from tests.store import builders as b
-from tests.store.conftest import with_param
+from tests.store.conftest import pg_admin_url, with_param
 from tillit.phone.client import PhoneClient
 from tillit.postgres_connections import connection_options
 from tillit.signer.store.postgres import PostgresStore
@@ -205,3 +206,45 @@ def test_a_signing_that_finds_the_ca_ledgers_database_away_is_retried_not_failed
         phone.close()
     finally:
         daemon.stop()
+
+
+def test_the_store_connects_again_within_seconds_of_a_long_outage(pg_database: str) -> None:
+    """An operator probe stopped PostgreSQL for 70-90 s: instances answered 503 for 28-50 s more after
+    it was back, because psycopg_pool doubled its wait between attempts to connect (1, 2, 4, ... s).
+    Here the database refuses every connection for 16 s (the attempts would then be 15 s apart) and
+    the store is used again within a few seconds of it taking connections again (`SteadyPool`)."""
+    name = conninfo_to_dict(pg_database)["dbname"]
+    opened = PostgresStore(pg_database, min_size=2, max_size=2, timeout=1.0)
+    opened._pool.wait()
+
+    def allow(allowed: bool) -> None:
+        with psycopg.connect(pg_admin_url(), autocommit=True) as conn:
+            change = sql.SQL("ALTER DATABASE {} WITH ALLOW_CONNECTIONS {}")
+            conn.execute(change.format(sql.Identifier(name), sql.Literal(allowed)))
+            if not allowed:  # and the store's connections end, as in a server restart
+                conn.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                    " WHERE datname = %s AND pid <> pg_backend_pid()",
+                    (name,),
+                )
+
+    try:
+        allow(False)
+        outage = time.monotonic() + 16
+        while time.monotonic() < outage:  # requests keep coming, as a load balancer's health checks do
+            with contextlib.suppress(Exception), opened.read() as tx:
+                tx.execute("SELECT 1")
+            time.sleep(0.5)
+        allow(True)
+        back = time.monotonic()
+        while True:
+            try:
+                with opened.read() as tx:
+                    tx.execute("SELECT 1")
+                break
+            except Exception:
+                assert time.monotonic() - back < 6, "the store did not connect again within 6 s"
+                time.sleep(0.2)
+    finally:
+        allow(True)
+        opened.close()

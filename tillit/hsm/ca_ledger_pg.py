@@ -34,7 +34,7 @@ from tillit.hsm.ca_ledger import (
     new_certificate_values,
 )
 from tillit.hsm.errors import LedgerUnavailable
-from tillit.postgres_connections import connection_options, creating
+from tillit.postgres_connections import SteadyPool, connection_options, creating
 
 # Tillit's advisory locks take two keys, the first "TILL" (tillit/signer/store/postgres.py numbers
 # its own 1 and 2 under it); the ledger's schema and carry-over take this one.
@@ -67,7 +67,7 @@ class PostgresCaLedger:
                 self._prepare(conn, import_from)
         except psycopg.OperationalError as e:
             raise LedgerUnavailable(f"cannot use the CA ledger's PostgreSQL database: {str(e).strip()}") from None
-        self._pool: ConnectionPool[psycopg.Connection[Any]] = ConnectionPool(
+        self._pool: ConnectionPool[psycopg.Connection[Any]] = SteadyPool(
             url,
             min_size=1,
             max_size=max_size,

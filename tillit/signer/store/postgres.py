@@ -44,7 +44,7 @@ import psycopg
 from psycopg.adapt import Dumper
 from psycopg_pool import ConnectionPool, PoolTimeout
 
-from tillit.postgres_connections import connection_options, creating
+from tillit.postgres_connections import SteadyPool, connection_options, creating
 from tillit.signer import errors
 from tillit.signer.push import Notifier
 from tillit.signer.store.base import Store, require_known
@@ -206,7 +206,7 @@ class PostgresStore(Store):
                 self._migrate(conn)
         except psycopg.OperationalError as e:
             raise errors.Unavailable(f"cannot use the PostgreSQL database: {str(e).strip()}") from None
-        self._pool: ConnectionPool[psycopg.Connection[Any]] = ConnectionPool(
+        self._pool: ConnectionPool[psycopg.Connection[Any]] = SteadyPool(
             url,
             min_size=min_size,
             max_size=max_size,
