@@ -34,6 +34,14 @@ from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, InitSettingsSource, PydanticBaseSettingsSource
 
 
+def given_home(value: object) -> object:
+    """`TILLIT_HOME` as every command takes it (a pydantic "before" validator): an empty value is
+    refused, where a Path would make it the current directory and Tillit would make that private."""
+    if isinstance(value, str) and not value.strip():
+        raise ValueError("is empty: give the data directory, or unset it for ~/.local/share/tillit")
+    return value
+
+
 def known_database_url(url: str | None) -> str | None:
     """`TILLIT_DATABASE_URL` as every command takes it: None when unset or empty, a postgresql://
     (or postgres://) URL, or sqlite:///PATH; ValueError for anything else, so that a misspelt

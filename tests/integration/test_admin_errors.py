@@ -285,6 +285,25 @@ def test_a_setting_out_of_its_range_is_refused_in_one_line_and_nothing_is_made(
     assert sorted(p.name for p in tmp_path.iterdir()) == []  # no database, no home
 
 
+@pytest.mark.parametrize("command", [("tillit-hsm", "init"), ("tillit-signer", "kiosks", "list")])
+def test_an_empty_tillit_home_is_refused_and_the_working_directory_left_alone(
+    tmp_path: Path, command: tuple[str, ...]
+) -> None:
+    """A newcomer probe: `TILLIT_HOME= tillit-hsm init` made the working directory the home, wrote PIN
+    files and a token store into it, and made it private (0700)."""
+    mode = tmp_path.stat().st_mode
+    env = {**os.environ, "TILLIT_HOME": ""}
+    result = subprocess.run(
+        [tool(command[0]), *command[1:]], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=60
+    )
+    assert result.returncode != 0
+    assert result.stderr.strip().splitlines() == [
+        f"{command[0]}: TILLIT_HOME='' (environment): is empty: give the data directory, or unset it for"
+        " ~/.local/share/tillit"
+    ]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [] and tmp_path.stat().st_mode == mode
+
+
 def test_serve_without_a_ca_is_refused_in_one_line(tmp_path: Path) -> None:
     """Before, it served: customers were enrolled without certificates and nothing could be signed."""
     env = {**os.environ, "TILLIT_HOME": str(tmp_path / "home")}

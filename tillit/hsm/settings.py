@@ -12,7 +12,7 @@ from pathlib import Path
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import SettingsConfigDict
 
-from tillit.config import FileSettings, known_database_url
+from tillit.config import FileSettings, given_home, known_database_url
 from tillit.hsm.errors import WrongPin
 
 SOFTHSM_MODULE = "/usr/lib/softhsm/libsofthsm2.so"
@@ -86,6 +86,8 @@ class HsmSettings(TillitSettings):
 
     home: Path = Field(default_factory=default_home)
     """Data directory: SoftHSM config and tokens, PIN files, database."""
+
+    _given_home = field_validator("home", mode="before")(given_home)
 
     database_url: str | None = None
     """Unset: SQLite at home/signer.db, the CA ledger at home/ca.db. `postgresql://...` for several

@@ -11,7 +11,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import Field, field_validator
 
-from tillit.config import known_database_url, read_toml, warn_unknown_variables
+from tillit.config import given_home, known_database_url, read_toml, warn_unknown_variables
 from tillit.hsm.settings import HsmSettings, TillitSettings, default_home
 
 # The policy under which Tillit's TSA issues tokens: an OID under 2.25 (ITU-T X.667), made from a
@@ -59,6 +59,8 @@ class SignerSettings(TillitSettings):
 
     home: Path = Field(default_factory=default_home)
     """Data directory: SoftHSM config and tokens, database, CA ledger."""
+
+    _given_home = field_validator("home", mode="before")(given_home)
 
     database_url: str | None = None
     """Unset: SQLite at home/signer.db, the CA ledger at home/ca.db. `postgresql://...` for several
