@@ -33,6 +33,15 @@ def _remember_debug(ctx: click.Context, _param: click.Parameter, value: bool) ->
     ctx.meta[_DEBUG] = value
 
 
+def require_terminal(what: str) -> None:
+    """Refuse, as a usage error (exit 2), to start a full-screen interface without a terminal on
+    standard input and output: Textual would start anyway, take a whole CPU and never quit."""
+    import sys
+
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        raise click.UsageError(f"{what} needs a terminal (standard input and output are not one)")
+
+
 def one_line(text: str) -> str:
     """`text` on one line: its lines joined, runs of blanks as one."""
     return " ".join(text.split())

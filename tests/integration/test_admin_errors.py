@@ -304,6 +304,36 @@ def test_an_empty_tillit_home_is_refused_and_the_working_directory_left_alone(
     assert sorted(p.name for p in tmp_path.iterdir()) == [] and tmp_path.stat().st_mode == mode
 
 
+@pytest.mark.parametrize(
+    "command", [("tillit-phone", "--profile", "kari", "watch"), ("tillit-kiosk", "demo"), ("tillit-kiosk",)]
+)
+def test_a_screen_without_a_terminal_is_refused_at_once(tmp_path: Path, command: tuple[str, ...]) -> None:
+    """A newcomer probe started `tillit-phone watch` and the kiosk with standard input from /dev/null:
+    each ran on, could not be quit, and took a whole CPU until killed."""
+    token = tmp_path / "kiosk.token"
+    token.write_text("a-token\n")
+    env = {
+        **os.environ,
+        "TILLIT_HOME": str(tmp_path / "home"),
+        "TILLIT_KIOSK_SIGNER_URL": "http://127.0.0.1:9",
+        "TILLIT_KIOSK_TOKEN_FILE": str(token),
+    }
+    result = subprocess.run(
+        [tool(command[0]), *command[1:]],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=30,
+    )
+    assert result.returncode == 2, result
+    assert result.stderr.strip().splitlines()[-1] == (
+        f"Error: {' '.join(c for c in command if c not in ('--profile', 'kari'))} needs a terminal"
+        " (standard input and output are not one)"
+    )
+
+
 def test_serve_without_a_ca_is_refused_in_one_line(tmp_path: Path) -> None:
     """Before, it served: customers were enrolled without certificates and nothing could be signed."""
     env = {**os.environ, "TILLIT_HOME": str(tmp_path / "home")}

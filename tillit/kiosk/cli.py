@@ -9,7 +9,7 @@ from typing import NoReturn
 
 import click
 
-from tillit.cli_errors import OneLineErrors
+from tillit.cli_errors import OneLineErrors, require_terminal
 from tillit.kiosk.settings import KioskSettings
 
 
@@ -41,7 +41,7 @@ def main(ctx: click.Context, signer_url: str | None, token_file: Path | None) ->
     from tillit.kiosk.client import SignerClient  # with the app it serves
 
     updates: dict[str, object] = {}
-    if signer_url:
+    if signer_url is not None:  # an empty one is refused below, not taken for the configured one
         updates["signer_url"] = signer_url
     if token_file:
         updates["token_file"] = token_file
@@ -59,6 +59,7 @@ def main(ctx: click.Context, signer_url: str | None, token_file: Path | None) ->
             "no kiosk token: set TILLIT_KIOSK_TOKEN_FILE (a file from `tillit-signer kiosks add`) "
             "or token_file in kiosk.toml"
         )
+    require_terminal("tillit-kiosk")
     client = SignerClient(settings.signer_url, token, timeout=settings.timeout_seconds)
     try:
         KioskApp(settings, client).run()
@@ -80,6 +81,8 @@ def demo(port: int | None, setup_only: bool) -> None:
     TILLIT_HOME (created if missing; default ~/.local/share/tillit-demo via scripts/demo) is reused
     on the next run: the same customers, phone profile and kiosk token.
     """
+    if not setup_only:
+        require_terminal("tillit-kiosk demo")
     from tillit.kiosk.demo import DemoError, run_demo  # the demo pulls in the signer and the HSM layer: only for `demo`
 
     try:

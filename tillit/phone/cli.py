@@ -20,7 +20,7 @@ from typing import Any
 import click
 import httpx
 
-from tillit.cli_errors import OneLineErrors
+from tillit.cli_errors import OneLineErrors, require_terminal
 from tillit.phone.account import Account, status_data, status_text, store_biometric
 from tillit.phone.activation import METHODS, ActivationError, Activator
 from tillit.phone.cli_answer import (
@@ -293,6 +293,7 @@ def biometric(ctx: Context, state: str, pin_stdin: bool) -> None:
 @click.pass_obj
 def watch(ctx: Context, pin_stdin: bool) -> None:
     """The phone screen: requests appear as they arrive; "Ja, det er meg" or "Nei, avvis"."""
+    require_terminal("tillit-phone watch")
     profile, client = unlocked(ctx, pin_stdin, Prompter())
     from tillit.phone.app import PhoneApp  # Textual loads only for the screen, not for the scripted commands
 
