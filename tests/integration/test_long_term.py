@@ -432,6 +432,13 @@ def test_verify_explains_a_date_before_a_chain_given_as_root_and_a_missing_root(
     garbage = tmp_path / "garbage.pdf"
     garbage.write_bytes(b"%PDF-1.4 not really\n")
     assert refused(str(garbage)).endswith("not a readable PDF")
+    # A signed PDF damaged inside (a newcomer probe: a stream's end marker lost): "internal error:
+    # PdfReadError" from verify. Now it says the PDF cannot be read, with the code for that.
+    data = pdf.read_bytes()
+    damaged = tmp_path / "damaged.pdf"
+    cut = data.index(b"endstream", 1500)
+    damaged.write_bytes(data[:cut] + b"endstrXam" + data[cut + 9 :])
+    assert "not a readable PDF" in refused(str(damaged))
     assert "not a certificate" in refused(str(pdf), "--root", str(garbage))
     # No home to take the CA's root from: the administrator is told to give one.
     assert "give --root" in refused(str(pdf), TILLIT_HOME=str(tmp_path / "no-home"))

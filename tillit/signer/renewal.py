@@ -42,5 +42,9 @@ def archive_timestamp(
             reader, signing_context(root, material), in_place=False, output=output
         )
 
-    asyncio.run(run())
+    try:
+        asyncio.run(run())
+    except (PdfError, KeyError, TypeError, IndexError) as e:
+        # pyHanko meets a damaged part only when it reads it: the signed revisions or the DSS.
+        raise VerifyInputError(f"not a readable PDF, or one damaged since it was signed ({type(e).__name__})") from e
     return output.getvalue()

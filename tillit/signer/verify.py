@@ -225,7 +225,10 @@ def verify_pdf(
             verdicts.append(_verdict(pdf_level(reader, signature), signature.signer_cert, result))
         return verdicts
 
-    return asyncio.run(run())
+    try:
+        return asyncio.run(run())
+    except PdfError as e:  # a part the validation reads is damaged (a byte changed in a stream, say)
+        raise VerifyInputError(f"not a readable PDF: {str(e).splitlines()[0] if str(e) else type(e).__name__}") from e
 
 
 def _carried(signed_data: cms.SignedData) -> list[x509.Certificate]:
