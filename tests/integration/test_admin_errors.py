@@ -334,6 +334,30 @@ def test_a_screen_without_a_terminal_is_refused_at_once(tmp_path: Path, command:
     )
 
 
+def test_the_demo_refuses_a_port_its_home_was_not_made_for(tmp_path: Path) -> None:
+    """A newcomer probe ran the demo again on an existing home with another --port: it started without
+    a word, and every document it signed pointed at the first port for CRLs and OCSP."""
+    env = {**os.environ, "TILLIT_HOME": str(tmp_path / "demo")}
+    first, second = free_port(), free_port()
+
+    def demo(port: int) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [tool("tillit-kiosk"), "demo", "--port", str(port), "--setup-only"],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=180,
+        )
+
+    assert demo(first).returncode == 0
+    moved = demo(second)
+    assert moved.returncode == 1 and moved.stdout == "", moved
+    assert moved.stderr.strip().splitlines() == [
+        f"tillit-kiosk: demo: this home's CA was made for http://127.0.0.1:{first}, where its certificates point for"
+        f" CRLs and OCSP: run the demo on port {first} (--port), or give it a new TILLIT_HOME"
+    ]
+
+
 def test_serve_without_a_ca_is_refused_in_one_line(tmp_path: Path) -> None:
     """Before, it served: customers were enrolled without certificates and nothing could be signed."""
     env = {**os.environ, "TILLIT_HOME": str(tmp_path / "home")}

@@ -124,7 +124,7 @@ def _write_secret(path: Path, text: str) -> None:
 
 def prepare(home: Path, port: int) -> DemoHome:
     """Make TILLIT_HOME ready for the demo; a second call finds everything in place and changes nothing
-    (except the phone profile's server URL, when the port changed, and new agreements when none wait)."""
+    (except new agreements when none wait). A home whose CA was made for another port is refused."""
     home.mkdir(parents=True, exist_ok=True)
     hsm_settings = HsmSettings(home=home)
     if not (home / "tokens").is_dir() or not any((home / "tokens").iterdir()):
@@ -140,6 +140,14 @@ def prepare(home: Path, port: int) -> DemoHome:
             if not authority.initialised:
                 _say("creating the CA (root, issuing CA, OCSP responder; keys in the token)")
                 authority.init("Tillit demo", public_url=settings.base_url)
+            made_for = authority.public_url
+            if made_for is not None and made_for != settings.base_url:
+                # Its certificates name that URL for CRLs and OCSP: served elsewhere, every signed
+                # document would point where nothing answers (`serve` refuses the same).
+                raise DemoError(
+                    f"this home's CA was made for {made_for}, where its certificates point for CRLs and OCSP:"
+                    f" run the demo on port {made_for.rsplit(':', 1)[-1]} (--port), or give it a new TILLIT_HOME"
+                )
             token = _kiosk_token(home, signer)
             for customer in (KARI, OLA):
                 _enrol(signer, customer)
