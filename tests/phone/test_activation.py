@@ -30,14 +30,21 @@ def test_sms_email_activation_asks_again_after_wrong_answers_and_its_codes_work_
     before = act.wait_for("SMS code:")
     assert "`tillit-signer outbox list`" in before, "a demo signer's codes are in its outbox: the app says so"
     sms, email = outbox_codes(kit.home, customer.mobile, customer.email)
-    # A wrong SMS code, then a wrong password: each time the whole round again, in the same order.
-    rounds = [other_code(sms), email, customer.password, sms, email, WRONG_PASSWORD, sms, email, customer.password]
+    # A mistyped SMS code (not sent, nothing counted), a wrong SMS code, then a wrong password: each
+    # time the whole round again, in the same order.
+    rounds = [
+        *("12a45", email, customer.password),
+        *(other_code(sms), email, customer.password),
+        *(sms, email, WRONG_PASSWORD),
+        *(sms, email, customer.password),
+    ]
     code, out, err = act.finish(*rounds)
     assert code == 0, err
     assert "BankID is activated on this phone for Ola Nordmann" in out
+    assert "the SMS code must be digits only; nothing was sent" in err
     assert "wrong code; 4 attempts left: the SMS code or the e-mail code is wrong" in err
     assert "wrong password" in err and "attempts left" in err
-    assert err.count("type the SMS code, the e-mail code and the password again") == 2
+    assert err.count("type the SMS code, the e-mail code and the password again") == 3
     assert (
         re.findall(r"^(SMS code|E-mail code|BankID password|Code from code device): ", err, re.M)
         == [
@@ -45,7 +52,7 @@ def test_sms_email_activation_asks_again_after_wrong_answers_and_its_codes_work_
             "E-mail code",
             "BankID password",
         ]
-        * 3
+        * 4
     )
     for secret in (sms, email, customer.password, WRONG_PASSWORD, "2580"):
         # nothing typed is ever echoed (as a whole: a printed personal number may hold its digits)

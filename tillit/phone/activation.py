@@ -27,6 +27,7 @@ first and then waits, sending it with each poll (the signer only looks at it aft
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -38,7 +39,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from tillit.phone.client import PhoneClient, PhoneError, raise_for_error, sign_bytes
 from tillit.phone.keystore import Keystore, KeystoreError, Profile
 from tillit.phone.prompts import Prompter
-from tillit.signer.wire import activation_proof_message
+from tillit.signer.wire import CODE_PATTERN, activation_proof_message
 
 METHODS = ("sms-email", "codedevice", "old-device")
 SMS_CODE = "SMS code"
@@ -168,8 +169,17 @@ class Activator:
                 " `tillit-signer outbox list` (on the signer's machine)"
             )
         while True:
+            answers = self._answers()
+            mistyped = [name for name in ("smsCode", "emailCode", "code") if not _a_code(answers.get(name, "0"))]
+            if mistyped:  # not sent: the signer would end the activation on it
+                words = {"smsCode": "the SMS code", "emailCode": "the e-mail code", "code": "the code"}
+                self.prompter.say(
+                    f"tillit-phone: {' and '.join(words[m] for m in mistyped)} must be digits only; nothing was sent"
+                )
+                self.prompter.say(f"tillit-phone: type {self._round_words()} again")
+                continue
             try:
-                return self._complete(activation_id, {"proof": proof, **self._answers()})[1]
+                return self._complete(activation_id, {"proof": proof, **answers})[1]
             except PhoneError as e:
                 if e.code == "wrongActivationCode":
                     which = (
@@ -232,3 +242,8 @@ class Activator:
             if "deviceId" in body:
                 return body
             approved = True
+
+
+def _a_code(text: str) -> bool:
+    """Whether `text` can be an activation code as the signer takes one (`wire.CODE_PATTERN`)."""
+    return re.fullmatch(CODE_PATTERN, text) is not None
