@@ -66,7 +66,9 @@ class PostgresCaLedger:
             ):
                 self._prepare(conn, import_from)
         except psycopg.OperationalError as e:
-            raise LedgerUnavailable(f"cannot use the CA ledger's PostgreSQL database: {str(e).strip()}") from None
+            raise LedgerUnavailable(
+                f"cannot use the CA ledger's PostgreSQL database (TILLIT_DATABASE_URL): {str(e).strip()}"
+            ) from None
         self._pool: ConnectionPool[psycopg.Connection[Any]] = SteadyPool(
             url,
             min_size=1,

@@ -206,6 +206,16 @@ def initialise_hint(path: str, rv: int) -> str:
     return remote_hint(path)
 
 
+def _missing_hint(path: str) -> str:
+    """What to do about a module file that is not there, by what it was meant to be."""
+    name = Path(path).name
+    if "softhsm" in name:
+        return "install softhsm2 (scripts/bootstrap does), or set TILLIT_PKCS11_MODULE to your HSM's module"
+    if "p11-kit-client" in name:
+        return "install p11-kit-modules, which has p11-kit-client.so, or check the path in TILLIT_PKCS11_MODULE"
+    return "check the path in TILLIT_PKCS11_MODULE: your HSM vendor's PKCS#11 library"
+
+
 _lock = threading.Lock()
 _loaded: dict[str, LoadedModule] = {}
 
@@ -217,7 +227,7 @@ def load_module(path: str) -> Any:
         if loaded is not None:
             return loaded.lib
         if not Path(path).is_file():
-            raise ModuleMissing(f"PKCS#11 module not found: {path} (install softhsm2, or set TILLIT_PKCS11_MODULE)")
+            raise ModuleMissing(f"PKCS#11 module not found: {path} ({_missing_hint(path)})")
         try:
             loaded = _thread_safe_lib(path)
         except (pkcs11.PKCS11Error, OSError) as e:

@@ -205,7 +205,8 @@ class PostgresStore(Store):
                 _configure(conn)
                 self._migrate(conn)
         except psycopg.OperationalError as e:
-            raise errors.Unavailable(f"cannot use the PostgreSQL database: {str(e).strip()}") from None
+            problem = str(e).strip()
+            raise errors.Unavailable(f"cannot use the PostgreSQL database (TILLIT_DATABASE_URL): {problem}") from None
         self._pool: ConnectionPool[psycopg.Connection[Any]] = SteadyPool(
             url,
             min_size=min_size,
