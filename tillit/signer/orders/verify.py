@@ -158,11 +158,6 @@ class Verification:
         if order.status != OrderStatus.APPROVED:
             return collect_response(context, order, customer)
         assert customer is not None
-        # The seals (HSM HMACs), before the guess is admitted: the HSM away here changes nothing. The
-        # grant to sign with the customer's key covers the order's device and approval, which never
-        # change once it is approved; it is kept only if the password is right.
-        intact = context.seals.password_intact(customer)
-        grant = context.seals.grant(order)
         at = context.clock()
         with context.store.tx() as tx:
             lease = {"runner": context.instance, "lease_until": at + context.settings.lease_seconds}
@@ -179,14 +174,22 @@ class Verification:
                 locked.attempts_left = 0
                 return locked
             # Busy raises out of this transaction: rolled back, the order is 'approved' again.
-        correct = intact and context.passwords.verify(customer.password_hash, password)
-        rehashed = context.seals.rehashed(context.passwords, customer, password) if correct else None
+        correct = context.passwords.verify(customer.password_hash, password)
+        rehashed: tuple[str, str] | None = None
+        grant: str | None = None
         completion: str | None = None
-        if correct and order.kind != OrderKind.SIGN:
-            # The token (an HSM signature) is made before the writer's lock is taken; it is released
-            # only if the transaction below completes the order.
+        if correct:
+            # HSM work before the writer's lock is taken, kept only if the transaction below
+            # completes the order: the hash's seal (a hash put there by anyone but Tillit takes no
+            # password), the grant to sign with the customer's key (over the order's device and
+            # approval, which never change once it is approved), and a login's token.
             try:
-                completion = completion_data(context, order, customer, device, level="high")
+                correct = context.seals.password_intact(customer)
+                if correct:
+                    grant = context.seals.grant(order)
+                    rehashed = context.seals.rehashed(context.passwords, customer, password)
+                    if order.kind != OrderKind.SIGN:
+                        completion = completion_data(context, order, customer, device, level="high")
             except HsmError:
                 with context.store.tx() as tx:  # the guess was computed: decide it before giving up
                     context.guesses.decide(tx, admission, correct)
