@@ -317,6 +317,7 @@ def test_a_screen_without_a_terminal_is_refused_at_once(tmp_path: Path, command:
         "TILLIT_HOME": str(tmp_path / "home"),
         "TILLIT_KIOSK_SIGNER_URL": "http://127.0.0.1:9",
         "TILLIT_KIOSK_TOKEN_FILE": str(token),
+        "TILLIT_KIOSK_DEMO_PORT": str(free_port()),  # the demo checks its port first
     }
     result = subprocess.run(
         [tool(command[0]), *command[1:]],

@@ -81,8 +81,6 @@ def demo(port: int | None, setup_only: bool) -> None:
     TILLIT_HOME (created if missing; default ~/.local/share/tillit-demo via scripts/demo) is reused
     on the next run: the same customers, phone profile and kiosk token.
     """
-    if not setup_only:
-        require_terminal("tillit-kiosk demo")
     from tillit.kiosk.demo import DemoError, run_demo  # the demo pulls in the signer and the HSM layer: only for `demo`
 
     try:

@@ -29,6 +29,7 @@ import uvicorn
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from tillit.cli_errors import require_terminal
 from tillit.hsm.ca import CertificateAuthority
 from tillit.hsm.errors import HsmError
 from tillit.hsm.otp import CodeDeviceFile, issue_code_device
@@ -371,6 +372,8 @@ def run_demo(port: int | None = None, setup_only: bool = False) -> None:
     os.environ["TILLIT_ALLOW_TEST_NUMBERS"] = "1"
     port = demo_port(port)
     check_port_free(port)
+    if not setup_only:  # before anything is prepared: its screen needs one
+        require_terminal("tillit-kiosk demo")
     home.mkdir(parents=True, exist_ok=True)
     _log_to_file(home)
     prepared = prepare(home, port)
