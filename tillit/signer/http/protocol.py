@@ -12,8 +12,8 @@ body has its own deadline (`signer.http.middleware.BodyDeadline`); the app never
 Nor does uvicorn bound a head's size: httptools buffers a header for as long as it grows, so a few
 connections each sending a header of tens of MiB took hundreds of MB of the daemon's memory and
 stalled its event loop while they were parsed. A head still incomplete after `head_bytes` is
-answered 431 and the connection closed. (Counted per read from the socket, a read that completes a
-head may take it up to one read past the limit: the transport reads at most 256 KiB at a time.)
+answered 431 and the connection closed, before httptools sees the read that passes the limit (a
+head that ends within a read is counted to its blank line, not with the body after it).
 `timely_heads` makes the protocol class for one server: its limits and the bodies of its 408 and
 431 (each face answers in its own shape).
 """
@@ -46,12 +46,16 @@ class TimelyHeadsProtocol(HttpToolsProtocol):
         if not self._reading_head:
             super().data_received(data)
             return
-        self._head_so_far += len(data)
+        # The head's bytes in this read: up to its blank line when that is here, else all of it.
+        end = data.find(b"\r\n\r\n")
+        self._head_so_far += end + 4 if end >= 0 else len(data)
+        if self._head_so_far > self.head_bytes:
+            if not self.transport.is_closing():
+                self._disarm_head_timer()
+                self.transport.write(self.too_large_answer)
+                self.transport.close()
+            return
         super().data_received(data)
-        if self._reading_head and self._head_so_far > self.head_bytes and not self.transport.is_closing():
-            self._disarm_head_timer()
-            self.transport.write(self.too_large_answer)
-            self.transport.close()
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
