@@ -102,6 +102,10 @@ def test_a_wrong_app_pin_unlocks_nothing_and_approves_nothing(kiosk: httpx.Clien
         assert collect(kiosk, order["orderRef"])["hintCode"] == "outstandingTransaction"
         piped = phone.run("approve", "--pin-stdin", stdin="1234\n", pin="2580")  # --pin-stdin wins over the env
         assert piped.returncode == 2 and "wrong app PIN" in piped.stderr
+        # Not digits (a newcomer probe's TILLIT_PHONE_PIN=abc used up an attempt): refused unsent.
+        letters = phone.approve(wait=0, pin="abcd")
+        assert letters.exit_code == 2 and "the app PIN is digits only" in letters.stderr, letters.stderr
+        assert "attempts left" not in letters.stderr
         assert collect(kiosk, order["orderRef"])["hintCode"] == "outstandingTransaction"
     finally:
         kiosk.post("/v1/cancel", json={"orderRef": order["orderRef"]})

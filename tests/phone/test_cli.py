@@ -56,6 +56,8 @@ def test_activate_refuses_bad_input_before_sending_anything(home: Path) -> None:
     assert short_pin.exit_code == 2 and "at least 4 digits" in short_pin.output
     no_method = tillit_phone("activate", "--server", "http://x", "--personal-number", synthetic_number())
     assert no_method.exit_code == 2
+    for wait in ("nan", "inf", "-1", "86400"):  # a newcomer probe's nan returned at once, inf waited forever
+        assert tillit_phone("approve", "--wait", wait).exit_code == 2, wait
     assert not (home / "phone" / "default.json").exists() or not Keystore().load("default").activated
 
 

@@ -165,13 +165,25 @@ def decide_command(ctx: Context, decision: str, wait: float, reference: str | No
     )
 
 
+def _a_number(_ctx: click.Context, _param: click.Parameter, value: float) -> float:
+    """click's FloatRange takes nan (no comparison is true of it): refuse it as out of range."""
+    if value != value:
+        raise click.BadParameter("not a number of seconds")
+    return value
+
+
 def decide_options(fn: Any) -> Any:
     fn = click.option("--pin-stdin", is_flag=True, help="Read the app PIN from the first line of standard input.")(fn)
     fn = click.option(
         "--reference", default=None, help="Only the request showing these words (as the kiosk shows them)."
     )(fn)
     fn = click.option(
-        "--wait", type=float, default=0, show_default=True, help="Seconds to wait for a request to arrive."
+        "--wait",
+        type=click.FloatRange(0, 3600),
+        default=0,
+        show_default=True,
+        callback=_a_number,
+        help="Seconds to wait for a request to arrive (at most 3600).",
     )(fn)
     return fn
 

@@ -81,7 +81,10 @@ def unlocked(ctx: Context, pin_stdin: bool, prompter: Prompter) -> tuple[Profile
         profile = ctx.keystore.load(ctx.profile)
         if not profile.activated or profile.device_id is None:
             fail(f"the profile '{ctx.profile}' is not activated (run `tillit-phone activate` first)", Exit.USAGE)
-        key = profile.unlock(app_pin(prompter, pin_stdin))
+        pin = app_pin(prompter, pin_stdin)
+        if not pin.isdigit():  # never sent: the signer would count it as a wrong PIN
+            fail("the app PIN is digits only (TILLIT_PHONE_PIN, --pin-stdin or the prompt): nothing tried", Exit.USAGE)
+        key = profile.unlock(pin)
     except (DeviceDeactivated, DeviceLocked) as e:
         locked, reason = isinstance(e, DeviceLocked), str(e)
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import json
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -31,7 +32,29 @@ def receipts_show(order_ref: str, as_json: bool, as_jws: bool) -> None:
             click.echo(signer.receipt_jws(order_ref))
             return
         receipt = signer.receipt(order_ref)
-    print_result(receipt, as_json, lambda r: json.dumps(r, indent=2, ensure_ascii=False))
+    print_result(receipt, as_json, receipt_text)
+
+
+def receipt_text(receipt: dict[str, Any]) -> str:
+    """A receipt as an administrator reads it: who signed what, when and where (`--json` has every claim)."""
+
+    def when(seconds: Any) -> str:
+        return datetime.fromtimestamp(float(seconds), UTC).strftime("%Y-%m-%d %H:%M:%S UTC") if seconds else "-"
+
+    device, kiosk, customer = receipt.get("device") or {}, receipt.get("kiosk") or {}, receipt.get("customer") or {}
+    lines = [
+        f"order        {receipt.get('orderRef')} (reference {receipt.get('reference')})",
+        f"signed by    {customer.get('name')}, certificate {receipt.get('certificateSerial')}",
+        f"at kiosk     {kiosk.get('name')}",
+        f"approved on  {device.get('name')} ({device.get('id')}), {when(receipt.get('approvedAt'))}",
+        f"completed    {when(receipt.get('completedAt'))}",
+        f"text         {receipt.get('userVisibleData')}",
+    ]
+    for document in receipt.get("documents") or []:
+        lines.append(f"document {document.get('index')}   {document.get('name')}")
+        lines.append(f"  sha256     {document.get('sha256')} (as approved)")
+        lines.append(f"  signed     {document.get('signedSha256')} ({document.get('format', 'signed')})")
+    return "\n".join(lines)
 
 
 @click.group()

@@ -191,10 +191,17 @@ def customers_show(personal_number: str, as_json: bool) -> None:
 @customers.command("unlock")
 @click.argument("personal_number")
 def customers_unlock(personal_number: str) -> None:
-    """Unlock a customer's password after five wrong attempts."""
+    """Unlock a customer's password after five wrong attempts (and the control answers', and clear
+    the wrong attempts counted so far)."""
     with open_signer() as signer:
+        before = signer.customer(personal_number)
         signer.unlock(personal_number)
-    click.echo(f"password unlocked for {personal_number}")
+    if before.password_locked or before.answers_locked:
+        click.echo(f"password unlocked for {personal_number}")
+    else:
+        wrong = before.failed_passwords + before.failed_answers
+        counted = f"; its {wrong} wrong attempt{'s' if wrong != 1 else ''} so far cleared" if wrong else ""
+        click.echo(f"{personal_number} was not locked{counted}")
 
 
 @customers.command("add-device")
