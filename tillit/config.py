@@ -39,6 +39,8 @@ def given_home(value: object) -> object:
     refused, where a Path would make it the current directory and Tillit would make that private."""
     if isinstance(value, str) and not value.strip():
         raise ValueError("is empty: give the data directory, or unset it for ~/.local/share/tillit")
+    if isinstance(value, str | Path) and Path(value).expanduser().exists() and not Path(value).expanduser().is_dir():
+        raise ValueError("is a file, not a directory: give the data directory")
     return value
 
 
@@ -67,6 +69,9 @@ def read_toml(path: Path, named_by: str | None) -> dict[str, Any]:
         if named_by is None:
             return {}
         raise ConfigError(f"{named_by}={path}: no such file; create it, or unset {named_by}") from None
+    except NotADirectoryError:
+        # Its default place is in TILLIT_HOME: that (or a folder above it) is a file.
+        raise ConfigError(f"{path.parent} is a file, not a directory: TILLIT_HOME names the data directory") from None
     except OSError as e:
         raise ConfigError(f"{path}: cannot read the settings file: {e.strerror}") from None
     except tomllib.TOMLDecodeError as e:

@@ -304,6 +304,24 @@ def test_an_empty_tillit_home_is_refused_and_the_working_directory_left_alone(
     assert sorted(p.name for p in tmp_path.iterdir()) == [] and tmp_path.stat().st_mode == mode
 
 
+@pytest.mark.parametrize("program", ["tillit-hsm", "tillit-signer"])
+def test_a_tillit_home_that_is_a_file_is_named_as_such(tmp_path: Path, program: str) -> None:
+    """A newcomer probe: "afile/tillit.toml: cannot read the settings file: Not a directory"."""
+    home = tmp_path / "afile"
+    home.write_text("")
+    result = subprocess.run(
+        [tool(program), "status" if program == "tillit-hsm" else "config"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "TILLIT_HOME": str(home)},
+        timeout=60,
+    )
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        f"{program}: {home} is a file, not a directory: TILLIT_HOME names the data directory"
+    ]
+
+
 @pytest.mark.parametrize(
     "command", [("tillit-phone", "--profile", "kari", "watch"), ("tillit-kiosk", "demo"), ("tillit-kiosk",)]
 )

@@ -374,6 +374,8 @@ def run_demo(port: int | None = None, setup_only: bool = False) -> None:
     check_port_free(port)
     if not setup_only:  # before anything is prepared: its screen needs one
         require_terminal("tillit-kiosk demo")
+    if home.exists() and not home.is_dir():
+        raise DemoError(f"TILLIT_HOME={home} is a file, not a directory")
     home.mkdir(parents=True, exist_ok=True)
     _log_to_file(home)
     prepared = prepare(home, port)
