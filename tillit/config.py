@@ -39,8 +39,6 @@ def given_home(value: object) -> object:
     refused, where a Path would make it the current directory and Tillit would make that private."""
     if isinstance(value, str) and not value.strip():
         raise ValueError("is empty: give the data directory, or unset it for ~/.local/share/tillit")
-    if isinstance(value, str | Path) and Path(value).expanduser().exists() and not Path(value).expanduser().is_dir():
-        raise ValueError("is a file, not a directory: give the data directory")
     return value
 
 

@@ -9,6 +9,7 @@ import sqlite3
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,6 +20,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from tests.daemon import PASSWORD, Daemon
 from tillit.phone.client import PhoneClient
+from tillit.signer.wire import AppRequest
 
 FULL = os.environ.get("TILLIT_FULL_TESTS") == "1"
 FIGURES: dict[str, dict[str, Any]] = {}
@@ -54,6 +56,16 @@ def database(d: Daemon) -> Iterator[sqlite3.Connection]:
 def query(d: Daemon, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
     with database(d) as db:
         return list(db.execute(sql, params).fetchall())
+
+
+def request_for(phone: PhoneClient, ref: str) -> AppRequest:
+    """The request for order `ref` as `phone` sees it, long-polling for up to 10 s."""
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        for r in phone.requests(wait=3).requests:
+            if r.order_ref == ref:
+                return r
+    raise AssertionError(f"the phone never saw {ref}")
 
 
 def audit_verify(d: Daemon, *extra: str) -> str:

@@ -24,9 +24,9 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from tests.daemon import Daemon, make_daemon
 from tests.factories import fresh_adult
-from tests.proofs.common import audit_verify, enrol_many, figures, query
+from tests.proofs.common import audit_verify, enrol_many, figures, query, request_for
 from tillit.phone.client import PhoneClient, sign_bytes
-from tillit.signer.wire import AppRequest, PinRegistration, approval_message, request_message
+from tillit.signer.wire import PinRegistration, approval_message, request_message
 
 pytestmark = pytest.mark.integration
 
@@ -70,15 +70,6 @@ def start(k: httpx.Client, number: str, sign: bool = False) -> str:
         r = k.post("/v1/auth", json={"personalNumber": number})
     assert r.status_code == 200, r.text
     return str(r.json()["orderRef"])
-
-
-def request_for(phone: PhoneClient, ref: str) -> AppRequest:
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        for r in phone.requests(wait=3).requests:
-            if r.order_ref == ref:
-                return r
-    raise AssertionError(f"the phone never saw {ref}")
 
 
 def post_decision(

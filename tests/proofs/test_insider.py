@@ -21,10 +21,10 @@ import httpx
 import pytest
 
 from tests.daemon import PASSWORD, Daemon, make_daemon
-from tests.proofs.common import enrol_many, figures, query
+from tests.proofs.common import enrol_many, figures, query, request_for
 from tillit.phone.client import PhoneClient, sign_bytes
 from tillit.signer.store.audit import audit_hash
-from tillit.signer.wire import AppRequest, approval_message
+from tillit.signer.wire import approval_message
 
 pytestmark = pytest.mark.integration
 
@@ -80,15 +80,6 @@ def start_signing(k: httpx.Client, number: str) -> str:
     r = k.post("/v1/sign", json={"personalNumber": number, "userVisibleData": "Gjeldsbrev", "documents": [document]})
     assert r.status_code == 200, r.text
     return str(r.json()["orderRef"])
-
-
-def request_for(phone: PhoneClient, ref: str) -> AppRequest:
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        for request in phone.requests(wait=2).requests:
-            if request.order_ref == ref:
-                return request
-    raise AssertionError(f"the phone never saw {ref}")
 
 
 def approve(phone: PhoneClient, ref: str, challenge: dict[str, Any]) -> httpx.Response:

@@ -25,7 +25,7 @@ from cryptography.hazmat.primitives import serialization
 
 from tillit.hsm import errors
 from tillit.hsm.ca_ledger import CaLedger, IssuedCertificate
-from tillit.hsm.ca_ledger_open import open_ledger
+from tillit.hsm.ca_ledger_open import in_postgresql, open_ledger
 from tillit.hsm.cert_profiles import (
     ETSI_NCP_OID,
     OCSP_CERTIFICATE_LIFETIME,
@@ -58,9 +58,9 @@ LEDGER_LABEL = "tillit-ca-ledger"
 SHARED_LEDGER = b"postgresql"
 
 
-def _shared_ledger(hsm: Hsm) -> bool:
-    """Whether the settings put the CA's ledger in PostgreSQL (`ca_ledger_open.open_ledger`)."""
-    return str(hsm.settings.database_url or "").startswith(("postgresql://", "postgres://"))
+def ca_on_token(hsm: Hsm) -> bool:
+    """Whether the token holds a CA (`init` made it), from the token alone."""
+    return hsm.certificate(ISSUING_LABEL) is not None
 
 
 # The signer's public URL when neither TILLIT_PUBLIC_URL nor host and port say otherwise.
@@ -189,7 +189,7 @@ class CertificateAuthority:
         written the first time one is used), and a command given no PostgreSQL URL then refuses to
         open the home's ca.db: a machine whose TILLIT_DATABASE_URL is missing would otherwise sign
         CRLs and OCSP answers from a ledger without the revocations made elsewhere."""
-        if not _shared_ledger(hsm) and hsm.certificate(ISSUING_LABEL) is not None:
+        if not in_postgresql(hsm.settings.database_url) and ca_on_token(hsm):
             marker = hsm.read_record(LEDGER_LABEL)
             if marker is not None and marker.payload == SHARED_LEDGER:
                 raise errors.HsmError(
@@ -202,14 +202,14 @@ class CertificateAuthority:
 
     def _remember_ledger(self) -> None:
         """With a PostgreSQL ledger and a CA on the token: the token's record says so (`for_home`)."""
-        if _shared_ledger(self.hsm) and self.initialised:
+        if in_postgresql(self.hsm.settings.database_url) and self.initialised:
             self.hsm.advance_record(LEDGER_LABEL, 1, SHARED_LEDGER)  # once: nothing when it is there
 
     # -- setup ---------------------------------------------------------------------------------
 
     @property
     def initialised(self) -> bool:
-        return self.hsm.certificate(ISSUING_LABEL) is not None
+        return ca_on_token(self.hsm)
 
     @property
     def public_url(self) -> str | None:

@@ -25,6 +25,7 @@ from tillit.hsm.ca import (
     ROOT_LABEL,
     TSA_LABEL,
     CertificateAuthority,
+    ca_on_token,
 )
 from tillit.hsm.client import Hsm
 from tillit.hsm.keys import Algorithm
@@ -100,7 +101,7 @@ def status(as_json: bool) -> None:
     with Hsm(_settings()) as hsm:
         info = hsm.status().as_dict()
         # From the token alone: the status of the HSM answers while the CA ledger's database is away.
-        info["ca_initialised"] = hsm.certificate(ISSUING_LABEL) is not None
+        info["ca_initialised"] = ca_on_token(hsm)
     _emit(info, as_json, lambda d: "\n".join(f"{k:15} {v}" for k, v in d.items()))
 
 

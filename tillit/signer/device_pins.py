@@ -40,7 +40,7 @@ import binascii
 import hashlib
 import hmac
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
@@ -128,7 +128,7 @@ class DevicePins:
     clock: Callable[[], float]
     notifier: Notifier | None = None
     attempts: int = PIN_ATTEMPTS
-    refusals: RefusalAudits | None = None  # which refused unlocks are audited; None: every one
+    refusals: RefusalAudits = field(default_factory=RefusalAudits)  # which refused unlocks are audited
 
     def register(self, device: Device, body: PinRegistration) -> None:
         """Keep the device's PIN record (the caller has checked the device key's signature)."""
@@ -163,9 +163,8 @@ class DevicePins:
         message = request_message(method, path, body, headers_read.timestamp, nonce)
         if known is None or not _verifies(known.unlock_key, headers_read.signature, message):
             if known is None:
-                if self.refusals is not None:
-                    self.refusals.not_audited()
-            elif self.refusals is None or self.refusals.may_audit(device_id):
+                self.refusals.not_audited()
+            elif self.refusals.may_audit(device_id):
                 with self.store.tx() as tx:
                     tx.audit("device.unlock_refused", device_id, at, why="signature")
             raise errors.Unauthorized("unknown device, or the unlock signature does not match")

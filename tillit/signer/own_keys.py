@@ -10,17 +10,28 @@ database it uses, and the store's (`Store.exclusive`), which every instance shar
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
 from tillit.hsm.client import Hsm
 from tillit.hsm.keys import Algorithm
 from tillit.hsm.settings import held_lock_file, private_dir
 from tillit.signer.store.base import Store
 
 
+@contextmanager
+def making_alone(store: Store, home: Path, name: str) -> Iterator[None]:
+    """Held while one process makes `name` on the token for every instance (a key pair, the seal key,
+    signer/seals.py): the lock file in the home and the store's lock of that name."""
+    with held_lock_file(private_dir(home) / "own-keys.lock"), store.exclusive(name):
+        yield
+
+
 def ensure_own_key(store: Store, hsm: Hsm, label: str) -> None:
     """Make the EC P-256 key pair `label` on the token unless it is there (one instance at a time)."""
     if hsm.has_key(label):
         return
-    home = private_dir(hsm.settings.home)
-    with held_lock_file(home / "own-keys.lock"), store.exclusive(f"own-key:{label}"):
+    with making_alone(store, hsm.settings.home, f"own-key:{label}"):
         if not hsm.has_key(label):
             hsm.generate_key(label, Algorithm.EC_P256)

@@ -2,7 +2,7 @@
 decide who may act as a customer: the password hash, and each device's public key.
 
 Without them, someone who can write to the database but not use the HSM (the insider of
-docs/security.md) could put a key of their own on a customer's device row and a password hash of
+docs/design.md) could put a key of their own on a customer's device row and a password hash of
 their own on the customer's row, then approve and sign in the customer's name with Tillit's own
 key and certificate for that customer. A value is trusted only with its seal:
 
@@ -30,12 +30,11 @@ from __future__ import annotations
 import hmac
 import logging
 import threading
-from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
 
 from tillit.hsm.errors import HsmError
-from tillit.hsm.settings import held_lock_file, private_dir
+from tillit.signer.own_keys import making_alone
 from tillit.signer.passwords import Passwords
 from tillit.signer.store.base import Store
 from tillit.signer.store.records import Customer, Device, Order
@@ -67,30 +66,28 @@ class Seals:
         self.home = home  # the lock file among processes on this token is there
         self._ready = False
         self._lock = threading.Lock()
-        self._held: set[tuple[object, ...]] = set()
+        self._held: set[tuple[bytes, str]] = set()  # (message, seal) pairs that were checked
 
     # -- making -----------------------------------------------------------------------------------
 
     def password(self, customer_id: str, password_hash: str) -> str:
         """The seal on a customer's password hash."""
-        return self._tag(b"password\n" + customer_id.encode() + b"\n" + password_hash.encode())
+        return self._tag(_password_message(customer_id, password_hash))
 
     def device(self, device_id: str, customer_id: str, public_key: bytes) -> str:
         """The seal on a device's public key (DER)."""
-        return self._tag(b"device\n" + device_id.encode() + b"\n" + customer_id.encode() + b"\n" + public_key)
+        return self._tag(_device_message(device_id, customer_id, public_key))
 
     def grant(self, order: Order) -> str:
         """The seal on an order's grant to sign with its customer's key: over its ref, customer,
         device and the phone's approval, made when the password (or a biometric approval) is accepted."""
-        fields = (order.ref, order.customer_id or "", order.device_id or "", order.approval or "")
-        return self._tag(b"grant\n" + "\n".join(fields).encode())
+        return self._tag(_grant_message(order))
 
     # -- checking ---------------------------------------------------------------------------------
 
     def password_intact(self, customer: Customer) -> bool:
         """Whether the customer's password hash carries Tillit's seal (logged when it does not)."""
-        values = ("password", customer.id, customer.password_hash, customer.password_seal)
-        if self._holds(values, customer.password_seal, lambda: self.password(customer.id, customer.password_hash)):
+        if self._holds(_password_message(customer.id, customer.password_hash), customer.password_seal):
             return True
         log.error(
             "the password hash of customer %s does not carry Tillit's seal: the database was changed outside"
@@ -113,8 +110,7 @@ class Seals:
 
     def device_key(self, device: Device) -> bytes | None:
         """The device's public key when it carries Tillit's seal; None (logged) when it does not."""
-        values = ("device", device.id, device.customer_id, device.public_key, device.key_seal)
-        if self._holds(values, device.key_seal, lambda: self.device(device.id, device.customer_id, device.public_key)):
+        if self._holds(_device_message(device.id, device.customer_id, device.public_key), device.key_seal):
             return device.public_key
         log.error(
             "the public key of device %s does not carry Tillit's seal: the database was changed outside Tillit;"
@@ -123,20 +119,21 @@ class Seals:
         )
         return None
 
-    def _holds(self, values: tuple[object, ...], seal: str | None, expected: Callable[[], str]) -> bool:
+    def _holds(self, message: bytes, seal: str | None) -> bool:
+        """Whether `seal` is the tag of `message`; a pair checked once is remembered."""
         if seal is None:
             # A store from before seals: sealed now, every row as it stands (so this one holds). Once
             # the key exists, a missing seal is a broken one.
             return self.ensure()
         with self._lock:
-            if values in self._held:
+            if (message, seal) in self._held:
                 return True
-        if not hmac.compare_digest(seal, expected()):
+        if not hmac.compare_digest(seal, self._tag(message)):
             return False
         with self._lock:
             if len(self._held) >= REMEMBERED:
                 self._held.clear()
-            self._held.add(values)
+            self._held.add((message, seal))
         return True
 
     def signing_refusal(self, order: Order, customer: Customer, device: Device | None) -> str | None:
@@ -150,8 +147,7 @@ class Seals:
             return "the key label is not the customer's"
         if self.device_key(device) is None:
             return "the device key does not carry Tillit's seal"
-        values = ("grant", order.ref, order.customer_id, order.device_id, order.approval, order.grant_seal)
-        if not self._holds(values, order.grant_seal, lambda: self.grant(order)):
+        if not self._holds(_grant_message(order), order.grant_seal):
             log.error(
                 "order %s does not carry the grant Tillit seals when a password is accepted: the database was"
                 " changed outside Tillit; nothing is signed for it",
@@ -174,10 +170,10 @@ class Seals:
             return False
         made = False
         if not self.hsm.has_secret(SEAL_KEY_LABEL):
-            with held_lock_file(private_dir(self.home) / "own-keys.lock"), self.store.exclusive("seal-key"):
+            with making_alone(self.store, self.home, "seal-key"):
                 if not self.hsm.has_secret(SEAL_KEY_LABEL):
                     self.hsm.generate_secret(SEAL_KEY_LABEL)
-                    self._ready = made = True
+                    self._ready = made = True  # before the rows are sealed: `_tag` calls `ensure`
                     sealed = self._seal_every_row()
                     if sealed:  # a store from before seals; a new one has nothing to seal yet
                         log.info("made the seal key %s and sealed %d rows made before it", SEAL_KEY_LABEL, sealed)
@@ -201,3 +197,16 @@ class Seals:
 def names_customer(key_label: str, customer_id: str) -> bool:
     """Whether a key label is one of the customer's own (`customer:<id>` or `customer:<id>:<generation>`)."""
     return key_label == f"customer:{customer_id}" or key_label.startswith(f"customer:{customer_id}:")
+
+
+def _password_message(customer_id: str, password_hash: str) -> bytes:
+    return b"password\n" + customer_id.encode() + b"\n" + password_hash.encode()
+
+
+def _device_message(device_id: str, customer_id: str, public_key: bytes) -> bytes:
+    return b"device\n" + device_id.encode() + b"\n" + customer_id.encode() + b"\n" + public_key
+
+
+def _grant_message(order: Order) -> bytes:
+    fields = (order.ref, order.customer_id or "", order.device_id or "", order.approval or "")
+    return b"grant\n" + "\n".join(fields).encode()
